@@ -1,0 +1,36 @@
+import json
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import ContractFactory, UserFactory
+
+SCENARIO_PATH = Path(__file__).resolve().parent.parent / "workflows/demo/terres-des-confluences.json"
+
+
+@pytest.fixture
+def scenario() -> dict:
+    """The demo contract file (38 actions, 10 working groups, 8 signatories), as a dict."""
+    return json.loads(SCENARIO_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def coordinator():
+    return UserFactory(username="coordinatrice")
+
+
+@pytest.fixture
+def stranger():
+    """Someone with an account who takes no part in the contract."""
+    return UserFactory(username="inconnu")
+
+
+@pytest.fixture
+def contract(coordinator):
+    return ContractFactory(coordinator=coordinator)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()

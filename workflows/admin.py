@@ -1,0 +1,132 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    Action,
+    Contract,
+    FundingLine,
+    HistoryEntry,
+    Indicator,
+    Organisation,
+    Signatory,
+    SteeringCommittee,
+    Theme,
+    User,
+    WorkingGroup,
+)
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "category"]
+    search_fields = ["code", "name"]
+    list_filter = ["category"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "full_name", "organisation", "title", "email", "is_staff"]
+    list_filter = ["organisation", "is_staff", "is_active"]
+    search_fields = ["username", "full_name", "email", "organisation__code"]
+    fieldsets = [
+        *DjangoUserAdmin.fieldsets,
+        (_("Organisation"), {"fields": ["full_name", "organisation", "title"]}),
+    ]
+
+
+class ThemeInline(admin.TabularInline):
+    model = Theme
+    extra = 0
+
+
+class WorkingGroupInline(admin.TabularInline):
+    model = WorkingGroup
+    extra = 0
+    filter_horizontal = ["leads", "members"]
+
+
+class SignatoryInline(admin.TabularInline):
+    model = Signatory
+    extra = 0
+    readonly_fields = ["status"]
+    autocomplete_fields = ["signer", "represented_by", "organisation"]
+
+
+class SteeringCommitteeInline(admin.StackedInline):
+    model = SteeringCommittee
+    filter_horizontal = ["members"]
+
+
+@admin.register(Contract)
+class ContractAdmin(admin.ModelAdmin):
+    list_display = ["reference", "title", "kind", "status", "version", "period_start", "period_end"]
+    list_filter = ["kind", "status"]
+    search_fields = ["reference", "title", "territory_name"]
+    # Statuses change only through the workflow services, never by editing a form.
+    readonly_fields = [
+        "status",
+        "version",
+        "suspended_from",
+        "suspended_at",
+        "suspension_reason",
+        "withdrawal_reason",
+        "deliberation_number",
+        "deliberation_date",
+        "created_at",
+    ]
+    filter_horizontal = ["organisations", "participants", "coordinators"]
+    inlines = [ThemeInline, WorkingGroupInline, SteeringCommitteeInline, SignatoryInline]
+
+
+class FundingLineInline(admin.TabularInline):
+    model = FundingLine
+    extra = 0
+
+
+class IndicatorInline(admin.TabularInline):
+    model = Indicator
+    extra = 0
+
+
+@admin.register(Action)
+class ActionAdmin(admin.ModelAdmin):
+    list_display = ["code", "title", "contract", "working_group", "pilot", "status"]
+    list_filter = ["status", "contract"]
+    search_fields = ["code", "title", "contract__reference"]
+    readonly_fields = ["status"]
+    filter_horizontal = ["partners"]
+    inlines = [FundingLineInline, IndicatorInline]
+
+
+@admin.register(HistoryEntry)
+class HistoryEntryAdmin(admin.ModelAdmin):
+    """The approval history: readable by administrators, never editable."""
+
+    list_display = [
+        "contract",
+        "seq",
+        "at",
+        "event",
+        "name",
+        "action_code",
+        "actor_username",
+        "on_behalf_of_username",
+        "from_state",
+        "to_state",
+    ]
+    list_filter = ["event", "contract"]
+    search_fields = ["actor_username", "on_behalf_of_username", "action_code", "comment"]
+    date_hierarchy = "at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,46 @@
+"""Every API error as ``{"detail": "...", "errors": [...]}`` with the right status."""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from workflows.errors import ApplicationError
+
+
+def _flatten(detail, prefix: str = "") -> list[str]:
+    """Turn DRF's nested error dict/list into "field: message" lines."""
+    if isinstance(detail, dict):
+        lines = []
+        for key, value in detail.items():
+            place = key if not prefix else f"{prefix}.{key}"
+            if key in ("non_field_errors", "detail"):
+                place = prefix
+            lines += _flatten(value, place)
+        return lines
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [f"{prefix}: {item}" if prefix else str(item) for item in detail]
+        lines = []
+        for index, item in enumerate(detail):
+            lines += _flatten(item, f"{prefix}[{index}]")
+        return lines
+    return [f"{prefix}: {detail}" if prefix else str(detail)]
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        errors = exc.extra.get("errors", [])
+        return Response({"detail": exc.message, "errors": errors}, status=exc.status_code)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a 500: a bug, reported as such by Django
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        response.data = {"detail": errors[0] if errors else str(exc), "errors": errors}
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    else:
+        detail = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else exc
+        response.data = {"detail": str(detail), "errors": []}
+    return response

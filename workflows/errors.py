@@ -1,0 +1,40 @@
+"""Domain errors: one family, turned into 4xx answers by the API and into messages by pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    """A request Accord refuses for a reason the user can understand and act upon."""
+
+    status_code = 400
+
+    def __init__(self, message: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = str(message)
+        self.extra = extra or {}
+
+
+class NotAllowed(ApplicationError):
+    """The caller may not do this (403)."""
+
+    status_code = 403
+
+
+class Conflict(ApplicationError):
+    """Not possible in the object's current state, or already done by someone else (409)."""
+
+    status_code = 409
+
+
+class InvalidContractFile(ApplicationError):
+    """A contract file with problems; ``errors`` lists each with its place in the file."""
+
+    def __init__(self, message: str, errors: list[str]) -> None:
+        super().__init__(message, {"errors": errors})
+        self.errors = errors
+
+
+class ContractFileTooLarge(ApplicationError):
+    status_code = 413

@@ -1,0 +1,77 @@
+"""Reads: who may see which contract, and whether a history chain is intact."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from .models import GENESIS_HASH, Contract, HistoryEntry, User
+
+
+def contracts_visible_to(user: User) -> QuerySet[Contract]:
+    """Contracts the user takes part in, in any role; staff see them all."""
+    contracts = Contract.objects.all()
+    if not user.is_authenticated:
+        return contracts.none()
+    if user.is_staff:
+        return contracts
+    takes_part = (
+        Q(participants=user)
+        | Q(coordinators=user)
+        | Q(working_groups__leads=user)
+        | Q(working_groups__members=user)
+        | Q(steering_committee__members=user)
+        | Q(steering_committee__chair=user)
+        | Q(signatories__signer=user)
+        | Q(signatories__represented_by=user)
+        | Q(actions__pilot=user)
+    )
+    return contracts.filter(pk__in=Contract.objects.filter(takes_part).values("pk"))
+
+
+def contract_is_visible_to(contract: Contract, user: User) -> bool:
+    return contracts_visible_to(user).filter(pk=contract.pk).exists()
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    contract: Contract
+    entries: int
+    first_bad_seq: int | None
+    problem: str = ""
+
+    @property
+    def valid(self) -> bool:
+        return self.first_bad_seq is None
+
+
+def history_verify(contract: Contract) -> ChainVerification:
+    """Recompute the contract's chain: an edited, inserted or removed entry breaks it."""
+    entries = HistoryEntry.objects.filter(contract=contract).select_related("contract")
+    count = entries.count()
+    previous_hash = GENESIS_HASH
+    for expected_seq, entry in enumerate(entries.order_by("seq").iterator(), start=1):
+        if entry.seq != expected_seq:
+            return ChainVerification(
+                contract, count, expected_seq, f"entry #{expected_seq} is missing"
+            )
+        if entry.prev_hash != previous_hash:
+            return ChainVerification(
+                contract, count, entry.seq, f"entry #{entry.seq} does not follow the previous one"
+            )
+        if entry.compute_hash() != entry.hash:
+            return ChainVerification(
+                contract, count, entry.seq, f"entry #{entry.seq} was altered"
+            )
+        previous_hash = entry.hash
+    return ChainVerification(contract, count, None)
+
+
+def history_of(contract: Contract) -> QuerySet[HistoryEntry]:
+    return contract.history.select_related("actor", "on_behalf_of").order_by("seq")
+
+
+def user_may_import_contracts(user: User) -> bool:
+    """Coordinators set contracts up: staff, or people granted the add-contract permission."""
+    return user.is_authenticated and (user.is_staff or user.has_perm("workflows.add_contract"))
