@@ -23,7 +23,7 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not (DEBUG or EMBEDDED):
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DATABASE_URL is set.")
-    SECRET_KEY = "embedded-default-only-not-a-secret"  # noqa: S105
+    SECRET_KEY = "embedded-default-only-not-a-secret"
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -104,6 +105,10 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    # Shared by every server process: log-in throttling counts across all of them.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
@@ -142,6 +147,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static")))
 MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Security -----------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -152,11 +162,19 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header is what turns "not authenticated" into a 401
+    # (DRF answers 403 when the first class has none). Session authentication enforces CSRF.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Only views that name a throttle_scope are throttled; counts live in the default cache.
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"login": env.str("ACCORD_LOGIN_RATE", default="10/min")},
+    # Clients are told apart by REMOTE_ADDR unless this many reverse proxies are trusted to
+    # set X-Forwarded-For: otherwise anyone could dodge the login throttle with a made-up one.
+    "NUM_PROXIES": env.int("ACCORD_TRUSTED_PROXIES", default=0),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "workflows.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -167,6 +185,16 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" or "kind": one named enum each instead of a collision.
+    "ENUM_NAME_OVERRIDES": {
+        "ContractKindEnum": "workflows.models.ContractKind",
+        "ContractStatusEnum": "workflows.models.ContractStatus",
+        "ActionStatusEnum": "workflows.models.ActionStatus",
+        "SignatoryKindEnum": "workflows.models.SignatoryKind",
+        "SignatoryStatusEnum": "workflows.models.SignatoryStatus",
+        "HistoryEventEnum": "workflows.models.HistoryEvent",
+    },
 }
 
 # --- Accord -------------------------------------------------------------------------------

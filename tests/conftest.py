@@ -6,7 +6,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import ContractFactory, UserFactory
 
-SCENARIO_PATH = Path(__file__).resolve().parent.parent / "workflows/demo/terres-des-confluences.json"
+SCENARIO_PATH = (
+    Path(__file__).resolve().parent.parent / "workflows/demo/terres-des-confluences.json"
+)
 
 
 @pytest.fixture
@@ -34,3 +36,18 @@ def contract(coordinator):
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Real hashing costs ~0.3 s per account; tests create many accounts."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Pages render without `collectstatic` (the manifest storage needs its manifest)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }

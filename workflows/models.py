@@ -109,7 +109,9 @@ def guard(message: str):
 
 
 def is_coordinator(contract: Contract, user) -> bool:
-    return bool(user and user.is_authenticated) and contract.coordinators.filter(pk=user.pk).exists()
+    return (
+        bool(user and user.is_authenticated) and contract.coordinators.filter(pk=user.pk).exists()
+    )
 
 
 @guard(_("The contract has no action to review."))
@@ -552,7 +554,9 @@ class SteeringCommittee(models.Model):
         verbose_name_plural = _("steering committees")
 
     def __str__(self) -> str:
-        return str(_("Steering committee of %(reference)s") % {"reference": self.contract.reference})
+        return str(
+            _("Steering committee of %(reference)s") % {"reference": self.contract.reference}
+        )
 
 
 class SignatoryKind(models.TextChoices):

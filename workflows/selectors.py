@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from .models import GENESIS_HASH, Contract, HistoryEntry, User
+from .models import (
+    GENESIS_HASH,
+    Action,
+    Contract,
+    HistoryEntry,
+    HistoryEvent,
+    Signatory,
+    User,
+)
 
 
 def contracts_visible_to(user: User) -> QuerySet[Contract]:
-    """Contracts the user takes part in, in any role; staff see them all."""
+    """Contracts the user takes part in, in any role, or imported; staff see them all."""
     contracts = Contract.objects.all()
     if not user.is_authenticated:
         return contracts.none()
@@ -26,8 +34,23 @@ def contracts_visible_to(user: User) -> QuerySet[Contract]:
         | Q(signatories__signer=user)
         | Q(signatories__represented_by=user)
         | Q(actions__pilot=user)
+        # Whoever set the contract up may see it, even if the file does not name them.
+        | Q(history__event=HistoryEvent.IMPORTED, history__actor=user)
     )
     return contracts.filter(pk__in=Contract.objects.filter(takes_part).values("pk"))
+
+
+def contract_with_details(contracts: QuerySet[Contract]) -> QuerySet[Contract]:
+    """Contracts with their actions and signatories, in a fixed number of queries."""
+    return contracts.prefetch_related(
+        Prefetch(
+            "actions", queryset=Action.objects.select_related("theme", "working_group", "pilot")
+        ),
+        Prefetch(
+            "signatories",
+            queryset=Signatory.objects.select_related("organisation", "signer", "represented_by"),
+        ),
+    )
 
 
 def contract_is_visible_to(contract: Contract, user: User) -> bool:
@@ -61,9 +84,7 @@ def history_verify(contract: Contract) -> ChainVerification:
                 contract, count, entry.seq, f"entry #{entry.seq} does not follow the previous one"
             )
         if entry.compute_hash() != entry.hash:
-            return ChainVerification(
-                contract, count, entry.seq, f"entry #{entry.seq} was altered"
-            )
+            return ChainVerification(contract, count, entry.seq, f"entry #{entry.seq} was altered")
         previous_hash = entry.hash
     return ChainVerification(contract, count, None)
 

@@ -13,24 +13,35 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 from django_fsm import ConcurrentTransition
 
-from .errors import Conflict, NotAllowed
+from .contract_file import (
+    amount_of,
+    contract_file_digest,
+    reference_taken_error,
+    validate_contract_file,
+)
+from .errors import ApplicationError, Conflict, InvalidContractFile, NotAllowed
 from .models import (
     GENESIS_HASH,
     Action,
     ActionStatus,
     Contract,
-    ContractStatus,
+    FundingLine,
     HistoryEntry,
     HistoryEvent,
+    Indicator,
+    Organisation,
     Signatory,
     SignatoryStatus,
+    SteeringCommittee,
+    Theme,
     User,
+    WorkingGroup,
     is_coordinator,
 )
 
@@ -217,9 +228,9 @@ def contract_record_deliberation(
     _require_coordinator(contract, actor)
     number = (number or "").strip()
     if not number:
-        raise Conflict(_("The deliberation number is required."))
+        raise ApplicationError(_("The deliberation number is required."))
     if date > timezone.localdate():
-        raise Conflict(_("The deliberation date cannot be in the future."))
+        raise ApplicationError(_("The deliberation date cannot be in the future."))
     return _contract_transition(
         contract,
         "record_deliberation",
@@ -238,7 +249,7 @@ def contract_suspend(*, contract: Contract, actor: User, reason: str) -> Contrac
     _require_coordinator(contract, actor)
     reason = (reason or "").strip()
     if not reason:
-        raise Conflict(_("A reason is required to suspend a contract."))
+        raise ApplicationError(_("A reason is required to suspend a contract."))
     return _contract_transition(contract, "suspend", actor=actor, comment=reason, reason=reason)
 
 
@@ -261,7 +272,7 @@ def contract_withdraw(*, contract: Contract, actor: User, reason: str) -> Contra
     _require_coordinator(contract, actor)
     reason = (reason or "").strip()
     if not reason:
-        raise Conflict(_("A reason is required to withdraw a contract."))
+        raise ApplicationError(_("A reason is required to withdraw a contract."))
     return _contract_transition(contract, "withdraw", actor=actor, comment=reason, reason=reason)
 
 
@@ -277,19 +288,24 @@ def contract_fire_coordinator_transition(
     *, contract: Contract, name: str, actor: User, params: dict[str, Any]
 ) -> Contract:
     """Dispatch a coordinator transition by name, as the API and the contract page ask."""
+    comment = params.get("comment", "")
     services = {
         "launch_review": lambda: contract_launch_review(contract=contract, actor=actor),
         "record_deliberation": lambda: contract_record_deliberation(
-            contract=contract, actor=actor, number=params["number"], date=params["date"]
+            contract=contract,
+            actor=actor,
+            number=params["number"],
+            date=params["date"],
+            comment=comment,
         ),
         "suspend": lambda: contract_suspend(
             contract=contract, actor=actor, reason=params["reason"]
         ),
-        "resume": lambda: contract_resume(contract=contract, actor=actor),
+        "resume": lambda: contract_resume(contract=contract, actor=actor, comment=comment),
         "withdraw": lambda: contract_withdraw(
             contract=contract, actor=actor, reason=params["reason"]
         ),
-        "close": lambda: contract_close(contract=contract, actor=actor),
+        "close": lambda: contract_close(contract=contract, actor=actor, comment=comment),
     }
     return services[name]()
 
@@ -392,9 +408,7 @@ def action_approve(
     *, action: Action, actor: User | None, on_behalf_of: User | None = None, comment: str = ""
 ) -> Action:
     """All leads of the action's working group approved it."""
-    return _action_step(
-        action, "approve", actor=actor, on_behalf_of=on_behalf_of, comment=comment
-    )
+    return _action_step(action, "approve", actor=actor, on_behalf_of=on_behalf_of, comment=comment)
 
 
 @transaction.atomic
@@ -403,7 +417,7 @@ def action_request_changes(
 ) -> Action:
     """A lead asks the pilot for changes; a comment says which."""
     if not (comment or "").strip():
-        raise Conflict(_("A comment is required to request changes."))
+        raise ApplicationError(_("A comment is required to request changes."))
     return _action_step(
         action, "request_changes", actor=actor, on_behalf_of=on_behalf_of, comment=comment
     )
@@ -414,9 +428,7 @@ def action_resubmit(
     *, action: Action, actor: User, on_behalf_of: User | None = None, comment: str = ""
 ) -> Action:
     """The pilot sends the revised sheet back to review."""
-    return _action_step(
-        action, "resubmit", actor=actor, on_behalf_of=on_behalf_of, comment=comment
-    )
+    return _action_step(action, "resubmit", actor=actor, on_behalf_of=on_behalf_of, comment=comment)
 
 
 FOLLOW_UP_TRANSITIONS = ("start", "complete", "abandon")
@@ -430,6 +442,246 @@ def action_follow_up(*, action: Action, name: str, actor: User, comment: str = "
     if actor.pk != action.pilot_id and not is_coordinator(action.contract, actor):
         raise NotAllowed(_("Only the action's pilot or a coordinator may do this."))
     if name == "abandon" and not (comment or "").strip():
-        raise Conflict(_("A reason is required to abandon an action."))
+        raise ApplicationError(_("A reason is required to abandon an action."))
     return _action_step(action, name, actor=actor, on_behalf_of=None, comment=comment)
 
+
+# --- Contract import ----------------------------------------------------------------------
+
+
+def _import_refused(count: int) -> str:
+    return ngettext(
+        "The contract file has %(count)d problem; nothing was imported.",
+        "The contract file has %(count)d problems; nothing was imported.",
+        count,
+    ) % {"count": count}
+
+
+def _date(value: str | None) -> datetime.date | None:
+    return datetime.date.fromisoformat(value) if value else None
+
+
+@transaction.atomic
+def contract_import(*, document: dict, actor: User | None) -> Contract:
+    """Create a contract and everything it names from a contract file, all or nothing.
+
+    The whole file is checked first, so that a refusal lists every problem at once; the
+    transaction then guarantees that a failure half-way leaves nothing behind. Organisations
+    and people already known (by code, by username) are reused as they are.
+    """
+    errors = validate_contract_file(document)
+    if errors:
+        raise InvalidContractFile(_import_refused(len(errors)), errors)
+
+    organisations = _import_organisations(document["organisations"])
+    people = _import_people(document["people"], organisations)
+    contract = _import_contract_row(document, organisations)
+    contract.organisations.add(*organisations.values())
+    contract.participants.add(*people.values())
+    contract.coordinators.add(*(people[username] for username in document["coordinators"]))
+    groups = _import_working_groups(contract, document["working_groups"], people)
+    actions = _import_themes(contract, document["themes"], organisations, people, groups)
+    _import_steering_committee(contract, document["steering_committee"], people)
+    signatories = _import_signatories(contract, document["signatories"], organisations, people)
+
+    history_append(
+        contract=contract,
+        event=HistoryEvent.IMPORTED,
+        actor=actor,
+        to_state=contract.status,
+        data={
+            "format": document["format"],
+            "actions": actions,
+            "working_groups": len(groups),
+            "signatories": signatories,
+            "sha256": contract_file_digest(document),
+        },
+    )
+    return contract
+
+
+def _import_organisations(entries: list[dict]) -> dict[str, Organisation]:
+    """code -> Organisation, creating the missing ones."""
+    codes = [entry["code"] for entry in entries]
+    existing = Organisation.objects.in_bulk(codes, field_name="code")
+    # ignore_conflicts: another import creating the same organisation meanwhile is no error.
+    Organisation.objects.bulk_create(
+        [
+            Organisation(code=entry["code"], name=entry["name"], category=entry["category"])
+            for entry in entries
+            if entry["code"] not in existing
+        ],
+        ignore_conflicts=True,
+    )
+    return Organisation.objects.in_bulk(codes, field_name="code")
+
+
+def _import_people(entries: list[dict], organisations: dict[str, Organisation]) -> dict[str, User]:
+    """username -> User; new accounts get no usable password (an invitation sets one)."""
+    usernames = [entry["username"] for entry in entries]
+    existing = User.objects.in_bulk(usernames, field_name="username")
+    new_people = []
+    for entry in entries:
+        if entry["username"] in existing:
+            continue
+        person = User(
+            username=entry["username"],
+            full_name=entry["full_name"],
+            email=entry["email"],
+            organisation=organisations[entry["organisation"]],
+            title=entry["title"],
+        )
+        person.set_unusable_password()
+        new_people.append(person)
+    User.objects.bulk_create(new_people, ignore_conflicts=True)
+    return User.objects.in_bulk(usernames, field_name="username")
+
+
+def _import_contract_row(document: dict, organisations: dict[str, Organisation]) -> Contract:
+    diagnosis = document.get("diagnosis") or {}
+    reference = document["reference"]
+    try:
+        # Checked in validation, but a concurrent import of the same file may win the race:
+        # the unique index decides, and the loser is told as if validation had seen it.
+        with transaction.atomic():
+            return Contract.objects.create(
+                reference=reference,
+                title=document["title"],
+                kind=document["kind"],
+                territory_name=document["territory"]["name"],
+                territory_communes=document["territory"]["communes"],
+                territory_population=document["territory"]["population"],
+                period_start=_date(document["period"]["start"]),
+                period_end=_date(document["period"]["end"]),
+                diagnosis_author=organisations.get(diagnosis.get("author")),
+                diagnosis_finalised_on=_date(diagnosis.get("finalised_on")),
+                diagnosis_summary=diagnosis.get("summary") or "",
+            )
+    except IntegrityError as exc:
+        raise InvalidContractFile(_import_refused(1), [reference_taken_error(reference)]) from exc
+
+
+def _import_working_groups(
+    contract: Contract, entries: list[dict], people: dict[str, User]
+) -> dict[str, WorkingGroup]:
+    WorkingGroup.objects.bulk_create(
+        [
+            WorkingGroup(contract=contract, code=entry["code"], title=entry["title"])
+            for entry in entries
+        ]
+    )
+    # Read back rather than trust bulk_create to have set primary keys on every backend.
+    groups = {group.code: group for group in contract.working_groups.all()}
+    leads, members = WorkingGroup.leads.through, WorkingGroup.members.through
+    leads.objects.bulk_create(
+        [
+            leads(workinggroup=groups[entry["code"]], user=people[username])
+            for entry in entries
+            for username in dict.fromkeys(entry["leads"])
+        ]
+    )
+    # A lead is a member of their group too, as everywhere else in Accord.
+    members.objects.bulk_create(
+        [
+            members(workinggroup=groups[entry["code"]], user=people[username])
+            for entry in entries
+            for username in dict.fromkeys([*entry["leads"], *entry["members"]])
+        ]
+    )
+    return groups
+
+
+def _import_themes(
+    contract: Contract,
+    entries: list[dict],
+    organisations: dict[str, Organisation],
+    people: dict[str, User],
+    groups: dict[str, WorkingGroup],
+) -> int:
+    """Themes and their actions in file order; returns the number of actions."""
+    Theme.objects.bulk_create(
+        [
+            Theme(contract=contract, code=entry["code"], title=entry["title"], position=position)
+            for position, entry in enumerate(entries)
+        ]
+    )
+    themes = {theme.code: theme for theme in contract.themes.all()}
+    sheets = [(themes[entry["code"]], sheet) for entry in entries for sheet in entry["actions"]]
+    Action.objects.bulk_create(
+        [
+            Action(
+                contract=contract,
+                theme=theme,
+                code=sheet["code"],
+                title=sheet["title"],
+                objective=sheet["objective"],
+                pilot=people[sheet["pilot"]],
+                working_group=groups[sheet["working_group"]],
+                position=position,
+            )
+            for position, (theme, sheet) in enumerate(sheets)
+        ]
+    )
+    actions = {action.code: action for action in contract.actions.all()}
+    partners = Action.partners.through
+    partners.objects.bulk_create(
+        [
+            partners(action=actions[sheet["code"]], organisation=organisations[code])
+            for _theme, sheet in sheets
+            for code in dict.fromkeys(sheet["partners"])
+        ]
+    )
+    FundingLine.objects.bulk_create(
+        [
+            FundingLine(
+                action=actions[sheet["code"]],
+                funder=organisations[line["funder"]],
+                amount=amount_of(line["amount"]),
+            )
+            for _theme, sheet in sheets
+            for line in sheet["funding"]
+        ]
+    )
+    Indicator.objects.bulk_create(
+        [
+            Indicator(action=actions[sheet["code"]], label=label, position=position)
+            for _theme, sheet in sheets
+            for position, label in enumerate(sheet["indicators"])
+        ]
+    )
+    return len(sheets)
+
+
+def _import_steering_committee(
+    contract: Contract, entry: dict, people: dict[str, User]
+) -> SteeringCommittee:
+    committee = SteeringCommittee.objects.create(
+        contract=contract, chair=people[entry["chair"]], quorum=entry["quorum"]
+    )
+    committee.members.add(*(people[username] for username in entry["members"]))
+    return committee
+
+
+def _import_signatories(
+    contract: Contract,
+    entries: list[dict],
+    organisations: dict[str, Organisation],
+    people: dict[str, User],
+) -> int:
+    signatories = []
+    for entry in entries:
+        mandate = entry.get("mandate") or {}
+        signatories.append(
+            Signatory(
+                contract=contract,
+                organisation=organisations[entry["organisation"]],
+                kind=entry["kind"],
+                signer=people[entry["signer"]],
+                represented_by=people.get(entry.get("represented_by")),
+                order=entry.get("order") or 1,
+                mandate_reference=mandate.get("reference") or "",
+                mandate_date=_date(mandate.get("date")),
+            )
+        )
+    Signatory.objects.bulk_create(signatories)
+    return len(signatories)

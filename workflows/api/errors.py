@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from workflows.errors import ApplicationError
 
@@ -15,7 +18,7 @@ def _flatten(detail, prefix: str = "") -> list[str]:
         lines = []
         for key, value in detail.items():
             place = key if not prefix else f"{prefix}.{key}"
-            if key in ("non_field_errors", "detail"):
+            if key in ("non_field_errors", "detail", NON_FIELD_ERRORS):
                 place = prefix
             lines += _flatten(value, place)
         return lines
@@ -32,7 +35,12 @@ def _flatten(detail, prefix: str = "") -> list[str]:
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         errors = exc.extra.get("errors", [])
+        set_rollback()
         return Response({"detail": exc.message, "errors": errors}, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        # A model's full_clean() refusing the input is bad input too, not a server error.
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        exc = exceptions.ValidationError(detail)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a 500: a bug, reported as such by Django

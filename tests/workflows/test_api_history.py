@@ -1,0 +1,155 @@
+"""A contract's history through the API: the chained entries, and checking the chain."""
+
+import itertools
+
+import pytest
+from django.db import connection
+
+from tests.factories import ActionFactory
+from workflows import services
+from workflows.models import GENESIS_HASH, HistoryEntry
+
+pytestmark = pytest.mark.django_db
+
+EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+
+@pytest.fixture
+def actions(contract):
+    return [ActionFactory(contract=contract, code=code, position=n) for n, code in enumerate("AB")]
+
+
+@pytest.fixture
+def reviewed_contract(contract, coordinator, actions):
+    """Review launched: one contract entry, then one entry per action sent to review."""
+    services.contract_launch_review(contract=contract, actor=coordinator)
+    return contract
+
+
+def history_url(contract) -> str:
+    return f"/api/v1/contracts/{contract.pk}/history/"
+
+
+def tamper(entry: HistoryEntry, comment: str) -> None:
+    # The ORM refuses to update history entries: an intruder would go around it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE workflows_historyentry SET comment=%s WHERE id=%s", [comment, entry.pk]
+        )
+
+
+def test_the_history_lists_entries_oldest_first(api_client, coordinator, reviewed_contract):
+    api_client.force_authenticate(coordinator)
+
+    response = api_client.get(history_url(reviewed_contract))
+
+    assert response.status_code == 200
+    entries = response.json()
+    assert [e["seq"] for e in entries] == [1, 2, 3]
+    first = entries[0]
+    assert set(first) == {
+        "seq",
+        "at",
+        "actor",
+        "on_behalf_of",
+        "event",
+        "name",
+        "action",
+        "from_state",
+        "to_state",
+        "comment",
+        "data",
+        "hash",
+        "prev_hash",
+    }
+    assert {k: first[k] for k in ("actor", "on_behalf_of", "event", "name", "action")} == {
+        "actor": "coordinatrice",
+        "on_behalf_of": None,
+        "event": "transition",
+        "name": "launch_review",
+        "action": None,
+    }
+    assert (first["from_state"], first["to_state"], first["comment"], first["data"]) == (
+        "draft",
+        "review",
+        "",
+        {},
+    )
+    assert [(e["event"], e["name"], e["action"]) for e in entries[1:]] == [
+        ("action_transition", "submit_for_review", "A"),
+        ("action_transition", "submit_for_review", "B"),
+    ]
+
+
+def test_each_entry_links_to_the_previous_ones_hash(api_client, coordinator, reviewed_contract):
+    api_client.force_authenticate(coordinator)
+
+    entries = api_client.get(history_url(reviewed_contract)).json()
+
+    assert entries[0]["prev_hash"] == GENESIS_HASH
+    for previous, following in itertools.pairwise(entries):
+        assert following["prev_hash"] == previous["hash"]
+    assert len({e["hash"] for e in entries}) == 3
+
+
+def test_automatic_transitions_have_no_actor(api_client, coordinator, reviewed_contract, actions):
+    for action in actions:
+        services.action_approve(action=action, actor=action.working_group.leads.first())
+    services.contract_open_committee(contract=reviewed_contract)
+    api_client.force_authenticate(coordinator)
+
+    entries = api_client.get(history_url(reviewed_contract)).json()
+
+    assert (entries[-1]["name"], entries[-1]["actor"]) == ("open_committee", None)
+
+
+def test_a_participant_who_is_not_coordinator_reads_the_history(
+    api_client, reviewed_contract, actions
+):
+    api_client.force_authenticate(actions[0].working_group.leads.first())
+
+    response = api_client.get(history_url(reviewed_contract))
+
+    assert response.status_code == 200
+    assert len(response.json()) == 3
+
+
+def test_a_stranger_gets_404_for_the_history_of_someone_elses_contract(
+    api_client, stranger, reviewed_contract
+):
+    api_client.force_authenticate(stranger)
+
+    history = api_client.get(history_url(reviewed_contract), **EN)
+    verify = api_client.get(f"{history_url(reviewed_contract)}verify/", **EN)
+
+    assert (history.status_code, history.json()) == (404, {"detail": "Not found.", "errors": []})
+    assert (verify.status_code, verify.json()) == (404, {"detail": "Not found.", "errors": []})
+
+
+def test_an_intact_history_verifies(api_client, coordinator, reviewed_contract):
+    api_client.force_authenticate(coordinator)
+
+    response = api_client.get(f"{history_url(reviewed_contract)}verify/")
+
+    assert response.status_code == 200
+    assert response.json() == {"valid": True, "entries": 3, "first_bad_seq": None}
+
+
+def test_an_empty_history_verifies(api_client, coordinator, contract):
+    api_client.force_authenticate(coordinator)
+
+    response = api_client.get(f"{history_url(contract)}verify/")
+
+    assert response.json() == {"valid": True, "entries": 0, "first_bad_seq": None}
+
+
+def test_an_entry_edited_behind_the_orms_back_breaks_the_chain_at_that_entry(
+    api_client, coordinator, reviewed_contract
+):
+    tamper(HistoryEntry.objects.get(contract=reviewed_contract, seq=2), "rien à signaler")
+    api_client.force_authenticate(coordinator)
+
+    response = api_client.get(f"{history_url(reviewed_contract)}verify/")
+
+    assert response.status_code == 200
+    assert response.json() == {"valid": False, "entries": 3, "first_bad_seq": 2}

@@ -1,0 +1,716 @@
+"""Importing a contract file: all or nothing, every problem reported with its place in the file."""
+
+import json
+from decimal import Decimal
+
+import pytest
+import yaml
+from django.utils.translation import override
+
+from tests.factories import ContractFactory, OrganisationFactory, UserFactory
+from workflows import services
+from workflows.contract_file import (
+    contract_file_digest,
+    parse_contract_file,
+    validate_contract_file,
+)
+from workflows.errors import ContractFileTooLarge, InvalidContractFile
+from workflows.models import (
+    Action,
+    Contract,
+    ContractStatus,
+    FundingLine,
+    HistoryEntry,
+    HistoryEvent,
+    Organisation,
+    Signatory,
+    SignatoryKind,
+    Theme,
+    User,
+    WorkingGroup,
+)
+from workflows.selectors import history_verify
+from workflows.services import contract_import
+
+pytestmark = pytest.mark.django_db
+
+
+def counts() -> dict[str, int]:
+    return {
+        model.__name__: model.objects.count()
+        for model in (Contract, Organisation, User, HistoryEntry, Theme, WorkingGroup, Action)
+    }
+
+
+def refusal(document) -> InvalidContractFile:
+    """Import ``document``, expect a refusal in English, and check that nothing was created."""
+    before = counts()
+    with override("en"), pytest.raises(InvalidContractFile) as info:
+        contract_import(document=document, actor=None)
+    assert counts() == before
+    return info.value
+
+
+def problems(document) -> list[str]:
+    return refusal(document).errors
+
+
+# --- The scenario imports completely -------------------------------------------------------
+
+
+def test_the_scenario_imports_completely(scenario):
+    contract = contract_import(document=scenario, actor=None)
+
+    contract.refresh_from_db()
+    assert contract.reference == "CLS-TDC-2019"
+    assert contract.kind == "CLS"
+    assert contract.status == ContractStatus.DRAFT
+    assert (contract.territory_communes, contract.territory_population) == (22, 42000)
+    assert str(contract.period_start) == "2019-09-01"
+    assert str(contract.period_end) == "2022-12-31"
+    assert contract.diagnosis_author.code == "ARS-OCC"
+    assert str(contract.diagnosis_finalised_on) == "2018-06-30"
+    assert contract.themes.count() == 6
+    assert contract.actions.count() == 38
+    assert contract.working_groups.count() == 10
+    assert contract.signatories.count() == 8
+    assert contract.organisations.count() == 8
+    assert contract.participants.count() == 22
+    assert list(contract.coordinators.values_list("username", flat=True)) == ["coordination.cls"]
+
+
+def test_themes_and_actions_keep_the_files_order(scenario):
+    contract = contract_import(document=scenario, actor=None)
+
+    assert list(contract.themes.values_list("code", "position")) == [
+        (f"T{n}", n - 1) for n in range(1, 7)
+    ]
+    file_order = [a["code"] for t in scenario["themes"] for a in t["actions"]]
+    assert list(contract.actions.order_by("position").values_list("code", flat=True)) == file_order
+    action = contract.actions.get(code="T3-A5")
+    assert (action.theme.code, action.working_group.code, action.pilot.username) == (
+        "T3",
+        "GT5",
+        "coordination.cls",
+    )
+    assert set(action.partners.values_list("code", flat=True)) == {"ARS-OCC", "CH-MTB"}
+    assert list(action.indicators.values_list("label", "position")) == [
+        ("Indicateur de suivi T3-A5", 0)
+    ]
+
+
+def test_funding_amounts_are_exact(scenario):
+    contract = contract_import(document=scenario, actor=None)
+
+    coordinator_post = contract.actions.get(code="T1-A4")
+    lines = FundingLine.objects.filter(action=coordinator_post).order_by("pk")
+    assert [(line.funder.code, line.amount) for line in lines] == [
+        ("CCTDC", Decimal("22500.00")),
+        ("ARS-OCC", Decimal("22500.00")),
+    ]
+    assert coordinator_post.total_funding == Decimal("45000.00")
+    assert sum(
+        (line.amount for line in FundingLine.objects.filter(action__contract=contract)),
+        Decimal(0),
+    ) == Decimal("129000.00")
+
+
+def test_amounts_written_as_numbers_are_read_exactly(scenario):
+    raw = json.dumps(scenario).replace('"amount": "7000.00"', '"amount": 7000.10').encode()
+    document = parse_contract_file(raw)
+    # A caller that parsed the JSON itself hands over floats; they are read as written too.
+    document["themes"][1]["actions"][3]["funding"][0]["amount"] = 0.1
+
+    contract = contract_import(document=document, actor=None)
+
+    amounts = FundingLine.objects.filter(action__contract=contract)
+    assert amounts.get(action__code="T1-A8").amount == Decimal("7000.10")
+    assert amounts.get(action__code="T2-A4").amount == Decimal("0.10")
+
+
+def test_working_groups_have_their_leads_and_members(scenario):
+    contract = contract_import(document=scenario, actor=None)
+
+    group = contract.working_groups.get(code="GT1")
+    assert set(group.leads.values_list("username", flat=True)) == {"tech1.ars", "tech1.cctdc"}
+    assert set(group.members.values_list("username", flat=True)) == {
+        "tech1.ars",
+        "tech1.cctdc",
+        "adjointe.chic",
+        "adjointe.chmtb",
+    }
+
+
+def test_signatories_and_their_representatives(scenario):
+    contract = contract_import(document=scenario, actor=None)
+
+    signatories = {s.organisation.code: s for s in contract.signatories.all()}
+    assert {code for code, s in signatories.items() if s.kind == SignatoryKind.MANDATORY} == {
+        "CCTDC",
+        "ARS-OCC",
+    }
+    assert signatories["CCTDC"].represented_by is None
+    assert signatories["CD82"].signer.username == "president.cd82"
+    assert signatories["CD82"].represented_by.username == "elue.cd82"
+    assert signatories["CD82"].signing_person.username == "elue.cd82"
+    assert {s.order for s in signatories.values()} == {1}
+
+
+def test_a_mandate_and_a_signing_order_are_recorded(scenario):
+    scenario["signatories"][2].update(
+        {"order": 2, "mandate": {"reference": "Arrêté 2019-12", "date": "2019-01-15"}}
+    )
+
+    contract = contract_import(document=scenario, actor=None)
+
+    signatory = Signatory.objects.get(contract=contract, organisation__code="CD82")
+    assert (signatory.order, signatory.mandate_reference, str(signatory.mandate_date)) == (
+        2,
+        "Arrêté 2019-12",
+        "2019-01-15",
+    )
+
+
+def test_the_steering_committee(scenario):
+    contract = contract_import(document=scenario, actor=None)
+
+    committee = contract.steering_committee
+    assert committee.quorum == 3
+    assert committee.chair.username == "vp-sante.cctdc"
+    assert committee.members.count() == 5
+
+
+def test_new_people_have_no_usable_password(scenario):
+    contract_import(document=scenario, actor=None)
+
+    person = User.objects.get(username="elue.cd82")
+    assert (person.full_name, person.email, person.organisation.code, person.title) == (
+        "Conseillère départementale déléguée",
+        "elue.cd82@example.org",
+        "CD82",
+        "Conseillère départementale",
+    )
+    people = User.objects.filter(username__in=[p["username"] for p in scenario["people"]])
+    assert people.count() == 22
+    assert not any(person.has_usable_password() for person in people)
+
+
+def test_existing_organisations_and_people_are_reused(scenario):
+    ars = OrganisationFactory(code="ARS-OCC", name="ARS Occitanie")
+    director = UserFactory(username="dg.ars", organisation=ars)
+    organisations, people = Organisation.objects.count(), User.objects.count()
+
+    contract = contract_import(document=scenario, actor=None)
+
+    assert Organisation.objects.count() == organisations + 7
+    assert User.objects.count() == people + 21
+    assert contract.signatories.get(organisation=ars).signer == director
+    director.refresh_from_db()
+    assert director.has_usable_password()  # an existing account is left as it is
+    assert Organisation.objects.get(code="ARS-OCC").name == "ARS Occitanie"
+
+
+def test_one_imported_history_entry_whose_chain_verifies(scenario):
+    actor = UserFactory(username="admin")
+
+    contract = contract_import(document=scenario, actor=actor)
+
+    entry = HistoryEntry.objects.get(contract=contract)
+    assert entry.event == HistoryEvent.IMPORTED
+    assert (entry.actor, entry.to_state, entry.seq) == (actor, "draft", 1)
+    assert entry.data == {
+        "format": "accord.contract/1",
+        "actions": 38,
+        "working_groups": 10,
+        "signatories": 8,
+        "sha256": contract_file_digest(scenario),
+    }
+    verification = history_verify(contract)
+    assert verification.valid
+    assert verification.entries == 1
+
+
+def test_every_imported_row_passes_the_models_own_validation(scenario):
+    contract = contract_import(document=scenario, actor=None)
+
+    # The protected FSM status refuses even full_clean's write-back of its own value.
+    contract.full_clean(exclude=["status"])
+    for related in ("themes", "working_groups", "actions", "signatories"):
+        for row in getattr(contract, related).all():
+            row.full_clean(exclude=["status"])
+    for line in FundingLine.objects.filter(action__contract=contract):
+        line.full_clean()
+    for person in contract.participants.all():
+        person.full_clean()
+    contract.steering_committee.full_clean()
+
+
+def test_the_import_takes_a_bounded_number_of_queries(scenario, django_assert_max_num_queries):
+    with django_assert_max_num_queries(40):
+        contract_import(document=scenario, actor=None)
+
+
+def test_a_yaml_version_of_the_scenario_imports(scenario):
+    text = yaml.safe_dump(scenario, allow_unicode=True, sort_keys=False)
+    # Written by hand, dates and amounts would be bare: they are read as text and exact euros.
+    text = text.replace("'2019-09-01'", "2019-09-01").replace("'7000.00'", "7000.10")
+
+    document = parse_contract_file(text.encode(), filename="contrat.yaml")
+    contract = contract_import(document=document, actor=None)
+
+    assert document["period"]["start"] == "2019-09-01"
+    assert contract.actions.count() == 38
+    assert str(contract.period_start) == "2019-09-01"
+    assert FundingLine.objects.get(action__code="T1-A8").amount == Decimal("7000.10")
+
+
+def test_yaml_without_the_yaml_extension_is_read_too(scenario):
+    text = yaml.safe_dump(scenario, allow_unicode=True)
+
+    document = parse_contract_file(text.encode(), filename="contrat.txt")
+
+    assert document["reference"] == "CLS-TDC-2019"
+
+
+def test_a_byte_order_mark_is_tolerated(scenario):
+    raw = b"\xef\xbb\xbf" + json.dumps(scenario).encode()
+
+    assert parse_contract_file(raw, filename="contrat.json")["reference"] == "CLS-TDC-2019"
+
+
+def test_the_sound_scenario_has_no_problem(scenario):
+    assert validate_contract_file(scenario) == []
+
+
+# --- Broken files: every problem with its place, nothing created --------------------------
+
+
+def test_unknown_working_group(scenario):
+    scenario["themes"][2]["actions"][4]["working_group"] = "GT11"
+
+    assert problems(scenario) == [
+        'themes[2].actions[4].working_group: unknown working group "GT11"'
+    ]
+
+
+def test_an_action_with_no_working_group(scenario):
+    del scenario["themes"][0]["actions"][1]["working_group"]
+    scenario["themes"][0]["actions"][2]["working_group"] = " "
+
+    assert problems(scenario) == [
+        "themes[0].actions[1].working_group: an action needs a working group",
+        "themes[0].actions[2].working_group: an action needs a working group",
+    ]
+
+
+def test_unknown_pilot(scenario):
+    scenario["themes"][1]["actions"][0]["pilot"] = "personne"
+
+    assert problems(scenario) == ['themes[1].actions[0].pilot: unknown person "personne"']
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (("people", 0, "organisation"), 'people[0].organisation: unknown organisation "XX"'),
+        (("diagnosis", "author"), 'diagnosis.author: unknown organisation "XX"'),
+        (
+            ("themes", 0, "actions", 3, "partners", 1),
+            'themes[0].actions[3].partners[1]: unknown organisation "XX"',
+        ),
+        (
+            ("themes", 0, "actions", 3, "funding", 1, "funder"),
+            'themes[0].actions[3].funding[1].funder: unknown organisation "XX"',
+        ),
+        (("working_groups", 4, "members", 0), 'working_groups[4].members[0]: unknown person "XX"'),
+        (("working_groups", 4, "leads", 1), 'working_groups[4].leads[1]: unknown person "XX"'),
+        (("coordinators", 0), 'coordinators[0]: unknown person "XX"'),
+        (("signatories", 3, "signer"), 'signatories[3].signer: unknown person "XX"'),
+        (
+            ("signatories", 4, "represented_by"),
+            'signatories[4].represented_by: unknown person "XX"',
+        ),
+    ],
+)
+def test_unknown_references_everywhere(scenario, path, expected):
+    *parents, last = path
+    target = scenario
+    for key in parents:
+        target = target[key]
+    target[last] = "XX"
+
+    assert expected in problems(scenario)
+
+
+def test_duplicate_action_code_across_themes(scenario):
+    scenario["themes"][1]["actions"][0]["code"] = "T1-A1"
+
+    assert problems(scenario) == [
+        'themes[1].actions[0].code: duplicate action code "T1-A1" '
+        "(first at themes[0].actions[0].code)"
+    ]
+
+
+def test_duplicate_codes_of_organisations_themes_and_working_groups(scenario):
+    scenario["organisations"].append(dict(scenario["organisations"][2]))
+    scenario["themes"][5]["code"] = "T1"
+    scenario["working_groups"].append(dict(scenario["working_groups"][0]))
+
+    assert problems(scenario) == [
+        'organisations[8].code: duplicate organisation code "CD82" '
+        "(first at organisations[2].code)",
+        'working_groups[10].code: duplicate working group code "GT1" '
+        "(first at working_groups[0].code)",
+        'themes[5].code: duplicate theme code "T1" (first at themes[0].code)',
+    ]
+
+
+def test_duplicate_username(scenario):
+    scenario["people"].append(dict(scenario["people"][0]))
+
+    assert problems(scenario) == [
+        'people[22].username: duplicate username "president.cctdc" (first at people[0].username)'
+    ]
+
+
+def test_no_mandatory_signatory(scenario):
+    for signatory in scenario["signatories"]:
+        signatory["kind"] = "associated"
+
+    assert problems(scenario) == ["signatories: there is no mandatory signatory"]
+
+
+def test_an_organisation_with_two_signatories(scenario):
+    scenario["signatories"].append(
+        {"organisation": "CCTDC", "kind": "associated", "signer": "vp-sante.cctdc"}
+    )
+
+    assert problems(scenario) == [
+        'signatories[8].organisation: organisation "CCTDC" already has a signatory (signatories[0])'
+    ]
+
+
+def test_a_signer_outside_the_signatorys_organisation(scenario):
+    scenario["signatories"][1]["signer"] = "president.cctdc"
+
+    assert problems(scenario) == [
+        'signatories[1].signer: "president.cctdc" is not a member of organisation "ARS-OCC"'
+    ]
+
+
+def test_a_representative_outside_the_signatorys_organisation(scenario):
+    scenario["signatories"][2]["represented_by"] = "dg.ars"
+
+    assert problems(scenario) == [
+        'signatories[2].represented_by: "dg.ars" is not a member of organisation "CD82"'
+    ]
+
+
+def test_a_working_group_without_lead(scenario):
+    scenario["working_groups"][3]["leads"] = []
+
+    assert problems(scenario) == [
+        "working_groups[3].leads: a working group needs at least one lead"
+    ]
+
+
+def test_a_chair_who_is_not_a_member(scenario):
+    scenario["steering_committee"]["chair"] = "president.cctdc"
+
+    assert problems(scenario) == [
+        'steering_committee.chair: the chair "president.cctdc" is not a member of the committee'
+    ]
+
+
+def test_quorum_above_the_committee_size(scenario):
+    scenario["steering_committee"]["quorum"] = 6
+
+    assert problems(scenario) == [
+        "steering_committee.quorum: the quorum (6) is above the committee's size (5)"
+    ]
+
+
+def test_quorum_below_one(scenario):
+    scenario["steering_committee"]["quorum"] = 0
+
+    assert problems(scenario) == ["steering_committee.quorum: must be at least 1"]
+
+
+def test_period_end_before_start(scenario):
+    scenario["period"] = {"start": "2022-12-31", "end": "2019-09-01"}
+
+    assert problems(scenario) == ["period.end: the period ends before it starts"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        (
+            "start",
+            "01/09/2019",
+            'period.start: must be a date written YYYY-MM-DD, not "01/09/2019"',
+        ),
+        (
+            "start",
+            "2019-02-30",
+            'period.start: must be a date written YYYY-MM-DD, not "2019-02-30"',
+        ),
+        ("end", 2022, "period.end: must be a date written YYYY-MM-DD, not a number"),
+    ],
+)
+def test_dates_must_be_iso_dates(scenario, field, value, expected):
+    scenario["period"][field] = value
+
+    assert problems(scenario) == [expected]
+
+
+def test_a_negative_amount(scenario):
+    scenario["themes"][0]["actions"][3]["funding"][1]["amount"] = "-22500.00"
+
+    assert problems(scenario) == [
+        'themes[0].actions[3].funding[1].amount: must not be negative ("-22500.00")'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("12,50", 'must be an amount in euros such as "1250.50", not "12,50"'),
+        ("1 000", 'must be an amount in euros such as "1250.50", not "1 000"'),
+        ("douze", 'must be an amount in euros such as "1250.50", not "douze"'),
+        ("1.234", 'has more than 2 decimal places ("1.234")'),
+        (Decimal("1.234"), 'has more than 2 decimal places ("1.234")'),
+        (12.345, 'has more than 2 decimal places ("12.345")'),
+        (float("nan"), 'must be an amount in euros such as "1250.50", not "nan"'),
+        ("1000000000000.00", 'is too large ("1000000000000.00")'),
+        (True, 'must be an amount in euros such as "1250.50", not true/false'),
+        (None, "this field is required"),
+    ],
+)
+def test_malformed_amounts(scenario, amount, message):
+    scenario["themes"][0]["actions"][3]["funding"][0]["amount"] = amount
+
+    assert problems(scenario) == [f"themes[0].actions[3].funding[0].amount: {message}"]
+
+
+def test_unknown_format(scenario):
+    scenario["format"] = "accord.contract/2"
+
+    assert problems(scenario) == [
+        'format: unknown format "accord.contract/2" (expected "accord.contract/1")'
+    ]
+
+
+def test_unknown_kind(scenario):
+    scenario["kind"] = "CLSM"
+
+    assert problems(scenario) == [
+        'kind: unknown kind "CLSM" (expected one of CLS, CTG, CSF, OTHER)'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda d: d["territory"].update(communes="22"),
+            "territory.communes: must be a whole number, not a string",
+        ),
+        (
+            lambda d: d["territory"].update(population=42000.5),
+            'territory.population: must be a whole number, not "42000.5"',
+        ),
+        (lambda d: d.update(themes="T1, T2"), "themes: must be a list, not a string"),
+        (lambda d: d.update(title=["Contrat"]), "title: must be a string, not a list"),
+        (lambda d: d.update(period="2019-2022"), "period: must be an object, not a string"),
+        (lambda d: d.pop("reference"), "reference: this field is required"),
+        (
+            lambda d: d.update(coordinators=[]),
+            "coordinators: a contract needs at least one coordinator",
+        ),
+        (lambda d: d.update(reference="  "), "reference: must not be empty"),
+        (
+            lambda d: d["themes"][0]["actions"].__setitem__(0, "T1-A1"),
+            "themes[0].actions[0]: must be an object, not a string",
+        ),
+        (
+            lambda d: d["themes"][0]["actions"][0]["indicators"].append(3),
+            "themes[0].actions[0].indicators[1]: must be a string, not a number",
+        ),
+        (
+            lambda d: d["signatories"][0].update(order=0),
+            "signatories[0].order: must be at least 1",
+        ),
+        (
+            lambda d: d["signatories"][0].update(mandate={"reference": 12, "date": "15/01/2019"}),
+            "signatories[0].mandate.reference: must be a string, not a number",
+        ),
+        (
+            lambda d: d["signatories"][0].update(kind="obligatoire"),
+            'signatories[0].kind: unknown signatory kind "obligatoire" '
+            "(expected one of mandatory, associated)",
+        ),
+        (
+            lambda d: d["people"][0].update(email="président@"),
+            'people[0].email: "président@" is not a valid e-mail address',
+        ),
+        (
+            lambda d: d["people"][0].update(username="le président"),
+            'people[0].username: "le président" is not a valid username '
+            "(letters, digits and @ . + - _ only)",
+        ),
+        (
+            lambda d: d["themes"][0]["actions"][0].update(code="T1-A1-" + "x" * 20),
+            "themes[0].actions[0].code: is too long (26 characters, at most 20)",
+        ),
+    ],
+)
+def test_wrong_types_and_values(scenario, change, expected):
+    change(scenario)
+
+    assert expected in problems(scenario)
+
+
+def test_a_mandate_is_checked(scenario):
+    scenario["signatories"][2]["mandate"] = {"reference": "Arrêté 2019-12", "date": "15/01/2019"}
+
+    assert problems(scenario) == [
+        'signatories[2].mandate.date: must be a date written YYYY-MM-DD, not "15/01/2019"'
+    ]
+
+
+def test_a_broken_section_does_not_make_every_reference_to_it_unknown(scenario):
+    scenario["working_groups"] = {"GT1": "..."}
+    scenario["people"][4]["username"] = None  # coordination.cls, pilot of many actions
+
+    assert problems(scenario) == [
+        "people[4].username: this field is required",
+        "working_groups: must be a list, not an object",
+    ]
+
+
+def test_existing_reference(scenario):
+    ContractFactory(reference="CLS-TDC-2019")
+
+    assert problems(scenario) == ['reference: contract "CLS-TDC-2019" already exists']
+
+
+def test_an_existing_account_of_another_organisation(scenario):
+    UserFactory(username="dg.ars", organisation=OrganisationFactory(code="AUTRE"))
+
+    assert problems(scenario) == [
+        'people[7].organisation: the existing account "dg.ars" belongs to "AUTRE", not "ARS-OCC"'
+    ]
+
+
+def test_several_problems_are_all_reported_at_once(scenario):
+    scenario["format"] = "accord.contract/0"
+    scenario["period"]["end"] = "2018-12-31"
+    scenario["themes"][2]["actions"][4]["working_group"] = "GT11"
+    scenario["steering_committee"]["quorum"] = 9
+    scenario["signatories"][2]["represented_by"] = "dg.ars"
+
+    error = refusal(scenario)
+
+    assert error.errors == [
+        'format: unknown format "accord.contract/0" (expected "accord.contract/1")',
+        "period.end: the period ends before it starts",
+        'themes[2].actions[4].working_group: unknown working group "GT11"',
+        "steering_committee.quorum: the quorum (9) is above the committee's size (5)",
+        'signatories[2].represented_by: "dg.ars" is not a member of organisation "CD82"',
+    ]
+    assert error.message == "The contract file has 5 problems; nothing was imported."
+    assert error.extra == {"errors": error.errors}
+
+
+def test_a_document_that_is_not_an_object(scenario):
+    with override("en"):
+        assert validate_contract_file([scenario]) == [
+            "file: must be an object with the contract's fields, not a list"
+        ]
+
+
+# --- Files that cannot be read ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "filename", "expected"),
+    [
+        (
+            b'{"format": "accord.contract/1"\n "reference": "CLS"}',
+            "c.json",
+            "line 2, column 2: Expecting ',' delimiter",
+        ),
+        (b"format: accord.contract/1\nthemes: [T1\n", "c.yaml", "line 3, column 1: "),
+        (b"format: [oops\n", "", "line 2, column 1: "),
+        (b"just some words", "c.json", "line 1, column 1: "),
+        (b'{"reference": "CLS\xe9"}', "c.json", "line 1, column 19: this byte is not UTF-8 text"),
+        (b"  \n", "c.json", "file: the file is empty"),
+        (b"[1, 2]", "c.json", "file: must be an object with the contract's fields, not a list"),
+        (b"a: &x [1]\nb: *x\n", "c.yaml", "line 2, column 4: aliases (*name) are not accepted"),
+        (b"[" * 100_000, "c.json", "file: the file is nested too deeply"),
+        (b'{"quorum": ' + b"9" * 5000 + b"}", "c.json", "file: a value cannot be read"),
+        (b"quorum: " + b"9" * 5000, "c.yaml", "file: a value cannot be read"),
+    ],
+)
+def test_a_file_that_is_neither_json_nor_yaml(raw, filename, expected):
+    before = counts()
+
+    with override("en"), pytest.raises(InvalidContractFile) as info:
+        parse_contract_file(raw, filename=filename)
+
+    assert len(info.value.errors) == 1
+    assert info.value.errors[0].startswith(expected)
+    assert counts() == before
+
+
+def test_an_oversized_file(scenario, settings):
+    settings.ACCORD_IMPORT_MAX_BYTES = 1000
+    raw = json.dumps(scenario).encode()
+
+    with override("en"), pytest.raises(ContractFileTooLarge) as info:
+        parse_contract_file(raw, filename="contrat.json")
+
+    assert info.value.status_code == 413
+    assert info.value.message == (
+        f"The contract file is too large: {len(raw)} bytes, the limit is 1000 bytes."
+    )
+    assert not Contract.objects.exists()
+
+
+def test_a_file_at_the_limit_is_read(scenario, settings):
+    raw = json.dumps(scenario).encode()
+    settings.ACCORD_IMPORT_MAX_BYTES = len(raw)
+
+    assert parse_contract_file(raw)["reference"] == "CLS-TDC-2019"
+
+
+# --- Failures half-way leave nothing behind -----------------------------------------------
+
+
+def test_a_failure_in_the_middle_rolls_everything_back(scenario, monkeypatch):
+    def broken_history(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "history_append", broken_history)
+    before = counts()
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        contract_import(document=scenario, actor=None)
+
+    assert counts() == before
+    assert not FundingLine.objects.exists()
+    assert not Signatory.objects.exists()
+
+
+def test_a_concurrent_import_of_the_same_reference_is_refused_cleanly(scenario, monkeypatch):
+    # Validation ran before the other import committed: the unique index has the last word.
+    ContractFactory(reference="CLS-TDC-2019")
+    monkeypatch.setattr(services, "validate_contract_file", lambda document: [])
+    before = counts()
+
+    with override("en"), pytest.raises(InvalidContractFile) as info:
+        contract_import(document=scenario, actor=None)
+
+    assert info.value.errors == ['reference: contract "CLS-TDC-2019" already exists']
+    assert counts() == before

@@ -1,0 +1,196 @@
+"""The approval history: appended with each change, chained, and checked by verify_history."""
+
+import subprocess
+import sys
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.db.models import ProtectedError
+
+from tests.factories import ActionFactory, UserFactory
+from workflows import services
+from workflows.errors import Conflict
+from workflows.models import GENESIS_HASH, HistoryEntry
+from workflows.selectors import history_verify
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def reviewed_contract(contract, coordinator):
+    """A contract with some history: review launched on two actions, then suspended."""
+    ActionFactory.create_batch(2, contract=contract)
+    services.contract_launch_review(contract=contract, actor=coordinator)
+    services.contract_suspend(contract=contract, actor=coordinator, reason="Fusion")
+    return contract
+
+
+def raw_sql(sql: str, params: list) -> None:
+    """Write behind the ORM's back, as someone with database access could."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_each_change_appends_one_linked_entry(reviewed_contract, coordinator):
+    entries = list(reviewed_contract.history.order_by("seq"))
+    assert [e.seq for e in entries] == [1, 2, 3, 4]
+    assert [e.name for e in entries] == [
+        "launch_review",
+        "submit_for_review",
+        "submit_for_review",
+        "suspend",
+    ]
+    assert entries[0].prev_hash == GENESIS_HASH
+    assert all(later.prev_hash == earlier.hash for earlier, later in pairwise(entries))
+    suspend = entries[-1]
+    assert (suspend.actor, suspend.actor_username, suspend.comment) == (
+        coordinator,
+        coordinator.username,
+        "Fusion",
+    )
+    assert (suspend.from_state, suspend.to_state, suspend.contract_version) == (
+        "review",
+        "suspended",
+        1,
+    )
+    assert history_verify(reviewed_contract).valid
+
+
+def test_a_refused_transition_leaves_no_entry(reviewed_contract, coordinator):
+    before = reviewed_contract.history.count()
+    with pytest.raises(Conflict):
+        services.contract_launch_review(contract=reviewed_contract, actor=coordinator)
+    assert reviewed_contract.history.count() == before
+
+
+def test_a_change_that_fails_half_way_leaves_neither_state_nor_history(
+    contract, coordinator, monkeypatch
+):
+    ActionFactory(contract=contract)
+    original = services.history_append
+
+    def fail_on_action_entry(**kwargs):
+        if kwargs.get("action") is not None:
+            raise RuntimeError("disk full")
+        return original(**kwargs)
+
+    monkeypatch.setattr(services, "history_append", fail_on_action_entry)
+    with pytest.raises(RuntimeError):
+        services.contract_launch_review(contract=contract, actor=coordinator)
+    contract.refresh_from_db()
+    assert contract.status == "draft"
+    assert not contract.history.exists()
+    assert set(contract.actions.values_list("status", flat=True)) == {"draft"}
+
+
+def test_entries_are_never_updated_or_deleted_through_django(reviewed_contract):
+    entry = reviewed_contract.history.first()
+    entry.comment = "réécrit"
+    with pytest.raises(TypeError):
+        entry.save()
+    with pytest.raises(TypeError):
+        entry.delete()
+    with pytest.raises(TypeError):
+        HistoryEntry.objects.filter(pk=entry.pk).update(comment="réécrit")
+    with pytest.raises(TypeError):
+        HistoryEntry.objects.all().delete()
+
+
+def test_an_edited_entry_is_detected_and_named(reviewed_contract):
+    entry = reviewed_contract.history.get(seq=2)
+    raw_sql("UPDATE workflows_historyentry SET comment = %s WHERE id = %s", ["ajouté", entry.pk])
+    result = history_verify(reviewed_contract)
+    assert (result.valid, result.first_bad_seq, result.entries) == (False, 2, 4)
+
+
+def test_a_renamed_actor_is_detected(reviewed_contract):
+    entry = reviewed_contract.history.get(seq=4)
+    raw_sql("UPDATE workflows_historyentry SET actor_username = %s WHERE id = %s", ["x", entry.pk])
+    assert history_verify(reviewed_contract).first_bad_seq == 4
+
+
+def test_a_deleted_entry_is_detected(reviewed_contract):
+    entry = reviewed_contract.history.get(seq=2)
+    raw_sql("DELETE FROM workflows_historyentry WHERE id = %s", [entry.pk])
+    result = history_verify(reviewed_contract)
+    assert (result.valid, result.first_bad_seq) == (False, 2)
+
+
+def test_a_rehashed_entry_still_breaks_the_link_to_the_next(reviewed_contract):
+    entry = reviewed_contract.history.get(seq=3)
+    entry.comment = "falsifié"
+    forged = entry.compute_hash()
+    raw_sql(
+        "UPDATE workflows_historyentry SET comment = %s, hash = %s WHERE id = %s",
+        ["falsifié", forged, entry.pk],
+    )
+    assert history_verify(reviewed_contract).first_bad_seq == 4
+
+
+def test_a_username_change_does_not_break_the_chain(reviewed_contract, coordinator):
+    coordinator.username = "nouveau.nom"
+    coordinator.save()
+    assert history_verify(reviewed_contract).valid
+
+
+def test_verify_history_command_reports_each_chain(reviewed_contract, capsys):
+    call_command("verify_history")
+    assert f"{reviewed_contract.reference}: OK (4 entries)" in capsys.readouterr().out
+
+
+def test_verify_history_command_fails_naming_the_first_bad_entry(reviewed_contract, capsys):
+    entry = reviewed_contract.history.get(seq=3)
+    raw_sql("UPDATE workflows_historyentry SET to_state = %s WHERE id = %s", ["signed", entry.pk])
+    with pytest.raises(CommandError) as failure:
+        call_command("verify_history", contract=reviewed_contract.reference)
+    assert failure.value.returncode == 1
+    assert f"{reviewed_contract.reference}: BROKEN at entry #3" in capsys.readouterr().err
+
+
+def test_verify_history_command_refuses_an_unknown_contract():
+    with pytest.raises(CommandError, match="No contract with reference"):
+        call_command("verify_history", contract="NOPE")
+
+
+def test_verify_history_exits_1_from_the_shell(tmp_path):
+    """The exit status a cron job or an auditor's script relies on."""
+    env = {"ACCORD_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
+    script = (
+        "from tests.factories import ActionFactory, ContractFactory;"
+        "from workflows import services;"
+        "c = ContractFactory(); ActionFactory(contract=c);"
+        "services.contract_launch_review(contract=c, actor=c.coordinators.get())"
+    )
+    subprocess.run([*manage, "shell", "-c", script], env=env, check=True, cwd=ROOT)
+    ok = subprocess.run([*manage, "verify_history"], env=env, cwd=ROOT, capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+    subprocess.run(
+        [
+            *manage,
+            "shell",
+            "-c",
+            "from django.db import connection; connection.cursor().execute("
+            "\"UPDATE workflows_historyentry SET comment='x' WHERE seq=2\")",
+        ],
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
+    broken = subprocess.run([*manage, "verify_history"], env=env, cwd=ROOT, capture_output=True)
+    assert broken.returncode == 1
+    assert b"BROKEN at entry #2" in broken.stderr
+    assert b"Traceback" not in broken.stderr
+
+
+def test_an_account_named_in_the_history_cannot_be_deleted(reviewed_contract, coordinator):
+    with pytest.raises(ProtectedError):
+        coordinator.delete()
+    assert UserFactory().delete()[0] >= 1  # an account with no history can go

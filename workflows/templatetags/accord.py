@@ -1,0 +1,105 @@
+"""Presentation helpers for Accord's pages: amounts, statuses and history lines in words."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+from django.utils import formats
+from django.utils.translation import gettext_lazy as _
+
+from workflows.models import ActionStatus, ContractStatus, HistoryEntry, HistoryEvent
+from workflows.selectors import user_may_import_contracts
+
+register = template.Library()
+
+# What a history line's transition means, in words. Names not listed here (added later by
+# other parts of Accord) fall back to the event's label.
+CONTRACT_TRANSITION_WORDS = {
+    "launch_review": _("Working-group review launched"),
+    "open_committee": _("Sent to the steering committee"),
+    "committee_validate": _("Validated by the steering committee"),
+    "committee_reject": _("Rejected by the steering committee"),
+    "record_deliberation": _("Council deliberation recorded"),
+    "complete_signing": _("Signing completed: the contract is in force"),
+    "return_to_draft": _("Back to draft after a mandatory signatory declined"),
+    "close": _("Contract closed"),
+    "suspend": _("Work suspended"),
+    "resume": _("Work resumed"),
+    "withdraw": _("Contract withdrawn"),
+}
+ACTION_TRANSITION_WORDS = {
+    "submit_for_review": _("Action submitted for review"),
+    "approve": _("Action approved by its working group"),
+    "request_changes": _("Changes requested on the action"),
+    "resubmit": _("Revised action resubmitted"),
+    "validate": _("Action validated"),
+    "return_to_draft": _("Action back to draft"),
+    "start": _("Action started"),
+    "complete": _("Action completed"),
+    "abandon": _("Action abandoned"),
+}
+
+
+@register.filter
+def euros(value) -> str:
+    """An amount the French way: ``22 500,00 €`` (grouping and decimal mark follow the language)."""
+    if value in (None, ""):
+        return ""
+    amount = formats.number_format(
+        Decimal(value), decimal_pos=2, use_l10n=True, force_grouping=True
+    )
+    return f"{amount}\xa0€"
+
+
+@register.filter
+def grouped(value) -> str:
+    """A whole number with thousands grouped: ``42 000``."""
+    if value in (None, ""):
+        return ""
+    return formats.number_format(value, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def contract_status_label(value: str) -> str:
+    return _label(ContractStatus, value)
+
+
+@register.filter
+def action_status_label(value: str) -> str:
+    return _label(ActionStatus, value)
+
+
+def _label(choices, value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return choices(value).label
+    except ValueError:
+        return value
+
+
+@register.filter
+def history_what(entry: HistoryEntry) -> str:
+    """What happened, in words: the transition's meaning, else the event's label."""
+    if entry.event == HistoryEvent.ACTION_TRANSITION:
+        words = ACTION_TRANSITION_WORDS.get(entry.name)
+    elif entry.event == HistoryEvent.TRANSITION:
+        words = CONTRACT_TRANSITION_WORDS.get(entry.name)
+    else:
+        words = None
+    return str(words or entry.get_event_display())
+
+
+@register.filter
+def history_state_label(entry: HistoryEntry, which: str) -> str:
+    """The from or to state of an entry, labelled as an action's or a contract's state."""
+    value = entry.from_state if which == "from" else entry.to_state
+    if entry.event == HistoryEvent.ACTION_TRANSITION or entry.action_code:
+        return action_status_label(value)
+    return contract_status_label(value)
+
+
+@register.simple_tag
+def may_import_contracts(user) -> bool:
+    return user_may_import_contracts(user)
