@@ -98,6 +98,12 @@ SUSPENDABLE_STATES = [
 WITHDRAWABLE_STATES = [*SUSPENDABLE_STATES, ContractStatus.SUSPENDED]
 
 
+def transition_label(model: type[models.Model], name: str) -> str:
+    """The words for FSM transition `name` of `model`, as people read them."""
+    meta = getattr(model, name)._django_fsm
+    return str(next(iter(meta.transitions.values())).custom["label"])
+
+
 def guard(message: str):
     """Mark a transition condition with the message shown when it does not hold."""
 
@@ -221,6 +227,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         target=ContractStatus.REVIEW,
         conditions=[has_actions],
         permission=is_coordinator,
+        custom={"label": _("Launch the review")},
     )
     def launch_review(self) -> None:
         pass
@@ -230,15 +237,26 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         source=ContractStatus.REVIEW,
         target=ContractStatus.COMMITTEE,
         conditions=[all_actions_approved],
+        custom={"label": _("Open the committee vote")},
     )
     def open_committee(self) -> None:
         pass
 
-    @transition(field=status, source=ContractStatus.COMMITTEE, target=ContractStatus.DELIBERATION)
+    @transition(
+        field=status,
+        source=ContractStatus.COMMITTEE,
+        target=ContractStatus.DELIBERATION,
+        custom={"label": _("Validation by the committee")},
+    )
     def committee_validate(self) -> None:
         pass
 
-    @transition(field=status, source=ContractStatus.COMMITTEE, target=ContractStatus.REVIEW)
+    @transition(
+        field=status,
+        source=ContractStatus.COMMITTEE,
+        target=ContractStatus.REVIEW,
+        custom={"label": _("Rejection by the committee")},
+    )
     def committee_reject(self) -> None:
         pass
 
@@ -247,6 +265,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         source=ContractStatus.DELIBERATION,
         target=ContractStatus.SIGNING,
         permission=is_coordinator,
+        custom={"label": _("Record the deliberation")},
     )
     def record_deliberation(self, *, number: str, date: datetime.date) -> None:
         self.deliberation_number = number
@@ -257,11 +276,17 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         source=ContractStatus.SIGNING,
         target=ContractStatus.SIGNED,
         conditions=[signatures_complete],
+        custom={"label": _("Complete the signing")},
     )
     def complete_signing(self) -> None:
         pass
 
-    @transition(field=status, source=ContractStatus.SIGNING, target=ContractStatus.DRAFT)
+    @transition(
+        field=status,
+        source=ContractStatus.SIGNING,
+        target=ContractStatus.DRAFT,
+        custom={"label": _("Return to draft")},
+    )
     def return_to_draft(self) -> None:
         """A mandatory signatory declined: the contract goes back to revision as a new version."""
         self.version += 1
@@ -274,6 +299,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         target=ContractStatus.CLOSED,
         conditions=[period_ended],
         permission=is_coordinator,
+        custom={"label": _("Close the contract")},
     )
     def close(self) -> None:
         pass
@@ -283,6 +309,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         source=SUSPENDABLE_STATES,
         target=ContractStatus.SUSPENDED,
         permission=is_coordinator,
+        custom={"label": _("Suspend the work")},
     )
     def suspend(self, *, reason: str) -> None:
         self.suspended_from = self.status
@@ -294,6 +321,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         source=ContractStatus.SUSPENDED,
         target=RETURN_VALUE(*SUSPENDABLE_STATES),
         permission=is_coordinator,
+        custom={"label": _("Resume the work")},
     )
     def resume(self) -> str:
         state = self.suspended_from
@@ -307,6 +335,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         source=WITHDRAWABLE_STATES,
         target=ContractStatus.WITHDRAWN,
         permission=is_coordinator,
+        custom={"label": _("Withdraw the contract")},
     )
     def withdraw(self, *, reason: str) -> None:
         self.withdrawal_reason = reason
@@ -424,11 +453,21 @@ class Action(ConcurrentTransitionMixin, models.Model):
     def total_funding(self) -> Decimal:
         return sum((line.amount for line in self.funding_lines.all()), Decimal("0.00"))
 
-    @transition(field=status, source=ActionStatus.DRAFT, target=ActionStatus.REVIEW)
+    @transition(
+        field=status,
+        source=ActionStatus.DRAFT,
+        target=ActionStatus.REVIEW,
+        custom={"label": _("Submit for review")},
+    )
     def submit_for_review(self) -> None:
         pass
 
-    @transition(field=status, source=ActionStatus.REVIEW, target=ActionStatus.APPROVED)
+    @transition(
+        field=status,
+        source=ActionStatus.REVIEW,
+        target=ActionStatus.APPROVED,
+        custom={"label": _("Approve")},
+    )
     def approve(self) -> None:
         pass
 
@@ -438,15 +477,26 @@ class Action(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=[ActionStatus.REVIEW, ActionStatus.APPROVED],
         target=ActionStatus.CHANGES_REQUESTED,
+        custom={"label": _("Request changes")},
     )
     def request_changes(self) -> None:
         pass
 
-    @transition(field=status, source=ActionStatus.CHANGES_REQUESTED, target=ActionStatus.REVIEW)
+    @transition(
+        field=status,
+        source=ActionStatus.CHANGES_REQUESTED,
+        target=ActionStatus.REVIEW,
+        custom={"label": _("Resubmit")},
+    )
     def resubmit(self) -> None:
         pass
 
-    @transition(field=status, source=ActionStatus.APPROVED, target=ActionStatus.VALIDATED)
+    @transition(
+        field=status,
+        source=ActionStatus.APPROVED,
+        target=ActionStatus.VALIDATED,
+        custom={"label": _("Validate")},
+    )
     def validate(self) -> None:
         pass
 
@@ -460,6 +510,7 @@ class Action(ConcurrentTransitionMixin, models.Model):
             ActionStatus.VALIDATED,
         ],
         target=ActionStatus.DRAFT,
+        custom={"label": _("Return to draft")},
     )
     def return_to_draft(self) -> None:
         pass
@@ -469,6 +520,7 @@ class Action(ConcurrentTransitionMixin, models.Model):
         source=ActionStatus.VALIDATED,
         target=ActionStatus.IN_PROGRESS,
         conditions=[contract_is_signed],
+        custom={"label": _("Start")},
     )
     def start(self) -> None:
         pass
@@ -478,6 +530,7 @@ class Action(ConcurrentTransitionMixin, models.Model):
         source=ActionStatus.IN_PROGRESS,
         target=ActionStatus.DONE,
         conditions=[contract_is_signed],
+        custom={"label": _("Mark as done")},
     )
     def complete(self) -> None:
         pass
@@ -487,6 +540,7 @@ class Action(ConcurrentTransitionMixin, models.Model):
         source=[ActionStatus.VALIDATED, ActionStatus.IN_PROGRESS],
         target=ActionStatus.ABANDONED,
         conditions=[contract_is_signed],
+        custom={"label": _("Abandon")},
     )
     def abandon(self) -> None:
         pass

@@ -40,6 +40,19 @@ def contracts_visible_to(user: User) -> QuerySet[Contract]:
     return contracts.filter(pk__in=Contract.objects.filter(takes_part).values("pk"))
 
 
+def transition_blockers(obj: Contract | Action, name: str) -> list[str] | None:
+    """Why FSM transition `name` cannot fire now: None when it does not leave the current
+    state at all, else the refusal messages of its unmet guards (empty when it may fire)."""
+    fsm_transition = getattr(type(obj), name)._django_fsm.get_transition(obj.status)
+    if fsm_transition is None:
+        return None
+    return [
+        str(condition.refusal_message)
+        for condition in fsm_transition.conditions
+        if not condition(obj)
+    ]
+
+
 def contract_with_details(contracts: QuerySet[Contract]) -> QuerySet[Contract]:
     """Contracts with their actions and signatories, in a fixed number of queries."""
     return contracts.prefetch_related(

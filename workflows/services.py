@@ -43,14 +43,19 @@ from .models import (
     User,
     WorkingGroup,
     is_coordinator,
+    transition_label,
 )
+from .selectors import transition_blockers
 
 # Stable messages, so that tests and API clients can rely on them.
 NOT_A_COORDINATOR = gettext_noop("Only a coordinator of this contract may do this.")
-TRANSITION_NOT_ALLOWED = gettext_noop(
-    '"%(transition)s" is not possible while the %(object)s is "%(state)s".'
+CONTRACT_TRANSITION_NOT_ALLOWED = gettext_noop(
+    '"%(transition)s" is not possible while the contract is "%(state)s".'
 )
-CHANGED_MEANWHILE = gettext_noop("Someone changed this %(object)s meanwhile; reload and try again.")
+ACTION_TRANSITION_NOT_ALLOWED = gettext_noop(
+    '"%(transition)s" is not possible while the action is "%(state)s".'
+)
+CHANGED_MEANWHILE = gettext_noop("Someone else changed this meanwhile; reload and try again.")
 
 # Contract transitions a coordinator fires by hand (the others follow from decisions).
 COORDINATOR_TRANSITIONS = (
@@ -118,24 +123,29 @@ def _lock(contract: Contract) -> Contract:
 
 def _fire(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
     """Fire FSM transition `name` on `obj` and save it; refuse with a clear 409 otherwise."""
-    method = getattr(obj, name)
     source = obj.status
-    object_label = _("contract") if isinstance(obj, Contract) else _("action")
-    fsm_transition = method._django_fsm.get_transition(source)
-    if fsm_transition is None:
+    blockers = transition_blockers(obj, name)
+    if blockers is None:
+        refusal = (
+            CONTRACT_TRANSITION_NOT_ALLOWED
+            if isinstance(obj, Contract)
+            else ACTION_TRANSITION_NOT_ALLOWED
+        )
         raise Conflict(
-            _(TRANSITION_NOT_ALLOWED)
-            % {"transition": name, "object": object_label, "state": obj.get_status_display()},
+            _(refusal)
+            % {
+                "transition": transition_label(type(obj), name),
+                "state": obj.get_status_display(),
+            },
             {"transition": name, "state": source},
         )
-    for condition in fsm_transition.conditions:
-        if not condition(obj):
-            raise Conflict(str(condition.refusal_message), {"transition": name, "state": source})
-    method(**kwargs)
+    if blockers:
+        raise Conflict(blockers[0], {"transition": name, "state": source})
+    getattr(obj, name)(**kwargs)
     try:
         obj.save()
     except ConcurrentTransition as exc:
-        raise Conflict(_(CHANGED_MEANWHILE) % {"object": object_label}) from exc
+        raise Conflict(_(CHANGED_MEANWHILE)) from exc
     return source, obj.status
 
 

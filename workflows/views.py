@@ -33,6 +33,7 @@ from .selectors import (
     contracts_visible_to,
     history_of,
     history_verify,
+    transition_blockers,
     user_may_import_contracts,
 )
 
@@ -83,22 +84,17 @@ class BlockedTransition:
 def _coordinator_controls(
     contract: Contract, bound_form: Form | None, bound_name: str
 ) -> tuple[list[Control], list[BlockedTransition]]:
-    available = {t.name for t in contract.get_available_status_transitions()}
     controls, blocked = [], []
     for name in services.COORDINATOR_TRANSITIONS:
-        url = reverse("workflows:contract_transition", args=[contract.pk, name])
-        if name in available:
-            form = bound_form if name == bound_name and bound_form else None
-            controls.append(Control(name, form or TRANSITION_FORMS[name](prefix=name), url))
+        blockers = transition_blockers(contract, name)
+        if blockers is None:
             continue
-        fsm_transition = getattr(Contract, name)._django_fsm.get_transition(contract.status)
-        if fsm_transition is not None:
-            reasons = [
-                str(getattr(condition, "refusal_message", ""))
-                for condition in fsm_transition.conditions
-                if not condition(contract)
-            ]
-            blocked.append(BlockedTransition(name, [reason for reason in reasons if reason]))
+        if blockers:
+            blocked.append(BlockedTransition(name, blockers))
+            continue
+        form = bound_form if name == bound_name and bound_form else None
+        url = reverse("workflows:contract_transition", args=[contract.pk, name])
+        controls.append(Control(name, form or TRANSITION_FORMS[name](prefix=name), url))
     return controls, blocked
 
 

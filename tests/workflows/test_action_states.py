@@ -6,7 +6,14 @@ from django.utils import translation
 from tests.factories import ActionFactory, UserFactory
 from workflows import services
 from workflows.errors import ApplicationError, Conflict, NotAllowed
-from workflows.models import Action, ActionStatus, Contract, ContractStatus, HistoryEntry
+from workflows.models import (
+    Action,
+    ActionStatus,
+    Contract,
+    ContractStatus,
+    HistoryEntry,
+    transition_label,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +72,9 @@ def test_each_action_transition_runs_from_its_sources_only(action, coordinator, 
     else:
         with translation.override("en"), pytest.raises(Conflict) as refused:
             fire(name, action, coordinator)
-        assert f'"{name}" is not possible while the action is' in refused.value.message
+        label = transition_label(Action, name)
+        assert f'"{label}" is not possible while the action is' in refused.value.message
+        assert refused.value.extra == {"transition": name, "state": state}
         action.refresh_from_db()
         assert action.status == state
         assert HistoryEntry.objects.count() == entries_before

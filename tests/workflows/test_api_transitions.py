@@ -117,7 +117,8 @@ def test_launching_the_review_twice_is_a_conflict_that_says_why(as_coordinator, 
 
     assert response.status_code == 409
     assert response.json() == {
-        "detail": '"launch_review" is not possible while the contract is "Working-group review".',
+        "detail": '"Launch the review" is not possible while the contract is '
+        '"Working-group review".',
         "errors": [],
     }
 
@@ -197,7 +198,10 @@ def test_resuming_a_contract_that_is_not_suspended_is_a_conflict(as_coordinator,
     response = fire(as_coordinator, contract, "resume")
 
     assert response.status_code == 409
-    assert response.json()["detail"] == '"resume" is not possible while the contract is "Draft".'
+    assert (
+        response.json()["detail"]
+        == '"Resume the work" is not possible while the contract is "Draft".'
+    )
 
 
 # --- withdraw -----------------------------------------------------------------------------
@@ -231,7 +235,7 @@ def test_a_withdrawn_contract_cannot_be_withdrawn_again(as_coordinator, contract
 
     assert response.status_code == 409
     assert response.json()["detail"] == (
-        '"withdraw" is not possible while the contract is "Withdrawn".'
+        '"Withdraw the contract" is not possible while the contract is "Withdrawn".'
     )
 
 
@@ -287,7 +291,7 @@ def test_recording_a_deliberation_before_the_committee_is_a_conflict(
 
     assert response.status_code == 409
     assert response.json()["detail"] == (
-        '"record_deliberation" is not possible while the contract is "Draft".'
+        '"Record the deliberation" is not possible while the contract is "Draft".'
     )
 
 

@@ -19,6 +19,7 @@ from workflows.models import (
     Signatory,
     SignatoryKind,
     SignatoryStatus,
+    transition_label,
 )
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +137,9 @@ def test_each_transition_runs_from_its_sources_only(ready_contract, coordinator,
     else:
         with translation.override("en"), pytest.raises(Conflict) as refused:
             fire(name, contract, coordinator)
-        assert f'"{name}" is not possible while the contract is' in refused.value.message
+        label = transition_label(Contract, name)
+        assert f'"{label}" is not possible while the contract is' in refused.value.message
+        assert refused.value.extra == {"transition": name, "state": state}
         contract.refresh_from_db()
         assert contract.status == state
         assert HistoryEntry.objects.count() == entries_before

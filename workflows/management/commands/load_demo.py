@@ -29,7 +29,7 @@ def _roles(user: User, contract: Contract) -> list[str]:
     elif contract.steering_committee.members.filter(pk=user.pk).exists():
         roles.append("membre du COPIL")
     if contract.working_groups.filter(leads=user).exists():
-        roles.append("pilote de groupe de travail")
+        roles.append("animation de groupe de travail")
     if contract.actions.filter(pilot=user).exists():
         roles.append("pilote d'actions")
     return roles
