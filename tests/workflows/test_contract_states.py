@@ -135,9 +135,10 @@ def test_each_transition_runs_from_its_sources_only(ready_contract, coordinator,
         entry = contract.history.order_by("-seq").filter(event="transition").first()
         assert (entry.name, entry.from_state, entry.to_state) == (name, state, contract.status)
     else:
-        with translation.override("en"), pytest.raises(Conflict) as refused:
-            fire(name, contract, coordinator)
-        label = transition_label(Contract, name)
+        with translation.override("en"):
+            label = transition_label(Contract, name)
+            with pytest.raises(Conflict) as refused:
+                fire(name, contract, coordinator)
         assert f'"{label}" is not possible while the contract is' in refused.value.message
         assert refused.value.extra == {"transition": name, "state": state}
         contract.refresh_from_db()
