@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "viewflow",
+    "viewflow.workflow",
     "workflows",
 ]
 
@@ -206,4 +208,13 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+}
+
+# Default time a person has for each kind of task, in days (workflow rules).
+ACCORD_TASK_DUE_DAYS = {
+    "review": env.int("ACCORD_REVIEW_DAYS", default=15),
+    "revision": env.int("ACCORD_REVISION_DAYS", default=15),
+    "vote": env.int("ACCORD_VOTE_DAYS", default=10),
+    "deliberation": env.int("ACCORD_DELIBERATION_DAYS", default=30),
+    "signature": env.int("ACCORD_SIGNATURE_DAYS", default=20),
 }

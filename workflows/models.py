@@ -14,13 +14,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
+from viewflow.workflow import status as viewflow_status
+from viewflow.workflow.models import AbstractProcess, AbstractTask
 
 
 class Organisation(models.Model):
@@ -184,6 +188,12 @@ class Contract(ConcurrentTransitionMixin, models.Model):
     withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
     deliberation_number = models.CharField(_("deliberation number"), max_length=60, blank=True)
     deliberation_date = models.DateField(_("deliberation date"), null=True, blank=True)
+    document_sha256 = models.CharField(
+        _("document fingerprint"),
+        max_length=64,
+        blank=True,
+        help_text=_("SHA-256 of the contract document frozen when the deliberation is recorded."),
+    )
     organisations = models.ManyToManyField(
         Organisation, verbose_name=_("partner organisations"), related_name="contracts"
     )
@@ -267,9 +277,12 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         permission=is_coordinator,
         custom={"label": _("Record the deliberation")},
     )
-    def record_deliberation(self, *, number: str, date: datetime.date) -> None:
+    def record_deliberation(
+        self, *, number: str, date: datetime.date, document_sha256: str
+    ) -> None:
         self.deliberation_number = number
         self.deliberation_date = date
+        self.document_sha256 = document_sha256
 
     @transition(
         field=status,
@@ -292,6 +305,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         self.version += 1
         self.deliberation_number = ""
         self.deliberation_date = None
+        self.document_sha256 = ""
 
     @transition(
         field=status,
@@ -655,6 +669,7 @@ class Signatory(models.Model):
         choices=SignatoryStatus.choices,
         default=SignatoryStatus.PENDING,
     )
+    decided_at = models.DateTimeField(_("signed or declined at"), null=True, blank=True)
 
     class Meta:
         ordering = ["contract", "order", "pk"]
@@ -691,6 +706,15 @@ class HistoryEvent(models.TextChoices):
     IMPORTED = "imported", _("Contract imported")
     TRANSITION = "transition", _("Contract status changed")
     ACTION_TRANSITION = "action_transition", _("Action status changed")
+    TASK_CREATED = "task_created", _("Task created")
+    TASK_DELEGATED = "task_delegated", _("Task delegated")
+    TASK_COMPLETED = "task_completed", _("Task completed")
+    TASK_CANCELLED = "task_cancelled", _("Task cancelled")
+    TASK_HELD = "task_held", _("Task put on hold")
+    TASK_RESUMED = "task_resumed", _("Task resumed")
+    VOTE_DECIDED = "vote_decided", _("Committee vote decided")
+    SIGNATURE = "signature", _("Signature")
+    DECLINE = "decline", _("Signature declined")
 
 
 class HistoryEntryQuerySet(models.QuerySet):
@@ -801,3 +825,288 @@ class HistoryEntry(models.Model):
             ensure_ascii=False,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# --- Flows: processes, tasks, committee votes, absences -----------------------------------
+
+
+class TaskKind(models.TextChoices):
+    REVIEW = "review", _("Review of an action sheet")
+    REVISION = "revision", _("Revision of an action sheet")
+    VOTE = "vote", _("Committee vote")
+    DELIBERATION = "deliberation", _("Council deliberation")
+    SIGNATURE = "signature", _("Signature")
+
+
+class TaskStatus(models.TextChoices):
+    """viewflow's task statuses, plus HELD for the tasks of a suspended contract."""
+
+    NEW = viewflow_status.STATUS.NEW, pgettext_lazy("task", "New")
+    ASSIGNED = viewflow_status.STATUS.ASSIGNED, pgettext_lazy("task", "Open")
+    STARTED = viewflow_status.STATUS.STARTED, pgettext_lazy("task", "Being completed")
+    HELD = "HELD", pgettext_lazy("task", "On hold")
+    DONE = viewflow_status.STATUS.DONE, pgettext_lazy("task", "Done")
+    CANCELED = viewflow_status.STATUS.CANCELED, pgettext_lazy("task", "Cancelled")
+    ERROR = viewflow_status.STATUS.ERROR, pgettext_lazy("task", "Error")
+    REVIVED = viewflow_status.STATUS.REVIVED, pgettext_lazy("task", "Revived")
+    SCHEDULED = viewflow_status.STATUS.SCHEDULED, pgettext_lazy("task", "Scheduled")
+
+
+class Process(AbstractProcess):
+    """One run of a flow: a contract's approval (per version) or one action's review."""
+
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="processes"
+    )
+    action = models.ForeignKey(
+        Action,
+        verbose_name=_("action"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="processes",
+    )
+    contract_version = models.PositiveIntegerField(_("contract version"), default=1)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = _("process")
+        verbose_name_plural = _("processes")
+        indexes = [models.Index(fields=["contract", "status"])]
+
+
+class CommitteeVote(models.Model):
+    """One round of the steering committee's vote on the whole contract."""
+
+    class Outcome(models.TextChoices):
+        VALIDATED = "validated", _("Validated")
+        REJECTED = "rejected", _("Rejected")
+
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="votes"
+    )
+    round = models.PositiveIntegerField(_("round"))
+    contract_version = models.PositiveIntegerField(_("contract version"))
+    quorum = models.PositiveIntegerField(_("quorum"))
+    members = models.PositiveIntegerField(_("members called to vote"))
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices, blank=True)
+    approvals = models.PositiveIntegerField(_("approvals"), default=0)
+    rejections = models.PositiveIntegerField(_("rejections"), default=0)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("closed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The chair, when the chair closed the vote before everyone voted."),
+    )
+
+    class Meta:
+        ordering = ["contract", "round"]
+        verbose_name = _("committee vote")
+        verbose_name_plural = _("committee votes")
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "round"], name="one_vote_per_round"),
+        ]
+
+    def __str__(self) -> str:
+        return str(
+            _("Vote %(round)d on %(reference)s")
+            % {"round": self.round, "reference": self.contract.reference}
+        )
+
+    @property
+    def cast(self) -> int:
+        return self.approvals + self.rejections
+
+    def outcome_when(self, approvals: int, rejections: int, *, open_votes: int) -> str | None:
+        """The outcome once it can no longer change, else None.
+
+        Validated: votes cast >= quorum and approvals > half of the votes cast. Decided early
+        when even the least favourable remaining votes cannot change it; decided on the votes
+        cast when everyone voted or the chair closed the vote.
+        """
+
+        def validated(approving: int, cast: int) -> bool:
+            return cast >= self.quorum and 2 * approving > cast
+
+        cast = approvals + rejections
+        if open_votes == 0 or self.closed_by_id is not None:
+            return self.Outcome.VALIDATED if validated(approvals, cast) else self.Outcome.REJECTED
+        if validated(approvals, cast + open_votes):  # even if every open vote rejects
+            return self.Outcome.VALIDATED
+        if not validated(approvals + open_votes, cast + open_votes):  # even if all approve
+            return self.Outcome.REJECTED
+        return None
+
+
+class Task(AbstractTask):
+    """A human step: who must do it, for whom, by when, and what they decided.
+
+    ``owner`` (viewflow's) is who holds the task now: the assignee, or the assignee's delegate
+    during an absence. ``on_behalf_of`` is whose decision it is: the signer when a
+    representative signs, the absent person when a delegate acts.
+    """
+
+    process = models.ForeignKey(Process, verbose_name=_("process"), on_delete=models.CASCADE)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("held by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    owner_permission_content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        _("status"),
+        choices=TaskStatus.choices,
+        default=TaskStatus.NEW,
+        max_length=50,
+        db_index=True,
+    )
+    data = models.JSONField(default=dict, blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=TaskKind.choices, blank=True)
+    contract = models.ForeignKey(
+        Contract,
+        verbose_name=_("contract"),
+        on_delete=models.CASCADE,
+        related_name="tasks",
+        null=True,
+    )
+    action = models.ForeignKey(
+        Action,
+        verbose_name=_("action"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Whom the rules designate: a lead, a member, a pilot, a signing person."),
+    )
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("on behalf of"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    signatory = models.ForeignKey(
+        Signatory,
+        verbose_name=_("signatory"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    committee_vote = models.ForeignKey(
+        CommitteeVote,
+        verbose_name=_("committee vote"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    delegation = models.ForeignKey(
+        "Delegation",
+        verbose_name=_("absence delegation"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        help_text=_("Set while the task is with the assignee's delegate."),
+    )
+    due = models.DateTimeField(_("due"), null=True, blank=True)
+    held_at = models.DateTimeField(_("on hold since"), null=True, blank=True)
+    decision = models.CharField(_("decision"), max_length=20, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("completed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["due", "pk"]
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+        indexes = [
+            models.Index(fields=["owner", "status", "due"], name="task_inbox"),
+            models.Index(fields=["contract", "status"], name="task_contract_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == TaskStatus.ASSIGNED
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.is_open and self.due is not None and self.due < timezone.now()
+
+    @property
+    def acts_for_someone(self) -> bool:
+        return self.on_behalf_of_id is not None and self.on_behalf_of_id != self.owner_id
+
+
+class Delegation(models.Model):
+    """An absence: the user's tasks go to the delegate from ``start`` to ``end`` (inclusive)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("absent person"),
+        on_delete=models.CASCADE,
+        related_name="delegations_given",
+    )
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("delegate"),
+        on_delete=models.PROTECT,
+        related_name="delegations_received",
+    )
+    start = models.DateField(_("from"))
+    end = models.DateField(_("to"))
+    created_at = models.DateTimeField(_("declared at"), auto_now_add=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-start"]
+        verbose_name = _("absence delegation")
+        verbose_name_plural = _("absence delegations")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gte=models.F("start")), name="delegation_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=~Q(delegate=models.F("user")), name="delegation_not_to_oneself"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "start", "end"])]
+
+    def __str__(self) -> str:
+        return str(
+            _("%(delegate)s for %(user)s from %(start)s to %(end)s")
+            % {"delegate": self.delegate, "user": self.user, "start": self.start, "end": self.end}
+        )
+
+    def covers(self, day: datetime.date) -> bool:
+        return self.cancelled_at is None and self.start <= day <= self.end

@@ -8,12 +8,14 @@ commit together or not at all. Pages, the API, commands and (later) flow nodes c
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
@@ -30,6 +32,7 @@ from .models import (
     GENESIS_HASH,
     Action,
     ActionStatus,
+    CommitteeVote,
     Contract,
     FundingLine,
     HistoryEntry,
@@ -39,6 +42,7 @@ from .models import (
     Signatory,
     SignatoryStatus,
     SteeringCommittee,
+    TaskStatus,
     Theme,
     User,
     WorkingGroup,
@@ -119,6 +123,11 @@ def history_append(
 def _lock(contract: Contract) -> Contract:
     """Re-read the contract under its row lock: concurrent changes to it queue up here."""
     return Contract.objects.select_for_update().get(pk=contract.pk)
+
+
+def lock_contract(contract_id: int) -> Contract:
+    """Take the contract's row lock first, before any flow or task of the contract."""
+    return Contract.objects.select_for_update().get(pk=contract_id)
 
 
 def _fire(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
@@ -230,25 +239,34 @@ def contract_record_deliberation(
     contract: Contract,
     actor: User,
     number: str,
-    date: datetime.date,
+    date: datetime.date | str,
+    on_behalf_of: User | None = None,
     comment: str = "",
 ) -> Contract:
-    """Record the council's approval; signing opens."""
+    """Record the council's approval: the document is frozen and signing opens.
+
+    Called by the deliberation task of the contract's flow, which has checked who decides.
+    """
     contract = _lock(contract)
-    _require_coordinator(contract, actor)
     number = (number or "").strip()
+    if isinstance(date, str):
+        date = datetime.date.fromisoformat(date)
     if not number:
         raise ApplicationError(_("The deliberation number is required."))
     if date > timezone.localdate():
         raise ApplicationError(_("The deliberation date cannot be in the future."))
+    contract.deliberation_number, contract.deliberation_date = number, date
+    document_sha256 = contract_document_sha256(contract)
     return _contract_transition(
         contract,
         "record_deliberation",
         actor=actor,
+        on_behalf_of=on_behalf_of,
         comment=comment,
-        data={"number": number, "date": date},
+        data={"number": number, "date": date, "document_sha256": document_sha256},
         number=number,
         date=date,
+        document_sha256=document_sha256,
     )
 
 
@@ -292,32 +310,6 @@ def contract_close(*, contract: Contract, actor: User, comment: str = "") -> Con
     contract = _lock(contract)
     _require_coordinator(contract, actor)
     return _contract_transition(contract, "close", actor=actor, comment=comment)
-
-
-def contract_fire_coordinator_transition(
-    *, contract: Contract, name: str, actor: User, params: dict[str, Any]
-) -> Contract:
-    """Dispatch a coordinator transition by name, as the API and the contract page ask."""
-    comment = params.get("comment", "")
-    services = {
-        "launch_review": lambda: contract_launch_review(contract=contract, actor=actor),
-        "record_deliberation": lambda: contract_record_deliberation(
-            contract=contract,
-            actor=actor,
-            number=params["number"],
-            date=params["date"],
-            comment=comment,
-        ),
-        "suspend": lambda: contract_suspend(
-            contract=contract, actor=actor, reason=params["reason"]
-        ),
-        "resume": lambda: contract_resume(contract=contract, actor=actor, comment=comment),
-        "withdraw": lambda: contract_withdraw(
-            contract=contract, actor=actor, reason=params["reason"]
-        ),
-        "close": lambda: contract_close(contract=contract, actor=actor, comment=comment),
-    }
-    return services[name]()
 
 
 # --- Transitions that follow from decisions -----------------------------------------------
@@ -398,6 +390,106 @@ def contract_return_to_draft(
     ):
         _action_transition(action, "return_to_draft", contract=contract, actor=None)
     return contract
+
+
+# --- Committee vote ---------------------------------------------------------------------
+
+
+def committee_vote_current(process) -> CommitteeVote:
+    return CommitteeVote.objects.get(pk=process.data["vote"])
+
+
+def committee_vote_count(vote: CommitteeVote) -> tuple[int, int]:
+    """(approvals, rejections) cast so far in this round."""
+    counts = vote.tasks.filter(status=TaskStatus.DONE).aggregate(
+        approvals=Count("pk", filter=Q(decision="approve")),
+        rejections=Count("pk", filter=Q(decision="reject")),
+    )
+    return counts["approvals"], counts["rejections"]
+
+
+@transaction.atomic
+def committee_vote_conclude(*, vote: CommitteeVote) -> CommitteeVote:
+    """Record the vote's outcome and send the contract on: deliberation, or back to review.
+
+    A rejection returns the actions its votes object to; a rejection naming none returns them
+    all.
+    """
+    contract = _lock(vote.contract)
+    approvals, rejections = committee_vote_count(vote)
+    open_votes = vote.tasks.filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD]).count()
+    vote.outcome = vote.outcome_when(approvals, rejections, open_votes=open_votes)
+    vote.approvals, vote.rejections = approvals, rejections
+    vote.decided_at = timezone.now()
+    vote.save(update_fields=["outcome", "approvals", "rejections", "decided_at"])
+    objected: set[str] = set()
+    whole_contract = False
+    for data in vote.tasks.filter(status=TaskStatus.DONE, decision="reject").values_list(
+        "data", flat=True
+    ):
+        codes = data.get("actions") or []
+        whole_contract = whole_contract or not codes
+        objected.update(codes)
+    history_append(
+        contract=contract,
+        event=HistoryEvent.VOTE_DECIDED,
+        actor=vote.closed_by,
+        name=vote.outcome,
+        data={
+            "round": vote.round,
+            "approvals": approvals,
+            "rejections": rejections,
+            "quorum": vote.quorum,
+            "members": vote.members,
+            "closed_by_chair": vote.closed_by_id is not None,
+            "actions": [] if whole_contract else sorted(objected),
+        },
+    )
+    if vote.outcome == CommitteeVote.Outcome.VALIDATED:
+        contract_committee_validate(contract=contract)
+    else:
+        contract_committee_reject(
+            contract=contract, action_codes=() if whole_contract else sorted(objected)
+        )
+    return vote
+
+
+def contract_document_sha256(contract: Contract) -> str:
+    """Fingerprint of the contract's content as the council approved it (what signers sign)."""
+    content = {
+        "reference": contract.reference,
+        "version": contract.version,
+        "title": contract.title,
+        "kind": contract.kind,
+        "territory": contract.territory_name,
+        "period": [contract.period_start, contract.period_end],
+        "diagnosis": contract.diagnosis_summary,
+        "deliberation": [contract.deliberation_number, contract.deliberation_date],
+        "actions": [
+            {
+                "code": action.code,
+                "title": action.title,
+                "objective": action.objective,
+                "pilot": action.pilot.username,
+                "partners": sorted(action.partners.values_list("code", flat=True)),
+                "funding": [
+                    [line.funder.code, str(line.amount)] for line in action.funding_lines.all()
+                ],
+            }
+            for action in contract.actions.select_related("pilot").order_by("position")
+        ],
+        "signatories": [
+            [
+                s.organisation.code,
+                s.kind,
+                s.signer.username,
+                getattr(s.represented_by, "username", ""),
+            ]
+            for s in contract.signatories.select_related("organisation", "signer", "represented_by")
+        ],
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # --- Action transitions -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from . import services
+from . import approvals, services
 from .contract_file import parse_contract_file
 from .errors import ApplicationError, InvalidContractFile
 from .forms import TRANSITION_FORMS, ContractImportForm
@@ -171,7 +171,7 @@ def contract_transition(request: HttpRequest, pk: int, name: str) -> HttpRespons
         messages.error(request, _("The form has errors: please correct them below."))
         return _render_detail(request, contract, bound_form=form, bound_name=name, status=400)
     try:
-        contract = services.contract_fire_coordinator_transition(
+        contract = approvals.fire_coordinator_transition(
             contract=contract, name=name, actor=request.user, params=form.cleaned_data
         )
     except ApplicationError as exc:

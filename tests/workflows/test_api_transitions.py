@@ -5,9 +5,9 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from tests.factories import ActionFactory, ContractFactory, SignatoryFactory
-from workflows import services
-from workflows.models import Contract, HistoryEntry, Signatory, SignatoryStatus
+from tests.factories import ActionFactory, ContractFactory
+from tests.flows import walk_to_deliberation, walk_to_signed
+from workflows.models import Contract, HistoryEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -37,27 +37,11 @@ def fire(client, contract, name, body=None):
     )
 
 
-def move_to_deliberation(contract, coordinator, action, lead):
-    services.contract_launch_review(contract=contract, actor=coordinator)
-    services.action_approve(action=action, actor=lead)
-    services.contract_open_committee(contract=contract)
-    services.contract_committee_validate(contract=contract)
-
-
-def move_to_signed(contract, coordinator, action, lead):
-    SignatoryFactory(contract=contract)
-    move_to_deliberation(contract, coordinator, action, lead)
-    services.contract_record_deliberation(
-        contract=contract, actor=coordinator, number="DEL-2024-031", date=timezone.localdate()
-    )
-    Signatory.objects.filter(contract=contract).update(status=SignatoryStatus.SIGNED)
-    services.contract_complete_signing(contract=contract)
-    contract.refresh_from_db()
-    assert contract.status == "signed"
-
-
 def last_entry(contract) -> HistoryEntry:
-    return HistoryEntry.objects.filter(contract=contract).order_by("-seq").first()
+    """The last change of status (task entries follow it in the history)."""
+    return (
+        HistoryEntry.objects.filter(contract=contract, event="transition").order_by("-seq").first()
+    )
 
 
 # --- launch_review ------------------------------------------------------------------------
@@ -264,7 +248,7 @@ def test_a_deliberation_date_must_be_a_date(as_coordinator, contract):
 def test_recording_the_deliberation_opens_the_signing(
     as_coordinator, coordinator, contract, action, lead
 ):
-    move_to_deliberation(contract, coordinator, action, lead)
+    walk_to_deliberation(contract, coordinator)
 
     response = fire(
         as_coordinator,
@@ -276,7 +260,12 @@ def test_recording_the_deliberation_opens_the_signing(
     assert response.status_code == 200
     assert response.json()["status"] == "signing"
     assert response.json()["deliberation"] == {"number": "DEL-2024-031", "date": "2024-03-14"}
-    assert last_entry(contract).data == {"number": "DEL-2024-031", "date": "2024-03-14"}
+    entry = last_entry(contract)
+    assert entry.name == "record_deliberation"
+    assert entry.data["number"] == "DEL-2024-031"
+    assert entry.data["date"] == "2024-03-14"
+    assert entry.data["document_sha256"] == response.json()["document_sha256"]
+    assert len(entry.data["document_sha256"]) == 64
 
 
 def test_recording_a_deliberation_before_the_committee_is_a_conflict(
@@ -301,7 +290,7 @@ def test_recording_a_deliberation_before_the_committee_is_a_conflict(
 def test_closing_is_refused_before_the_end_of_the_period(
     as_coordinator, coordinator, contract, action, lead
 ):
-    move_to_signed(contract, coordinator, action, lead)
+    walk_to_signed(contract, coordinator)
     assert contract.period_end > timezone.localdate()
 
     response = fire(as_coordinator, contract, "close")
@@ -321,9 +310,8 @@ def test_the_coordinator_closes_a_signed_contract_once_its_period_is_over(api_cl
         period_start=datetime.date(2019, 9, 1),
         period_end=timezone.localdate() - datetime.timedelta(days=1),
     )
-    action = ActionFactory(contract=contract)
-    lead = action.working_group.leads.order_by("pk").first()
-    move_to_signed(contract, coordinator, action, lead)
+    ActionFactory(contract=contract)
+    walk_to_signed(contract, coordinator)
     api_client.force_authenticate(coordinator)
     assert api_client.get(f"/api/v1/contracts/{contract.pk}/").json()["available_transitions"] == [
         "close"
@@ -357,7 +345,7 @@ def test_a_comment_given_with_a_transition_lands_in_the_history(as_coordinator, 
 def test_a_future_deliberation_date_is_bad_input(
     as_coordinator, coordinator, contract, action, lead
 ):
-    move_to_deliberation(contract, coordinator, action, lead)
+    walk_to_deliberation(contract, coordinator)
     tomorrow = timezone.localdate() + datetime.timedelta(days=1)
     response = fire(
         as_coordinator, contract, "record_deliberation", {"number": "D-1", "date": str(tomorrow)}

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone, translation
 
 from tests.factories import ActionFactory, ContractFactory, SignatoryFactory, UserFactory
-from workflows import services
+from workflows import approvals, services
 from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
     Action,
@@ -248,8 +248,11 @@ def test_only_a_coordinator_fires_coordinator_transitions(ready_contract, name):
     source = next(iter(ALLOWED[name]))
     contract = put_in_state(ready_contract, source, suspended_from=S.REVIEW)
     set_actions(contract, ACTION_STATUS_FOR[source])
+    params = {"number": "DCC-2019-42", "date": datetime.date(2019, 7, 4), "reason": "Absence"}
     with pytest.raises(NotAllowed):
-        fire(name, contract, lead)
+        approvals.fire_coordinator_transition(
+            contract=contract, name=name, actor=lead, params=params
+        )
     contract.refresh_from_db()
     assert contract.status == source
 

@@ -28,6 +28,7 @@ from tests.factories import (
     SteeringCommitteeFactory,
     UserFactory,
 )
+from tests.flows import walk_to_deliberation
 from workflows import services
 from workflows.models import (
     ActionStatus,
@@ -305,12 +306,14 @@ def test_launching_the_review_from_the_page_changes_the_status_and_adds_history(
     action.refresh_from_db()
     assert contract.status == ContractStatus.REVIEW
     assert action.status == ActionStatus.REVIEW
-    assert list(contract.history.values_list("name", flat=True)) == [
-        "launch_review",
-        "submit_for_review",
+    assert list(contract.history.values_list("event", "name")) == [
+        ("transition", "launch_review"),
+        ("action_transition", "submit_for_review"),
+        ("task_created", "review"),  # one review task per lead of the working group
+        ("task_created", "review"),
     ]
     assert "Done: the contract is now “Working-group review”." in text(response)
-    assert "History intact (2 entries)" in text(response)
+    assert "History intact (4 entries)" in text(response)
 
 
 def test_a_lead_posting_a_transition_gets_403_and_nothing_changes(client, contract, action, lead):
@@ -391,8 +394,8 @@ def test_withdrawing_asks_for_a_reason_and_a_confirmation_that_it_is_final(
     assert "No coordinator step is possible at this stage." in page
 
 
-def test_recording_the_deliberation_opens_signing(client, contract, coordinator):
-    put_in_state(contract, ContractStatus.DELIBERATION)
+def test_recording_the_deliberation_opens_signing(client, contract, action, coordinator):
+    walk_to_deliberation(contract, coordinator)
     client.force_login(coordinator)
     page = client.get(detail_url(contract))
     assert 'type="date"' in text(page)

@@ -109,8 +109,8 @@ class ContractDetailOutput(ContractListOutput):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_document_sha256(self, contract: Contract) -> str | None:
-        # The frozen contract document (and its SHA-256) does not exist yet.
-        return None
+        """Fingerprint of the document frozen when the deliberation was recorded."""
+        return contract.document_sha256 or None
 
     @extend_schema_field(serializers.ChoiceField(choices=ContractStatus.choices, allow_null=True))
     def get_suspended_from(self, contract: Contract) -> str | None:

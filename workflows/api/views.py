@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from workflows import services
+from workflows import approvals, services
 from workflows.contract_file import parse_contract_file
 from workflows.errors import ContractFileTooLarge, NotAllowed
 from workflows.models import Contract, is_coordinator
@@ -185,7 +185,7 @@ class ContractTransitionApi(APIView):
             raise NotAllowed(_(services.NOT_A_COORDINATOR))
         serializer = self.INPUTS.get(name, self.NoInput)(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.contract_fire_coordinator_transition(
+        approvals.fire_coordinator_transition(
             contract=contract, name=name, actor=request.user, params=serializer.validated_data
         )
         contract = contract_for_detail(request, pk)

@@ -1,0 +1,72 @@
+"""Driving contracts through their real flows in tests: every step is a person's decision."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.utils import timezone
+
+from tests.factories import PASSWORD, SignatoryFactory, SteeringCommitteeFactory
+from workflows import approvals
+from workflows.approvals import Decision
+from workflows.models import Contract, Task, TaskKind, TaskStatus
+
+
+def open_tasks(contract: Contract, kind: str | None = None) -> list[Task]:
+    tasks = Task.objects.filter(contract=contract, status=TaskStatus.ASSIGNED)
+    if kind:
+        tasks = tasks.filter(kind=kind)
+    return list(tasks.select_related("owner", "action", "signatory").order_by("pk"))
+
+
+def decide(task: Task, decision: str = "approve", **fields) -> Task:
+    if decision == "sign":
+        fields = {"password": PASSWORD, "consent": True, **fields}
+    return approvals.task_decide(task=task, actor=task.owner, decision=Decision(decision, **fields))
+
+
+def approve_reviews(contract: Contract) -> None:
+    while tasks := open_tasks(contract, TaskKind.REVIEW):
+        decide(tasks[0])
+
+
+def vote(contract: Contract, decision: str = "approve", **fields) -> None:
+    """Every member votes the same way until the vote is decided."""
+    while tasks := open_tasks(contract, TaskKind.VOTE):
+        decide(tasks[0], decision, **fields)
+
+
+def ensure_committee_and_signatory(contract: Contract) -> None:
+    if not hasattr(contract, "steering_committee"):
+        SteeringCommitteeFactory(contract=contract)
+    if not contract.signatories.exists():
+        SignatoryFactory(contract=contract)
+
+
+def walk_to_deliberation(contract: Contract, coordinator) -> Contract:
+    ensure_committee_and_signatory(contract)
+    approvals.launch_review(contract=contract, actor=coordinator)
+    approve_reviews(contract)
+    vote(contract)
+    contract.refresh_from_db()
+    assert contract.status == "deliberation", contract.status
+    return contract
+
+
+def record_deliberation(contract: Contract, number: str = "DEL-2024-031") -> None:
+    (task,) = open_tasks(contract, TaskKind.DELIBERATION)
+    decide(task, "record", number=number, date=timezone.localdate() - datetime.timedelta(days=1))
+
+
+def sign_all(contract: Contract) -> None:
+    while tasks := open_tasks(contract, TaskKind.SIGNATURE):
+        decide(tasks[0], "sign")
+
+
+def walk_to_signed(contract: Contract, coordinator) -> Contract:
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    sign_all(contract)
+    contract.refresh_from_db()
+    assert contract.status == "signed", contract.status
+    return contract

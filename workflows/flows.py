@@ -1,0 +1,358 @@
+"""The approval flows (django-viewflow): who must act, in which order, and what follows.
+
+``ContractFlow`` runs once per contract version, from the launch of the review to the last
+signature. It starts one ``ActionReviewFlow`` per action; the last action to be approved wakes
+the contract's flow under the contract's lock. Flow nodes change statuses only by calling the
+services of ``workflows.services``, which fire the FSM transitions and write the history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import flow
+from viewflow.workflow.activation import Activation
+
+from . import services
+from .models import (
+    Action,
+    ActionStatus,
+    CommitteeVote,
+    Contract,
+    ContractStatus,
+    Process,
+    Signatory,
+    SignatoryKind,
+    SignatoryStatus,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+from .nodes import Assignment, ForEach, HumanTask, contract_lock
+
+
+def _contract(activation: Activation) -> Contract:
+    return activation.process.contract
+
+
+def _previous_task(activation: Activation) -> Task:
+    """The task that led to this node (for a Function right after a human task or a join)."""
+    return activation.task.previous.get()
+
+
+class ActionReviewFlow(flow.Flow):
+    """Review of an action sheet
+
+    Each lead of the action's working group reviews the sheet. All approve: the action is
+    approved. One asks for changes: the others' reviews are cancelled and the pilot revises
+    the sheet; resubmitting it reopens the review for every lead.
+    """
+
+    process_class = Process
+    task_class = Task
+    lock_impl = contract_lock
+
+    start = flow.StartHandle(this.begin).Next(this.needs_revision)
+    needs_revision = (
+        flow.If(this.changes_are_requested).Then(this.revise).Else(this.review_by_leads)
+    )
+    review_by_leads = ForEach(this.leads).Next(this.review)
+    review = HumanTask(TaskKind.REVIEW, this.assign_review).Next(this.reviewed)
+    reviewed = flow.Join(continue_on_condition=this.changes_requested_in_round).Next(
+        this.conclude_review
+    )
+    conclude_review = flow.Function(this.fire_review_outcome).Next(this.approved)
+    approved = flow.If(this.action_is_approved).Then(this.notify_contract).Else(this.revise)
+    revise = HumanTask(TaskKind.REVISION, this.assign_revision).Next(this.resubmit)
+    resubmit = flow.Function(this.fire_resubmit).Next(this.review_by_leads)
+    notify_contract = flow.Function(this.wake_contract_flow).Next(this.end)
+    end = flow.End()
+
+    def begin(self, activation: Activation, *, action: Action) -> Process:
+        activation.process.contract = action.contract
+        activation.process.action = action
+        activation.process.contract_version = action.contract.version
+        return activation.process
+
+    def changes_are_requested(self, activation: Activation) -> bool:
+        return activation.process.action.status == ActionStatus.CHANGES_REQUESTED
+
+    def leads(self, activation: Activation) -> list[dict[str, Any]]:
+        action = activation.process.action
+        lead_ids = (
+            action.working_group.leads.through.objects.filter(
+                workinggroup_id=action.working_group_id
+            )
+            .order_by("pk")
+            .values_list("user_id", flat=True)
+        )
+        return [{"assignee": lead_id} for lead_id in lead_ids]
+
+    def assign_review(self, activation: Activation, data: dict) -> Assignment:
+        return Assignment(assignee_id=data["assignee"])
+
+    def changes_requested_in_round(self, activation: Activation, active_tasks) -> bool:
+        """One lead asking for changes decides the round (the others' reviews are cancelled)."""
+        return activation.task.previous.filter(
+            status=TaskStatus.DONE, decision="request_changes"
+        ).exists()
+
+    def fire_review_outcome(self, activation: Activation) -> None:
+        join = _previous_task(activation)
+        decisive = (
+            join.previous.filter(status=TaskStatus.DONE, decision="request_changes")
+            .select_related("owner", "on_behalf_of")
+            .order_by("finished")
+            .first()
+        )
+        if decisive:
+            services.action_request_changes(
+                action=activation.process.action,
+                actor=decisive.owner,
+                on_behalf_of=decisive.on_behalf_of,
+                comment=decisive.comment,
+            )
+        else:
+            services.action_approve(action=activation.process.action, actor=None)
+
+    def action_is_approved(self, activation: Activation) -> bool:
+        return Action.objects.filter(
+            pk=activation.process.action_id, status=ActionStatus.APPROVED
+        ).exists()
+
+    def assign_revision(self, activation: Activation, data: dict) -> Assignment:
+        return Assignment(assignee_id=activation.process.action.pilot_id)
+
+    def fire_resubmit(self, activation: Activation) -> None:
+        revision = _previous_task(activation)
+        services.action_resubmit(
+            action=activation.process.action,
+            actor=revision.owner,
+            on_behalf_of=revision.on_behalf_of,
+            comment=revision.comment,
+        )
+
+    def wake_contract_flow(self, activation: Activation) -> None:
+        """The last action approved moves the contract on to its committee."""
+        contract_id = activation.process.contract_id
+        if (
+            Action.objects.filter(contract_id=contract_id)
+            .exclude(status=ActionStatus.APPROVED)
+            .exists()
+        ):
+            return
+        waiting = Task.objects.filter(
+            process__contract_id=contract_id,
+            process__flow_class=ContractFlow,
+            flow_task=ContractFlow.await_reviews,
+            status=TaskStatus.NEW,
+        ).first()
+        if waiting is not None:
+            ContractFlow.await_reviews.run(waiting)
+
+
+class ContractFlow(flow.Flow):
+    """Approval of a contract
+
+    Working-group review of every action, steering-committee vote, council deliberation,
+    then the signatures, order group by order group.
+    """
+
+    process_class = Process
+    task_class = Task
+    lock_impl = contract_lock
+
+    start = flow.StartHandle(this.begin).Next(this.start_action_reviews)
+    start_action_reviews = flow.Function(this.launch_action_reviews).Next(this.await_reviews)
+    await_reviews = flow.Handle().Next(this.open_committee)
+    open_committee = flow.Function(this.fire_open_committee).Next(this.call_votes)
+    call_votes = ForEach(this.committee_members).Next(this.vote)
+    vote = HumanTask(TaskKind.VOTE, this.assign_vote).Next(this.votes_in)
+    votes_in = flow.Join(continue_on_condition=this.vote_is_decided).Next(this.count_votes)
+    count_votes = flow.Function(this.fire_vote_outcome).Next(this.validated)
+    validated = flow.If(this.is_validated).Then(this.deliberation).Else(this.start_revisions)
+    start_revisions = flow.Function(this.launch_revisions).Next(this.await_reviews)
+    deliberation = HumanTask(TaskKind.DELIBERATION, this.assign_deliberation).Next(
+        this.record_deliberation
+    )
+    record_deliberation = flow.Function(this.fire_record_deliberation).Next(this.call_signatories)
+    call_signatories = ForEach(this.next_signatories).Next(this.sign)
+    sign = HumanTask(TaskKind.SIGNATURE, this.assign_signature).Next(this.signatures_in)
+    signatures_in = flow.Join(continue_on_condition=this.mandatory_decline).Next(
+        this.conclude_signatures
+    )
+    conclude_signatures = flow.Function(this.fire_signing_outcome).Next(this.signing_outcome)
+    signing_outcome = (
+        flow.Switch()
+        .Case(this.back_to_draft, this.contract_is_draft)
+        .Case(this.call_signatories, this.signatures_pending)
+        .Default(this.signed)
+    )
+    signed = flow.End()
+    back_to_draft = flow.End()
+
+    # --- review -----------------------------------------------------------------------
+
+    def begin(self, activation: Activation, *, contract: Contract) -> Process:
+        activation.process.contract = contract
+        activation.process.contract_version = contract.version
+        return activation.process
+
+    def launch_action_reviews(self, activation: Activation) -> None:
+        for action in _contract(activation).actions.filter(status=ActionStatus.REVIEW):
+            ActionReviewFlow.start.run(action=action)
+
+    def launch_revisions(self, activation: Activation) -> None:
+        for action in _contract(activation).actions.filter(status=ActionStatus.CHANGES_REQUESTED):
+            ActionReviewFlow.start.run(action=action)
+
+    # --- committee --------------------------------------------------------------------
+
+    def fire_open_committee(self, activation: Activation) -> None:
+        contract = services.contract_open_committee(contract=_contract(activation))
+        committee = contract.steering_committee
+        vote = CommitteeVote.objects.create(
+            contract=contract,
+            round=contract.votes.count() + 1,
+            contract_version=contract.version,
+            quorum=committee.quorum,
+            members=committee.members.count(),
+        )
+        activation.process.data["vote"] = vote.pk
+        activation.process.save(update_fields=["data"])
+
+    def _current_vote(self, activation: Activation) -> CommitteeVote:
+        return CommitteeVote.objects.get(pk=activation.process.data["vote"])
+
+    def committee_members(self, activation: Activation) -> list[dict[str, Any]]:
+        committee = _contract(activation).steering_committee
+        member_ids = (
+            committee.members.through.objects.filter(steeringcommittee_id=committee.pk)
+            .order_by("pk")
+            .values_list("user_id", flat=True)
+        )
+        vote_id = activation.process.data["vote"]
+        return [{"assignee": member_id, "committee_vote": vote_id} for member_id in member_ids]
+
+    def assign_vote(self, activation: Activation, data: dict) -> Assignment:
+        return Assignment(assignee_id=data["assignee"], committee_vote_id=data["committee_vote"])
+
+    def vote_is_decided(self, activation: Activation, active_tasks) -> bool:
+        vote = self._current_vote(activation)
+        approvals, rejections = services.committee_vote_count(vote)
+        return vote.outcome_when(approvals, rejections, open_votes=active_tasks.count()) is not None
+
+    def fire_vote_outcome(self, activation: Activation) -> None:
+        services.committee_vote_conclude(vote=self._current_vote(activation))
+
+    def is_validated(self, activation: Activation) -> bool:
+        return self._current_vote(activation).outcome == CommitteeVote.Outcome.VALIDATED
+
+    # --- deliberation -----------------------------------------------------------------
+
+    def assign_deliberation(self, activation: Activation, data: dict) -> Assignment:
+        contract = _contract(activation)
+        first = contract.coordinators.through.objects.filter(contract_id=contract.pk).order_by("pk")
+        return Assignment(assignee_id=first.values_list("user_id", flat=True)[0])
+
+    def fire_record_deliberation(self, activation: Activation) -> None:
+        task = _previous_task(activation)
+        services.contract_record_deliberation(
+            contract=_contract(activation),
+            actor=task.owner,
+            on_behalf_of=task.on_behalf_of,
+            number=task.data["number"],
+            date=task.data["date"],
+            comment=task.comment,
+        )
+
+    # --- signatures -------------------------------------------------------------------
+
+    def next_signatories(self, activation: Activation) -> list[dict[str, Any]]:
+        """The pending signatories of the lowest order: they sign in parallel."""
+        pending = Signatory.objects.filter(
+            contract_id=activation.process.contract_id, status=SignatoryStatus.PENDING
+        ).order_by("order", "pk")
+        first = pending.first()
+        if first is None:
+            return []
+        return [
+            {"signatory": signatory.pk}
+            for signatory in pending.filter(order=first.order).only("pk")
+        ]
+
+    def assign_signature(self, activation: Activation, data: dict) -> Assignment:
+        signatory = Signatory.objects.only("signer_id", "represented_by_id").get(
+            pk=data["signatory"]
+        )
+        if signatory.represented_by_id:
+            return Assignment(
+                assignee_id=signatory.represented_by_id,
+                on_behalf_of_id=signatory.signer_id,
+                signatory_id=signatory.pk,
+            )
+        return Assignment(assignee_id=signatory.signer_id, signatory_id=signatory.pk)
+
+    def mandatory_decline(self, activation: Activation, active_tasks) -> bool:
+        return Signatory.objects.filter(
+            contract_id=activation.process.contract_id,
+            kind=SignatoryKind.MANDATORY,
+            status=SignatoryStatus.DECLINED,
+        ).exists()
+
+    def fire_signing_outcome(self, activation: Activation) -> None:
+        contract = _contract(activation)
+        declined = (
+            Task.objects.filter(
+                process=activation.process,
+                kind=TaskKind.SIGNATURE,
+                decision="decline",
+                signatory__kind=SignatoryKind.MANDATORY,
+            )
+            .select_related("signatory__organisation", "owner", "on_behalf_of")
+            .order_by("-finished")
+            .first()
+        )
+        if declined is not None:
+            services.contract_return_to_draft(
+                contract=contract,
+                signatory=declined.signatory,
+                actor=declined.owner,
+                reason=declined.comment,
+            )
+        elif not contract.signatories.filter(status=SignatoryStatus.PENDING).exists():
+            services.contract_complete_signing(contract=contract)
+
+    def _status(self, activation: Activation) -> str:
+        return Contract.objects.values_list("status", flat=True).get(
+            pk=activation.process.contract_id
+        )
+
+    def contract_is_draft(self, activation: Activation) -> bool:
+        return self._status(activation) == ContractStatus.DRAFT
+
+    def signatures_pending(self, activation: Activation) -> bool:
+        return self._status(activation) == ContractStatus.SIGNING
+
+
+FLOWS = (ContractFlow, ActionReviewFlow)
+
+TASK_KIND_DECISIONS = {
+    TaskKind.REVIEW: ("approve", "request_changes"),
+    TaskKind.REVISION: ("resubmit",),
+    TaskKind.VOTE: ("approve", "reject"),
+    TaskKind.DELIBERATION: ("record",),
+    TaskKind.SIGNATURE: ("sign", "decline"),
+}
+
+DECISION_LABELS = {
+    "approve": _("Approve"),
+    "request_changes": _("Request changes"),
+    "resubmit": _("Send back for review"),
+    "reject": _("Reject"),
+    "record": _("Record the deliberation"),
+    "sign": _("Sign"),
+    "decline": _("Decline to sign"),
+}

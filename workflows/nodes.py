@@ -1,0 +1,134 @@
+"""What Accord adds to viewflow's nodes: one human task per person, and the contract lock.
+
+Open-source viewflow creates one task per node activation, and its ``Split`` takes no data
+source. A contract needs "one review task per lead", "one vote per committee member", "one
+signature per signatory": ``ForEach`` splits into one branch per item (BPMN's multi-instance
+pattern) and viewflow's own ``Join`` gathers them, with ``continue_on_condition`` deciding
+early (a request for changes, a vote whose outcome can no longer change, a mandatory decline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from viewflow import this
+from viewflow.workflow.activation import Activation
+from viewflow.workflow.exceptions import FlowRuntimeError
+from viewflow.workflow.nodes.split import Split, SplitActivation
+from viewflow.workflow.nodes.view import View, ViewActivation
+
+from .models import Contract, Process, TaskStatus
+
+
+class ContractLock:
+    """Serialise all flow work on a contract by locking the contract's row.
+
+    Accord's services take the same row lock before they touch a flow, so a flow never waits
+    for a lock its own transaction does not already hold (no lock-order deadlock between a
+    contract's flow and its actions' flows). On SQLite, where ``FOR UPDATE`` does not exist,
+    write transactions begin IMMEDIATE, which serialises them just the same.
+    """
+
+    @contextmanager
+    def __call__(self, flow_class, process_pk):
+        with transaction.atomic():
+            contract_of_process = Process.objects.filter(pk=process_pk).values("contract_id")
+            Contract.objects.select_for_update().filter(pk=contract_of_process[:1]).exists()
+            yield
+
+
+contract_lock = ContractLock()
+
+
+class ForEachActivation(SplitActivation):
+    @Activation.status.super()
+    def activate(self):
+        items = self.flow_task._items(self)
+        if not items:
+            raise FlowRuntimeError(f"{self.flow_task.name}: nobody to give the task to")
+        node = self.flow_task._activate_next[0][0]
+        self.next_tasks = [(node, item) for item in items]
+
+
+class ForEach(Split):
+    """Parallel split into one branch of ``node`` per item that ``items(activation)`` returns;
+    each item (a dict of ids) becomes the new task's ``data``."""
+
+    activation_class = ForEachActivation
+
+    def __init__(self, items: Callable[[Activation], list[dict[str, Any]]], **kwargs):
+        super().__init__(**kwargs)
+        self._items = items
+
+    def _resolve(self, instance):
+        super()._resolve(instance)
+        self._items = this.resolve(instance, self._items)
+
+    def _ready(self):
+        super()._ready()
+        self._activate_next[0][0]._multi_instance = True  # drawn with BPMN's ||| marker
+
+    def Next(self, node, case=None):  # noqa: N802 (viewflow's naming)
+        if self._activate_next:
+            raise ValueError("ForEach has exactly one next node")
+        return super().Next(node)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Whom the rules give a task to, and about what."""
+
+    assignee_id: int
+    on_behalf_of_id: int | None = None
+    action_id: int | None = None
+    signatory_id: int | None = None
+    committee_vote_id: int | None = None
+
+
+class HumanTaskActivation(ViewActivation):
+    @classmethod
+    def create(cls, flow_task, prev_activation, token, data=None, seed=None):
+        from .approvals import task_open
+
+        data = dict(data or {})
+        task = flow_task.flow_class.task_class(
+            process=prev_activation.process,
+            flow_task=flow_task,
+            flow_task_type=flow_task.task_type,
+            token=token,
+            data=data,
+        )
+        assignment = flow_task._assign(prev_activation, data)
+        task_open(task, kind=flow_task.kind, assignment=assignment)
+        task.previous.add(prev_activation.task)
+        return cls(task)
+
+    @Activation.status.transition(
+        source=[TaskStatus.NEW, TaskStatus.ASSIGNED, TaskStatus.HELD],
+        target=TaskStatus.CANCELED,
+    )
+    def cancel(self):
+        from .approvals import task_record_cancelled
+
+        super().cancel.original()
+        task_record_cancelled(self.task)
+
+
+class HumanTask(View):
+    """A person's task of one ``kind`` (review, vote, signature...), completed through
+    ``workflows.approvals.task_decide`` from the inbox, the task page or the API."""
+
+    activation_class = HumanTaskActivation
+
+    def __init__(self, kind: str, assign: Callable[[Activation, dict], Assignment], **kwargs):
+        super().__init__(view=None, **kwargs)
+        self.kind = kind
+        self._assign = assign
+
+    def _resolve(self, instance):
+        super()._resolve(instance)
+        self._assign = this.resolve(instance, self._assign)
