@@ -8,6 +8,7 @@ DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -118,6 +119,13 @@ else:
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "Europe/Paris"
+CELERY_BEAT_SCHEDULE = {
+    # Absences start and end at midnight; hourly keeps a late declaration or a restart covered.
+    "apply-delegations": {
+        "task": "workflows.tasks.apply_delegations",
+        "schedule": crontab(minute=5),
+    },
+}
 
 # --- E-mail -------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

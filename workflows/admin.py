@@ -4,13 +4,16 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import (
     Action,
+    CommitteeVote,
     Contract,
+    Delegation,
     FundingLine,
     HistoryEntry,
     Indicator,
     Organisation,
     Signatory,
     SteeringCommittee,
+    Task,
     Theme,
     User,
     WorkingGroup,
@@ -73,6 +76,7 @@ class ContractAdmin(admin.ModelAdmin):
         "withdrawal_reason",
         "deliberation_number",
         "deliberation_date",
+        "document_sha256",
         "created_at",
     ]
     filter_horizontal = ["organisations", "participants", "coordinators"]
@@ -130,3 +134,52 @@ class HistoryEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the flows: administrators read them, only the flows change them."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdmin):
+    list_display = [
+        "pk",
+        "kind",
+        "contract",
+        "action",
+        "owner",
+        "on_behalf_of",
+        "status",
+        "due",
+        "decision",
+    ]
+    list_filter = ["kind", "status", "contract"]
+    search_fields = ["owner__username", "assignee__username", "action__code"]
+    list_select_related = ["contract", "action", "owner", "on_behalf_of"]
+    date_hierarchy = "created"
+
+
+@admin.register(CommitteeVote)
+class CommitteeVoteAdmin(ReadOnlyAdmin):
+    list_display = ["contract", "round", "outcome", "approvals", "rejections", "quorum"]
+    list_filter = ["outcome"]
+
+
+@admin.register(Delegation)
+class DelegationAdmin(ReadOnlyAdmin):
+    """Absences are declared by the people themselves (page or API), which hands tasks over."""
+
+    list_display = ["user", "delegate", "start", "end", "cancelled_at"]
+    search_fields = ["user__username", "delegate__username"]

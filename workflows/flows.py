@@ -54,21 +54,47 @@ class ActionReviewFlow(flow.Flow):
     task_class = Task
     lock_impl = contract_lock
 
-    start = flow.StartHandle(this.begin).Next(this.needs_revision)
+    start = (
+        flow.StartHandle(this.begin)
+        .Next(this.needs_revision)
+        .Annotation(title=_("Review launched"))
+    )
     needs_revision = (
         flow.If(this.changes_are_requested).Then(this.revise).Else(this.review_by_leads)
     )
-    review_by_leads = ForEach(this.leads).Next(this.review)
-    review = HumanTask(TaskKind.REVIEW, this.assign_review).Next(this.reviewed)
+    review_by_leads = (
+        ForEach(this.leads).Next(this.review).Annotation(title=_("One review per lead"))
+    )
+    review = (
+        HumanTask(TaskKind.REVIEW, this.assign_review)
+        .Next(this.reviewed)
+        .Annotation(title=_("Review by a lead"))
+    )
     reviewed = flow.Join(continue_on_condition=this.changes_requested_in_round).Next(
         this.conclude_review
     )
-    conclude_review = flow.Function(this.fire_review_outcome).Next(this.approved)
+    conclude_review = (
+        flow.Function(this.fire_review_outcome)
+        .Next(this.approved)
+        .Annotation(title=_("Approve or send back"))
+    )
     approved = flow.If(this.action_is_approved).Then(this.notify_contract).Else(this.revise)
-    revise = HumanTask(TaskKind.REVISION, this.assign_revision).Next(this.resubmit)
-    resubmit = flow.Function(this.fire_resubmit).Next(this.review_by_leads)
-    notify_contract = flow.Function(this.wake_contract_flow).Next(this.end)
-    end = flow.End()
+    revise = (
+        HumanTask(TaskKind.REVISION, this.assign_revision)
+        .Next(this.resubmit)
+        .Annotation(title=_("Revision by the pilot"))
+    )
+    resubmit = (
+        flow.Function(this.fire_resubmit)
+        .Next(this.review_by_leads)
+        .Annotation(title=_("Sent back for review"))
+    )
+    notify_contract = (
+        flow.Function(this.wake_contract_flow)
+        .Next(this.end)
+        .Annotation(title=_("Tell the contract"))
+    )
+    end = flow.End().Annotation(title=_("Approved"))
 
     def begin(self, activation: Activation, *, action: Action) -> Process:
         activation.process.contract = action.contract
@@ -164,34 +190,76 @@ class ContractFlow(flow.Flow):
     task_class = Task
     lock_impl = contract_lock
 
-    start = flow.StartHandle(this.begin).Next(this.start_action_reviews)
-    start_action_reviews = flow.Function(this.launch_action_reviews).Next(this.await_reviews)
-    await_reviews = flow.Handle().Next(this.open_committee)
-    open_committee = flow.Function(this.fire_open_committee).Next(this.call_votes)
-    call_votes = ForEach(this.committee_members).Next(this.vote)
-    vote = HumanTask(TaskKind.VOTE, this.assign_vote).Next(this.votes_in)
+    start = (
+        flow.StartHandle(this.begin)
+        .Next(this.start_action_reviews)
+        .Annotation(title=_("Review launched"))
+    )
+    start_action_reviews = (
+        flow.Function(this.launch_action_reviews)
+        .Next(this.await_reviews)
+        .Annotation(title=_("Reviews of the action sheets"))
+    )
+    await_reviews = (
+        flow.Handle().Next(this.open_committee).Annotation(title=_("Every action approved"))
+    )
+    open_committee = (
+        flow.Function(this.fire_open_committee)
+        .Next(this.call_votes)
+        .Annotation(title=_("Committee vote opened"))
+    )
+    call_votes = (
+        ForEach(this.committee_members).Next(this.vote).Annotation(title=_("One vote per member"))
+    )
+    vote = (
+        HumanTask(TaskKind.VOTE, this.assign_vote)
+        .Next(this.votes_in)
+        .Annotation(title=_("Vote of a member"))
+    )
     votes_in = flow.Join(continue_on_condition=this.vote_is_decided).Next(this.count_votes)
-    count_votes = flow.Function(this.fire_vote_outcome).Next(this.validated)
+    count_votes = (
+        flow.Function(this.fire_vote_outcome)
+        .Next(this.validated)
+        .Annotation(title=_("Outcome of the vote"))
+    )
     validated = flow.If(this.is_validated).Then(this.deliberation).Else(this.start_revisions)
-    start_revisions = flow.Function(this.launch_revisions).Next(this.await_reviews)
-    deliberation = HumanTask(TaskKind.DELIBERATION, this.assign_deliberation).Next(
-        this.record_deliberation
+    start_revisions = (
+        flow.Function(this.launch_revisions)
+        .Next(this.await_reviews)
+        .Annotation(title=_("Revisions of the actions objected to"))
+    )
+    deliberation = (
+        HumanTask(TaskKind.DELIBERATION, this.assign_deliberation)
+        .Next(this.record_deliberation)
+        .Annotation(title=_("Council deliberation"))
     )
     record_deliberation = flow.Function(this.fire_record_deliberation).Next(this.call_signatories)
-    call_signatories = ForEach(this.next_signatories).Next(this.sign)
-    sign = HumanTask(TaskKind.SIGNATURE, this.assign_signature).Next(this.signatures_in)
+    call_signatories = (
+        ForEach(this.next_signatories)
+        .Next(this.sign)
+        .Annotation(title=_("Next signatories, by order"))
+    )
+    sign = (
+        HumanTask(TaskKind.SIGNATURE, this.assign_signature)
+        .Next(this.signatures_in)
+        .Annotation(title=_("Signature"))
+    )
     signatures_in = flow.Join(continue_on_condition=this.mandatory_decline).Next(
         this.conclude_signatures
     )
-    conclude_signatures = flow.Function(this.fire_signing_outcome).Next(this.signing_outcome)
+    conclude_signatures = (
+        flow.Function(this.fire_signing_outcome)
+        .Next(this.signing_outcome)
+        .Annotation(title=_("Signatures collected"))
+    )
     signing_outcome = (
         flow.Switch()
         .Case(this.back_to_draft, this.contract_is_draft)
         .Case(this.call_signatories, this.signatures_pending)
         .Default(this.signed)
     )
-    signed = flow.End()
-    back_to_draft = flow.End()
+    signed = flow.End().Annotation(title=_("Signed"))
+    back_to_draft = flow.End().Annotation(title=_("Back to draft"))
 
     # --- review -----------------------------------------------------------------------
 

@@ -4,18 +4,21 @@ import pytest
 from django.urls import reverse
 
 from tests.factories import ActionFactory, FundingLineFactory, SignatoryFactory, UserFactory
-from workflows import services
+from workflows import approvals
 from workflows.models import (
     Action,
+    CommitteeVote,
     Contract,
+    Delegation,
     HistoryEntry,
     Organisation,
+    Task,
     User,
 )
 
 pytestmark = pytest.mark.django_db
 
-REGISTERED = [Organisation, User, Contract, Action, HistoryEntry]
+REGISTERED = [Organisation, User, Contract, Action, HistoryEntry, Task, CommitteeVote, Delegation]
 
 
 @pytest.fixture
@@ -29,7 +32,7 @@ def walked_contract(contract, coordinator):
     action = ActionFactory(contract=contract)
     FundingLineFactory(action=action)
     SignatoryFactory(contract=contract)
-    services.contract_launch_review(contract=contract, actor=coordinator)
+    approvals.launch_review(contract=contract, actor=coordinator)
     return contract
 
 
@@ -83,3 +86,15 @@ def test_history_entries_are_read_only_in_the_admin(admin_client, walked_contrac
     delete = reverse("admin:workflows_historyentry_delete", args=[entry.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert HistoryEntry.objects.filter(pk=entry.pk).exists()
+
+
+@pytest.mark.parametrize("model", [Task, CommitteeVote, Delegation], ids=lambda m: m.__name__)
+def test_flow_records_are_read_only_in_the_admin(admin_client, walked_contract, model):
+    assert (
+        admin_client.get(reverse(f"admin:workflows_{model._meta.model_name}_add")).status_code
+        == 403
+    )
+    task = Task.objects.filter(contract=walked_contract).first()
+    page = admin_client.get(reverse("admin:workflows_task_change", args=[task.pk]))
+    assert page.status_code == 200
+    assert 'name="status"' not in page.content.decode()

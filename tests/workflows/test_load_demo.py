@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from workflows.models import Contract, User
-from workflows.selectors import user_may_import_contracts
+from workflows.selectors import inbox_of, user_may_import_contracts
 
 pytestmark = pytest.mark.django_db
 
@@ -31,11 +31,29 @@ def test_it_loads_the_demo_contract_and_prints_the_log_ins(embedded, capsys):
     assert user_may_import_contracts(User.objects.get(username="coordination.cls"))
 
 
+def test_the_demo_review_is_launched_so_leads_find_tasks_in_their_inbox(embedded, capsys):
+    call_command("load_demo")
+
+    contract = Contract.objects.get(reference="CLS-TDC-2019")
+    assert contract.status == "review"
+    lead = User.objects.get(username="tech1.ars")
+    assert inbox_of(lead).count() == contract.actions.filter(working_group__leads=lead).count()
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "tech1.ars " in line]
+    assert line.endswith(f"({inbox_of(lead).count()} tâches à traiter)")
+
+
+def test_draft_leaves_the_demo_contract_in_draft(embedded):
+    call_command("load_demo", "--draft")
+    assert Contract.objects.get(reference="CLS-TDC-2019").status == "draft"
+
+
 def test_running_it_again_changes_nothing_but_the_passwords(embedded, capsys):
     call_command("load_demo")
     call_command("load_demo")
     assert Contract.objects.count() == 1
-    assert Contract.objects.get().history.count() == 1
+    history = Contract.objects.get().history
+    assert history.filter(event="imported").count() == 1
+    assert history.filter(name="launch_review").count() == 1
     assert capsys.readouterr().out.count("Contrat de démonstration importé") == 1
 
 

@@ -7,9 +7,10 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from workflows.approvals import launch_review
 from workflows.contract_file import parse_contract_file
 from workflows.errors import InvalidContractFile
-from workflows.models import Contract, User
+from workflows.models import Contract, ContractStatus, TaskStatus, User
 from workflows.services import contract_import
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "terres-des-confluences.json"
@@ -44,9 +45,14 @@ class Command(BaseCommand):
             action="store_true",
             help="Set the demo passwords even outside the embedded default (never in production).",
         )
+        parser.add_argument(
+            "--draft",
+            action="store_true",
+            help="Leave a newly imported contract in draft instead of launching its review.",
+        )
 
     @transaction.atomic
-    def handle(self, *args, allow_demo_passwords: bool = False, **options):
+    def handle(self, *args, allow_demo_passwords: bool = False, draft: bool = False, **options):
         if not (settings.EMBEDDED or allow_demo_passwords):
             raise CommandError(
                 "Demo passwords are for the embedded demo only (DATABASE_URL is set). "
@@ -60,6 +66,10 @@ class Command(BaseCommand):
             except InvalidContractFile as exc:
                 raise CommandError("\n".join([exc.message, *exc.errors])) from exc
             self.stdout.write(f"Contrat de démonstration importé : {contract.reference}")
+            if not draft and contract.status == ContractStatus.DRAFT:
+                # So that the demo's leads find review tasks in their inbox at once.
+                launch_review(contract=contract, actor=contract.coordinators.order_by("pk")[0])
+                self.stdout.write("Relecture lancée : les animateurs de groupe ont leurs tâches.")
 
         add_contract = Permission.objects.get(codename="add_contract")
         for coordinator in contract.coordinators.all():
@@ -82,4 +92,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  {'admin':<24} administration (tous les contrats, /admin/)")
         for person in people:
             roles = ", ".join(_roles(person, contract)) or "membre d'un groupe de travail"
-            self.stdout.write(f"  {person.username:<24} {person.organisation.code:<9} {roles}")
+            tasks = person.tasks.filter(status=TaskStatus.ASSIGNED).count()
+            inbox = f" ({tasks} tâche{'s' if tasks > 1 else ''} à traiter)" if tasks else ""
+            self.stdout.write(
+                f"  {person.username:<24} {person.organisation.code:<9} {roles}{inbox}"
+            )

@@ -1,0 +1,11 @@
+"""Background jobs of the approval flows (Celery; eager on the embedded default)."""
+
+from celery import shared_task
+
+from . import approvals
+
+
+@shared_task
+def apply_delegations() -> int:
+    """Hand tasks to the delegates of people whose absence starts, give back the others."""
+    return approvals.delegations_apply()
