@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+from viewflow.workflow import chart
 
 from .models import (
     GENESIS_HASH,
@@ -12,7 +15,12 @@ from .models import (
     Contract,
     HistoryEntry,
     HistoryEvent,
+    Process,
     Signatory,
+    SignatoryKind,
+    SignatoryStatus,
+    Task,
+    TaskStatus,
     User,
 )
 
@@ -36,6 +44,8 @@ def contracts_visible_to(user: User) -> QuerySet[Contract]:
         | Q(actions__pilot=user)
         # Whoever set the contract up may see it, even if the file does not name them.
         | Q(history__event=HistoryEvent.IMPORTED, history__actor=user)
+        # A delegate works on the contracts of the tasks in their hands.
+        | Q(tasks__owner=user)
     )
     return contracts.filter(pk__in=Contract.objects.filter(takes_part).values("pk"))
 
@@ -109,3 +119,121 @@ def history_of(contract: Contract) -> QuerySet[HistoryEntry]:
 def user_may_import_contracts(user: User) -> bool:
     """Coordinators set contracts up: staff, or people granted the add-contract permission."""
     return user.is_authenticated and (user.is_staff or user.has_perm("workflows.add_contract"))
+
+
+# --- Tasks and inboxes --------------------------------------------------------------------
+
+
+def _with_task_details(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    return tasks.select_related(
+        "contract",
+        "action",
+        "owner",
+        "assignee",
+        "on_behalf_of",
+        "signatory__organisation",
+        "committee_vote",
+    )
+
+
+def inbox_of(
+    user: User,
+    *,
+    kind: str | None = None,
+    contract_id: int | None = None,
+    overdue: bool = False,
+) -> QuerySet[Task]:
+    """The user's open tasks (their own, and those they hold for an absent colleague), the
+    most urgent first. One query whatever the number of tasks (index ``task_inbox``)."""
+    tasks = Task.objects.filter(owner=user, status=TaskStatus.ASSIGNED)
+    if kind:
+        tasks = tasks.filter(kind=kind)
+    if contract_id:
+        tasks = tasks.filter(contract_id=contract_id)
+    if overdue:
+        tasks = tasks.filter(due__lt=timezone.now())
+    return _with_task_details(tasks).order_by("due", "pk")
+
+
+def tasks_visible_to(user: User) -> QuerySet[Task]:
+    """Tasks the user holds, held or is represented in, and every task of the contracts they
+    coordinate; staff see them all."""
+    tasks = _with_task_details(Task.objects.exclude(kind=""))
+    if user.is_staff:
+        return tasks
+    return tasks.filter(
+        Q(owner=user)
+        | Q(assignee=user)
+        | Q(on_behalf_of=user)
+        | Q(completed_by=user)
+        | Q(contract__coordinators=user)
+    ).distinct()
+
+
+def tasks_of_contract(contract: Contract) -> QuerySet[Task]:
+    return _with_task_details(contract.tasks.exclude(kind="")).order_by("-created", "-pk")
+
+
+def contract_open_tasks(contract: Contract) -> QuerySet[Task]:
+    return (
+        tasks_of_contract(contract)
+        .filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD])
+        .order_by("due", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class ContractProgress:
+    actions_by_status: dict[str, int]
+    actions_total: int
+    signatures_collected: int
+    signatures_expected: int
+    mandatory_pending: int
+
+    @property
+    def actions_approved(self) -> int:
+        return sum(
+            self.actions_by_status.get(state, 0)
+            for state in ("approved", "validated", "in_progress", "done")
+        )
+
+
+def contract_progress(contract: Contract) -> ContractProgress:
+    """Where the contract's actions and signatures stand, in two queries."""
+    by_status = Counter(contract.actions.values_list("status", flat=True))
+    signatories = list(contract.signatories.values_list("kind", "status"))
+    return ContractProgress(
+        actions_by_status=dict(by_status),
+        actions_total=sum(by_status.values()),
+        signatures_collected=sum(
+            1 for _, status in signatories if status == SignatoryStatus.SIGNED
+        ),
+        signatures_expected=len(signatories),
+        mandatory_pending=sum(
+            1
+            for kind, status in signatories
+            if kind == SignatoryKind.MANDATORY and status == SignatoryStatus.PENDING
+        ),
+    )
+
+
+def contract_current_process(contract: Contract) -> Process | None:
+    """The latest run of the contract's approval flow (the current version's)."""
+    from .flows import ContractFlow
+
+    return (
+        Process.objects.filter(contract=contract, flow_class=ContractFlow)
+        .order_by("-created", "-pk")
+        .first()
+    )
+
+
+def contract_flow_chart(contract: Contract) -> str:
+    """The approval flow as SVG, its steps coloured by where this contract stands."""
+    from .flows import ContractFlow
+
+    grid = chart.calc_layout_data(ContractFlow)
+    process = contract_current_process(contract)
+    if process is not None:
+        chart.calc_cell_status(ContractFlow, grid, process.pk)
+    return chart.grid_to_svg(grid)
