@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
+from workflows.flows import DECISION_LABELS, TASK_KIND_DECISIONS
 from workflows.models import (
+    Action,
     ActionStatus,
     Contract,
     ContractKind,
     ContractStatus,
+    Delegation,
     HistoryEvent,
     SignatoryKind,
     SignatoryStatus,
+    Task,
+    TaskKind,
+    TaskStatus,
     is_coordinator,
 )
 from workflows.services import COORDINATOR_TRANSITIONS
@@ -149,3 +157,373 @@ class ChainVerificationOutput(serializers.Serializer):
     valid = serializers.BooleanField()
     entries = serializers.IntegerField()
     first_bad_seq = serializers.IntegerField(allow_null=True)
+
+
+# --- Tasks --------------------------------------------------------------------------------
+
+# The task's state in the words of the workflow rules (open, on hold, done, cancelled).
+TASK_STATES = {
+    TaskStatus.ASSIGNED: "open",
+    TaskStatus.HELD: "on_hold",
+    TaskStatus.STARTED: "being_completed",
+    TaskStatus.DONE: "done",
+    TaskStatus.CANCELED: "cancelled",
+}
+TASK_STATE_CHOICES = [*TASK_STATES.values(), "other"]
+# What a decision leaves on the task besides decision and comment (see approvals._check_decision).
+TASK_DETAIL_KEYS = ("actions", "objections", "number", "date")
+
+
+def _inline_enum(values: list[str]) -> dict:
+    """An enum kept inline (under allOf, out of reach of drf-spectacular's enum naming): task
+    kinds and states share their field names with contracts' and signatories' choice sets."""
+    return {"allOf": [{"type": "string", "enum": values}]}
+
+
+def task_title(task: Task) -> str:
+    """One line saying what the task is about, in the caller's language."""
+    names = {
+        "contract": task.contract.reference,
+        "code": task.action.code if task.action_id else "",
+        "title": task.action.title if task.action_id else "",
+    }
+    if task.kind == TaskKind.REVIEW:
+        return _("Review of action %(code)s: %(title)s") % names
+    if task.kind == TaskKind.REVISION:
+        return _("Revision of action %(code)s: %(title)s") % names
+    if task.kind == TaskKind.VOTE:
+        return _("Committee vote on %(contract)s") % names
+    if task.kind == TaskKind.DELIBERATION:
+        return _("Council deliberation on %(contract)s") % names
+    if task.kind == TaskKind.SIGNATURE and task.signatory_id:
+        return _("Signature of %(contract)s for %(organisation)s") % {
+            **names,
+            "organisation": task.signatory.organisation.name,
+        }
+    return f"{task.get_kind_display()} — {task.contract.reference}"
+
+
+def task_acting_for(task: Task) -> str | None:
+    """ "HOLDER for PERSON" when the holder decides on someone else's behalf, else None."""
+    if not task.acts_for_someone:
+        return None
+    return _("%(holder)s for %(person)s") % {
+        "holder": task.owner.display_name,
+        "person": task.on_behalf_of.display_name,
+    }
+
+
+def decisions_open_to(task: Task, user) -> list[str]:
+    """The decisions the user may take on the task now: none unless it is open and theirs."""
+    if task.status != TaskStatus.ASSIGNED or task.owner_id != user.pk:
+        return []
+    return list(TASK_KIND_DECISIONS.get(task.kind, ()))
+
+
+class TaskOutput(serializers.Serializer):
+    """A task as the inbox lists it.
+
+    Needs the request in its context, and tasks from ``selectors.inbox_of`` or
+    ``tasks_visible_to``, whose relations come joined: one query whatever their number.
+    """
+
+    id = serializers.IntegerField()
+    kind = serializers.SerializerMethodField()
+    kind_label = serializers.CharField(source="get_kind_display")
+    status = serializers.SerializerMethodField()
+    status_label = serializers.CharField(source="get_status_display")
+    contract = serializers.IntegerField(source="contract_id", help_text="The contract's id.")
+    contract_reference = serializers.CharField(source="contract.reference")
+    contract_title = serializers.CharField(source="contract.title")
+    action = serializers.CharField(
+        source="action.code", allow_null=True, help_text="The action's code, if any."
+    )
+    action_title = serializers.CharField(source="action.title", allow_null=True)
+    title = serializers.SerializerMethodField()
+    due = serializers.DateTimeField(allow_null=True)
+    overdue = serializers.BooleanField(source="is_overdue")
+    assignee = serializers.CharField(
+        source="owner.username", help_text="Who holds the task now (a delegate during an absence)."
+    )
+    assignee_name = serializers.CharField(source="owner.display_name")
+    on_behalf_of = serializers.CharField(
+        source="on_behalf_of.username",
+        allow_null=True,
+        help_text="Whose decision it is: the signer a representative signs for, or the absent "
+        "person a delegate acts for; null when the holder acts for themselves.",
+    )
+    on_behalf_of_name = serializers.CharField(source="on_behalf_of.display_name", allow_null=True)
+    acting_for = serializers.SerializerMethodField()
+    delegated = serializers.SerializerMethodField()
+    decisions = serializers.SerializerMethodField()
+
+    @extend_schema_field(_inline_enum(list(TaskKind.values)))
+    def get_kind(self, task: Task) -> str:
+        return task.kind
+
+    @extend_schema_field(_inline_enum(TASK_STATE_CHOICES))
+    def get_status(self, task: Task) -> str:
+        return TASK_STATES.get(task.status, "other")
+
+    def get_title(self, task: Task) -> str:
+        return task_title(task)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_acting_for(self, task: Task) -> str | None:
+        """ "HOLDER for PERSON" when the holder acts on someone else's behalf."""
+        return task_acting_for(task)
+
+    def get_delegated(self, task: Task) -> bool:
+        """Whether the task is with a delegate because its assignee is absent."""
+        return task.delegation_id is not None
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_decisions(self, task: Task) -> list[str]:
+        """What the caller may decide now (empty unless the task is open and theirs)."""
+        return decisions_open_to(task, self.context["request"].user)
+
+
+class TaskResultOutput(TaskOutput):
+    """A task with what was decided on it."""
+
+    decision = BlankAsNullCharField()
+    comment = serializers.CharField()
+    completed_by = serializers.CharField(source="completed_by.username", allow_null=True)
+    completed_at = serializers.DateTimeField(source="finished", allow_null=True)
+    details = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.DictField())
+    def get_details(self, task: Task) -> dict:
+        """What the decision recorded besides its comment: a vote's objected actions and
+        objections, a deliberation's number and date."""
+        return {key: task.data[key] for key in TASK_DETAIL_KEYS if key in task.data}
+
+
+class DecisionChoiceOutput(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+
+
+class NamedOutput(serializers.Serializer):
+    code = serializers.CharField()
+    title = serializers.CharField()
+
+
+class FundingOutput(serializers.Serializer):
+    funder = serializers.CharField(source="funder.code")
+    funder_name = serializers.CharField(source="funder.name")
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class ActionSheetOutput(serializers.Serializer):
+    """An action sheet as its reviewers read it (from ``views.task_for_detail``)."""
+
+    code = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=ActionStatus.choices)
+    objective = serializers.CharField()
+    theme = NamedOutput()
+    working_group = NamedOutput()
+    pilot = serializers.CharField(source="pilot.username")
+    pilot_name = serializers.CharField(source="pilot.display_name")
+    partners = serializers.SerializerMethodField(help_text="The partner organisations' codes.")
+    funding = FundingOutput(source="funding_lines", many=True)
+    total_funding = serializers.DecimalField(max_digits=14, decimal_places=2)
+    indicators = serializers.SerializerMethodField()
+
+    def get_partners(self, action: Action) -> list[str]:
+        return [organisation.code for organisation in action.partners.all()]
+
+    def get_indicators(self, action: Action) -> list[str]:
+        return [indicator.label for indicator in action.indicators.all()]
+
+
+class ChangeRequestOutput(serializers.Serializer):
+    """A request for changes a revision answers: a lead's review or a committee member's
+    rejecting vote."""
+
+    kind = serializers.CharField(help_text="review (a lead) or vote (a committee member)")
+    by = serializers.CharField(source="completed_by.username")
+    by_name = serializers.CharField(source="completed_by.display_name")
+    at = serializers.DateTimeField(source="finished")
+    comment = serializers.CharField()
+    objection = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_objection(self, task: Task) -> str | None:
+        """A rejecting vote's objection to this very action, if it wrote one."""
+        code = self.context.get("action_code")
+        return (task.data.get("objections") or {}).get(code) or None
+
+
+class TaskSignatoryOutput(SignatoryOutput):
+    organisation_name = serializers.CharField(source="organisation.name")
+    signer_name = serializers.CharField(source="signer.display_name")
+    represented_by_name = serializers.CharField(
+        source="represented_by.display_name", allow_null=True
+    )
+    mandate_reference = BlankAsNullCharField()
+    mandate_date = serializers.DateField(allow_null=True)
+
+
+class TaskContractOutput(ContractListOutput):
+    period = PeriodOutput(source="*")
+    deliberation = serializers.SerializerMethodField()
+    document_sha256 = BlankAsNullCharField(
+        help_text="Fingerprint of the document frozen when the deliberation was recorded."
+    )
+
+    @extend_schema_field(DeliberationOutput(allow_null=True))
+    def get_deliberation(self, contract: Contract) -> dict | None:
+        if not contract.deliberation_number:
+            return None
+        return DeliberationOutput(contract).data
+
+
+class TaskVoteOutput(serializers.Serializer):
+    round = serializers.IntegerField()
+    quorum = serializers.IntegerField()
+    members = serializers.IntegerField(help_text="Members called to vote.")
+    cast = serializers.IntegerField(help_text="Votes cast so far.")
+    opened_at = serializers.DateTimeField()
+    outcome = BlankAsNullCharField()
+
+
+class TaskActionOutput(serializers.Serializer):
+    code = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=ActionStatus.choices)
+    working_group = serializers.CharField(source="working_group.code")
+
+
+class TaskDetailOutput(TaskResultOutput):
+    """One task with what its holder needs to decide.
+
+    Needs the request in its context, and a task from ``views.task_for_detail`` (the parts
+    its kind needs come prefetched).
+    """
+
+    designated = serializers.CharField(
+        source="assignee.username",
+        allow_null=True,
+        help_text="Whom the rules designate (the absent person while a delegate holds it).",
+    )
+    created = serializers.DateTimeField()
+    may_decide = serializers.SerializerMethodField()
+    decision_choices = serializers.SerializerMethodField()
+    contract_summary = TaskContractOutput(source="contract")
+    document_sha256 = serializers.SerializerMethodField()
+    action_sheet = serializers.SerializerMethodField()
+    changes_requested = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
+    vote = serializers.SerializerMethodField()
+    signatory = serializers.SerializerMethodField()
+
+    def get_may_decide(self, task: Task) -> bool:
+        return bool(decisions_open_to(task, self.context["request"].user))
+
+    @extend_schema_field(DecisionChoiceOutput(many=True))
+    def get_decision_choices(self, task: Task) -> list[dict]:
+        """The decisions open to the caller now, with their labels."""
+        return [
+            {"code": code, "label": str(DECISION_LABELS[code])}
+            for code in decisions_open_to(task, self.context["request"].user)
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_document_sha256(self, task: Task) -> str | None:
+        """For a signature: the fingerprint of the frozen document the signature binds."""
+        if task.kind != TaskKind.SIGNATURE:
+            return None
+        return task.contract.document_sha256 or None
+
+    @extend_schema_field(ActionSheetOutput(allow_null=True))
+    def get_action_sheet(self, task: Task) -> dict | None:
+        """For a review or a revision: the action sheet."""
+        if task.kind not in (TaskKind.REVIEW, TaskKind.REVISION) or not task.action_id:
+            return None
+        return ActionSheetOutput(task.action).data
+
+    @extend_schema_field(ChangeRequestOutput(many=True, allow_null=True))
+    def get_changes_requested(self, task: Task) -> list[dict] | None:
+        """For a revision: the requests for changes it answers."""
+        if task.kind != TaskKind.REVISION:
+            return None
+        context = {"action_code": task.action.code if task.action_id else None}
+        return ChangeRequestOutput(
+            getattr(task, "change_requests", []), many=True, context=context
+        ).data
+
+    @extend_schema_field(TaskActionOutput(many=True, allow_null=True))
+    def get_actions(self, task: Task) -> list[dict] | None:
+        """For a vote: the contract's actions, which a rejection may name."""
+        if task.kind != TaskKind.VOTE:
+            return None
+        return TaskActionOutput(task.contract.actions.all(), many=True).data
+
+    @extend_schema_field(TaskVoteOutput(allow_null=True))
+    def get_vote(self, task: Task) -> dict | None:
+        """For a vote: the round, its quorum and how many votes are cast."""
+        if task.kind != TaskKind.VOTE or task.committee_vote is None:
+            return None
+        vote = task.committee_vote
+        return TaskVoteOutput(
+            {
+                "round": vote.round,
+                "quorum": vote.quorum,
+                "members": vote.members,
+                "cast": getattr(task, "votes_cast", vote.cast),
+                "opened_at": vote.opened_at,
+                "outcome": vote.outcome,
+            }
+        ).data
+
+    @extend_schema_field(TaskSignatoryOutput(allow_null=True))
+    def get_signatory(self, task: Task) -> dict | None:
+        """For a signature: the signatory signed for, its signer and representative."""
+        if task.kind != TaskKind.SIGNATURE or task.signatory is None:
+            return None
+        return TaskSignatoryOutput(task.signatory).data
+
+
+class TaskDecisionOutput(serializers.Serializer):
+    task = TaskResultOutput()
+    contract = inline_serializer(
+        "DecisionContractOutput",
+        {
+            "id": serializers.IntegerField(),
+            "status": serializers.ChoiceField(choices=ContractStatus.choices),
+            "version": serializers.IntegerField(),
+        },
+    )
+
+
+# --- Absences -----------------------------------------------------------------------------
+
+DELEGATION_STATES = ("upcoming", "current", "over", "cancelled")
+
+
+class DelegationOutput(serializers.Serializer):
+    """An absence: the user's tasks go to the delegate from start to end (inclusive)."""
+
+    id = serializers.IntegerField()
+    user = serializers.CharField(source="user.username", help_text="The absent person.")
+    delegate = serializers.CharField(source="delegate.username")
+    delegate_name = serializers.CharField(source="delegate.display_name")
+    start = serializers.DateField()
+    end = serializers.DateField()
+    state = serializers.SerializerMethodField()
+    tasks_with_delegate = serializers.IntegerField(
+        source="open_tasks", help_text="Open tasks the delegate holds for this absence now."
+    )
+    created_at = serializers.DateTimeField()
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(serializers.ChoiceField(choices=DELEGATION_STATES))
+    def get_state(self, delegation: Delegation) -> str:
+        if delegation.cancelled_at is not None:
+            return "cancelled"
+        today = timezone.localdate()
+        if today < delegation.start:
+            return "upcoming"
+        return "over" if delegation.end < today else "current"

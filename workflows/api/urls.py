@@ -25,6 +25,20 @@ urlpatterns = [
         views.ContractHistoryVerifyApi.as_view(),
         name="contract_history_verify",
     ),
+    path(
+        "contracts/<int:pk>/vote/close/",
+        views.ContractVoteCloseApi.as_view(),
+        name="contract_vote_close",
+    ),
+    path("inbox/", views.InboxApi.as_view(), name="inbox"),
+    path("tasks/<int:pk>/", views.TaskDetailApi.as_view(), name="task_detail"),
+    path("tasks/<int:pk>/decision/", views.TaskDecisionApi.as_view(), name="task_decision"),
+    path("delegations/", views.DelegationListApi.as_view(), name="delegation_list"),
+    path(
+        "delegations/<int:pk>/cancel/",
+        views.DelegationCancelApi.as_view(),
+        name="delegation_cancel",
+    ),
     # No Swagger UI: drf-spectacular's loads its assets from a CDN without the sidecar package.
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]

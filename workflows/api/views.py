@@ -7,6 +7,7 @@ revealed; the services decide everything else (403 not a coordinator, 409 not po
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Count, Max, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -24,18 +25,31 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound, UnsupportedMediaType
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from workflows import approvals, services
 from workflows.contract_file import parse_contract_file
 from workflows.errors import ContractFileTooLarge, NotAllowed
-from workflows.models import Contract, is_coordinator
+from workflows.models import (
+    Action,
+    Contract,
+    Delegation,
+    FundingLine,
+    Task,
+    TaskKind,
+    TaskStatus,
+    User,
+    is_coordinator,
+)
 from workflows.selectors import (
     contract_with_details,
     contracts_visible_to,
     history_of,
     history_verify,
+    inbox_of,
+    tasks_visible_to,
     user_may_import_contracts,
 )
 
@@ -44,8 +58,12 @@ from .serializers import (
     ContractDetailOutput,
     ContractImportOutput,
     ContractListOutput,
+    DelegationOutput,
     ErrorOutput,
     HistoryEntryOutput,
+    TaskDecisionOutput,
+    TaskDetailOutput,
+    TaskOutput,
 )
 
 MAY_NOT_IMPORT = gettext_noop("You may not import contracts.")
@@ -266,3 +284,400 @@ class ContractImportApi(APIView):
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
         return upload.read(), upload.name or ""
+
+
+# --- Tasks --------------------------------------------------------------------------------
+
+INBOX_PAGE_SIZE = 50
+INBOX_MAX_PAGE_SIZE = 200
+USER_AGENT_MAX_LENGTH = 512
+NOBODY_WITH_USERNAME = gettext_noop("Nobody has the username \u201c%(username)s\u201d.")
+
+
+def client_info(request) -> approvals.ClientInfo:
+    """Where a decision comes from, for the evidence: the client's address as the log-in
+    throttle reads it (REMOTE_ADDR, or X-Forwarded-For behind ACCORD_TRUSTED_PROXIES trusted
+    proxies) and its User-Agent."""
+    return approvals.ClientInfo(
+        ip_address=BaseThrottle().get_ident(request) or "",
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX_LENGTH],
+    )
+
+
+def _visible_task(request, pk: int) -> Task:
+    task = tasks_visible_to(request.user).filter(pk=pk).first()
+    if task is None:
+        raise NotFound
+    return task
+
+
+def _change_requests(task: Task) -> list[Task]:
+    """The decisions a revision answers: the leads' requests for changes on its action, and
+    the rejecting votes that named it (or no action at all), since the action's previous
+    revision of the same contract version."""
+    same_version = Q(process__contract_version=task.process.contract_version)
+    previous_revision = Task.objects.filter(
+        same_version,
+        action_id=task.action_id,
+        kind=TaskKind.REVISION,
+        status=TaskStatus.DONE,
+        finished__lt=task.created,
+    ).aggregate(at=Max("finished"))["at"]
+    requests = Task.objects.filter(
+        same_version,
+        Q(kind=TaskKind.REVIEW, action_id=task.action_id, decision="request_changes")
+        | Q(
+            kind=TaskKind.VOTE,
+            contract_id=task.contract_id,
+            decision="reject",
+            committee_vote__outcome="rejected",
+        ),
+        status=TaskStatus.DONE,
+        finished__lte=task.created,
+    )
+    if previous_revision is not None:
+        requests = requests.filter(finished__gt=previous_revision)
+    code = task.action.code if task.action_id else None
+    return [
+        request
+        for request in requests.select_related("completed_by").order_by("finished", "pk")
+        if request.kind == TaskKind.REVIEW
+        or not request.data.get("actions")
+        or code in request.data["actions"]
+    ]
+
+
+def task_for_detail(request, pk: int) -> Task:
+    """A task visible to the caller, with what its kind needs to decide, in a fixed number of
+    queries."""
+    task = (
+        tasks_visible_to(request.user)
+        .select_related(
+            "process",
+            "completed_by",
+            "action__theme",
+            "action__working_group",
+            "action__pilot",
+            "signatory__signer",
+            "signatory__represented_by",
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if task is None:
+        raise NotFound
+    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and task.action_id:
+        prefetch_related_objects(
+            [task.action],
+            "partners",
+            "indicators",
+            Prefetch("funding_lines", queryset=FundingLine.objects.select_related("funder")),
+        )
+    if task.kind == TaskKind.REVISION:
+        task.change_requests = _change_requests(task)
+    if task.kind == TaskKind.VOTE:
+        prefetch_related_objects(
+            [task.contract],
+            Prefetch("actions", queryset=Action.objects.select_related("working_group")),
+        )
+        if task.committee_vote_id:
+            task.votes_cast = sum(services.committee_vote_count(task.committee_vote))
+    return task
+
+
+def _page_links(request, offset: int, limit: int, total: int) -> str:
+    url = remove_query_param(request.build_absolute_uri(), "offset")
+    links = []
+    if offset + limit < total:
+        next_url = replace_query_param(url, "offset", offset + limit)
+        links.append(f'<{replace_query_param(next_url, "limit", limit)}>; rel="next"')
+    if offset > 0:
+        previous_url = replace_query_param(url, "offset", max(offset - limit, 0))
+        links.append(f'<{replace_query_param(previous_url, "limit", limit)}>; rel="prev"')
+    return ", ".join(links)
+
+
+class InboxApi(APIView):
+    """The caller's open tasks, their own and those held for an absent colleague, the most
+    urgent first. Paginated by ``limit``/``offset``: the answer stays a list, the total is in
+    ``X-Total-Count`` and the neighbouring pages in ``Link``."""
+
+    class FilterInput(serializers.Serializer):
+        kind = serializers.ChoiceField(choices=TaskKind.choices, required=False)
+        contract = serializers.IntegerField(
+            required=False, min_value=1, help_text="Only the tasks of this contract (its id)."
+        )
+        overdue = serializers.BooleanField(
+            required=False, default=False, help_text="Only the tasks past their due date."
+        )
+        limit = serializers.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=INBOX_MAX_PAGE_SIZE,
+            default=INBOX_PAGE_SIZE,
+            help_text=f"Tasks per page (default {INBOX_PAGE_SIZE}, at most {INBOX_MAX_PAGE_SIZE}).",
+        )
+        offset = serializers.IntegerField(required=False, min_value=0, default=0)
+
+    @extend_schema(
+        operation_id="inbox_list",
+        parameters=[FilterInput],
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                TaskOutput(many=True),
+                description="The page of tasks; X-Total-Count gives the number of tasks "
+                "matching the filters, Link the next and previous pages.",
+            ),
+            400: OpenApiResponse(ErrorOutput, description="A malformed filter."),
+            401: ERRORS[401],
+        },
+    )
+    def get(self, request):
+        filters = self.FilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = filters.validated_data
+        tasks = inbox_of(
+            request.user,
+            kind=params.get("kind"),
+            contract_id=params.get("contract"),
+            overdue=params["overdue"],
+        )
+        offset, limit = params["offset"], params["limit"]
+        page = list(tasks[offset : offset + limit])
+        # A short first page is the whole inbox: no need to count it.
+        total = len(page) if offset == 0 and len(page) < limit else tasks.count()
+        headers = {"X-Total-Count": str(total)}
+        if links := _page_links(request, offset, limit, total):
+            headers["Link"] = links
+        data = TaskOutput(page, many=True, context={"request": request}).data
+        return Response(data, headers=headers)
+
+
+class TaskDetailApi(APIView):
+    @extend_schema(operation_id="tasks_retrieve", responses={200: TaskDetailOutput, **ERRORS})
+    def get(self, request, pk: int):
+        task = task_for_detail(request, pk)
+        return Response(TaskDetailOutput(task, context={"request": request}).data)
+
+
+class TaskDecisionApi(APIView):
+    """Complete a task with a decision: exactly once, by whoever holds it."""
+
+    class DecisionInput(serializers.Serializer):
+        decision = serializers.CharField(
+            help_text="review: approve or request_changes; revision: resubmit; vote: approve "
+            "or reject; deliberation: record; signature: sign or decline."
+        )
+        comment = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="Required to request changes, to reject and to decline (the reason).",
+        )
+        actions = serializers.ListField(
+            child=serializers.CharField(max_length=20),
+            required=False,
+            default=list,
+            help_text="A rejecting vote: the codes of the actions it objects to (none: the "
+            "whole contract).",
+        )
+        objections = serializers.DictField(
+            child=serializers.CharField(allow_blank=True),
+            required=False,
+            default=dict,
+            help_text="A rejecting vote: the objection to each action, by code.",
+        )
+        number = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            max_length=60,
+            help_text="Recording a deliberation: its number.",
+        )
+        date = serializers.DateField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text="Recording a deliberation: its date (not in the future).",
+        )
+        password = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            trim_whitespace=False,
+            write_only=True,
+            style={"input_type": "password"},
+            help_text="Signing: the signing person's password again.",
+        )
+        consent = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Signing: true to consent to sign the document electronically.",
+        )
+
+    @extend_schema(
+        operation_id="tasks_decision_create",
+        request=DecisionInput,
+        responses={
+            200: TaskDecisionOutput,
+            400: OpenApiResponse(
+                ErrorOutput, description="Not a decision for this task, or its input is wrong."
+            ),
+            401: ERRORS[401],
+            403: OpenApiResponse(ErrorOutput, description="Someone else holds this task."),
+            404: ERRORS[404],
+            409: OpenApiResponse(
+                ErrorOutput, description="Already completed, cancelled, or on hold."
+            ),
+        },
+        examples=[
+            OpenApiExample("approve a review", value={"decision": "approve"}, request_only=True),
+            OpenApiExample(
+                "reject in a vote",
+                value={
+                    "decision": "reject",
+                    "comment": "The budget of T1-A2 is not secured.",
+                    "actions": ["T1-A2"],
+                    "objections": {"T1-A2": "Funding of the ARS missing."},
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "record the deliberation",
+                value={"decision": "record", "number": "DEL-2024-031", "date": "2024-03-14"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "sign",
+                value={"decision": "sign", "password": "…", "consent": True},
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request, pk: int):
+        task = _visible_task(request, pk)
+        # Who may decide is answered before what they sent: someone else's task is a 403.
+        if task.owner_id != request.user.pk:
+            raise NotAllowed(_(approvals.NOT_YOUR_TASK) % {"person": task.owner})
+        serializer = self.DecisionInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        approvals.task_decide(
+            task=task,
+            actor=request.user,
+            decision=approvals.Decision(**serializer.validated_data),
+            client=client_info(request),
+        )
+        task = tasks_visible_to(request.user).select_related("completed_by").get(pk=pk)
+        context = {"request": request}
+        return Response(
+            TaskDecisionOutput({"task": task, "contract": task.contract}, context=context).data
+        )
+
+
+# --- Committee vote -----------------------------------------------------------------------
+
+
+class ContractVoteCloseApi(APIView):
+    """The chair of the steering committee closes the vote once the quorum is reached; the
+    outcome is decided on the votes cast and the remaining vote tasks are cancelled."""
+
+    @extend_schema(
+        operation_id="contracts_vote_close",
+        request=None,
+        responses={
+            200: ContractDetailOutput,
+            401: ERRORS[401],
+            403: OpenApiResponse(ErrorOutput, description="Not the chair of the committee."),
+            404: ERRORS[404],
+            409: OpenApiResponse(
+                ErrorOutput, description="No vote in progress, or the quorum is not reached."
+            ),
+        },
+    )
+    def post(self, request, pk: int):
+        contract = _visible_contract(request, pk)
+        approvals.close_vote(contract=contract, actor=request.user)
+        contract = contract_for_detail(request, pk)
+        return Response(ContractDetailOutput(contract, context={"request": request}).data)
+
+
+# --- Absences -----------------------------------------------------------------------------
+
+
+def _delegations_of(user: User) -> QuerySet[Delegation]:
+    return (
+        Delegation.objects.filter(user=user)
+        .select_related("user", "delegate")
+        .annotate(
+            open_tasks=Count(
+                "tasks", filter=Q(tasks__status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD])
+            )
+        )
+        .order_by("-start", "-pk")
+    )
+
+
+class DelegationListApi(APIView):
+    """The caller's absences: "my tasks go to DELEGATE from START to END"."""
+
+    class DelegationInput(serializers.Serializer):
+        delegate = serializers.CharField(max_length=150, help_text="The delegate's username.")
+        start = serializers.DateField(help_text="First day of the absence.")
+        end = serializers.DateField(help_text="Last day of the absence (inclusive).")
+
+        def validate_delegate(self, username: str) -> User:
+            delegate = User.objects.filter(username=username).first()
+            if delegate is None:
+                raise serializers.ValidationError(_(NOBODY_WITH_USERNAME) % {"username": username})
+            return delegate
+
+    @extend_schema(
+        operation_id="delegations_list",
+        responses={200: DelegationOutput(many=True), 401: ERRORS[401]},
+    )
+    def get(self, request):
+        return Response(DelegationOutput(_delegations_of(request.user), many=True).data)
+
+    @extend_schema(
+        operation_id="delegations_create",
+        request=DelegationInput,
+        responses={
+            201: DelegationOutput,
+            400: OpenApiResponse(
+                ErrorOutput,
+                description="Unknown delegate, oneself, dates in the wrong order or past, or "
+                "an absence overlapping another.",
+            ),
+            401: ERRORS[401],
+        },
+        examples=[
+            OpenApiExample(
+                "absence",
+                value={"delegate": "tech2.ars", "start": "2024-07-29", "end": "2024-08-16"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        serializer = self.DelegationInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        delegation = approvals.delegation_declare(user=request.user, **serializer.validated_data)
+        delegation = _delegations_of(request.user).get(pk=delegation.pk)
+        return Response(DelegationOutput(delegation).data, status=status.HTTP_201_CREATED)
+
+
+class DelegationCancelApi(APIView):
+    """End an absence early, or call off one to come: the tasks go back to the caller."""
+
+    @extend_schema(
+        operation_id="delegations_cancel",
+        request=None,
+        responses={200: DelegationOutput, **ERRORS},
+    )
+    def post(self, request, pk: int):
+        delegation = Delegation.objects.filter(pk=pk, user=request.user).first()
+        if delegation is None:
+            raise NotFound
+        approvals.delegation_cancel(delegation=delegation, user=request.user)
+        delegation = _delegations_of(request.user).get(pk=pk)
+        return Response(DelegationOutput(delegation).data)
