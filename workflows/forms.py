@@ -107,3 +107,244 @@ class ContractImportForm(forms.Form):
         upload = self.cleaned_data["file"]
         upload.seek(0)
         return upload.read(settings.ACCORD_IMPORT_MAX_BYTES + 1)
+
+
+# --- Tasks ------------------------------------------------------------------------------------
+#
+# The decision itself comes from the button pressed (``name="decision"``): each task page offers
+# one button per decision, so nobody has to pick a radio button and then find "Send". The
+# rules (comment required to ask for changes, password and consent to sign...) are enforced by
+# ``workflows.approvals.task_decide``; the forms check the same things first, so that the
+# message appears next to the field concerned.
+
+
+class TaskDecisionForm(forms.Form):
+    """A decision on a task, with an optional comment."""
+
+    decisions: tuple[str, ...] = ()
+    comment_required_for: tuple[str, ...] = ()
+    comment_required_message = _("Please write a comment.")
+
+    decision = forms.ChoiceField(
+        choices=(),
+        error_messages={
+            "required": _("Choose a decision with one of the buttons."),
+            "invalid_choice": _("Choose a decision with one of the buttons."),
+        },
+    )
+    comment = forms.CharField(
+        label=_("Comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["decision"].choices = [(value, value) for value in self.decisions]
+
+    def clean(self):
+        cleaned = super().clean()
+        decision = cleaned.get("decision")
+        if decision in self.comment_required_for and not cleaned.get("comment", "").strip():
+            self.add_error("comment", self.comment_required_message)
+        return cleaned
+
+    def visible_fields(self):
+        # The decision is carried by the buttons, not by a field of its own.
+        return [field for field in super().visible_fields() if field.name != "decision"]
+
+
+class ReviewDecisionForm(TaskDecisionForm):
+    decisions = ("approve", "request_changes")
+    comment_required_for = ("request_changes",)
+    comment_required_message = _("Say in a comment what must change.")
+
+    comment = forms.CharField(
+        label=_("Your comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "Optional to approve. Required to request changes: say what must change, the pilot "
+            "will read it."
+        ),
+    )
+
+
+class RevisionDecisionForm(TaskDecisionForm):
+    decisions = ("resubmit",)
+
+    comment = forms.CharField(
+        label=_("What you changed"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("Optional: a word for the working-group leads, who review the sheet again."),
+    )
+
+
+class VoteDecisionForm(TaskDecisionForm):
+    """The committee member's vote, with an optional objection per action."""
+
+    decisions = ("approve", "reject")
+    comment_required_for = ("reject",)
+    comment_required_message = _("A comment is required to reject.")
+
+    comment = forms.CharField(
+        label=_("Your comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("Optional to approve. Required to reject: explain why."),
+    )
+
+    def __init__(self, *args, actions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.actions = list(actions)
+        for action in self.actions:
+            self.fields[self.objection_field(action)] = forms.CharField(
+                label=_("Objection to action %(code)s, “%(title)s”")
+                % {"code": action.code, "title": action.title},
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+
+    @staticmethod
+    def objection_field(action) -> str:
+        return f"objection_{action.pk}"
+
+    def objection_fields(self):
+        """(action, bound field) pairs, in the contract's order."""
+        return [(action, self[self.objection_field(action)]) for action in self.actions]
+
+    def visible_fields(self):
+        return [self["comment"]]
+
+    def objections(self) -> dict[str, str]:
+        """The actions objected to, by code: only those with a text."""
+        texts = {
+            action.code: self.cleaned_data.get(self.objection_field(action), "").strip()
+            for action in self.actions
+        }
+        return {code: text for code, text in texts.items() if text}
+
+
+class DeliberationDecisionForm(RecordDeliberationForm, TaskDecisionForm):
+    decisions = ("record",)
+
+    comment = forms.CharField(
+        label=_("Comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Optional. It is kept in the history."),
+    )
+
+    field_order = ["number", "date", "comment"]
+
+
+class SignDecisionForm(TaskDecisionForm):
+    decisions = ("sign",)
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text=_("The password you log in with: it confirms that you are the one signing."),
+        error_messages={"required": _("Enter your password to sign.")},
+    )
+    consent = forms.BooleanField(
+        error_messages={"required": _("Tick the consent box to sign.")},
+    )
+
+    field_order = ["password", "consent"]
+
+    def __init__(self, *args, consent_label: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["comment"]
+        self.fields["consent"].label = consent_label
+
+
+class DeclineDecisionForm(TaskDecisionForm):
+    decisions = ("decline",)
+    comment_required_for = ("decline",)
+    comment_required_message = _("A reason is required to decline.")
+
+    comment = forms.CharField(
+        label=_("Reason for declining"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Required. It is kept in the history and shown to the coordinators."),
+    )
+
+
+# --- Inbox and absences -----------------------------------------------------------------------
+
+
+class InboxFilterForm(forms.Form):
+    """The inbox's filters (a GET form: a filtered inbox can be bookmarked)."""
+
+    kind = forms.ChoiceField(label=_("Kind of task"), required=False)
+    contract = forms.TypedChoiceField(
+        label=_("Contract"), required=False, coerce=int, empty_value=None
+    )
+    overdue = forms.BooleanField(label=_("Overdue tasks only"), required=False)
+
+    def __init__(self, *args, kinds=(), contracts=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [("", _("All kinds")), *kinds]
+        self.fields["contract"].choices = [
+            ("", _("All contracts")),
+            *((contract.pk, contract.reference) for contract in contracts),
+        ]
+
+    def filters(self) -> dict:
+        """The valid filters; a value that is not offered (an old link) is ignored."""
+        if self.is_bound:
+            self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "kind": data.get("kind") or None,
+            "contract_id": data.get("contract") or None,
+            "overdue": bool(data.get("overdue")),
+        }
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        if obj.organisation_id:
+            return f"{obj.display_name} ({obj.organisation.name})"
+        return obj.display_name
+
+
+class AbsenceForm(forms.Form):
+    delegate = PersonChoiceField(
+        queryset=None,
+        label=_("Who handles your tasks while you are away"),
+        help_text=_("People who take part in your contracts, or who work in your organisation."),
+        empty_label=_("Choose a person"),
+        error_messages={
+            "required": _("Choose the person who handles your tasks."),
+            "invalid_choice": _("Choose the person in the list."),
+        },
+    )
+    start = forms.DateField(
+        label=_("First day of absence"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": _("Give the first day of your absence.")},
+    )
+    end = forms.DateField(
+        label=_("Last day of absence"),
+        help_text=_("Included: your tasks come back to you the day after."),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": _("Give the last day of your absence.")},
+    )
+
+    def __init__(self, *args, delegates=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["delegate"].queryset = delegates
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end < start:
+            self.add_error("end", _("The absence ends before it starts."))
+        elif end and end < timezone.localdate():
+            self.add_error("end", _("The absence is already over."))
+        return cleaned

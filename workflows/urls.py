@@ -13,4 +13,12 @@ urlpatterns = [
         views.contract_transition,
         name="contract_transition",
     ),
+    path(
+        "contrats/<int:pk>/circuit.svg", views.contract_flow_chart_svg, name="contract_flow_chart"
+    ),
+    path("contrats/<int:pk>/vote/clore/", views.contract_close_vote, name="contract_close_vote"),
+    path("taches/", views.inbox, name="inbox"),
+    path("taches/<int:pk>/", views.task_detail, name="task_detail"),
+    path("absences/", views.absences, name="absences"),
+    path("absences/<int:pk>/annuler/", views.absence_cancel, name="absence_cancel"),
 ]

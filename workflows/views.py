@@ -8,31 +8,65 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q, Sum
 from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from rest_framework.throttling import BaseThrottle
 
 from . import approvals, services
+from .approvals import ClientInfo, Decision
 from .contract_file import parse_contract_file
 from .errors import ApplicationError, InvalidContractFile
-from .forms import TRANSITION_FORMS, ContractImportForm
+from .flows import DECISION_LABELS
+from .forms import (
+    TRANSITION_FORMS,
+    AbsenceForm,
+    ContractImportForm,
+    DeclineDecisionForm,
+    DeliberationDecisionForm,
+    InboxFilterForm,
+    ReviewDecisionForm,
+    RevisionDecisionForm,
+    SignDecisionForm,
+    TaskDecisionForm,
+    VoteDecisionForm,
+)
 from .models import (
     Action,
     ActionStatus,
+    CommitteeVote,
     Contract,
+    ContractStatus,
+    Delegation,
+    FundingLine,
+    Signatory,
+    SignatoryKind,
     SignatoryStatus,
     SteeringCommittee,
+    Task,
+    TaskKind,
+    TaskStatus,
+    User,
     WorkingGroup,
     is_coordinator,
 )
 from .selectors import (
+    contract_flow_chart,
     contract_is_visible_to,
+    contract_open_tasks,
+    contract_progress,
     contracts_visible_to,
     history_of,
     history_verify,
+    inbox_of,
+    tasks_visible_to,
     transition_blockers,
     user_may_import_contracts,
 )
@@ -129,6 +163,15 @@ def _render_detail(
     controls, blocked = (
         _coordinator_controls(contract, bound_form, bound_name) if coordinator else ([], [])
     )
+    open_tasks = list(contract_open_tasks(contract))
+    # Links only to the task pages this person may open (their own; all for a coordinator).
+    openable = set(
+        tasks_visible_to(request.user)
+        .filter(pk__in=[task.pk for task in open_tasks])
+        .values_list("pk", flat=True)
+    )
+    for task in open_tasks:
+        task.openable = task.pk in openable
     context = {
         "contract": contract,
         "themes": themes,
@@ -150,9 +193,68 @@ def _render_detail(
         "is_coordinator": coordinator,
         "controls": controls,
         "blocked_transitions": blocked,
+        "progress": contract_progress(contract),
+        "open_tasks": open_tasks,
+        "open_tasks_overdue": sum(task.is_overdue for task in open_tasks),
+        "stages": _contract_stages(contract),
+        **_committee_votes(contract, committee, request.user),
         "nav_section": "contracts",
     }
     return render(request, "workflows/contract_detail.html", context, status=status)
+
+
+# The contract's life, as the steps shown beside the flow diagram.
+CONTRACT_STAGES = [
+    ContractStatus.DRAFT,
+    ContractStatus.REVIEW,
+    ContractStatus.COMMITTEE,
+    ContractStatus.DELIBERATION,
+    ContractStatus.SIGNING,
+    ContractStatus.SIGNED,
+    ContractStatus.CLOSED,
+]
+
+
+def _contract_stages(contract: Contract) -> list[dict]:
+    """Each stage of the contract's life: done, current or to come (a suspended contract
+    stands where it was suspended; a withdrawn one has no current stage)."""
+    status = contract.suspended_from or contract.status
+    current = CONTRACT_STAGES.index(status) if status in CONTRACT_STAGES else None
+    return [
+        {
+            "status": stage,
+            "label": stage.label,
+            "state": (
+                "todo"
+                if current is None or index > current
+                else "current"
+                if index == current and stage != ContractStatus.CLOSED
+                else "done"
+            ),
+        }
+        for index, stage in enumerate(CONTRACT_STAGES)
+    ]
+
+
+def _committee_votes(contract: Contract, committee: SteeringCommittee | None, user: User) -> dict:
+    """The vote in progress (votes cast and quorum) and the rounds already decided."""
+    votes = list(contract.votes.select_related("closed_by").order_by("-round"))
+    current = next((vote for vote in votes if not vote.outcome), None)
+    cast = 0
+    if current is not None:
+        cast = sum(services.committee_vote_count(current))
+    is_chair = committee is not None and committee.chair_id == user.pk
+    return {
+        "current_vote": current,
+        "current_vote_cast": cast,
+        "past_votes": [vote for vote in votes if vote.outcome],
+        "may_close_vote": (
+            is_chair
+            and current is not None
+            and contract.status == ContractStatus.COMMITTEE
+            and cast >= current.quorum
+        ),
+    }
 
 
 @login_required
@@ -233,3 +335,528 @@ def _split_place(error: str) -> dict[str, str]:
     if not sep:
         return {"place": "", "message": str(error)}
     return {"place": place, "message": message}
+
+
+@login_required
+def contract_flow_chart_svg(request: HttpRequest, pk: int) -> HttpResponse:
+    """The approval flow's diagram, coloured by where the contract stands (an <img> source)."""
+    contract = _visible_contract(request, pk)
+    response = HttpResponse(contract_flow_chart(contract), content_type="image/svg+xml")
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@login_required
+def contract_close_vote(request: HttpRequest, pk: int) -> HttpResponse:
+    """The chair ends the committee vote once the quorum is reached."""
+    contract = _visible_contract(request, pk)
+    if request.method != "POST":
+        return redirect("workflows:contract_detail", pk=contract.pk)
+    try:
+        contract = approvals.close_vote(contract=contract, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("workflows:contract_detail", pk=contract.pk)
+    vote = contract.votes.order_by("-round").first()
+    messages.success(
+        request,
+        _("The vote is closed: the steering committee %(outcome)s the contract.")
+        % {
+            "outcome": _("validated")
+            if vote and vote.outcome == CommitteeVote.Outcome.VALIDATED
+            else _("rejected")
+        },
+    )
+    return redirect("workflows:contract_detail", pk=contract.pk)
+
+
+# --- Inbox --------------------------------------------------------------------------------
+
+INBOX_PAGE_SIZE = 50
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    """The person's open tasks, the most urgent first, with filters and pages."""
+    user = request.user
+    contracts = (
+        Contract.objects.filter(tasks__owner=user, tasks__status=TaskStatus.ASSIGNED)
+        .distinct()
+        .order_by("reference")
+    )
+    form = InboxFilterForm(
+        request.GET if ({"kind", "contract", "overdue"} & set(request.GET)) else None,
+        kinds=TaskKind.choices,
+        contracts=contracts,
+    )
+    filters = form.filters()
+    filtered = any(filters.values())
+    page = Paginator(inbox_of(user, **filters), INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "workflows/inbox.html",
+        {
+            "form": form,
+            "page": page,
+            "tasks": page.object_list,
+            "filtered": filtered,
+            "total_open": inbox_of(user).count() if filtered else page.paginator.count,
+            "nav_section": "tasks",
+        },
+    )
+
+
+# --- Task pages ---------------------------------------------------------------------------
+
+TASK_TITLES = {
+    TaskKind.REVIEW: lambda task: (
+        _("Review of the action sheet %(code)s") % {"code": task.action.code}
+    ),
+    TaskKind.REVISION: lambda task: (
+        _("Revision of the action sheet %(code)s") % {"code": task.action.code}
+    ),
+    TaskKind.VOTE: lambda task: _("Steering committee vote"),
+    TaskKind.DELIBERATION: lambda task: _("Council deliberation"),
+    TaskKind.SIGNATURE: lambda task: _("Signature of the contract"),
+}
+
+# What the person is told once their decision is recorded.
+DECISION_DONE = {
+    "approve": {
+        TaskKind.REVIEW: gettext_noop("You approved the action sheet %(code)s."),
+        TaskKind.VOTE: gettext_noop(
+            "Your vote is recorded: you approved the contract %(reference)s."
+        ),
+    },
+    "request_changes": {
+        TaskKind.REVIEW: gettext_noop(
+            "You requested changes on the action sheet %(code)s: its pilot now has a revision task."
+        ),
+    },
+    "resubmit": {
+        TaskKind.REVISION: gettext_noop("The action sheet %(code)s is sent back for review."),
+    },
+    "reject": {
+        TaskKind.VOTE: gettext_noop(
+            "Your vote is recorded: you rejected the contract %(reference)s."
+        ),
+    },
+    "record": {
+        TaskKind.DELIBERATION: gettext_noop(
+            "The deliberation is recorded: the signatories can now sign the contract %(reference)s."
+        ),
+    },
+    "sign": {TaskKind.SIGNATURE: gettext_noop("You signed the contract %(reference)s.")},
+    "decline": {
+        TaskKind.SIGNATURE: gettext_noop("You declined to sign the contract %(reference)s.")
+    },
+}
+
+
+def _task_title(task: Task) -> str:
+    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and task.action is None:
+        return task.get_kind_display()
+    return str(TASK_TITLES.get(task.kind, lambda task: task.get_kind_display())(task))
+
+
+def _decision_done_message(task: Task) -> str:
+    template = DECISION_DONE.get(task.decision, {}).get(task.kind)
+    if template is None:
+        return _("Your decision is recorded.")
+    return _(template) % {
+        "code": task.action.code if task.action else "",
+        "reference": task.contract.reference,
+    }
+
+
+def _read_only_reason(task: Task, user: User) -> tuple[str, int] | None:
+    """Why this person cannot decide the task now, and the HTTP status of a refused POST;
+    None when the task is theirs to decide."""
+    if task.status == TaskStatus.DONE:
+        who = task.completed_by.display_name if task.completed_by else _("someone")
+        when = (
+            date_format(timezone.localtime(task.finished), "DATETIME_FORMAT")
+            if task.finished
+            else ""
+        )
+        return _(approvals.TASK_ALREADY_DONE) % {"person": who, "date": when}, 409
+    if task.status == TaskStatus.CANCELED:
+        return _(approvals.TASK_CANCELLED), 409
+    if task.status == TaskStatus.HELD:
+        return _(approvals.TASK_ON_HOLD), 409
+    if task.status != TaskStatus.ASSIGNED:
+        return _(approvals.TASK_BEING_COMPLETED), 409
+    if task.owner_id == user.pk:
+        return None
+    if task.assignee_id == user.pk and task.delegation_id:
+        return (
+            _(
+                "While you are away, %(delegate)s handles this task for you. Cancel your "
+                "absence if you want to decide it yourself."
+            )
+            % {"delegate": task.owner.display_name},
+            403,
+        )
+    return (
+        _(
+            "This task is in the hands of %(owner)s: only they can decide it. You can follow "
+            "it here."
+        )
+        % {"owner": task.owner.display_name if task.owner else _("nobody")},
+        403,
+    )
+
+
+def _action_with_sheet(action_id: int) -> Action:
+    return (
+        Action.objects.select_related("theme", "pilot__organisation", "working_group")
+        .prefetch_related("partners", "funding_lines__funder", "indicators", "working_group__leads")
+        .get(pk=action_id)
+    )
+
+
+def _contract_actions(contract: Contract) -> list[Action]:
+    return list(
+        contract.actions.select_related("theme", "working_group", "pilot__organisation")
+        .prefetch_related("funding_lines__funder")
+        .order_by("theme__position", "position", "pk")
+    )
+
+
+def _consent_label(task: Task) -> str:
+    contract, signatory = task.contract, task.signatory
+    values = {
+        "reference": contract.reference,
+        "title": contract.title,
+        "organisation": signatory.organisation.name if signatory else "",
+        "sha256": contract.document_sha256,
+    }
+    if signatory is not None and signatory.represented_by_id:
+        values["signer"] = signatory.signer.display_name
+        return (
+            _(
+                "I sign the contract %(reference)s “%(title)s” for %(signer)s, on behalf of "
+                "%(organisation)s. The document I sign has the fingerprint %(sha256)s."
+            )
+            % values
+        )
+    return (
+        _(
+            "I sign the contract %(reference)s “%(title)s” on behalf of %(organisation)s. "
+            "The document I sign has the fingerprint %(sha256)s."
+        )
+        % values
+    )
+
+
+def _task_forms(task: Task, data=None) -> list[TaskDecisionForm]:
+    """The decision forms of the task's page; with ``data``, the one whose decision was
+    pressed is bound (the first one when no known decision was sent)."""
+    if task.kind == TaskKind.REVIEW:
+        kinds = [(ReviewDecisionForm, {})]
+    elif task.kind == TaskKind.REVISION:
+        kinds = [(RevisionDecisionForm, {})]
+    elif task.kind == TaskKind.VOTE:
+        kinds = [(VoteDecisionForm, {"actions": _contract_actions(task.contract)})]
+    elif task.kind == TaskKind.DELIBERATION:
+        kinds = [(DeliberationDecisionForm, {})]
+    elif task.kind == TaskKind.SIGNATURE:
+        kinds = [
+            (SignDecisionForm, {"consent_label": _consent_label(task)}),
+            (DeclineDecisionForm, {}),
+        ]
+    else:
+        return []
+    pressed = data.get("decision") if data is not None else None
+    bound_index = next(
+        (i for i, (form_class, _kw) in enumerate(kinds) if pressed in form_class.decisions), 0
+    )
+    return [
+        form_class(data if data is not None and i == bound_index else None, **kwargs)
+        for i, (form_class, kwargs) in enumerate(kinds)
+    ]
+
+
+def _decision_of(task: Task, form: TaskDecisionForm) -> Decision:
+    data = form.cleaned_data
+    decision = Decision(data["decision"], comment=data.get("comment", ""))
+    if isinstance(form, VoteDecisionForm) and decision.decision == "reject":
+        decision.objections = form.objections()
+        decision.actions = sorted(decision.objections)
+    elif isinstance(form, DeliberationDecisionForm):
+        decision.number, decision.date = data["number"], data["date"]
+    elif isinstance(form, SignDecisionForm):
+        decision.password, decision.consent = data["password"], data["consent"]
+    return decision
+
+
+def _client_info(request: HttpRequest) -> ClientInfo:
+    """Where a signature comes from: the client address as the API's throttling sees it
+    (behind ACCORD_TRUSTED_PROXIES proxies), and the browser."""
+    return ClientInfo(
+        ip_address=BaseThrottle().get_ident(request) or "",
+        user_agent=request.headers.get("user-agent", "")[:500],
+    )
+
+
+def _task_context(task: Task, user: User) -> dict:
+    """What each kind of task page shows besides its forms."""
+    contract = task.contract
+    context: dict = {}
+    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and task.action_id:
+        context["action"] = _action_with_sheet(task.action_id)
+    if task.kind == TaskKind.REVISION and task.action_id:
+        context["review_comments"] = list(
+            Task.objects.filter(
+                action_id=task.action_id,
+                kind=TaskKind.REVIEW,
+                status=TaskStatus.DONE,
+                decision="request_changes",
+            )
+            .select_related("completed_by", "on_behalf_of")
+            .order_by("-finished")
+        )
+        context["committee_objections"] = [
+            {
+                "vote": vote,
+                "objection": vote.data.get("objections", {}).get(task.action.code, ""),
+            }
+            for vote in Task.objects.filter(
+                contract=contract, kind=TaskKind.VOTE, status=TaskStatus.DONE, decision="reject"
+            )
+            .select_related("completed_by", "committee_vote")
+            .order_by("-finished")
+            if not vote.data.get("actions") or task.action.code in vote.data["actions"]
+        ]
+    if task.kind in (TaskKind.VOTE, TaskKind.DELIBERATION, TaskKind.SIGNATURE):
+        context["contract_funding"] = FundingLine.objects.filter(
+            action__contract=contract
+        ).aggregate(total=Sum("amount"))["total"]
+        context["progress"] = contract_progress(contract)
+    if task.kind == TaskKind.VOTE:
+        if "actions" not in context:
+            context["actions"] = _contract_actions(contract)
+        vote = task.committee_vote
+        committee = SteeringCommittee.objects.filter(contract=contract).first()
+        if vote is not None:
+            context["vote"] = vote
+            context["vote_cast"] = (
+                vote.cast if vote.outcome else sum(services.committee_vote_count(vote))
+            )
+            context["may_close_vote"] = (
+                committee is not None
+                and committee.chair_id == user.pk
+                and not vote.outcome
+                and contract.status == ContractStatus.COMMITTEE
+                and context["vote_cast"] >= vote.quorum
+            )
+            context["is_chair"] = committee is not None and committee.chair_id == user.pk
+    if task.kind == TaskKind.SIGNATURE and task.signatory_id:
+        context["signatory"] = Signatory.objects.select_related(
+            "organisation", "signer", "represented_by"
+        ).get(pk=task.signatory_id)
+        context["is_mandatory"] = context["signatory"].kind == SignatoryKind.MANDATORY
+    return context
+
+
+def _render_task(
+    request: HttpRequest,
+    task: Task,
+    forms: list[TaskDecisionForm],
+    *,
+    refusal: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    reason = _read_only_reason(task, request.user)
+    context = {
+        "task": task,
+        "title": _task_title(task),
+        "read_only_reason": reason[0] if reason else "",
+        "may_decide": reason is None,
+        "forms": forms if reason is None else [],
+        "form": forms[0] if forms and reason is None else None,
+        "has_errors": bool(refusal) or any(form.errors for form in forms),
+        "error_forms": forms,
+        "refusal": refusal,
+        "decision_labels": {key: str(label) for key, label in DECISION_LABELS.items()},
+        "nav_section": "tasks",
+        **_task_context(task, request.user),
+    }
+    return render(request, "workflows/task_detail.html", context, status=status)
+
+
+@login_required
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One task: what to decide and the buttons to decide it; read-only when it is not (or no
+    longer) this person's to decide, with the reason. 404 when the task is not theirs to see."""
+    task = get_object_or_404(tasks_visible_to(request.user), pk=pk)
+    if request.method != "POST":
+        return _render_task(request, task, _task_forms(task))
+    reason = _read_only_reason(task, request.user)
+    if reason is not None:
+        return _render_task(request, task, [], refusal=reason[0], status=reason[1])
+    forms = _task_forms(task, request.POST)
+    form = next(form for form in forms if form.is_bound)
+    if not form.is_valid():
+        return _render_task(request, task, forms, status=400)
+    status_before = task.contract.status
+    try:
+        task = approvals.task_decide(
+            task=task,
+            actor=request.user,
+            decision=_decision_of(task, form),
+            client=_client_info(request),
+        )
+    except ApplicationError as exc:
+        if exc.message == _("The password is incorrect.") and "password" in form.fields:
+            form.add_error("password", exc.message)
+        else:
+            form.add_error(None, exc.message)
+        task = get_object_or_404(tasks_visible_to(request.user), pk=pk)
+        return _render_task(request, task, forms, status=exc.status_code)
+    messages.success(request, _decision_done_message(task))
+    contract = task.contract
+    if contract.status != status_before:
+        messages.info(
+            request,
+            _("The contract %(reference)s is now “%(status)s”.")
+            % {"reference": contract.reference, "status": contract.get_status_display()},
+        )
+    return redirect("workflows:inbox")
+
+
+# --- Absences -----------------------------------------------------------------------------
+
+
+def _possible_delegates(user: User):
+    """Whom a person may hand their tasks to: the people of their contracts and of their
+    organisation (a short list of colleagues, never every account)."""
+    contract_ids = list(contracts_visible_to(user).values_list("pk", flat=True))
+    people: set[int] = set()
+    through_tables = [
+        (Contract.participants.through, "contract_id__in"),
+        (Contract.coordinators.through, "contract_id__in"),
+        (WorkingGroup.leads.through, "workinggroup__contract_id__in"),
+        (WorkingGroup.members.through, "workinggroup__contract_id__in"),
+        (SteeringCommittee.members.through, "steeringcommittee__contract_id__in"),
+    ]
+    for through, lookup in through_tables:
+        people.update(
+            through.objects.filter(**{lookup: contract_ids}).values_list("user_id", flat=True)
+        )
+    for signer, representative in Signatory.objects.filter(
+        contract_id__in=contract_ids
+    ).values_list("signer_id", "represented_by_id"):
+        people.update(pk for pk in (signer, representative) if pk)
+    people.update(
+        Action.objects.filter(contract_id__in=contract_ids).values_list("pilot_id", flat=True)
+    )
+    if user.organisation_id:
+        people.update(
+            User.objects.filter(organisation_id=user.organisation_id).values_list("pk", flat=True)
+        )
+    people.discard(user.pk)
+    return (
+        User.objects.filter(pk__in=people, is_active=True)
+        .select_related("organisation")
+        .order_by("full_name", "username")
+    )
+
+
+def _absence_state(delegation: Delegation, today) -> str:
+    if delegation.cancelled_at is not None:
+        return "cancelled"
+    if delegation.end < today:
+        return "over"
+    if delegation.start > today:
+        return "planned"
+    return "current"
+
+
+@login_required
+def absences(request: HttpRequest) -> HttpResponse:
+    """Declare an absence ("my tasks go to Y from A to B"), list and cancel one's absences."""
+    user = request.user
+    today = timezone.localdate()
+    delegates = _possible_delegates(user)
+    status = 200
+    if request.method == "POST":
+        form = AbsenceForm(request.POST, delegates=delegates)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                approvals.delegation_declare(
+                    user=user, delegate=data["delegate"], start=data["start"], end=data["end"]
+                )
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+                status = exc.status_code
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Your absence is recorded: your tasks go to %(delegate)s from %(start)s to "
+                        "%(end)s."
+                    )
+                    % {
+                        "delegate": data["delegate"].display_name,
+                        "start": date_format(data["start"], "j F Y"),
+                        "end": date_format(data["end"], "j F Y"),
+                    },
+                )
+                return redirect("workflows:absences")
+        else:
+            status = 400
+    else:
+        form = AbsenceForm(delegates=delegates, initial={"start": today})
+    mine = list(
+        Delegation.objects.filter(user=user)
+        .select_related("delegate__organisation")
+        .annotate(
+            open_tasks=Count("tasks", filter=Q(tasks__status__in=approvals.OPEN_STATUSES)),
+        )
+        .order_by("-start", "-pk")
+    )
+    for delegation in mine:
+        delegation.state = _absence_state(delegation, today)
+    for_others = list(
+        Delegation.objects.filter(delegate=user, cancelled_at=None, end__gte=today)
+        .select_related("user__organisation")
+        .order_by("start", "pk")
+    )
+    for delegation in for_others:
+        delegation.state = _absence_state(delegation, today)
+    return render(
+        request,
+        "workflows/absences.html",
+        {
+            "form": form,
+            "error_forms": [form],
+            "absences": mine,
+            "for_others": for_others,
+            "has_delegates": delegates.exists(),
+            "nav_section": "absences",
+        },
+        status=status,
+    )
+
+
+@login_required
+def absence_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    delegation = get_object_or_404(Delegation, pk=pk, user=request.user)
+    if request.method != "POST":
+        return redirect("workflows:absences")
+    try:
+        approvals.delegation_cancel(delegation=delegation, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("Your absence from %(start)s to %(end)s is cancelled: your tasks are back with you.")
+            % {
+                "start": date_format(delegation.start, "j F Y"),
+                "end": date_format(delegation.end, "j F Y"),
+            },
+        )
+    return redirect("workflows:absences")

@@ -8,8 +8,9 @@ from django import template
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
+from workflows.flows import DECISION_LABELS
 from workflows.models import ActionStatus, ContractStatus, HistoryEntry, HistoryEvent
-from workflows.selectors import user_may_import_contracts
+from workflows.selectors import inbox_of, user_may_import_contracts
 
 register = template.Library()
 
@@ -103,3 +104,26 @@ def history_state_label(entry: HistoryEntry, which: str) -> str:
 @register.simple_tag
 def may_import_contracts(user) -> bool:
     return user_may_import_contracts(user)
+
+
+@register.simple_tag
+def open_task_count(user) -> int:
+    """How many tasks wait for this person (the header's "My tasks" counter)."""
+    if not user.is_authenticated:
+        return 0
+    return inbox_of(user).count()
+
+
+@register.filter
+def decision_label(value: str) -> str:
+    if not value:
+        return ""
+    return str(DECISION_LABELS.get(value, value))
+
+
+@register.filter
+def fingerprint(value: str) -> str:
+    """A SHA-256 in groups of eight characters, easier to read aloud and compare."""
+    if not value:
+        return ""
+    return " ".join(value[i : i + 8] for i in range(0, len(value), 8))
