@@ -416,7 +416,7 @@ def close_vote(*, contract: Contract, actor: User) -> Contract:
         raise NotAllowed(_("Only the chair of the steering committee may close the vote."))
     if contract.status != ContractStatus.COMMITTEE:
         raise Conflict(
-            _("There is no vote in progress: the contract is \u201c%(state)s\u201d.")
+            _("There is no vote in progress: the contract is “%(state)s”.")
             % {"state": contract.get_status_display()}
         )
     process = Process.objects.get(contract=contract, flow_class=ContractFlow, finished__isnull=True)

@@ -30,7 +30,7 @@ from .models import (
     TaskKind,
     TaskStatus,
 )
-from .nodes import Assignment, ForEach, HumanTask, contract_lock
+from .nodes import Assignment, ForEach, Gather, HumanTask, contract_lock
 
 
 def _contract(activation: Activation) -> Contract:
@@ -60,7 +60,10 @@ class ActionReviewFlow(flow.Flow):
         .Annotation(title=_("Review launched"))
     )
     needs_revision = (
-        flow.If(this.changes_are_requested).Then(this.revise).Else(this.review_by_leads)
+        flow.If(this.changes_are_requested)
+        .Then(this.revise)
+        .Else(this.review_by_leads)
+        .Annotation(title=_("Changes requested?"))
     )
     review_by_leads = (
         ForEach(this.leads).Next(this.review).Annotation(title=_("One review per lead"))
@@ -70,15 +73,22 @@ class ActionReviewFlow(flow.Flow):
         .Next(this.reviewed)
         .Annotation(title=_("Review by a lead"))
     )
-    reviewed = flow.Join(continue_on_condition=this.changes_requested_in_round).Next(
-        this.conclude_review
+    reviewed = (
+        Gather(continue_on_condition=this.changes_requested_in_round)
+        .Next(this.conclude_review)
+        .Annotation(title=_("Reviews in"))
     )
     conclude_review = (
         flow.Function(this.fire_review_outcome)
         .Next(this.approved)
         .Annotation(title=_("Approve or send back"))
     )
-    approved = flow.If(this.action_is_approved).Then(this.notify_contract).Else(this.revise)
+    approved = (
+        flow.If(this.action_is_approved)
+        .Then(this.notify_contract)
+        .Else(this.revise)
+        .Annotation(title=_("Approved by every lead?"))
+    )
     revise = (
         HumanTask(TaskKind.REVISION, this.assign_revision)
         .Next(this.resubmit)
@@ -126,9 +136,13 @@ class ActionReviewFlow(flow.Flow):
         ).exists()
 
     def fire_review_outcome(self, activation: Activation) -> None:
-        join = _previous_task(activation)
+        # The reviews that led to the join that led here (one query through task_previous).
         decisive = (
-            join.previous.filter(status=TaskStatus.DONE, decision="request_changes")
+            Task.objects.filter(
+                leading__leading=activation.task,
+                status=TaskStatus.DONE,
+                decision="request_changes",
+            )
             .select_related("owner", "on_behalf_of")
             .order_by("finished")
             .first()
@@ -216,13 +230,22 @@ class ContractFlow(flow.Flow):
         .Next(this.votes_in)
         .Annotation(title=_("Vote of a member"))
     )
-    votes_in = flow.Join(continue_on_condition=this.vote_is_decided).Next(this.count_votes)
+    votes_in = (
+        Gather(continue_on_condition=this.vote_is_decided)
+        .Next(this.count_votes)
+        .Annotation(title=_("Vote decided"))
+    )
     count_votes = (
         flow.Function(this.fire_vote_outcome)
         .Next(this.validated)
         .Annotation(title=_("Outcome of the vote"))
     )
-    validated = flow.If(this.is_validated).Then(this.deliberation).Else(this.start_revisions)
+    validated = (
+        flow.If(this.is_validated)
+        .Then(this.deliberation)
+        .Else(this.start_revisions)
+        .Annotation(title=_("Validated by the committee?"))
+    )
     start_revisions = (
         flow.Function(this.launch_revisions)
         .Next(this.await_reviews)
@@ -233,7 +256,11 @@ class ContractFlow(flow.Flow):
         .Next(this.record_deliberation)
         .Annotation(title=_("Council deliberation"))
     )
-    record_deliberation = flow.Function(this.fire_record_deliberation).Next(this.call_signatories)
+    record_deliberation = (
+        flow.Function(this.fire_record_deliberation)
+        .Next(this.call_signatories)
+        .Annotation(title=_("Document frozen, signing opens"))
+    )
     call_signatories = (
         ForEach(this.next_signatories)
         .Next(this.sign)
@@ -244,8 +271,10 @@ class ContractFlow(flow.Flow):
         .Next(this.signatures_in)
         .Annotation(title=_("Signature"))
     )
-    signatures_in = flow.Join(continue_on_condition=this.mandatory_decline).Next(
-        this.conclude_signatures
+    signatures_in = (
+        Gather(continue_on_condition=this.mandatory_decline)
+        .Next(this.conclude_signatures)
+        .Annotation(title=_("Signatures of the order group in"))
     )
     conclude_signatures = (
         flow.Function(this.fire_signing_outcome)
@@ -257,6 +286,7 @@ class ContractFlow(flow.Flow):
         .Case(this.back_to_draft, this.contract_is_draft)
         .Case(this.call_signatories, this.signatures_pending)
         .Default(this.signed)
+        .Annotation(title=_("Next step of the signing"))
     )
     signed = flow.End().Annotation(title=_("Signed"))
     back_to_draft = flow.End().Annotation(title=_("Back to draft"))

@@ -880,8 +880,8 @@ class CommitteeVote(models.Model):
     """One round of the steering committee's vote on the whole contract."""
 
     class Outcome(models.TextChoices):
-        VALIDATED = "validated", _("Validated")
-        REJECTED = "rejected", _("Rejected")
+        VALIDATED = "validated", pgettext_lazy("vote outcome", "Validated")
+        REJECTED = "rejected", pgettext_lazy("vote outcome", "Rejected")
 
     contract = models.ForeignKey(
         Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="votes"
@@ -1083,8 +1083,8 @@ class Delegation(models.Model):
         on_delete=models.PROTECT,
         related_name="delegations_received",
     )
-    start = models.DateField(_("from"))
-    end = models.DateField(_("to"))
+    start = models.DateField(pgettext_lazy("absence", "from"))
+    end = models.DateField(pgettext_lazy("absence", "to"))
     created_at = models.DateTimeField(_("declared at"), auto_now_add=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
 

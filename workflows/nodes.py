@@ -3,8 +3,9 @@
 Open-source viewflow creates one task per node activation, and its ``Split`` takes no data
 source. A contract needs "one review task per lead", "one vote per committee member", "one
 signature per signatory": ``ForEach`` splits into one branch per item (BPMN's multi-instance
-pattern) and viewflow's own ``Join`` gathers them, with ``continue_on_condition`` deciding
-early (a request for changes, a vote whose outcome can no longer change, a mandatory decline).
+pattern) and ``Gather`` (viewflow's ``Join``, asking the database once per arrival) gathers
+them, with ``continue_on_condition`` deciding early (a request for changes, a vote whose
+outcome can no longer change, a mandatory decline).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db import transaction
 from viewflow import this
 from viewflow.workflow.activation import Activation
 from viewflow.workflow.exceptions import FlowRuntimeError
+from viewflow.workflow.nodes.join import Join, JoinActivation
 from viewflow.workflow.nodes.split import Split, SplitActivation
 from viewflow.workflow.nodes.view import View, ViewActivation
 
@@ -35,7 +37,9 @@ class ContractLock:
 
     @contextmanager
     def __call__(self, flow_class, process_pk):
-        with transaction.atomic():
+        # No savepoint: an error here aborts the caller's transaction anyway (task_decide,
+        # launch_review... each have their own), and a savepoint costs two statements a node.
+        with transaction.atomic(savepoint=False):
             contract_of_process = Process.objects.filter(pk=process_pk).values("contract_id")
             Contract.objects.select_for_update().filter(pk=contract_of_process[:1]).exists()
             yield
@@ -76,6 +80,48 @@ class ForEach(Split):
         if self._activate_next:
             raise ValueError("ForEach has exactly one next node")
         return super().Next(node)
+
+
+class GatherActivation(JoinActivation):
+    """viewflow's join activation, asking the database once per arrival.
+
+    viewflow evaluates ``is_done`` twice (``complete.can_proceed()``, then the transition's
+    own guard) and recomputes the token prefixes and the early-decision condition once more
+    inside ``complete``. Nothing changes in between (all of it runs under the contract's
+    lock, in one call of ``_activate_next``), so each answer is kept on the activation.
+    """
+
+    def __init__(self, *args, **kwargs):
+        self._answers: dict[str, Any] = {}
+        super().__init__(*args, **kwargs)
+
+    def _once(self, key: str, ask: Callable[[], Any]) -> Any:
+        if key not in self._answers:
+            self._answers[key] = ask()
+        return self._answers[key]
+
+    def _join_token_prefixes(self):
+        return self._once("prefixes", super()._join_token_prefixes)
+
+    def is_done(self):
+        return self._once("done", super().is_done)
+
+
+class Gather(Join):
+    """viewflow's ``Join`` (with its ``continue_on_condition``), for the branches of a
+    ``ForEach``; see ``GatherActivation``."""
+
+    activation_class = GatherActivation
+
+    def _resolve(self, instance):
+        super()._resolve(instance)
+        condition = self._continue_on_condition
+        if condition is not None:
+
+            def continue_on_condition(activation, active_tasks):
+                return activation._once("condition", lambda: condition(activation, active_tasks))
+
+            self._continue_on_condition = continue_on_condition
 
 
 @dataclass(frozen=True)

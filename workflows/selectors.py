@@ -19,9 +19,11 @@ from .models import (
     Signatory,
     SignatoryKind,
     SignatoryStatus,
+    SteeringCommittee,
     Task,
     TaskStatus,
     User,
+    WorkingGroup,
 )
 
 
@@ -32,22 +34,25 @@ def contracts_visible_to(user: User) -> QuerySet[Contract]:
         return contracts.none()
     if user.is_staff:
         return contracts
-    takes_part = (
-        Q(participants=user)
-        | Q(coordinators=user)
-        | Q(working_groups__leads=user)
-        | Q(working_groups__members=user)
-        | Q(steering_committee__members=user)
-        | Q(steering_committee__chair=user)
-        | Q(signatories__signer=user)
-        | Q(signatories__represented_by=user)
-        | Q(actions__pilot=user)
+    # One subquery per role, each on its own index. Not one filter across the relations: its
+    # joins multiply (groups x members x actions x history x tasks...), and on a real contract
+    # (38 actions, hundreds of history entries) the query ran for minutes.
+    roles = [
+        Contract.participants.through.objects.filter(user=user),
+        Contract.coordinators.through.objects.filter(user=user),
+        WorkingGroup.objects.filter(Q(leads=user) | Q(members=user)),
+        SteeringCommittee.objects.filter(Q(members=user) | Q(chair=user)),
+        Signatory.objects.filter(Q(signer=user) | Q(represented_by=user)),
+        Action.objects.filter(pilot=user),
         # Whoever set the contract up may see it, even if the file does not name them.
-        | Q(history__event=HistoryEvent.IMPORTED, history__actor=user)
+        HistoryEntry.objects.filter(event=HistoryEvent.IMPORTED, actor=user),
         # A delegate works on the contracts of the tasks in their hands.
-        | Q(tasks__owner=user)
-    )
-    return contracts.filter(pk__in=Contract.objects.filter(takes_part).values("pk"))
+        Task.objects.filter(owner=user),
+    ]
+    takes_part = Q()
+    for role in roles:
+        takes_part |= Q(pk__in=role.values("contract_id"))
+    return contracts.filter(takes_part)
 
 
 def transition_blockers(obj: Contract | Action, name: str) -> list[str] | None:
@@ -152,7 +157,12 @@ def inbox_of(
         tasks = tasks.filter(contract_id=contract_id)
     if overdue:
         tasks = tasks.filter(due__lt=timezone.now())
-    return _with_task_details(tasks).order_by("due", "pk")
+    # Joined: what an inbox line shows, and no more. PostgreSQL's planning time grows steeply
+    # with the joined tables: 16-28 ms with the assignee and the vote as well (nine tables),
+    # about 4 ms with these (benchmarks/, docs/benchmarks.md).
+    return tasks.select_related(
+        "contract", "action", "owner", "on_behalf_of", "signatory__organisation"
+    ).order_by("due", "pk")
 
 
 def tasks_visible_to(user: User) -> QuerySet[Task]:
@@ -235,5 +245,33 @@ def contract_flow_chart(contract: Contract) -> str:
     grid = chart.calc_layout_data(ContractFlow)
     process = contract_current_process(contract)
     if process is not None:
-        chart.calc_cell_status(ContractFlow, grid, process.pk)
+        for flow_task, status in _step_statuses(process).items():
+            if flow_task in grid.nodes:
+                grid[flow_task].status = status
     return chart.grid_to_svg(grid)
+
+
+# A step with many tasks (one vote per member) shows its most telling state: someone still
+# has to act, else it was done (even if the remaining votes were cancelled once decided).
+_STEP_STATUS_PRIORITY = [
+    TaskStatus.ERROR,
+    TaskStatus.ASSIGNED,
+    TaskStatus.HELD,
+    TaskStatus.STARTED,
+    TaskStatus.NEW,
+    TaskStatus.DONE,
+    TaskStatus.CANCELED,
+]
+
+
+def _step_statuses(process: Process) -> dict:
+    """The chart's colour of each step of the process, from the statuses of its tasks."""
+    statuses: dict = {}
+    for flow_task, status in process.task_set.values_list("flow_task", "status"):
+        statuses.setdefault(flow_task, set()).add(status)
+    shown = {}
+    for flow_task, present in statuses.items():
+        status = next((s for s in _STEP_STATUS_PRIORITY if s in present), next(iter(present)))
+        # The SVG styles viewflow's statuses; a held step is drawn as waiting for someone.
+        shown[flow_task] = TaskStatus.ASSIGNED if status == TaskStatus.HELD else status
+    return shown

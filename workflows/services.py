@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
@@ -89,12 +89,62 @@ def history_append(
     data: dict[str, Any] | None = None,
 ) -> HistoryEntry:
     """Append one entry to the contract's chain; the caller holds the contract's row lock."""
-    previous = (
+    (entry,) = history_append_many(
+        contract=contract,
+        entries=[
+            {
+                "event": event,
+                "actor": actor,
+                "on_behalf_of": on_behalf_of,
+                "name": name,
+                "action": action,
+                "from_state": from_state,
+                "to_state": to_state,
+                "comment": comment,
+                "data": data,
+            }
+        ],
+    )
+    return entry
+
+
+def history_append_many(*, contract: Contract, entries: list[dict[str, Any]]) -> list[HistoryEntry]:
+    """Append entries to the contract's chain, in order, reading its head once and writing
+    them in one INSERT (a cascade over every action is three statements, not three per
+    action). Each entry takes ``history_append``'s keyword arguments but the contract; the
+    caller holds the contract's row lock."""
+    head = (
         HistoryEntry.objects.filter(contract=contract).order_by("-seq").only("seq", "hash").first()
     )
+    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    chained = []
+    for fields in entries:
+        seq += 1
+        entry = _history_entry(contract, seq=seq, prev_hash=prev_hash, **fields)
+        prev_hash = entry.hash
+        chained.append(entry)
+    HistoryEntry.objects.bulk_create(chained)
+    return chained
+
+
+def _history_entry(
+    contract: Contract,
+    *,
+    seq: int,
+    prev_hash: str,
+    event: str,
+    actor: User | None = None,
+    on_behalf_of: User | None = None,
+    name: str = "",
+    action: Action | None = None,
+    from_state: str = "",
+    to_state: str = "",
+    comment: str = "",
+    data: dict[str, Any] | None = None,
+) -> HistoryEntry:
     entry = HistoryEntry(
         contract=contract,
-        seq=previous.seq + 1 if previous else 1,
+        seq=seq,
         at=timezone.now(),
         actor=actor,
         actor_username=actor.username if actor else "",
@@ -110,10 +160,9 @@ def history_append(
         # Stored as it will read back from the database, so the hash recomputes identically.
         data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)),
         contract_version=contract.version,
-        prev_hash=previous.hash if previous else GENESIS_HASH,
+        prev_hash=prev_hash,
     )
     entry.hash = entry.compute_hash()
-    entry.save(force_insert=True)
     return entry
 
 
@@ -132,6 +181,16 @@ def lock_contract(contract_id: int) -> Contract:
 
 def _fire(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
     """Fire FSM transition `name` on `obj` and save it; refuse with a clear 409 otherwise."""
+    source, target = _apply(obj, name, **kwargs)
+    try:
+        obj.save()
+    except ConcurrentTransition as exc:
+        raise Conflict(_(CHANGED_MEANWHILE)) from exc
+    return source, target
+
+
+def _apply(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
+    """Fire FSM transition `name` on `obj` in memory, or refuse with a clear 409."""
     source = obj.status
     blockers = transition_blockers(obj, name)
     if blockers is None:
@@ -151,10 +210,6 @@ def _fire(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
     if blockers:
         raise Conflict(blockers[0], {"transition": name, "state": source})
     getattr(obj, name)(**kwargs)
-    try:
-        obj.save()
-    except ConcurrentTransition as exc:
-        raise Conflict(_(CHANGED_MEANWHILE)) from exc
     return source, obj.status
 
 
@@ -219,6 +274,40 @@ def _actions_in(contract: Contract, *statuses: str) -> Iterable[Action]:
     return contract.actions.filter(status__in=statuses).select_for_update().order_by("position")
 
 
+def _actions_transition(
+    actions: Iterable[Action], name: str, *, contract: Contract, actor: User | None
+) -> list[Action]:
+    """Fire transition `name` on every action, each checked as `_fire` checks it, written in
+    one UPDATE per source state and recorded in one history INSERT: a cascade over the
+    contract's actions costs the same few statements for 38 actions or 400."""
+    moved = []
+    for action in actions:
+        action.contract = contract  # the locked instance, for guards that look at the contract
+        moved.append((action, *_apply(action, name)))
+    for source, target in {(source, target) for _action, source, target in moved}:
+        pks = [action.pk for action, from_, to in moved if (from_, to) == (source, target)]
+        # The same check as django-fsm's on save: no row changed state since it was read.
+        if Action.objects.filter(pk__in=pks, status=source).update(status=target) != len(pks):
+            raise Conflict(_(CHANGED_MEANWHILE))
+    for action, _source, _target in moved:
+        action._update_initial_state()  # saved: a later save() checks against the new state
+    history_append_many(
+        contract=contract,
+        entries=[
+            {
+                "event": HistoryEvent.ACTION_TRANSITION,
+                "actor": actor,
+                "name": name,
+                "action": action,
+                "from_state": source,
+                "to_state": target,
+            }
+            for action, source, target in moved
+        ],
+    )
+    return [action for action, _source, _target in moved]
+
+
 # --- Coordinator transitions --------------------------------------------------------------
 
 
@@ -228,8 +317,12 @@ def contract_launch_review(*, contract: Contract, actor: User) -> Contract:
     contract = _lock(contract)
     _require_coordinator(contract, actor)
     _contract_transition(contract, "launch_review", actor=actor)
-    for action in _actions_in(contract, ActionStatus.DRAFT):
-        _action_transition(action, "submit_for_review", contract=contract, actor=actor)
+    _actions_transition(
+        _actions_in(contract, ActionStatus.DRAFT),
+        "submit_for_review",
+        contract=contract,
+        actor=actor,
+    )
     return contract
 
 
@@ -327,8 +420,9 @@ def contract_committee_validate(*, contract: Contract, comment: str = "") -> Con
     """The committee validated the content: actions become validated, deliberation opens."""
     contract = _lock(contract)
     _contract_transition(contract, "committee_validate", actor=None, comment=comment)
-    for action in _actions_in(contract, ActionStatus.APPROVED):
-        _action_transition(action, "validate", contract=contract, actor=None)
+    _actions_transition(
+        _actions_in(contract, ActionStatus.APPROVED), "validate", contract=contract, actor=None
+    )
     return contract
 
 
@@ -348,10 +442,7 @@ def contract_committee_reject(
     targets = _actions_in(contract, ActionStatus.APPROVED)
     if codes:
         targets = targets.filter(code__in=codes)
-    return [
-        _action_transition(action, "request_changes", contract=contract, actor=None)
-        for action in targets
-    ]
+    return _actions_transition(targets, "request_changes", contract=contract, actor=None)
 
 
 @transaction.atomic
@@ -381,14 +472,14 @@ def contract_return_to_draft(
         data={"declined_by": signatory.organisation.code, "voided_signatures": voided},
     )
     contract.signatories.update(status=SignatoryStatus.PENDING)
-    for action in _actions_in(
+    returned = _actions_in(
         contract,
         ActionStatus.REVIEW,
         ActionStatus.CHANGES_REQUESTED,
         ActionStatus.APPROVED,
         ActionStatus.VALIDATED,
-    ):
-        _action_transition(action, "return_to_draft", contract=contract, actor=None)
+    )
+    _actions_transition(returned, "return_to_draft", contract=contract, actor=None)
     return contract
 
 
@@ -471,12 +562,18 @@ def contract_document_sha256(contract: Contract) -> str:
                 "title": action.title,
                 "objective": action.objective,
                 "pilot": action.pilot.username,
-                "partners": sorted(action.partners.values_list("code", flat=True)),
+                "partners": sorted(partner.code for partner in action.partners.all()),
                 "funding": [
                     [line.funder.code, str(line.amount)] for line in action.funding_lines.all()
                 ],
             }
-            for action in contract.actions.select_related("pilot").order_by("position")
+            # Prefetched: the same few queries for 38 actions or 400.
+            for action in contract.actions.select_related("pilot")
+            .prefetch_related(
+                "partners",
+                Prefetch("funding_lines", queryset=FundingLine.objects.select_related("funder")),
+            )
+            .order_by("position")
         ],
         "signatories": [
             [
@@ -498,7 +595,7 @@ def contract_document_sha256(contract: Contract) -> str:
 def _action_step(
     action: Action, name: str, *, actor: User | None, on_behalf_of: User | None, comment: str
 ) -> Action:
-    contract = _lock(action.contract)
+    contract = lock_contract(action.contract_id)
     action = contract.actions.select_for_update().get(pk=action.pk)
     return _action_transition(
         action, name, contract=contract, actor=actor, on_behalf_of=on_behalf_of, comment=comment

@@ -360,12 +360,9 @@ def contract_close_vote(request: HttpRequest, pk: int) -> HttpResponse:
     vote = contract.votes.order_by("-round").first()
     messages.success(
         request,
-        _("The vote is closed: the steering committee %(outcome)s the contract.")
-        % {
-            "outcome": _("validated")
-            if vote and vote.outcome == CommitteeVote.Outcome.VALIDATED
-            else _("rejected")
-        },
+        _("The vote is closed: the steering committee validated the contract.")
+        if vote and vote.outcome == CommitteeVote.Outcome.VALIDATED
+        else _("The vote is closed: the steering committee rejected the contract."),
     )
     return redirect("workflows:contract_detail", pk=contract.pk)
 

@@ -84,7 +84,7 @@ def test_the_delegate_decides_and_the_history_says_for_whom(lead, delegate):
     task = review_of(lead)
 
     response = client_of(delegate).post(
-        f"/api/v1/tasks/{task.pk}/decision/", {"decision": "approve"}, format="json"
+        f"/api/v1/tasks/{task.pk}/decision/", {"decision": "approve"}, format="json", **EN
     )
 
     assert response.status_code == 200

@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.factories import ActionFactory, UserFactory
 from tests.flows import decide, open_tasks
@@ -14,6 +14,13 @@ from workflows.models import Delegation, HistoryEntry, TaskKind
 from workflows.tasks import apply_delegations
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _messages_in_english():
+    """The refusals below are matched in English, whatever the default language (French)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

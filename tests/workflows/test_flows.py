@@ -1,9 +1,10 @@
 """The approval flows enforce workflow.md: who gets which task, when, and what follows."""
 
 import datetime
+import re
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.factories import (
     ActionFactory,
@@ -34,9 +35,16 @@ from workflows.models import (
     TaskKind,
     TaskStatus,
 )
-from workflows.selectors import history_verify
+from workflows.selectors import contract_flow_chart, history_verify
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _messages_in_english():
+    """The refusals below are matched in English, whatever the default language (French)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
@@ -368,3 +376,17 @@ def test_the_whole_walk_leaves_an_intact_history(contract, coordinator, actions,
     assert contract.status == ContractStatus.SIGNED
     assert history_verify(contract).valid
     assert not Process.objects.filter(contract=contract, finished__isnull=True).exists()
+
+
+def test_the_diagram_shows_a_decided_vote_as_done_and_the_waiting_step(
+    contract, coordinator, actions, committee
+):
+    SignatoryFactory(contract=contract)
+    walk_to_deliberation(contract, coordinator)  # the last votes were cancelled once decided
+
+    svg = contract_flow_chart(contract)
+
+    assert '<g id="vote" transform' in svg
+    assert re.search(r'<g id="vote"[^>]*class="done"', svg)
+    assert re.search(r'<g id="deliberation"[^>]*class="assigned"', svg)
+    assert not re.search(r'<g id="sign"[^>]*class=', svg)  # not reached yet

@@ -73,14 +73,14 @@ def test_a_change_that_fails_half_way_leaves_neither_state_nor_history(
     contract, coordinator, monkeypatch
 ):
     ActionFactory(contract=contract)
-    original = services.history_append
+    original = services.history_append_many  # every entry goes through it
 
     def fail_on_action_entry(**kwargs):
-        if kwargs.get("action") is not None:
+        if any(entry.get("action") is not None for entry in kwargs["entries"]):
             raise RuntimeError("disk full")
         return original(**kwargs)
 
-    monkeypatch.setattr(services, "history_append", fail_on_action_entry)
+    monkeypatch.setattr(services, "history_append_many", fail_on_action_entry)
     with pytest.raises(RuntimeError):
         services.contract_launch_review(contract=contract, actor=coordinator)
     contract.refresh_from_db()

@@ -291,7 +291,7 @@ class ContractImportApi(APIView):
 INBOX_PAGE_SIZE = 50
 INBOX_MAX_PAGE_SIZE = 200
 USER_AGENT_MAX_LENGTH = 512
-NOBODY_WITH_USERNAME = gettext_noop("Nobody has the username \u201c%(username)s\u201d.")
+NOBODY_WITH_USERNAME = gettext_noop("Nobody has the username “%(username)s”.")
 
 
 def client_info(request) -> approvals.ClientInfo:

@@ -1,0 +1,1 @@
+"""Accord's benchmarks (PostgreSQL): run ``.venv/bin/python -m benchmarks.run``."""

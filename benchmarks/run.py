@@ -1,0 +1,128 @@
+"""Run Accord's benchmarks on PostgreSQL and print the figures.
+
+    .venv/bin/python -m benchmarks.run                      # everything
+    .venv/bin/python -m benchmarks.run --only walk          # or --only inbox
+    .venv/bin/python -m benchmarks.run --tasks 1000,100000 --users 5000
+
+The database is ``BENCH_DATABASE_URL`` (default
+``postgres://postgres@127.0.0.1:5432/accord_bench``), never ``DATABASE_URL``: it is DROPPED,
+created and migrated at each run, so its name must contain "bench".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+
+# Never the DATABASE_URL of the environment (CI's, a developer's): this one is dropped.
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/accord_bench"
+)
+os.environ.setdefault("DJANGO_SECRET_KEY", "benchmarks-only-not-a-secret")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
+
+
+def recreate_database() -> None:
+    """A fresh database for every run: figures never depend on what a previous run left."""
+    import environ
+    import psycopg
+    from psycopg import sql
+
+    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        sys.exit("The benchmarks run on PostgreSQL: set BENCH_DATABASE_URL to a postgres:// URL.")
+    if "bench" not in config["NAME"]:
+        sys.exit(f'The database {config["NAME"]} would be dropped: its name must contain "bench".')
+    with psycopg.connect(
+        host=config["HOST"] or None,
+        port=config["PORT"] or None,
+        user=config["USER"] or None,
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as server:
+        name = sql.Identifier(config["NAME"])
+        server.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        server.execute(sql.SQL("CREATE DATABASE {}").format(name))
+
+
+def machine() -> list[str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo", encoding="utf-8")  # noqa: SIM115
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        (server_version,) = cursor.fetchone()
+    return [
+        f"Machine: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+        f"PostgreSQL {server_version}"
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["inbox", "walk"])
+    parser.add_argument(
+        "--tasks", default="1000,100000", help="open-task totals for the inbox (comma-separated)"
+    )
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--copies", type=int, default=4, help="the big walk's demo actions x N")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile one 38-action walk (cProfile) instead"
+    )
+    args = parser.parse_args(argv)
+
+    recreate_database()
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    print("\n".join(machine()))
+
+    if args.profile:
+        import cProfile
+        import pstats
+
+        from . import walk
+
+        walk.walk_to_signed(walk.demo_document(1, "-WARM"))  # imports, caches
+        profile = cProfile.Profile()
+        profile.runcall(walk.walk_to_signed, walk.demo_document(1, "-PROFILED"))
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+        return
+
+    if args.only in (None, "walk"):
+        from . import walk
+
+        walks = [
+            walk.walk_to_signed(walk.demo_document(1, "-X1")),
+            walk.walk_to_signed(walk.demo_document(args.copies, f"-X{args.copies}")),
+        ]
+        print("\n== The demo contract, draft -> signed, through the approval services ==")
+        print("\n".join(walk.report(walks)))
+        print(
+            f"(A signer's password check with the production hasher takes "
+            f"{walk.password_check_seconds():.2f} s more per signature.)"
+        )
+
+    if args.only in (None, "inbox"):
+        from . import inbox
+
+        totals = [int(total) for total in args.tasks.split(",")]
+        print("\n== The inbox of one person among many ==")
+        print("\n".join(inbox.run(users=args.users, totals=totals)))
+
+
+if __name__ == "__main__":
+    main()

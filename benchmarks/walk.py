@@ -1,0 +1,157 @@
+"""The demo contract walked from draft to signed through the approval services.
+
+Every step is a person's decision through ``workflows.approvals`` (the code the API and the
+pages call): the launch, every lead's review, the committee votes, the deliberation and the
+signatures, each with its history entries, FSM transitions, flow nodes and after-commit work.
+Each step runs in its own transaction, as a request would; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.auth.hashers import make_password
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from .measure import Figures, measured, ms
+
+DEMO_FILE = Path(__file__).resolve().parent.parent / "workflows/demo/terres-des-confluences.json"
+PASSWORD = "benchmark-password"  # noqa: S105 (a throw-away database's test accounts)
+
+
+def demo_document(copies: int = 1, reference_suffix: str = "") -> dict:
+    """The demo contract file; with ``copies`` > 1, every action sheet is repeated with new
+    codes (``T1-A1``, ``T1-A1-2``, ...), in the same theme and working group."""
+    document = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
+    document["reference"] += reference_suffix
+    for theme in document["themes"]:
+        sheets = theme["actions"]
+        theme["actions"] = [
+            {**copy.deepcopy(sheet), "code": sheet["code"] + (f"-{n}" if n > 1 else "")}
+            for n in range(1, copies + 1)
+            for sheet in sheets
+        ]
+    return document
+
+
+@dataclass
+class Walk:
+    actions: int
+    launch: Figures
+    completions: dict[str, list[Figures]] = field(default_factory=lambda: defaultdict(list))
+    seconds: float = 0.0
+    history_entries: int = 0
+    chain_valid: bool = False
+
+    def statements(self, kind: str) -> Counter:
+        """How many completions of this kind took how many statements."""
+        return Counter(figures.statements for figures in self.completions[kind])
+
+    def _steps(self) -> list[Figures]:
+        return [self.launch, *(figures for kind in self.completions.values() for figures in kind)]
+
+    @property
+    def service_seconds(self) -> float:
+        return sum(figures.seconds for figures in self._steps())
+
+    @property
+    def service_cpu_seconds(self) -> float:
+        return sum(figures.cpu_seconds for figures in self._steps())
+
+    @property
+    def service_statements(self) -> int:
+        return sum(figures.statements for figures in self._steps())
+
+
+def _decision(task):
+    from workflows.approvals import Decision
+    from workflows.models import TaskKind
+
+    if task.kind == TaskKind.DELIBERATION:
+        yesterday = timezone.localdate() - datetime.timedelta(days=1)
+        return Decision("record", number="DEL-2019-042", date=yesterday)
+    if task.kind == TaskKind.SIGNATURE:
+        return Decision("sign", password=PASSWORD, consent=True)
+    return Decision("approve")
+
+
+def walk_to_signed(document: dict) -> Walk:
+    """Import ``document`` (not measured), then walk it to signed, measuring every step."""
+    from workflows import approvals, services
+    from workflows.models import Contract, ContractStatus, Task, TaskStatus, User
+    from workflows.selectors import history_verify
+
+    contract = services.contract_import(document=document, actor=None)
+    # Signers confirm with their password; a fast hasher keeps the measure on the engine
+    # (the deliberately slow PBKDF2 check is measured on its own, see password_check_seconds).
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        User.objects.filter(username__in=[p["username"] for p in document["people"]]).update(
+            password=make_password(PASSWORD)
+        )
+        coordinator = contract.coordinators.get()
+        started = timezone.now()
+        with measured() as launch:
+            approvals.launch_review(contract=contract, actor=coordinator)
+        walk = Walk(actions=contract.actions.count(), launch=launch)
+        while True:
+            task = (
+                Task.objects.filter(contract=contract, status=TaskStatus.ASSIGNED)
+                .select_related("owner")
+                .order_by("pk")
+                .first()
+            )
+            if task is None:
+                break
+            decision = _decision(task)
+            with measured() as figures:
+                approvals.task_decide(task=task, actor=task.owner, decision=decision)
+            walk.completions[task.kind].append(figures)
+        walk.seconds = (timezone.now() - started).total_seconds()
+    contract = Contract.objects.get(pk=contract.pk)
+    if contract.status != ContractStatus.SIGNED:
+        raise RuntimeError(f"the walk ended in {contract.status}, not signed")
+    walk.history_entries = contract.history.count()
+    walk.chain_valid = history_verify(contract).valid
+    return walk
+
+
+def password_check_seconds() -> float:
+    """One check of a signer's password with the production hasher (PBKDF2)."""
+    from django.contrib.auth.hashers import check_password
+
+    encoded = make_password(PASSWORD)
+    with measured() as figures:
+        check_password(PASSWORD, encoded)
+    return figures.seconds
+
+
+def report(walks: list[Walk]) -> list[str]:
+    lines = []
+    for walk in walks:
+        lines.append(
+            f"\n{walk.actions} actions: draft -> signed in {walk.seconds:.2f} s; the services "
+            f"alone {walk.service_seconds:.2f} s ({walk.service_cpu_seconds:.2f} s of Python "
+            f"CPU), {walk.service_statements} statements; "
+            f"{sum(len(c) for c in walk.completions.values())} completions, "
+            f"{walk.history_entries} history entries, chain valid: {walk.chain_valid}"
+        )
+        lines.append(
+            f"  launch_review: {walk.launch.statements} statements, {ms(walk.launch.seconds)}"
+        )
+        for kind, completions in walk.completions.items():
+            spread = ", ".join(
+                f"{times}x {count}" for count, times in sorted(walk.statements(kind).items())
+            )
+            seconds = [figures.seconds for figures in completions]
+            lines.append(
+                f"  {kind:<13} {len(completions):>3} completions; statements (times x count): "
+                f"{spread}; median {ms(statistics.median(seconds))}, max {ms(max(seconds))}"
+            )
+    return lines
