@@ -127,7 +127,7 @@ def test_the_periodic_job_and_the_command_apply_absences(lead_and_task, capsys):
     approvals.delegation_declare(user=lead, delegate=UserFactory(), start=today, end=today)
     Delegation.objects.update(cancelled_at=timezone.now())  # behind the service's back
 
-    assert apply_delegations.delay().get() == 1  # eager on the embedded default
+    assert apply_delegations.apply().get() == 1  # the beat job, run in-process
     call_command("apply_delegations")
     assert "0 task(s) handed over." in capsys.readouterr().out
     task.refresh_from_db()
