@@ -200,7 +200,7 @@ def task_title(task: Task) -> str:
             **names,
             "organisation": task.signatory.organisation.name,
         }
-    return f"{task.get_kind_display()} — {task.contract.reference}"
+    return f"{task.kind_label} — {task.contract.reference}"
 
 
 def task_acting_for(task: Task) -> str | None:
@@ -229,9 +229,9 @@ class TaskOutput(serializers.Serializer):
 
     id = serializers.IntegerField()
     kind = serializers.SerializerMethodField()
-    kind_label = serializers.CharField(source="get_kind_display")
+    kind_label = serializers.CharField()
     status = serializers.SerializerMethodField()
-    status_label = serializers.CharField(source="get_status_display")
+    status_label = serializers.CharField()
     contract = serializers.IntegerField(source="contract_id", help_text="The contract's id.")
     contract_reference = serializers.CharField(source="contract.reference")
     contract_title = serializers.CharField(source="contract.title")
