@@ -35,7 +35,6 @@ from .models import (
     TaskKind,
     TaskStatus,
     User,
-    is_coordinator,
 )
 from .nodes import Assignment
 
@@ -197,13 +196,7 @@ def _check_decision(task: Task, decision: Decision, actor: User) -> dict[str, An
         kept["actions"] = codes
         kept["objections"] = {code: text.strip() for code, text in decision.objections.items()}
     elif decision.decision == "record":
-        number = decision.number.strip()
-        if not number:
-            raise ApplicationError(_("The deliberation number is required."))
-        if decision.date is None:
-            raise ApplicationError(_("The deliberation date is required."))
-        if decision.date > timezone.localdate():
-            raise ApplicationError(_("The deliberation date cannot be in the future."))
+        number = services.check_deliberation(decision.number, decision.date)
         kept.update(number=number, date=decision.date.isoformat())
     elif decision.decision == "sign":
         if not decision.consent:
@@ -281,11 +274,6 @@ def task_decide(
 # --- Coordinator steps --------------------------------------------------------------------
 
 
-def _require_coordinator(contract: Contract, actor: User) -> None:
-    if not is_coordinator(contract, actor):
-        raise NotAllowed(_(services.NOT_A_COORDINATOR))
-
-
 @transaction.atomic
 def launch_review(*, contract: Contract, actor: User) -> Contract:
     """Every draft action goes to its working group's leads; the contract's flow starts."""
@@ -305,7 +293,7 @@ def record_deliberation(
 ) -> Contract:
     """The coordinator's deliberation task, completed from the contract page or the API."""
     contract = services.lock_contract(contract.pk)
-    _require_coordinator(contract, actor)
+    services.require_coordinator(contract, actor)
     task = contract.tasks.filter(kind=TaskKind.DELIBERATION, status__in=OPEN_STATUSES).first()
     if task is None:
         raise Conflict(

@@ -169,14 +169,14 @@ def _history_entry(
 # --- Transitions --------------------------------------------------------------------------
 
 
-def _lock(contract: Contract) -> Contract:
-    """Re-read the contract under its row lock: concurrent changes to it queue up here."""
-    return Contract.objects.select_for_update().get(pk=contract.pk)
-
-
 def lock_contract(contract_id: int) -> Contract:
-    """Take the contract's row lock first, before any flow or task of the contract."""
+    """Re-read the contract under its row lock: concurrent changes to it, its flows and its
+    tasks queue up here. Taken first, before any flow or task of the contract."""
     return Contract.objects.select_for_update().get(pk=contract_id)
+
+
+def _lock(contract: Contract) -> Contract:
+    return lock_contract(contract.pk)
 
 
 def _fire(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
@@ -213,7 +213,7 @@ def _apply(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
     return source, obj.status
 
 
-def _require_coordinator(contract: Contract, actor: User) -> None:
+def require_coordinator(contract: Contract, actor: User) -> None:
     if not is_coordinator(contract, actor):
         raise NotAllowed(_(NOT_A_COORDINATOR))
 
@@ -315,7 +315,7 @@ def _actions_transition(
 def contract_launch_review(*, contract: Contract, actor: User) -> Contract:
     """Open the working groups' review: every draft action goes to review."""
     contract = _lock(contract)
-    _require_coordinator(contract, actor)
+    require_coordinator(contract, actor)
     _contract_transition(contract, "launch_review", actor=actor)
     _actions_transition(
         _actions_in(contract, ActionStatus.DRAFT),
@@ -324,6 +324,18 @@ def contract_launch_review(*, contract: Contract, actor: User) -> Contract:
         actor=actor,
     )
     return contract
+
+
+def check_deliberation(number: str, date: datetime.date | None) -> str:
+    """Refuse an incomplete deliberation (400); returns the number as recorded."""
+    number = (number or "").strip()
+    if not number:
+        raise ApplicationError(_("The deliberation number is required."))
+    if date is None:
+        raise ApplicationError(_("The deliberation date is required."))
+    if date > timezone.localdate():
+        raise ApplicationError(_("The deliberation date cannot be in the future."))
+    return number
 
 
 @transaction.atomic
@@ -341,13 +353,9 @@ def contract_record_deliberation(
     Called by the deliberation task of the contract's flow, which has checked who decides.
     """
     contract = _lock(contract)
-    number = (number or "").strip()
     if isinstance(date, str):
         date = datetime.date.fromisoformat(date)
-    if not number:
-        raise ApplicationError(_("The deliberation number is required."))
-    if date > timezone.localdate():
-        raise ApplicationError(_("The deliberation date cannot be in the future."))
+    number = check_deliberation(number, date)
     contract.deliberation_number, contract.deliberation_date = number, date
     document_sha256 = contract_document_sha256(contract)
     return _contract_transition(
@@ -367,7 +375,7 @@ def contract_record_deliberation(
 def contract_suspend(*, contract: Contract, actor: User, reason: str) -> Contract:
     """Pause the contract's work (open tasks are put on hold, not cancelled)."""
     contract = _lock(contract)
-    _require_coordinator(contract, actor)
+    require_coordinator(contract, actor)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("A reason is required to suspend a contract."))
@@ -378,7 +386,7 @@ def contract_suspend(*, contract: Contract, actor: User, reason: str) -> Contrac
 def contract_resume(*, contract: Contract, actor: User, comment: str = "") -> Contract:
     """Return to the state the contract was suspended in."""
     contract = _lock(contract)
-    _require_coordinator(contract, actor)
+    require_coordinator(contract, actor)
     # Recorded so that held tasks' due dates can move by the time spent suspended.
     suspended_for = timezone.now() - contract.suspended_at if contract.suspended_at else None
     data = {"suspended_for_seconds": int(suspended_for.total_seconds())} if suspended_for else {}
@@ -390,7 +398,7 @@ def contract_resume(*, contract: Contract, actor: User, comment: str = "") -> Co
 def contract_withdraw(*, contract: Contract, actor: User, reason: str) -> Contract:
     """End the contract before signature, for good."""
     contract = _lock(contract)
-    _require_coordinator(contract, actor)
+    require_coordinator(contract, actor)
     reason = (reason or "").strip()
     if not reason:
         raise ApplicationError(_("A reason is required to withdraw a contract."))
@@ -401,7 +409,7 @@ def contract_withdraw(*, contract: Contract, actor: User, reason: str) -> Contra
 def contract_close(*, contract: Contract, actor: User, comment: str = "") -> Contract:
     """Close a signed contract once its period is over."""
     contract = _lock(contract)
-    _require_coordinator(contract, actor)
+    require_coordinator(contract, actor)
     return _contract_transition(contract, "close", actor=actor, comment=comment)
 
 
