@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -50,14 +50,14 @@ OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.HELD)
 # --- Opening and recording tasks (called by the flow nodes) -------------------------------
 
 
+def _absences(day: datetime.date) -> QuerySet[Delegation]:
+    return Delegation.objects.filter(
+        start__lte=day, end__gte=day, cancelled_at__isnull=True
+    ).order_by("-created_at")
+
+
 def _absence_of(user_id: int, day: datetime.date) -> Delegation | None:
-    return (
-        Delegation.objects.filter(
-            user_id=user_id, start__lte=day, end__gte=day, cancelled_at__isnull=True
-        )
-        .order_by("-created_at")
-        .first()
-    )
+    return _absences(day).filter(user_id=user_id).first()
 
 
 def _usernames(*user_ids: int | None) -> dict[int, str]:
@@ -65,29 +65,65 @@ def _usernames(*user_ids: int | None) -> dict[int, str]:
     return dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
 
 
+@dataclass(frozen=True)
+class _Recipient:
+    """Who a new task goes to: the assignee, or their delegate during an absence."""
+
+    owner_id: int
+    owner_username: str
+    on_behalf_of_id: int | None
+    on_behalf_of_username: str
+    delegation_id: int | None
+
+
+def _recipient(assignment: Assignment, day: datetime.date) -> _Recipient:
+    """One query for the assignee's absence and the names the history records."""
+    absence = _absences(day).filter(user_id=OuterRef("pk"))[:1]
+    people = {
+        row[0]: row
+        for row in User.objects.filter(
+            pk__in={pk for pk in (assignment.assignee_id, assignment.on_behalf_of_id) if pk}
+        )
+        .annotate(
+            delegation_id=Subquery(absence.values("pk")),
+            delegate_id=Subquery(absence.values("delegate_id")),
+            delegate_username=Subquery(absence.values("delegate__username")),
+        )
+        .values_list("pk", "username", "delegation_id", "delegate_id", "delegate_username")
+    }
+    _, username, delegation_id, delegate_id, delegate_username = people[assignment.assignee_id]
+    if delegation_id is not None:
+        return _Recipient(
+            delegate_id, delegate_username, assignment.assignee_id, username, delegation_id
+        )
+    on_behalf_of = people.get(assignment.on_behalf_of_id)
+    return _Recipient(
+        assignment.assignee_id,
+        username,
+        assignment.on_behalf_of_id,
+        on_behalf_of[1] if on_behalf_of else "",
+        None,
+    )
+
+
 def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
     """Give a new task to its assignee, or to the assignee's delegate during an absence."""
     process = task.process
     now = timezone.now()
-    delegation = _absence_of(assignment.assignee_id, timezone.localdate())
+    recipient = _recipient(assignment, timezone.localdate())
     task.kind = kind
     task.contract_id = process.contract_id
     task.action_id = assignment.action_id or process.action_id
     task.assignee_id = assignment.assignee_id
     task.signatory_id = assignment.signatory_id
     task.committee_vote_id = assignment.committee_vote_id
-    task.delegation = delegation
-    if delegation is not None:
-        task.owner_id = delegation.delegate_id
-        task.on_behalf_of_id = assignment.assignee_id
-    else:
-        task.owner_id = assignment.assignee_id
-        task.on_behalf_of_id = assignment.on_behalf_of_id
+    task.delegation_id = recipient.delegation_id
+    task.owner_id = recipient.owner_id
+    task.on_behalf_of_id = recipient.on_behalf_of_id
     task.status = TaskStatus.ASSIGNED
     task.assigned = now
     task.due = now + datetime.timedelta(days=settings.ACCORD_TASK_DUE_DAYS[kind])
     task.save()
-    names = _usernames(task.owner_id, task.on_behalf_of_id)
     services.history_append(
         contract=process.contract,
         event=HistoryEvent.TASK_CREATED,
@@ -95,10 +131,10 @@ def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
         action=process.action if task.action_id == process.action_id else task.action,
         data={
             "task": task.pk,
-            "owner": names[task.owner_id],
-            "on_behalf_of": names.get(task.on_behalf_of_id, ""),
+            "owner": recipient.owner_username,
+            "on_behalf_of": recipient.on_behalf_of_username,
             "due": task.due,
-            **({"delegation": delegation.pk} if delegation else {}),
+            **({"delegation": recipient.delegation_id} if recipient.delegation_id else {}),
         },
     )
     return task
@@ -139,14 +175,16 @@ class ClientInfo:
     user_agent: str = ""
 
 
-def _claim(task: Task, actor: User) -> Task:
-    """Take the open task for this decision, or say why not (403, then 409)."""
+def _claim(task: Task, actor: User, contract: Contract) -> Task:
+    """Take the open task of ``contract`` (locked) for this decision, or say why not (403,
+    then 409)."""
     claimed = Task.objects.filter(pk=task.pk, owner=actor, status=TaskStatus.ASSIGNED).update(
         status=TaskStatus.STARTED, started=timezone.now()
     )
     # Only what every decision uses is joined: PostgreSQL's planning time grows steeply with
     # the number of joined tables (~5 ms for eight), more than the lazy loads it would save.
-    current = Task.objects.select_related("process", "contract", "action").get(pk=task.pk)
+    current = Task.objects.select_related("process", "action").get(pk=task.pk)
+    current.contract = current.process.contract = contract
     if claimed:
         current.owner = actor
         return current
@@ -244,30 +282,31 @@ def task_decide(
     *, task: Task, actor: User, decision: Decision, client: ClientInfo | None = None
 ) -> Task:
     """Complete a task with a decision: exactly once, by its owner, and let the flow go on."""
-    services.lock_contract(task.contract_id)
-    task = _claim(task, actor)
-    kept = _check_decision(task, decision, actor)
-    task.decision = decision.decision
-    task.comment = decision.comment.strip()
-    task.completed_by = actor
-    task.data = {**task.data, **kept}
-    if task.kind == TaskKind.SIGNATURE:
-        _record_signatory_answer(task, decision, client or ClientInfo())
-    services.history_append(
-        contract=task.contract,
-        event=HistoryEvent.TASK_COMPLETED,
-        actor=actor,
-        on_behalf_of=task.on_behalf_of,
-        name=task.kind,
-        action=task.action,
-        comment=task.comment,
-        data={"task": task.pk, "decision": task.decision, **kept},
-    )
-    with task.flow_task.flow_class.lock(task.process_id):
-        activation = task.flow_task.activation_class(task)
-        activation.complete()
-        activation.activate_next()
-    task.contract.refresh_from_db()
+    contract = services.lock_contract(task.contract_id)
+    # The flows change `contract` itself: the task comes back with the contract's new status.
+    with services.holding_contract(contract):
+        task = _claim(task, actor, contract)
+        kept = _check_decision(task, decision, actor)
+        task.decision = decision.decision
+        task.comment = decision.comment.strip()
+        task.completed_by = actor
+        task.data = {**task.data, **kept}
+        if task.kind == TaskKind.SIGNATURE:
+            _record_signatory_answer(task, decision, client or ClientInfo())
+        services.history_append(
+            contract=contract,
+            event=HistoryEvent.TASK_COMPLETED,
+            actor=actor,
+            on_behalf_of=task.on_behalf_of,
+            name=task.kind,
+            action=task.action,
+            comment=task.comment,
+            data={"task": task.pk, "decision": task.decision, **kept},
+        )
+        with task.flow_task.flow_class.lock(task.process_id):
+            activation = task.flow_task.activation_class(task)
+            activation.complete()
+            activation.activate_next()
     return task
 
 
@@ -278,7 +317,8 @@ def task_decide(
 def launch_review(*, contract: Contract, actor: User) -> Contract:
     """Every draft action goes to its working group's leads; the contract's flow starts."""
     contract = services.contract_launch_review(contract=contract, actor=actor)
-    ContractFlow.start.run(contract=contract)
+    with services.holding_contract(contract):
+        ContractFlow.start.run(contract=contract)
     return contract
 
 
@@ -304,13 +344,12 @@ def record_deliberation(
             },
             {"transition": "record_deliberation", "state": contract.status},
         )
-    task_decide(
+    task = task_decide(
         task=task,
         actor=actor,
         decision=Decision("record", comment=comment, number=number, date=date),
     )
-    contract.refresh_from_db()
-    return contract
+    return task.contract
 
 
 @transaction.atomic
@@ -364,7 +403,8 @@ def _cancel_flows(contract: Contract) -> None:
 def withdraw(*, contract: Contract, actor: User, reason: str) -> Contract:
     """End the contract for good: its open tasks are cancelled."""
     contract = services.contract_withdraw(contract=contract, actor=actor, reason=reason)
-    _cancel_flows(contract)
+    with services.holding_contract(contract):
+        _cancel_flows(contract)
     return contract
 
 
@@ -418,11 +458,10 @@ def close_vote(*, contract: Contract, actor: User) -> Contract:
     vote.closed_by = actor
     vote.save(update_fields=["closed_by"])
     join = Task.objects.get(process=process, flow_task=ContractFlow.votes_in, status="STARTED")
-    with ContractFlow.lock(process.pk):
+    with services.holding_contract(contract), ContractFlow.lock(process.pk):
         activation = join.flow_task.activation_class(join)
         activation.complete()
         activation.activate_next()
-    contract.refresh_from_db()
     return contract
 
 

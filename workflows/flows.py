@@ -29,6 +29,7 @@ from .models import (
     Task,
     TaskKind,
     TaskStatus,
+    WorkingGroup,
 )
 from .nodes import Assignment, ForEach, Gather, HumanTask, contract_lock
 
@@ -56,14 +57,13 @@ class ActionReviewFlow(flow.Flow):
 
     start = (
         flow.StartHandle(this.begin)
-        .Next(this.needs_revision)
+        .Next(this.review_by_leads)
         .Annotation(title=_("Review launched"))
     )
-    needs_revision = (
-        flow.If(this.changes_are_requested)
-        .Then(this.revise)
-        .Else(this.review_by_leads)
-        .Annotation(title=_("Changes requested?"))
+    start_revision = (
+        flow.StartHandle(this.begin)
+        .Next(this.revise)
+        .Annotation(title=_("Objected to by the committee"))
     )
     review_by_leads = (
         ForEach(this.leads).Next(this.review).Annotation(title=_("One review per lead"))
@@ -85,7 +85,7 @@ class ActionReviewFlow(flow.Flow):
     )
     approved = (
         flow.If(this.action_is_approved)
-        .Then(this.notify_contract)
+        .Then(this.end)
         .Else(this.revise)
         .Annotation(title=_("Approved by every lead?"))
     )
@@ -99,11 +99,6 @@ class ActionReviewFlow(flow.Flow):
         .Next(this.review_by_leads)
         .Annotation(title=_("Sent back for review"))
     )
-    notify_contract = (
-        flow.Function(this.wake_contract_flow)
-        .Next(this.end)
-        .Annotation(title=_("Tell the contract"))
-    )
     end = flow.End().Annotation(title=_("Approved"))
 
     def begin(self, activation: Activation, *, action: Action) -> Process:
@@ -112,14 +107,10 @@ class ActionReviewFlow(flow.Flow):
         activation.process.contract_version = action.contract.version
         return activation.process
 
-    def changes_are_requested(self, activation: Activation) -> bool:
-        return activation.process.action.status == ActionStatus.CHANGES_REQUESTED
-
     def leads(self, activation: Activation) -> list[dict[str, Any]]:
-        action = activation.process.action
         lead_ids = (
-            action.working_group.leads.through.objects.filter(
-                workinggroup_id=action.working_group_id
+            WorkingGroup.leads.through.objects.filter(
+                workinggroup_id=activation.process.action.working_group_id
             )
             .order_by("pk")
             .values_list("user_id", flat=True)
@@ -148,19 +139,21 @@ class ActionReviewFlow(flow.Flow):
             .first()
         )
         if decisive:
-            services.action_request_changes(
+            action = services.action_request_changes(
                 action=activation.process.action,
                 actor=decisive.owner,
                 on_behalf_of=decisive.on_behalf_of,
                 comment=decisive.comment,
             )
         else:
-            services.action_approve(action=activation.process.action, actor=None)
+            action = services.action_approve(action=activation.process.action, actor=None)
+            self._wake_contract_flow(action.contract_id)
+        # The next gateway reads the outcome from the process (the same object), not the
+        # database again.
+        activation.process.action = action
 
     def action_is_approved(self, activation: Activation) -> bool:
-        return Action.objects.filter(
-            pk=activation.process.action_id, status=ActionStatus.APPROVED
-        ).exists()
+        return activation.process.action.status == ActionStatus.APPROVED
 
     def assign_revision(self, activation: Activation, data: dict) -> Assignment:
         return Assignment(assignee_id=activation.process.action.pilot_id)
@@ -174,9 +167,8 @@ class ActionReviewFlow(flow.Flow):
             comment=revision.comment,
         )
 
-    def wake_contract_flow(self, activation: Activation) -> None:
+    def _wake_contract_flow(self, contract_id: int) -> None:
         """The last action approved moves the contract on to its committee."""
-        contract_id = activation.process.contract_id
         if (
             Action.objects.filter(contract_id=contract_id)
             .exclude(status=ActionStatus.APPROVED)
@@ -304,7 +296,7 @@ class ContractFlow(flow.Flow):
 
     def launch_revisions(self, activation: Activation) -> None:
         for action in _contract(activation).actions.filter(status=ActionStatus.CHANGES_REQUESTED):
-            ActionReviewFlow.start.run(action=action)
+            ActionReviewFlow.start_revision.run(action=action)
 
     # --- committee --------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from viewflow.workflow.nodes.join import Join, JoinActivation
 from viewflow.workflow.nodes.split import Split, SplitActivation
 from viewflow.workflow.nodes.view import View, ViewActivation
 
+from . import services
 from .models import Contract, Process, TaskStatus
 
 
@@ -31,7 +32,8 @@ class ContractLock:
 
     Accord's services take the same row lock before they touch a flow, so a flow never waits
     for a lock its own transaction does not already hold (no lock-order deadlock between a
-    contract's flow and its actions' flows). On SQLite, where ``FOR UPDATE`` does not exist,
+    contract's flow and its actions' flows); within ``services.holding_contract`` the lock is
+    known to be held and is not asked for again. On SQLite, where ``FOR UPDATE`` does not exist,
     write transactions begin IMMEDIATE, which serialises them just the same.
     """
 
@@ -40,8 +42,9 @@ class ContractLock:
         # No savepoint: an error here aborts the caller's transaction anyway (task_decide,
         # launch_review... each have their own), and a savepoint costs two statements a node.
         with transaction.atomic(savepoint=False):
-            contract_of_process = Process.objects.filter(pk=process_pk).values("contract_id")
-            Contract.objects.select_for_update().filter(pk=contract_of_process[:1]).exists()
+            if not services.contract_lock_held():
+                contract_of_process = Process.objects.filter(pk=process_pk).values("contract_id")
+                Contract.objects.select_for_update().filter(pk=contract_of_process[:1]).exists()
             yield
 
 
@@ -105,6 +108,16 @@ class GatherActivation(JoinActivation):
 
     def is_done(self):
         return self._once("done", super().is_done)
+
+    def _active_join_tasks(self, join_token_prefix):
+        # Fetched once: ``is_done`` and ``complete`` both ask whether any remain, and
+        # ``complete`` cancels the same ones.
+        def fetch():
+            active = super(GatherActivation, self)._active_join_tasks(join_token_prefix)
+            len(active)
+            return active
+
+        return self._once(f"active {join_token_prefix}", fetch)
 
 
 class Gather(Join):

@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -113,10 +116,19 @@ def history_append_many(*, contract: Contract, entries: list[dict[str, Any]]) ->
     them in one INSERT (a cascade over every action is three statements, not three per
     action). Each entry takes ``history_append``'s keyword arguments but the contract; the
     caller holds the contract's row lock."""
-    head = (
-        HistoryEntry.objects.filter(contract=contract).order_by("-seq").only("seq", "hash").first()
-    )
-    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    held = _held.get()
+    if held is not None and held.contract.pk != contract.pk:
+        held = None
+    if held is not None and held.history_head is not None:
+        seq, prev_hash = held.history_head
+    else:
+        head = (
+            HistoryEntry.objects.filter(contract=contract)
+            .order_by("-seq")
+            .only("seq", "hash")
+            .first()
+        )
+        seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     chained = []
     for fields in entries:
         seq += 1
@@ -124,6 +136,8 @@ def history_append_many(*, contract: Contract, entries: list[dict[str, Any]]) ->
         prev_hash = entry.hash
         chained.append(entry)
     HistoryEntry.objects.bulk_create(chained)
+    if held is not None:
+        held.history_head = (seq, prev_hash)
     return chained
 
 
@@ -172,7 +186,41 @@ def _history_entry(
 def lock_contract(contract_id: int) -> Contract:
     """Re-read the contract under its row lock: concurrent changes to it, its flows and its
     tasks queue up here. Taken first, before any flow or task of the contract."""
+    held = _held.get()
+    if held is not None and held.contract.pk == contract_id:
+        return held.contract
     return Contract.objects.select_for_update().get(pk=contract_id)
+
+
+@dataclass
+class _HeldContract:
+    contract: Contract
+    history_head: tuple[int, str] | None = None  # (seq, hash) of the last entry written
+
+
+_held: ContextVar[_HeldContract | None] = ContextVar("held_contract", default=None)
+
+
+@contextmanager
+def holding_contract(contract: Contract) -> Iterator[Contract]:
+    """Drive the flows of ``contract``, which the caller has just locked.
+
+    Inside the block the row lock is known to be held, so the flows' locks and the services'
+    ``lock_contract`` do not ask the database again, and they all change this one instance
+    (no reload afterwards). The history's head is remembered from one entry to the next.
+    This holds because nothing in the block survives an error: every error leaves the block
+    and rolls back the transaction (or savepoint) that took the lock, and with it all the
+    block wrote.
+    """
+    token = _held.set(_HeldContract(contract))
+    try:
+        yield contract
+    finally:
+        _held.reset(token)
+
+
+def contract_lock_held() -> bool:
+    return _held.get() is not None
 
 
 def _lock(contract: Contract) -> Contract:
