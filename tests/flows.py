@@ -43,9 +43,15 @@ def ensure_committee_and_signatory(contract: Contract) -> None:
         SignatoryFactory(contract=contract)
 
 
-def walk_to_deliberation(contract: Contract, coordinator) -> Contract:
+def launch(contract: Contract, coordinator) -> Contract:
+    """Launch the review, first giving the contract the committee and the mandatory signatory
+    that a launch needs, when the test did not."""
     ensure_committee_and_signatory(contract)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    return approvals.launch_review(contract=contract, actor=coordinator)
+
+
+def walk_to_deliberation(contract: Contract, coordinator) -> Contract:
+    launch(contract, coordinator)
     approve_reviews(contract)
     vote(contract)
     contract.refresh_from_db()

@@ -129,6 +129,16 @@ def has_actions(contract: Contract) -> bool:
     return contract.actions.exists()
 
 
+@guard(_("The contract has no steering committee to validate it."))
+def has_steering_committee(contract: Contract) -> bool:
+    return SteeringCommittee.objects.filter(contract=contract).exists()
+
+
+@guard(_("The contract has no mandatory signatory."))
+def has_mandatory_signatory(contract: Contract) -> bool:
+    return contract.signatories.filter(kind=SignatoryKind.MANDATORY).exists()
+
+
 @guard(_("Every action must be approved by its working group first."))
 def all_actions_approved(contract: Contract) -> bool:
     return not contract.actions.exclude(status=ActionStatus.APPROVED).exists()
@@ -235,7 +245,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=ContractStatus.DRAFT,
         target=ContractStatus.REVIEW,
-        conditions=[has_actions],
+        conditions=[has_actions, has_steering_committee, has_mandatory_signatory],
         permission=is_coordinator,
         custom={"label": _("Launch the review")},
     )

@@ -18,7 +18,7 @@ from tests.factories import (
     SteeringCommitteeFactory,
     UserFactory,
 )
-from workflows import approvals
+from tests.flows import launch
 from workflows.models import ActionStatus, Task, TaskStatus
 
 MY_TASKS = re.compile(r"^(Mes tâches|My tasks)")
@@ -32,7 +32,7 @@ def test_a_lead_approves_an_action_sheet_from_the_inbox(page, live_server):
     lead = UserFactory(username="camille", full_name="Camille Durand")
     action = ActionFactory(contract=contract, code="T1-A1", title="Accompagner les installations")
     action.working_group.leads.set([lead, UserFactory()])
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     task = Task.objects.get(owner=lead, status=TaskStatus.ASSIGNED)
 
     log_in(page, lead.username, PASSWORD)

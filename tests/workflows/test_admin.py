@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from tests.factories import ActionFactory, FundingLineFactory, SignatoryFactory, UserFactory
-from workflows import approvals
+from tests.factories import ActionFactory, FundingLineFactory, UserFactory
+from tests.flows import ensure_committee_and_signatory, launch
 from workflows.models import (
     Action,
     CommitteeVote,
@@ -31,8 +31,8 @@ def admin_client(client):
 def walked_contract(contract, coordinator):
     action = ActionFactory(contract=contract)
     FundingLineFactory(action=action)
-    SignatoryFactory(contract=contract)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    ensure_committee_and_signatory(contract)
+    launch(contract, coordinator)
     return contract
 
 

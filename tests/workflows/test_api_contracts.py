@@ -9,6 +9,7 @@ from tests.factories import (
     ContractFactory,
     OrganisationFactory,
     SignatoryFactory,
+    SteeringCommitteeFactory,
     UserFactory,
 )
 from workflows.models import SignatoryKind
@@ -93,6 +94,7 @@ def test_staff_list_every_contract(api_client, contract, other_contract):
 def test_the_detail_shows_the_contract_its_actions_and_signatories(
     api_client, coordinator, contract, action
 ):
+    SteeringCommitteeFactory(contract=contract)
     ars = OrganisationFactory(code="ARS-OCC")
     director = UserFactory(username="dg.ars", organisation=ars)
     deputy = UserFactory(username="dga.ars", organisation=ars)

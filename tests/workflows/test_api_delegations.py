@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.factories import ActionFactory, UserFactory
-from workflows import approvals
+from tests.flows import ensure_committee_and_signatory, launch
 from workflows.models import Delegation, HistoryEntry, HistoryEvent, Task, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,8 @@ def error(detail: str, errors: list[str] | None = None) -> dict:
 def lead(contract, coordinator):
     """A working-group lead with one review open."""
     action = ActionFactory(contract=contract)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    ensure_committee_and_signatory(contract)
+    launch(contract, coordinator)
     return action.working_group.leads.order_by("pk").first()
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from tests.factories import ActionFactory
+from tests.flows import ensure_committee_and_signatory
 from workflows import services
 from workflows.models import GENESIS_HASH, HistoryEntry
 
@@ -22,6 +23,7 @@ def actions(contract):
 @pytest.fixture
 def reviewed_contract(contract, coordinator, actions):
     """Review launched: one contract entry, then one entry per action sent to review."""
+    ensure_committee_and_signatory(contract)
     services.contract_launch_review(contract=contract, actor=coordinator)
     return contract
 

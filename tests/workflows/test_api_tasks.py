@@ -25,7 +25,7 @@ from tests.factories import (
     UserFactory,
     WorkingGroupFactory,
 )
-from tests.flows import approve_reviews, decide, open_tasks, record_deliberation, vote
+from tests.flows import approve_reviews, decide, launch, open_tasks, record_deliberation, vote
 from workflows import approvals
 from workflows.models import (
     Contract,
@@ -109,7 +109,7 @@ def signatory(contract, signer, representative):
 
 @pytest.fixture
 def in_review(contract, coordinator, action, committee, signatory):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     return contract
 
 
@@ -192,7 +192,7 @@ def test_the_inbox_filters_by_kind_contract_and_overdue(in_review, lead, coordin
     # The same lead also reviews an action of another contract, whose review is late.
     other = ContractFactory(coordinator=coordinator)
     ActionFactory(contract=other, working_group=WorkingGroupFactory(contract=other, leads=[lead]))
-    approvals.launch_review(contract=other, actor=coordinator)
+    launch(other, coordinator)
     late = Task.objects.get(contract=other, owner=lead)
     Task.objects.filter(pk=late.pk).update(due=timezone.now() - datetime.timedelta(days=1))
 
@@ -239,7 +239,7 @@ def _lead_with_reviews(count: int, coordinator):
     group = WorkingGroupFactory(contract=contract, leads=[lead])
     for _ in range(count):
         ActionFactory(contract=contract, working_group=group)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     # Some tasks carry someone's decision: held for an absent colleague.
     colleague = UserFactory()
     Task.objects.filter(owner=lead).filter(pk__in=Task.objects.filter(owner=lead)[:2]).update(

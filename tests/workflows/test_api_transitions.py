@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import ActionFactory, ContractFactory
-from tests.flows import walk_to_deliberation, walk_to_signed
+from tests.flows import ensure_committee_and_signatory, walk_to_deliberation, walk_to_signed
 from workflows.models import Contract, HistoryEntry
 
 pytestmark = pytest.mark.django_db
@@ -16,6 +16,8 @@ EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 
 @pytest.fixture
 def action(contract):
+    """An action of a contract that may be launched (committee and mandatory signatory)."""
+    ensure_committee_and_signatory(contract)
     return ActionFactory(contract=contract)
 
 
@@ -114,6 +116,22 @@ def test_launching_the_review_of_a_contract_without_actions_is_refused_with_the_
 
     assert response.status_code == 409
     assert response.json() == {"detail": "The contract has no action to review.", "errors": []}
+    contract.refresh_from_db()
+    assert contract.status == "draft"
+
+
+def test_launching_the_review_of_a_contract_without_a_steering_committee_says_so(
+    as_coordinator, contract
+):
+    ActionFactory(contract=contract)
+
+    response = fire(as_coordinator, contract, "launch_review")
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "The contract has no steering committee to validate it.",
+        "errors": [],
+    }
     contract.refresh_from_db()
     assert contract.status == "draft"
 

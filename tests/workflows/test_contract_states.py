@@ -7,7 +7,14 @@ import pytest
 from django.db import connection
 from django.utils import timezone, translation
 
-from tests.factories import ActionFactory, ContractFactory, SignatoryFactory, UserFactory
+from tests.factories import (
+    ActionFactory,
+    ContractFactory,
+    SignatoryFactory,
+    SteeringCommitteeFactory,
+    UserFactory,
+)
+from tests.flows import ensure_committee_and_signatory
 from workflows import approvals, services
 from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
@@ -114,6 +121,7 @@ def ready_contract(contract):
         period_end=datetime.date(2022, 12, 31),
     )
     ActionFactory(contract=contract)
+    SteeringCommitteeFactory(contract=contract)
     SignatoryFactory(contract=contract, status=SignatoryStatus.SIGNED)
     return contract
 
@@ -152,6 +160,27 @@ def test_status_cannot_be_written_directly(contract):
 
 
 # --- Guards -------------------------------------------------------------------------------
+
+
+def test_launch_review_needs_a_steering_committee(contract, coordinator):
+    """Without one, the last approved action would find nobody to vote."""
+    ActionFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    with translation.override("en"), pytest.raises(Conflict, match="no steering committee"):
+        services.contract_launch_review(contract=contract, actor=coordinator)
+    contract.refresh_from_db()
+    assert contract.status == S.DRAFT
+    assert not contract.history.exists()
+
+
+def test_launch_review_needs_a_mandatory_signatory(contract, coordinator):
+    ActionFactory(contract=contract)
+    SteeringCommitteeFactory(contract=contract)
+    SignatoryFactory(contract=contract, kind=SignatoryKind.ASSOCIATED)
+    with translation.override("en"), pytest.raises(Conflict, match="no mandatory signatory"):
+        services.contract_launch_review(contract=contract, actor=coordinator)
+    contract.refresh_from_db()
+    assert contract.status == S.DRAFT
 
 
 def test_launch_review_needs_at_least_one_action(contract, coordinator):
@@ -268,6 +297,7 @@ def test_a_coordinator_of_another_contract_is_not_a_coordinator_here(ready_contr
 
 def test_launch_review_sends_every_draft_action_to_review(contract, coordinator):
     actions = ActionFactory.create_batch(3, contract=contract)
+    ensure_committee_and_signatory(contract)
     services.contract_launch_review(contract=contract, actor=coordinator)
     assert {a.status for a in Action.objects.filter(contract=contract)} == {ActionStatus.REVIEW}
     logged = contract.history.filter(event="action_transition").values_list("action_code", "name")
@@ -350,6 +380,7 @@ def test_resume_returns_to_the_state_suspended_in(ready_contract, coordinator, s
 
 def test_a_second_launch_is_refused_as_a_conflict(contract, coordinator):
     ActionFactory(contract=contract)
+    ensure_committee_and_signatory(contract)
     services.contract_launch_review(contract=contract, actor=coordinator)
     with pytest.raises(Conflict):
         services.contract_launch_review(contract=contract, actor=coordinator)
@@ -363,6 +394,7 @@ def test_two_coordinators_launching_at_once_give_one_success_and_one_conflict():
     contract = ContractFactory(coordinator=first)
     contract.coordinators.add(second)
     ActionFactory(contract=contract)
+    ensure_committee_and_signatory(contract)
     barrier = threading.Barrier(2)
     outcomes = []
 

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone, translation
 
 from tests.factories import ActionFactory, UserFactory
-from tests.flows import decide, open_tasks
+from tests.flows import decide, ensure_committee_and_signatory, launch, open_tasks
 from workflows import approvals
 from workflows.errors import ApplicationError
 from workflows.models import Delegation, HistoryEntry, TaskKind
@@ -26,7 +26,8 @@ def _messages_in_english():
 @pytest.fixture
 def lead_and_task(contract, coordinator):
     action = ActionFactory(contract=contract)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    ensure_committee_and_signatory(contract)
+    launch(contract, coordinator)
     lead = action.working_group.leads.order_by("pk").first()
     (task,) = [task for task in open_tasks(contract, TaskKind.REVIEW) if task.owner == lead]
     return lead, task
@@ -75,7 +76,7 @@ def test_tasks_created_during_an_absence_go_straight_to_the_delegate(contract, c
     today = timezone.localdate()
     approvals.delegation_declare(user=lead, delegate=delegate, start=today, end=today)
 
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
 
     (task,) = [t for t in open_tasks(contract, TaskKind.REVIEW) if t.assignee == lead]
     assert (task.owner, task.on_behalf_of) == (delegate, lead)

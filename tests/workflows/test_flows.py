@@ -15,6 +15,7 @@ from tests.factories import (
 from tests.flows import (
     approve_reviews,
     decide,
+    launch,
     open_tasks,
     record_deliberation,
     sign_all,
@@ -67,7 +68,7 @@ def statuses(contract) -> list[str]:
 def test_launching_the_review_gives_each_lead_one_review_task_per_action(
     contract, coordinator, actions
 ):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
 
     tasks = open_tasks(contract, TaskKind.REVIEW)
     expected = {(a.pk, lead.pk) for a in actions for lead in a.working_group.leads.all()}
@@ -78,7 +79,7 @@ def test_launching_the_review_gives_each_lead_one_review_task_per_action(
 
 
 def test_an_action_is_approved_when_all_its_leads_approve(contract, coordinator, actions):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     first, second = [t for t in open_tasks(contract) if t.action == actions[0]]
 
     decide(first)
@@ -93,7 +94,7 @@ def test_a_request_for_changes_cancels_the_other_review_and_goes_to_the_pilot(
     contract, coordinator, actions
 ):
     action = actions[0]
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     first, second = [t for t in open_tasks(contract) if t.action == action]
 
     with pytest.raises(ApplicationError, match="what must change"):
@@ -117,7 +118,7 @@ def test_a_request_for_changes_cancels_the_other_review_and_goes_to_the_pilot(
 def test_the_committee_vote_opens_when_the_last_action_is_approved(
     contract, coordinator, actions, committee
 ):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     approve_reviews(contract)
 
     contract.refresh_from_db()
@@ -130,7 +131,7 @@ def test_the_committee_vote_opens_when_the_last_action_is_approved(
 def test_the_vote_is_decided_as_soon_as_the_outcome_cannot_change(
     contract, coordinator, actions, committee
 ):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     approve_reviews(contract)
     votes = open_tasks(contract, TaskKind.VOTE)
 
@@ -156,7 +157,7 @@ def test_the_vote_is_decided_as_soon_as_the_outcome_cannot_change(
 def test_a_rejection_sends_back_only_the_actions_objected_to(
     contract, coordinator, actions, committee
 ):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     approve_reviews(contract)
     votes = open_tasks(contract, TaskKind.VOTE)
     objected = actions[1]
@@ -196,7 +197,7 @@ def test_a_rejection_sends_back_only_the_actions_objected_to(
 def test_a_rejection_naming_no_action_sends_them_all_back(
     contract, coordinator, actions, committee
 ):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     approve_reviews(contract)
     vote(contract, "reject", comment="À revoir entièrement")
 
@@ -207,7 +208,7 @@ def test_a_rejection_naming_no_action_sends_them_all_back(
 def test_the_chair_closes_the_vote_once_the_quorum_is_reached(
     contract, coordinator, actions, committee
 ):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     approve_reviews(contract)
     votes = {t.owner: t for t in open_tasks(contract, TaskKind.VOTE)}
     others = [member for member in votes if member != committee.chair]
@@ -296,7 +297,7 @@ def test_a_mandatory_decline_sends_the_contract_back_to_draft_as_a_new_version(
     assert not Process.objects.filter(contract=contract, finished__isnull=True).exists()
     assert statuses(contract) == [ActionStatus.DRAFT] * 3
 
-    approvals.launch_review(contract=contract, actor=coordinator)  # version 2 starts over
+    launch(contract, coordinator)  # version 2 starts over
     assert len(open_tasks(contract, TaskKind.REVIEW)) == 6
     assert history_verify(contract).valid
 
@@ -304,7 +305,7 @@ def test_a_mandatory_decline_sends_the_contract_back_to_draft_as_a_new_version(
 def test_suspension_holds_the_tasks_and_resuming_moves_their_due_dates(
     contract, coordinator, actions
 ):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     task = open_tasks(contract)[0]
     due = task.due
     approvals.suspend(contract=contract, actor=coordinator, reason="Fusion des communautés")
@@ -335,7 +336,7 @@ def test_suspension_holds_the_tasks_and_resuming_moves_their_due_dates(
 
 
 def test_withdrawal_cancels_every_open_task_and_flow(contract, coordinator, actions):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     approvals.suspend(contract=contract, actor=coordinator, reason="Pause")
 
     approvals.withdraw(contract=contract, actor=coordinator, reason="Projet abandonné")
@@ -350,7 +351,7 @@ def test_withdrawal_cancels_every_open_task_and_flow(contract, coordinator, acti
 def test_a_completed_task_cannot_be_completed_again_nor_by_someone_else(
     contract, coordinator, actions, stranger
 ):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     task = open_tasks(contract)[0]
 
     with pytest.raises(NotAllowed, match="not yours"):
@@ -362,7 +363,7 @@ def test_a_completed_task_cannot_be_completed_again_nor_by_someone_else(
 
 
 def test_a_decision_must_fit_the_task(contract, coordinator, actions):
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     with pytest.raises(ApplicationError, match="not a decision for this task"):
         decide(open_tasks(contract)[0], "sign")
 

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import ProtectedError
 
 from tests.factories import ActionFactory, UserFactory
+from tests.flows import ensure_committee_and_signatory
 from workflows import services
 from workflows.errors import Conflict
 from workflows.models import GENESIS_HASH, HistoryEntry
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def reviewed_contract(contract, coordinator):
     """A contract with some history: review launched on two actions, then suspended."""
     ActionFactory.create_batch(2, contract=contract)
+    ensure_committee_and_signatory(contract)
     services.contract_launch_review(contract=contract, actor=coordinator)
     services.contract_suspend(contract=contract, actor=coordinator, reason="Fusion")
     return contract
@@ -73,6 +75,7 @@ def test_a_change_that_fails_half_way_leaves_neither_state_nor_history(
     contract, coordinator, monkeypatch
 ):
     ActionFactory(contract=contract)
+    ensure_committee_and_signatory(contract)
     original = services.history_append_many  # every entry goes through it
 
     def fail_on_action_entry(**kwargs):
@@ -165,8 +168,9 @@ def test_verify_history_exits_1_from_the_shell(tmp_path):
     subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
     script = (
         "from tests.factories import ActionFactory, ContractFactory;"
+        "from tests.flows import ensure_committee_and_signatory;"
         "from workflows import services;"
-        "c = ContractFactory(); ActionFactory(contract=c);"
+        "c = ContractFactory(); ActionFactory(contract=c); ensure_committee_and_signatory(c);"
         "services.contract_launch_review(contract=c, actor=c.coordinators.get())"
     )
     subprocess.run([*manage, "shell", "-c", script], env=env, check=True, cwd=ROOT)

@@ -28,7 +28,7 @@ from tests.factories import (
     SteeringCommitteeFactory,
     UserFactory,
 )
-from tests.flows import walk_to_deliberation
+from tests.flows import ensure_committee_and_signatory, walk_to_deliberation
 from workflows import services
 from workflows.models import (
     ActionStatus,
@@ -214,10 +214,10 @@ def test_a_stranger_gets_a_404_on_a_contract_page(client, contract, stranger):
 def test_the_contract_page_shows_status_actions_and_an_intact_history(
     client, contract, action, coordinator
 ):
-    services.contract_launch_review(contract=contract, actor=coordinator)
     SteeringCommitteeFactory(contract=contract)
     representative = UserFactory(full_name="Mme Représentante")
     signatory = SignatoryFactory(contract=contract, represented_by=representative)
+    services.contract_launch_review(contract=contract, actor=coordinator)
     client.force_login(coordinator)
 
     response = client.get(detail_url(contract))
@@ -266,6 +266,7 @@ def test_the_history_says_who_acted_for_whom(client, contract, coordinator):
 
 
 def test_an_altered_history_is_shown_prominently(client, contract, action, coordinator):
+    ensure_committee_and_signatory(contract)
     services.contract_launch_review(contract=contract, actor=coordinator)
     entry = contract.history.get(seq=2)
     with connection.cursor() as cursor:
@@ -281,6 +282,7 @@ def test_an_altered_history_is_shown_prominently(client, contract, action, coord
 
 
 def test_a_coordinator_sees_the_controls_and_a_lead_does_not(client, contract, action, lead):
+    ensure_committee_and_signatory(contract)
     client.force_login(contract.coordinators.first())
     page = text(client.get(detail_url(contract)))
     assert "Coordinator actions" in page
@@ -298,6 +300,7 @@ def test_a_coordinator_sees_the_controls_and_a_lead_does_not(client, contract, a
 def test_launching_the_review_from_the_page_changes_the_status_and_adds_history(
     client, contract, action, coordinator
 ):
+    ensure_committee_and_signatory(contract)
     client.force_login(coordinator)
     response = client.post(transition_url(contract, "launch_review"), follow=True)
 

@@ -30,7 +30,7 @@ from tests.factories import (
     UserFactory,
     WorkingGroupFactory,
 )
-from workflows import approvals
+from tests.flows import launch
 from workflows.models import HistoryEntry, HistoryEvent, Task, TaskKind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def race_on_one_task() -> dict:
     action = ActionFactory(contract=contract, working_group=group)
     SteeringCommitteeFactory(contract=contract)
     SignatoryFactory(contract=contract)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     task = Task.objects.get(contract=contract, owner=lead)
     barrier = threading.Barrier(2)
     statuses: list[int] = []

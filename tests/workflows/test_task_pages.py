@@ -26,6 +26,7 @@ from tests.factories import (
 from tests.flows import (
     approve_reviews,
     decide,
+    launch,
     open_tasks,
     record_deliberation,
     walk_to_deliberation,
@@ -84,7 +85,7 @@ def committee(contract):
 def in_review(contract, action, committee, coordinator):
     """The contract under working-group review: one review task per lead."""
     SignatoryFactory(contract=contract)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     return contract
 
 
@@ -123,7 +124,7 @@ def test_the_inbox_lists_exactly_my_open_tasks_with_the_overdue_ones_marked(
     other_contract = ContractFactory(coordinator=coordinator)
     other_action = ActionFactory(contract=other_contract, code="T9-A9")
     other_action.working_group.leads.set([leads[0]])
-    approvals.launch_review(contract=other_contract, actor=coordinator)
+    launch(other_contract, coordinator)
     decide(review_task_of(leads[1]))  # the other lead's task: done, and not mine anyway
 
     client.force_login(leads[0])
@@ -160,7 +161,7 @@ def test_the_inbox_filters_by_kind_contract_and_overdue(client, in_review, leads
     other_contract = ContractFactory(coordinator=coordinator)
     other_action = ActionFactory(contract=other_contract)
     other_action.working_group.leads.set([leads[0]])
-    approvals.launch_review(contract=other_contract, actor=coordinator)
+    launch(other_contract, coordinator)
     here = Task.objects.get(owner=leads[0], contract=in_review)
     there = Task.objects.get(owner=leads[0], contract=other_contract)
     make_overdue(there)
@@ -420,7 +421,7 @@ def test_the_chair_closes_the_vote_once_the_quorum_is_reached(
     others = [UserFactory() for _ in range(4)]
     committee = SteeringCommitteeFactory(contract=contract, members=others, quorum=2)
     SignatoryFactory(contract=contract)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     approve_reviews(contract)
     chair = committee.chair
 
