@@ -13,6 +13,7 @@ from .models import (
     GENESIS_HASH,
     Action,
     Contract,
+    ContractAuditor,
     HistoryEntry,
     HistoryEvent,
     Process,
@@ -28,7 +29,7 @@ from .models import (
 
 
 def contracts_visible_to(user: User) -> QuerySet[Contract]:
-    """Contracts the user takes part in, in any role, or imported; staff see them all."""
+    """Contracts the user takes part in, in any role, imported or audits; staff see them all."""
     contracts = Contract.objects.all()
     if not user.is_authenticated:
         return contracts.none()
@@ -48,6 +49,8 @@ def contracts_visible_to(user: User) -> QuerySet[Contract]:
         HistoryEntry.objects.filter(event=HistoryEvent.IMPORTED, actor=user),
         # A delegate works on the contracts of the tasks in their hands.
         Task.objects.filter(owner=user),
+        # An auditor granted read access to the contract by an administrator.
+        ContractAuditor.objects.filter(user=user),
     ]
     takes_part = Q()
     for role in roles:
