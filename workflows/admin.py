@@ -11,6 +11,7 @@ from .models import (
     ContractAuditor,
     Delegation,
     FundingLine,
+    HistoryCheckpoint,
     HistoryEntry,
     HistoryExport,
     Indicator,
@@ -244,3 +245,11 @@ class HistoryExportAdmin(ReadOnlyAdmin):
     list_filter = ["format"]
     search_fields = ["username"]
     date_hierarchy = "at"
+
+
+@admin.register(HistoryCheckpoint)
+class HistoryCheckpointAdmin(ReadOnlyAdmin):
+    """The chain heads the nightly check found intact."""
+
+    list_display = ["contract", "seq", "hash", "at"]
+    list_filter = ["contract"]

@@ -1164,6 +1164,31 @@ class ContractAuditor(models.Model):
         return f"{self.user} — {self.contract.reference}"
 
 
+class HistoryCheckpoint(models.Model):
+    """A chain head the nightly check found intact: the end of a chain cannot later be cut
+    off, nor the whole chain recomputed after an edit, without verify_history noticing."""
+
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.PROTECT, related_name="+"
+    )
+    seq = models.PositiveIntegerField(_("sequence"))
+    hash = models.CharField(_("hash"), max_length=64)
+    at = models.DateTimeField(_("checked at"), default=timezone.now)
+
+    objects = HistoryEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["contract", "seq"]
+        verbose_name = _("history checkpoint")
+        verbose_name_plural = _("history checkpoints")
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "seq"], name="one_checkpoint_per_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id}#{self.seq}"
+
+
 class HistoryExport(models.Model):
     """Who read which part of the history as a file: every export is recorded here, and a
     contract's verification bundle in that contract's history as well."""

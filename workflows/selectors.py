@@ -14,6 +14,7 @@ from .models import (
     Action,
     Contract,
     ContractAuditor,
+    HistoryCheckpoint,
     HistoryEntry,
     HistoryEvent,
     Process,
@@ -101,9 +102,12 @@ class ChainVerification:
 
 
 def history_verify(contract: Contract) -> ChainVerification:
-    """Recompute the contract's chain: an edited, inserted or removed entry breaks it."""
+    """Recompute the contract's chain: an edited, inserted or removed entry breaks it. The
+    last head the nightly check found intact must still be on it: entries cut off the end,
+    or a chain recomputed whole after an edit, are detected too."""
     entries = HistoryEntry.objects.filter(contract=contract).select_related("contract")
     count = entries.count()
+    checkpoint = HistoryCheckpoint.objects.filter(contract=contract).order_by("-seq").first()
     previous_hash = GENESIS_HASH
     for expected_seq, entry in enumerate(entries.order_by("seq").iterator(), start=1):
         if entry.seq != expected_seq:
@@ -116,7 +120,23 @@ def history_verify(contract: Contract) -> ChainVerification:
             )
         if entry.compute_hash() != entry.hash:
             return ChainVerification(contract, count, entry.seq, f"entry #{entry.seq} was altered")
+        if checkpoint is not None and entry.seq == checkpoint.seq and entry.hash != checkpoint.hash:
+            # Every link holds, yet this is not the entry checked then: the chain was rewritten.
+            return ChainVerification(
+                contract,
+                count,
+                entry.seq,
+                f"entry #{entry.seq} differs from the one checked on {checkpoint.at:%Y-%m-%d}",
+            )
         previous_hash = entry.hash
+    if checkpoint is not None and checkpoint.seq > count:
+        return ChainVerification(
+            contract,
+            count,
+            count + 1,
+            f"entries #{count + 1} to #{checkpoint.seq} are missing "
+            f"(checked on {checkpoint.at:%Y-%m-%d})",
+        )
     return ChainVerification(contract, count, None)
 
 

@@ -22,7 +22,8 @@ from django.utils import timezone
 from tests.factories import ActionFactory, ContractFactory, OrganisationFactory, UserFactory
 from tests.flows import tamper_with_history
 from workflows import services, tasks
-from workflows.models import ContractAuditor, HistoryEntry, HistoryExport
+from workflows.models import GENESIS_HASH, ContractAuditor, HistoryEntry, HistoryExport
+from workflows.selectors import history_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +108,34 @@ def test_the_nightly_check_alerts_the_administrators(history_contract, settings)
     assert {"securite@example.org", "admin@example.org"} <= set(message.to)
     assert f"{history_contract.reference}" in message.body
     assert "2" in message.body.split(history_contract.reference, 1)[1].splitlines()[0]
+
+
+def test_entries_cut_off_the_end_after_a_nightly_check_are_detected(history_contract):
+    assert tasks.verify_histories() == 0  # the head (#4) is remembered
+    last = history_contract.history.get(seq=4)
+    tamper_with_history("DELETE FROM workflows_historyentry WHERE id = %s", [last.pk])
+    result = history_verify(history_contract)
+    assert (result.valid, result.first_bad_seq) == (False, 4)
+    assert "missing" in result.problem
+
+
+def test_a_chain_recomputed_whole_after_an_edit_is_detected(history_contract):
+    assert tasks.verify_histories() == 0
+    previous = GENESIS_HASH
+    for entry in history_contract.history.order_by("seq"):
+        if entry.seq == 2:
+            entry.comment = "réécrit"
+        entry.prev_hash = previous
+        entry.hash = entry.compute_hash()
+        tamper_with_history(
+            "UPDATE workflows_historyentry SET comment = %s, prev_hash = %s, hash = %s "
+            "WHERE id = %s",
+            [entry.comment, entry.prev_hash, entry.hash, entry.pk],
+        )
+        previous = entry.hash
+    result = history_verify(history_contract)
+    assert (result.valid, result.first_bad_seq) == (False, 4)
+    assert "differs from the one checked" in result.problem
 
 
 # --- Exports ------------------------------------------------------------------------------

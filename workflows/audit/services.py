@@ -16,7 +16,14 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from workflows import services
-from workflows.models import Contract, HistoryEntry, HistoryEvent, HistoryExport, User
+from workflows.models import (
+    Contract,
+    HistoryCheckpoint,
+    HistoryEntry,
+    HistoryEvent,
+    HistoryExport,
+    User,
+)
 from workflows.selectors import ChainVerification
 
 from .selectors import (
@@ -90,10 +97,29 @@ def contract_people_change_record(
     )
 
 
+def history_checkpoints_record(intact: list[ChainVerification]) -> None:
+    """Remember the head of each chain just found intact (when it moved since the last
+    check), so that a later cut or a chain recomputed whole cannot go unnoticed."""
+    heads = {
+        result.contract.pk: (head.seq, head.hash)
+        for result in intact
+        if (head := result.contract.history.order_by("-seq").only("seq", "hash").first())
+    }
+    HistoryCheckpoint.objects.bulk_create(
+        [
+            HistoryCheckpoint(contract_id=pk, seq=seq, hash=digest)
+            for pk, (seq, digest) in heads.items()
+        ],
+        ignore_conflicts=True,  # the head has not moved since the last check
+    )
+
+
 def history_check_and_alert() -> list[ChainVerification]:
     """Recompute every chain; on a break, e-mail the administrators (ADMINS and active staff
     with an address) naming each broken contract and its first bad entry. Returns the breaks."""
-    broken = [result for result in history_verify_all() if not result.valid]
+    results = history_verify_all()
+    history_checkpoints_record([result for result in results if result.valid])
+    broken = [result for result in results if not result.valid]
     if not broken:
         return []
     lines = [
