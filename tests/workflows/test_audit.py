@@ -468,3 +468,25 @@ def test_a_new_pilot_set_in_the_admin_is_recorded(client, history_contract):
         {key: old_pilot.username},
         {key: new_pilot.username},
     )
+
+
+def test_the_timeline_reads_as_what_happened(coordinator_client, history_contract, coordinator):
+    page = coordinator_client.get(
+        reverse("workflows:contract_history", args=[history_contract.pk]),
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Historique intègre (4 entrées)" in text
+    assert "Revue par les groupes de travail lancée" in text
+    assert "Travaux suspendus" in text
+    assert coordinator.display_name in text
+    assert "Télécharger le dossier de vérification" in text
+    # The contract page links to it.
+    detail = coordinator_client.get(
+        reverse("workflows:contract_detail", args=[history_contract.pk]),
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert (
+        reverse("workflows:contract_history", args=[history_contract.pk]) in detail.content.decode()
+    )

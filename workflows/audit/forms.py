@@ -38,18 +38,31 @@ class HistorySearchForm(forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
-    contract = forms.ModelChoiceField(
+    # A reference typed in, not a list: a deployment has thousands of contracts, and a select
+    # of them all took most of the page's time (benchmarks/audit.py).
+    contract = forms.CharField(
         label=_("Contract"),
-        queryset=Contract.objects.none(),
         required=False,
-        to_field_name="reference",
-        empty_label=_("All contracts"),
+        max_length=60,
+        help_text=_("Its reference, for example CLS-TDC-2019."),
     )
 
     def __init__(self, *args, contracts: QuerySet[Contract], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["event"].choices = [("", _("All events")), *HistoryEvent.choices]
-        self.fields["contract"].queryset = contracts.order_by("reference")
+        self.contracts = contracts
+
+    def clean_contract(self) -> Contract | None:
+        reference = self.cleaned_data["contract"].strip()
+        if not reference:
+            return None
+        contract = self.contracts.filter(reference=reference).first()
+        if contract is None:  # unknown, or not one the person may read: the same answer
+            raise forms.ValidationError(
+                _("No contract you may read has the reference “%(reference)s”."),
+                params={"reference": reference},
+            )
+        return contract
 
     def clean_person(self) -> User | None:
         username = self.cleaned_data["person"].strip()
