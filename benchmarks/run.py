@@ -1,7 +1,8 @@
 """Run Accord's benchmarks on PostgreSQL and print the figures.
 
     .venv/bin/python -m benchmarks.run                      # everything
-    .venv/bin/python -m benchmarks.run --only walk          # or --only inbox
+    .venv/bin/python -m benchmarks.run --only walk          # or --only inbox, --only audit
+    .venv/bin/python -m benchmarks.run --only audit --history 1000000
     .venv/bin/python -m benchmarks.run --tasks 1000,100000 --users 5000
 
 The database is ``BENCH_DATABASE_URL`` (default
@@ -71,7 +72,10 @@ def machine() -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["inbox", "walk"])
+    parser.add_argument("--only", choices=["inbox", "walk", "audit"])
+    parser.add_argument(
+        "--history", type=int, default=1_000_000, help="history entries for the audit search"
+    )
     parser.add_argument(
         "--tasks", default="1000,100000", help="open-task totals for the inbox (comma-separated)"
     )
@@ -122,6 +126,16 @@ def main(argv: list[str] | None = None) -> None:
         totals = [int(total) for total in args.tasks.split(",")]
         print("\n== The inbox of one person among many ==")
         print("\n".join(inbox.run(users=args.users, totals=totals)))
+
+    if args.only in (None, "audit"):
+        from . import audit
+
+        print("\n== The auditor's search across a large history ==")
+        print(
+            "\n".join(
+                audit.run(entries=args.history, contracts=args.history // 1000, users=args.users)
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -121,6 +121,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "Europe/Paris"
 CELERY_BEAT_SCHEDULE = {
+    # Every chain recomputed nightly: an entry edited behind the database's back (trigger
+    # disabled) alerts the administrators by e-mail the next morning at the latest.
+    "verify-histories": {
+        "task": "workflows.tasks.verify_histories",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Absences start and end at midnight; hourly keeps a late declaration or a restart covered.
     "apply-delegations": {
         "task": "workflows.tasks.apply_delegations",
@@ -132,6 +138,8 @@ CELERY_BEAT_SCHEDULE = {
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Accord <accord@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who is alerted when a history chain is found broken (besides active staff with an address).
+ADMINS = [("", address) for address in env.list("DJANGO_ADMINS", default=[])]
 
 # --- Authentication -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -76,3 +76,18 @@ def walk_to_signed(contract: Contract, coordinator) -> Contract:
     contract.refresh_from_db()
     assert contract.status == "signed", contract.status
     return contract
+
+
+def tamper_with_history(sql: str, params: list) -> None:
+    """Write to the history behind Accord's back, as someone with the table owner's rights
+    could: on PostgreSQL, the append-only trigger is disabled first, as they would have to."""
+    from django.db import connection
+
+    trigger = "workflows_historyentry_append_only"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending check blocks ALTER
+            cursor.execute(f"ALTER TABLE workflows_historyentry DISABLE TRIGGER {trigger}")
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ALTER TABLE workflows_historyentry ENABLE TRIGGER {trigger}")

@@ -2,13 +2,18 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from .audit.selectors import contract_people
+from .audit.services import contract_people_change_record
 from .models import (
     Action,
     CommitteeVote,
     Contract,
+    ContractAuditor,
     Delegation,
     FundingLine,
+    HistoryCheckpoint,
     HistoryEntry,
+    HistoryExport,
     Indicator,
     Organisation,
     Signatory,
@@ -61,8 +66,43 @@ class SteeringCommitteeInline(admin.StackedInline):
     filter_horizontal = ["members"]
 
 
+class ContractAuditorInline(admin.TabularInline):
+    """People granted read access to this contract and its history (and nothing more)."""
+
+    model = ContractAuditor
+    extra = 0
+    autocomplete_fields = ["user"]
+    readonly_fields = ["granted_at"]
+
+
+class RecordsPeopleChanges(admin.ModelAdmin):
+    """An administrator's change to a contract's people or signatories (roles, working
+    groups, committee, signatories, auditors, pilots) goes into the contract's history, with
+    what changed before and after. The change form's transaction holds both."""
+
+    def contract_of(self, obj) -> Contract:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        contract = self.contract_of(obj)
+        # A contract being created has nobody yet; a new action joins an existing contract.
+        request.accord_people_before = contract_people(contract) if contract.pk else {}
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        contract = self.contract_of(form.instance)
+        contract_people_change_record(
+            contract=contract,
+            actor=request.user,
+            before=request.accord_people_before,
+            after=contract_people(contract),
+            comment=str(_("Changed in the administration")),
+        )
+
+
 @admin.register(Contract)
-class ContractAdmin(admin.ModelAdmin):
+class ContractAdmin(RecordsPeopleChanges):
     list_display = ["reference", "title", "kind", "status", "version", "period_start", "period_end"]
     list_filter = ["kind", "status"]
     search_fields = ["reference", "title", "territory_name"]
@@ -80,7 +120,16 @@ class ContractAdmin(admin.ModelAdmin):
         "created_at",
     ]
     filter_horizontal = ["organisations", "participants", "coordinators"]
-    inlines = [ThemeInline, WorkingGroupInline, SteeringCommitteeInline, SignatoryInline]
+    inlines = [
+        ThemeInline,
+        WorkingGroupInline,
+        SteeringCommitteeInline,
+        SignatoryInline,
+        ContractAuditorInline,
+    ]
+
+    def contract_of(self, obj) -> Contract:
+        return obj
 
 
 class FundingLineInline(admin.TabularInline):
@@ -94,13 +143,16 @@ class IndicatorInline(admin.TabularInline):
 
 
 @admin.register(Action)
-class ActionAdmin(admin.ModelAdmin):
+class ActionAdmin(RecordsPeopleChanges):
     list_display = ["code", "title", "contract", "working_group", "pilot", "status"]
     list_filter = ["status", "contract"]
     search_fields = ["code", "title", "contract__reference"]
     readonly_fields = ["status"]
     filter_horizontal = ["partners"]
     inlines = [FundingLineInline, IndicatorInline]
+
+    def contract_of(self, obj) -> Contract:
+        return obj.contract
 
 
 @admin.register(HistoryEntry)
@@ -183,3 +235,21 @@ class DelegationAdmin(ReadOnlyAdmin):
 
     list_display = ["user", "delegate", "start", "end", "cancelled_at"]
     search_fields = ["user__username", "delegate__username"]
+
+
+@admin.register(HistoryExport)
+class HistoryExportAdmin(ReadOnlyAdmin):
+    """Who exported which history, when: read-only, like the history itself."""
+
+    list_display = ["at", "username", "format", "entries", "filters"]
+    list_filter = ["format"]
+    search_fields = ["username"]
+    date_hierarchy = "at"
+
+
+@admin.register(HistoryCheckpoint)
+class HistoryCheckpointAdmin(ReadOnlyAdmin):
+    """The chain heads the nightly check found intact."""
+
+    list_display = ["contract", "seq", "hash", "at"]
+    list_filter = ["contract"]

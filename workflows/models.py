@@ -725,6 +725,9 @@ class HistoryEvent(models.TextChoices):
     VOTE_DECIDED = "vote_decided", _("Committee vote decided")
     SIGNATURE = "signature", _("Signature")
     DECLINE = "decline", _("Signature declined")
+    SIGNATURE_VOIDED = "signature_voided", _("Signature voided")
+    PEOPLE_CHANGED = "people_changed", _("People or signatories changed")
+    HISTORY_EXPORTED = "history_exported", _("History exported")
 
 
 class HistoryEntryQuerySet(models.QuerySet):
@@ -796,7 +799,15 @@ class HistoryEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contract", "seq"], name="history_seq_unique"),
         ]
-        indexes = [models.Index(fields=["at"]), models.Index(fields=["event", "at"])]
+        # The auditors' search filters by contract, event, person and period, newest first
+        # (workflows/audit/, benchmarks/audit.py).
+        indexes = [
+            models.Index(fields=["at"]),
+            models.Index(fields=["event", "at"]),
+            models.Index(fields=["contract", "at"], name="history_contract_at"),
+            models.Index(fields=["actor", "at"], name="history_actor_at"),
+            models.Index(fields=["on_behalf_of", "at"], name="history_on_behalf_of_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contract_id}#{self.seq} {self.event} {self.name}"
@@ -1130,3 +1141,94 @@ class Delegation(models.Model):
 
     def covers(self, day: datetime.date) -> bool:
         return self.cancelled_at is None and self.start <= day <= self.end
+
+
+# --- Audit --------------------------------------------------------------------------------
+
+
+class ContractAuditor(models.Model):
+    """Someone outside the contract's roles (the chamber of accounts, a partner in dispute)
+    granted read access to one contract and its history, by an administrator."""
+
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="auditors"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auditor"),
+        on_delete=models.CASCADE,
+        related_name="audited_contracts",
+    )
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    granted_at = models.DateTimeField(_("granted at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["contract", "user"]
+        verbose_name = _("contract auditor")
+        verbose_name_plural = _("contract auditors")
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "user"], name="one_auditor_grant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.contract.reference}"
+
+
+class HistoryCheckpoint(models.Model):
+    """A chain head the nightly check found intact: the end of a chain cannot later be cut
+    off, nor the whole chain recomputed after an edit, without verify_history noticing."""
+
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.PROTECT, related_name="+"
+    )
+    seq = models.PositiveIntegerField(_("sequence"))
+    hash = models.CharField(_("hash"), max_length=64)
+    at = models.DateTimeField(_("checked at"), default=timezone.now)
+
+    objects = HistoryEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["contract", "seq"]
+        verbose_name = _("history checkpoint")
+        verbose_name_plural = _("history checkpoints")
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "seq"], name="one_checkpoint_per_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id}#{self.seq}"
+
+
+class HistoryExport(models.Model):
+    """Who read which part of the history as a file: every export is recorded here, and a
+    contract's verification bundle in that contract's history as well."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        JSON = "json", "JSON"
+        BUNDLE = "bundle", _("verification bundle")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("read by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    username = models.CharField(_("read by"), max_length=150)
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    format = models.CharField(_("format"), max_length=8, choices=Format.choices)
+    filters = models.JSONField(_("search"), default=dict, blank=True)
+    entries = models.PositiveIntegerField(_("entries"))
+    contracts = models.JSONField(
+        _("contracts"), default=list, blank=True, help_text=_("References of the contracts read.")
+    )
+
+    objects = HistoryEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = _("history export")
+        verbose_name_plural = _("history exports")
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.format} {self.at:%Y-%m-%d %H:%M}"

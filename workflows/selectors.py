@@ -13,6 +13,8 @@ from .models import (
     GENESIS_HASH,
     Action,
     Contract,
+    ContractAuditor,
+    HistoryCheckpoint,
     HistoryEntry,
     HistoryEvent,
     Process,
@@ -28,7 +30,7 @@ from .models import (
 
 
 def contracts_visible_to(user: User) -> QuerySet[Contract]:
-    """Contracts the user takes part in, in any role, or imported; staff see them all."""
+    """Contracts the user takes part in, in any role, imported or audits; staff see them all."""
     contracts = Contract.objects.all()
     if not user.is_authenticated:
         return contracts.none()
@@ -48,6 +50,8 @@ def contracts_visible_to(user: User) -> QuerySet[Contract]:
         HistoryEntry.objects.filter(event=HistoryEvent.IMPORTED, actor=user),
         # A delegate works on the contracts of the tasks in their hands.
         Task.objects.filter(owner=user),
+        # An auditor granted read access to the contract by an administrator.
+        ContractAuditor.objects.filter(user=user),
     ]
     takes_part = Q()
     for role in roles:
@@ -98,9 +102,12 @@ class ChainVerification:
 
 
 def history_verify(contract: Contract) -> ChainVerification:
-    """Recompute the contract's chain: an edited, inserted or removed entry breaks it."""
+    """Recompute the contract's chain: an edited, inserted or removed entry breaks it. The
+    last head the nightly check found intact must still be on it: entries cut off the end,
+    or a chain recomputed whole after an edit, are detected too."""
     entries = HistoryEntry.objects.filter(contract=contract).select_related("contract")
     count = entries.count()
+    checkpoint = HistoryCheckpoint.objects.filter(contract=contract).order_by("-seq").first()
     previous_hash = GENESIS_HASH
     for expected_seq, entry in enumerate(entries.order_by("seq").iterator(), start=1):
         if entry.seq != expected_seq:
@@ -113,7 +120,23 @@ def history_verify(contract: Contract) -> ChainVerification:
             )
         if entry.compute_hash() != entry.hash:
             return ChainVerification(contract, count, entry.seq, f"entry #{entry.seq} was altered")
+        if checkpoint is not None and entry.seq == checkpoint.seq and entry.hash != checkpoint.hash:
+            # Every link holds, yet this is not the entry checked then: the chain was rewritten.
+            return ChainVerification(
+                contract,
+                count,
+                entry.seq,
+                f"entry #{entry.seq} differs from the one checked on {checkpoint.at:%Y-%m-%d}",
+            )
         previous_hash = entry.hash
+    if checkpoint is not None and checkpoint.seq > count:
+        return ChainVerification(
+            contract,
+            count,
+            count + 1,
+            f"entries #{count + 1} to #{checkpoint.seq} are missing "
+            f"(checked on {checkpoint.at:%Y-%m-%d})",
+        )
     return ChainVerification(contract, count, None)
 
 

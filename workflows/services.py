@@ -116,6 +116,8 @@ def history_append_many(*, contract: Contract, entries: list[dict[str, Any]]) ->
     them in one INSERT (a cascade over every action is three statements, not three per
     action). Each entry takes ``history_append``'s keyword arguments but the contract; the
     caller holds the contract's row lock."""
+    if not entries:
+        return []
     held = _held.get()
     if held is not None and held.contract.pk != contract.pk:
         held = None
@@ -526,6 +528,24 @@ def contract_return_to_draft(
         on_behalf_of=signatory.signer if signatory.represented_by_id else None,
         comment=reason,
         data={"declined_by": signatory.organisation.code, "voided_signatures": voided},
+    )
+    declined_by = signatory.organisation.code
+    # Each signature given on the old version is voided by name, not only counted.
+    voided_signatures = contract.signatories.filter(status=SignatoryStatus.SIGNED).order_by(
+        "order", "pk"
+    )
+    history_append_many(
+        contract=contract,
+        entries=[
+            {
+                "event": HistoryEvent.SIGNATURE_VOIDED,
+                "name": kind,
+                "data": {"organisation": code, "signer": signer, "declined_by": declined_by},
+            }
+            for code, kind, signer in voided_signatures.values_list(
+                "organisation__code", "kind", "signer__username"
+            )
+        ],
     )
     contract.signatories.update(status=SignatoryStatus.PENDING)
     returned = _actions_in(

@@ -9,3 +9,11 @@ from . import approvals
 def apply_delegations() -> int:
     """Hand tasks to the delegates of people whose absence starts, give back the others."""
     return approvals.delegations_apply()
+
+
+@shared_task
+def verify_histories() -> int:
+    """Recompute every history chain and alert the administrators on a break."""
+    from .audit.services import history_check_and_alert
+
+    return len(history_check_and_alert())

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .audit import views as audit_views
 
 app_name = "workflows"
 
@@ -17,6 +18,18 @@ urlpatterns = [
         "contrats/<int:pk>/circuit.svg", views.contract_flow_chart_svg, name="contract_flow_chart"
     ),
     path("contrats/<int:pk>/vote/clore/", views.contract_close_vote, name="contract_close_vote"),
+    path("contrats/<int:pk>/historique/", audit_views.contract_history, name="contract_history"),
+    path(
+        "contrats/<int:pk>/historique/preuve/",
+        audit_views.contract_history_bundle,
+        name="contract_history_bundle",
+    ),
+    path("audit/", audit_views.history_search_page_view, name="history_search"),
+    path(
+        "audit/export.<str:format>",
+        audit_views.history_export,
+        name="history_export",
+    ),
     path("taches/", views.inbox, name="inbox"),
     path("taches/<int:pk>/", views.task_detail, name="task_detail"),
     path("absences/", views.absences, name="absences"),

@@ -68,7 +68,7 @@ def test_saving_a_contract_in_the_admin_keeps_its_status(admin_client, walked_co
             "coordinators": [c.pk for c in walked_contract.coordinators.all()],
         }
     )
-    for prefix in ("themes", "working_groups", "steering_committee", "signatories"):
+    for prefix in ("themes", "working_groups", "steering_committee", "signatories", "auditors"):
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
     response = admin_client.post(url, data)
     walked_contract.refresh_from_db()

@@ -3,10 +3,9 @@
 import itertools
 
 import pytest
-from django.db import connection
 
 from tests.factories import ActionFactory
-from tests.flows import ensure_committee_and_signatory
+from tests.flows import ensure_committee_and_signatory, tamper_with_history
 from workflows import services
 from workflows.models import GENESIS_HASH, HistoryEntry
 
@@ -33,11 +32,11 @@ def history_url(contract) -> str:
 
 
 def tamper(entry: HistoryEntry, comment: str) -> None:
-    # The ORM refuses to update history entries: an intruder would go around it.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE workflows_historyentry SET comment=%s WHERE id=%s", [comment, entry.pk]
-        )
+    # The ORM refuses to update history entries, and PostgreSQL's trigger too: an intruder
+    # would go around both.
+    tamper_with_history(
+        "UPDATE workflows_historyentry SET comment=%s WHERE id=%s", [comment, entry.pk]
+    )
 
 
 def test_the_history_lists_entries_oldest_first(api_client, coordinator, reviewed_contract):

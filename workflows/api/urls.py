@@ -3,6 +3,8 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
+from workflows.audit import api as audit
+
 from . import views
 
 app_name = "api"
@@ -25,6 +27,13 @@ urlpatterns = [
         views.ContractHistoryVerifyApi.as_view(),
         name="contract_history_verify",
     ),
+    path(
+        "contracts/<int:pk>/history/bundle/",
+        audit.ContractHistoryBundleApi.as_view(),
+        name="contract_history_bundle",
+    ),
+    path("history/", audit.HistorySearchApi.as_view(), name="history_search"),
+    path("history/export.<str:format>", audit.HistoryExportApi.as_view(), name="history_export"),
     path(
         "contracts/<int:pk>/vote/close/",
         views.ContractVoteCloseApi.as_view(),

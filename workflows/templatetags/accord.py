@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from django import template
@@ -101,6 +102,50 @@ def history_state_label(entry: HistoryEntry, which: str) -> str:
     if entry.event == HistoryEvent.ACTION_TRANSITION or entry.action_code:
         return action_status_label(value)
     return contract_status_label(value)
+
+
+# The details of a history entry an auditor reads, in words; other keys are shown as they are.
+DETAIL_LABELS = {
+    "task": _("Task no."),
+    "owner": _("Held by"),
+    "on_behalf_of": _("On behalf of"),
+    "due": _("Due"),
+    "decision": _("Decision"),
+    "organisation": _("Organisation"),
+    "signer": _("Signer"),
+    "document_sha256": _("Document fingerprint"),
+    "authentication": _("Authentication"),
+    "ip_address": _("IP address"),
+    "number": _("Deliberation number"),
+    "date": _("Date"),
+    "from": _("From"),
+    "to": _("To"),
+    "declined_by": _("Declined by"),
+    "voided_signatures": _("Signatures voided"),
+    "round": _("Round"),
+    "approvals": _("Approvals"),
+    "rejections": _("Rejections"),
+    "quorum": _("Quorum"),
+    "actions": _("Actions"),
+    "before": _("Before"),
+    "after": _("After"),
+}
+
+
+def _detail_value(value) -> str:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return "" if value is None else str(value)
+
+
+@register.simple_tag
+def history_details(entry: HistoryEntry) -> list[tuple[str, str]]:
+    """The entry's recorded details as (label, value) pairs, empty values left out."""
+    return [
+        (str(DETAIL_LABELS.get(key, key)), _detail_value(value))
+        for key, value in entry.data.items()
+        if value not in (None, "", [], {})
+    ]
 
 
 @register.simple_tag

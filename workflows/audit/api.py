@@ -1,0 +1,132 @@
+"""The auditor's API: search the history across contracts, export a search, download a
+contract's verification bundle. Same rules as the pages: a caller reads the history of the
+contracts they see (staff: all), and every export is recorded."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
+
+from workflows.api.serializers import ErrorOutput, HistoryEntryOutput
+from workflows.models import HistoryEvent
+from workflows.selectors import contracts_visible_to
+
+from . import services
+from .forms import HistorySearchForm
+from .selectors import HistorySearch, bundle_folder, history_search
+from .views import export_response
+
+API_PAGE_SIZE = 50
+API_MAX_PAGE_SIZE = 500
+SEARCH_PARAMETERS = [
+    OpenApiParameter("person", str, description="A username: as actor or on whose behalf."),
+    OpenApiParameter("organisation", str, description="An organisation's code."),
+    OpenApiParameter("event", str, enum=HistoryEvent.values),
+    OpenApiParameter("since", OpenApiTypes.DATE, description="From this day (included)."),
+    OpenApiParameter("until", OpenApiTypes.DATE, description="To this day (included)."),
+    OpenApiParameter("contract", str, description="A contract's reference."),
+]
+ERRORS = {
+    400: OpenApiResponse(ErrorOutput, description="A malformed or unknown criterion."),
+    401: OpenApiResponse(ErrorOutput, description="Not authenticated."),
+}
+
+
+class AuditEntryOutput(HistoryEntryOutput):
+    contract = serializers.CharField(source="contract.reference")
+
+
+def _search(request) -> HistorySearch:
+    form = HistorySearchForm(request.query_params, contracts=contracts_visible_to(request.user))
+    if not form.is_valid():
+        raise serializers.ValidationError(form.errors)
+    return form.search()
+
+
+class AnyAccept(BaseContentNegotiation):
+    """A file download answers in its own format whatever the client accepts."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class HistorySearchApi(APIView):
+    """History entries of the contracts the caller may read, newest first, by ``limit`` and
+    ``offset``; the next page is in ``Link`` (no total: counting a million entries would cost
+    more than the page)."""
+
+    class PageInput(serializers.Serializer):
+        limit = serializers.IntegerField(
+            required=False, min_value=1, max_value=API_MAX_PAGE_SIZE, default=API_PAGE_SIZE
+        )
+        offset = serializers.IntegerField(required=False, min_value=0, default=0)
+
+    @extend_schema(
+        operation_id="history_search",
+        parameters=[*SEARCH_PARAMETERS, PageInput],
+        responses={200: AuditEntryOutput(many=True), **ERRORS},
+    )
+    def get(self, request):
+        page_input = self.PageInput(data=request.query_params)
+        page_input.is_valid(raise_exception=True)
+        offset, limit = page_input.validated_data["offset"], page_input.validated_data["limit"]
+        entries = history_search(request.user, _search(request))
+        rows = list(entries[offset : offset + limit + 1])
+        headers = {}
+        url = remove_query_param(request.build_absolute_uri(), "offset")
+        links = []
+        if len(rows) > limit:
+            links.append(f'<{replace_query_param(url, "offset", offset + limit)}>; rel="next"')
+        if offset:
+            links.append(
+                f'<{replace_query_param(url, "offset", max(offset - limit, 0))}>; rel="prev"'
+            )
+        if links:
+            headers["Link"] = ", ".join(links)
+        return Response(AuditEntryOutput(rows[:limit], many=True).data, headers=headers)
+
+
+class HistoryExportApi(APIView):
+    """The search's entries as a file (CSV for a French spreadsheet, or JSON); recorded."""
+
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="history_export",
+        parameters=SEARCH_PARAMETERS,
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, **ERRORS},
+    )
+    def get(self, request, format: str):
+        if format not in ("csv", "json"):
+            raise NotFound
+        return export_response(request.user, _search(request), format)
+
+
+class ContractHistoryBundleApi(APIView):
+    """The contract's verification bundle (ZIP); its download goes into the history."""
+
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="contracts_history_bundle",
+        request=None,
+        responses={(200, "application/zip"): OpenApiTypes.BINARY, **ERRORS},
+    )
+    def post(self, request, pk: int):
+        contract = contracts_visible_to(request.user).filter(pk=pk).first()
+        if contract is None:
+            raise NotFound
+        content = services.contract_verification_bundle(contract=contract, user=request.user)
+        response = HttpResponse(content, content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="{bundle_folder(contract)}.zip"'
+        return response

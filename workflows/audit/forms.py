@@ -1,0 +1,99 @@
+"""The auditor's search, as a GET form (a search can be bookmarked and exported as it is)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from workflows.models import Contract, HistoryEvent, Organisation, User
+
+from .selectors import HistorySearch
+
+SEARCH_FIELDS = ("person", "organisation", "event", "since", "until", "contract")
+
+
+class HistorySearchForm(forms.Form):
+    person = forms.CharField(
+        label=_("Person"),
+        required=False,
+        max_length=150,
+        help_text=_("A username: entries this person made, or that were made on their behalf."),
+    )
+    organisation = forms.ModelChoiceField(
+        label=_("Organisation"),
+        queryset=Organisation.objects.order_by("name"),
+        required=False,
+        to_field_name="code",
+        empty_label=_("All organisations"),
+    )
+    event = forms.ChoiceField(label=_("Event"), required=False)
+    since = forms.DateField(
+        label=_("Since"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    until = forms.DateField(
+        label=_("Until"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    # A reference typed in, not a list: a deployment has thousands of contracts, and a select
+    # of them all took most of the page's time (benchmarks/audit.py).
+    contract = forms.CharField(
+        label=_("Contract"),
+        required=False,
+        max_length=60,
+        help_text=_("Its reference, for example CLS-TDC-2019."),
+    )
+
+    def __init__(self, *args, contracts: QuerySet[Contract], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["event"].choices = [("", _("All events")), *HistoryEvent.choices]
+        self.contracts = contracts
+
+    def clean_contract(self) -> Contract | None:
+        reference = self.cleaned_data["contract"].strip()
+        if not reference:
+            return None
+        contract = self.contracts.filter(reference=reference).first()
+        if contract is None:  # unknown, or not one the person may read: the same answer
+            raise forms.ValidationError(
+                _("No contract you may read has the reference “%(reference)s”."),
+                params={"reference": reference},
+            )
+        return contract
+
+    def clean_person(self) -> User | None:
+        username = self.cleaned_data["person"].strip()
+        if not username:
+            return None
+        try:
+            return User.objects.get(username=username)
+        except User.DoesNotExist:
+            raise forms.ValidationError(
+                _("Nobody has the username “%(username)s”."), params={"username": username}
+            ) from None
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("The end of the period is before its start."))
+        return data
+
+    @staticmethod
+    def empty_search() -> HistorySearch:
+        return HistorySearch()
+
+    def search(self) -> HistorySearch:
+        """The valid search (call after is_valid())."""
+        data = self.cleaned_data
+        return HistorySearch(
+            person=data.get("person"),
+            organisation=data.get("organisation"),
+            event=data.get("event") or "",
+            since=data.get("since"),
+            until=data.get("until"),
+            contract=data.get("contract"),
+        )

@@ -1,0 +1,161 @@
+"""Writes for auditors: every export is recorded, a verification bundle in the contract's own
+history too; administrative changes to a contract's people are recorded before/after; a
+broken chain alerts the administrators."""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from workflows import services
+from workflows.models import (
+    Contract,
+    HistoryCheckpoint,
+    HistoryEntry,
+    HistoryEvent,
+    HistoryExport,
+    User,
+)
+from workflows.selectors import ChainVerification
+
+from .selectors import (
+    BundleFile,
+    bundle_folder,
+    history_verify_all,
+    people_changes,
+    verification_bundle_files,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def history_export_record(
+    *, user: User, format: str, search: dict, entries: QuerySet[HistoryEntry]
+) -> HistoryExport:
+    """Record who exported what, before the file is sent: reading an export leaves a trace."""
+    references = sorted(
+        set(entries.order_by().values_list("contract__reference", flat=True).distinct())
+    )
+    return HistoryExport.objects.create(
+        user=user,
+        username=user.username,
+        format=format,
+        filters=search,
+        entries=entries.count(),
+        contracts=references,
+    )
+
+
+@transaction.atomic
+def contract_verification_bundle(
+    *, contract: Contract, user: User, extra_files: Iterable[BundleFile] = ()
+) -> bytes:
+    """The contract's verification bundle as a ZIP file, its reading recorded first in the
+    contract's history (so the bundle holds its own record, and its head is the chain's)."""
+    contract = services.lock_contract(contract.pk)
+    services.history_append(contract=contract, event=HistoryEvent.HISTORY_EXPORTED, actor=user)
+    files = verification_bundle_files(contract, extra_files)
+    HistoryExport.objects.create(
+        user=user,
+        username=user.username,
+        format=HistoryExport.Format.BUNDLE,
+        filters={"contract": contract.reference},
+        entries=contract.history.count(),
+        contracts=[contract.reference],
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in files:
+            archive.writestr(f"{bundle_folder(contract)}/{item.name}", item.content)
+    return buffer.getvalue()
+
+
+@transaction.atomic
+def contract_people_change_record(
+    *, contract: Contract, actor: User | None, before: dict, after: dict, comment: str = ""
+) -> HistoryEntry | None:
+    """Record an administrative change to the contract's people or signatories (the admin
+    site): only what changed, before and after. Nothing is written when nothing changed."""
+    if before == after:
+        return None
+    contract = services.lock_contract(contract.pk)
+    return services.history_append(
+        contract=contract,
+        event=HistoryEvent.PEOPLE_CHANGED,
+        actor=actor,
+        comment=comment,
+        data=people_changes(before, after),
+    )
+
+
+def history_checkpoints_record(intact: list[ChainVerification]) -> None:
+    """Remember the head of each chain just found intact (when it moved since the last
+    check), so that a later cut or a chain recomputed whole cannot go unnoticed."""
+    heads = {
+        result.contract.pk: (head.seq, head.hash)
+        for result in intact
+        if (head := result.contract.history.order_by("-seq").only("seq", "hash").first())
+    }
+    HistoryCheckpoint.objects.bulk_create(
+        [
+            HistoryCheckpoint(contract_id=pk, seq=seq, hash=digest)
+            for pk, (seq, digest) in heads.items()
+        ],
+        ignore_conflicts=True,  # the head has not moved since the last check
+    )
+
+
+def history_check_and_alert() -> list[ChainVerification]:
+    """Recompute every chain; on a break, e-mail the administrators (ADMINS and active staff
+    with an address) naming each broken contract and its first bad entry. Returns the breaks."""
+    results = history_verify_all()
+    history_checkpoints_record([result for result in results if result.valid])
+    broken = [result for result in results if not result.valid]
+    if not broken:
+        return []
+    lines = [
+        _("%(reference)s: broken at entry no. %(seq)d (%(problem)s)")
+        % {
+            "reference": result.contract.reference,
+            "seq": result.first_bad_seq,
+            "problem": result.problem,
+        }
+        for result in broken
+    ]
+    for line in lines:
+        logger.error("History chain broken: %s", line)
+    recipients = {address for _name, address in settings.ADMINS}
+    recipients.update(
+        User.objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if recipients:
+        body = "\n".join(
+            [
+                _("The periodic check found approval histories modified outside Accord:"),
+                "",
+                *lines,
+                "",
+                _(
+                    "Run `python manage.py verify_history` for details; do not trust these"
+                    " histories from the entry named on."
+                ),
+            ]
+        )
+        send_mail(
+            _("[Accord] Approval history altered"),
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            sorted(recipients),
+        )
+    return broken

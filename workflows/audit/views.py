@@ -1,0 +1,139 @@
+"""The auditor's pages: a contract's history as a timeline, the search across contracts, the
+exports and the verification bundle. Thin: access and rules live in selectors and services."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone, translation
+from django.views.decorators.http import require_POST
+
+from workflows.models import Contract, HistoryExport
+from workflows.selectors import contracts_visible_to, history_of, history_verify
+
+from . import services
+from .forms import SEARCH_FIELDS, HistorySearchForm
+from .selectors import (
+    bundle_folder,
+    contract_auditors,
+    history_csv_lines,
+    history_json_chunks,
+    history_search,
+    history_search_page,
+)
+
+EXPORT_ROWS_PER_READ = 2000
+EXPORT_FORMATS = (HistoryExport.Format.CSV, HistoryExport.Format.JSON)
+
+
+def _visible_contract(request: HttpRequest, pk: int) -> Contract:
+    """404 for a contract the person may not read, so as not to reveal it."""
+    return get_object_or_404(contracts_visible_to(request.user), pk=pk)
+
+
+def search_form(request: HttpRequest) -> HistorySearchForm:
+    """The search form, bound when the query string has a criterion."""
+    bound = bool(set(SEARCH_FIELDS) & set(request.GET))
+    return HistorySearchForm(
+        request.GET if bound else None, contracts=contracts_visible_to(request.user)
+    )
+
+
+@login_required
+def contract_history(request: HttpRequest, pk: int) -> HttpResponse:
+    """One contract's history as a readable timeline, with its integrity and its auditors."""
+    contract = _visible_contract(request, pk)
+    return render(
+        request,
+        "workflows/audit/contract_history.html",
+        {
+            "contract": contract,
+            "history": history_of(contract).select_related("action"),
+            "verification": history_verify(contract),
+            "auditors": contract_auditors(contract),
+            "nav_section": "audit",
+        },
+    )
+
+
+@login_required
+@require_POST
+def contract_history_bundle(request: HttpRequest, pk: int) -> HttpResponse:
+    """The verification bundle (ZIP); its reading goes into the contract's history."""
+    contract = _visible_contract(request, pk)
+    content = services.contract_verification_bundle(contract=contract, user=request.user)
+    response = HttpResponse(content, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{bundle_folder(contract)}.zip"'
+    return response
+
+
+@login_required
+def history_search_page_view(request: HttpRequest) -> HttpResponse:
+    """Search the history of every contract the person may read, newest first."""
+    form = search_form(request)
+    page = None
+    if form.is_bound and form.is_valid():
+        entries = history_search(request.user, form.search())
+        try:
+            number = int(request.GET.get("page", 1))
+        except ValueError:
+            number = 1
+        page = history_search_page(entries, number)
+    elif not form.is_bound:
+        entries = history_search(request.user, HistorySearchForm.empty_search())
+        page = history_search_page(entries, 1)
+    return render(
+        request,
+        "workflows/audit/search.html",
+        {"form": form, "error_forms": [form], "page": page, "nav_section": "audit"},
+        status=400 if form.is_bound and not form.is_valid() else 200,
+    )
+
+
+@login_required
+def history_export(request: HttpRequest, format: str) -> HttpResponse:
+    """The search's entries as CSV (for a French spreadsheet) or JSON; recorded first."""
+    if format not in EXPORT_FORMATS:
+        raise Http404
+    form = search_form(request)
+    if form.is_bound and not form.is_valid():
+        return render(
+            request,
+            "workflows/audit/search.html",
+            {"form": form, "error_forms": [form], "page": None, "nav_section": "audit"},
+            status=400,
+        )
+    search = form.search() if form.is_bound else HistorySearchForm.empty_search()
+    return export_response(request.user, search, format)
+
+
+def export_response(user, search, format: str) -> StreamingHttpResponse:
+    """The export as a streamed download, recorded before the first byte is sent."""
+    entries = history_search(user, search)
+    services.history_export_record(
+        user=user, format=format, search=search.as_dict(), entries=entries
+    )
+    rows = entries.iterator(chunk_size=EXPORT_ROWS_PER_READ)
+    language = translation.get_language()
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    if format == HistoryExport.Format.CSV:
+        response = StreamingHttpResponse(
+            _encoded(history_csv_lines(rows), language),
+            content_type="text/csv; charset=utf-8",
+        )
+    else:
+        response = StreamingHttpResponse(
+            _encoded(history_json_chunks(rows, search=search.as_dict()), language),
+            content_type="application/json",
+        )
+    response["Content-Disposition"] = f'attachment; filename="accord-historique-{stamp}.{format}"'
+    return response
+
+
+def _encoded(chunks, language: str):
+    """The chunks in UTF-8, written in the request's language even though they are produced
+    after the view has returned (as the response streams)."""
+    with translation.override(language):
+        for chunk in chunks:
+            yield chunk.encode("utf-8")
