@@ -1,6 +1,7 @@
 """The document in the REST API (included under /api/v1/ by config/urls.py)."""
 
 from django.urls import path
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
@@ -49,7 +50,7 @@ class ContractDocumentApi(_PdfApi):
         contract = _visible_contract(request, pk)
         pdf = contract_document_pdf(contract)
         if pdf is None:
-            raise NotFound("The contract document does not exist before the deliberation.")
+            raise NotFound(_("The contract document does not exist before the deliberation."))
         return pdf_response(pdf, document_filename(contract))
 
 
@@ -61,7 +62,7 @@ class CompletionCertificateApi(_PdfApi):
         contract = _visible_contract(request, pk)
         pdf = completion_certificate_pdf(contract)
         if pdf is None:
-            raise NotFound("The completion certificate exists once the contract is signed.")
+            raise NotFound(_("The completion certificate exists once the contract is signed."))
         return pdf_response(pdf, f"{contract.reference}-v{contract.version}-certificate.pdf")
 
 
