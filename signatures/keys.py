@@ -229,8 +229,8 @@ def organisation_key(organisation: Organisation) -> SigningKey | None:
     return _current(KeyKind.ORGANISATION, organisation=organisation)
 
 
-def import_pkcs12(*, organisation: Organisation, data: bytes, password: str) -> SigningKey:
-    """Keep an organisation's own PKCS#12 (certificate, key, chain), replacing the previous."""
+def read_pkcs12(data: bytes, password: str):
+    """(key, certificate, chain) from a PKCS#12 file, or a clear refusal."""
     try:
         key, certificate, extra = pkcs12.load_key_and_certificates(
             data, password.encode() if password else None
@@ -243,17 +243,22 @@ def import_pkcs12(*, organisation: Organisation, data: bytes, password: str) -> 
         raise ApplicationError(_("The PKCS#12 file must hold a certificate and its private key."))
     if certificate.not_valid_after_utc <= timezone.now():
         raise ApplicationError(_("This certificate has expired."))
-    with transaction.atomic():
-        SigningKey.objects.filter(
-            kind=KeyKind.ORGANISATION, organisation=organisation, revoked_at__isnull=True
-        ).update(revoked_at=timezone.now())
-        return _store(
-            KeyKind.ORGANISATION,
-            certificate,
-            key,
-            chain=list(extra or []),
-            organisation=organisation,
-        )
+    return key, certificate, list(extra or [])
+
+
+@transaction.atomic
+def import_pkcs12(*, organisation: Organisation, data: bytes, password: str) -> SigningKey:
+    """Keep an organisation's own PKCS#12 for its signatures, replacing the previous one."""
+    key, certificate, chain = read_pkcs12(data, password)
+    withdraw_organisation_key(organisation)
+    return _store(KeyKind.ORGANISATION, certificate, key, chain=chain, organisation=organisation)
+
+
+def withdraw_organisation_key(organisation: Organisation) -> int:
+    """The organisation's signatures go back to its people's certificates from Accord."""
+    return SigningKey.objects.filter(
+        kind=KeyKind.ORGANISATION, organisation=organisation, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
 
 
 def signer_for(stored: SigningKey) -> SimpleSigner:
