@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from fpdf import FPDF
+from fpdf.fonts import TextStyle
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
@@ -34,6 +35,12 @@ LANGUAGE = "fr"
 MM = 72 / 25.4  # PDF points per millimetre
 BLOCK_WIDTH, BLOCK_LABEL, BLOCK_FIELD = 88.0, 22.0, 24.0
 SEAL_FIELD = "accord-seal"
+# Headings in dark blue rather than fpdf2's default red: a contract, not a poster.
+HEADING_STYLES = {
+    "h1": TextStyle(color="#1d3557", font_size_pt=20, t_margin=4, b_margin=2),
+    "h2": TextStyle(color="#1d3557", font_size_pt=15, t_margin=5, b_margin=1),
+    "h3": TextStyle(color="#1d3557", font_size_pt=12, t_margin=4, b_margin=1),
+}
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ class _Document(FPDF):
         self.set_text_color(0)
 
     def html(self, html: str) -> None:
-        self.write_html(_printable(html), ul_bullet_char="-")
+        self.write_html(_printable(html), ul_bullet_char="-", tag_styles=HEADING_STYLES)
 
     def heading(self, text: str) -> None:
         self.set_font("Helvetica", style="B", size=14)
@@ -216,10 +223,14 @@ def _signature_blocks(pdf: _Document, signatories: list[Signatory]) -> list[Fiel
         x = pdf.l_margin + column * (BLOCK_WIDTH + 4)
         pdf.set_xy(x, y)
         pdf.set_font("Helvetica", style="B", size=9)
-        pdf.multi_cell(BLOCK_WIDTH, 4.5, _printable(lines[0]), new_x="LEFT", new_y="NEXT")
+        pdf.multi_cell(
+            BLOCK_WIDTH, 4.5, _printable(lines[0]), align="L", new_x="LEFT", new_y="NEXT"
+        )
         pdf.set_font("Helvetica", size=8.5)
         for line in lines[1:]:
-            pdf.multi_cell(BLOCK_WIDTH, 4, _printable(line), new_x="LEFT", new_y="NEXT")
+            pdf.multi_cell(
+                BLOCK_WIDTH, 4, _printable(line), align="L", new_x="LEFT", new_y="NEXT"
+            )
         field_y = y + BLOCK_LABEL
         pdf.set_draw_color(150)
         pdf.rect(x, field_y, BLOCK_WIDTH, BLOCK_FIELD)

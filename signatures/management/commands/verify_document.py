@@ -50,7 +50,11 @@ class Command(BaseCommand):
             record = evidence.get(check.field_name)
             if record is not None:
                 who = record.signed_by_name
-                whom = f"{record.signer_name}, {record.organisation}"
+                whom = (
+                    record.organisation
+                    if record.signed_by_id == record.signer_id
+                    else f"{record.signer_name}, {record.organisation}"
+                )
             else:
                 who, whom = check.signer, check.reason
             when = (
@@ -62,7 +66,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {check.field_name}: {state}; signed by {who} for {whom} at {when}; "
                 f"certificate {check.signer} ({check.certificate_sha256[:16]}); "
-                f"chain {' <- '.join(check.chain)}"
+                f"chain {' > '.join(check.chain)}"
                 f"{' (trusted)' if check.trusted else ' (not trusted)'}"
                 f"{'; ' + check.error if check.error else ''}"
             )
