@@ -228,9 +228,7 @@ def _signature_blocks(pdf: _Document, signatories: list[Signatory]) -> list[Fiel
         )
         pdf.set_font("Helvetica", size=8.5)
         for line in lines[1:]:
-            pdf.multi_cell(
-                BLOCK_WIDTH, 4, _printable(line), align="L", new_x="LEFT", new_y="NEXT"
-            )
+            pdf.multi_cell(BLOCK_WIDTH, 4, _printable(line), align="L", new_x="LEFT", new_y="NEXT")
         field_y = y + BLOCK_LABEL
         pdf.set_draw_color(150)
         pdf.rect(x, field_y, BLOCK_WIDTH, BLOCK_FIELD)
