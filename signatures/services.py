@@ -14,6 +14,7 @@ import textwrap
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
@@ -33,7 +34,9 @@ from .document import (
 )
 from .models import AuthenticationMethod, ContractDocument, SignatureEvidence, SigningKey
 
-NO_DOCUMENT = "There is no contract document to sign: the deliberation is not recorded."
+NO_DOCUMENT = gettext_noop(
+    "There is no contract document to sign: the deliberation is not recorded."
+)
 
 
 def sha256(data: bytes) -> str:
