@@ -23,15 +23,15 @@ from workflows.models import Contract
 from .models import ContractDocument, KeyKind, SignatureEvidence, SigningKey
 
 
-def contract_document(contract: Contract) -> ContractDocument | None:
-    """The document of the contract's current version, None before its deliberation."""
-    return (
-        ContractDocument.objects.filter(
-            contract=contract, contract_version=contract.version, voided_at__isnull=True
-        )
-        .order_by("-pk")
-        .first()
+def contract_document(contract: Contract, *, with_pdf: bool = True) -> ContractDocument | None:
+    """The document of the contract's current version, None before its deliberation;
+    without its PDFs (``with_pdf=False``) for pages that only describe it."""
+    documents = ContractDocument.objects.filter(
+        contract=contract, contract_version=contract.version, voided_at__isnull=True
     )
+    if not with_pdf:
+        documents = documents.defer("pdf", "certificate_pdf")
+    return documents.order_by("-pk").first()
 
 
 def contract_document_pdf(contract: Contract) -> bytes | None:
@@ -43,7 +43,7 @@ def contract_document_pdf(contract: Contract) -> bytes | None:
 def completion_certificate(contract: Contract) -> dict | None:
     """The completion certificate's data (parties, signatures, the history head hash it
     printed), None until the contract is signed and sealed."""
-    document = contract_document(contract)
+    document = contract_document(contract, with_pdf=False)
     if document is None or document.certificate_data is None:
         return None
     return document.certificate_data

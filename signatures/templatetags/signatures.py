@@ -3,15 +3,15 @@
 from django import template
 
 from signatures.document import certificate_display
-from signatures.selectors import completion_certificate, contract_document, signature_evidence
+from signatures.selectors import contract_document, signature_evidence
 
 register = template.Library()
 
 
 @register.inclusion_tag("signatures/_contract_document.html")
 def contract_document_section(contract):
-    document = contract_document(contract)
-    certificate = completion_certificate(contract)
+    document = contract_document(contract, with_pdf=False)
+    certificate = document.certificate_data if document is not None else None
     evidence = signature_evidence(contract)
     return {
         "contract": contract,
