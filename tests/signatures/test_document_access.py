@@ -5,7 +5,7 @@ import hashlib
 import pytest
 from django.test import Client
 
-from signatures.models import ContractDocument
+from signatures.models import ContractDocument, SignatureEvidence
 from tests.factories import ActionFactory, SignatoryFactory
 from tests.flows import record_deliberation, walk_to_deliberation, walk_to_signed
 from tests.signatures.pdf import pdf_text
@@ -139,3 +139,30 @@ def test_the_signature_task_page_links_to_the_document_it_signs(contract, coordi
 
     assert f"/contrats/{contract.pk}/document.pdf" in page
     assert client.get(f"/contrats/{contract.pk}/document.pdf").content.startswith(b"%PDF")
+
+
+def test_signing_through_the_api_keeps_the_client_in_the_evidence(
+    api_client, contract, coordinator
+):
+    ActionFactory(contract=contract)
+    signatory = SignatoryFactory(contract=contract)
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    task = signatory.tasks.get()
+    api_client.force_authenticate(signatory.signer)
+
+    response = api_client.post(
+        f"/api/v1/tasks/{task.pk}/decision/",
+        {"decision": "sign", "password": "correct-horse-battery-staple", "consent": True},
+        format="json",
+        REMOTE_ADDR="198.51.100.23",
+        HTTP_USER_AGENT="AccordClient/1.0",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["contract"]["status"] == "signed"
+    evidence = SignatureEvidence.objects.get(signatory=signatory)
+    assert (evidence.ip_address, evidence.user_agent) == ("198.51.100.23", "AccordClient/1.0")
+    assert api_client.get(document_url(contract)).content == bytes(
+        ContractDocument.objects.get(contract=contract).pdf
+    )
