@@ -10,11 +10,13 @@ from django.utils.translation import gettext as _
 from workflows.models import Contract
 from workflows.selectors import contracts_visible_to
 
+from .forms import DocumentCopyForm
 from .selectors import (
     completion_certificate_pdf,
     contract_document,
     contract_document_check,
     contract_document_pdf,
+    document_verify,
     signature_evidence,
 )
 
@@ -54,10 +56,20 @@ def completion_certificate_download(request: HttpRequest, pk: int) -> HttpRespon
 
 @login_required
 def document_verification(request: HttpRequest, pk: int) -> HttpResponse:
-    """Each signature of the current document as pyHanko's validation reports it."""
+    """Each signature of the current document, or of a copy someone sent, as pyHanko's
+    validation reports it."""
     contract = _visible_contract(request, pk)
     document = contract_document(contract)
-    check = contract_document_check(contract)
+    form = (
+        DocumentCopyForm(request.POST, request.FILES)
+        if request.method == "POST"
+        else DocumentCopyForm()
+    )
+    checked_copy = request.method == "POST" and document is not None and form.is_valid()
+    if checked_copy:
+        check = document_verify(form.cleaned_data["copy"], frozen=document)
+    else:
+        check = contract_document_check(contract)
     evidence = {
         e.field_name: e
         for e in signature_evidence(contract)
@@ -74,7 +86,10 @@ def document_verification(request: HttpRequest, pk: int) -> HttpResponse:
             "contract": contract,
             "document": document,
             "check": check,
+            "checked_copy": checked_copy,
             "signatures": signatures,
+            "form": form,
             "nav_section": "contracts",
         },
+        status=400 if request.method == "POST" and not checked_copy else 200,
     )

@@ -3,12 +3,14 @@
 import hashlib
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from signatures.models import ContractDocument, SignatureEvidence
+from signatures.selectors import contract_document_pdf
 from tests.factories import ActionFactory, SignatoryFactory
 from tests.flows import record_deliberation, walk_to_deliberation, walk_to_signed
-from tests.signatures.pdf import pdf_text
+from tests.signatures.pdf import pdf_text, tampered
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +168,32 @@ def test_signing_through_the_api_keeps_the_client_in_the_evidence(
     assert api_client.get(document_url(contract)).content == bytes(
         ContractDocument.objects.get(contract=contract).pdf
     )
+
+
+def check_copy(browser, contract, content: bytes):
+    return browser.post(
+        f"/contrats/{contract.pk}/document/verification/",
+        {"copy": SimpleUploadedFile("copie.pdf", content, content_type="application/pdf")},
+    )
+
+
+def test_a_copy_someone_received_is_checked_on_the_verification_page(browser, signed):
+    pdf = contract_document_pdf(signed)
+
+    intact = check_copy(browser, signed, pdf).content.decode()
+    broken = check_copy(browser, signed, tampered(pdf)).content.decode()
+    not_pdf = check_copy(browser, signed, b"not a PDF at all")
+
+    assert "Vérifié : la copie que vous avez envoyée." in intact.replace("\xa0", " ")
+    assert "2 signatures, toutes intactes." in intact
+    assert "Le document est rompu" in broken
+    assert broken.count("Rompue") == 2
+    assert not_pdf.status_code == 200
+    assert "ne peut pas être lu comme un document PDF" in not_pdf.content.decode()
+
+
+def test_checking_a_copy_needs_a_file(browser, signed):
+    response = browser.post(f"/contrats/{signed.pk}/document/verification/", {})
+
+    assert response.status_code == 400
+    assert "Choisissez le fichier PDF à vérifier." in response.content.decode()
