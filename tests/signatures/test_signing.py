@@ -6,6 +6,7 @@ import hashlib
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from signatures.models import ContractDocument, SignatureEvidence, SigningKey
 from signatures.selectors import (
@@ -296,3 +297,19 @@ def test_verify_document_reports_each_signature_and_fails_on_a_tampered_copy(
 def test_verify_document_names_an_unknown_contract():
     with pytest.raises(CommandError, match='No contract with reference "NOPE"'):
         call_command("verify_document", "NOPE")
+
+
+def test_a_delegate_signs_with_their_own_certificate_for_the_absent_signer(
+    contract, coordinator, parties
+):
+    mayor, _hospital = parties
+    delegate = UserFactory(full_name="Paul Délégué")
+    today = timezone.localdate()
+    approvals.delegation_declare(user=mayor.signer, delegate=delegate, start=today, end=today)
+    walk_to_signed(contract, coordinator)
+
+    evidence = SignatureEvidence.objects.get(signatory=mayor)
+    assert (evidence.signed_by, evidence.signer) == (delegate, mayor.signer)
+    assert evidence.certificate_fingerprint == SigningKey.objects.get(person=delegate).fingerprint
+    text = pdf_text(contract_document_pdf(contract))
+    assert f"Signé par Paul Délégué pour {mayor.signer.display_name}, Communauté de" in text
