@@ -10,10 +10,12 @@ import zlib
 def pdf_text(pdf: bytes) -> str:
     """Every literal string drawn in the PDF's streams, decoded as Windows-1252."""
     chunks = []
-    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.DOTALL):
+    # The end-of-line before "endstream" is kept: it may be the data's last byte, and the
+    # decompressor ignores whatever follows the compressed data.
+    for match in re.finditer(rb"stream\r?\n(.*?)endstream", pdf, re.DOTALL):
         raw = match.group(1)
         with contextlib.suppress(zlib.error):
-            raw = zlib.decompress(raw)
+            raw = zlib.decompressobj().decompress(raw)
         for literal in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", raw, re.DOTALL):
             chunks.append(_unescape(literal))
         for array in re.findall(rb"\[(.*?)\]\s*TJ", raw, re.DOTALL):
