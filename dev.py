@@ -68,6 +68,7 @@ def services_env() -> dict[str, str]:
     env.setdefault("DATABASE_URL", LOCAL_POSTGRES)
     env.setdefault("REDIS_URL", LOCAL_REDIS)
     env.setdefault("DJANGO_SECRET_KEY", "ci-only-" + hashlib.sha256(os.urandom(16)).hexdigest())
+    env.setdefault("ACCORD_SIGNING_KEY", "ci-only-" + hashlib.sha256(os.urandom(16)).hexdigest())
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     return env
 

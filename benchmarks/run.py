@@ -22,6 +22,7 @@ os.environ["DATABASE_URL"] = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/accord_bench"
 )
 os.environ.setdefault("DJANGO_SECRET_KEY", "benchmarks-only-not-a-secret")
+os.environ.setdefault("ACCORD_SIGNING_KEY", "benchmarks-only-not-a-secret")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     # missing font files, which breaks collectstatic; the chart template is overridden here.
     "viewflow.workflow",
     "workflows",
+    "signatures",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +227,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# Encrypts the signing keys at rest (Fernet key derived from it). Required once DATABASE_URL
+# is set; checked when a key is first used, so that commands needing no key run without it.
+ACCORD_SIGNING_KEY = env.str("ACCORD_SIGNING_KEY", default="")
+if not ACCORD_SIGNING_KEY and (DEBUG or EMBEDDED):
+    ACCORD_SIGNING_KEY = "embedded-default-only-not-a-secret"
 
 # Default time a person has for each kind of task, in days (workflow rules).
 ACCORD_TASK_DUE_DAYS = {

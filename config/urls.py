@@ -6,11 +6,13 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("workflows.urls")),
+    path("", include("signatures.urls")),
     path("connexion/", auth_views.LoginView.as_view(), name="login"),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("workflows.api.urls")),
+    path("api/v1/", include("signatures.api")),
 ]
 
 if settings.DEBUG:

@@ -51,3 +51,10 @@ def _plain_static_files(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _signing_key(settings):
+    """The signing keys' encryption key, as production sets ACCORD_SIGNING_KEY."""
+    if not settings.ACCORD_SIGNING_KEY:
+        settings.ACCORD_SIGNING_KEY = "tests-only-signing-key"

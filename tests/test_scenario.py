@@ -24,12 +24,15 @@ The story:
     signatories sign; then the associated ones (order 2): representatives sign for their
     signers, the DDCSPP declines, and the contract is signed.
 11. The history holds every step, for whom it was done, and its chain is intact.
+12. The contract document of version 2 carries the seven signatures and Accord's seal, all
+    intact, over the document frozen at its deliberation.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime
+import hashlib
 import json
 import threading
 from collections import Counter
@@ -41,6 +44,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from signatures.models import ContractDocument
+from signatures.selectors import document_verify
 from tests.factories import PASSWORD, UserFactory
 from workflows.models import Contract, Task, TaskStatus, User
 
@@ -606,3 +611,22 @@ def test_the_demo_contract_goes_from_draft_to_signed(scenario):
     ]
     verification = coordinator.get(f"/contracts/{contract.pk}/history/verify/").json()
     assert verification == {"valid": True, "entries": len(history), "first_bad_seq": None}
+
+    # --- 12. The signed document, as anyone can fetch and check it -----------------------
+    response = coordinator.get(f"/contracts/{contract.pk}/document/")
+    assert response["Content-Type"] == "application/pdf"
+    check = document_verify(response.content)
+    assert check.ok
+    assert [s.field_name for s in check.signatures] == [
+        "signature-CCTDC",
+        "signature-ARS-OCC",
+        "signature-CD82",
+        "signature-CHIC-CM",
+        "signature-CH-MTB",
+        "signature-CPAM82",
+        "signature-MSA",
+        "accord-seal",
+    ]
+    frozen = ContractDocument.objects.get(contract_id=contract.pk, contract_version=2)
+    prefix = response.content[: frozen.frozen_size]
+    assert hashlib.sha256(prefix).hexdigest() == contract.detail()["document_sha256"]

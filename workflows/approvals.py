@@ -20,6 +20,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from signatures import services as signature_services
+
 from . import services
 from .errors import ApplicationError, Conflict, NotAllowed
 from .flows import TASK_KIND_DECISIONS, ContractFlow
@@ -252,6 +254,16 @@ def _record_signatory_answer(task: Task, decision: Decision, client: ClientInfo)
     signatory.status = SignatoryStatus.SIGNED if signed else SignatoryStatus.DECLINED
     signatory.decided_at = timezone.now()
     signatory.save(update_fields=["status", "decided_at"])
+    evidence = (
+        signature_services.signature_apply(
+            task=task,
+            signatory=signatory,
+            ip_address=client.ip_address,
+            user_agent=client.user_agent,
+        )
+        if signed
+        else None
+    )
     services.history_append(
         contract=task.contract,
         event=HistoryEvent.SIGNATURE if signed else HistoryEvent.DECLINE,
@@ -269,6 +281,8 @@ def _record_signatory_answer(task: Task, decision: Decision, client: ClientInfo)
                     "authentication": "password",
                     "ip_address": client.ip_address,
                     "user_agent": client.user_agent,
+                    "certificate_sha256": evidence.certificate_fingerprint,
+                    "signed_pdf_sha256": evidence.signed_pdf_sha256,
                 }
                 if signed
                 else {}

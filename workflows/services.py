@@ -8,7 +8,6 @@ commit together or not at all. Pages, the API, commands and (later) flow nodes c
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,11 +17,13 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 from django_fsm import ConcurrentTransition
+
+from signatures import services as signature_services
 
 from .contract_file import (
     amount_of,
@@ -407,7 +408,8 @@ def contract_record_deliberation(
         date = datetime.date.fromisoformat(date)
     number = check_deliberation(number, date)
     contract.deliberation_number, contract.deliberation_date = number, date
-    document_sha256 = contract_document_sha256(contract)
+    # The contract document is generated and frozen here; signers consent to its SHA-256.
+    document_sha256 = signature_services.document_freeze(contract).sha256
     return _contract_transition(
         contract,
         "record_deliberation",
@@ -507,7 +509,9 @@ def contract_committee_reject(
 def contract_complete_signing(*, contract: Contract) -> Contract:
     """Every mandatory signatory signed and every associated one answered: in force."""
     contract = _lock(contract)
-    return _contract_transition(contract, "complete_signing", actor=None)
+    _contract_transition(contract, "complete_signing", actor=None)
+    signature_services.document_seal(contract)
+    return contract
 
 
 @transaction.atomic
@@ -521,6 +525,7 @@ def contract_return_to_draft(
             "organisation__code", flat=True
         )
     )
+    signature_services.signatures_void(contract, reason=reason)
     _contract_transition(
         contract,
         "return_to_draft",
@@ -619,50 +624,6 @@ def committee_vote_conclude(*, vote: CommitteeVote) -> CommitteeVote:
             contract=contract, action_codes=() if whole_contract else sorted(objected)
         )
     return vote
-
-
-def contract_document_sha256(contract: Contract) -> str:
-    """Fingerprint of the contract's content as the council approved it (what signers sign)."""
-    content = {
-        "reference": contract.reference,
-        "version": contract.version,
-        "title": contract.title,
-        "kind": contract.kind,
-        "territory": contract.territory_name,
-        "period": [contract.period_start, contract.period_end],
-        "diagnosis": contract.diagnosis_summary,
-        "deliberation": [contract.deliberation_number, contract.deliberation_date],
-        "actions": [
-            {
-                "code": action.code,
-                "title": action.title,
-                "objective": action.objective,
-                "pilot": action.pilot.username,
-                "partners": sorted(partner.code for partner in action.partners.all()),
-                "funding": [
-                    [line.funder.code, str(line.amount)] for line in action.funding_lines.all()
-                ],
-            }
-            # Prefetched: the same few queries for 38 actions or 400.
-            for action in contract.actions.select_related("pilot")
-            .prefetch_related(
-                "partners",
-                Prefetch("funding_lines", queryset=FundingLine.objects.select_related("funder")),
-            )
-            .order_by("position")
-        ],
-        "signatories": [
-            [
-                s.organisation.code,
-                s.kind,
-                s.signer.username,
-                getattr(s.represented_by, "username", ""),
-            ]
-            for s in contract.signatories.select_related("organisation", "signer", "represented_by")
-        ],
-    }
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # --- Action transitions -------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""The document in the REST API (included under /api/v1/ by config/urls.py)."""
+
+from django.urls import path
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.views import APIView
+
+from workflows.selectors import contracts_visible_to
+
+from .selectors import completion_certificate_pdf, contract_document_pdf
+from .views import document_filename, pdf_response
+
+
+def _visible_contract(request, pk: int):
+    contract = contracts_visible_to(request.user).filter(pk=pk).first()
+    if contract is None:
+        raise NotFound
+    return contract
+
+
+PDF = OpenApiResponse(OpenApiTypes.BINARY, description="application/pdf")
+
+
+class PDFRenderer(BaseRenderer):
+    """Lets a client ask for ``Accept: application/pdf``; errors still read as JSON."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return JSONRenderer().render(data)
+
+
+class _PdfApi(APIView):
+    renderer_classes = (JSONRenderer, PDFRenderer)
+
+
+class ContractDocumentApi(_PdfApi):
+    """The contract document: frozen at the deliberation, with the signatures so far."""
+
+    @extend_schema(responses={200: PDF, 404: OpenApiResponse(description="No document yet.")})
+    def get(self, request, pk: int):
+        contract = _visible_contract(request, pk)
+        pdf = contract_document_pdf(contract)
+        if pdf is None:
+            raise NotFound(_("The contract document does not exist before the deliberation."))
+        return pdf_response(pdf, document_filename(contract))
+
+
+class CompletionCertificateApi(_PdfApi):
+    """The one-page summary of a signed contract."""
+
+    @extend_schema(responses={200: PDF, 404: OpenApiResponse(description="Not signed yet.")})
+    def get(self, request, pk: int):
+        contract = _visible_contract(request, pk)
+        pdf = completion_certificate_pdf(contract)
+        if pdf is None:
+            raise NotFound(_("The completion certificate exists once the contract is signed."))
+        return pdf_response(pdf, f"{contract.reference}-v{contract.version}-certificate.pdf")
+
+
+app_name = "signatures_api"
+
+urlpatterns = [
+    path("contracts/<int:pk>/document/", ContractDocumentApi.as_view(), name="contract_document"),
+    path(
+        "contracts/<int:pk>/completion-certificate/",
+        CompletionCertificateApi.as_view(),
+        name="completion_certificate",
+    ),
+]

@@ -1,0 +1,287 @@
+"""Laying out the contract document and the completion certificate as PDF (fpdf2).
+
+The text comes from Django templates in templates/signatures/, rendered in French and
+written with fpdf2's HTML support; each party's signature block is drawn below it and gets
+an empty PDF signature field (pyHanko), which its signature fills in later.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Prefetch, Q, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from fpdf import FPDF
+from fpdf.fonts import TextStyle
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+
+from workflows.models import (
+    Action,
+    Contract,
+    FundingLine,
+    Organisation,
+    Signatory,
+    SignatoryStatus,
+)
+
+LANGUAGE = "fr"
+MM = 72 / 25.4  # PDF points per millimetre
+BLOCK_WIDTH, BLOCK_LABEL, BLOCK_FIELD = 88.0, 22.0, 24.0
+SEAL_FIELD = "accord-seal"
+# Headings in dark blue rather than fpdf2's default red: a contract, not a poster.
+HEADING_STYLES = {
+    "h1": TextStyle(color="#1d3557", font_size_pt=20, t_margin=4, b_margin=2),
+    "h2": TextStyle(color="#1d3557", font_size_pt=15, t_margin=5, b_margin=1),
+    "h3": TextStyle(color="#1d3557", font_size_pt=12, t_margin=4, b_margin=1),
+}
+
+
+@dataclass(frozen=True)
+class FieldBox:
+    """Where a signature field sits: page index and box in PDF points."""
+
+    name: str
+    page: int
+    box: tuple[int, int, int, int]
+
+
+def _printable(text: str) -> str:
+    """Only what the PDF's standard fonts can show (Windows-1252); narrow spaces as spaces."""
+    text = text.replace("\u202f", "\xa0").replace("\u2009", " ")
+    return text.encode("cp1252", errors="replace").decode("cp1252")
+
+
+class _Document(FPDF):
+    def __init__(self, footer_text: str, *, when: datetime.datetime) -> None:
+        super().__init__(format="A4", unit="mm")
+        self.core_fonts_encoding = "cp1252"
+        self.footer_text = _printable(footer_text)
+        self.set_creation_date(when)
+        self.set_creator("Accord")
+        self.set_auto_page_break(auto=True, margin=18)
+        self.set_margins(18, 18, 18)
+        self.set_font("Helvetica", size=10)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", size=8)
+        self.set_text_color(90)
+        self.cell(0, 5, self.footer_text, align="L")
+        self.cell(0, 5, f"{self.page_no()}/{{nb}}", align="R")
+        self.set_text_color(0)
+
+    def html(self, html: str) -> None:
+        self.write_html(_printable(html), ul_bullet_char="-", tag_styles=HEADING_STYLES)
+
+    def heading(self, text: str) -> None:
+        self.set_font("Helvetica", style="B", size=14)
+        self.multi_cell(0, 7, _printable(text), new_x="LMARGIN", new_y="NEXT")
+        self.ln(2)
+        self.set_font("Helvetica", size=10)
+
+    def box(self, name: str, x: float, y: float, w: float, h: float) -> FieldBox:
+        """The page's box in PDF points (origin bottom left) for a field at (x, y) in mm."""
+        top = self.h - y
+        return FieldBox(
+            name,
+            self.page_no() - 1,
+            (round(x * MM), round((top - h) * MM), round((x + w) * MM), round(top * MM)),
+        )
+
+
+def _with_fields(pdf: bytes, boxes: list[FieldBox]) -> bytes:
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    for box in boxes:
+        append_signature_field(
+            writer, SigFieldSpec(sig_field_name=box.name, on_page=box.page, box=box.box)
+        )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def signatory_label(signatory: Signatory) -> list[str]:
+    """The lines above a party's signature field."""
+    signer = signatory.signer
+    lines = [
+        _("For %(organisation)s (%(kind)s)")
+        % {"organisation": signatory.organisation.name, "kind": signatory.get_kind_display()},
+        ", ".join(part for part in (signer.display_name, signer.title) if part),
+    ]
+    if signatory.represented_by_id:
+        lines.append(
+            _("represented by %(representative)s")
+            % {"representative": signatory.represented_by.display_name}
+        )
+        if signatory.mandate_reference:
+            lines.append(mandate_text(signatory.mandate_reference, signatory.mandate_date))
+    return lines
+
+
+def mandate_text(reference: str, date: datetime.date | None) -> str:
+    if date is None:
+        return _("mandate: %(reference)s") % {"reference": reference}
+    return _("mandate: %(reference)s of %(date)s") % {
+        "reference": reference,
+        "date": date_format(date, "DATE_FORMAT"),
+    }
+
+
+def signature_field_name(signatory: Signatory) -> str:
+    return f"signature-{signatory.organisation.code}"
+
+
+def _contract_context(contract: Contract) -> dict:
+    actions = Action.objects.select_related("pilot__organisation").prefetch_related(
+        "partners", Prefetch("funding_lines", FundingLine.objects.select_related("funder"))
+    )
+    themes = contract.themes.prefetch_related(
+        Prefetch("actions", queryset=actions.order_by("position"))
+    ).order_by("position")
+    funding = dict(
+        FundingLine.objects.filter(action__contract=contract)
+        .values_list("funder_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    # The partners named anywhere in the contract: its organisations, signatories, action
+    # partners and funders.
+    partners = list(
+        Organisation.objects.filter(
+            Q(contracts=contract)
+            | Q(pk__in=contract.signatories.values("organisation_id"))
+            | Q(partner_actions__contract=contract)
+            | Q(pk__in=FundingLine.objects.filter(action__contract=contract).values("funder_id"))
+        )
+        .distinct()
+        .order_by("name")
+    )
+    for partner in partners:
+        partner.funding = funding.get(partner.pk)
+    return {
+        "contract": contract,
+        "themes": themes,
+        "partners": partners,
+        "total_funding": sum(funding.values(), Decimal("0.00")),
+        "signatories": list(
+            contract.signatories.select_related("organisation", "signer", "represented_by")
+        ),
+    }
+
+
+def render_contract_document(contract: Contract, *, when: datetime.datetime) -> bytes:
+    """The contract document as the council approved it, with an empty field per party and
+    one for Accord's seal."""
+    with translation.override(LANGUAGE):
+        context = _contract_context(contract)
+        pdf = _Document(
+            _("Contract %(reference)s, version %(version)d")
+            % {"reference": contract.reference, "version": contract.version},
+            when=when,
+        )
+        pdf.set_title(_printable(contract.title))
+        pdf.set_subject(_printable(contract.reference))
+        pdf.add_page()
+        pdf.html(render_to_string("signatures/contract_document.html", context))
+        boxes = _signature_blocks(pdf, context["signatories"])
+        return _with_fields(bytes(pdf.output()), boxes)
+
+
+def _signature_blocks(pdf: _Document, signatories: list[Signatory]) -> list[FieldBox]:
+    pdf.add_page()
+    pdf.heading(_("Signatures"))
+    pdf.set_font("Helvetica", size=9)
+    pdf.multi_cell(
+        0,
+        5,
+        _printable(
+            _(
+                "Each party signs this document electronically; its signature appears in its "
+                "block below. Accord's seal closes the document once every signature is in."
+            )
+        ),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.ln(4)
+    boxes = []
+    height = BLOCK_LABEL + BLOCK_FIELD + 6
+    entries = [(signature_field_name(s), signatory_label(s)) for s in signatories]
+    entries.append((SEAL_FIELD, [_("Accord's seal"), _("Closes the signed document")]))
+    for index, (name, lines) in enumerate(entries):
+        column = index % 2
+        if column == 0 and pdf.get_y() + height > pdf.h - 20:
+            pdf.add_page()
+        y = pdf.get_y()
+        x = pdf.l_margin + column * (BLOCK_WIDTH + 4)
+        pdf.set_xy(x, y)
+        pdf.set_font("Helvetica", style="B", size=9)
+        pdf.multi_cell(
+            BLOCK_WIDTH, 4.5, _printable(lines[0]), align="L", new_x="LEFT", new_y="NEXT"
+        )
+        pdf.set_font("Helvetica", size=8.5)
+        for line in lines[1:]:
+            pdf.multi_cell(BLOCK_WIDTH, 4, _printable(line), align="L", new_x="LEFT", new_y="NEXT")
+        field_y = y + BLOCK_LABEL
+        pdf.set_draw_color(150)
+        pdf.rect(x, field_y, BLOCK_WIDTH, BLOCK_FIELD)
+        boxes.append(pdf.box(name, x, field_y, BLOCK_WIDTH, BLOCK_FIELD))
+        pdf.set_xy(pdf.l_margin, y if column == 0 else y + height)
+        if column == 1 or index == len(entries) - 1:
+            pdf.set_y(y + height)
+    return boxes
+
+
+def render_completion_certificate(data: dict, *, when: datetime.datetime) -> bytes:
+    """The one-page summary of a signed contract."""
+    with translation.override(LANGUAGE):
+        pdf = _Document(
+            _("Completion certificate of %(reference)s") % {"reference": data["reference"]},
+            when=when,
+        )
+        pdf.set_title(_printable(_("Completion certificate")))
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=9)
+        pdf.html(
+            render_to_string(
+                "signatures/completion_certificate.html", {"data": certificate_display(data)}
+            )
+        )
+        return bytes(pdf.output())
+
+
+def _datetime_label(value: str) -> str:
+    moment = datetime.datetime.fromisoformat(value)
+    return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def certificate_display(data: dict) -> dict:
+    """The completion certificate's data with its dates and statuses in words."""
+    deliberation = data["deliberation"]
+    return {
+        **data,
+        "sealed_at": _datetime_label(data["sealed_at"]),
+        "deliberation": {
+            **deliberation,
+            "date": (
+                date_format(datetime.date.fromisoformat(deliberation["date"]), "DATE_FORMAT")
+                if deliberation["date"]
+                else ""
+            ),
+        },
+        "parties": [
+            {**party, "status_label": SignatoryStatus(party["status"]).label}
+            for party in data["parties"]
+        ],
+        "signatures": [
+            {**signature, "signed_at_label": _datetime_label(signature["signed_at"])}
+            for signature in data["signatures"]
+        ],
+    }

@@ -1,0 +1,278 @@
+"""Accord's own certification authority and the certificates it issues.
+
+The authority is created on first use. Every private key is stored encrypted with a Fernet
+key derived from ACCORD_SIGNING_KEY, so that a copy of the database alone signs nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from pyhanko.sign.signers import SimpleSigner
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from workflows.errors import ApplicationError
+from workflows.models import Organisation, User
+
+from .models import KeyKind, SigningKey
+
+AUTHORITY_YEARS = 20
+CERTIFICATE_YEARS = 3
+KEY_SIZE = 2048
+
+
+def _fernet() -> Fernet:
+    secret = settings.ACCORD_SIGNING_KEY
+    if not secret:
+        raise ImproperlyConfigured("ACCORD_SIGNING_KEY must be set when DATABASE_URL is set.")
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
+
+
+def _encrypt(key: rsa.RSAPrivateKey) -> bytes:
+    der = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return _fernet().encrypt(der)
+
+
+def _decrypt(stored: SigningKey) -> bytes:
+    try:
+        return _fernet().decrypt(bytes(stored.private_key))
+    except InvalidToken as exc:
+        raise ImproperlyConfigured(
+            "ACCORD_SIGNING_KEY does not open the stored signing keys: it changed since they "
+            "were created."
+        ) from exc
+
+
+def fingerprint(certificate_der: bytes) -> str:
+    return hashlib.sha256(certificate_der).hexdigest()
+
+
+def _name(common_name: str, organisation: str = "") -> x509.Name:
+    parts = [x509.NameAttribute(NameOID.COUNTRY_NAME, "FR")]
+    if organisation:
+        parts.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation[:64]))
+    parts.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]))
+    return x509.Name(parts)
+
+
+def _store(
+    kind: str,
+    certificate: x509.Certificate,
+    key,
+    *,
+    chain: list[x509.Certificate] = (),
+    person: User | None = None,
+    organisation: Organisation | None = None,
+) -> SigningKey:
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return SigningKey.objects.create(
+        kind=kind,
+        person=person,
+        organisation=organisation,
+        subject=certificate.subject.rfc4514_string()[:500],
+        certificate=der,
+        chain=b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain),
+        private_key=_encrypt(key),
+        fingerprint=fingerprint(der),
+        not_before=certificate.not_valid_before_utc,
+        not_after=certificate.not_valid_after_utc,
+    )
+
+
+def _current(kind: str, **lookup) -> SigningKey | None:
+    return SigningKey.objects.filter(
+        kind=kind, revoked_at__isnull=True, not_after__gt=timezone.now(), **lookup
+    ).first()
+
+
+def _create_once(kind: str, create, **lookup) -> SigningKey:
+    """Create a key unless another process just did: the unique constraint decides."""
+    try:
+        with transaction.atomic():
+            return create()
+    except IntegrityError:
+        return SigningKey.objects.get(kind=kind, revoked_at__isnull=True, **lookup)
+
+
+def authority() -> SigningKey:
+    """The installation's root certificate, created on first use."""
+    existing = _current(KeyKind.AUTHORITY)
+    if existing is not None:
+        return existing
+
+    def create() -> SigningKey:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+        name = _name("Accord — autorité de certification", "Accord")
+        now = timezone.now()
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365 * AUTHORITY_YEARS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .sign(key, hashes.SHA256())
+        )
+        return _store(KeyKind.AUTHORITY, certificate, key)
+
+    return _create_once(KeyKind.AUTHORITY, create)
+
+
+def authority_certificate() -> x509.Certificate:
+    return x509.load_der_x509_certificate(bytes(authority().certificate))
+
+
+def _issue(kind: str, subject: x509.Name, **owner) -> SigningKey:
+    ca = authority()
+    ca_certificate = x509.load_der_x509_certificate(bytes(ca.certificate))
+    ca_key = serialization.load_der_private_key(_decrypt(ca), password=None)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+    now = timezone.now()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=365 * CERTIFICATE_YEARS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_certificate.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return _store(kind, certificate, key, chain=[ca_certificate], **owner)
+
+
+def person_key(person: User) -> SigningKey:
+    """The person's certificate from Accord's authority, issued at their first signature."""
+    existing = _current(KeyKind.PERSON, person=person)
+    if existing is not None:
+        return existing
+    organisation = person.organisation.name if person.organisation_id else ""
+    return _create_once(
+        KeyKind.PERSON,
+        lambda: _issue(KeyKind.PERSON, _name(person.display_name, organisation), person=person),
+        person=person,
+    )
+
+
+def seal_key() -> SigningKey:
+    """Accord's own seal, closing a signed document."""
+    existing = _current(KeyKind.SEAL)
+    if existing is not None:
+        return existing
+    return _create_once(
+        KeyKind.SEAL, lambda: _issue(KeyKind.SEAL, _name("Accord — cachet serveur", "Accord"))
+    )
+
+
+def organisation_key(organisation: Organisation) -> SigningKey | None:
+    """The certificate an organisation uploaded for its signatures, if any."""
+    return _current(KeyKind.ORGANISATION, organisation=organisation)
+
+
+def read_pkcs12(data: bytes, password: str):
+    """(key, certificate, chain) from a PKCS#12 file, or a clear refusal."""
+    try:
+        key, certificate, extra = pkcs12.load_key_and_certificates(
+            data, password.encode() if password else None
+        )
+    except ValueError as exc:
+        raise ApplicationError(
+            _("This file is not a PKCS#12 file, or the password does not open it.")
+        ) from exc
+    if key is None or certificate is None:
+        raise ApplicationError(_("The PKCS#12 file must hold a certificate and its private key."))
+    if certificate.not_valid_after_utc <= timezone.now():
+        raise ApplicationError(_("This certificate has expired."))
+    return key, certificate, list(extra or [])
+
+
+@transaction.atomic
+def import_pkcs12(*, organisation: Organisation, data: bytes, password: str) -> SigningKey:
+    """Keep an organisation's own PKCS#12 for its signatures, replacing the previous one."""
+    key, certificate, chain = read_pkcs12(data, password)
+    withdraw_organisation_key(organisation)
+    return _store(KeyKind.ORGANISATION, certificate, key, chain=chain, organisation=organisation)
+
+
+def withdraw_organisation_key(organisation: Organisation) -> int:
+    """The organisation's signatures go back to its people's certificates from Accord."""
+    return SigningKey.objects.filter(
+        kind=KeyKind.ORGANISATION, organisation=organisation, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+
+
+def signer_for(stored: SigningKey) -> SimpleSigner:
+    """A pyHanko signer holding the decrypted key, its certificate and its issuers."""
+    chain = (
+        [
+            asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+            for c in x509.load_pem_x509_certificates(bytes(stored.chain))
+        ]
+        if stored.chain
+        else []
+    )
+    return SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(bytes(stored.certificate)),
+        signing_key=asn1_keys.PrivateKeyInfo.load(_decrypt(stored)),
+        cert_registry=SimpleCertificateStore.from_certs(chain),
+    )

@@ -1,0 +1,313 @@
+"""Writes of the signatures: freezing the document, signing it, sealing it, voiding it.
+
+Called from inside the workflow's transactions (workflows.services / workflows.approvals),
+which hold the contract's row lock: a failure here rolls the whole decision back.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import textwrap
+
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.sign import fields, signers
+from pyhanko.stamp import TextStampStyle
+
+from workflows.errors import Conflict
+from workflows.models import Contract, HistoryEntry, Signatory, Task, User
+
+from . import keys
+from .document import (
+    LANGUAGE,
+    SEAL_FIELD,
+    mandate_text,
+    render_completion_certificate,
+    render_contract_document,
+    signature_field_name,
+)
+from .models import AuthenticationMethod, ContractDocument, SignatureEvidence, SigningKey
+
+NO_DOCUMENT = gettext_noop(
+    "There is no contract document to sign: the deliberation is not recorded."
+)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def document_freeze(contract: Contract) -> ContractDocument:
+    """Generate the contract document for the deliberation being recorded and keep it as
+    it is: its SHA-256 is what every signer consents to."""
+    now = timezone.now()
+    pdf = render_contract_document(contract, when=now)
+    return ContractDocument.objects.create(
+        contract=contract,
+        contract_version=contract.version,
+        sha256=sha256(pdf),
+        frozen_size=len(pdf),
+        pdf=pdf,
+    )
+
+
+def _current_document(contract: Contract) -> ContractDocument:
+    document = (
+        ContractDocument.objects.select_for_update()
+        .filter(contract=contract, contract_version=contract.version, voided_at__isnull=True)
+        .first()
+    )
+    if document is None:
+        raise Conflict(_(NO_DOCUMENT))
+    return document
+
+
+def _stamp(lines: list[str]) -> TextStampStyle:
+    return TextStampStyle(
+        stamp_text="\n".join(lines),
+        text_box_style=TextBoxStyle(font_size=7),
+        border_width=1,
+    )
+
+
+def _sign(
+    document: ContractDocument,
+    *,
+    field_name: str,
+    stored_key: SigningKey,
+    name: str,
+    reason: str,
+    stamp: list[str],
+) -> bytes:
+    """Append one incremental PAdES signature in the named field; returns the new PDF."""
+    metadata = signers.PdfSignatureMetadata(
+        field_name=field_name,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        name=name,
+        reason=reason,
+        location="Accord",
+    )
+    pdf_signer = signers.PdfSigner(
+        metadata, signer=keys.signer_for(stored_key), stamp_style=_stamp(stamp)
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(bytes(document.pdf)))
+    return pdf_signer.sign_pdf(writer, existing_fields_only=True).getvalue()
+
+
+def signature_text(
+    *, signed_by: str, signer: str, organisation: str, when: datetime.datetime, mandate: str
+) -> list[str]:
+    """The visible signature: "Signé par X pour Y, ORG, le DATE" and its mandate."""
+    date = date_format(timezone.localtime(when), "DATETIME_FORMAT")
+    if signed_by == signer:
+        lines = [
+            _("Signed by %(signer)s, %(organisation)s, on %(date)s")
+            % {"signer": signer, "organisation": organisation, "date": date}
+        ]
+    else:
+        lines = [
+            _("Signed by %(representative)s for %(signer)s, %(organisation)s, on %(date)s")
+            % {
+                "representative": signed_by,
+                "signer": signer,
+                "organisation": organisation,
+                "date": date,
+            }
+        ]
+    if mandate:
+        lines.append(mandate)
+    return lines
+
+
+# The stamp's standard font reads WinAnsi codes, pyHanko writes PDFDocEncoding: the two
+# agree on ASCII and on Latin-1's letters, so the rest is spelled with them.
+STAMP_CHARACTERS = str.maketrans(
+    {
+        "\xa0": " ",
+        "\u202f": " ",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+    }
+)
+
+
+def _wrapped(lines: list[str], width: int = 60) -> list[str]:
+    """The stamp's lines, wrapped, in characters its font shows as they are."""
+    text = [
+        line.translate(STAMP_CHARACTERS).encode("latin-1", errors="replace").decode("latin-1")
+        for line in lines
+    ]
+    return [part for line in text for part in textwrap.wrap(line, width) or [""]]
+
+
+def signature_apply(
+    *, task: Task, signatory: Signatory, ip_address: str, user_agent: str
+) -> SignatureEvidence:
+    """The signing party's PDF signature in its block, with its evidence record.
+
+    The certificate is the organisation's own when it uploaded one, else the signing
+    person's, issued by Accord's authority. The caller holds the contract's lock.
+    """
+    contract = task.contract
+    document = _current_document(contract)
+    signed_by: User = task.owner
+    signer: User = signatory.signer
+    stored_key = keys.organisation_key(signatory.organisation) or keys.person_key(signed_by)
+    now = timezone.now()
+    with translation.override(LANGUAGE):
+        mandate = (
+            mandate_text(signatory.mandate_reference, signatory.mandate_date)
+            if signatory.mandate_reference
+            else ""
+        )
+        text = signature_text(
+            signed_by=signed_by.display_name,
+            signer=signer.display_name,
+            organisation=signatory.organisation.name,
+            when=now,
+            mandate=mandate,
+        )
+        reason = _("Signature of contract %(reference)s for %(organisation)s") % {
+            "reference": contract.reference,
+            "organisation": signatory.organisation.name,
+        }
+        field_name = signature_field_name(signatory)
+        pdf = _sign(
+            document,
+            field_name=field_name,
+            stored_key=stored_key,
+            name=signed_by.display_name,
+            reason=reason,
+            stamp=_wrapped(text),
+        )
+    document.pdf = pdf
+    document.save(update_fields=["pdf"])
+    return SignatureEvidence.objects.create(
+        document=document,
+        contract=contract,
+        contract_version=contract.version,
+        signatory=signatory,
+        task=task,
+        organisation=signatory.organisation.name,
+        signer=signer,
+        signed_by=signed_by,
+        signer_name=signer.display_name,
+        signed_by_name=signed_by.display_name,
+        mandate_reference=signatory.mandate_reference,
+        mandate_date=signatory.mandate_date,
+        document_sha256=document.sha256,
+        signed_pdf_sha256=sha256(pdf),
+        field_name=field_name,
+        signed_at=now,
+        authentication=AuthenticationMethod.PASSWORD,
+        ip_address=ip_address,
+        user_agent=user_agent,
+        certificate_fingerprint=stored_key.fingerprint,
+        certificate_subject=stored_key.subject,
+    )
+
+
+def document_seal(contract: Contract) -> ContractDocument | None:
+    """Accord's own signature closes the signed document; the completion certificate is
+    drawn up from the evidence and the history's head at that moment. A contract that
+    reached signing before Accord produced documents has none to seal."""
+    try:
+        document = _current_document(contract)
+    except Conflict:
+        return None
+    now = timezone.now()
+    with translation.override(LANGUAGE):
+        document.pdf = _sign(
+            document,
+            field_name=SEAL_FIELD,
+            stored_key=keys.seal_key(),
+            name="Accord",
+            reason=_("Accord's seal: every signature of contract %(reference)s is in")
+            % {"reference": contract.reference},
+            stamp=_wrapped(
+                [
+                    _("Sealed by Accord on %(date)s")
+                    % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
+                    _("Contract %(reference)s, version %(version)d")
+                    % {"reference": contract.reference, "version": contract.version},
+                ]
+            ),
+        )
+        document.sealed_at = now
+        data = _certificate_data(contract, document)
+    document.certificate_data = data
+    document.certificate_pdf = render_completion_certificate(data, when=now)
+    document.save(update_fields=["pdf", "sealed_at", "certificate_data", "certificate_pdf"])
+    return document
+
+
+def _certificate_data(contract: Contract, document: ContractDocument) -> dict:
+    head = HistoryEntry.objects.filter(contract=contract).order_by("-seq").first()
+    evidence = document.evidence.filter(voided_at__isnull=True).select_related(
+        "signatory__organisation"
+    )
+    signatories = contract.signatories.select_related(
+        "organisation", "signer", "represented_by"
+    ).order_by("order", "pk")
+    return {
+        "reference": contract.reference,
+        "title": contract.title,
+        "version": contract.version,
+        "deliberation": {
+            "number": contract.deliberation_number,
+            "date": contract.deliberation_date.isoformat() if contract.deliberation_date else None,
+        },
+        "document_sha256": document.sha256,
+        "signed_pdf_sha256": sha256(bytes(document.pdf)),
+        "sealed_at": document.sealed_at.isoformat(),
+        "history_head": {"seq": head.seq, "hash": head.hash} if head else None,
+        "parties": [
+            {
+                "organisation": s.organisation.name,
+                "kind": s.kind,
+                "signer": s.signer.display_name,
+                "represented_by": s.represented_by.display_name if s.represented_by else "",
+                "status": s.status,
+            }
+            for s in signatories
+        ],
+        "signatures": [
+            {
+                "organisation": e.organisation,
+                "signer": e.signer_name,
+                "signed_by": e.signed_by_name,
+                "mandate": (
+                    mandate_text(e.mandate_reference, e.mandate_date) if e.mandate_reference else ""
+                ),
+                "signed_at": e.signed_at.isoformat(),
+                "authentication": e.authentication,
+                "certificate_sha256": e.certificate_fingerprint,
+            }
+            for e in evidence
+        ],
+    }
+
+
+def signatures_void(contract: Contract, *, reason: str) -> int:
+    """A mandatory decline: the version's document and its signatures no longer count.
+    Nothing is deleted; returns how many signatures were voided."""
+    now = timezone.now()
+    documents = ContractDocument.objects.filter(
+        contract=contract, contract_version=contract.version, voided_at__isnull=True
+    )
+    voided = SignatureEvidence.objects.filter(
+        document__in=documents, voided_at__isnull=True
+    ).update(voided_at=now, void_reason=reason)
+    documents.update(voided_at=now)
+    return voided

@@ -1,0 +1,23 @@
+from django.urls import path
+
+from . import views
+
+app_name = "signatures"
+
+urlpatterns = [
+    path(
+        "contrats/<int:pk>/document.pdf",
+        views.contract_document_download,
+        name="contract_document",
+    ),
+    path(
+        "contrats/<int:pk>/document/verification/",
+        views.document_verification,
+        name="document_verification",
+    ),
+    path(
+        "contrats/<int:pk>/certificat-de-signature.pdf",
+        views.completion_certificate_download,
+        name="completion_certificate",
+    ),
+]

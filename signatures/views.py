@@ -1,0 +1,95 @@
+"""The document's pages: the PDF, its completion certificate, the check of its signatures."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+
+from workflows.models import Contract
+from workflows.selectors import contracts_visible_to
+
+from .forms import DocumentCopyForm
+from .selectors import (
+    completion_certificate_pdf,
+    contract_document,
+    contract_document_check,
+    contract_document_pdf,
+    document_verify,
+    signature_evidence,
+)
+
+
+def _visible_contract(request: HttpRequest, pk: int) -> Contract:
+    """404 for a contract the person takes no part in, so as not to reveal it."""
+    return get_object_or_404(contracts_visible_to(request.user), pk=pk)
+
+
+def pdf_response(pdf: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def document_filename(contract: Contract) -> str:
+    return f"{contract.reference}-v{contract.version}.pdf"
+
+
+@login_required
+def contract_document_download(request: HttpRequest, pk: int) -> HttpResponse:
+    contract = _visible_contract(request, pk)
+    pdf = contract_document_pdf(contract)
+    if pdf is None:
+        raise Http404(_("The contract document does not exist before the deliberation."))
+    return pdf_response(pdf, document_filename(contract))
+
+
+@login_required
+def completion_certificate_download(request: HttpRequest, pk: int) -> HttpResponse:
+    contract = _visible_contract(request, pk)
+    pdf = completion_certificate_pdf(contract)
+    if pdf is None:
+        raise Http404(_("The completion certificate exists once the contract is signed."))
+    return pdf_response(pdf, f"{contract.reference}-v{contract.version}-certificat.pdf")
+
+
+@login_required
+def document_verification(request: HttpRequest, pk: int) -> HttpResponse:
+    """Each signature of the current document, or of a copy someone sent, as pyHanko's
+    validation reports it."""
+    contract = _visible_contract(request, pk)
+    document = contract_document(contract)
+    form = (
+        DocumentCopyForm(request.POST, request.FILES)
+        if request.method == "POST"
+        else DocumentCopyForm()
+    )
+    checked_copy = request.method == "POST" and document is not None and form.is_valid()
+    if checked_copy:
+        check = document_verify(form.cleaned_data["copy"], frozen=document)
+    else:
+        check = contract_document_check(contract)
+    evidence = {
+        e.field_name: e
+        for e in signature_evidence(contract)
+        if document is not None and e.document_id == document.pk
+    }
+    signatures = [
+        {"check": item, "evidence": evidence.get(item.field_name)}
+        for item in (check.signatures if check else [])
+    ]
+    return render(
+        request,
+        "signatures/document_verification.html",
+        {
+            "contract": contract,
+            "document": document,
+            "check": check,
+            "checked_copy": checked_copy,
+            "signatures": signatures,
+            "form": form,
+            "nav_section": "contracts",
+        },
+        status=400 if request.method == "POST" and not checked_copy else 200,
+    )

@@ -1,0 +1,40 @@
+"""Reading what a PDF shows, for tests: the text of its (compressed) content streams."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import zlib
+
+
+def pdf_text(pdf: bytes) -> str:
+    """Every literal string drawn in the PDF's streams, decoded as Windows-1252."""
+    chunks = []
+    # The end-of-line before "endstream" is kept: it may be the data's last byte, and the
+    # decompressor ignores whatever follows the compressed data.
+    for match in re.finditer(rb"stream\r?\n(.*?)endstream", pdf, re.DOTALL):
+        raw = match.group(1)
+        with contextlib.suppress(zlib.error):
+            raw = zlib.decompressobj().decompress(raw)
+        for literal in re.findall(rb"\((.*?)(?<!\\)\)\s*Tj", raw, re.DOTALL):
+            chunks.append(_unescape(literal))
+        for array in re.findall(rb"\[(.*?)\]\s*TJ", raw, re.DOTALL):
+            chunks.append(
+                b"".join(_unescape(s) for s in re.findall(rb"\((.*?)(?<!\\)\)", array, re.DOTALL))
+            )
+    return " ".join(chunk.decode("cp1252", errors="replace") for chunk in chunks)
+
+
+def _unescape(literal: bytes) -> bytes:
+    """A PDF literal string's escapes: octal codes and escaped characters."""
+    return re.sub(
+        rb"\\([0-7]{1,3}|.)",
+        lambda m: bytes([int(m.group(1), 8)]) if m.group(1).isdigit() else m.group(1),
+        literal,
+    )
+
+
+def tampered(pdf: bytes, marker: bytes = b"/Creator (Accord)") -> bytes:
+    """The same PDF with one byte changed inside the part every signature covers."""
+    index = pdf.index(marker) + len(marker) - 2
+    return pdf[:index] + bytes([pdf[index] ^ 0x01]) + pdf[index + 1 :]

@@ -1,0 +1,315 @@
+"""The contract document, its PAdES signatures, the evidence and the seal, through the flows."""
+
+import datetime
+import hashlib
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from signatures.models import ContractDocument, SignatureEvidence, SigningKey
+from signatures.selectors import (
+    completion_certificate,
+    completion_certificate_pdf,
+    contract_document_pdf,
+    document_verify,
+)
+from tests.factories import (
+    ActionFactory,
+    FundingLineFactory,
+    OrganisationFactory,
+    SignatoryFactory,
+    UserFactory,
+)
+from tests.flows import (
+    decide,
+    open_tasks,
+    record_deliberation,
+    sign_all,
+    walk_to_deliberation,
+    walk_to_signed,
+)
+from tests.signatures.pdf import pdf_text, tampered
+from workflows import approvals
+from workflows.approvals import ClientInfo, Decision
+from workflows.errors import ApplicationError
+from workflows.models import HistoryEntry, HistoryEvent, TaskKind
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def parties(contract):
+    """An action with funding, a mandatory signatory and a represented one with its mandate."""
+    action = ActionFactory(contract=contract, title="Maison de santé de Lafrançaise")
+    FundingLineFactory(action=action, funder=OrganisationFactory(name="Caisse d'allocations"))
+    mayor = SignatoryFactory(contract=contract, organisation__name="Communauté de communes")
+    hospital = SignatoryFactory(
+        contract=contract,
+        kind="associated",
+        organisation__name="Centre hospitalier",
+        signer=UserFactory(full_name="Jean Directeur"),
+        represented_by=UserFactory(full_name="Élodie Adjointe"),
+        mandate_reference="Décision 2019-12",
+        mandate_date=datetime.date(2019, 1, 15),
+    )
+    return mayor, hospital
+
+
+def test_the_document_is_generated_and_frozen_when_the_deliberation_is_recorded(
+    contract, coordinator, parties
+):
+    walk_to_deliberation(contract, coordinator)
+    assert contract_document_pdf(contract) is None
+
+    record_deliberation(contract, number="DEL-2024-031")
+
+    contract.refresh_from_db()
+    pdf = contract_document_pdf(contract)
+    assert pdf.startswith(b"%PDF")
+    assert hashlib.sha256(pdf).hexdigest() == contract.document_sha256
+    text = pdf_text(pdf)
+    for expected in (
+        contract.title,
+        "Communauté de communes de test",
+        "Maison de santé de Lafrançaise",
+        "Caisse d'allocations",
+        "DEL-2024-031",
+        "Centre hospitalier",
+        "représenté par Élodie Adjointe",
+        "Décision 2019-12",
+        "Signatures",
+    ):
+        assert expected in text, expected
+    # Recording the deliberation signs nothing: no key is made before a signature.
+    assert not SigningKey.objects.exists()
+    assert document_verify(pdf).signatures == []
+
+
+def test_each_signature_is_a_pades_signature_in_the_party_block_and_a_seal_closes_it(
+    contract, coordinator, parties
+):
+    mayor, hospital = parties
+    walk_to_signed(contract, coordinator)
+
+    document = ContractDocument.objects.get(contract=contract)
+    pdf = bytes(document.pdf)
+    # Incremental updates only: the frozen document is still the file's beginning.
+    assert hashlib.sha256(pdf[: document.frozen_size]).hexdigest() == contract.document_sha256
+    check = document_verify(pdf, frozen=document)
+    assert check.ok
+    assert [s.field_name for s in check.signatures] == [
+        f"signature-{mayor.organisation.code}",
+        f"signature-{hospital.organisation.code}",
+        "accord-seal",
+    ]
+    assert all(s.intact and s.valid and s.trusted for s in check.signatures)
+    assert check.signatures[1].signer == "Élodie Adjointe"
+    assert check.signatures[1].chain[-1] == "Élodie Adjointe"
+    assert "Accord — autorité de certification" in check.signatures[1].chain
+    text = pdf_text(pdf)
+    assert "Signé par Élodie Adjointe pour Jean Directeur, Centre hospitalier, le" in text
+    assert "mandat : Décision 2019-12 du 15 janvier 2019" in text
+    assert "Scellé par Accord le" in text
+    assert document.sealed_at is not None
+
+
+def test_the_evidence_names_the_document_the_signer_the_mandate_and_the_certificate(
+    contract, coordinator, parties
+):
+    _mayor, hospital = parties
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    contract.refresh_from_db()
+    task = next(t for t in open_tasks(contract, TaskKind.SIGNATURE) if t.signatory == hospital)
+    approvals.task_decide(
+        task=task,
+        actor=task.owner,
+        decision=Decision("sign", password="correct-horse-battery-staple", consent=True),
+        client=ClientInfo(ip_address="203.0.113.7", user_agent="Firefox/130"),
+    )
+
+    evidence = SignatureEvidence.objects.get(signatory=hospital)
+    key = SigningKey.objects.get(person=hospital.represented_by)
+    assert evidence.document_sha256 == contract.document_sha256
+    assert (evidence.signer, evidence.signed_by) == (hospital.signer, hospital.represented_by)
+    assert (evidence.mandate_reference, evidence.mandate_date) == (
+        "Décision 2019-12",
+        datetime.date(2019, 1, 15),
+    )
+    assert (evidence.authentication, evidence.ip_address, evidence.user_agent) == (
+        "password",
+        "203.0.113.7",
+        "Firefox/130",
+    )
+    assert evidence.certificate_fingerprint == key.fingerprint
+    assert evidence.signed_pdf_sha256 == hashlib.sha256(contract_document_pdf(contract)).hexdigest()
+    entry = HistoryEntry.objects.get(contract=contract, event=HistoryEvent.SIGNATURE)
+    assert entry.data["certificate_sha256"] == key.fingerprint
+    # The private key is stored encrypted, never as a plain key.
+    assert b"PRIVATE KEY" not in bytes(key.private_key)
+    assert not bytes(key.private_key).startswith(b"\x30\x82")
+
+
+def test_a_wrong_password_signs_nothing(contract, coordinator, parties):
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    before = contract_document_pdf(contract)
+    task = open_tasks(contract, TaskKind.SIGNATURE)[0]
+
+    with pytest.raises(ApplicationError):
+        decide(task, "sign", password="not-the-password")
+
+    assert contract_document_pdf(contract) == before
+    assert not SignatureEvidence.objects.exists()
+    assert not SigningKey.objects.exists()
+
+
+def test_a_failing_signature_rolls_the_whole_decision_back(
+    contract, coordinator, parties, monkeypatch
+):
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    task = open_tasks(contract, TaskKind.SIGNATURE)[0]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("signing device unplugged")
+
+    monkeypatch.setattr("signatures.services._sign", broken)
+    with pytest.raises(RuntimeError):
+        decide(task, "sign")
+
+    task.refresh_from_db()
+    task.signatory.refresh_from_db()
+    assert (task.status, task.signatory.status) == ("ASSIGNED", "pending")
+    assert not HistoryEntry.objects.filter(event=HistoryEvent.SIGNATURE).exists()
+    assert not SignatureEvidence.objects.exists()
+
+
+def test_a_mandatory_decline_voids_the_signatures_and_the_new_version_is_signed_cleanly(
+    contract, coordinator, parties
+):
+    mayor, hospital = parties
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    contract.refresh_from_db()
+    first_sha = contract.document_sha256
+    tasks = {t.signatory_id: t for t in open_tasks(contract, TaskKind.SIGNATURE)}
+    decide(tasks[hospital.pk], "sign")
+    decide(tasks[mayor.pk], "decline", comment="Le plan de financement a changé.")
+
+    contract.refresh_from_db()
+    assert (contract.status, contract.version) == ("draft", 2)
+    voided = SignatureEvidence.objects.get(signatory=hospital)
+    assert voided.voided_at is not None
+    assert voided.void_reason == "Le plan de financement a changé."
+    assert ContractDocument.objects.get(contract_version=1).voided_at is not None
+    assert contract_document_pdf(contract) is None
+    with pytest.raises(TypeError):
+        voided.delete()
+
+    walk_to_signed(contract, coordinator)
+
+    contract.refresh_from_db()
+    assert contract.document_sha256 != first_sha
+    document = ContractDocument.objects.get(contract=contract, contract_version=2)
+    check = document_verify(bytes(document.pdf), frozen=document)
+    assert check.ok
+    assert len(check.signatures) == 3  # two parties and the seal, none of version 1
+    current = SignatureEvidence.objects.filter(document=document, voided_at__isnull=True)
+    assert current.count() == 2
+    assert SignatureEvidence.objects.count() == 3  # the voided one is kept
+    certificate = completion_certificate(contract)
+    assert [s["organisation"] for s in certificate["signatures"]] == [
+        "Communauté de communes",
+        "Centre hospitalier",
+    ]
+
+
+def test_a_tampered_copy_is_reported_broken(contract, coordinator, parties):
+    walk_to_signed(contract, coordinator)
+    document = ContractDocument.objects.get(contract=contract)
+
+    check = document_verify(tampered(bytes(document.pdf)), frozen=document)
+
+    assert not check.ok
+    assert check.frozen_prefix_intact is False
+    assert len(check.signatures) == 3
+    assert not any(s.intact for s in check.signatures)
+
+
+def test_the_completion_certificate_names_the_signatures_and_the_history_head(
+    contract, coordinator, parties
+):
+    _mayor, hospital = parties
+    walk_to_signed(contract, coordinator)
+
+    certificate = completion_certificate(contract)
+    head = HistoryEntry.objects.filter(contract=contract).order_by("-seq").first()
+    assert certificate["history_head"] == {"seq": head.seq, "hash": head.hash}
+    assert certificate["document_sha256"] == contract.document_sha256
+    signed = certificate["signatures"][1]
+    assert (signed["signer"], signed["signed_by"]) == ("Jean Directeur", "Élodie Adjointe")
+    assert signed["mandate"] == "mandat\xa0: Décision 2019-12 du 15 janvier 2019"
+    assert (
+        signed["certificate_sha256"]
+        == SigningKey.objects.get(person=hospital.represented_by).fingerprint
+    )
+    text = pdf_text(completion_certificate_pdf(contract))
+    assert "Certificat de signature" in text
+    assert head.hash in text
+    assert "Élodie Adjointe pour Jean Directeur" in text
+
+
+def test_no_certificate_before_the_contract_is_signed(contract, coordinator, parties):
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    sign_all_but_one = open_tasks(contract, TaskKind.SIGNATURE)[0]
+    decide(sign_all_but_one, "sign")
+
+    assert completion_certificate(contract) is None
+    assert completion_certificate_pdf(contract) is None
+    sign_all(contract)
+    assert completion_certificate(contract) is not None
+
+
+def test_verify_document_reports_each_signature_and_fails_on_a_tampered_copy(
+    contract, coordinator, parties, capsys, tmp_path
+):
+    walk_to_signed(contract, coordinator)
+
+    call_command("verify_document", contract.reference)
+    out = capsys.readouterr().out
+    assert "signed by Élodie Adjointe for Jean Directeur, Centre hospitalier" in out
+    assert out.count(": intact;") == 3
+    assert "mandate: Décision 2019-12 2019-01-15" in out
+    assert f"{contract.reference}: OK (3 signatures)" in out
+
+    copy = tmp_path / "copy.pdf"
+    copy.write_bytes(tampered(contract_document_pdf(contract)))
+    with pytest.raises(CommandError) as error:
+        call_command("verify_document", contract.reference, "--file", str(copy))
+    assert error.value.returncode == 1
+    assert capsys.readouterr().out.count(": BROKEN;") == 3
+
+
+def test_verify_document_names_an_unknown_contract():
+    with pytest.raises(CommandError, match='No contract with reference "NOPE"'):
+        call_command("verify_document", "NOPE")
+
+
+def test_a_delegate_signs_with_their_own_certificate_for_the_absent_signer(
+    contract, coordinator, parties
+):
+    mayor, _hospital = parties
+    delegate = UserFactory(full_name="Paul Délégué")
+    today = timezone.localdate()
+    approvals.delegation_declare(user=mayor.signer, delegate=delegate, start=today, end=today)
+    walk_to_signed(contract, coordinator)
+
+    evidence = SignatureEvidence.objects.get(signatory=mayor)
+    assert (evidence.signed_by, evidence.signer) == (delegate, mayor.signer)
+    assert evidence.certificate_fingerprint == SigningKey.objects.get(person=delegate).fingerprint
+    text = pdf_text(contract_document_pdf(contract))
+    assert f"Signé par Paul Délégué pour {mayor.signer.display_name}, Communauté de" in text
