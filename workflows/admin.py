@@ -97,7 +97,6 @@ class RecordsPeopleChanges(admin.ModelAdmin):
             actor=request.user,
             before=request.accord_people_before,
             after=contract_people(contract),
-            comment=str(_("Changed in the administration")),
         )
 
 
