@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     # missing font files, which breaks collectstatic; the chart template is overridden here.
     "viewflow.workflow",
     "workflows",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -125,6 +126,15 @@ CELERY_BEAT_SCHEDULE = {
     "apply-delegations": {
         "task": "workflows.tasks.apply_delegations",
         "schedule": crontab(minute=5),
+    },
+    # Whatever the after-commit delivery missed (Redis or the mail server away) goes out here.
+    "deliver-pending-notifications": {
+        "task": "notifications.tasks.deliver_pending",
+        "schedule": 60.0,
+    },
+    "send-notification-digests": {
+        "task": "notifications.tasks.send_digests",
+        "schedule": crontab(hour=7, minute=0),
     },
 }
 
@@ -218,6 +228,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# Notifications: links in e-mails point here; delivery retries and their pace.
+ACCORD_BASE_URL = env.str("ACCORD_BASE_URL", default="http://127.0.0.1:8000")
+ACCORD_PUSH_TIMEOUT = env.float("ACCORD_PUSH_TIMEOUT", default=2.0)
+ACCORD_DELIVERY_GRACE_SECONDS = env.int("ACCORD_DELIVERY_GRACE_SECONDS", default=30)
+ACCORD_EMAIL_MAX_ATTEMPTS = env.int("ACCORD_EMAIL_MAX_ATTEMPTS", default=8)
+ACCORD_EMAIL_RETRY_SECONDS = env.int("ACCORD_EMAIL_RETRY_SECONDS", default=30)
 
 # Default time a person has for each kind of task, in days (workflow rules).
 ACCORD_TASK_DUE_DAYS = {

@@ -20,6 +20,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from notifications import services as notifications
+
 from . import services
 from .errors import ApplicationError, Conflict, NotAllowed
 from .flows import TASK_KIND_DECISIONS, ContractFlow
@@ -101,6 +103,7 @@ def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
             **({"delegation": delegation.pk} if delegation else {}),
         },
     )
+    notifications.notify_task_assigned(task, contract=process.contract)
     return task
 
 
@@ -263,6 +266,7 @@ def task_decide(
         comment=task.comment,
         data={"task": task.pk, "decision": task.decision, **kept},
     )
+    notifications.notify_task_decided(task, actor=actor)
     with task.flow_task.flow_class.lock(task.process_id):
         activation = task.flow_task.activation_class(task)
         activation.complete()
@@ -454,6 +458,7 @@ def _hand_over(task: Task, *, owner_id: int, delegation: Delegation | None) -> N
             "delegation": delegation.pk if delegation else None,
         },
     )
+    notifications.notify_task_assigned(task, contract=task.contract)
 
 
 def _lock_contracts(contract_ids: set[int]) -> None:

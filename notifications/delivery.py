@@ -1,0 +1,238 @@
+"""Delivering the outbox: browser push over the channel layer, e-mail, webhooks.
+
+Every channel records what it did on the notification row, so that each step can be run
+again (a Celery retry, the periodic ``deliver_pending``, two workers at once) without sending
+twice: a push is marked ``pushed_at`` once published (browsers also drop an id they already
+have), an e-mail is sent under the row's lock and marked ``emailed_at`` in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import smtplib
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from .models import EmailMode, Notification
+
+logger = logging.getLogger(__name__)
+
+# Columns a push needs, read in one query for a whole batch.
+PUSH_FIELDS = (
+    "pk",
+    "recipient_id",
+    "event",
+    "contract_id",
+    "task_id",
+    "title",
+    "url",
+    "created_at",
+)
+
+
+def group_name(user_id: int) -> str:
+    """The channel-layer group of one person's open pages."""
+    return f"notifications.user.{user_id}"
+
+
+def payload(row: dict[str, Any]) -> dict[str, Any]:
+    """What a browser receives (api.md: type, id, event, contract, task, title, created_at)."""
+    return {
+        "type": "notification",
+        "id": row["pk"],
+        "event": row["event"],
+        "contract": row["contract_id"],
+        "task": row["task_id"],
+        "title": row["title"],
+        "url": row["url"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+async def _group_send_all(rows: list[dict[str, Any]]) -> None:
+    layer = get_channel_layer()
+    for row in rows:
+        await layer.group_send(
+            group_name(row["recipient_id"]),
+            {"type": "notification.push", "notification": payload(row)},
+        )
+
+
+def push(rows: list[dict[str, Any]]) -> bool:
+    """Publish each notification to its recipient's group; mark them pushed when it worked.
+
+    Redis being away must not fail the change that is already committed: the rows stay
+    unpushed and ``deliver_pending`` publishes them once Redis is back."""
+    if not rows:
+        return True
+    try:
+        async_to_sync(_push_with_timeout)(rows)
+    except Exception:  # Redis down, refused, timed out: the outbox keeps them
+        logger.warning("Push of %d notification(s) failed; they stay pending.", len(rows))
+        return False
+    Notification.objects.filter(pk__in=[row["pk"] for row in rows]).update(pushed_at=timezone.now())
+    return True
+
+
+async def _push_with_timeout(rows: list[dict[str, Any]]) -> None:
+    await asyncio.wait_for(_group_send_all(rows), timeout=settings.ACCORD_PUSH_TIMEOUT)
+
+
+def deliver(ids: Iterable[int]) -> None:
+    """After commit: push the new notifications and queue their e-mails and webhooks."""
+    rows = list(Notification.objects.filter(pk__in=list(ids)).values(*PUSH_FIELDS, "email_mode"))
+    push(rows)
+    queue_emails([row["pk"] for row in rows if row["email_mode"] == EmailMode.IMMEDIATE])
+
+
+def queue_emails(ids: list[int]) -> None:
+    from .tasks import send_notification_email
+
+    for pk in ids:
+        try:
+            send_notification_email.delay(pk)
+        except Exception:  # broker away, or an eager run that gave up: deliver_pending retries
+            logger.warning("E-mail of notification %s not queued; it stays pending.", pk)
+
+
+def deliver_pending(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Deliver whatever the after-commit step could not (Redis or the mail server away, a
+    process killed): run every minute by Celery beat and by ``manage.py deliver_notifications``.
+    Leaves alone what is younger than the grace period, still in its first delivery."""
+    now = now or timezone.now()
+    older = now - datetime.timedelta(seconds=settings.ACCORD_DELIVERY_GRACE_SECONDS)
+    pushed = 0
+    unpushed = Notification.objects.filter(pushed_at__isnull=True, created_at__lte=older)
+    while True:  # each batch pushed is marked, so the next query reads the next batch
+        rows = list(unpushed.order_by("pk").values(*PUSH_FIELDS)[:500])
+        if not rows or not push(rows):
+            break
+        pushed += len(rows)
+        if len(rows) < 500:
+            break
+    emails = list(
+        Notification.objects.filter(
+            email_mode=EmailMode.IMMEDIATE,
+            emailed_at__isnull=True,
+            created_at__lte=older,
+            email_attempts__lt=settings.ACCORD_EMAIL_MAX_ATTEMPTS,
+        ).values_list("pk", flat=True)[:1000]
+    )
+    queue_emails(emails)
+    return {"pushed": pushed, "emails_queued": len(emails)}
+
+
+# --- E-mail -------------------------------------------------------------------------------
+
+
+class EmailNotSent(Exception):
+    """The mail server failed: try again later (nothing was sent)."""
+
+
+def _absolute(url: str) -> str:
+    return f"{settings.ACCORD_BASE_URL.rstrip('/')}{url}" if url else settings.ACCORD_BASE_URL
+
+
+def email_send(notification_id: int) -> bool:
+    """Send one notification's e-mail exactly once: under the row's lock, so a second worker
+    waits and then sees it sent; marked in the same transaction. False when there is nothing
+    to send (already sent, or not wanted)."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .select_related("recipient", "contract")
+            .filter(pk=notification_id, emailed_at__isnull=True)
+            .exclude(email_mode=EmailMode.APP)
+            .first()
+        )
+        if notification is None:
+            return False
+        notification.email_attempts += 1
+        try:
+            _send_one(notification)
+        except (smtplib.SMTPException, OSError) as exc:
+            notification.email_error = f"{type(exc).__name__}: {exc}"[:1000]
+            notification.save(update_fields=["email_attempts", "email_error"])
+            failure = exc
+        else:
+            notification.emailed_at = timezone.now()
+            notification.email_error = ""
+            notification.save(update_fields=["email_attempts", "email_error", "emailed_at"])
+            return True
+    raise EmailNotSent(str(failure)) from failure
+
+
+def _send_one(notification: Notification) -> None:
+    context = {
+        "notification": notification,
+        "person": notification.recipient,
+        "link": _absolute(notification.url),
+        "preferences_link": _absolute(reverse("notifications:preferences")),
+    }
+    with translation.override("fr"):
+        text = render_to_string("notifications/email/notification.txt", context)
+        html = render_to_string("notifications/email/notification.html", context)
+    message = EmailMultiAlternatives(
+        subject=f"[Accord] {notification.title}",
+        body=text,
+        to=[notification.recipient.email],
+    )
+    message.attach_alternative(html, "text/html")
+    message.send()
+
+
+def digests_send(*, now: datetime.datetime | None = None) -> int:
+    """One e-mail per person gathering their digest notifications not yet e-mailed."""
+    now = now or timezone.now()
+    recipients = (
+        Notification.objects.filter(
+            email_mode=EmailMode.DIGEST, emailed_at__isnull=True, created_at__lte=now
+        )
+        .values_list("recipient_id", flat=True)
+        .distinct()
+    )
+    sent = 0
+    for recipient_id in list(recipients):
+        with transaction.atomic():
+            rows = list(
+                Notification.objects.select_for_update()
+                .filter(
+                    recipient_id=recipient_id,
+                    email_mode=EmailMode.DIGEST,
+                    emailed_at__isnull=True,
+                    created_at__lte=now,
+                )
+                .select_related("recipient")
+                .order_by("pk")
+            )
+            if not rows:
+                continue
+            person = rows[0].recipient
+            context = {
+                "notifications": rows,
+                "person": person,
+                "base": settings.ACCORD_BASE_URL.rstrip("/"),
+                "preferences_link": _absolute(reverse("notifications:preferences")),
+            }
+            with translation.override("fr"):
+                text = render_to_string("notifications/email/digest.txt", context)
+                html = render_to_string("notifications/email/digest.html", context)
+                subject = render_to_string("notifications/email/digest_subject.txt", context)
+            message = EmailMultiAlternatives(subject=subject.strip(), body=text, to=[person.email])
+            message.attach_alternative(html, "text/html")
+            message.send()
+            Notification.objects.filter(pk__in=[row.pk for row in rows]).update(emailed_at=now)
+            sent += 1
+    return sent

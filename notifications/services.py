@@ -1,0 +1,279 @@
+"""Writing notifications: one call per event, from inside the service that makes the change.
+
+Each ``notify_*`` writes its rows with one INSERT in the caller's transaction (the outbox: a
+rolled-back change notifies nobody) and queues their delivery with ``transaction.on_commit``
+(browser push, e-mail, webhooks). A delivery that fails then is picked up by
+``delivery.deliver_pending``. The texts are written in French, whatever the actor's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from workflows.models import (
+    CommitteeVote,
+    Contract,
+    ContractStatus,
+    Signatory,
+    SteeringCommittee,
+    Task,
+    TaskKind,
+    TaskStatus,
+    User,
+)
+
+from .models import (
+    DEFAULT_EMAIL_MODES,
+    EmailMode,
+    Notification,
+    NotificationEvent,
+    NotificationPreference,
+)
+
+NOTIFICATION_LANGUAGE = "fr"
+
+DECISION_WORDS = {
+    "approve": gettext_noop("approved"),
+    "request_changes": gettext_noop("requested changes to"),
+    "resubmit": gettext_noop("sent back for review"),
+    "reject": gettext_noop("rejected"),
+    "record": gettext_noop("recorded the deliberation of"),
+    "sign": gettext_noop("signed"),
+    "decline": gettext_noop("declined to sign"),
+}
+# Decisions that undo an approval others gave: those others are told (DECLINED).
+REFUSALS = {"request_changes": "approve", "reject": "approve", "decline": "sign"}
+
+
+def task_label(task: Task) -> str:
+    """ "Revue de la fiche action A1", "Vote du comité de pilotage"... in the active language."""
+    if task.kind == TaskKind.REVIEW:
+        return _("review of the action sheet %(code)s") % {"code": task.action.code}
+    if task.kind == TaskKind.REVISION:
+        return _("revision of the action sheet %(code)s") % {"code": task.action.code}
+    if task.kind == TaskKind.VOTE:
+        return _("steering committee vote")
+    if task.kind == TaskKind.DELIBERATION:
+        return _("council deliberation")
+    return _("signature")
+
+
+def _person(user: User) -> str:
+    return user.full_name or user.username
+
+
+def notify(
+    *,
+    event: str,
+    recipients: Iterable[int] | QuerySet,
+    title: str,
+    contract: Contract | None = None,
+    task: Task | None = None,
+    url: str = "",
+    body: str = "",
+    exclude: Iterable[int | None] = (),
+) -> list[Notification]:
+    """Write one notification per recipient (one SELECT, one INSERT) and queue its delivery.
+
+    ``recipients`` is user ids or a query of them (``values("pk")``), so that the recipients,
+    their e-mail address and their preference for this event come in a single query."""
+    excluded = {pk for pk in exclude if pk}
+    mode = NotificationPreference.objects.filter(user=OuterRef("pk"), event=event).values(
+        "email_mode"
+    )[:1]
+    people = (
+        User.objects.filter(pk__in=recipients, is_active=True)
+        .exclude(pk__in=excluded)
+        .annotate(mode=Subquery(mode))
+        .values_list("pk", "email", "mode")
+    )
+    default = DEFAULT_EMAIL_MODES[event]
+    now = timezone.now()
+    rows = [
+        Notification(
+            recipient_id=pk,
+            event=event,
+            contract=contract,
+            task=task,
+            title=title[:300],
+            body=body,
+            url=url,
+            created_at=now,
+            email_mode=(mode or default) if email else EmailMode.APP,
+        )
+        for pk, email, mode in people
+    ]
+    if not rows:
+        return []
+    created = Notification.objects.bulk_create(rows)
+    ids = [row.pk for row in created]
+    from .delivery import deliver  # the delivery side imports the channel layer: load late
+
+    transaction.on_commit(lambda: deliver(ids), robust=True)
+    return created
+
+
+def _coordinators(contract: Contract) -> QuerySet:
+    return Contract.coordinators.through.objects.filter(contract=contract).values("user_id")
+
+
+def _task_url(task: Task) -> str:
+    return reverse("workflows:task_detail", args=[task.pk])
+
+
+def _contract_url(contract: Contract) -> str:
+    return reverse("workflows:contract_detail", args=[contract.pk])
+
+
+def notify_task_assigned(task: Task, *, contract: Contract) -> list[Notification]:
+    """The task's holder learns that it waits for them (a new task, or one handed over)."""
+    with translation.override(NOTIFICATION_LANGUAGE):
+        title = _("New task: %(task)s, %(reference)s") % {
+            "task": task_label(task),
+            "reference": contract.reference,
+        }
+    return notify(
+        event=NotificationEvent.TASK_ASSIGNED,
+        recipients=[task.owner_id],
+        title=title,
+        contract=contract,
+        task=task,
+        url=_task_url(task),
+    )
+
+
+def notify_task_decided(task: Task, *, actor: User) -> list[Notification]:
+    """A decision reaches those who follow it: the contract's coordinators and the action's
+    pilot; a signature reaches the other signatories too; a refusal (changes requested, a
+    rejecting vote, a declined signature) reaches everyone who had already approved or signed
+    in the same round."""
+    contract = task.contract
+    with translation.override(NOTIFICATION_LANGUAGE):
+        values = {
+            "person": _person(actor),
+            "decision": _(DECISION_WORDS[task.decision]),
+            "task": task_label(task),
+            "reference": contract.reference,
+        }
+        title = _("%(person)s %(decision)s: %(task)s, %(reference)s") % values
+        refusal_title = (
+            _("%(person)s %(decision)s after your approval: %(task)s, %(reference)s") % values
+        )
+    followers = _coordinators(contract)
+    event = NotificationEvent.DECISION_MADE
+    if task.kind == TaskKind.SIGNATURE and task.decision == "sign":
+        event = NotificationEvent.DOCUMENT_SIGNED
+        signers = Signatory.objects.filter(contract=contract).values_list(
+            "signer_id", "represented_by_id"
+        )
+        followers = {pk for pair in signers for pk in pair if pk} | set(
+            followers.values_list("user_id", flat=True)
+        )
+    elif task.action_id:
+        followers = {task.action.pilot_id} | set(followers.values_list("user_id", flat=True))
+    created = notify(
+        event=event,
+        recipients=followers,
+        title=title,
+        contract=contract,
+        task=task,
+        url=_contract_url(contract),
+        body=task.comment,
+        exclude=[actor.pk],
+    )
+    if task.decision in REFUSALS:
+        approved = Task.objects.filter(
+            contract=contract,
+            kind=task.kind,
+            status=TaskStatus.DONE,
+            decision=REFUSALS[task.decision],
+        )
+        if task.kind == TaskKind.VOTE:
+            approved = approved.filter(committee_vote_id=task.committee_vote_id)
+        elif task.kind == TaskKind.REVIEW:
+            approved = approved.filter(process_id=task.process_id)
+        else:
+            approved = approved.filter(process__contract_version=contract.version)
+        created += notify(
+            event=NotificationEvent.DECLINED,
+            recipients=approved.values("completed_by_id"),
+            title=refusal_title,
+            contract=contract,
+            task=task,
+            url=_contract_url(contract),
+            body=task.comment,
+            exclude=[actor.pk],
+        )
+    return created
+
+
+def notify_contract_status_changed(
+    contract: Contract, *, source: str, target: str, actor: User | None
+) -> list[Notification]:
+    """The contract's coordinators and the people it names learn of each status change."""
+    with translation.override(NOTIFICATION_LANGUAGE):
+        title = _("%(reference)s: %(source)s → %(target)s") % {
+            "reference": contract.reference,
+            "source": ContractStatus(source).label,
+            "target": ContractStatus(target).label,
+        }
+    recipients = User.objects.filter(
+        Q(coordinated_contracts=contract) | Q(contracts=contract)
+    ).values("pk")
+    return notify(
+        event=NotificationEvent.CONTRACT_STATUS,
+        recipients=recipients,
+        title=title,
+        contract=contract,
+        url=_contract_url(contract),
+        exclude=[actor.pk if actor else None],
+    )
+
+
+def notify_vote_decided(vote: CommitteeVote, *, contract: Contract) -> list[Notification]:
+    """The committee's members and the coordinators learn the vote's outcome."""
+    with translation.override(NOTIFICATION_LANGUAGE):
+        title = _("Steering committee vote on %(reference)s: %(outcome)s") % {
+            "reference": contract.reference,
+            "outcome": CommitteeVote.Outcome(vote.outcome).label,
+        }
+    members = SteeringCommittee.members.through.objects.filter(
+        steeringcommittee__contract=contract
+    ).values_list("user_id", flat=True)
+    recipients = set(members) | set(_coordinators(contract).values_list("user_id", flat=True))
+    return notify(
+        event=NotificationEvent.VOTE_DECIDED,
+        recipients=recipients,
+        title=title,
+        contract=contract,
+        url=_contract_url(contract),
+    )
+
+
+# --- Reading ------------------------------------------------------------------------------
+
+
+def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
+    """Mark the user's notifications read (all unread ones when no ids are given)."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def preferences_save(*, user: User, modes: dict[str, str]) -> None:
+    """Keep the user's choice per event (only those differing from the default are stored)."""
+    NotificationPreference.objects.filter(user=user).delete()
+    NotificationPreference.objects.bulk_create(
+        NotificationPreference(user=user, event=event, email_mode=mode)
+        for event, mode in modes.items()
+        if mode != DEFAULT_EMAIL_MODES[event]
+    )

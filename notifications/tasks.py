@@ -1,0 +1,35 @@
+"""Background delivery of notifications (Celery; eager on the embedded default)."""
+
+from celery import shared_task
+from django.conf import settings
+
+from . import delivery
+
+
+def backoff(retries: int) -> int:
+    """Seconds before the next try: 30 s, 1 min, 2 min, 4 min... capped at an hour."""
+    return min(settings.ACCORD_EMAIL_RETRY_SECONDS * 2**retries, 3600)
+
+
+@shared_task(bind=True, max_retries=None)
+def send_notification_email(self, notification_id: int) -> bool:
+    """Send one notification's e-mail; retried with back-off while the mail server fails."""
+    try:
+        return delivery.email_send(notification_id)
+    except delivery.EmailNotSent as exc:
+        if self.request.retries + 1 >= settings.ACCORD_EMAIL_MAX_ATTEMPTS or self.request.is_eager:
+            # Eager (embedded default): no waiting in the web request; deliver_pending retries.
+            raise
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+
+
+@shared_task
+def deliver_pending() -> dict[str, int]:
+    """Push and e-mail what the after-commit delivery could not (every minute)."""
+    return delivery.deliver_pending()
+
+
+@shared_task
+def send_digests() -> int:
+    """The daily digest e-mail of each person who chose it."""
+    return delivery.digests_send()

@@ -1,0 +1,11 @@
+from django import template
+
+from .. import selectors
+
+register = template.Library()
+
+
+@register.simple_tag
+def unread_notification_count(user) -> int:
+    """The header's badge: how many notifications this person has not read."""
+    return selectors.unread_count(user)
