@@ -29,6 +29,13 @@ def unread_count(user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
+def last_id(user: User) -> int:
+    if not user.is_authenticated:
+        return 0
+    last = list(Notification.objects.filter(recipient=user).order_by("-pk").values_list("pk")[:1])
+    return last[0][0] if last else 0
+
+
 def notifications_after(user: User, after: int, *, limit: int = 200) -> QuerySet[Notification]:
     """What a reconnecting page missed since the last id it saw, oldest first."""
     return Notification.objects.filter(recipient=user, pk__gt=after).order_by("pk")[:limit]

@@ -1,7 +1,9 @@
 """The outbox: notifications written with the change that causes them, delivered after commit."""
 
+import asyncio
+
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -65,15 +67,21 @@ def test_a_committed_change_is_pushed_to_the_recipients_group_after_commit(
     SteeringCommitteeFactory(contract=contract)
     lead = action.working_group.leads.first()
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group_name(lead.pk), channel)
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        approvals.launch_review(contract=contract, actor=coordinator)
-        assert not Notification.objects.filter(pushed_at__isnull=False).exists()
+    def launch():
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            approvals.launch_review(contract=contract, actor=coordinator)
+            assert not Notification.objects.filter(pushed_at__isnull=False).exists()
+        assert callbacks
 
-    assert callbacks
-    message = async_to_sync(layer.receive)(channel)
+    async def listen_while_launching():
+        # One event loop throughout: the Redis layer keeps its subscriptions per loop.
+        channel = await layer.new_channel()
+        await layer.group_add(group_name(lead.pk), channel)
+        await sync_to_async(launch)()
+        return await asyncio.wait_for(layer.receive(channel), timeout=3)
+
+    message = async_to_sync(listen_while_launching)()
     (notification,) = notifications_of(lead, NotificationEvent.TASK_ASSIGNED)
     assert message["notification"] == {
         "type": "notification",
@@ -119,7 +127,8 @@ def test_status_changes_and_the_vote_reach_the_coordinators_and_the_committee(
     vote(launched)
 
     titles = [n.title for n in notifications_of(coordinator, NotificationEvent.CONTRACT_STATUS)]
-    assert f"{launched.reference}\u00a0: Revue des groupes de travail → Comité de pilotage" in titles
+    change = "Revue des groupes de travail → Comité de pilotage"
+    assert f"{launched.reference}\u00a0: {change}" in titles
     for member in committee.members.all():
         (decided,) = notifications_of(member, NotificationEvent.VOTE_DECIDED)
         assert decided.title == f"Vote du comité de pilotage sur {launched.reference}\u00a0: Validé"
