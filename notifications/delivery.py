@@ -151,7 +151,8 @@ def email_send(notification_id: int) -> bool:
     to send (already sent, or not wanted)."""
     with transaction.atomic():
         notification = (
-            Notification.objects.select_for_update()
+            # Only the notification's row is locked (the contract is an outer join).
+            Notification.objects.select_for_update(of=("self",))
             .select_related("recipient", "contract")
             .filter(pk=notification_id, emailed_at__isnull=True)
             .exclude(email_mode=EmailMode.APP)
@@ -207,7 +208,7 @@ def digests_send(*, now: datetime.datetime | None = None) -> int:
     for recipient_id in list(recipients):
         with transaction.atomic():
             rows = list(
-                Notification.objects.select_for_update()
+                Notification.objects.select_for_update(of=("self",))
                 .filter(
                     recipient_id=recipient_id,
                     email_mode=EmailMode.DIGEST,
