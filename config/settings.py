@@ -132,6 +132,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.deliver_pending",
         "schedule": 60.0,
     },
+    # Once per task and step whatever the pace: hourly catches a due date soon after it.
+    "send-task-reminders": {
+        "task": "notifications.tasks.send_reminders",
+        "schedule": crontab(minute=15),
+    },
     "send-notification-digests": {
         "task": "notifications.tasks.send_digests",
         "schedule": crontab(hour=7, minute=0),
@@ -235,6 +240,8 @@ ACCORD_PUSH_TIMEOUT = env.float("ACCORD_PUSH_TIMEOUT", default=2.0)
 ACCORD_DELIVERY_GRACE_SECONDS = env.int("ACCORD_DELIVERY_GRACE_SECONDS", default=30)
 ACCORD_EMAIL_MAX_ATTEMPTS = env.int("ACCORD_EMAIL_MAX_ATTEMPTS", default=8)
 ACCORD_EMAIL_RETRY_SECONDS = env.int("ACCORD_EMAIL_RETRY_SECONDS", default=30)
+# Reminder this many days before a task's due date (workflow rules: 3).
+ACCORD_REMINDER_DAYS_BEFORE = env.int("ACCORD_REMINDER_DAYS_BEFORE", default=3)
 
 # Default time a person has for each kind of task, in days (workflow rules).
 ACCORD_TASK_DUE_DAYS = {

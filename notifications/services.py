@@ -8,12 +8,15 @@ rolled-back change notifies nobody) and queues their delivery with ``transaction
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -21,6 +24,7 @@ from workflows.models import (
     CommitteeVote,
     Contract,
     ContractStatus,
+    HistoryEvent,
     Signatory,
     SteeringCommittee,
     Task,
@@ -35,6 +39,8 @@ from .models import (
     Notification,
     NotificationEvent,
     NotificationPreference,
+    Reminder,
+    ReminderStep,
 )
 
 NOTIFICATION_LANGUAGE = "fr"
@@ -255,6 +261,90 @@ def notify_vote_decided(vote: CommitteeVote, *, contract: Contract) -> list[Noti
         contract=contract,
         url=_contract_url(contract),
     )
+
+
+# --- Reminders and escalation -------------------------------------------------------------
+
+
+def _remind(task: Task, step: str, now: datetime.datetime) -> bool:
+    """Send one reminder step for one task, once: the Reminder row, the history entry and the
+    notifications commit together; a second scheduler doing the same waits on the unique
+    (task, step) index, then finds it taken and sends nothing."""
+    from workflows import services as workflows
+
+    try:
+        with transaction.atomic():
+            contract = workflows.lock_contract(task.contract_id)
+            Reminder.objects.create(task=task, step=step, sent_at=now)
+            owner = task.owner
+            values = {
+                "task": task_label(task),
+                "reference": contract.reference,
+                "person": _person(owner),
+                "due": date_format(timezone.localtime(task.due), "SHORT_DATE_FORMAT"),
+            }
+            with translation.override(NOTIFICATION_LANGUAGE):
+                titles = {
+                    ReminderStep.DUE_SOON: _("Reminder: %(task)s, %(reference)s, due %(due)s"),
+                    ReminderStep.OVERDUE: _("Overdue since %(due)s: %(task)s, %(reference)s"),
+                    ReminderStep.COORDINATOR_ALERT: _(
+                        "Overdue since %(due)s: %(task)s held by %(person)s, %(reference)s"
+                    ),
+                }
+                title = titles[step] % values
+            if step == ReminderStep.COORDINATOR_ALERT:
+                notify(
+                    event=NotificationEvent.OVERDUE_ALERT,
+                    recipients=_coordinators(contract),
+                    title=title,
+                    contract=contract,
+                    task=task,
+                    url=_contract_url(contract),
+                )
+            else:
+                notify(
+                    event=NotificationEvent.TASK_DUE_SOON
+                    if step == ReminderStep.DUE_SOON
+                    else NotificationEvent.TASK_OVERDUE,
+                    recipients=[task.owner_id],
+                    title=title,
+                    contract=contract,
+                    task=task,
+                    url=_task_url(task),
+                )
+            workflows.history_append(
+                contract=contract,
+                event=HistoryEvent.REMINDER,
+                name=step,
+                action=task.action,
+                data={"task": task.pk, "owner": owner.username, "due": task.due},
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def reminders_send(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Remind the holders of open tasks due within the next days and of overdue ones, and
+    alert the coordinators of overdue ones: each at most once per task and step. Run hourly
+    by Celery beat and by ``manage.py send_reminders`` (cron)."""
+    now = now or timezone.now()
+    soon = now + datetime.timedelta(days=settings.ACCORD_REMINDER_DAYS_BEFORE)
+    open_tasks = Task.objects.filter(status=TaskStatus.ASSIGNED, due__isnull=False)
+    plan = [
+        (ReminderStep.DUE_SOON, open_tasks.filter(due__gt=now, due__lte=soon)),
+        (ReminderStep.OVERDUE, open_tasks.filter(due__lte=now)),
+        (ReminderStep.COORDINATOR_ALERT, open_tasks.filter(due__lte=now)),
+    ]
+    sent = {}
+    for step, tasks in plan:
+        pending = (
+            tasks.exclude(reminders__step=step)
+            .select_related("owner", "action", "process")
+            .order_by("contract_id", "pk")
+        )
+        sent[step.value] = sum(_remind(task, step, now) for task in pending)
+    return sent
 
 
 # --- Reading ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from . import delivery
+from . import delivery, services
 
 
 def backoff(retries: int) -> int:
@@ -33,3 +33,9 @@ def deliver_pending() -> dict[str, int]:
 def send_digests() -> int:
     """The daily digest e-mail of each person who chose it."""
     return delivery.digests_send()
+
+
+@shared_task
+def send_reminders() -> dict[str, int]:
+    """Reminders before the due date, overdue notices and coordinator alerts (hourly)."""
+    return services.reminders_send()

@@ -715,6 +715,7 @@ class HistoryEvent(models.TextChoices):
     VOTE_DECIDED = "vote_decided", _("Committee vote decided")
     SIGNATURE = "signature", _("Signature")
     DECLINE = "decline", _("Signature declined")
+    REMINDER = "reminder", _("Reminder sent")
 
 
 class HistoryEntryQuerySet(models.QuerySet):
