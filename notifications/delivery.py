@@ -14,6 +14,7 @@ import datetime
 import logging
 import smtplib
 from collections.abc import Iterable
+from email.mime.text import MIMEText
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -153,7 +154,7 @@ def email_send(notification_id: int) -> bool:
         notification = (
             # Only the notification's row is locked (the contract is an outer join).
             Notification.objects.select_for_update(of=("self",))
-            .select_related("recipient", "contract")
+            .select_related("recipient", "contract", "meeting__contract")
             .filter(pk=notification_id, emailed_at__isnull=True)
             .exclude(email_mode=EmailMode.APP)
             .first()
@@ -191,7 +192,24 @@ def _send_one(notification: Notification) -> None:
         to=[notification.recipient.email],
     )
     message.attach_alternative(html, "text/html")
+    if notification.meeting_id:
+        message.attach(_invitation(notification.meeting))
     message.send()
+
+
+def _invitation(meeting) -> MIMEText:
+    """The meeting's .ics as it stands now (a retried e-mail carries the latest revision)."""
+    from .calendar import meeting_ics, meeting_method
+    from .services import committee_of
+
+    committee = committee_of(meeting.contract)
+    people = list(committee.members.all())
+    if committee.chair not in people:
+        people.append(committee.chair)
+    part = MIMEText(meeting_ics(meeting, people).decode(), "calendar", "utf-8")
+    part.set_param("method", meeting_method(meeting))
+    part.add_header("Content-Disposition", "attachment", filename="invitation.ics")
+    return part
 
 
 def digests_send(*, now: datetime.datetime | None = None) -> int:

@@ -40,3 +40,30 @@ class PreferencesForm(forms.Form):
                 initial=initial_modes[event],
                 widget=forms.RadioSelect,
             )
+
+
+def _moment(label):
+    return forms.DateTimeField(
+        label=label,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
+class MeetingForm(forms.Form):
+    starts_at = _moment(_("Starts at"))
+    ends_at = _moment(_("Ends at"))
+    place = forms.CharField(
+        label=_("Place"), required=False, max_length=300, help_text=_("Address and room.")
+    )
+    video_link = forms.URLField(
+        label=_("Video link"),
+        assume_scheme="https",
+        required=False,
+        help_text=_("For a meeting held by video, or to join from afar."),
+    )
+    agenda = forms.CharField(
+        label=_("Agenda"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Left empty: the validation of the contract awaiting the committee."),
+    )

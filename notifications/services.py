@@ -20,6 +20,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from workflows.errors import ApplicationError, Conflict
 from workflows.models import (
     CommitteeVote,
     Contract,
@@ -36,6 +37,7 @@ from workflows.models import (
 from .models import (
     DEFAULT_EMAIL_MODES,
     EmailMode,
+    Meeting,
     Notification,
     NotificationEvent,
     NotificationPreference,
@@ -82,6 +84,7 @@ def notify(
     title: str,
     contract: Contract | None = None,
     task: Task | None = None,
+    meeting: Meeting | None = None,
     url: str = "",
     body: str = "",
     exclude: Iterable[int | None] = (),
@@ -108,6 +111,7 @@ def notify(
             event=event,
             contract=contract,
             task=task,
+            meeting=meeting,
             title=title[:300],
             body=body,
             url=url,
@@ -345,6 +349,138 @@ def reminders_send(*, now: datetime.datetime | None = None) -> dict[str, int]:
         )
         sent[step.value] = sum(_remind(task, step, now) for task in pending)
     return sent
+
+
+# --- Steering committee meetings ----------------------------------------------------------
+
+MEETING_TITLES = {
+    "scheduled": gettext_noop("Steering committee meeting on %(date)s: %(reference)s"),
+    "changed": gettext_noop("Steering committee meeting changed, now on %(date)s: %(reference)s"),
+    "cancelled": gettext_noop("Steering committee meeting of %(date)s cancelled: %(reference)s"),
+}
+
+
+def committee_of(contract: Contract) -> SteeringCommittee:
+    committee = SteeringCommittee.objects.filter(contract=contract).first()
+    if committee is None:
+        raise ApplicationError(_("This contract has no steering committee to convene."))
+    return committee
+
+
+def _committee_people(committee: SteeringCommittee) -> set[int]:
+    return set(committee.members.values_list("pk", flat=True)) | {committee.chair_id}
+
+
+def _check_meeting(
+    starts_at: datetime.datetime, ends_at: datetime.datetime, place: str, video_link: str
+) -> None:
+    if ends_at <= starts_at:
+        raise ApplicationError(_("The meeting must end after it starts."))
+    if starts_at <= timezone.now():
+        raise ApplicationError(_("The meeting must start in the future."))
+    if not (place.strip() or video_link.strip()):
+        raise ApplicationError(_("Give a place or a video link for the meeting."))
+
+
+def _announce(meeting: Meeting, change: str) -> list[Notification]:
+    """Every committee member learns of it; their e-mail carries the .ics invitation."""
+    contract = meeting.contract
+    with translation.override(NOTIFICATION_LANGUAGE):
+        title = _(MEETING_TITLES[change]) % {
+            "date": date_format(timezone.localtime(meeting.starts_at), "DATETIME_FORMAT"),
+            "reference": contract.reference,
+        }
+    return notify(
+        event=NotificationEvent.MEETING,
+        recipients=_committee_people(committee_of(contract)),
+        title=title,
+        contract=contract,
+        meeting=meeting,
+        url=reverse("notifications:meetings", args=[contract.pk]),
+        body=meeting.agenda,
+    )
+
+
+@transaction.atomic
+def meeting_schedule(
+    *,
+    contract: Contract,
+    actor: User,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    place: str = "",
+    video_link: str = "",
+    agenda: str = "",
+) -> Meeting:
+    """The coordinator convenes the steering committee; every member is invited."""
+    from workflows import services as workflows
+
+    contract = workflows.lock_contract(contract.pk)
+    workflows.require_coordinator(contract, actor)
+    committee_of(contract)
+    _check_meeting(starts_at, ends_at, place, video_link)
+    if not agenda.strip():
+        with translation.override(NOTIFICATION_LANGUAGE):
+            agenda = _("Validation of the contract %(reference)s: %(title)s") % {
+                "reference": contract.reference,
+                "title": contract.title,
+            }
+    meeting = Meeting.objects.create(
+        contract=contract,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place=place.strip(),
+        video_link=video_link.strip(),
+        agenda=agenda.strip(),
+        created_by=actor,
+    )
+    _announce(meeting, "scheduled")
+    return meeting
+
+
+def _lock_meeting(meeting: Meeting, actor: User) -> Meeting:
+    from workflows import services as workflows
+
+    workflows.lock_contract(meeting.contract_id)
+    meeting = Meeting.objects.select_related("contract").get(pk=meeting.pk)
+    workflows.require_coordinator(meeting.contract, actor)
+    if meeting.status == Meeting.Status.CANCELLED:
+        raise Conflict(_("This meeting was cancelled: it can no longer change."))
+    return meeting
+
+
+@transaction.atomic
+def meeting_update(
+    *,
+    meeting: Meeting,
+    actor: User,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    place: str = "",
+    video_link: str = "",
+    agenda: str = "",
+) -> Meeting:
+    """A new date, place or agenda: the same calendar event, one revision further."""
+    meeting = _lock_meeting(meeting, actor)
+    _check_meeting(starts_at, ends_at, place, video_link)
+    meeting.starts_at, meeting.ends_at = starts_at, ends_at
+    meeting.place, meeting.video_link = place.strip(), video_link.strip()
+    meeting.agenda = agenda.strip() or meeting.agenda
+    meeting.sequence += 1
+    meeting.save()
+    _announce(meeting, "changed")
+    return meeting
+
+
+@transaction.atomic
+def meeting_cancel(*, meeting: Meeting, actor: User) -> Meeting:
+    """The meeting will not take place: calendars remove the event (METHOD:CANCEL)."""
+    meeting = _lock_meeting(meeting, actor)
+    meeting.status = Meeting.Status.CANCELLED
+    meeting.sequence += 1
+    meeting.save(update_fields=["status", "sequence", "updated_at"])
+    _announce(meeting, "cancelled")
+    return meeting
 
 
 # --- Reading ------------------------------------------------------------------------------

@@ -6,15 +6,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from workflows.models import Contract
+from workflows.errors import ApplicationError
+from workflows.models import Contract, is_coordinator
+from workflows.selectors import contracts_visible_to
+from workflows.services import NOT_A_COORDINATOR
 
 from . import selectors, services
-from .forms import NotificationFilterForm, PreferencesForm
+from .calendar import meeting_ics
+from .forms import MeetingForm, NotificationFilterForm, PreferencesForm
+from .models import Meeting
 
 PAGE_SIZE = 30
 
@@ -78,3 +83,105 @@ def preferences(request: HttpRequest) -> HttpResponse:
     return render(
         request, "notifications/preferences.html", {"form": form, "nav_section": "notifications"}
     )
+
+
+# --- Steering committee meetings ----------------------------------------------------------
+
+
+def _meeting_page(request, contract, form, *, meeting=None, status=200, error=""):
+    return render(
+        request,
+        "notifications/meetings.html",
+        {
+            "contract": contract,
+            "meetings": contract.meetings.all(),
+            "form": form,
+            "editing": meeting,
+            "error": error,
+            "is_coordinator": is_coordinator(contract, request.user),
+            "has_committee": hasattr(contract, "steering_committee"),
+        },
+        status=status,
+    )
+
+
+@login_required
+def meetings(request: HttpRequest, pk: int) -> HttpResponse:
+    """The contract's committee meetings; the coordinator convenes one here."""
+    contract = get_object_or_404(contracts_visible_to(request.user), pk=pk)
+    if request.method != "POST":
+        return _meeting_page(request, contract, MeetingForm())
+    if not is_coordinator(contract, request.user):
+        return _meeting_page(
+            request, contract, MeetingForm(), status=403, error=_(NOT_A_COORDINATOR)
+        )
+    form = MeetingForm(request.POST)
+    if not form.is_valid():
+        return _meeting_page(request, contract, form, status=400)
+    try:
+        services.meeting_schedule(contract=contract, actor=request.user, **form.cleaned_data)
+    except ApplicationError as error:
+        return _meeting_page(request, contract, form, status=error.status_code, error=error.message)
+    messages.success(request, _("The meeting is scheduled; every member is invited."))
+    return redirect("notifications:meetings", pk=contract.pk)
+
+
+def _visible_meeting(request, pk: int) -> Meeting:
+    return get_object_or_404(
+        Meeting.objects.select_related("contract").filter(
+            contract__in=contracts_visible_to(request.user)
+        ),
+        pk=pk,
+    )
+
+
+@login_required
+def meeting_change(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change the date, place or agenda: members get the updated invitation."""
+    meeting = _visible_meeting(request, pk)
+    contract = meeting.contract
+    if request.method != "POST":
+        initial = {
+            "starts_at": meeting.starts_at,
+            "ends_at": meeting.ends_at,
+            "place": meeting.place,
+            "video_link": meeting.video_link,
+            "agenda": meeting.agenda,
+        }
+        return _meeting_page(request, contract, MeetingForm(initial=initial), meeting=meeting)
+    form = MeetingForm(request.POST)
+    if not form.is_valid():
+        return _meeting_page(request, contract, form, meeting=meeting, status=400)
+    try:
+        services.meeting_update(meeting=meeting, actor=request.user, **form.cleaned_data)
+    except ApplicationError as error:
+        return _meeting_page(
+            request, contract, form, meeting=meeting, status=error.status_code, error=error.message
+        )
+    messages.success(request, _("The meeting is changed; every member gets the new invitation."))
+    return redirect("notifications:meetings", pk=contract.pk)
+
+
+@login_required
+@require_POST
+def meeting_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    meeting = _visible_meeting(request, pk)
+    try:
+        services.meeting_cancel(meeting=meeting, actor=request.user)
+    except ApplicationError as error:
+        return _meeting_page(
+            request, meeting.contract, MeetingForm(), status=error.status_code, error=error.message
+        )
+    messages.success(request, _("The meeting is cancelled; every member is told."))
+    return redirect("notifications:meetings", pk=meeting.contract_id)
+
+
+@login_required
+def meeting_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+    """The meeting's .ics, for whoever sees the contract."""
+    meeting = _visible_meeting(request, pk)
+    committee = services.committee_of(meeting.contract)
+    people = [*committee.members.all(), committee.chair]
+    response = HttpResponse(meeting_ics(meeting, people), content_type="text/calendar")
+    response["Content-Disposition"] = f'attachment; filename="comite-{meeting.pk}.ics"'
+    return response
