@@ -105,7 +105,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Redis channels are shared by all its databases: a prefix keeps apart several
+            # Accords (or test runs) on one Redis.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("ACCORD_CHANNEL_PREFIX", "asgi")},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
