@@ -63,11 +63,18 @@ def payload(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _group_send_all(rows: list[dict[str, Any]]) -> None:
+    """Publish them all, up to 100 at a time: a status change fans out to every participant,
+    and waiting for each PUBLISH in turn would add their round trips one after the other."""
     layer = get_channel_layer()
-    for row in rows:
-        await layer.group_send(
-            group_name(row["recipient_id"]),
-            {"type": "notification.push", "notification": payload(row)},
+    for start in range(0, len(rows), 100):
+        await asyncio.gather(
+            *(
+                layer.group_send(
+                    group_name(row["recipient_id"]),
+                    {"type": "notification.push", "notification": payload(row)},
+                )
+                for row in rows[start : start + 100]
+            )
         )
 
 

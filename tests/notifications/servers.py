@@ -56,8 +56,8 @@ def database_url() -> str:
 class Servers:
     """N daphne processes on free ports, one channel-layer prefix of their own."""
 
-    def __init__(self, count: int) -> None:
-        self.prefix = f"accord-test-{uuid.uuid4().hex[:8]}"
+    def __init__(self, count: int, *, prefix: str = "") -> None:
+        self.prefix = prefix or f"accord-test-{uuid.uuid4().hex[:8]}"
         self.ports = [free_port() for _ in range(count)]
         env = {
             **os.environ,
