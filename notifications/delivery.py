@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
+import hmac
+import json
 import logging
 import smtplib
 from collections.abc import Iterable
 from email.mime.text import MIMEText
 from typing import Any
 
+import requests
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -26,7 +30,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from .models import EmailMode, Notification
+from .models import EmailMode, Notification, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,18 @@ PUSH_FIELDS = (
     "url",
     "created_at",
 )
+
+
+def backoff(retries: int) -> int:
+    """Seconds before the next try: 30 s, 1 min, 2 min, 4 min... capped at an hour."""
+    return min(settings.ACCORD_EMAIL_RETRY_SECONDS * 2**retries, 3600)
+
+
+def _due_for_retry(attempts: int, attempted_at, now: datetime.datetime) -> bool:
+    return (
+        attempted_at is None
+        or attempted_at + datetime.timedelta(seconds=backoff(max(attempts - 1, 0))) <= now
+    )
 
 
 def group_name(user_id: int) -> str:
@@ -98,11 +114,22 @@ async def _push_with_timeout(rows: list[dict[str, Any]]) -> None:
     await asyncio.wait_for(_group_send_all(rows), timeout=settings.ACCORD_PUSH_TIMEOUT)
 
 
-def deliver(ids: Iterable[int]) -> None:
+def deliver(ids: Iterable[int], webhook_ids: Iterable[int] = ()) -> None:
     """After commit: push the new notifications and queue their e-mails and webhooks."""
     rows = list(Notification.objects.filter(pk__in=list(ids)).values(*PUSH_FIELDS, "email_mode"))
     push(rows)
     queue_emails([row["pk"] for row in rows if row["email_mode"] == EmailMode.IMMEDIATE])
+    queue_webhooks(list(webhook_ids))
+
+
+def queue_webhooks(ids: list[int]) -> None:
+    from .tasks import deliver_webhook
+
+    for pk in ids:
+        try:
+            deliver_webhook.delay(pk)
+        except Exception:  # broker away, or an eager run that failed: deliver_pending retries
+            logger.warning("Webhook delivery %s not queued; it stays pending.", pk)
 
 
 def queue_emails(ids: list[int]) -> None:
@@ -130,16 +157,21 @@ def deliver_pending(*, now: datetime.datetime | None = None) -> dict[str, int]:
         pushed += len(rows)
         if len(rows) < 500:
             break
-    emails = list(
-        Notification.objects.filter(
-            email_mode=EmailMode.IMMEDIATE,
-            emailed_at__isnull=True,
-            created_at__lte=older,
-            email_attempts__lt=settings.ACCORD_EMAIL_MAX_ATTEMPTS,
-        ).values_list("pk", flat=True)[:1000]
-    )
+    # Retries wait their back-off, counted from the last attempt, as a worker's would.
+    candidates = Notification.objects.filter(
+        email_mode=EmailMode.IMMEDIATE,
+        emailed_at__isnull=True,
+        created_at__lte=older,
+        email_attempts__lt=settings.ACCORD_EMAIL_MAX_ATTEMPTS,
+    ).values_list("pk", "email_attempts", "email_attempted_at")[:1000]
+    emails = [pk for pk, tries, at in candidates if _due_for_retry(tries, at, now)]
     queue_emails(emails)
-    return {"pushed": pushed, "emails_queued": len(emails)}
+    hooks = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING, created_at__lte=older
+    ).values_list("pk", "attempts", "attempted_at")[:1000]
+    webhooks = [pk for pk, tries, at in hooks if _due_for_retry(tries, at, now)]
+    queue_webhooks(webhooks)
+    return {"pushed": pushed, "emails_queued": len(emails), "webhooks_queued": len(webhooks)}
 
 
 # --- E-mail -------------------------------------------------------------------------------
@@ -169,17 +201,22 @@ def email_send(notification_id: int) -> bool:
         if notification is None:
             return False
         notification.email_attempts += 1
+        notification.email_attempted_at = timezone.now()
+        fields = ["email_attempts", "email_attempted_at", "email_error"]
         try:
             _send_one(notification)
         except (smtplib.SMTPException, OSError) as exc:
             notification.email_error = f"{type(exc).__name__}: {exc}"[:1000]
-            notification.save(update_fields=["email_attempts", "email_error"])
+            notification.save(update_fields=fields)
             failure = exc
         else:
             notification.emailed_at = timezone.now()
             notification.email_error = ""
-            notification.save(update_fields=["email_attempts", "email_error", "emailed_at"])
+            notification.save(update_fields=[*fields, "emailed_at"])
             return True
+    if notification.email_attempts >= settings.ACCORD_EMAIL_MAX_ATTEMPTS:
+        logger.error("E-mail of notification %s abandoned: %s", notification_id, failure)
+        return False
     raise EmailNotSent(str(failure)) from failure
 
 
@@ -262,3 +299,66 @@ def digests_send(*, now: datetime.datetime | None = None) -> int:
             Notification.objects.filter(pk__in=[row.pk for row in rows]).update(emailed_at=now)
             sent += 1
     return sent
+
+
+# --- Webhooks -----------------------------------------------------------------------------
+
+
+class WebhookNotDelivered(Exception):
+    """The partner's system failed or refused: try again later."""
+
+
+def webhook_body(delivery: WebhookDelivery) -> bytes:
+    return json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex>``: HMAC-SHA256 of the exact body under the endpoint's secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_send(delivery_id: int) -> bool:
+    """POST one delivery, once: under the row's lock, marked delivered in the same
+    transaction; every attempt is logged on the row (status code, error)."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint")
+            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+            .first()
+        )
+        if delivery is None:
+            return False
+        body = webhook_body(delivery)
+        delivery.attempts += 1
+        delivery.attempted_at = timezone.now()
+        error = ""
+        try:
+            response = requests.post(
+                delivery.endpoint.url,
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "Accord-Webhook/1",
+                    "X-Accord-Event": delivery.event,
+                    "X-Accord-Delivery": str(delivery.uid),
+                    "X-Accord-Signature": webhook_signature(delivery.endpoint.secret, body),
+                },
+                timeout=settings.ACCORD_WEBHOOK_TIMEOUT,
+                allow_redirects=False,
+            )
+            delivery.response_status = response.status_code
+            if not 200 <= response.status_code < 300:
+                error = f"HTTP {response.status_code}: {response.text[:500]}"
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+        delivery.error = error
+        if not error:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = timezone.now()
+        elif delivery.attempts >= settings.ACCORD_WEBHOOK_MAX_ATTEMPTS:
+            delivery.status = WebhookDelivery.Status.FAILED
+        delivery.save()
+    if delivery.status == WebhookDelivery.Status.PENDING:
+        raise WebhookNotDelivered(error)
+    return delivery.status == WebhookDelivery.Status.DELIVERED

@@ -7,6 +7,7 @@ periodic "deliver pending" job never sends twice and never forgets one.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -95,6 +96,7 @@ class Notification(models.Model):
     )
     emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
     email_attempts = models.PositiveSmallIntegerField(_("e-mail attempts"), default=0)
+    email_attempted_at = models.DateTimeField(_("last e-mail attempt at"), null=True, blank=True)
     email_error = models.TextField(_("last e-mail error"), blank=True)
 
     class Meta:
@@ -209,3 +211,80 @@ class Meeting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract.reference} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(models.Model):
+    """A partner system (document or archive system) of one organisation: Accord POSTs the
+    events it picked, as JSON signed with HMAC-SHA256 under its secret."""
+
+    organisation = models.ForeignKey(
+        "workflows.Organisation",
+        verbose_name=_("organisation"),
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+    )
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(
+        _("secret"),
+        max_length=200,
+        default=new_webhook_secret,
+        help_text=_("Shared with the partner: it checks the X-Accord-Signature header with it."),
+    )
+    events = models.JSONField(_("events"), default=list, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+
+    def __str__(self) -> str:
+        return f"{self.organisation} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event POSTed (or to be POSTed) to one endpoint, with its attempts: the log the
+    administrator reads, and the bookkeeping that keeps a retry from posting twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    uid = models.UUIDField(_("delivery identifier"), default=uuid.uuid4, unique=True)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        verbose_name=_("webhook"),
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    event = models.CharField(_("event"), max_length=20, choices=NotificationEvent.choices)
+    payload = models.JSONField(_("payload"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    response_status = models.PositiveSmallIntegerField(_("last HTTP status"), null=True)
+    error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    attempted_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-pk"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(status="pending"),
+                name="webhook_delivery_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint.url}"

@@ -43,6 +43,8 @@ from .models import (
     NotificationPreference,
     Reminder,
     ReminderStep,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 NOTIFICATION_LANGUAGE = "fr"
@@ -120,14 +122,60 @@ def notify(
         )
         for pk, email, mode in people
     ]
-    if not rows:
+    created = Notification.objects.bulk_create(rows) if rows else []
+    webhooks = _webhook_deliveries(event, title, contract, task, meeting, now) if contract else []
+    if not created and not webhooks:
         return []
-    created = Notification.objects.bulk_create(rows)
     ids = [row.pk for row in created]
+    webhook_ids = [row.pk for row in webhooks]
     from .delivery import deliver  # the delivery side imports the channel layer: load late
 
-    transaction.on_commit(lambda: deliver(ids), robust=True)
+    transaction.on_commit(lambda: deliver(ids, webhook_ids), robust=True)
     return created
+
+
+def _webhook_deliveries(
+    event: str,
+    title: str,
+    contract: Contract,
+    task: Task | None,
+    meeting: Meeting | None,
+    now: datetime.datetime,
+) -> list[WebhookDelivery]:
+    """One delivery per endpoint of the contract's partner organisations that picked this
+    kind of event (one indexed query when there is none)."""
+    endpoints = [
+        pk
+        for pk, events in WebhookEndpoint.objects.filter(
+            active=True, organisation__contracts=contract
+        ).values_list("pk", "events")
+        if event in events
+    ]
+    if not endpoints:
+        return []
+    payload = {
+        "event": event,
+        "created_at": now.isoformat(),
+        "title": title,
+        "contract": {"id": contract.pk, "reference": contract.reference, "status": contract.status},
+        "task": {"id": task.pk, "kind": task.kind} if task else None,
+        "meeting": (
+            {
+                "id": meeting.pk,
+                "starts_at": meeting.starts_at.isoformat(),
+                "status": meeting.status,
+            }
+            if meeting
+            else None
+        ),
+    }
+    deliveries = [
+        WebhookDelivery(endpoint_id=pk, event=event, payload=payload, created_at=now)
+        for pk in endpoints
+    ]
+    for delivery in deliveries:
+        delivery.payload = {"id": str(delivery.uid), **payload}
+    return WebhookDelivery.objects.bulk_create(deliveries)
 
 
 def _coordinators(contract: Contract) -> QuerySet:

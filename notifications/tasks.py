@@ -1,14 +1,13 @@
 """Background delivery of notifications (Celery; eager on the embedded default)."""
 
 from celery import shared_task
-from django.conf import settings
 
 from . import delivery, services
 
 
 def backoff(retries: int) -> int:
     """Seconds before the next try: 30 s, 1 min, 2 min, 4 min... capped at an hour."""
-    return min(settings.ACCORD_EMAIL_RETRY_SECONDS * 2**retries, 3600)
+    return delivery.backoff(retries)
 
 
 @shared_task(bind=True, max_retries=None)
@@ -17,9 +16,20 @@ def send_notification_email(self, notification_id: int) -> bool:
     try:
         return delivery.email_send(notification_id)
     except delivery.EmailNotSent as exc:
-        if self.request.retries + 1 >= settings.ACCORD_EMAIL_MAX_ATTEMPTS or self.request.is_eager:
+        if self.request.is_eager:
             # Eager (embedded default): no waiting in the web request; deliver_pending retries.
             raise
+        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+
+
+@shared_task(bind=True, max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> bool:
+    """POST one event to a partner's webhook; retried with back-off while it fails."""
+    try:
+        return delivery.webhook_send(delivery_id)
+    except delivery.WebhookNotDelivered as exc:
+        if self.request.is_eager:
+            raise  # no waiting in the web request: deliver_pending retries
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
 
 

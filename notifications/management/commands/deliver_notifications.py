@@ -16,7 +16,8 @@ class Command(BaseCommand):
         result = delivery.deliver_pending()
         self.stdout.write(
             f"{result['pushed']} notification(s) pushed, "
-            f"{result['emails_queued']} e-mail(s) queued."
+            f"{result['emails_queued']} e-mail(s), "
+            f"{result['webhooks_queued']} webhook delivery(ies) queued."
         )
         if digests:
             self.stdout.write(f"{delivery.digests_send()} digest(s) sent.")
