@@ -171,6 +171,7 @@ def commit_to_websocket(clients: int, servers: int, commits: int, fanouts: int) 
     running = Servers(servers, prefix=os.environ["ACCORD_CHANNEL_PREFIX"])
     lines = []
     try:
+        running.start()
         running.wait_until_listening()
         ready, stop = multiprocessing.Event(), multiprocessing.Event()
         results = multiprocessing.Queue()

@@ -16,7 +16,6 @@ import hmac
 import json
 import logging
 import smtplib
-from collections.abc import Iterable
 from email.mime.text import MIMEText
 from typing import Any
 
@@ -114,12 +113,11 @@ async def _push_with_timeout(rows: list[dict[str, Any]]) -> None:
     await asyncio.wait_for(_group_send_all(rows), timeout=settings.ACCORD_PUSH_TIMEOUT)
 
 
-def deliver(ids: Iterable[int], webhook_ids: Iterable[int] = ()) -> None:
+def deliver(pushes: list[dict[str, Any]], emails: list[int], webhook_ids: list[int]) -> None:
     """After commit: push the new notifications and queue their e-mails and webhooks."""
-    rows = list(Notification.objects.filter(pk__in=list(ids)).values(*PUSH_FIELDS, "email_mode"))
-    push(rows)
-    queue_emails([row["pk"] for row in rows if row["email_mode"] == EmailMode.IMMEDIATE])
-    queue_webhooks(list(webhook_ids))
+    push(pushes)
+    queue_emails(emails)
+    queue_webhooks(webhook_ids)
 
 
 def queue_webhooks(ids: list[int]) -> None:

@@ -126,11 +126,13 @@ def notify(
     webhooks = _webhook_deliveries(event, title, contract, task, meeting, now) if contract else []
     if not created and not webhooks:
         return []
-    ids = [row.pk for row in created]
-    webhook_ids = [row.pk for row in webhooks]
-    from .delivery import deliver  # the delivery side imports the channel layer: load late
+    from .delivery import PUSH_FIELDS, deliver  # it imports the channel layer: load late
 
-    transaction.on_commit(lambda: deliver(ids, webhook_ids), robust=True)
+    # What the push needs, taken now from the rows just written: no re-read after commit.
+    pushes = [{field: getattr(row, field) for field in PUSH_FIELDS} for row in created]
+    emails = [row.pk for row in created if row.email_mode == EmailMode.IMMEDIATE]
+    webhook_ids = [row.pk for row in webhooks]
+    transaction.on_commit(lambda: deliver(pushes, emails, webhook_ids), robust=True)
     return created
 
 

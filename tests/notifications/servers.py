@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -56,10 +57,10 @@ def database_url() -> str:
 class Servers:
     """N daphne processes on free ports, one channel-layer prefix of their own."""
 
-    def __init__(self, count: int, *, prefix: str = "") -> None:
+    def __init__(self, count: int, *, prefix: str = "", env: dict[str, str] | None = None) -> None:
         self.prefix = prefix or f"accord-test-{uuid.uuid4().hex[:8]}"
         self.ports = [free_port() for _ in range(count)]
-        env = {
+        self.env = {
             **os.environ,
             "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,
@@ -67,14 +68,20 @@ class Servers:
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "ACCORD_CHANNEL_PREFIX": self.prefix,
             "DJANGO_LOG_LEVEL": "WARNING",
+            **(env or {}),
         }
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self) -> None:
+        # Their errors go to a file, not a pipe nobody reads (a full pipe would block them).
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         self.processes = [
             subprocess.Popen(
                 [*DAPHNE, "-p", str(port), "config.asgi:application"],
                 cwd=ROOT,
-                env=env,
+                env=self.env,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stderr=self.log,
             )
             for port in self.ports
         ]
@@ -87,7 +94,8 @@ class Servers:
         for port, process in zip(self.ports, self.processes, strict=True):
             while True:
                 if process.poll() is not None:
-                    raise RuntimeError(f"daphne exited: {process.stderr.read().decode()[-2000:]}")
+                    self.log.seek(0)
+                    raise RuntimeError(f"daphne exited: {self.log.read().decode()[-2000:]}")
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
                     break
@@ -105,3 +113,4 @@ class Servers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self.log.close()

@@ -29,6 +29,7 @@ def servers():
     require_services()
     running = Servers(2)
     try:
+        running.start()
         running.wait_until_listening()
         yield running
     finally:
