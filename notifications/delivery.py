@@ -15,13 +15,15 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import smtplib
+import threading
 from email.mime.text import MIMEText
 from typing import Any
 
 import requests
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -101,7 +103,7 @@ def push(rows: list[dict[str, Any]]) -> bool:
     if not rows:
         return True
     try:
-        async_to_sync(_push_with_timeout)(rows)
+        _run_push(rows)
     except Exception:  # Redis down, refused, timed out: the outbox keeps them
         logger.warning("Push of %d notification(s) failed; they stay pending.", len(rows))
         return False
@@ -111,6 +113,40 @@ def push(rows: list[dict[str, Any]]) -> bool:
 
 async def _push_with_timeout(rows: list[dict[str, Any]]) -> None:
     await asyncio.wait_for(_group_send_all(rows), timeout=settings.ACCORD_PUSH_TIMEOUT)
+
+
+class _PushLoop:
+    """One event loop per process, in its own thread, for the Redis channel layer: its
+    connections live as long as the process (a Celery worker, a command, a web process's
+    threads) instead of one loop and one connection per push, which is what async_to_sync
+    does outside an event loop, and what raised "Event loop is closed" (channels_redis#332)."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.lock = threading.Lock()
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():  # none yet, or forked
+                self.loop = asyncio.new_event_loop()
+                self.pid = os.getpid()
+                threading.Thread(
+                    target=self.loop.run_forever, name="notifications-push", daemon=True
+                ).start()
+            return self.loop
+
+
+_push_loop = _PushLoop()
+
+
+def _run_push(rows: list[dict[str, Any]]) -> None:
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        # In-process queues belong to the server's own loop: publish from there.
+        async_to_sync(_push_with_timeout)(rows)
+        return
+    future = asyncio.run_coroutine_threadsafe(_push_with_timeout(rows), _push_loop.get())
+    future.result(timeout=settings.ACCORD_PUSH_TIMEOUT + 1)
 
 
 def deliver(pushes: list[dict[str, Any]], emails: list[int], webhook_ids: list[int]) -> None:
@@ -191,7 +227,7 @@ def email_send(notification_id: int) -> bool:
         notification = (
             # Only the notification's row is locked (the contract is an outer join).
             Notification.objects.select_for_update(of=("self",))
-            .select_related("recipient", "contract", "meeting__contract")
+            .select_related("recipient")
             .filter(pk=notification_id, emailed_at__isnull=True)
             .exclude(email_mode=EmailMode.APP)
             .first()
