@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -99,12 +99,20 @@ def notify(
     mode = NotificationPreference.objects.filter(user=OuterRef("pk"), event=event).values(
         "email_mode"
     )[:1]
-    people = (
+    # Whether the contract's partners have webhooks rides along in the same query: the
+    # endpoints themselves are read only when there are some (rarely).
+    hooks = (
+        WebhookEndpoint.objects.filter(active=True, organisation__contracts=contract)
+        if contract
+        else WebhookEndpoint.objects.none()
+    )
+    people = list(
         User.objects.filter(pk__in=recipients, is_active=True)
         .exclude(pk__in=excluded)
-        .annotate(mode=Subquery(mode))
-        .values_list("pk", "email", "mode")
+        .annotate(mode=Subquery(mode), hooks=Exists(hooks))
+        .values_list("pk", "email", "mode", "hooks")
     )
+    has_hooks = people[0][3] if people else (contract is not None and hooks.exists())
     default = DEFAULT_EMAIL_MODES[event]
     now = timezone.now()
     rows = [
@@ -120,10 +128,10 @@ def notify(
             created_at=now,
             email_mode=(mode or default) if email else EmailMode.APP,
         )
-        for pk, email, mode in people
+        for pk, email, mode, _hooks in people
     ]
     created = Notification.objects.bulk_create(rows) if rows else []
-    webhooks = _webhook_deliveries(event, title, contract, task, meeting, now) if contract else []
+    webhooks = _webhook_deliveries(event, title, contract, task, meeting, now) if has_hooks else []
     if not created and not webhooks:
         return []
     from .delivery import PUSH_FIELDS, deliver  # it imports the channel layer: load late
@@ -194,6 +202,9 @@ def _contract_url(contract: Contract) -> str:
 
 def notify_task_assigned(task: Task, *, contract: Contract) -> list[Notification]:
     """The task's holder learns that it waits for them (a new task, or one handed over)."""
+    process = task._state.fields_cache.get("process")
+    if process is not None and task.action_id and task.action_id == process.action_id:
+        task.action = process.action  # already loaded with the flow's process: no query
     with translation.override(NOTIFICATION_LANGUAGE):
         title = _("New task: %(task)s, %(reference)s") % {
             "task": task_label(task),
