@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "viewflow.workflow",
     "workflows",
     "signatures",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -105,7 +106,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # Redis channels are shared by all its databases: a prefix keeps apart several
+            # Accords (or test runs) on one Redis.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("ACCORD_CHANNEL_PREFIX", "asgi")},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -132,6 +135,20 @@ CELERY_BEAT_SCHEDULE = {
     "apply-delegations": {
         "task": "workflows.tasks.apply_delegations",
         "schedule": crontab(minute=5),
+    },
+    # Whatever the after-commit delivery missed (Redis or the mail server away) goes out here.
+    "deliver-pending-notifications": {
+        "task": "notifications.tasks.deliver_pending",
+        "schedule": 60.0,
+    },
+    # Once per task and step whatever the pace: hourly catches a due date soon after it.
+    "send-task-reminders": {
+        "task": "notifications.tasks.send_reminders",
+        "schedule": crontab(minute=15),
+    },
+    "send-notification-digests": {
+        "task": "notifications.tasks.send_digests",
+        "schedule": crontab(hour=7, minute=0),
     },
 }
 
@@ -233,6 +250,16 @@ LOGGING = {
 ACCORD_SIGNING_KEY = env.str("ACCORD_SIGNING_KEY", default="")
 if not ACCORD_SIGNING_KEY and (DEBUG or EMBEDDED):
     ACCORD_SIGNING_KEY = "embedded-default-only-not-a-secret"
+# Notifications: links in e-mails point here; delivery retries and their pace.
+ACCORD_BASE_URL = env.str("ACCORD_BASE_URL", default="http://127.0.0.1:8000")
+ACCORD_PUSH_TIMEOUT = env.float("ACCORD_PUSH_TIMEOUT", default=2.0)
+ACCORD_DELIVERY_GRACE_SECONDS = env.int("ACCORD_DELIVERY_GRACE_SECONDS", default=30)
+ACCORD_EMAIL_MAX_ATTEMPTS = env.int("ACCORD_EMAIL_MAX_ATTEMPTS", default=8)
+ACCORD_EMAIL_RETRY_SECONDS = env.int("ACCORD_EMAIL_RETRY_SECONDS", default=30)
+ACCORD_WEBHOOK_TIMEOUT = env.float("ACCORD_WEBHOOK_TIMEOUT", default=10.0)
+ACCORD_WEBHOOK_MAX_ATTEMPTS = env.int("ACCORD_WEBHOOK_MAX_ATTEMPTS", default=8)
+# Reminder this many days before a task's due date (workflow rules: 3).
+ACCORD_REMINDER_DAYS_BEFORE = env.int("ACCORD_REMINDER_DAYS_BEFORE", default=3)
 
 # Default time a person has for each kind of task, in days (workflow rules).
 ACCORD_TASK_DUE_DAYS = {

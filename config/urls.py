@@ -11,6 +11,8 @@ urlpatterns = [
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("notifications/", include("notifications.urls")),
+    path("api/v1/notifications/", include("notifications.api.urls")),
     path("api/v1/", include("workflows.api.urls")),
     path("api/v1/", include("signatures.api")),
 ]

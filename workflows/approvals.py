@@ -20,6 +20,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from notifications import services as notifications
 from signatures import services as signature_services
 
 from . import services
@@ -139,6 +140,7 @@ def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
             **({"delegation": recipient.delegation_id} if recipient.delegation_id else {}),
         },
     )
+    notifications.notify_task_assigned(task, contract=process.contract)
     return task
 
 
@@ -317,6 +319,7 @@ def task_decide(
             comment=task.comment,
             data={"task": task.pk, "decision": task.decision, **kept},
         )
+        notifications.notify_task_decided(task, actor=actor)
         with task.flow_task.flow_class.lock(task.process_id):
             activation = task.flow_task.activation_class(task)
             activation.complete()
@@ -507,6 +510,7 @@ def _hand_over(task: Task, *, owner_id: int, delegation: Delegation | None) -> N
             "delegation": delegation.pk if delegation else None,
         },
     )
+    notifications.notify_task_assigned(task, contract=task.contract)
 
 
 def _lock_contracts(contract_ids: set[int]) -> None:

@@ -728,6 +728,7 @@ class HistoryEvent(models.TextChoices):
     SIGNATURE_VOIDED = "signature_voided", _("Signature voided")
     PEOPLE_CHANGED = "people_changed", _("People or signatories changed")
     HISTORY_EXPORTED = "history_exported", _("History exported")
+    REMINDER = "reminder", _("Reminder sent")
 
 
 class HistoryEntryQuerySet(models.QuerySet):

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 from django_fsm import ConcurrentTransition
 
+from notifications import services as notifications
 from signatures import services as signature_services
 
 from .contract_file import (
@@ -290,6 +291,9 @@ def _contract_transition(
         to_state=target,
         comment=comment,
         data=data,
+    )
+    notifications.notify_contract_status_changed(
+        contract, source=source, target=target, actor=actor
     )
     return contract
 
@@ -617,6 +621,7 @@ def committee_vote_conclude(*, vote: CommitteeVote) -> CommitteeVote:
             "actions": [] if whole_contract else sorted(objected),
         },
     )
+    notifications.notify_vote_decided(vote, contract=contract)
     if vote.outcome == CommitteeVote.Outcome.VALIDATED:
         contract_committee_validate(contract=contract)
     else:

@@ -1,0 +1,398 @@
+"""Delivering the outbox: browser push over the channel layer, e-mail, webhooks.
+
+Every channel records what it did on the notification row, so that each step can be run
+again (a Celery retry, the periodic ``deliver_pending``, two workers at once) without sending
+twice: a push is marked ``pushed_at`` once published (browsers also drop an id they already
+have), an e-mail is sent under the row's lock and marked ``emailed_at`` in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import hmac
+import json
+import logging
+import os
+import smtplib
+import threading
+from email.mime.text import MIMEText
+from typing import Any
+
+import requests
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from .models import EmailMode, Notification, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+# Columns a push needs, read in one query for a whole batch.
+PUSH_FIELDS = (
+    "pk",
+    "recipient_id",
+    "event",
+    "contract_id",
+    "task_id",
+    "title",
+    "url",
+    "created_at",
+)
+
+
+def backoff(retries: int) -> int:
+    """Seconds before the next try: 30 s, 1 min, 2 min, 4 min... capped at an hour."""
+    return min(settings.ACCORD_EMAIL_RETRY_SECONDS * 2**retries, 3600)
+
+
+def _due_for_retry(attempts: int, attempted_at, now: datetime.datetime) -> bool:
+    return (
+        attempted_at is None
+        or attempted_at + datetime.timedelta(seconds=backoff(max(attempts - 1, 0))) <= now
+    )
+
+
+def group_name(user_id: int) -> str:
+    """The channel-layer group of one person's open pages."""
+    return f"notifications.user.{user_id}"
+
+
+def payload(row: dict[str, Any]) -> dict[str, Any]:
+    """What a browser receives (api.md: type, id, event, contract, task, title, created_at)."""
+    return {
+        "type": "notification",
+        "id": row["pk"],
+        "event": row["event"],
+        "contract": row["contract_id"],
+        "task": row["task_id"],
+        "title": row["title"],
+        "url": row["url"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+async def _group_send_all(rows: list[dict[str, Any]]) -> None:
+    """Publish them all, up to 100 at a time: a status change fans out to every participant,
+    and waiting for each PUBLISH in turn would add their round trips one after the other."""
+    layer = get_channel_layer()
+    for start in range(0, len(rows), 100):
+        await asyncio.gather(
+            *(
+                layer.group_send(
+                    group_name(row["recipient_id"]),
+                    {"type": "notification.push", "notification": payload(row)},
+                )
+                for row in rows[start : start + 100]
+            )
+        )
+
+
+def push(rows: list[dict[str, Any]]) -> bool:
+    """Publish each notification to its recipient's group; mark them pushed when it worked.
+
+    Redis being away must not fail the change that is already committed: the rows stay
+    unpushed and ``deliver_pending`` publishes them once Redis is back."""
+    if not rows:
+        return True
+    try:
+        _run_push(rows)
+    except Exception:  # Redis down, refused, timed out: the outbox keeps them
+        logger.warning("Push of %d notification(s) failed; they stay pending.", len(rows))
+        return False
+    Notification.objects.filter(pk__in=[row["pk"] for row in rows]).update(pushed_at=timezone.now())
+    return True
+
+
+async def _push_with_timeout(rows: list[dict[str, Any]]) -> None:
+    await asyncio.wait_for(_group_send_all(rows), timeout=settings.ACCORD_PUSH_TIMEOUT)
+
+
+class _PushLoop:
+    """One event loop per process, in its own thread, for the Redis channel layer: its
+    connections live as long as the process (a Celery worker, a command, a web process's
+    threads) instead of one loop and one connection per push, which is what async_to_sync
+    does outside an event loop, and what raised "Event loop is closed" (channels_redis#332)."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.lock = threading.Lock()
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():  # none yet, or forked
+                self.loop = asyncio.new_event_loop()
+                self.pid = os.getpid()
+                threading.Thread(
+                    target=self.loop.run_forever, name="notifications-push", daemon=True
+                ).start()
+            return self.loop
+
+
+_push_loop = _PushLoop()
+
+
+def _run_push(rows: list[dict[str, Any]]) -> None:
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        # In-process queues belong to the server's own loop: publish from there.
+        async_to_sync(_push_with_timeout)(rows)
+        return
+    future = asyncio.run_coroutine_threadsafe(_push_with_timeout(rows), _push_loop.get())
+    future.result(timeout=settings.ACCORD_PUSH_TIMEOUT + 1)
+
+
+def deliver(pushes: list[dict[str, Any]], emails: list[int], webhook_ids: list[int]) -> None:
+    """After commit: push the new notifications and queue their e-mails and webhooks."""
+    push(pushes)
+    queue_emails(emails)
+    queue_webhooks(webhook_ids)
+
+
+def queue_webhooks(ids: list[int]) -> None:
+    from .tasks import deliver_webhook
+
+    for pk in ids:
+        try:
+            deliver_webhook.delay(pk)
+        except Exception:  # broker away, or an eager run that failed: deliver_pending retries
+            logger.warning("Webhook delivery %s not queued; it stays pending.", pk)
+
+
+def queue_emails(ids: list[int]) -> None:
+    from .tasks import send_notification_email
+
+    for pk in ids:
+        try:
+            send_notification_email.delay(pk)
+        except Exception:  # broker away, or an eager run that gave up: deliver_pending retries
+            logger.warning("E-mail of notification %s not queued; it stays pending.", pk)
+
+
+def deliver_pending(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Deliver whatever the after-commit step could not (Redis or the mail server away, a
+    process killed): run every minute by Celery beat and by ``manage.py deliver_notifications``.
+    Leaves alone what is younger than the grace period, still in its first delivery."""
+    now = now or timezone.now()
+    older = now - datetime.timedelta(seconds=settings.ACCORD_DELIVERY_GRACE_SECONDS)
+    pushed = 0
+    unpushed = Notification.objects.filter(pushed_at__isnull=True, created_at__lte=older)
+    while True:  # each batch pushed is marked, so the next query reads the next batch
+        rows = list(unpushed.order_by("pk").values(*PUSH_FIELDS)[:500])
+        if not rows or not push(rows):
+            break
+        pushed += len(rows)
+        if len(rows) < 500:
+            break
+    # Retries wait their back-off, counted from the last attempt, as a worker's would.
+    candidates = Notification.objects.filter(
+        email_mode=EmailMode.IMMEDIATE,
+        emailed_at__isnull=True,
+        created_at__lte=older,
+        email_attempts__lt=settings.ACCORD_EMAIL_MAX_ATTEMPTS,
+    ).values_list("pk", "email_attempts", "email_attempted_at")[:1000]
+    emails = [pk for pk, tries, at in candidates if _due_for_retry(tries, at, now)]
+    queue_emails(emails)
+    hooks = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING, created_at__lte=older
+    ).values_list("pk", "attempts", "attempted_at")[:1000]
+    webhooks = [pk for pk, tries, at in hooks if _due_for_retry(tries, at, now)]
+    queue_webhooks(webhooks)
+    return {"pushed": pushed, "emails_queued": len(emails), "webhooks_queued": len(webhooks)}
+
+
+# --- E-mail -------------------------------------------------------------------------------
+
+
+class EmailNotSent(Exception):
+    """The mail server failed: try again later (nothing was sent)."""
+
+
+def _absolute(url: str) -> str:
+    return f"{settings.ACCORD_BASE_URL.rstrip('/')}{url}" if url else settings.ACCORD_BASE_URL
+
+
+def email_send(notification_id: int) -> bool:
+    """Send one notification's e-mail exactly once: under the row's lock, so a second worker
+    waits and then sees it sent; marked in the same transaction. False when there is nothing
+    to send (already sent, or not wanted)."""
+    with transaction.atomic():
+        notification = (
+            # Only the notification's row is locked (the contract is an outer join).
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("recipient")
+            .filter(pk=notification_id, emailed_at__isnull=True)
+            .exclude(email_mode=EmailMode.APP)
+            .first()
+        )
+        if notification is None:
+            return False
+        notification.email_attempts += 1
+        notification.email_attempted_at = timezone.now()
+        fields = ["email_attempts", "email_attempted_at", "email_error"]
+        try:
+            _send_one(notification)
+        except (smtplib.SMTPException, OSError) as exc:
+            notification.email_error = f"{type(exc).__name__}: {exc}"[:1000]
+            notification.save(update_fields=fields)
+            failure = exc
+        else:
+            notification.emailed_at = timezone.now()
+            notification.email_error = ""
+            notification.save(update_fields=[*fields, "emailed_at"])
+            return True
+    if notification.email_attempts >= settings.ACCORD_EMAIL_MAX_ATTEMPTS:
+        logger.error("E-mail of notification %s abandoned: %s", notification_id, failure)
+        return False
+    raise EmailNotSent(str(failure)) from failure
+
+
+def _send_one(notification: Notification) -> None:
+    context = {
+        "notification": notification,
+        "person": notification.recipient,
+        "link": _absolute(notification.url),
+        "preferences_link": _absolute(reverse("notifications:preferences")),
+    }
+    with translation.override("fr"):
+        text = render_to_string("notifications/email/notification.txt", context)
+        html = render_to_string("notifications/email/notification.html", context)
+    message = EmailMultiAlternatives(
+        subject=f"[Accord] {notification.title}",
+        body=text,
+        to=[notification.recipient.email],
+    )
+    message.attach_alternative(html, "text/html")
+    if notification.meeting_id:
+        message.attach(_invitation(notification.meeting))
+    message.send()
+
+
+def _invitation(meeting) -> MIMEText:
+    """The meeting's .ics as it stands now (a retried e-mail carries the latest revision)."""
+    from .calendar import meeting_ics, meeting_method
+    from .services import committee_of
+
+    committee = committee_of(meeting.contract)
+    people = list(committee.members.all())
+    if committee.chair not in people:
+        people.append(committee.chair)
+    part = MIMEText(meeting_ics(meeting, people).decode(), "calendar", "utf-8")
+    part.set_param("method", meeting_method(meeting))
+    part.add_header("Content-Disposition", "attachment", filename="invitation.ics")
+    return part
+
+
+def digests_send(*, now: datetime.datetime | None = None) -> int:
+    """One e-mail per person gathering their digest notifications not yet e-mailed."""
+    now = now or timezone.now()
+    recipients = (
+        Notification.objects.filter(
+            email_mode=EmailMode.DIGEST, emailed_at__isnull=True, created_at__lte=now
+        )
+        .values_list("recipient_id", flat=True)
+        .distinct()
+    )
+    sent = 0
+    for recipient_id in list(recipients):
+        with transaction.atomic():
+            rows = list(
+                Notification.objects.select_for_update(of=("self",))
+                .filter(
+                    recipient_id=recipient_id,
+                    email_mode=EmailMode.DIGEST,
+                    emailed_at__isnull=True,
+                    created_at__lte=now,
+                )
+                .select_related("recipient")
+                .order_by("pk")
+            )
+            if not rows:
+                continue
+            person = rows[0].recipient
+            context = {
+                "notifications": rows,
+                "person": person,
+                "base": settings.ACCORD_BASE_URL.rstrip("/"),
+                "preferences_link": _absolute(reverse("notifications:preferences")),
+            }
+            with translation.override("fr"):
+                text = render_to_string("notifications/email/digest.txt", context)
+                html = render_to_string("notifications/email/digest.html", context)
+                subject = render_to_string("notifications/email/digest_subject.txt", context)
+            message = EmailMultiAlternatives(subject=subject.strip(), body=text, to=[person.email])
+            message.attach_alternative(html, "text/html")
+            message.send()
+            Notification.objects.filter(pk__in=[row.pk for row in rows]).update(emailed_at=now)
+            sent += 1
+    return sent
+
+
+# --- Webhooks -----------------------------------------------------------------------------
+
+
+class WebhookNotDelivered(Exception):
+    """The partner's system failed or refused: try again later."""
+
+
+def webhook_body(delivery: WebhookDelivery) -> bytes:
+    return json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex>``: HMAC-SHA256 of the exact body under the endpoint's secret."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_send(delivery_id: int) -> bool:
+    """POST one delivery, once: under the row's lock, marked delivered in the same
+    transaction; every attempt is logged on the row (status code, error)."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint")
+            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+            .first()
+        )
+        if delivery is None:
+            return False
+        body = webhook_body(delivery)
+        delivery.attempts += 1
+        delivery.attempted_at = timezone.now()
+        error = ""
+        try:
+            response = requests.post(
+                delivery.endpoint.url,
+                data=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "User-Agent": "Accord-Webhook/1",
+                    "X-Accord-Event": delivery.event,
+                    "X-Accord-Delivery": str(delivery.uid),
+                    "X-Accord-Signature": webhook_signature(delivery.endpoint.secret, body),
+                },
+                timeout=settings.ACCORD_WEBHOOK_TIMEOUT,
+                allow_redirects=False,
+            )
+            delivery.response_status = response.status_code
+            if not 200 <= response.status_code < 300:
+                error = f"HTTP {response.status_code}: {response.text[:500]}"
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+        delivery.error = error
+        if not error:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = timezone.now()
+        elif delivery.attempts >= settings.ACCORD_WEBHOOK_MAX_ATTEMPTS:
+            delivery.status = WebhookDelivery.Status.FAILED
+        delivery.save()
+    if delivery.status == WebhookDelivery.Status.PENDING:
+        raise WebhookNotDelivered(error)
+    return delivery.status == WebhookDelivery.Status.DELIVERED

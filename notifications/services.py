@@ -1,0 +1,566 @@
+"""Writing notifications: one call per event, from inside the service that makes the change.
+
+Each ``notify_*`` writes its rows with one INSERT in the caller's transaction (the outbox: a
+rolled-back change notifies nobody) and queues their delivery with ``transaction.on_commit``
+(browser push, e-mail, webhooks). A delivery that fails then is picked up by
+``delivery.deliver_pending``. The texts are written in French, whatever the actor's language.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from workflows.errors import ApplicationError, Conflict
+from workflows.models import (
+    CommitteeVote,
+    Contract,
+    ContractStatus,
+    HistoryEvent,
+    Signatory,
+    SteeringCommittee,
+    Task,
+    TaskKind,
+    TaskStatus,
+    User,
+)
+
+from .models import (
+    DEFAULT_EMAIL_MODES,
+    EmailMode,
+    Meeting,
+    Notification,
+    NotificationEvent,
+    NotificationPreference,
+    Reminder,
+    ReminderStep,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+NOTIFICATION_LANGUAGE = "fr"
+
+DECISION_WORDS = {
+    "approve": gettext_noop("approved"),
+    "request_changes": gettext_noop("requested changes to"),
+    "resubmit": gettext_noop("sent back for review"),
+    "reject": gettext_noop("rejected"),
+    "record": gettext_noop("recorded the deliberation of"),
+    "sign": gettext_noop("signed"),
+    "decline": gettext_noop("declined to sign"),
+}
+# Decisions that undo an approval others gave: those others are told (DECLINED).
+REFUSALS = {"request_changes": "approve", "reject": "approve", "decline": "sign"}
+
+
+def task_label(task: Task) -> str:
+    """ "Revue de la fiche action A1", "Vote du comité de pilotage"... in the active language."""
+    if task.kind == TaskKind.REVIEW:
+        return _("review of the action sheet %(code)s") % {"code": task.action.code}
+    if task.kind == TaskKind.REVISION:
+        return _("revision of the action sheet %(code)s") % {"code": task.action.code}
+    if task.kind == TaskKind.VOTE:
+        return _("steering committee vote")
+    if task.kind == TaskKind.DELIBERATION:
+        return _("council deliberation")
+    return _("signature")
+
+
+def _person(user: User) -> str:
+    return user.full_name or user.username
+
+
+def notify(
+    *,
+    event: str,
+    recipients: Iterable[int] | QuerySet,
+    title: str,
+    contract: Contract | None = None,
+    task: Task | None = None,
+    meeting: Meeting | None = None,
+    url: str = "",
+    body: str = "",
+    exclude: Iterable[int | None] = (),
+) -> list[Notification]:
+    """Write one notification per recipient (one SELECT, one INSERT) and queue its delivery.
+
+    ``recipients`` is user ids or a query of them (``values("pk")``), so that the recipients,
+    their e-mail address and their preference for this event come in a single query."""
+    excluded = {pk for pk in exclude if pk}
+    mode = NotificationPreference.objects.filter(user=OuterRef("pk"), event=event).values(
+        "email_mode"
+    )[:1]
+    # Whether the contract's partners have webhooks rides along in the same query: the
+    # endpoints themselves are read only when there are some (rarely).
+    hooks = (
+        WebhookEndpoint.objects.filter(active=True, organisation__contracts=contract)
+        if contract
+        else WebhookEndpoint.objects.none()
+    )
+    people = list(
+        User.objects.filter(pk__in=recipients, is_active=True)
+        .exclude(pk__in=excluded)
+        .annotate(mode=Subquery(mode), hooks=Exists(hooks))
+        .values_list("pk", "email", "mode", "hooks")
+    )
+    has_hooks = people[0][3] if people else (contract is not None and hooks.exists())
+    default = DEFAULT_EMAIL_MODES[event]
+    now = timezone.now()
+    rows = [
+        Notification(
+            recipient_id=pk,
+            event=event,
+            contract=contract,
+            task=task,
+            meeting=meeting,
+            title=title[:300],
+            body=body,
+            url=url,
+            created_at=now,
+            email_mode=(mode or default) if email else EmailMode.APP,
+        )
+        for pk, email, mode, _hooks in people
+    ]
+    created = Notification.objects.bulk_create(rows) if rows else []
+    webhooks = _webhook_deliveries(event, title, contract, task, meeting, now) if has_hooks else []
+    if not created and not webhooks:
+        return []
+    from .delivery import PUSH_FIELDS, deliver  # it imports the channel layer: load late
+
+    # What the push needs, taken now from the rows just written: no re-read after commit.
+    pushes = [{field: getattr(row, field) for field in PUSH_FIELDS} for row in created]
+    emails = [row.pk for row in created if row.email_mode == EmailMode.IMMEDIATE]
+    webhook_ids = [row.pk for row in webhooks]
+    transaction.on_commit(lambda: deliver(pushes, emails, webhook_ids), robust=True)
+    return created
+
+
+def _webhook_deliveries(
+    event: str,
+    title: str,
+    contract: Contract,
+    task: Task | None,
+    meeting: Meeting | None,
+    now: datetime.datetime,
+) -> list[WebhookDelivery]:
+    """One delivery per endpoint of the contract's partner organisations that picked this
+    kind of event (one indexed query when there is none)."""
+    endpoints = [
+        pk
+        for pk, events in WebhookEndpoint.objects.filter(
+            active=True, organisation__contracts=contract
+        ).values_list("pk", "events")
+        if event in events
+    ]
+    if not endpoints:
+        return []
+    payload = {
+        "event": event,
+        "created_at": now.isoformat(),
+        "title": title,
+        "contract": {"id": contract.pk, "reference": contract.reference, "status": contract.status},
+        "task": {"id": task.pk, "kind": task.kind} if task else None,
+        "meeting": (
+            {
+                "id": meeting.pk,
+                "starts_at": meeting.starts_at.isoformat(),
+                "status": meeting.status,
+            }
+            if meeting
+            else None
+        ),
+    }
+    deliveries = [
+        WebhookDelivery(endpoint_id=pk, event=event, payload=payload, created_at=now)
+        for pk in endpoints
+    ]
+    for delivery in deliveries:
+        delivery.payload = {"id": str(delivery.uid), **payload}
+    return WebhookDelivery.objects.bulk_create(deliveries)
+
+
+def _coordinators(contract: Contract) -> QuerySet:
+    return Contract.coordinators.through.objects.filter(contract=contract).values("user_id")
+
+
+def _task_url(task: Task) -> str:
+    return reverse("workflows:task_detail", args=[task.pk])
+
+
+def _contract_url(contract: Contract) -> str:
+    return reverse("workflows:contract_detail", args=[contract.pk])
+
+
+def notify_task_assigned(task: Task, *, contract: Contract) -> list[Notification]:
+    """The task's holder learns that it waits for them (a new task, or one handed over)."""
+    process = task._state.fields_cache.get("process")
+    if process is not None and task.action_id and task.action_id == process.action_id:
+        task.action = process.action  # already loaded with the flow's process: no query
+    with translation.override(NOTIFICATION_LANGUAGE):
+        title = _("New task: %(task)s, %(reference)s") % {
+            "task": task_label(task),
+            "reference": contract.reference,
+        }
+    return notify(
+        event=NotificationEvent.TASK_ASSIGNED,
+        recipients=[task.owner_id],
+        title=title,
+        contract=contract,
+        task=task,
+        url=_task_url(task),
+    )
+
+
+def notify_task_decided(task: Task, *, actor: User) -> list[Notification]:
+    """A decision reaches those who follow it: the contract's coordinators and the action's
+    pilot; a signature reaches the other signatories too; a refusal (changes requested, a
+    rejecting vote, a declined signature) reaches everyone who had already approved or signed
+    in the same round."""
+    contract = task.contract
+    with translation.override(NOTIFICATION_LANGUAGE):
+        values = {
+            "person": _person(actor),
+            "decision": _(DECISION_WORDS[task.decision]),
+            "task": task_label(task),
+            "reference": contract.reference,
+        }
+        title = _("%(person)s %(decision)s: %(task)s, %(reference)s") % values
+        refusal_title = (
+            _("%(person)s %(decision)s after your approval: %(task)s, %(reference)s") % values
+        )
+    followers = _coordinators(contract)
+    event = NotificationEvent.DECISION_MADE
+    if task.kind == TaskKind.SIGNATURE and task.decision == "sign":
+        event = NotificationEvent.DOCUMENT_SIGNED
+        signers = Signatory.objects.filter(contract=contract).values_list(
+            "signer_id", "represented_by_id"
+        )
+        followers = {pk for pair in signers for pk in pair if pk} | set(
+            followers.values_list("user_id", flat=True)
+        )
+    elif task.action_id:
+        followers = {task.action.pilot_id} | set(followers.values_list("user_id", flat=True))
+    created = notify(
+        event=event,
+        recipients=followers,
+        title=title,
+        contract=contract,
+        task=task,
+        url=_contract_url(contract),
+        body=task.comment,
+        exclude=[actor.pk],
+    )
+    if task.decision in REFUSALS:
+        approved = Task.objects.filter(
+            contract=contract,
+            kind=task.kind,
+            status=TaskStatus.DONE,
+            decision=REFUSALS[task.decision],
+        )
+        if task.kind == TaskKind.VOTE:
+            approved = approved.filter(committee_vote_id=task.committee_vote_id)
+        elif task.kind == TaskKind.REVIEW:
+            approved = approved.filter(process_id=task.process_id)
+        else:
+            approved = approved.filter(process__contract_version=contract.version)
+        created += notify(
+            event=NotificationEvent.DECLINED,
+            recipients=approved.values("completed_by_id"),
+            title=refusal_title,
+            contract=contract,
+            task=task,
+            url=_contract_url(contract),
+            body=task.comment,
+            exclude=[actor.pk],
+        )
+    return created
+
+
+def notify_contract_status_changed(
+    contract: Contract, *, source: str, target: str, actor: User | None
+) -> list[Notification]:
+    """The contract's coordinators and the people it names learn of each status change."""
+    with translation.override(NOTIFICATION_LANGUAGE):
+        title = _("%(reference)s: %(source)s → %(target)s") % {
+            "reference": contract.reference,
+            "source": ContractStatus(source).label,
+            "target": ContractStatus(target).label,
+        }
+    recipients = User.objects.filter(
+        Q(coordinated_contracts=contract) | Q(contracts=contract)
+    ).values("pk")
+    return notify(
+        event=NotificationEvent.CONTRACT_STATUS,
+        recipients=recipients,
+        title=title,
+        contract=contract,
+        url=_contract_url(contract),
+        exclude=[actor.pk if actor else None],
+    )
+
+
+def notify_vote_decided(vote: CommitteeVote, *, contract: Contract) -> list[Notification]:
+    """The committee's members and the coordinators learn the vote's outcome."""
+    with translation.override(NOTIFICATION_LANGUAGE):
+        title = _("Steering committee vote on %(reference)s: %(outcome)s") % {
+            "reference": contract.reference,
+            "outcome": CommitteeVote.Outcome(vote.outcome).label,
+        }
+    members = SteeringCommittee.members.through.objects.filter(
+        steeringcommittee__contract=contract
+    ).values_list("user_id", flat=True)
+    recipients = set(members) | set(_coordinators(contract).values_list("user_id", flat=True))
+    return notify(
+        event=NotificationEvent.VOTE_DECIDED,
+        recipients=recipients,
+        title=title,
+        contract=contract,
+        url=_contract_url(contract),
+    )
+
+
+# --- Reminders and escalation -------------------------------------------------------------
+
+
+def _remind(task: Task, step: str, now: datetime.datetime) -> bool:
+    """Send one reminder step for one task, once: the Reminder row, the history entry and the
+    notifications commit together; a second scheduler doing the same waits on the unique
+    (task, step) index, then finds it taken and sends nothing."""
+    from workflows import services as workflows
+
+    try:
+        with transaction.atomic():
+            contract = workflows.lock_contract(task.contract_id)
+            Reminder.objects.create(task=task, step=step, sent_at=now)
+            owner = task.owner
+            values = {
+                "task": task_label(task),
+                "reference": contract.reference,
+                "person": _person(owner),
+                "due": date_format(timezone.localtime(task.due), "SHORT_DATE_FORMAT"),
+            }
+            with translation.override(NOTIFICATION_LANGUAGE):
+                titles = {
+                    ReminderStep.DUE_SOON: _("Reminder: %(task)s, %(reference)s, due %(due)s"),
+                    ReminderStep.OVERDUE: _("Overdue since %(due)s: %(task)s, %(reference)s"),
+                    ReminderStep.COORDINATOR_ALERT: _(
+                        "Overdue since %(due)s: %(task)s held by %(person)s, %(reference)s"
+                    ),
+                }
+                title = titles[step] % values
+            if step == ReminderStep.COORDINATOR_ALERT:
+                notify(
+                    event=NotificationEvent.OVERDUE_ALERT,
+                    recipients=_coordinators(contract),
+                    title=title,
+                    contract=contract,
+                    task=task,
+                    url=_contract_url(contract),
+                )
+            else:
+                notify(
+                    event=NotificationEvent.TASK_DUE_SOON
+                    if step == ReminderStep.DUE_SOON
+                    else NotificationEvent.TASK_OVERDUE,
+                    recipients=[task.owner_id],
+                    title=title,
+                    contract=contract,
+                    task=task,
+                    url=_task_url(task),
+                )
+            workflows.history_append(
+                contract=contract,
+                event=HistoryEvent.REMINDER,
+                name=step,
+                action=task.action,
+                data={"task": task.pk, "owner": owner.username, "due": task.due},
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def reminders_send(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Remind the holders of open tasks due within the next days and of overdue ones, and
+    alert the coordinators of overdue ones: each at most once per task and step. Run hourly
+    by Celery beat and by ``manage.py send_reminders`` (cron)."""
+    now = now or timezone.now()
+    soon = now + datetime.timedelta(days=settings.ACCORD_REMINDER_DAYS_BEFORE)
+    open_tasks = Task.objects.filter(status=TaskStatus.ASSIGNED, due__isnull=False)
+    plan = [
+        (ReminderStep.DUE_SOON, open_tasks.filter(due__gt=now, due__lte=soon)),
+        (ReminderStep.OVERDUE, open_tasks.filter(due__lte=now)),
+        (ReminderStep.COORDINATOR_ALERT, open_tasks.filter(due__lte=now)),
+    ]
+    sent = {}
+    for step, tasks in plan:
+        pending = (
+            tasks.exclude(reminders__step=step)
+            .select_related("owner", "action", "process")
+            .order_by("contract_id", "pk")
+        )
+        sent[step.value] = sum(_remind(task, step, now) for task in pending)
+    return sent
+
+
+# --- Steering committee meetings ----------------------------------------------------------
+
+MEETING_TITLES = {
+    "scheduled": gettext_noop("Steering committee meeting on %(date)s: %(reference)s"),
+    "changed": gettext_noop("Steering committee meeting changed, now on %(date)s: %(reference)s"),
+    "cancelled": gettext_noop("Steering committee meeting of %(date)s cancelled: %(reference)s"),
+}
+
+
+def committee_of(contract: Contract) -> SteeringCommittee:
+    committee = SteeringCommittee.objects.filter(contract=contract).first()
+    if committee is None:
+        raise ApplicationError(_("This contract has no steering committee to convene."))
+    return committee
+
+
+def _committee_people(committee: SteeringCommittee) -> set[int]:
+    return set(committee.members.values_list("pk", flat=True)) | {committee.chair_id}
+
+
+def _check_meeting(
+    starts_at: datetime.datetime, ends_at: datetime.datetime, place: str, video_link: str
+) -> None:
+    if ends_at <= starts_at:
+        raise ApplicationError(_("The meeting must end after it starts."))
+    if starts_at <= timezone.now():
+        raise ApplicationError(_("The meeting must start in the future."))
+    if not (place.strip() or video_link.strip()):
+        raise ApplicationError(_("Give a place or a video link for the meeting."))
+
+
+def _announce(meeting: Meeting, change: str) -> list[Notification]:
+    """Every committee member learns of it; their e-mail carries the .ics invitation."""
+    contract = meeting.contract
+    with translation.override(NOTIFICATION_LANGUAGE):
+        title = _(MEETING_TITLES[change]) % {
+            "date": date_format(timezone.localtime(meeting.starts_at), "DATETIME_FORMAT"),
+            "reference": contract.reference,
+        }
+    return notify(
+        event=NotificationEvent.MEETING,
+        recipients=_committee_people(committee_of(contract)),
+        title=title,
+        contract=contract,
+        meeting=meeting,
+        url=reverse("notifications:meetings", args=[contract.pk]),
+        body=meeting.agenda,
+    )
+
+
+@transaction.atomic
+def meeting_schedule(
+    *,
+    contract: Contract,
+    actor: User,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    place: str = "",
+    video_link: str = "",
+    agenda: str = "",
+) -> Meeting:
+    """The coordinator convenes the steering committee; every member is invited."""
+    from workflows import services as workflows
+
+    contract = workflows.lock_contract(contract.pk)
+    workflows.require_coordinator(contract, actor)
+    committee_of(contract)
+    _check_meeting(starts_at, ends_at, place, video_link)
+    if not agenda.strip():
+        with translation.override(NOTIFICATION_LANGUAGE):
+            agenda = _("Validation of the contract %(reference)s: %(title)s") % {
+                "reference": contract.reference,
+                "title": contract.title,
+            }
+    meeting = Meeting.objects.create(
+        contract=contract,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        place=place.strip(),
+        video_link=video_link.strip(),
+        agenda=agenda.strip(),
+        created_by=actor,
+    )
+    _announce(meeting, "scheduled")
+    return meeting
+
+
+def _lock_meeting(meeting: Meeting, actor: User) -> Meeting:
+    from workflows import services as workflows
+
+    workflows.lock_contract(meeting.contract_id)
+    meeting = Meeting.objects.select_related("contract").get(pk=meeting.pk)
+    workflows.require_coordinator(meeting.contract, actor)
+    if meeting.status == Meeting.Status.CANCELLED:
+        raise Conflict(_("This meeting was cancelled: it can no longer change."))
+    return meeting
+
+
+@transaction.atomic
+def meeting_update(
+    *,
+    meeting: Meeting,
+    actor: User,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    place: str = "",
+    video_link: str = "",
+    agenda: str = "",
+) -> Meeting:
+    """A new date, place or agenda: the same calendar event, one revision further."""
+    meeting = _lock_meeting(meeting, actor)
+    _check_meeting(starts_at, ends_at, place, video_link)
+    meeting.starts_at, meeting.ends_at = starts_at, ends_at
+    meeting.place, meeting.video_link = place.strip(), video_link.strip()
+    meeting.agenda = agenda.strip() or meeting.agenda
+    meeting.sequence += 1
+    meeting.save()
+    _announce(meeting, "changed")
+    return meeting
+
+
+@transaction.atomic
+def meeting_cancel(*, meeting: Meeting, actor: User) -> Meeting:
+    """The meeting will not take place: calendars remove the event (METHOD:CANCEL)."""
+    meeting = _lock_meeting(meeting, actor)
+    meeting.status = Meeting.Status.CANCELLED
+    meeting.sequence += 1
+    meeting.save(update_fields=["status", "sequence", "updated_at"])
+    _announce(meeting, "cancelled")
+    return meeting
+
+
+# --- Reading ------------------------------------------------------------------------------
+
+
+def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> int:
+    """Mark the user's notifications read (all unread ones when no ids are given)."""
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def preferences_save(*, user: User, modes: dict[str, str]) -> None:
+    """Keep the user's choice per event (only those differing from the default are stored)."""
+    NotificationPreference.objects.filter(user=user).delete()
+    NotificationPreference.objects.bulk_create(
+        NotificationPreference(user=user, event=event, email_mode=mode)
+        for event, mode in modes.items()
+        if mode != DEFAULT_EMAIL_MODES[event]
+    )

@@ -1,0 +1,187 @@
+"""The notification centre and the preferences page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from workflows.errors import ApplicationError
+from workflows.models import Contract, is_coordinator
+from workflows.selectors import contracts_visible_to
+from workflows.services import NOT_A_COORDINATOR
+
+from . import selectors, services
+from .calendar import meeting_ics
+from .forms import MeetingForm, NotificationFilterForm, PreferencesForm
+from .models import Meeting
+
+PAGE_SIZE = 30
+
+
+@login_required
+def notification_centre(request: HttpRequest) -> HttpResponse:
+    """Unread first, then the newest; filters by kind, contract and read state."""
+    contracts = Contract.objects.filter(notifications__recipient=request.user).distinct()
+    form = NotificationFilterForm(
+        request.GET if ({"unread", "event", "contract"} & set(request.GET)) else None,
+        contracts=contracts.order_by("reference"),
+    )
+    filters = form.filters()
+    page = Paginator(selectors.notifications_of(request.user, **filters), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "notifications/centre.html",
+        {
+            "form": form,
+            "page": page,
+            "notifications": page.object_list,
+            "filtered": any(filters.values()),
+            "nav_section": "notifications",
+        },
+    )
+
+
+@login_required
+@require_POST
+def mark_read(request: HttpRequest) -> HttpResponse:
+    """Mark one notification (``id``) or all of them read, then go back or follow its link."""
+    ids = [int(pk) for pk in request.POST.getlist("id") if pk.isdigit()] or None
+    services.notifications_mark_read(user=request.user, ids=ids)
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(next_url)
+    return redirect("notifications:centre")
+
+
+@login_required
+def preferences(request: HttpRequest) -> HttpResponse:
+    """How the person wants to hear of each kind of event."""
+    form = PreferencesForm(
+        request.POST or None, initial_modes=selectors.email_modes_of(request.user)
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            services.preferences_save(user=request.user, modes=form.cleaned_data)
+            messages.success(request, _("Your notification preferences are saved."))
+            return redirect("notifications:preferences")
+        return render(
+            request,
+            "notifications/preferences.html",
+            {"form": form, "nav_section": "notifications"},
+            status=400,
+        )
+    return render(
+        request, "notifications/preferences.html", {"form": form, "nav_section": "notifications"}
+    )
+
+
+# --- Steering committee meetings ----------------------------------------------------------
+
+
+def _meeting_page(request, contract, form, *, meeting=None, status=200, error=""):
+    return render(
+        request,
+        "notifications/meetings.html",
+        {
+            "contract": contract,
+            "meetings": contract.meetings.all(),
+            "form": form,
+            "editing": meeting,
+            "error": error,
+            "is_coordinator": is_coordinator(contract, request.user),
+            "has_committee": hasattr(contract, "steering_committee"),
+        },
+        status=status,
+    )
+
+
+@login_required
+def meetings(request: HttpRequest, pk: int) -> HttpResponse:
+    """The contract's committee meetings; the coordinator convenes one here."""
+    contract = get_object_or_404(contracts_visible_to(request.user), pk=pk)
+    if request.method != "POST":
+        return _meeting_page(request, contract, MeetingForm())
+    if not is_coordinator(contract, request.user):
+        return _meeting_page(
+            request, contract, MeetingForm(), status=403, error=_(NOT_A_COORDINATOR)
+        )
+    form = MeetingForm(request.POST)
+    if not form.is_valid():
+        return _meeting_page(request, contract, form, status=400)
+    try:
+        services.meeting_schedule(contract=contract, actor=request.user, **form.cleaned_data)
+    except ApplicationError as error:
+        return _meeting_page(request, contract, form, status=error.status_code, error=error.message)
+    messages.success(request, _("The meeting is scheduled; every member is invited."))
+    return redirect("notifications:meetings", pk=contract.pk)
+
+
+def _visible_meeting(request, pk: int) -> Meeting:
+    return get_object_or_404(
+        Meeting.objects.select_related("contract").filter(
+            contract__in=contracts_visible_to(request.user)
+        ),
+        pk=pk,
+    )
+
+
+@login_required
+def meeting_change(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change the date, place or agenda: members get the updated invitation."""
+    meeting = _visible_meeting(request, pk)
+    contract = meeting.contract
+    if request.method != "POST":
+        initial = {
+            "starts_at": meeting.starts_at,
+            "ends_at": meeting.ends_at,
+            "place": meeting.place,
+            "video_link": meeting.video_link,
+            "agenda": meeting.agenda,
+        }
+        return _meeting_page(request, contract, MeetingForm(initial=initial), meeting=meeting)
+    form = MeetingForm(request.POST)
+    if not form.is_valid():
+        return _meeting_page(request, contract, form, meeting=meeting, status=400)
+    try:
+        services.meeting_update(meeting=meeting, actor=request.user, **form.cleaned_data)
+    except ApplicationError as error:
+        return _meeting_page(
+            request, contract, form, meeting=meeting, status=error.status_code, error=error.message
+        )
+    messages.success(request, _("The meeting is changed; every member gets the new invitation."))
+    return redirect("notifications:meetings", pk=contract.pk)
+
+
+@login_required
+@require_POST
+def meeting_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    meeting = _visible_meeting(request, pk)
+    try:
+        services.meeting_cancel(meeting=meeting, actor=request.user)
+    except ApplicationError as error:
+        return _meeting_page(
+            request, meeting.contract, MeetingForm(), status=error.status_code, error=error.message
+        )
+    messages.success(request, _("The meeting is cancelled; every member is told."))
+    return redirect("notifications:meetings", pk=meeting.contract_id)
+
+
+@login_required
+def meeting_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+    """The meeting's .ics, for whoever sees the contract."""
+    meeting = _visible_meeting(request, pk)
+    committee = services.committee_of(meeting.contract)
+    people = [*committee.members.all(), committee.chair]
+    response = HttpResponse(meeting_ics(meeting, people), content_type="text/calendar")
+    response["Content-Disposition"] = f'attachment; filename="comite-{meeting.pk}.ics"'
+    return response

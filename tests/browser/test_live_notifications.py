@@ -1,0 +1,98 @@
+"""Pages update live: the coordinator's contract page, open on one server process, shows a
+lead's decision posted to another process (badge, status) without being reloaded."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+import requests
+from django.conf import global_settings
+from django.test import override_settings
+from playwright.sync_api import expect
+from rest_framework.authtoken.models import Token
+
+from tests.browser.test_login import log_in
+from tests.factories import (
+    PASSWORD,
+    ActionFactory,
+    ContractFactory,
+    SignatoryFactory,
+    SteeringCommitteeFactory,
+    UserFactory,
+)
+from tests.flows import open_tasks
+from tests.notifications.servers import ROOT, Servers, require_services
+from workflows import approvals
+from workflows.models import TaskKind
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def servers(tmp_path):
+    require_services()
+    env = {
+        "ACCORD_VAR_DIR": str(tmp_path),
+        # Plain http in the test: cookies without the Secure flag.
+        "DJANGO_SECURE_COOKIES": "false",
+    }
+    running = Servers(2, env=env)
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+            cwd=ROOT,
+            env=running.env,
+            check=True,
+        )
+        running.start()
+        running.wait_until_listening()
+        yield running
+    finally:
+        running.stop()
+
+
+def test_a_decision_on_another_process_updates_the_open_contract_page(browser, servers):
+    coordinator = UserFactory(username="coordination", email="")
+    # The servers check passwords with the production hashers, not the tests' MD5.
+    with override_settings(PASSWORD_HASHERS=global_settings.PASSWORD_HASHERS):
+        coordinator.set_password(PASSWORD)
+        coordinator.save(update_fields=["password"])
+    lead = UserFactory(username="camille", email="")
+    contract = ContractFactory(reference="CLS-LIVE-1", coordinator=coordinator)
+    SteeringCommitteeFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    ActionFactory(contract=contract).working_group.leads.set([lead])
+    approvals.launch_review(contract=contract, actor=coordinator)
+    (task,) = open_tasks(contract, TaskKind.REVIEW)
+    token = Token.objects.create(user=lead).key
+
+    context = browser.new_context(locale="fr-FR", base_url=servers.url(0))
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        log_in(page, coordinator.username, PASSWORD)
+        page.goto(f"/contrats/{contract.pk}/")
+        status = page.locator('[data-live-region="contract-status"]')
+        expect(status).to_contain_text("Revue des groupes de travail")
+        badge = page.locator("[data-unread-badge]")
+        before = int(badge.inner_text())
+        page.wait_for_function("() => document.body.dataset.notificationsSocket")
+
+        response = requests.post(
+            servers.url(1, f"/api/v1/tasks/{task.pk}/decision/"),
+            json={"decision": "approve"},
+            headers={"Authorization": f"Token {token}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+
+        # The decision and the status change: two notifications, and the status region
+        # fetched again from the server, without any reload of the page.
+        expect(badge).to_have_text(str(before + 2))
+        expect(status).to_contain_text("Comité de pilotage")
+        expect(page.locator('[data-live-region="contract-progress"]')).to_contain_text(
+            re.compile("1 sur 1 approuvée")
+        )
+    finally:
+        context.close()

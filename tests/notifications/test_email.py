@@ -1,0 +1,181 @@
+"""E-mail: French text and HTML with a direct link, retries with back-off when the mail server
+fails, never twice, and each person's choice (at once, daily digest, Accord only)."""
+
+import datetime
+import threading
+import time
+from unittest import mock
+
+import pytest
+from celery.exceptions import Retry
+from django.core import mail
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from notifications import delivery
+from notifications.models import EmailMode, Notification, NotificationEvent, NotificationPreference
+from notifications.tasks import send_notification_email
+from tests.factories import ActionFactory, SteeringCommitteeFactory, UserFactory
+from tests.flows import launch
+from tests.notifications.mail import FlakyBackend
+
+pytestmark = pytest.mark.django_db
+
+LATER = datetime.timedelta(minutes=5)
+
+
+@pytest.fixture
+def lead():
+    return UserFactory(username="lea", full_name="Léa Martin", email="lea@example.org")
+
+
+@pytest.fixture
+def review_launch(contract, coordinator, lead, django_capture_on_commit_callbacks):
+    """Launching the review assigns Léa a review task; returns a function doing it."""
+    SteeringCommitteeFactory(contract=contract)
+    action = ActionFactory(contract=contract)
+    action.working_group.leads.set([lead])
+
+    def launch_review():
+        with django_capture_on_commit_callbacks(execute=True):
+            launch(contract, coordinator)
+        return Notification.objects.get(recipient=lead, event=NotificationEvent.TASK_ASSIGNED)
+
+    return launch_review
+
+
+@pytest.fixture
+def flaky_mail(settings):
+    settings.EMAIL_BACKEND = "tests.notifications.mail.FlakyBackend"
+    FlakyBackend.failures = 0
+    yield FlakyBackend
+    FlakyBackend.failures = 0
+
+
+def test_a_new_task_is_e_mailed_in_french_with_a_direct_link(review_launch, lead, settings):
+    settings.ACCORD_BASE_URL = "https://accord.example.org"
+    notification = review_launch()
+
+    (message,) = [m for m in mail.outbox if m.to == ["lea@example.org"]]
+    link = f"https://accord.example.org/taches/{notification.task_id}/"
+    assert message.subject == f"[Accord] {notification.title}"
+    assert message.subject.startswith("[Accord] Nouvelle tâche")
+    assert "Bonjour Léa Martin," in message.body
+    assert link in message.body
+    html, mimetype = message.alternatives[0]
+    assert mimetype == "text/html"
+    assert f'<a href="{link}">' in html
+    notification.refresh_from_db()
+    assert notification.emailed_at is not None
+    assert notification.email_attempts == 1
+
+
+def test_when_the_mail_server_fails_the_change_commits_and_a_later_try_sends_once(
+    review_launch, lead, flaky_mail
+):
+    flaky_mail.failures = 1
+    notification = review_launch()
+
+    notification.refresh_from_db()
+    assert notification.emailed_at is None
+    assert notification.email_attempts == 1
+    assert "SMTPServerDisconnected" in notification.email_error
+    assert not mail.outbox
+
+    delivery.deliver_pending(now=timezone.now() + LATER)
+    delivery.deliver_pending(now=timezone.now() + LATER)
+    assert send_notification_email.delay(notification.pk).get() is False
+
+    assert [m.to for m in mail.outbox] == [["lea@example.org"]]
+    notification.refresh_from_db()
+    assert notification.emailed_at is not None
+    assert notification.email_attempts == 2
+
+
+def test_a_worker_retries_with_back_off(review_launch, flaky_mail):
+    """On a worker (not eager) a failure schedules a retry: 30 s, then twice as long..."""
+    flaky_mail.failures = 99
+    with mock.patch("notifications.delivery.queue_emails"):
+        notification = review_launch()
+
+    retry_patch = mock.patch.object(send_notification_email, "retry", side_effect=Retry)
+    with retry_patch as retry, pytest.raises(Retry):
+        send_notification_email.run(notification.pk)
+    assert retry.call_args.kwargs["countdown"] == 30
+    assert not mail.outbox
+
+
+def test_the_retries_stop_after_the_last_attempt(review_launch, flaky_mail, settings):
+    settings.ACCORD_EMAIL_MAX_ATTEMPTS = 2
+    flaky_mail.failures = 99
+    notification = review_launch()
+    for _ in range(3):
+        delivery.deliver_pending(now=timezone.now() + LATER)
+
+    notification.refresh_from_db()
+    assert notification.email_attempts == 2
+    assert notification.emailed_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks between threads: PostgreSQL"
+)
+def test_two_workers_sending_the_same_e_mail_at_once_send_it_once(lead, settings):
+    settings.EMAIL_BACKEND = "tests.notifications.mail.FlakyBackend"
+    notification = Notification.objects.create(
+        recipient=lead,
+        event=NotificationEvent.TASK_ASSIGNED,
+        title="Nouvelle tâche",
+        created_at=timezone.now(),
+        email_mode=EmailMode.IMMEDIATE,
+    )
+    slow_send = FlakyBackend.send_messages
+
+    def send_slowly(self, messages):
+        time.sleep(0.3)
+        return slow_send(self, messages)
+
+    results = []
+
+    def worker():
+        results.append(delivery.email_send(notification.pk))
+        connection.close()
+
+    with mock.patch.object(FlakyBackend, "send_messages", send_slowly):
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert sorted(results) == [False, True]
+    assert len(mail.outbox) == 1
+
+
+def test_digest_notifications_wait_for_the_daily_digest(review_launch, lead):
+    NotificationPreference.objects.create(
+        user=lead, event=NotificationEvent.TASK_ASSIGNED, email_mode=EmailMode.DIGEST
+    )
+    notification = review_launch()
+    assert not [m for m in mail.outbox if m.to == ["lea@example.org"]]
+
+    call_command("deliver_notifications", "--digests", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("deliver_notifications", "--digests", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+    (digest,) = [m for m in mail.outbox if m.to == ["lea@example.org"]]
+    assert digest.subject == "[Accord] 1 notification aujourd\u2019hui"
+    assert notification.title in digest.body
+    notification.refresh_from_db()
+    assert notification.emailed_at is not None
+
+
+def test_in_accord_only_means_no_e_mail(review_launch, lead):
+    NotificationPreference.objects.create(
+        user=lead, event=NotificationEvent.TASK_ASSIGNED, email_mode=EmailMode.APP
+    )
+    review_launch()
+    delivery.digests_send()
+    delivery.deliver_pending(now=timezone.now() + LATER)
+    assert not [m for m in mail.outbox if m.to == ["lea@example.org"]]
