@@ -7,7 +7,8 @@
 
 The database is ``BENCH_DATABASE_URL`` (default
 ``postgres://postgres@127.0.0.1:5432/accord_bench``), never ``DATABASE_URL``: it is DROPPED,
-created and migrated at each run, so its name must contain "bench".
+created and migrated at each run, so its name must contain "bench". Redis is ``BENCH_REDIS_URL``
+(default ``redis://127.0.0.1:6379/15``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ import sys
 os.environ["DATABASE_URL"] = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/accord_bench"
 )
+# As in production: Celery work (e-mails, webhooks) goes to the Redis broker instead of running
+# inline, and pushes go through the Redis channel layer. BENCH_REDIS_URL= (empty) runs the
+# embedded way instead. Queued messages are purged after the walk: no worker consumes them.
+os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("ACCORD_CHANNEL_PREFIX", "accord-bench")
 os.environ.setdefault("DJANGO_SECRET_KEY", "benchmarks-only-not-a-secret")
 os.environ.setdefault("ACCORD_SIGNING_KEY", "benchmarks-only-not-a-secret")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -114,6 +120,10 @@ def main(argv: list[str] | None = None) -> None:
             walk.walk_to_signed(walk.demo_document(1, "-X1")),
             walk.walk_to_signed(walk.demo_document(args.copies, f"-X{args.copies}")),
         ]
+        if os.environ["REDIS_URL"]:
+            from config import celery_app
+
+            celery_app.control.purge()
         print("\n== The demo contract, draft -> signed, through the approval services ==")
         print("\n".join(walk.report(walks)))
         print(
