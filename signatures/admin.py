@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from workflows.admin import ReadOnlyAdmin
 from workflows.errors import ApplicationError
 
 from . import keys
@@ -108,17 +109,6 @@ class SigningKeyAdmin(admin.ModelAdmin):
         for key in queryset.filter(kind=KeyKind.ORGANISATION, revoked_at__isnull=True):
             count += keys.withdraw_organisation_key(key.organisation)
         messages.success(request, _("%(count)d certificate(s) withdrawn.") % {"count": count})
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ContractDocument)

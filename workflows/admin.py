@@ -154,8 +154,25 @@ class ActionAdmin(RecordsPeopleChanges):
         return obj.contract
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the flows: administrators read them, only the flows change them."""
+
+    def get_readonly_fields(self, request, obj=None):
+        hidden = set(self.exclude or ())
+        return [field.name for field in self.model._meta.fields if field.name not in hidden]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(HistoryEntry)
-class HistoryEntryAdmin(admin.ModelAdmin):
+class HistoryEntryAdmin(ReadOnlyAdmin):
     """The approval history: readable by administrators, never editable."""
 
     list_display = [
@@ -173,34 +190,6 @@ class HistoryEntryAdmin(admin.ModelAdmin):
     list_filter = ["event", "contract"]
     search_fields = ["actor_username", "on_behalf_of_username", "action_code", "comment"]
     date_hierarchy = "at"
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written by the flows: administrators read them, only the flows change them."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Task)
