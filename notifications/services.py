@@ -110,7 +110,7 @@ def notify(
         User.objects.filter(pk__in=recipients, is_active=True)
         .exclude(pk__in=excluded)
         .annotate(mode=Subquery(mode), hooks=Exists(hooks))
-        .values_list("pk", "email", "mode", "hooks")
+        .values_list("pk", "email", "mode", "hooks", "username")
     )
     has_hooks = people[0][3] if people else (contract is not None and hooks.exists())
     default = DEFAULT_EMAIL_MODES[event]
@@ -128,9 +128,11 @@ def notify(
             created_at=now,
             email_mode=(mode or default) if email else EmailMode.APP,
         )
-        for pk, email, mode, _hooks in people
+        for pk, email, mode, _hooks, _username in people
     ]
     created = Notification.objects.bulk_create(rows) if rows else []
+    if created and contract is not None:
+        _record_notified(contract, event, title, [row[4] for row in people])
     webhooks = _webhook_deliveries(event, title, contract, task, meeting, now) if has_hooks else []
     if not created and not webhooks:
         return []
@@ -142,6 +144,19 @@ def notify(
     webhook_ids = [row.pk for row in webhooks]
     transaction.on_commit(lambda: deliver(pushes, emails, webhook_ids), robust=True)
     return created
+
+
+def _record_notified(contract: Contract, event: str, title: str, usernames: list[str]) -> None:
+    """Who was told what, in the contract's history (the caller holds the contract's lock, as
+    for every change that notifies)."""
+    from workflows import services as workflows
+
+    workflows.history_append(
+        contract=contract,
+        event=HistoryEvent.NOTIFIED,
+        name=event,
+        data={"title": title[:300], "recipients": usernames},
+    )
 
 
 def _webhook_deliveries(

@@ -244,7 +244,7 @@ def _check_decision(task: Task, decision: Decision, actor: User) -> dict[str, An
         if not decision.consent:
             raise ApplicationError(_("Tick the consent box to sign."))
         if not actor.check_password(decision.password):
-            raise ApplicationError(_("The password is incorrect."))
+            raise SignaturePasswordRefused(_("The password is incorrect."))
     elif decision.decision == "decline":
         _require_comment(decision, _("A reason is required to decline."))
     return kept
@@ -293,11 +293,42 @@ def _record_signatory_answer(task: Task, decision: Decision, client: ClientInfo)
     )
 
 
-@transaction.atomic
+class SignaturePasswordRefused(ApplicationError):
+    """A signer's password did not match: the attempt is recorded, the signature is not."""
+
+
 def task_decide(
     *, task: Task, actor: User, decision: Decision, client: ClientInfo | None = None
 ) -> Task:
     """Complete a task with a decision: exactly once, by its owner, and let the flow go on."""
+    client = client or ClientInfo()
+    try:
+        return _task_decide(task=task, actor=actor, decision=decision, client=client)
+    except SignaturePasswordRefused:
+        # After the decision's transaction rolled back: the failed attempt stays on record.
+        _record_password_refused(task, actor, client)
+        raise
+
+
+@transaction.atomic
+def _record_password_refused(task: Task, actor: User, client: ClientInfo) -> None:
+    contract = services.lock_contract(task.contract_id)
+    services.history_append(
+        contract=contract,
+        event=HistoryEvent.SIGNATURE_PASSWORD_REFUSED,
+        actor=actor,
+        on_behalf_of=task.on_behalf_of,
+        name=task.kind,
+        data={
+            "task": task.pk,
+            "ip_address": client.ip_address,
+            "user_agent": client.user_agent,
+        },
+    )
+
+
+@transaction.atomic
+def _task_decide(*, task: Task, actor: User, decision: Decision, client: ClientInfo) -> Task:
     contract = services.lock_contract(task.contract_id)
     # The flows change `contract` itself: the task comes back with the contract's new status.
     with services.holding_contract(contract):
@@ -308,7 +339,7 @@ def task_decide(
         task.completed_by = actor
         task.data = {**task.data, **kept}
         if task.kind == TaskKind.SIGNATURE:
-            _record_signatory_answer(task, decision, client or ClientInfo())
+            _record_signatory_answer(task, decision, client)
         services.history_append(
             contract=contract,
             event=HistoryEvent.TASK_COMPLETED,

@@ -729,6 +729,8 @@ class HistoryEvent(models.TextChoices):
     PEOPLE_CHANGED = "people_changed", _("People or signatories changed")
     HISTORY_EXPORTED = "history_exported", _("History exported")
     REMINDER = "reminder", _("Reminder sent")
+    NOTIFIED = "notified", _("Notification sent")
+    SIGNATURE_PASSWORD_REFUSED = "signature_password_refused", _("Signing refused: wrong password")
 
 
 class HistoryEntryQuerySet(models.QuerySet):

@@ -11,7 +11,7 @@ from notifications.delivery import group_name
 from notifications.models import EmailMode, Notification, NotificationEvent, NotificationPreference
 from tests.factories import ActionFactory, SteeringCommitteeFactory, UserFactory
 from tests.flows import approve_reviews, decide, launch, open_tasks, vote
-from workflows.models import TaskKind
+from workflows.models import HistoryEntry, HistoryEvent, TaskKind
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +40,15 @@ def test_each_lead_is_told_of_the_review_task_assigned_to_them(launched, action)
         assert notification.task.owner == lead
         assert notification.title.startswith("Nouvelle tâche\u00a0: revue de la fiche action")
         assert notification.url == f"/taches/{notification.task.pk}/"
+
+
+def test_the_contracts_history_says_who_was_notified_of_what(launched, action):
+    leads = sorted(action.working_group.leads.values_list("username", flat=True))
+    told = HistoryEntry.objects.filter(
+        contract=launched, event=HistoryEvent.NOTIFIED, name=NotificationEvent.TASK_ASSIGNED
+    )
+    assert sorted(recipient for entry in told for recipient in entry.data["recipients"]) == leads
+    assert all(entry.data["title"].startswith("Nouvelle tâche") for entry in told)
 
 
 def test_a_rolled_back_change_notifies_nobody(contract, coordinator, action):

@@ -37,6 +37,7 @@ from workflows.models import (
     TaskKind,
     TaskStatus,
 )
+from workflows.selectors import history_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -740,6 +741,31 @@ def test_a_signature_needs_consent_and_the_password_and_a_decline_a_reason(
     assert not HistoryEntry.objects.filter(
         contract=in_signing, event=HistoryEvent.SIGNATURE
     ).exists()
+
+
+def test_a_wrong_password_at_signing_is_recorded_in_the_history(in_signing, representative):
+    task = task_of(representative)
+
+    response = post_decision(
+        representative,
+        task,
+        {"decision": "sign", "password": "wrong", "consent": True},
+        REMOTE_ADDR="192.0.2.9",
+        HTTP_USER_AGENT="Navigateur de test",
+    )
+
+    assert response.status_code == 400
+    refused = HistoryEntry.objects.get(
+        contract=in_signing, event=HistoryEvent.SIGNATURE_PASSWORD_REFUSED
+    )
+    assert refused.actor == representative
+    assert refused.data == {
+        "task": task.pk,
+        "ip_address": "192.0.2.9",
+        "user_agent": "Navigateur de test",
+    }
+    assert Task.objects.get(pk=task.pk).status == TaskStatus.ASSIGNED
+    assert history_verify(in_signing).valid
 
 
 def test_a_mandatory_decline_sends_the_contract_back_to_draft(in_signing, representative):
