@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -53,14 +53,14 @@ OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.HELD)
 # --- Opening and recording tasks (called by the flow nodes) -------------------------------
 
 
-def _absences(day: datetime.date) -> QuerySet[Delegation]:
-    return Delegation.objects.filter(
-        start__lte=day, end__gte=day, cancelled_at__isnull=True
-    ).order_by("-created_at")
-
-
 def _absence_of(user_id: int, day: datetime.date) -> Delegation | None:
-    return _absences(day).filter(user_id=user_id).first()
+    return (
+        Delegation.objects.filter(
+            user_id=user_id, start__lte=day, end__gte=day, cancelled_at__isnull=True
+        )
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def _usernames(*user_ids: int | None) -> dict[int, str]:
@@ -68,65 +68,29 @@ def _usernames(*user_ids: int | None) -> dict[int, str]:
     return dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
 
 
-@dataclass(frozen=True)
-class _Recipient:
-    """Who a new task goes to: the assignee, or their delegate during an absence."""
-
-    owner_id: int
-    owner_username: str
-    on_behalf_of_id: int | None
-    on_behalf_of_username: str
-    delegation_id: int | None
-
-
-def _recipient(assignment: Assignment, day: datetime.date) -> _Recipient:
-    """One query for the assignee's absence and the names the history records."""
-    absence = _absences(day).filter(user_id=OuterRef("pk"))[:1]
-    people = {
-        row[0]: row
-        for row in User.objects.filter(
-            pk__in={pk for pk in (assignment.assignee_id, assignment.on_behalf_of_id) if pk}
-        )
-        .annotate(
-            delegation_id=Subquery(absence.values("pk")),
-            delegate_id=Subquery(absence.values("delegate_id")),
-            delegate_username=Subquery(absence.values("delegate__username")),
-        )
-        .values_list("pk", "username", "delegation_id", "delegate_id", "delegate_username")
-    }
-    _, username, delegation_id, delegate_id, delegate_username = people[assignment.assignee_id]
-    if delegation_id is not None:
-        return _Recipient(
-            delegate_id, delegate_username, assignment.assignee_id, username, delegation_id
-        )
-    on_behalf_of = people.get(assignment.on_behalf_of_id)
-    return _Recipient(
-        assignment.assignee_id,
-        username,
-        assignment.on_behalf_of_id,
-        on_behalf_of[1] if on_behalf_of else "",
-        None,
-    )
-
-
 def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
     """Give a new task to its assignee, or to the assignee's delegate during an absence."""
     process = task.process
     now = timezone.now()
-    recipient = _recipient(assignment, timezone.localdate())
+    delegation = _absence_of(assignment.assignee_id, timezone.localdate())
     task.kind = kind
     task.contract_id = process.contract_id
     task.action_id = assignment.action_id or process.action_id
     task.assignee_id = assignment.assignee_id
     task.signatory_id = assignment.signatory_id
     task.committee_vote_id = assignment.committee_vote_id
-    task.delegation_id = recipient.delegation_id
-    task.owner_id = recipient.owner_id
-    task.on_behalf_of_id = recipient.on_behalf_of_id
+    task.delegation = delegation
+    if delegation is not None:
+        task.owner_id = delegation.delegate_id
+        task.on_behalf_of_id = assignment.assignee_id
+    else:
+        task.owner_id = assignment.assignee_id
+        task.on_behalf_of_id = assignment.on_behalf_of_id
     task.status = TaskStatus.ASSIGNED
     task.assigned = now
     task.due = now + datetime.timedelta(days=settings.ACCORD_TASK_DUE_DAYS[kind])
     task.save()
+    names = _usernames(task.owner_id, task.on_behalf_of_id)
     services.history_append(
         contract=process.contract,
         event=HistoryEvent.TASK_CREATED,
@@ -134,10 +98,10 @@ def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
         action=process.action if task.action_id == process.action_id else task.action,
         data={
             "task": task.pk,
-            "owner": recipient.owner_username,
-            "on_behalf_of": recipient.on_behalf_of_username,
+            "owner": names[task.owner_id],
+            "on_behalf_of": names.get(task.on_behalf_of_id, ""),
             "due": task.due,
-            **({"delegation": recipient.delegation_id} if recipient.delegation_id else {}),
+            **({"delegation": delegation.pk} if delegation else {}),
         },
     )
     notifications.notify_task_assigned(task, contract=process.contract)
