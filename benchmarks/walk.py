@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime
 import functools
+import importlib
 import json
 import statistics
 import time
@@ -54,6 +55,7 @@ class Walk:
     history_entries: int = 0
     chain_valid: bool = False
     pdf_seconds: float = 0.0  # generating, signing and sealing the PDF (outside the target)
+    notification_seconds: tuple[float, float] = (0.0, 0.0)  # writing them, delivering them
 
     def statements(self, kind: str) -> Counter:
         """How many completions of this kind took how many statements."""
@@ -76,16 +78,18 @@ class Walk:
 
 
 # The PDF work of issue 4: the document frozen at the deliberation, each signature, the seal.
-PDF_WORK = ("document_freeze", "signature_apply", "document_seal")
+PDF_WORK = ("signatures.services", ("document_freeze", "signature_apply", "document_seal"))
+# The notifications of issue 5: writing them (with the changes) and delivering them (after).
+NOTIFYING = ("notifications.services", ("notify",))
+DELIVERING = ("notifications.delivery", ("deliver",))
 
 
 @contextmanager
-def pdf_work_timed() -> Iterator[list[float]]:
-    """Time the PDF work apart (it runs for real): the walk's target excludes PDF signing."""
-    from signatures import services as signatures
-
+def time_spent_in(module_name: str, names: tuple[str, ...]) -> Iterator[list[float]]:
+    """Time the calls of these functions apart (they run for real, only timed)."""
+    module = importlib.import_module(module_name)
     spent = [0.0]
-    originals = {name: getattr(signatures, name) for name in PDF_WORK}
+    originals = {name: getattr(module, name) for name in names}
 
     def timed(work):
         @functools.wraps(work)
@@ -99,12 +103,12 @@ def pdf_work_timed() -> Iterator[list[float]]:
         return run
 
     for name, work in originals.items():
-        setattr(signatures, name, timed(work))
+        setattr(module, name, timed(work))
     try:
         yield spent
     finally:
         for name, work in originals.items():
-            setattr(signatures, name, work)
+            setattr(module, name, work)
 
 
 def _decision(task):
@@ -133,10 +137,15 @@ def walk_to_signed(document: dict) -> Walk:
             password=make_password(PASSWORD)
         )
         started = timezone.now()
-        with pdf_work_timed() as pdf_seconds:
+        with (
+            time_spent_in(*PDF_WORK) as pdf_seconds,
+            time_spent_in(*NOTIFYING) as notifying_seconds,
+            time_spent_in(*DELIVERING) as delivering_seconds,
+        ):
             walk = _walk(contract, coordinator=contract.coordinators.get())
         walk.seconds = (timezone.now() - started).total_seconds()
         walk.pdf_seconds = pdf_seconds[0]
+        walk.notification_seconds = (notifying_seconds[0], delivering_seconds[0])
     contract = Contract.objects.get(pk=contract.pk)
     if contract.status != ContractStatus.SIGNED:
         raise RuntimeError(f"the walk ended in {contract.status}, not signed")
@@ -190,7 +199,9 @@ def report(walks: list[Walk]) -> list[str]:
         )
         lines.append(
             f"  without the PDF work ({walk.pdf_seconds:.2f} s: document, signatures, seal): "
-            f"{walk.seconds - walk.pdf_seconds:.2f} s"
+            f"{walk.seconds - walk.pdf_seconds:.2f} s, of which notifications "
+            f"{walk.notification_seconds[0]:.2f} s written with the changes and "
+            f"{walk.notification_seconds[1]:.2f} s delivered after commit"
         )
         lines.append(
             f"  launch_review: {walk.launch.statements} statements, {ms(walk.launch.seconds)}"
