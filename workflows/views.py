@@ -389,6 +389,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     filtered = any(filters.values())
     page = Paginator(inbox_of(user, **filters), INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    total_open = inbox_of(user).count() if filtered else page.paginator.count
     return render(
         request,
         "workflows/inbox.html",
@@ -397,7 +398,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "page": page,
             "tasks": page.object_list,
             "filtered": filtered,
-            "total_open": inbox_of(user).count() if filtered else page.paginator.count,
+            "total_open": total_open,
+            "open_task_total": total_open,  # the header's counter too
             "nav_section": "tasks",
         },
     )

@@ -153,11 +153,14 @@ def may_import_contracts(user) -> bool:
     return user_may_import_contracts(user)
 
 
-@register.simple_tag
-def open_task_count(user) -> int:
-    """How many tasks wait for this person (the header's "My tasks" counter)."""
+@register.simple_tag(takes_context=True)
+def open_task_count(context, user) -> int:
+    """How many tasks wait for this person (the header's "My tasks" counter); the inbox page,
+    which counts them anyway, passes its count as ``open_task_total``."""
     if not user.is_authenticated:
         return 0
+    if "open_task_total" in context:
+        return context["open_task_total"]
     return inbox_of(user).count()
 
 
