@@ -153,7 +153,13 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- E-mail -------------------------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# The embedded default keeps e-mails as files in var/mail/, one per message: the demo's launch
+# alone sends dozens, which would bury the console's log-ins.
+if EMBEDDED and "EMAIL_URL" not in env:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
+else:
+    vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Accord <accord@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Who is alerted when a history chain is found broken (besides active staff with an address).
