@@ -1,6 +1,7 @@
 """The demo contract walked through its real flows, and its history checked against what
 happened: every task created, delegated, held, resumed, completed or cancelled, every state
-change, signature, decline and voided signature, the import and the export, in one chain."""
+change, signature, decline and voided signature, every notification, a wrong password at
+signing, the import and the export, in one chain."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
+from notifications.models import Notification
 from tests.factories import PASSWORD, UserFactory
 from tests.flows import (
     approve_reviews,
@@ -57,6 +59,9 @@ def test_the_demo_contracts_history_holds_everything_that_happened(scenario):
 
     # A mandatory signatory signs, the other declines: back to draft, the signature voided.
     signed_first = open_tasks(contract, TaskKind.SIGNATURE)[0]
+    refused = Task.objects.get(pk=open_tasks(contract, TaskKind.SIGNATURE)[0].pk)
+    with pytest.raises(approvals.SignaturePasswordRefused):
+        decide(refused, "sign", password="pas le bon")
     decide(signed_first, "sign")
     declining = open_tasks(contract, TaskKind.SIGNATURE)[0]
     decide(declining, "decline", comment="Le volet santé mentale doit être revu.")
@@ -118,5 +123,20 @@ def test_the_demo_contracts_history_holds_everything_that_happened(scenario):
     # The action sheets' own steps, and the committee's decisions.
     assert events["action_transition"] > 2 * contract.actions.count()
     assert events["vote_decided"] == 2
+    # Who was told of what: every notification of the contract, recipient by recipient.
+    notified = Counter(
+        (e.name, username)
+        for e in history
+        if e.event == "notified"
+        for username in e.data["recipients"]
+    )
+    sent = Counter(
+        Notification.objects.filter(contract=contract).values_list("event", "recipient__username")
+    )
+    assert sent
+    assert notified == sent
+    # The wrong password at a signature page, with who tried.
+    (wrong,) = [e for e in history if e.event == "signature_password_refused"]
+    assert (wrong.actor, wrong.data["task"]) == (refused.owner, refused.pk)
     assert history[-1].event == "history_exported"
     assert history_verify(contract).valid
