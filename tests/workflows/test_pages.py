@@ -311,10 +311,12 @@ def test_launching_the_review_from_the_page_changes_the_status_and_adds_history(
         ("transition", "launch_review"),
         ("action_transition", "submit_for_review"),
         ("task_created", "review"),  # one review task per lead of the working group
+        ("notified", "task_assigned"),  # and who was told of it
         ("task_created", "review"),
+        ("notified", "task_assigned"),
     ]
     assert "Done: the contract is now “Working-group review”." in text(response)
-    assert "History intact (4 entries)" in text(response)
+    assert "History intact (6 entries)" in text(response)
 
 
 def test_a_lead_posting_a_transition_gets_403_and_nothing_changes(client, contract, action, lead):
