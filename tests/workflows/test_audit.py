@@ -19,8 +19,9 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from signatures import selectors as signature_selectors
 from tests.factories import ActionFactory, ContractFactory, OrganisationFactory, UserFactory
-from tests.flows import ensure_committee_and_signatory, tamper_with_history
+from tests.flows import ensure_committee_and_signatory, tamper_with_history, walk_to_signed
 from workflows import services, tasks
 from workflows.models import GENESIS_HASH, ContractAuditor, HistoryEntry, HistoryExport
 from workflows.selectors import history_verify
@@ -255,6 +256,31 @@ def test_the_script_verifies_an_exported_bundle(coordinator_client, history_cont
     result = run_script(folder, str(archive), "--expected-head", head_at_suspension, "--lang=en")
     assert result.returncode == 0, result.stdout
     assert "entry #4 (1 entries after it)" in result.stdout
+
+
+def test_a_signed_contracts_bundle_holds_its_signed_pdf_and_certificate(
+    coordinator_client, contract, coordinator, tmp_path
+):
+    ActionFactory(contract=contract)
+    walk_to_signed(contract, coordinator)
+    _archive, folder = download_bundle(coordinator_client, contract, tmp_path)
+
+    names = sorted(p.name for p in folder.iterdir())
+    assert f"{contract.reference}.pdf" in names
+    assert "certificate.json" in names
+    assert "certificate.pdf" in names
+    pdf = (folder / f"{contract.reference}.pdf").read_bytes()
+    assert pdf == signature_selectors.contract_document_pdf(contract)
+    certified = json.loads((folder / "certificate.json").read_text())
+    assert certified["history_head_sha256"] == certified["history_head"]["hash"]
+    result = run_script(folder, "--lang=en")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert certified["history_head_sha256"][:12] in result.stdout
+
+    # A certificate naming a head the chain never had is refused.
+    certified["history_head_sha256"] = "0" * 64
+    (folder / "certificate.json").write_text(json.dumps(certified))
+    assert run_script(folder, "--lang=en").returncode == 1
 
 
 def test_the_script_rejects_a_modified_bundle(coordinator_client, history_contract, tmp_path):

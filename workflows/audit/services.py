@@ -5,6 +5,7 @@ broken chain alerts the administrators."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import zipfile
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from signatures import selectors as signatures
 from workflows import services
 from workflows.models import (
     Contract,
@@ -55,6 +57,29 @@ def history_export_record(
     )
 
 
+def _signed_documents(contract: Contract) -> list[BundleFile]:
+    """The contract document (signed so far) and, once signed, the completion certificate:
+    its ``history_head_sha256`` is the head the bundle's script looks for in the chain."""
+    files = []
+    pdf = signatures.contract_document_pdf(contract)
+    if pdf is not None:
+        files.append(BundleFile(f"{contract.reference}.pdf", pdf))
+    certificate = signatures.completion_certificate(contract)
+    if certificate is not None:
+        head = certificate.get("history_head") or {}
+        content = {**certificate, "history_head_sha256": head.get("hash", "")}
+        files.append(
+            BundleFile(
+                "certificate.json",
+                json.dumps(content, ensure_ascii=False, indent=2, default=str).encode(),
+            )
+        )
+        certificate_pdf = signatures.completion_certificate_pdf(contract)
+        if certificate_pdf is not None:
+            files.append(BundleFile("certificate.pdf", certificate_pdf))
+    return files
+
+
 @transaction.atomic
 def contract_verification_bundle(
     *, contract: Contract, user: User, extra_files: Iterable[BundleFile] = ()
@@ -63,7 +88,7 @@ def contract_verification_bundle(
     contract's history (so the bundle holds its own record, and its head is the chain's)."""
     contract = services.lock_contract(contract.pk)
     services.history_append(contract=contract, event=HistoryEvent.HISTORY_EXPORTED, actor=user)
-    files = verification_bundle_files(contract, extra_files)
+    files = verification_bundle_files(contract, [*_signed_documents(contract), *extra_files])
     HistoryExport.objects.create(
         user=user,
         username=user.username,
