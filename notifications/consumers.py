@@ -31,7 +31,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         after = parse_qs(self.scope.get("query_string", b"").decode()).get("after", [""])[0]
-        if after.isdigit():
+        if after.isascii() and after.isdigit() and len(after) < 19:
             await self._catch_up(int(after))
 
     async def disconnect(self, code: int) -> None:

@@ -302,37 +302,46 @@ def digests_send(*, now: datetime.datetime | None = None) -> int:
     )
     sent = 0
     for recipient_id in list(recipients):
-        with transaction.atomic():
-            rows = list(
-                Notification.objects.select_for_update(of=("self",))
-                .filter(
-                    recipient_id=recipient_id,
-                    email_mode=EmailMode.DIGEST,
-                    emailed_at__isnull=True,
-                    created_at__lte=now,
-                )
-                .select_related("recipient")
-                .order_by("pk")
-            )
-            if not rows:
-                continue
-            person = rows[0].recipient
-            context = {
-                "notifications": rows,
-                "person": person,
-                "base": settings.ACCORD_BASE_URL.rstrip("/"),
-                "preferences_link": _absolute(reverse("notifications:preferences")),
-            }
-            with translation.override("fr"):
-                text = render_to_string("notifications/email/digest.txt", context)
-                html = render_to_string("notifications/email/digest.html", context)
-                subject = render_to_string("notifications/email/digest_subject.txt", context)
-            message = EmailMultiAlternatives(subject=subject.strip(), body=text, to=[person.email])
-            message.attach_alternative(html, "text/html")
-            message.send()
-            Notification.objects.filter(pk__in=[row.pk for row in rows]).update(emailed_at=now)
-            sent += 1
+        try:
+            sent += _send_digest(recipient_id, now)
+        except (smtplib.SMTPException, OSError):
+            # One refused address must not hold back everyone after it: tried again tomorrow.
+            logger.warning("Digest of person %s not sent; tried again next time.", recipient_id)
     return sent
+
+
+def _send_digest(recipient_id: int, now: datetime.datetime) -> int:
+    """One person's digest, marked sent in the same transaction as it leaves."""
+    with transaction.atomic():
+        rows = list(
+            Notification.objects.select_for_update(of=("self",))
+            .filter(
+                recipient_id=recipient_id,
+                email_mode=EmailMode.DIGEST,
+                emailed_at__isnull=True,
+                created_at__lte=now,
+            )
+            .select_related("recipient")
+            .order_by("pk")
+        )
+        if not rows:
+            return 0
+        person = rows[0].recipient
+        context = {
+            "notifications": rows,
+            "person": person,
+            "base": settings.ACCORD_BASE_URL.rstrip("/"),
+            "preferences_link": _absolute(reverse("notifications:preferences")),
+        }
+        with translation.override("fr"):
+            text = render_to_string("notifications/email/digest.txt", context)
+            html = render_to_string("notifications/email/digest.html", context)
+            subject = render_to_string("notifications/email/digest_subject.txt", context)
+        message = EmailMultiAlternatives(subject=subject.strip(), body=text, to=[person.email])
+        message.attach_alternative(html, "text/html")
+        message.send()
+        Notification.objects.filter(pk__in=[row.pk for row in rows]).update(emailed_at=now)
+        return 1
 
 
 # --- Webhooks -----------------------------------------------------------------------------

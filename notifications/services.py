@@ -355,6 +355,15 @@ def _remind(task: Task, step: str, now: datetime.datetime) -> bool:
     try:
         with transaction.atomic():
             contract = workflows.lock_contract(task.contract_id)
+            # Read again under the lock: completed or handed over meanwhile, no reminder (or
+            # one to its new holder).
+            task = (
+                Task.objects.filter(pk=task.pk, status=TaskStatus.ASSIGNED)
+                .select_related("owner", "action")
+                .first()
+            )
+            if task is None:
+                return False
             Reminder.objects.create(task=task, step=step, sent_at=now)
             owner = task.owner
             values = {
@@ -573,6 +582,8 @@ def notifications_mark_read(*, user: User, ids: Iterable[int] | None = None) -> 
 @transaction.atomic
 def preferences_save(*, user: User, modes: dict[str, str]) -> None:
     """Keep the user's choice per event (only those differing from the default are stored)."""
+    # One save at a time per person (a double submit would insert the same rows twice).
+    User.objects.select_for_update().filter(pk=user.pk).exists()
     NotificationPreference.objects.filter(user=user).delete()
     NotificationPreference.objects.bulk_create(
         NotificationPreference(user=user, event=event, email_mode=mode)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -49,11 +49,16 @@ def notification_centre(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _is_id(value: str) -> bool:
+    """A database id as a form sends it: ASCII digits, within a 64-bit integer."""
+    return value.isascii() and value.isdigit() and len(value) < 19
+
+
 @login_required
 @require_POST
 def mark_read(request: HttpRequest) -> HttpResponse:
     """Mark one notification (``id``) or all of them read, then go back or follow its link."""
-    ids = [int(pk) for pk in request.POST.getlist("id") if pk.isdigit()] or None
+    ids = [int(pk) for pk in request.POST.getlist("id") if _is_id(pk)] or None
     services.notifications_mark_read(user=request.user, ids=ids)
     next_url = request.POST.get("next", "")
     if next_url and url_has_allowed_host_and_scheme(
@@ -178,10 +183,21 @@ def meeting_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def meeting_invitation(request: HttpRequest, pk: int) -> HttpResponse:
-    """The meeting's .ics, for whoever sees the contract."""
+    """The meeting's .ics, for its members, the coordinators and staff: it lists the members'
+    addresses."""
     meeting = _visible_meeting(request, pk)
-    committee = services.committee_of(meeting.contract)
+    try:
+        committee = services.committee_of(meeting.contract)
+    except ApplicationError as error:  # the committee was removed since
+        raise Http404(error.message) from error
     people = [*committee.members.all(), committee.chair]
+    if not (
+        request.user.is_staff
+        or request.user in people
+        or is_coordinator(meeting.contract, request.user)
+    ):
+        raise Http404
+
     response = HttpResponse(meeting_ics(meeting, people), content_type="text/calendar")
     response["Content-Disposition"] = f'attachment; filename="comite-{meeting.pk}.ics"'
     return response

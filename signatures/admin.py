@@ -4,7 +4,9 @@ documents and evidence. Nothing here edits or deletes a signature."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
 
 from workflows.admin import ReadOnlyAdmin
 from workflows.errors import ApplicationError
@@ -81,6 +83,10 @@ class SigningKeyAdmin(admin.ModelAdmin):
         if obj is None:
             return ["organisation", "pkcs12", "password"]
         return self.readonly_fields
+
+    @method_decorator(sensitive_post_parameters("password"))
+    def add_view(self, request, form_url="", extra_context=None):
+        return super().add_view(request, form_url, extra_context)
 
     def save_form(self, request, form, change):
         if change:

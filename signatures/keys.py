@@ -105,12 +105,19 @@ def _current(kind: str, **lookup) -> SigningKey | None:
 
 
 def _create_once(kind: str, create, **lookup) -> SigningKey:
-    """Create a key unless another process just did: the unique constraint decides."""
+    """Create a key unless another process just did: the unique constraint decides. An
+    expired key is retired first, so that it neither blocks its successor nor comes back."""
+    now = timezone.now()
+    SigningKey.objects.filter(
+        kind=kind, revoked_at__isnull=True, not_after__lte=now, **lookup
+    ).update(revoked_at=now)
     try:
         with transaction.atomic():
             return create()
     except IntegrityError:
-        return SigningKey.objects.get(kind=kind, revoked_at__isnull=True, **lookup)
+        return SigningKey.objects.get(
+            kind=kind, revoked_at__isnull=True, not_after__gt=now, **lookup
+        )
 
 
 def authority() -> SigningKey:
@@ -243,6 +250,12 @@ def read_pkcs12(data: bytes, password: str):
         raise ApplicationError(_("The PKCS#12 file must hold a certificate and its private key."))
     if certificate.not_valid_after_utc <= timezone.now():
         raise ApplicationError(_("This certificate has expired."))
+    if SigningKey.objects.filter(
+        fingerprint=fingerprint(certificate.public_bytes(serialization.Encoding.DER))
+    ).exists():
+        raise ApplicationError(
+            _("This certificate is already in Accord: a certificate is uploaded only once.")
+        )
     return key, certificate, list(extra or [])
 
 

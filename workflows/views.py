@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework.throttling import BaseThrottle
 
 from . import approvals, services
@@ -684,6 +685,7 @@ def _render_task(
     return render(request, "workflows/task_detail.html", context, status=status)
 
 
+@sensitive_post_parameters("password")  # a signer's password never reaches an error report
 @login_required
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One task: what to decide and the buttons to decide it; read-only when it is not (or no

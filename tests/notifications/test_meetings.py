@@ -10,7 +10,7 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from notifications.models import Meeting, Notification, NotificationEvent
-from tests.factories import PASSWORD, SteeringCommitteeFactory, UserFactory
+from tests.factories import PASSWORD, ActionFactory, SteeringCommitteeFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -157,4 +157,10 @@ def test_members_download_the_invitation_and_strangers_cannot(
 
     client.logout()
     client.login(username=stranger.username, password=PASSWORD)
+    assert client.get(url).status_code == 404
+
+    # A pilot sees the contract, but not the members' addresses the invitation lists.
+    pilot = ActionFactory(contract=contract).pilot
+    client.force_login(pilot)
+    assert client.get(reverse("workflows:contract_detail", args=[contract.pk])).status_code == 200
     assert client.get(url).status_code == 404

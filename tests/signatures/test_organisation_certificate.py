@@ -104,6 +104,18 @@ def test_a_wrong_password_or_an_expired_certificate_is_refused(admin_client, con
     assert not SigningKey.objects.exists()
 
 
+def test_the_same_certificate_uploaded_twice_is_refused_with_a_reason(admin_client, contract):
+    ars = SignatoryFactory(contract=contract)
+    data = make_pkcs12("ARS", b"pw")
+    assert upload(admin_client, ars.organisation, data, "pw").status_code == 302
+
+    again = upload(admin_client, ars.organisation, data, "pw")
+
+    assert again.status_code == 200
+    assert "This certificate is already in Accord" in again.content.decode()
+    assert SigningKey.objects.count() == 1
+
+
 def test_a_new_upload_replaces_the_previous_certificate(admin_client, contract):
     ars = SignatoryFactory(contract=contract)
     upload(admin_client, ars.organisation, make_pkcs12("ARS 2025", b"pw"), "pw")

@@ -23,6 +23,7 @@ from signatures import selectors as signature_selectors
 from tests.factories import ActionFactory, ContractFactory, OrganisationFactory, UserFactory
 from tests.flows import ensure_committee_and_signatory, tamper_with_history, walk_to_signed
 from workflows import services, tasks
+from workflows.audit.selectors import csv_row
 from workflows.models import GENESIS_HASH, ContractAuditor, HistoryEntry, HistoryExport
 from workflows.selectors import history_verify
 
@@ -521,3 +522,14 @@ def test_the_timeline_reads_as_what_happened(coordinator_client, history_contrac
     assert (
         reverse("workflows:contract_history", args=[history_contract.pk]) in detail.content.decode()
     )
+
+
+def test_no_csv_cell_can_start_a_formula(coordinator):
+    contract = ContractFactory(reference="=HYPERLINK(1)", coordinator=coordinator)
+    ensure_committee_and_signatory(contract)
+    ActionFactory(contract=contract, code="+A1")
+    services.contract_launch_review(contract=contract, actor=coordinator)
+
+    for entry in contract.history.select_related("contract", "actor", "on_behalf_of"):
+        row = csv_row(entry)
+        assert not [cell for cell in row if cell[:1] in ("=", "+", "-", "@")], row

@@ -69,7 +69,9 @@ class HistorySearchApi(APIView):
         limit = serializers.IntegerField(
             required=False, min_value=1, max_value=API_MAX_PAGE_SIZE, default=API_PAGE_SIZE
         )
-        offset = serializers.IntegerField(required=False, min_value=0, default=0)
+        offset = serializers.IntegerField(
+            required=False, min_value=0, max_value=1_000_000_000, default=0
+        )
 
     @extend_schema(
         operation_id="history_search",

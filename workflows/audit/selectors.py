@@ -174,18 +174,20 @@ def csv_header() -> list[str]:
 
 def csv_row(entry: HistoryEntry) -> list[str]:
     at = timezone.localtime(entry.at)
+    # Every text cell through _cell: a contract reference or an action code comes from an
+    # imported file, and any of them could start a formula.
     return [
-        entry.contract.reference,
+        _cell(entry.contract.reference),
         str(entry.seq),
         # Day first, as a French spreadsheet reads a date and time.
         at.strftime("%d/%m/%Y %H:%M:%S"),
         _cell(_person(entry.actor_username, entry.actor)),
         _cell(_person(entry.on_behalf_of_username, entry.on_behalf_of)),
-        _cell(history_what(entry)),
-        entry.name,
-        entry.action_code,
-        history_state_label(entry, "from"),
-        history_state_label(entry, "to"),
+        _cell(str(history_what(entry))),
+        _cell(entry.name),
+        _cell(entry.action_code),
+        _cell(str(history_state_label(entry, "from"))),
+        _cell(str(history_state_label(entry, "to"))),
         _cell(entry.comment),
         _cell(json.dumps(entry.data, ensure_ascii=False, sort_keys=True)) if entry.data else "",
         entry.hash,

@@ -68,6 +68,9 @@ def contract_history_bundle(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+MAX_PAGE = 100_000  # 5 million entries at 50 a page: a larger number is a typo or a probe
+
+
 @login_required
 def history_search_page_view(request: HttpRequest) -> HttpResponse:
     """Search the history of every contract the person may read, newest first."""
@@ -76,7 +79,7 @@ def history_search_page_view(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         entries = history_search(request.user, form.search())
         try:
-            number = int(request.GET.get("page", 1))
+            number = min(int(request.GET.get("page", 1)), MAX_PAGE)
         except ValueError:
             number = 1
         page = history_search_page(entries, number)
