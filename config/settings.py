@@ -249,6 +249,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # Tasks run in-process on the embedded default: a line per task run would bury the
+    # console (the demo's launch alone sends 76 e-mails); a worker logs them as usual.
+    "loggers": {"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {},
 }
 
 # Encrypts the signing keys at rest (Fernet key derived from it). Required once DATABASE_URL
