@@ -9,7 +9,10 @@ rolled-back change notifies nobody) and queues their delivery with ``transaction
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -79,10 +82,61 @@ def _person(user: User) -> str:
     return user.full_name or user.username
 
 
+@dataclass
+class _Unwritten:
+    """One ``notify`` call waiting for the end of its ``written_together`` block."""
+
+    event: str
+    recipient_ids: set[int]
+    title: str
+    contract: Contract | None
+    contract_status: str  # as it was when notified, for the webhooks' payload
+    task: Task | None
+    meeting: Meeting | None
+    url: str
+    body: str
+
+
+@dataclass
+class _Batch:
+    unwritten: list[_Unwritten] = field(default_factory=list)
+    coordinators: dict[int, set[int]] = field(default_factory=dict)
+
+
+_batch: ContextVar[_Batch | None] = ContextVar("notifications_batch", default=None)
+
+
+@contextmanager
+def written_together() -> Iterator[None]:
+    """Notifications of the block are written when it ends, all together: one query for the
+    recipients, one INSERT, one history INSERT with the block's other entries, and one
+    delivery after commit (``workflows.services.holding_contract`` opens one per decision).
+    An error in the block writes none of them."""
+    if _batch.get() is not None:
+        yield  # the outer block writes them
+        return
+    token = _batch.set(_Batch())
+    try:
+        yield
+        batch = _batch.get()
+    finally:
+        _batch.reset(token)
+    _write(batch.unwritten)
+
+
+def write_unwritten() -> None:
+    """Write the notifications of the current ``written_together`` block now (the completion
+    certificate certifies a history that includes who was told of the last signature)."""
+    batch = _batch.get()
+    if batch is not None:
+        unwritten, batch.unwritten = batch.unwritten, []
+        _write(unwritten)
+
+
 def notify(
     *,
     event: str,
-    recipients: Iterable[int] | QuerySet,
+    recipients: Iterable[int],
     title: str,
     contract: Contract | None = None,
     task: Task | None = None,
@@ -91,55 +145,98 @@ def notify(
     body: str = "",
     exclude: Iterable[int | None] = (),
 ) -> list[Notification]:
-    """Write one notification per recipient (one SELECT, one INSERT) and queue its delivery.
+    """Write one notification per active recipient and queue its delivery after commit.
 
-    ``recipients`` is user ids or a query of them (``values("pk")``), so that the recipients,
-    their e-mail address and their preference for this event come in a single query."""
+    ``recipients`` is user ids (a list, a set or a flat ``values_list``). Inside
+    ``written_together`` the rows are written when the block ends (and nothing is returned);
+    otherwise at once."""
     excluded = {pk for pk in exclude if pk}
-    mode = NotificationPreference.objects.filter(user=OuterRef("pk"), event=event).values(
-        "email_mode"
-    )[:1]
-    # Whether the contract's partners have webhooks rides along in the same query: the
-    # endpoints themselves are read only when there are some (rarely).
-    hooks = (
-        WebhookEndpoint.objects.filter(active=True, organisation__contracts=contract)
-        if contract
-        else WebhookEndpoint.objects.none()
+    unwritten = _Unwritten(
+        event=event,
+        recipient_ids={pk for pk in recipients if pk and pk not in excluded},
+        title=title[:300],
+        contract=contract,
+        contract_status=contract.status if contract else "",
+        task=task,
+        meeting=meeting,
+        url=url,
+        body=body,
     )
-    people = list(
-        User.objects.filter(pk__in=recipients, is_active=True)
-        .exclude(pk__in=excluded)
-        .annotate(mode=Subquery(mode), hooks=Exists(hooks))
-        .values_list("pk", "email", "mode", "hooks", "username")
-    )
-    has_hooks = people[0][3] if people else (contract is not None and hooks.exists())
-    default = DEFAULT_EMAIL_MODES[event]
-    now = timezone.now()
-    rows = [
-        Notification(
-            recipient_id=pk,
-            event=event,
-            contract=contract,
-            task=task,
-            meeting=meeting,
-            title=title[:300],
-            body=body,
-            url=url,
-            created_at=now,
-            email_mode=(mode or default) if email else EmailMode.APP,
+    batch = _batch.get()
+    if batch is not None:
+        batch.unwritten.append(unwritten)
+        return []
+    return _write([unwritten])
+
+
+def _write(unwritten: list[_Unwritten]) -> list[Notification]:
+    """Write the notifications of one or more ``notify`` calls and queue their delivery."""
+    # Nobody to tell may still leave a partner's webhook to call.
+    unwritten = [item for item in unwritten if item.recipient_ids or item.contract]
+    if not unwritten:
+        return []
+    events = sorted({item.event for item in unwritten})
+    contracts = {item.contract.pk: item.contract for item in unwritten if item.contract}
+    # The recipients' address and username, their preference for each event, and whether each
+    # contract's partners have webhooks, in a single query.
+    annotations = {
+        f"mode_{n}": Subquery(
+            NotificationPreference.objects.filter(user=OuterRef("pk"), event=event).values(
+                "email_mode"
+            )[:1]
         )
-        for pk, email, mode, _hooks, _username in people
-    ]
+        for n, event in enumerate(events)
+    } | {f"hooks_{pk}": Exists(_endpoints(contract)) for pk, contract in contracts.items()}
+    recipient_ids = set().union(*(item.recipient_ids for item in unwritten))
+    people = (
+        {
+            row["pk"]: row
+            for row in User.objects.filter(pk__in=recipient_ids, is_active=True)
+            .annotate(**annotations)
+            .values("pk", "email", "username", *annotations)
+        }
+        if recipient_ids
+        else {}
+    )
+    if people:
+        anyone = next(iter(people.values()))
+        hooked = {pk for pk in contracts if anyone[f"hooks_{pk}"]}
+    else:
+        hooked = {pk for pk, contract in contracts.items() if _endpoints(contract).exists()}
+    now = timezone.now()
+    rows, webhooks, told = [], [], []
+    for item in unwritten:
+        mode = f"mode_{events.index(item.event)}"
+        default = DEFAULT_EMAIL_MODES[item.event]
+        recipients = [people[pk] for pk in sorted(item.recipient_ids) if pk in people]
+        rows += [
+            Notification(
+                recipient_id=person["pk"],
+                event=item.event,
+                contract=item.contract,
+                task=item.task,
+                meeting=item.meeting,
+                title=item.title,
+                body=item.body,
+                url=item.url,
+                created_at=now,
+                email_mode=(person[mode] or default) if person["email"] else EmailMode.APP,
+            )
+            for person in recipients
+        ]
+        if recipients and item.contract is not None:
+            told.append((item, [person["username"] for person in recipients]))
+        if item.contract is not None and item.contract.pk in hooked:
+            webhooks += _webhook_deliveries(item, now)
     created = Notification.objects.bulk_create(rows) if rows else []
-    if created and contract is not None:
-        _record_notified(contract, event, title, [row[4] for row in people])
-    webhooks = _webhook_deliveries(event, title, contract, task, meeting, now) if has_hooks else []
+    for item, usernames in told:
+        _record_notified(item.contract, item.event, item.title, usernames)
     if not created and not webhooks:
         return []
     from .delivery import PUSH_FIELDS, deliver  # it imports the channel layer: load late
 
     # What the push needs, taken now from the rows just written: no re-read after commit.
-    pushes = [{field: getattr(row, field) for field in PUSH_FIELDS} for row in created]
+    pushes = [{name: getattr(row, name) for name in PUSH_FIELDS} for row in created]
     emails = [row.pk for row in created if row.email_mode == EmailMode.IMMEDIATE]
     webhook_ids = [row.pk for row in webhooks]
     transaction.on_commit(lambda: deliver(pushes, emails, webhook_ids), robust=True)
@@ -155,26 +252,26 @@ def _record_notified(contract: Contract, event: str, title: str, usernames: list
         contract=contract,
         event=HistoryEvent.NOTIFIED,
         name=event,
-        data={"title": title[:300], "recipients": usernames},
+        data={"title": title, "recipients": usernames},
     )
 
 
-def _webhook_deliveries(
-    event: str,
-    title: str,
-    contract: Contract,
-    task: Task | None,
-    meeting: Meeting | None,
-    now: datetime.datetime,
-) -> list[WebhookDelivery]:
+def _endpoints(contract: Contract) -> QuerySet:
+    return WebhookEndpoint.objects.filter(active=True, organisation__contracts=contract)
+
+
+def _webhook_deliveries(item: _Unwritten, now: datetime.datetime) -> list[WebhookDelivery]:
     """One delivery per endpoint of the contract's partner organisations that picked this
-    kind of event (one indexed query when there is none)."""
+    kind of event."""
+    event, title, contract, task, meeting = (
+        item.event,
+        item.title,
+        item.contract,
+        item.task,
+        item.meeting,
+    )
     endpoints = [
-        pk
-        for pk, events in WebhookEndpoint.objects.filter(
-            active=True, organisation__contracts=contract
-        ).values_list("pk", "events")
-        if event in events
+        pk for pk, events in _endpoints(contract).values_list("pk", "events") if event in events
     ]
     if not endpoints:
         return []
@@ -182,7 +279,11 @@ def _webhook_deliveries(
         "event": event,
         "created_at": now.isoformat(),
         "title": title,
-        "contract": {"id": contract.pk, "reference": contract.reference, "status": contract.status},
+        "contract": {
+            "id": contract.pk,
+            "reference": contract.reference,
+            "status": item.contract_status,
+        },
         "task": {"id": task.pk, "kind": task.kind} if task else None,
         "meeting": (
             {
@@ -203,8 +304,19 @@ def _webhook_deliveries(
     return WebhookDelivery.objects.bulk_create(deliveries)
 
 
-def _coordinators(contract: Contract) -> QuerySet:
-    return Contract.coordinators.through.objects.filter(contract=contract).values("user_id")
+def _coordinators(contract: Contract) -> set[int]:
+    """The contract's coordinators (asked once per ``written_together`` block)."""
+    batch = _batch.get()
+    if batch is not None and contract.pk in batch.coordinators:
+        return batch.coordinators[contract.pk]
+    ids = set(
+        Contract.coordinators.through.objects.filter(contract=contract).values_list(
+            "user_id", flat=True
+        )
+    )
+    if batch is not None:
+        batch.coordinators[contract.pk] = ids
+    return ids
 
 
 def _task_url(task: Task) -> str:
@@ -259,11 +371,9 @@ def notify_task_decided(task: Task, *, actor: User) -> list[Notification]:
         signers = Signatory.objects.filter(contract=contract).values_list(
             "signer_id", "represented_by_id"
         )
-        followers = {pk for pair in signers for pk in pair if pk} | set(
-            followers.values_list("user_id", flat=True)
-        )
+        followers = {pk for pair in signers for pk in pair if pk} | followers
     elif task.action_id:
-        followers = {task.action.pilot_id} | set(followers.values_list("user_id", flat=True))
+        followers = {task.action.pilot_id} | followers
     created = notify(
         event=event,
         recipients=followers,
@@ -289,7 +399,7 @@ def notify_task_decided(task: Task, *, actor: User) -> list[Notification]:
             approved = approved.filter(process__contract_version=contract.version)
         created += notify(
             event=NotificationEvent.DECLINED,
-            recipients=approved.values("completed_by_id"),
+            recipients=approved.values_list("completed_by_id", flat=True),
             title=refusal_title,
             contract=contract,
             task=task,
@@ -312,7 +422,7 @@ def notify_contract_status_changed(
         }
     recipients = User.objects.filter(
         Q(coordinated_contracts=contract) | Q(contracts=contract)
-    ).values("pk")
+    ).values_list("pk", flat=True)
     return notify(
         event=NotificationEvent.CONTRACT_STATUS,
         recipients=recipients,
@@ -333,7 +443,7 @@ def notify_vote_decided(vote: CommitteeVote, *, contract: Contract) -> list[Noti
     members = SteeringCommittee.members.through.objects.filter(
         steeringcommittee__contract=contract
     ).values_list("user_id", flat=True)
-    recipients = set(members) | set(_coordinators(contract).values_list("user_id", flat=True))
+    recipients = set(members) | _coordinators(contract)
     return notify(
         event=NotificationEvent.VOTE_DECIDED,
         recipients=recipients,

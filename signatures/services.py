@@ -21,7 +21,7 @@ from pyhanko.sign import fields, signers
 from pyhanko.stamp import TextStampStyle
 
 from workflows.errors import Conflict
-from workflows.models import Contract, HistoryEntry, Signatory, Task, User
+from workflows.models import Contract, Signatory, Task, User
 
 from . import keys
 from .document import (
@@ -253,7 +253,12 @@ def document_seal(contract: Contract) -> ContractDocument | None:
 
 
 def _certificate_data(contract: Contract, document: ContractDocument) -> dict:
-    head = HistoryEntry.objects.filter(contract=contract).order_by("-seq").first()
+    from notifications.services import write_unwritten
+    from workflows.services import history_head  # it imports this module: load late
+
+    # Who was told of the last signature belongs to the certified history: written first.
+    write_unwritten()
+    head = history_head(contract)
     evidence = document.evidence.filter(voided_at__isnull=True).select_related(
         "signatory__organisation"
     )
@@ -271,7 +276,7 @@ def _certificate_data(contract: Contract, document: ContractDocument) -> dict:
         "document_sha256": document.sha256,
         "signed_pdf_sha256": sha256(bytes(document.pdf)),
         "sealed_at": document.sealed_at.isoformat(),
-        "history_head": {"seq": head.seq, "hash": head.hash} if head else None,
+        "history_head": {"seq": head[0], "hash": head[1]} if head else None,
         "parties": [
             {
                 "organisation": s.organisation.name,

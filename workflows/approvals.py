@@ -54,18 +54,31 @@ OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.HELD)
 
 
 def _absence_of(user_id: int, day: datetime.date) -> Delegation | None:
-    return (
+    """The user's absence covering ``day``: asked once per person in a decision or a launch
+    (the launch opens one task per lead and action, a few leads many times over)."""
+    memo = services.held_memo()
+    key = ("absence", user_id, day)
+    if memo is not None and key in memo:
+        return memo[key]
+    delegation = (
         Delegation.objects.filter(
             user_id=user_id, start__lte=day, end__gte=day, cancelled_at__isnull=True
         )
         .order_by("-created_at")
         .first()
     )
+    if memo is not None:
+        memo[key] = delegation
+    return delegation
 
 
 def _usernames(*user_ids: int | None) -> dict[int, str]:
+    memo = services.held_memo()
+    known = memo.setdefault("usernames", {}) if memo is not None else {}
     ids = {pk for pk in user_ids if pk}
-    return dict(User.objects.filter(pk__in=ids).values_list("pk", "username"))
+    if missing := ids - known.keys():
+        known.update(User.objects.filter(pk__in=missing).values_list("pk", "username"))
+    return {pk: known[pk] for pk in ids if pk in known}
 
 
 def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
@@ -153,6 +166,8 @@ def _claim(task: Task, actor: User, contract: Contract) -> Task:
     # the number of joined tables (~5 ms for eight), more than the lazy loads it would save.
     current = Task.objects.select_related("process", "action").get(pk=task.pk)
     current.contract = current.process.contract = contract
+    if current.action_id and current.action_id == current.process.action_id:
+        current.process.action = current.action  # the same row: the flow reads it from here
     if claimed:
         current.owner = actor
         return current

@@ -31,7 +31,7 @@ from .models import (
     TaskStatus,
     WorkingGroup,
 )
-from .nodes import Assignment, ForEach, Gather, HumanTask, contract_lock
+from .nodes import Assignment, Conclude, ForEach, Gather, HumanTask, contract_lock
 
 
 def _contract(activation: Activation) -> Contract:
@@ -79,12 +79,7 @@ class ActionReviewFlow(flow.Flow):
         .Annotation(title=_("Reviews in"))
     )
     conclude_review = (
-        flow.Function(this.fire_review_outcome)
-        .Next(this.approved)
-        .Annotation(title=_("Approve or send back"))
-    )
-    approved = (
-        flow.If(this.action_is_approved)
+        Conclude(this.fire_review_outcome)
         .Then(this.end)
         .Else(this.revise)
         .Annotation(title=_("Approved by every lead?"))
@@ -121,39 +116,44 @@ class ActionReviewFlow(flow.Flow):
         return Assignment(assignee_id=data["assignee"])
 
     def changes_requested_in_round(self, activation: Activation, active_tasks) -> bool:
-        """One lead asking for changes decides the round (the others' reviews are cancelled)."""
+        """One lead asking for changes decides the round (the others' reviews are cancelled).
+        Only the review arriving can be that one: an earlier request would have closed the
+        round already."""
+        if activation.arrived is not None:
+            return activation.arrived.decision == "request_changes"
         return activation.task.previous.filter(
             status=TaskStatus.DONE, decision="request_changes"
         ).exists()
 
-    def fire_review_outcome(self, activation: Activation) -> None:
-        # The reviews that led to the join that led here (one query through task_previous).
-        decisive = (
-            Task.objects.filter(
-                leading__leading=activation.task,
-                status=TaskStatus.DONE,
-                decision="request_changes",
+    def fire_review_outcome(self, activation: Activation) -> bool:
+        """Approve the action, or send it back to its pilot; True when approved."""
+        arrived = activation.arrived
+        if arrived is not None:
+            decisive = arrived if arrived.decision == "request_changes" else None
+        else:  # the reviews that led to the join that led here
+            decisive = (
+                Task.objects.filter(
+                    leading__leading=activation.task,
+                    status=TaskStatus.DONE,
+                    decision="request_changes",
+                )
+                .select_related("owner", "on_behalf_of")
+                .order_by("finished")
+                .first()
             )
-            .select_related("owner", "on_behalf_of")
-            .order_by("finished")
-            .first()
-        )
         if decisive:
-            action = services.action_request_changes(
+            activation.process.action = services.action_request_changes(
                 action=activation.process.action,
                 actor=decisive.owner,
                 on_behalf_of=decisive.on_behalf_of,
                 comment=decisive.comment,
             )
-        else:
-            action = services.action_approve(action=activation.process.action, actor=None)
-            self._wake_contract_flow(action.contract_id)
-        # The next gateway reads the outcome from the process (the same object), not the
-        # database again.
-        activation.process.action = action
-
-    def action_is_approved(self, activation: Activation) -> bool:
-        return activation.process.action.status == ActionStatus.APPROVED
+            return False
+        activation.process.action = services.action_approve(
+            action=activation.process.action, actor=None
+        )
+        self._wake_contract_flow(activation.process.contract_id)
+        return True
 
     def assign_revision(self, activation: Activation, data: dict) -> Assignment:
         return Assignment(assignee_id=activation.process.action.pilot_id)

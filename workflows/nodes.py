@@ -16,15 +16,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from viewflow import this
 from viewflow.workflow.activation import Activation
 from viewflow.workflow.exceptions import FlowRuntimeError
+from viewflow.workflow.nodes.if_gate import If, IfActivation
 from viewflow.workflow.nodes.join import Join, JoinActivation
 from viewflow.workflow.nodes.split import Split, SplitActivation
 from viewflow.workflow.nodes.view import View, ViewActivation
 
 from . import services
-from .models import Contract, Process, TaskStatus
+from .models import Contract, Process, Task, TaskStatus
 
 
 class ContractLock:
@@ -86,17 +88,54 @@ class ForEach(Split):
 
 
 class GatherActivation(JoinActivation):
-    """viewflow's join activation, asking the database once per arrival.
+    """viewflow's join activation, asking the database as little as an arrival needs.
 
     viewflow evaluates ``is_done`` twice (``complete.can_proceed()``, then the transition's
     own guard) and recomputes the token prefixes and the early-decision condition once more
     inside ``complete``. Nothing changes in between (all of it runs under the contract's
     lock, in one call of ``_activate_next``), so each answer is kept on the activation.
+    The join task is written once, already started, with the process the arrival came
+    from; the round's token prefix is the arriving task's, which ``ForEach`` gave to every
+    branch of the round. ``arrived`` is the task whose completion reached the join (None
+    for a join read back from the database): early-decision conditions read it, and the
+    node after the join gets it too.
     """
 
     def __init__(self, *args, **kwargs):
         self._answers: dict[str, Any] = {}
+        self.arrived: Task | None = None
         super().__init__(*args, **kwargs)
+
+    @classmethod
+    def create(cls, flow_task, prev_activation, token, data=None, seed=None):
+        process = prev_activation.process
+        open_joins = list(
+            flow_task.flow_class.task_class._default_manager.filter(
+                flow_task=flow_task,
+                process=process,
+                status__in=[TaskStatus.NEW, TaskStatus.STARTED],
+            )[:2]
+        )
+        if len(open_joins) > 1:
+            raise FlowRuntimeError("More than one join instance for process found")
+        if open_joins:
+            task = open_joins[0]
+            task.process = process
+        else:
+            task = flow_task.flow_class.task_class(
+                process=process,
+                flow_task=flow_task,
+                token=token.get_base_split_token() if token.is_split_token() else token,
+                status=TaskStatus.STARTED,
+                started=timezone.now(),
+            )
+            task.data = data if data is not None else {}
+            task.seed = seed
+            task.save()
+        task.previous.add(prev_activation.task)
+        activation = cls(task)
+        activation.arrived = prev_activation.task
+        return activation
 
     def _once(self, key: str, ask: Callable[[], Any]) -> Any:
         if key not in self._answers:
@@ -104,7 +143,9 @@ class GatherActivation(JoinActivation):
         return self._answers[key]
 
     def _join_token_prefixes(self):
-        return self._once("prefixes", super()._join_token_prefixes)
+        if self.arrived is None:
+            return self._once("prefixes", super()._join_token_prefixes)
+        return {self.arrived.token.get_common_split_prefix(self.task.token, self.arrived.pk)}
 
     def is_done(self):
         return self._once("done", super().is_done)
@@ -135,6 +176,24 @@ class Gather(Join):
                 return activation._once("condition", lambda: condition(activation, active_tasks))
 
             self._continue_on_condition = continue_on_condition
+
+
+class ConcludeActivation(IfActivation):
+    @classmethod
+    def create(cls, flow_task, prev_activation, token, data=None, seed=None):
+        activation = super().create(flow_task, prev_activation, token, data=data, seed=seed)
+        activation.arrived = getattr(prev_activation, "arrived", None)
+        return activation
+
+
+class Conclude(If):
+    """An exclusive gateway that first concludes what came in: its function fires the
+    outcome (through the services) and answers which way the flow goes on. viewflow's
+    ``Function`` then ``If`` do the same with one more task row and five more statements.
+    The function finds the task that completed the round in ``activation.arrived`` (None if
+    unknown)."""
+
+    activation_class = ConcludeActivation
 
 
 @dataclass(frozen=True)

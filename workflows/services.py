@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -123,26 +123,31 @@ def history_append_many(*, contract: Contract, entries: list[dict[str, Any]]) ->
     held = _held.get()
     if held is not None and held.contract.pk != contract.pk:
         held = None
-    if held is not None and held.history_head is not None:
-        seq, prev_hash = held.history_head
-    else:
-        head = (
-            HistoryEntry.objects.filter(contract=contract)
-            .order_by("-seq")
-            .only("seq", "hash")
-            .first()
-        )
-        seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    seq, prev_hash = history_head(contract) or (0, GENESIS_HASH)
     chained = []
     for fields in entries:
         seq += 1
         entry = _history_entry(contract, seq=seq, prev_hash=prev_hash, **fields)
         prev_hash = entry.hash
         chained.append(entry)
-    HistoryEntry.objects.bulk_create(chained)
-    if held is not None:
+    if held is None:
+        HistoryEntry.objects.bulk_create(chained)
+    else:
+        # Written with the rest of the block's entries when it ends: one INSERT per decision.
+        held.unwritten.extend(chained)
         held.history_head = (seq, prev_hash)
     return chained
+
+
+def history_head(contract: Contract) -> tuple[int, str] | None:
+    """The (seq, hash) of the contract's last entry, including those of the current
+    ``holding_contract`` block that are not written yet."""
+    held = _held.get()
+    if held is not None and held.contract.pk == contract.pk and held.history_head is not None:
+        return held.history_head
+    head = HistoryEntry.objects.filter(contract=contract).order_by("-seq").only("seq", "hash")
+    entry = head.first()
+    return (entry.seq, entry.hash) if entry else None
 
 
 def _history_entry(
@@ -199,7 +204,9 @@ def lock_contract(contract_id: int) -> Contract:
 @dataclass
 class _HeldContract:
     contract: Contract
-    history_head: tuple[int, str] | None = None  # (seq, hash) of the last entry written
+    history_head: tuple[int, str] | None = None  # (seq, hash) of the chain's last entry
+    unwritten: list[HistoryEntry] = field(default_factory=list)  # chained, not yet INSERTed
+    memo: dict[Any, Any] = field(default_factory=dict)  # what cannot change within the block
 
 
 _held: ContextVar[_HeldContract | None] = ContextVar("held_contract", default=None)
@@ -211,16 +218,32 @@ def holding_contract(contract: Contract) -> Iterator[Contract]:
 
     Inside the block the row lock is known to be held, so the flows' locks and the services'
     ``lock_contract`` do not ask the database again, and they all change this one instance
-    (no reload afterwards). The history's head is remembered from one entry to the next.
-    This holds because nothing in the block survives an error: every error leaves the block
-    and rolls back the transaction (or savepoint) that took the lock, and with it all the
-    block wrote.
+    (no reload afterwards). The history's head is remembered from one entry to the next, and
+    the block's history entries and notifications are written together when it ends (one
+    INSERT each, one delivery after commit) instead of one statement per entry. This holds
+    because nothing in the block survives an error: every error leaves the block and rolls
+    back the transaction (or savepoint) that took the lock, and with it all the block wrote.
     """
-    token = _held.set(_HeldContract(contract))
+    outer = _held.get()
+    if outer is not None and outer.contract.pk == contract.pk:
+        yield outer.contract  # already held: the outer block writes everything
+        return
+    held = _HeldContract(contract)
+    token = _held.set(held)
     try:
-        yield contract
+        with notifications.written_together():
+            yield contract
+        # The notifications' own entries ("who was told") come last, then all are written.
+        HistoryEntry.objects.bulk_create(held.unwritten)
     finally:
         _held.reset(token)
+
+
+def held_memo() -> dict[Any, Any] | None:
+    """A cache for the current ``holding_contract`` block (None outside one), for answers
+    that cannot change while the contract is locked: usernames, absences, coordinators."""
+    held = _held.get()
+    return held.memo if held is not None else None
 
 
 def contract_lock_held() -> bool:
@@ -638,7 +661,10 @@ def _action_step(
     action: Action, name: str, *, actor: User | None, on_behalf_of: User | None, comment: str
 ) -> Action:
     contract = lock_contract(action.contract_id)
-    action = contract.actions.select_for_update().get(pk=action.pk)
+    if not contract_lock_held():
+        action = contract.actions.select_for_update().get(pk=action.pk)
+    # Within a decision the flow's action was read under the contract's lock, which every
+    # change of an action takes first; a stale copy would still fail its conditional UPDATE.
     return _action_transition(
         action, name, contract=contract, actor=actor, on_behalf_of=on_behalf_of, comment=comment
     )

@@ -311,8 +311,8 @@ def test_launching_the_review_from_the_page_changes_the_status_and_adds_history(
         ("transition", "launch_review"),
         ("action_transition", "submit_for_review"),
         ("task_created", "review"),  # one review task per lead of the working group
-        ("notified", "task_assigned"),  # and who was told of it
         ("task_created", "review"),
+        ("notified", "task_assigned"),  # and who was told of them, once the changes are made
         ("notified", "task_assigned"),
     ]
     assert "Done: the contract is now “Working-group review”." in text(response)
