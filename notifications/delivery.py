@@ -166,14 +166,23 @@ def queue_webhooks(ids: list[int]) -> None:
             logger.warning("Webhook delivery %s not queued; it stays pending.", pk)
 
 
-def queue_emails(ids: list[int]) -> None:
-    from .tasks import send_notification_email
+EMAILS_PER_MESSAGE = 50
 
-    for pk in ids:
+
+def queue_emails(ids: list[int]) -> None:
+    """One broker message per 50 e-mails (a launch e-mails every lead at once), so that
+    several workers share a large batch."""
+    from .tasks import send_notification_email, send_notification_emails
+
+    for start in range(0, len(ids), EMAILS_PER_MESSAGE):
+        chunk = ids[start : start + EMAILS_PER_MESSAGE]
         try:
-            send_notification_email.delay(pk)
+            if len(chunk) == 1:
+                send_notification_email.delay(chunk[0])
+            else:
+                send_notification_emails.delay(chunk)
         except Exception:  # broker away, or an eager run that gave up: deliver_pending retries
-            logger.warning("E-mail of notification %s not queued; it stays pending.", pk)
+            logger.warning("E-mails of notifications %s not queued; they stay pending.", chunk)
 
 
 def deliver_pending(*, now: datetime.datetime | None = None) -> dict[str, int]:

@@ -22,6 +22,21 @@ def send_notification_email(self, notification_id: int) -> bool:
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
 
 
+@shared_task
+def send_notification_emails(notification_ids: list[int]) -> int:
+    """Send the e-mails of one change (a launch tells every lead at once) from one broker
+    message; one that fails is retried on its own with back-off, the others go on."""
+    sent = 0
+    for pk in notification_ids:
+        try:
+            sent += delivery.email_send(pk)
+        except delivery.EmailNotSent:
+            if send_notification_emails.request.is_eager:
+                continue  # embedded default: deliver_pending retries
+            send_notification_email.apply_async((pk,), countdown=backoff(0))
+    return sent
+
+
 @shared_task(bind=True, max_retries=None)
 def deliver_webhook(self, delivery_id: int) -> bool:
     """POST one event to a partner's webhook; retried with back-off while it fails."""

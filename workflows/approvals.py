@@ -54,22 +54,17 @@ OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.HELD)
 
 
 def _absence_of(user_id: int, day: datetime.date) -> Delegation | None:
-    """The user's absence covering ``day``: asked once per person in a decision or a launch
-    (the launch opens one task per lead and action, a few leads many times over)."""
-    memo = services.held_memo()
-    key = ("absence", user_id, day)
-    if memo is not None and key in memo:
-        return memo[key]
-    delegation = (
-        Delegation.objects.filter(
-            user_id=user_id, start__lte=day, end__gte=day, cancelled_at__isnull=True
-        )
-        .order_by("-created_at")
-        .first()
+    """The user's absence covering ``day`` (asked once per person in a decision or a launch)."""
+    return services.held_once(
+        ("absence", user_id, day),
+        lambda: (
+            Delegation.objects.filter(
+                user_id=user_id, start__lte=day, end__gte=day, cancelled_at__isnull=True
+            )
+            .order_by("-created_at")
+            .first()
+        ),
     )
-    if memo is not None:
-        memo[key] = delegation
-    return delegation
 
 
 def _usernames(*user_ids: int | None) -> dict[int, str]:

@@ -103,12 +103,14 @@ class ActionReviewFlow(flow.Flow):
         return activation.process
 
     def leads(self, activation: Activation) -> list[dict[str, Any]]:
-        lead_ids = (
-            WorkingGroup.leads.through.objects.filter(
-                workinggroup_id=activation.process.action.working_group_id
-            )
-            .order_by("pk")
-            .values_list("user_id", flat=True)
+        group_id = activation.process.action.working_group_id
+        lead_ids = services.held_once(
+            ("leads", group_id),
+            lambda: list(
+                WorkingGroup.leads.through.objects.filter(workinggroup_id=group_id)
+                .order_by("pk")
+                .values_list("user_id", flat=True)
+            ),
         )
         return [{"assignee": lead_id} for lead_id in lead_ids]
 

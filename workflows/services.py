@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -241,9 +241,20 @@ def holding_contract(contract: Contract) -> Iterator[Contract]:
 
 def held_memo() -> dict[Any, Any] | None:
     """A cache for the current ``holding_contract`` block (None outside one), for answers
-    that cannot change while the contract is locked: usernames, absences, coordinators."""
+    that do not change while the contract is locked: usernames, absences, working groups'
+    leads (a launch opens a task per lead and action, the same few people many times)."""
     held = _held.get()
     return held.memo if held is not None else None
+
+
+def held_once(key: Any, ask: Callable[[], Any]) -> Any:
+    """``ask()``, asked once per ``holding_contract`` block (each time outside one)."""
+    memo = held_memo()
+    if memo is None:
+        return ask()
+    if key not in memo:
+        memo[key] = ask()
+    return memo[key]
 
 
 def contract_lock_held() -> bool:
