@@ -334,7 +334,7 @@ class ContractFlow(flow.Flow):
     def vote_is_decided(self, activation: Activation, active_tasks) -> bool:
         vote = self._current_vote(activation)
         approvals, rejections = services.committee_vote_count(vote)
-        return vote.outcome_when(approvals, rejections, open_votes=active_tasks.count()) is not None
+        return vote.outcome_when(approvals, rejections, open_votes=len(active_tasks)) is not None
 
     def fire_vote_outcome(self, activation: Activation) -> None:
         services.committee_vote_conclude(vote=self._current_vote(activation))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from viewflow import this
 from viewflow.workflow.activation import Activation
@@ -87,6 +88,13 @@ class ForEach(Split):
         return super().Next(node)
 
 
+class _ReadTasks(list):
+    """Tasks already read, answering what viewflow's join asks of a queryset of them."""
+
+    def exists(self) -> bool:
+        return bool(self)
+
+
 class GatherActivation(JoinActivation):
     """viewflow's join activation, asking the database as little as an arrival needs.
 
@@ -94,11 +102,13 @@ class GatherActivation(JoinActivation):
     own guard) and recomputes the token prefixes and the early-decision condition once more
     inside ``complete``. Nothing changes in between (all of it runs under the contract's
     lock, in one call of ``_activate_next``), so each answer is kept on the activation.
-    The join task is written once, already started, with the process the arrival came
-    from; the round's token prefix is the arriving task's, which ``ForEach`` gave to every
-    branch of the round. ``arrived`` is the task whose completion reached the join (None
-    for a join read back from the database): early-decision conditions read it, and the
-    node after the join gets it too.
+
+    An arrival reads, in one query, the open join task and the round's tasks still open
+    (the round's token prefix is the arriving task's, which ``ForEach`` gave to every branch
+    of the round); a first arrival writes the join task once, already started. ``arrived``
+    is the task whose completion reached the join (None for a join read back from the
+    database, which asks viewflow's own questions): early-decision conditions read it, and
+    the node after the join gets it too.
     """
 
     def __init__(self, *args, **kwargs):
@@ -108,33 +118,37 @@ class GatherActivation(JoinActivation):
 
     @classmethod
     def create(cls, flow_task, prev_activation, token, data=None, seed=None):
-        process = prev_activation.process
-        open_joins = list(
-            flow_task.flow_class.task_class._default_manager.filter(
-                flow_task=flow_task,
-                process=process,
-                status__in=[TaskStatus.NEW, TaskStatus.STARTED],
-            )[:2]
+        process, arrived = prev_activation.process, prev_activation.task
+        join_token = token.get_base_split_token() if token.is_split_token() else token
+        prefix = arrived.token.get_common_split_prefix(join_token, arrived.pk)
+        read = flow_task.flow_class.task_class._default_manager.filter(process=process).filter(
+            Q(flow_task=flow_task, status__in=[TaskStatus.NEW, TaskStatus.STARTED])
+            | Q(token__startswith=prefix)
+            & ~Q(status__in=[TaskStatus.DONE, TaskStatus.CANCELED, TaskStatus.REVIVED])
         )
+        open_joins, still_open = [], _ReadTasks()
+        for task in read:
+            task.process = process
+            (open_joins if task.flow_task == flow_task else still_open).append(task)
         if len(open_joins) > 1:
             raise FlowRuntimeError("More than one join instance for process found")
         if open_joins:
             task = open_joins[0]
-            task.process = process
         else:
             task = flow_task.flow_class.task_class(
                 process=process,
                 flow_task=flow_task,
-                token=token.get_base_split_token() if token.is_split_token() else token,
+                token=join_token,
                 status=TaskStatus.STARTED,
                 started=timezone.now(),
             )
             task.data = data if data is not None else {}
             task.seed = seed
             task.save()
-        task.previous.add(prev_activation.task)
+        task.previous.add(arrived)
         activation = cls(task)
-        activation.arrived = prev_activation.task
+        activation.arrived = arrived
+        activation._answers[f"active {prefix}"] = still_open
         return activation
 
     def _once(self, key: str, ask: Callable[[], Any]) -> Any:
@@ -151,14 +165,12 @@ class GatherActivation(JoinActivation):
         return self._once("done", super().is_done)
 
     def _active_join_tasks(self, join_token_prefix):
-        # Fetched once: ``is_done`` and ``complete`` both ask whether any remain, and
-        # ``complete`` cancels the same ones.
-        def fetch():
-            active = super(GatherActivation, self)._active_join_tasks(join_token_prefix)
-            len(active)
-            return active
-
-        return self._once(f"active {join_token_prefix}", fetch)
+        # Read once (with the join task, for an arrival): ``is_done`` and ``complete`` both
+        # ask whether any remain, and ``complete`` cancels the same ones.
+        return self._once(
+            f"active {join_token_prefix}",
+            lambda: _ReadTasks(super(GatherActivation, self)._active_join_tasks(join_token_prefix)),
+        )
 
 
 class Gather(Join):

@@ -145,9 +145,12 @@ def history_head(contract: Contract) -> tuple[int, str] | None:
     held = _held.get()
     if held is not None and held.contract.pk == contract.pk and held.history_head is not None:
         return held.history_head
-    head = HistoryEntry.objects.filter(contract=contract).order_by("-seq").only("seq", "hash")
-    entry = head.first()
-    return (entry.seq, entry.hash) if entry else None
+    return (
+        HistoryEntry.objects.filter(contract=contract)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
 
 
 def _history_entry(
