@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from notifications import delivery
 from notifications.models import EmailMode, Notification, NotificationEvent, NotificationPreference
-from notifications.tasks import send_notification_email
+from notifications.tasks import send_notification_email, send_notification_emails
 from tests.factories import ActionFactory, SteeringCommitteeFactory, UserFactory
 from tests.flows import launch
 from tests.notifications.mail import FlakyBackend
@@ -104,6 +104,49 @@ def test_a_worker_retries_with_back_off(review_launch, flaky_mail):
         send_notification_email.run(notification.pk)
     assert retry.call_args.kwargs["countdown"] == 30
     assert not mail.outbox
+
+
+@pytest.fixture
+def two_leads_launch(contract, coordinator, lead, django_capture_on_commit_callbacks):
+    """Launching the review assigns Léa and Marc a review task each, in one change."""
+    SteeringCommitteeFactory(contract=contract)
+    action = ActionFactory(contract=contract)
+    action.working_group.leads.set([lead, UserFactory(email="marc@example.org")])
+
+    def launch_review():
+        with django_capture_on_commit_callbacks(execute=True):
+            launch(contract, coordinator)
+        return list(
+            Notification.objects.filter(event=NotificationEvent.TASK_ASSIGNED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+    return launch_review
+
+
+def test_the_e_mails_of_one_change_go_to_the_broker_in_one_message(two_leads_launch):
+    with mock.patch.object(
+        send_notification_emails, "delay", wraps=send_notification_emails.delay
+    ) as queued:
+        ids = two_leads_launch()
+
+    queued.assert_called_once_with(ids)
+    assert sorted(m.to[0] for m in mail.outbox) == ["lea@example.org", "marc@example.org"]
+    assert Notification.objects.filter(pk__in=ids, emailed_at__isnull=False).count() == 2
+
+
+def test_on_a_worker_an_e_mail_failing_in_a_batch_is_retried_alone(two_leads_launch, flaky_mail):
+    with mock.patch("notifications.delivery.queue_emails"):
+        first, second = two_leads_launch()
+    flaky_mail.failures = 1  # the mail server refuses the first message only
+
+    with mock.patch.object(send_notification_email, "apply_async") as retried:
+        assert send_notification_emails.run([first, second]) == 1
+
+    retried.assert_called_once_with((first,), countdown=30)
+    assert Notification.objects.get(pk=second).emailed_at is not None
+    assert Notification.objects.get(pk=first).emailed_at is None
 
 
 def test_the_retries_stop_after_the_last_attempt(review_launch, flaky_mail, settings):
