@@ -170,8 +170,10 @@ def _walk(contract, coordinator) -> Walk:
     walk = Walk(actions=contract.actions.count(), launch=launch)
     people = {}  # the same few dozen people act again and again: each read once
     while True:
+        # What a person's click carries (the task's id): the decision reads the rest itself.
         task = (
             Task.objects.filter(contract=contract, status=TaskStatus.ASSIGNED)
+            .only("pk", "contract_id", "kind", "owner_id", "on_behalf_of_id")
             .order_by("pk")
             .first()
         )
@@ -225,3 +227,13 @@ def report(walks: list[Walk]) -> list[str]:
                 f"{spread}; median {ms(statistics.median(seconds))}, max {ms(max(seconds))}"
             )
     return lines
+
+
+def spread(walks: list[Walk]) -> list[str]:
+    """One line per walk: on a shared machine one walk can take a third longer than the next."""
+    return [
+        f"  walk {n}: without the PDF work {walk.seconds - walk.pdf_seconds:.2f} s, the services "
+        f"alone {walk.service_seconds - walk.pdf_seconds:.2f} s "
+        f"({walk.service_cpu_seconds:.2f} s of Python CPU with the PDF work)"
+        for n, walk in enumerate(walks, 1)
+    ]
