@@ -90,7 +90,9 @@ class _Unwritten:
     recipient_ids: set[int]
     title: str
     contract: Contract | None
-    contract_status: str  # as it was when notified, for the webhooks' payload
+    # As they were when notified: the webhooks' payload and the history entry say so.
+    contract_status: str
+    contract_version: int | None
     task: Task | None
     meeting: Meeting | None
     url: str
@@ -157,6 +159,7 @@ def notify(
         title=title[:300],
         contract=contract,
         contract_status=contract.status if contract else "",
+        contract_version=contract.version if contract else None,
         task=task,
         meeting=meeting,
         url=url,
@@ -230,7 +233,7 @@ def _write(unwritten: list[_Unwritten]) -> list[Notification]:
             webhooks += _webhook_deliveries(item, now)
     created = Notification.objects.bulk_create(rows) if rows else []
     for item, usernames in told:
-        _record_notified(item.contract, item.event, item.title, usernames)
+        _record_notified(item, usernames)
     if not created and not webhooks:
         return []
     from .delivery import PUSH_FIELDS, deliver  # it imports the channel layer: load late
@@ -243,16 +246,17 @@ def _write(unwritten: list[_Unwritten]) -> list[Notification]:
     return created
 
 
-def _record_notified(contract: Contract, event: str, title: str, usernames: list[str]) -> None:
+def _record_notified(item: _Unwritten, usernames: list[str]) -> None:
     """Who was told what, in the contract's history (the caller holds the contract's lock, as
-    for every change that notifies)."""
+    for every change that notifies), about the version the change was made to."""
     from workflows import services as workflows
 
     workflows.history_append(
-        contract=contract,
+        contract=item.contract,
         event=HistoryEvent.NOTIFIED,
-        name=event,
-        data={"title": title, "recipients": usernames},
+        name=item.event,
+        data={"title": item.title, "recipients": usernames},
+        contract_version=item.contract_version,
     )
 
 

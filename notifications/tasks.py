@@ -1,8 +1,12 @@
 """Background delivery of notifications (Celery; eager on the embedded default)."""
 
+import logging
+
 from celery import shared_task
 
 from . import delivery, services
+
+logger = logging.getLogger(__name__)
 
 
 def backoff(retries: int) -> int:
@@ -25,7 +29,8 @@ def send_notification_email(self, notification_id: int) -> bool:
 @shared_task
 def send_notification_emails(notification_ids: list[int]) -> int:
     """Send the e-mails of one change (a launch tells every lead at once) from one broker
-    message; one that fails is retried on its own with back-off, the others go on."""
+    message. Each is sent on its own: one the mail server refuses is retried alone with
+    back-off, one that fails otherwise is logged, and the others go on."""
     sent = 0
     for pk in notification_ids:
         try:
@@ -33,7 +38,12 @@ def send_notification_emails(notification_ids: list[int]) -> int:
         except delivery.EmailNotSent:
             if send_notification_emails.request.is_eager:
                 continue  # embedded default: deliver_pending retries
-            send_notification_email.apply_async((pk,), countdown=backoff(0))
+            try:  # its first try was this one: the next waits as a first retry would
+                send_notification_email.apply_async((pk,), countdown=backoff(0), retries=1)
+            except Exception:  # broker away: deliver_pending retries
+                logger.warning("E-mail of notification %s not queued again; it stays pending.", pk)
+        except Exception:
+            logger.exception("E-mail of notification %s failed; the others go on.", pk)
     return sent
 
 

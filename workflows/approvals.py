@@ -79,6 +79,7 @@ def _usernames(*user_ids: int | None) -> dict[int, str]:
 def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
     """Give a new task to its assignee, or to the assignee's delegate during an absence."""
     process = task.process
+    contract = services.held_instance(process.contract)  # with this decision's changes
     now = timezone.now()
     delegation = _absence_of(assignment.assignee_id, timezone.localdate())
     task.kind = kind
@@ -100,7 +101,7 @@ def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
     task.save()
     names = _usernames(task.owner_id, task.on_behalf_of_id)
     services.history_append(
-        contract=process.contract,
+        contract=contract,
         event=HistoryEvent.TASK_CREATED,
         name=kind,
         action=process.action if task.action_id == process.action_id else task.action,
@@ -112,7 +113,7 @@ def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
             **({"delegation": delegation.pk} if delegation else {}),
         },
     )
-    notifications.notify_task_assigned(task, contract=process.contract)
+    notifications.notify_task_assigned(task, contract=contract)
     return task
 
 

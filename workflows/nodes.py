@@ -191,6 +191,8 @@ class Gather(Join):
 
 
 class ConcludeActivation(IfActivation):
+    arrived: Task | None = None  # unknown for an activation rebuilt from a stored task
+
     @classmethod
     def create(cls, flow_task, prev_activation, token, data=None, seed=None):
         activation = super().create(flow_task, prev_activation, token, data=data, seed=seed)

@@ -92,6 +92,7 @@ def history_append(
     to_state: str = "",
     comment: str = "",
     data: dict[str, Any] | None = None,
+    contract_version: int | None = None,
 ) -> HistoryEntry:
     """Append one entry to the contract's chain; the caller holds the contract's row lock."""
     (entry,) = history_append_many(
@@ -107,6 +108,7 @@ def history_append(
                 "to_state": to_state,
                 "comment": comment,
                 "data": data,
+                "contract_version": contract_version,
             }
         ],
     )
@@ -167,6 +169,7 @@ def _history_entry(
     to_state: str = "",
     comment: str = "",
     data: dict[str, Any] | None = None,
+    contract_version: int | None = None,
 ) -> HistoryEntry:
     entry = HistoryEntry(
         contract=contract,
@@ -185,7 +188,8 @@ def _history_entry(
         comment=comment,
         # Stored as it will read back from the database, so the hash recomputes identically.
         data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)),
-        contract_version=contract.version,
+        # The version the entry is about: the contract's, unless recorded later on its behalf.
+        contract_version=contract.version if contract_version is None else contract_version,
         prev_hash=prev_hash,
     )
     entry.hash = entry.compute_hash()
@@ -260,8 +264,18 @@ def held_once(key: Any, ask: Callable[[], Any]) -> Any:
     return memo[key]
 
 
-def contract_lock_held() -> bool:
-    return _held.get() is not None
+def held_instance(contract: Contract) -> Contract:
+    """The instance the current ``holding_contract`` block changes, if it holds this row
+    (a flow's process may carry a copy read before the block's transitions), else
+    ``contract`` itself."""
+    held = _held.get()
+    return held.contract if held is not None and held.contract.pk == contract.pk else contract
+
+
+def contract_lock_held(contract_id: int | None = None) -> bool:
+    """Whether a ``holding_contract`` block is open (for this contract, when given)."""
+    held = _held.get()
+    return held is not None and (contract_id is None or held.contract.pk == contract_id)
 
 
 def _lock(contract: Contract) -> Contract:
@@ -272,7 +286,9 @@ def _fire(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
     """Fire FSM transition `name` on `obj` and save it; refuse with a clear 409 otherwise."""
     source, target = _apply(obj, name, **kwargs)
     try:
-        obj.save()
+        # An action's transitions change its status only: writing just that column keeps
+        # whatever else someone changed in the row meanwhile (an edit of its sheet).
+        obj.save(update_fields=["status"]) if isinstance(obj, Action) else obj.save()
     except ConcurrentTransition as exc:
         raise Conflict(_(CHANGED_MEANWHILE)) from exc
     return source, target
@@ -675,10 +691,10 @@ def _action_step(
     action: Action, name: str, *, actor: User | None, on_behalf_of: User | None, comment: str
 ) -> Action:
     contract = lock_contract(action.contract_id)
-    if not contract_lock_held():
+    if not contract_lock_held(action.contract_id):
         action = contract.actions.select_for_update().get(pk=action.pk)
-    # Within a decision the flow's action was read under the contract's lock, which every
-    # change of an action takes first; a stale copy would still fail its conditional UPDATE.
+    # Within a decision the flow's action was read under the contract's lock; a status
+    # changed meanwhile fails the conditional UPDATE, and only the status is written.
     return _action_transition(
         action, name, contract=contract, actor=actor, on_behalf_of=on_behalf_of, comment=comment
     )

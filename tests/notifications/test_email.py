@@ -144,9 +144,27 @@ def test_on_a_worker_an_e_mail_failing_in_a_batch_is_retried_alone(two_leads_lau
     with mock.patch.object(send_notification_email, "apply_async") as retried:
         assert send_notification_emails.run([first, second]) == 1
 
-    retried.assert_called_once_with((first,), countdown=30)
+    retried.assert_called_once_with((first,), countdown=30, retries=1)  # then 60 s, 120 s...
     assert Notification.objects.get(pk=second).emailed_at is not None
     assert Notification.objects.get(pk=first).emailed_at is None
+
+
+def test_an_e_mail_failing_otherwise_does_not_stop_the_others_of_its_message(two_leads_launch):
+    with mock.patch("notifications.delivery.queue_emails"):
+        first, second = two_leads_launch()
+    real_send = delivery._send_one
+
+    def send(notification):
+        if notification.pk == first:
+            raise ValueError("an address the mail library refuses")
+        return real_send(notification)
+
+    with mock.patch("notifications.delivery._send_one", side_effect=send):
+        assert send_notification_emails.run([first, second]) == 1
+
+    other = Notification.objects.select_related("recipient").get(pk=second)
+    assert [m.to for m in mail.outbox] == [[other.recipient.email]]
+    assert other.emailed_at is not None
 
 
 def test_the_retries_stop_after_the_last_attempt(review_launch, flaky_mail, settings):

@@ -24,7 +24,7 @@ from tests.factories import (
     SteeringCommitteeFactory,
     UserFactory,
 )
-from tests.flows import ensure_committee_and_signatory
+from tests.flows import approve_reviews, ensure_committee_and_signatory
 from workflows import approvals
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +113,21 @@ def test_a_picked_event_is_posted_signed_and_logged(launch, endpoint, partner, c
     assert logged.status == "delivered"
     assert logged.response_status == 200
     assert logged.attempts == 1
+
+
+def test_the_payload_gives_the_contract_status_of_the_moment_it_tells_of(
+    launch, contract, partner, django_capture_on_commit_callbacks
+):
+    inside = OrganisationFactory()
+    contract.organisations.add(inside)
+    WebhookEndpoint.objects.create(organisation=inside, url=partner.url, events=["task_assigned"])
+    launch()
+    with django_capture_on_commit_callbacks(execute=True):
+        approve_reviews(contract)  # the last approval opens the committee and its vote tasks
+
+    statuses = [json.loads(body)["contract"]["status"] for _headers, body in partner.received]
+    assert statuses[0] == "review"  # the review tasks of the launch
+    assert statuses[-1] == "committee"  # the votes, the same change that opened the committee
 
 
 def test_organisations_outside_the_contract_and_other_kinds_get_nothing(launch, contract, partner):

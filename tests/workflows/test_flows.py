@@ -294,6 +294,10 @@ def test_a_mandatory_decline_sends_the_contract_back_to_draft_as_a_new_version(
         "voided_signatures"
     ]
     assert voided == [signing.organisation.code]
+    # Who was told of the decline is recorded against the version that was declined.
+    told = HistoryEntry.objects.filter(event="notified", name__in=["decision_made", "declined"])
+    assert told.filter(name="declined").exists()
+    assert set(told.values_list("contract_version", flat=True)) == {1}
     assert not Process.objects.filter(contract=contract, finished__isnull=True).exists()
     assert statuses(contract) == [ActionStatus.DRAFT] * 3
 
