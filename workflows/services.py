@@ -286,9 +286,12 @@ def _fire(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
     """Fire FSM transition `name` on `obj` and save it; refuse with a clear 409 otherwise."""
     source, target = _apply(obj, name, **kwargs)
     try:
-        # An action's transitions change its status only: writing just that column keeps
-        # whatever else someone changed in the row meanwhile (an edit of its sheet).
-        obj.save(update_fields=["status"]) if isinstance(obj, Action) else obj.save()
+        if isinstance(obj, Action):
+            # Its transitions change its status only: writing just that column keeps
+            # whatever else someone changed in the row meanwhile (an edit of its sheet).
+            obj.save(update_fields=["status"])
+        else:
+            obj.save()
     except ConcurrentTransition as exc:
         raise Conflict(_(CHANGED_MEANWHILE)) from exc
     return source, target
