@@ -12,7 +12,7 @@ import datetime
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -99,13 +99,8 @@ class _Unwritten:
     body: str
 
 
-@dataclass
-class _Batch:
-    unwritten: list[_Unwritten] = field(default_factory=list)
-    coordinators: dict[int, set[int]] = field(default_factory=dict)
-
-
-_batch: ContextVar[_Batch | None] = ContextVar("notifications_batch", default=None)
+# The notify calls of the open ``written_together`` block (None outside one).
+_batch: ContextVar[list[_Unwritten] | None] = ContextVar("notifications_batch", default=None)
 
 
 @contextmanager
@@ -117,21 +112,22 @@ def written_together() -> Iterator[None]:
     if _batch.get() is not None:
         yield  # the outer block writes them
         return
-    token = _batch.set(_Batch())
+    batch: list[_Unwritten] = []
+    token = _batch.set(batch)
     try:
         yield
-        batch = _batch.get()
     finally:
         _batch.reset(token)
-    _write(batch.unwritten)
+    _write(batch)
 
 
 def write_unwritten() -> None:
     """Write the notifications of the current ``written_together`` block now (the completion
     certificate certifies a history that includes who was told of the last signature)."""
     batch = _batch.get()
-    if batch is not None:
-        unwritten, batch.unwritten = batch.unwritten, []
+    if batch:
+        unwritten = batch[:]
+        batch.clear()
         _write(unwritten)
 
 
@@ -167,7 +163,7 @@ def notify(
     )
     batch = _batch.get()
     if batch is not None:
-        batch.unwritten.append(unwritten)
+        batch.append(unwritten)
         return []
     return _write([unwritten])
 
@@ -309,18 +305,17 @@ def _webhook_deliveries(item: _Unwritten, now: datetime.datetime) -> list[Webhoo
 
 
 def _coordinators(contract: Contract) -> set[int]:
-    """The contract's coordinators (asked once per ``written_together`` block)."""
-    batch = _batch.get()
-    if batch is not None and contract.pk in batch.coordinators:
-        return batch.coordinators[contract.pk]
-    ids = set(
-        Contract.coordinators.through.objects.filter(contract=contract).values_list(
-            "user_id", flat=True
-        )
+    """The contract's coordinators (asked once per decision)."""
+    from workflows import services as workflows
+
+    return workflows.held_once(
+        ("coordinators", contract.pk),
+        lambda: set(
+            Contract.coordinators.through.objects.filter(contract=contract).values_list(
+                "user_id", flat=True
+            )
+        ),
     )
-    if batch is not None:
-        batch.coordinators[contract.pk] = ids
-    return ids
 
 
 def _task_url(task: Task) -> str:

@@ -129,7 +129,7 @@ class ActionReviewFlow(flow.Flow):
 
     def fire_review_outcome(self, activation: Activation) -> bool:
         """Approve the action, or send it back to its pilot; True when approved."""
-        arrived = getattr(activation, "arrived", None)
+        arrived = activation.arrived
         if arrived is not None:
             decisive = arrived if arrived.decision == "request_changes" else None
         else:  # the reviews that led to the join that led here

@@ -148,6 +148,7 @@ class GatherActivation(JoinActivation):
         task.previous.add(arrived)
         activation = cls(task)
         activation.arrived = arrived
+        activation._answers["prefixes"] = {prefix}
         activation._answers[f"active {prefix}"] = still_open
         return activation
 
@@ -157,9 +158,7 @@ class GatherActivation(JoinActivation):
         return self._answers[key]
 
     def _join_token_prefixes(self):
-        if self.arrived is None:
-            return self._once("prefixes", super()._join_token_prefixes)
-        return {self.arrived.token.get_common_split_prefix(self.task.token, self.arrived.pk)}
+        return self._once("prefixes", super()._join_token_prefixes)
 
     def is_done(self):
         return self._once("done", super().is_done)
