@@ -143,10 +143,11 @@ def _commit_one(recipients: list[int]) -> tuple[list[int], float]:
     """One change committed with its notifications (the outbox), as a request would."""
     from django.db import transaction
 
-    from notifications.services import notify
+    from notifications.services import notice, notices_write
 
     with transaction.atomic():
-        rows = notify(event="contract_status", recipients=recipients, title="Benchmark")
+        told = notice(event="contract_status", recipients=recipients, title="Benchmark")
+        rows = notices_write([told], unit=None)
         committed = time.monotonic()  # just before COMMIT and the after-commit push
     return [row.pk for row in rows], committed
 

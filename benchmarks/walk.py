@@ -79,9 +79,9 @@ class Walk:
 
 # The PDF work of issue 4: the document frozen at the deliberation, each signature, the seal.
 PDF_WORK = ("signatures.services", ("document_freeze", "signature_apply", "document_seal"))
-# The notifications of issue 5: writing them (queued by ``notify`` during a decision, written
-# by ``_write`` when it ends) and delivering them (after commit).
-NOTIFYING = ("notifications.services", ("notify", "_write"))
+# The notifications of issue 5: writing them (``notices_write``, when the decision's unit of
+# work finishes) and delivering them (after commit).
+NOTIFYING = ("notifications.services", ("notices_write",))
 DELIVERING = ("notifications.delivery", ("deliver",))
 
 

@@ -278,3 +278,13 @@ ACCORD_TASK_DUE_DAYS = {
     "deliberation": env.int("ACCORD_DELIBERATION_DAYS", default=30),
     "signature": env.int("ACCORD_SIGNATURE_DAYS", default=20),
 }
+
+# What the other apps do about what the domain records, in this order, in the recording
+# transaction (workflows.history.UnitOfWork.finish): whoever a change concerns is told, then
+# a fully signed contract is sealed (its certificate covers who was told of the last signature).
+ACCORD_REACTIONS = [
+    "notifications.reactions.notify_recorded",
+    "signatures.reactions.seal_signed_contract",
+]
+# Who draws up, signs and voids the contract document for the domain (workflows.documents).
+ACCORD_CONTRACT_DOCUMENTS = "signatures.services.PdfContractDocuments"

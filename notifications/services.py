@@ -1,17 +1,17 @@
-"""Writing notifications: one call per event, from inside the service that makes the change.
+"""Writing notifications: what each kind of change tells whom.
 
-Each ``notify_*`` writes its rows with one INSERT in the caller's transaction (the outbox: a
-rolled-back change notifies nobody) and queues their delivery with ``transaction.on_commit``
-(browser push, e-mail, webhooks). A delivery that fails then is picked up by
-``delivery.deliver_pending``. The texts are written in French, whatever the actor's language.
+The domain never calls this module: ``notifications.reactions`` reads the history entries a
+unit of work recorded and turns them into notices, written here with one INSERT in the same
+transaction (the outbox: a rolled-back change notifies nobody); their delivery is queued with
+``transaction.on_commit`` (browser push, e-mail, webhooks), and one that fails then is picked
+up by ``delivery.deliver_pending``. The texts are written in French, whatever the actor's
+language. Committee meetings, which no flow records yet, write their notices themselves.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -23,7 +23,9 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from workflows.approvals import require_coordinator
 from workflows.errors import ApplicationError, Conflict
+from workflows.history import UnitOfWork
 from workflows.models import (
     CommitteeVote,
     Contract,
@@ -37,6 +39,7 @@ from workflows.models import (
     User,
 )
 
+from . import delivery
 from .models import (
     DEFAULT_EMAIL_MODES,
     EmailMode,
@@ -83,14 +86,15 @@ def _person(user: User) -> str:
 
 
 @dataclass
-class _Unwritten:
-    """One ``notify`` call waiting for the end of its ``written_together`` block."""
+class Notice:
+    """What one event tells its recipients, waiting to be written with the other notices of
+    the same unit of work (``notices_write``)."""
 
     event: str
     recipient_ids: set[int]
     title: str
     contract: Contract | None
-    # As they were when notified: the webhooks' payload and the history entry say so.
+    # As they were when the change was made: the webhooks' payload and the history say so.
     contract_status: str
     contract_version: int | None
     task: Task | None
@@ -99,83 +103,59 @@ class _Unwritten:
     body: str
 
 
-# The notify calls of the open ``written_together`` block (None outside one).
-_batch: ContextVar[list[_Unwritten] | None] = ContextVar("notifications_batch", default=None)
-
-
-@contextmanager
-def written_together() -> Iterator[None]:
-    """Notifications of the block are written when it ends, all together: one query for the
-    recipients, one INSERT, one history INSERT with the block's other entries, and one
-    delivery after commit (``workflows.services.holding_contract`` opens one per decision).
-    An error in the block writes none of them."""
-    if _batch.get() is not None:
-        yield  # the outer block writes them
-        return
-    batch: list[_Unwritten] = []
-    token = _batch.set(batch)
-    try:
-        yield
-    finally:
-        _batch.reset(token)
-    _write(batch)
-
-
-def write_unwritten() -> None:
-    """Write the notifications of the current ``written_together`` block now (the completion
-    certificate certifies a history that includes who was told of the last signature)."""
-    batch = _batch.get()
-    if batch:
-        unwritten = batch[:]
-        batch.clear()
-        _write(unwritten)
-
-
-def notify(
+def notice(
     *,
     event: str,
     recipients: Iterable[int],
     title: str,
     contract: Contract | None = None,
+    contract_status: str | None = None,
+    contract_version: int | None = None,
     task: Task | None = None,
     meeting: Meeting | None = None,
     url: str = "",
     body: str = "",
     exclude: Iterable[int | None] = (),
-) -> list[Notification]:
-    """Write one notification per active recipient and queue its delivery after commit.
-
-    ``recipients`` is user ids (a list, a set or a flat ``values_list``). Inside
-    ``written_together`` the rows are written when the block ends (and nothing is returned);
-    otherwise at once."""
+) -> Notice:
+    """One notice to the active ``recipients`` (user ids: a list, a set or a flat
+    ``values_list``) but the ``exclude``d; the contract's status and version are its current
+    ones unless given (as they were when the change being told of was made)."""
     excluded = {pk for pk in exclude if pk}
-    unwritten = _Unwritten(
+    return Notice(
         event=event,
         recipient_ids={pk for pk in recipients if pk and pk not in excluded},
         title=title[:300],
         contract=contract,
-        contract_status=contract.status if contract else "",
-        contract_version=contract.version if contract else None,
+        contract_status=(
+            contract_status if contract_status is not None else contract.status if contract else ""
+        ),
+        contract_version=(
+            contract_version
+            if contract_version is not None
+            else contract.version
+            if contract
+            else None
+        ),
         task=task,
         meeting=meeting,
         url=url,
         body=body,
     )
-    batch = _batch.get()
-    if batch is not None:
-        batch.append(unwritten)
-        return []
-    return _write([unwritten])
 
 
-def _write(unwritten: list[_Unwritten]) -> list[Notification]:
-    """Write the notifications of one or more ``notify`` calls and queue their delivery."""
+def notices_write(notices: Iterable[Notice], *, unit: UnitOfWork | None) -> list[Notification]:
+    """Write the notices' notifications and the partners' webhook deliveries (one query for
+    the recipients, one INSERT each), record who was told in ``unit`` (the contract's unit of
+    work, required when a notice is about a contract), and queue their delivery after commit.
+    """
     # Nobody to tell may still leave a partner's webhook to call.
-    unwritten = [item for item in unwritten if item.recipient_ids or item.contract]
+    unwritten = [item for item in notices if item.recipient_ids or item.contract]
     if not unwritten:
         return []
     events = sorted({item.event for item in unwritten})
     contracts = {item.contract.pk: item.contract for item in unwritten if item.contract}
+    if contracts and (unit is None or set(contracts) != {unit.contract.pk}):
+        raise ValueError("Notices about a contract are written in that contract's unit of work.")
     # The recipients' address and username, their preference for each event, and whether each
     # contract's partners have webhooks, in a single query.
     annotations = {
@@ -228,39 +208,33 @@ def _write(unwritten: list[_Unwritten]) -> list[Notification]:
         if item.contract is not None and item.contract.pk in hooked:
             webhooks += _webhook_deliveries(item, now)
     created = Notification.objects.bulk_create(rows) if rows else []
-    for item, usernames in told:
-        _record_notified(item, usernames)
+    if unit is not None:
+        # Who was told what, in the contract's history, about the version the change was
+        # made to.
+        unit.record_many(
+            {
+                "event": HistoryEvent.NOTIFIED,
+                "name": item.event,
+                "data": {"title": item.title, "recipients": usernames},
+                "contract_version": item.contract_version,
+            }
+            for item, usernames in told
+        )
     if not created and not webhooks:
         return []
-    from .delivery import PUSH_FIELDS, deliver  # it imports the channel layer: load late
-
     # What the push needs, taken now from the rows just written: no re-read after commit.
-    pushes = [{name: getattr(row, name) for name in PUSH_FIELDS} for row in created]
+    pushes = [{name: getattr(row, name) for name in delivery.PUSH_FIELDS} for row in created]
     emails = [row.pk for row in created if row.email_mode == EmailMode.IMMEDIATE]
     webhook_ids = [row.pk for row in webhooks]
-    transaction.on_commit(lambda: deliver(pushes, emails, webhook_ids), robust=True)
+    transaction.on_commit(lambda: delivery.deliver(pushes, emails, webhook_ids), robust=True)
     return created
 
 
-def _record_notified(item: _Unwritten, usernames: list[str]) -> None:
-    """Who was told what, in the contract's history (the caller holds the contract's lock, as
-    for every change that notifies), about the version the change was made to."""
-    from workflows import services as workflows
-
-    workflows.history_append(
-        contract=item.contract,
-        event=HistoryEvent.NOTIFIED,
-        name=item.event,
-        data={"title": item.title, "recipients": usernames},
-        contract_version=item.contract_version,
-    )
-
-
-def _endpoints(contract: Contract) -> QuerySet:
+def _endpoints(contract: Contract) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(active=True, organisation__contracts=contract)
 
 
-def _webhook_deliveries(item: _Unwritten, now: datetime.datetime) -> list[WebhookDelivery]:
+def _webhook_deliveries(item: Notice, now: datetime.datetime) -> list[WebhookDelivery]:
     """One delivery per endpoint of the contract's partner organisations that picked this
     kind of event."""
     event, title, contract, task, meeting = (
@@ -270,6 +244,7 @@ def _webhook_deliveries(item: _Unwritten, now: datetime.datetime) -> list[Webhoo
         item.task,
         item.meeting,
     )
+    assert contract is not None
     endpoints = [
         pk for pk, events in _endpoints(contract).values_list("pk", "events") if event in events
     ]
@@ -299,16 +274,14 @@ def _webhook_deliveries(item: _Unwritten, now: datetime.datetime) -> list[Webhoo
         WebhookDelivery(endpoint_id=pk, event=event, payload=payload, created_at=now)
         for pk in endpoints
     ]
-    for delivery in deliveries:
-        delivery.payload = {"id": str(delivery.uid), **payload}
+    for row in deliveries:
+        row.payload = {"id": str(row.uid), **payload}
     return WebhookDelivery.objects.bulk_create(deliveries)
 
 
-def _coordinators(contract: Contract) -> set[int]:
-    """The contract's coordinators (asked once per decision)."""
-    from workflows import services as workflows
-
-    return workflows.held_once(
+def coordinators_of(contract: Contract, unit: UnitOfWork) -> set[int]:
+    """The contract's coordinators (asked once per unit of work)."""
+    return unit.once(
         ("coordinators", contract.pk),
         lambda: set(
             Contract.coordinators.through.objects.filter(contract=contract).values_list(
@@ -326,32 +299,33 @@ def _contract_url(contract: Contract) -> str:
     return reverse("workflows:contract_detail", args=[contract.pk])
 
 
-def notify_task_assigned(task: Task, *, contract: Contract) -> list[Notification]:
+def task_assigned(task: Task, *, contract: Contract, status: str, version: int) -> Notice:
     """The task's holder learns that it waits for them (a new task, or one handed over)."""
-    process = task._state.fields_cache.get("process")
-    if process is not None and task.action_id and task.action_id == process.action_id:
-        task.action = process.action  # already loaded with the flow's process: no query
     with translation.override(NOTIFICATION_LANGUAGE):
         title = _("New task: %(task)s, %(reference)s") % {
             "task": task_label(task),
             "reference": contract.reference,
         }
-    return notify(
+    return notice(
         event=NotificationEvent.TASK_ASSIGNED,
         recipients=[task.owner_id],
         title=title,
         contract=contract,
+        contract_status=status,
+        contract_version=version,
         task=task,
         url=_task_url(task),
     )
 
 
-def notify_task_decided(task: Task, *, actor: User) -> list[Notification]:
+def task_decided(
+    task: Task, *, actor: User, unit: UnitOfWork, status: str, version: int
+) -> list[Notice]:
     """A decision reaches those who follow it: the contract's coordinators and the action's
     pilot; a signature reaches the other signatories too; a refusal (changes requested, a
     rejecting vote, a declined signature) reaches everyone who had already approved or signed
     in the same round."""
-    contract = task.contract
+    contract = unit.contract
     with translation.override(NOTIFICATION_LANGUAGE):
         values = {
             "person": _person(actor),
@@ -363,7 +337,7 @@ def notify_task_decided(task: Task, *, actor: User) -> list[Notification]:
         refusal_title = (
             _("%(person)s %(decision)s after your approval: %(task)s, %(reference)s") % values
         )
-    followers = _coordinators(contract)
+    followers = coordinators_of(contract, unit)
     event = NotificationEvent.DECISION_MADE
     if task.kind == TaskKind.SIGNATURE and task.decision == "sign":
         event = NotificationEvent.DOCUMENT_SIGNED
@@ -373,16 +347,16 @@ def notify_task_decided(task: Task, *, actor: User) -> list[Notification]:
         followers = {pk for pair in signers for pk in pair if pk} | followers
     elif task.action_id:
         followers = {task.action.pilot_id} | followers
-    created = notify(
-        event=event,
-        recipients=followers,
-        title=title,
-        contract=contract,
-        task=task,
-        url=_contract_url(contract),
-        body=task.comment,
-        exclude=[actor.pk],
-    )
+    told = {
+        "contract": contract,
+        "contract_status": status,
+        "contract_version": version,
+        "task": task,
+        "url": _contract_url(contract),
+        "body": task.comment,
+        "exclude": [actor.pk],
+    }
+    notices = [notice(event=event, recipients=followers, title=title, **told)]
     if task.decision in REFUSALS:
         approved = Task.objects.filter(
             contract=contract,
@@ -395,23 +369,21 @@ def notify_task_decided(task: Task, *, actor: User) -> list[Notification]:
         elif task.kind == TaskKind.REVIEW:
             approved = approved.filter(process_id=task.process_id)
         else:
-            approved = approved.filter(process__contract_version=contract.version)
-        created += notify(
-            event=NotificationEvent.DECLINED,
-            recipients=approved.values_list("completed_by_id", flat=True),
-            title=refusal_title,
-            contract=contract,
-            task=task,
-            url=_contract_url(contract),
-            body=task.comment,
-            exclude=[actor.pk],
+            approved = approved.filter(process__contract_version=version)
+        notices.append(
+            notice(
+                event=NotificationEvent.DECLINED,
+                recipients=approved.values_list("completed_by_id", flat=True),
+                title=refusal_title,
+                **told,
+            )
         )
-    return created
+    return notices
 
 
-def notify_contract_status_changed(
-    contract: Contract, *, source: str, target: str, actor: User | None
-) -> list[Notification]:
+def contract_status_changed(
+    contract: Contract, *, source: str, target: str, actor: User | None, version: int
+) -> Notice:
     """The contract's coordinators and the people it names learn of each status change."""
     with translation.override(NOTIFICATION_LANGUAGE):
         title = _("%(reference)s: %(source)s → %(target)s") % {
@@ -422,33 +394,80 @@ def notify_contract_status_changed(
     recipients = User.objects.filter(
         Q(coordinated_contracts=contract) | Q(contracts=contract)
     ).values_list("pk", flat=True)
-    return notify(
+    return notice(
         event=NotificationEvent.CONTRACT_STATUS,
         recipients=recipients,
         title=title,
         contract=contract,
+        contract_status=target,
+        contract_version=version,
         url=_contract_url(contract),
         exclude=[actor.pk if actor else None],
     )
 
 
-def notify_vote_decided(vote: CommitteeVote, *, contract: Contract) -> list[Notification]:
+def vote_decided(outcome: str, *, unit: UnitOfWork, status: str, version: int) -> Notice:
     """The committee's members and the coordinators learn the vote's outcome."""
+    contract = unit.contract
     with translation.override(NOTIFICATION_LANGUAGE):
         title = _("Steering committee vote on %(reference)s: %(outcome)s") % {
             "reference": contract.reference,
-            "outcome": CommitteeVote.Outcome(vote.outcome).label,
+            "outcome": CommitteeVote.Outcome(outcome).label,
         }
     members = SteeringCommittee.members.through.objects.filter(
         steeringcommittee__contract=contract
     ).values_list("user_id", flat=True)
-    recipients = set(members) | _coordinators(contract)
-    return notify(
+    return notice(
         event=NotificationEvent.VOTE_DECIDED,
-        recipients=recipients,
+        recipients=set(members) | coordinators_of(contract, unit),
         title=title,
         contract=contract,
+        contract_status=status,
+        contract_version=version,
         url=_contract_url(contract),
+    )
+
+
+def reminded(task: Task, step: str, *, unit: UnitOfWork, status: str, version: int) -> Notice:
+    """A reminder step of ``task``: its holder is reminded, or the coordinators alerted."""
+    contract = unit.contract
+    values = {
+        "task": task_label(task),
+        "reference": contract.reference,
+        "person": _person(task.owner),
+        "due": date_format(timezone.localtime(task.due), "SHORT_DATE_FORMAT"),
+    }
+    with translation.override(NOTIFICATION_LANGUAGE):
+        titles = {
+            ReminderStep.DUE_SOON: _("Reminder: %(task)s, %(reference)s, due %(due)s"),
+            ReminderStep.OVERDUE: _("Overdue since %(due)s: %(task)s, %(reference)s"),
+            ReminderStep.COORDINATOR_ALERT: _(
+                "Overdue since %(due)s: %(task)s held by %(person)s, %(reference)s"
+            ),
+        }
+        title = titles[ReminderStep(step)] % values
+    told = {
+        "contract": contract,
+        "contract_status": status,
+        "contract_version": version,
+        "task": task,
+    }
+    if step == ReminderStep.COORDINATOR_ALERT:
+        return notice(
+            event=NotificationEvent.OVERDUE_ALERT,
+            recipients=coordinators_of(contract, unit),
+            title=title,
+            url=_contract_url(contract),
+            **told,
+        )
+    return notice(
+        event=NotificationEvent.TASK_DUE_SOON
+        if step == ReminderStep.DUE_SOON
+        else NotificationEvent.TASK_OVERDUE,
+        recipients=[task.owner_id],
+        title=title,
+        url=_task_url(task),
+        **told,
     )
 
 
@@ -457,65 +476,26 @@ def notify_vote_decided(vote: CommitteeVote, *, contract: Contract) -> list[Noti
 
 def _remind(task: Task, step: str, now: datetime.datetime) -> bool:
     """Send one reminder step for one task, once: the Reminder row, the history entry and the
-    notifications commit together; a second scheduler doing the same waits on the unique
-    (task, step) index, then finds it taken and sends nothing."""
-    from workflows import services as workflows
-
+    notifications (the reaction to the entry) commit together; a second scheduler doing the
+    same waits on the unique (task, step) index, then finds it taken and sends nothing."""
     try:
-        with transaction.atomic():
-            contract = workflows.lock_contract(task.contract_id)
+        with transaction.atomic(), UnitOfWork.lock(task.contract_id) as unit:
             # Read again under the lock: completed or handed over meanwhile, no reminder (or
             # one to its new holder).
-            task = (
+            current = (
                 Task.objects.filter(pk=task.pk, status=TaskStatus.ASSIGNED)
                 .select_related("owner", "action")
                 .first()
             )
-            if task is None:
+            if current is None:
                 return False
-            Reminder.objects.create(task=task, step=step, sent_at=now)
-            owner = task.owner
-            values = {
-                "task": task_label(task),
-                "reference": contract.reference,
-                "person": _person(owner),
-                "due": date_format(timezone.localtime(task.due), "SHORT_DATE_FORMAT"),
-            }
-            with translation.override(NOTIFICATION_LANGUAGE):
-                titles = {
-                    ReminderStep.DUE_SOON: _("Reminder: %(task)s, %(reference)s, due %(due)s"),
-                    ReminderStep.OVERDUE: _("Overdue since %(due)s: %(task)s, %(reference)s"),
-                    ReminderStep.COORDINATOR_ALERT: _(
-                        "Overdue since %(due)s: %(task)s held by %(person)s, %(reference)s"
-                    ),
-                }
-                title = titles[step] % values
-            if step == ReminderStep.COORDINATOR_ALERT:
-                notify(
-                    event=NotificationEvent.OVERDUE_ALERT,
-                    recipients=_coordinators(contract),
-                    title=title,
-                    contract=contract,
-                    task=task,
-                    url=_contract_url(contract),
-                )
-            else:
-                notify(
-                    event=NotificationEvent.TASK_DUE_SOON
-                    if step == ReminderStep.DUE_SOON
-                    else NotificationEvent.TASK_OVERDUE,
-                    recipients=[task.owner_id],
-                    title=title,
-                    contract=contract,
-                    task=task,
-                    url=_task_url(task),
-                )
-            workflows.history_append(
-                contract=contract,
+            Reminder.objects.create(task=current, step=step, sent_at=now)
+            unit.record(
                 event=HistoryEvent.REMINDER,
                 name=step,
-                action=task.action,
-                data={"task": task.pk, "owner": owner.username, "due": task.due},
+                action=current.action,
+                data={"task": current.pk, "owner": current.owner.username, "due": current.due},
+                task=current,
             )
     except IntegrityError:
         return False
@@ -576,15 +556,15 @@ def _check_meeting(
         raise ApplicationError(_("Give a place or a video link for the meeting."))
 
 
-def _announce(meeting: Meeting, change: str) -> list[Notification]:
+def _announce(meeting: Meeting, change: str, *, unit: UnitOfWork) -> list[Notification]:
     """Every committee member learns of it; their e-mail carries the .ics invitation."""
-    contract = meeting.contract
+    contract = unit.contract
     with translation.override(NOTIFICATION_LANGUAGE):
         title = _(MEETING_TITLES[change]) % {
             "date": date_format(timezone.localtime(meeting.starts_at), "DATETIME_FORMAT"),
             "reference": contract.reference,
         }
-    return notify(
+    announcement = notice(
         event=NotificationEvent.MEETING,
         recipients=_committee_people(committee_of(contract)),
         title=title,
@@ -593,6 +573,7 @@ def _announce(meeting: Meeting, change: str) -> list[Notification]:
         url=reverse("notifications:meetings", args=[contract.pk]),
         body=meeting.agenda,
     )
+    return notices_write([announcement], unit=unit)
 
 
 @transaction.atomic
@@ -607,10 +588,9 @@ def meeting_schedule(
     agenda: str = "",
 ) -> Meeting:
     """The coordinator convenes the steering committee; every member is invited."""
-    from workflows import services as workflows
-
-    contract = workflows.lock_contract(contract.pk)
-    workflows.require_coordinator(contract, actor)
+    unit = UnitOfWork.lock(contract.pk)
+    contract = unit.contract
+    require_coordinator(contract, actor)
     committee_of(contract)
     _check_meeting(starts_at, ends_at, place, video_link)
     if not agenda.strip():
@@ -628,19 +608,19 @@ def meeting_schedule(
         agenda=agenda.strip(),
         created_by=actor,
     )
-    _announce(meeting, "scheduled")
+    _announce(meeting, "scheduled", unit=unit)
+    unit.finish()
     return meeting
 
 
-def _lock_meeting(meeting: Meeting, actor: User) -> Meeting:
-    from workflows import services as workflows
-
-    workflows.lock_contract(meeting.contract_id)
-    meeting = Meeting.objects.select_related("contract").get(pk=meeting.pk)
-    workflows.require_coordinator(meeting.contract, actor)
+def _lock_meeting(meeting: Meeting, actor: User) -> tuple[Meeting, UnitOfWork]:
+    unit = UnitOfWork.lock(meeting.contract_id)
+    meeting = Meeting.objects.get(pk=meeting.pk)
+    meeting.contract = unit.contract
+    require_coordinator(unit.contract, actor)
     if meeting.status == Meeting.Status.CANCELLED:
         raise Conflict(_("This meeting was cancelled: it can no longer change."))
-    return meeting
+    return meeting, unit
 
 
 @transaction.atomic
@@ -655,25 +635,27 @@ def meeting_update(
     agenda: str = "",
 ) -> Meeting:
     """A new date, place or agenda: the same calendar event, one revision further."""
-    meeting = _lock_meeting(meeting, actor)
+    meeting, unit = _lock_meeting(meeting, actor)
     _check_meeting(starts_at, ends_at, place, video_link)
     meeting.starts_at, meeting.ends_at = starts_at, ends_at
     meeting.place, meeting.video_link = place.strip(), video_link.strip()
     meeting.agenda = agenda.strip() or meeting.agenda
     meeting.sequence += 1
     meeting.save()
-    _announce(meeting, "changed")
+    _announce(meeting, "changed", unit=unit)
+    unit.finish()
     return meeting
 
 
 @transaction.atomic
 def meeting_cancel(*, meeting: Meeting, actor: User) -> Meeting:
     """The meeting will not take place: calendars remove the event (METHOD:CANCEL)."""
-    meeting = _lock_meeting(meeting, actor)
+    meeting, unit = _lock_meeting(meeting, actor)
     meeting.status = Meeting.Status.CANCELLED
     meeting.sequence += 1
     meeting.save(update_fields=["status", "sequence", "updated_at"])
-    _announce(meeting, "cancelled")
+    _announce(meeting, "cancelled", unit=unit)
+    unit.finish()
     return meeting
 
 

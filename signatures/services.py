@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import json
 import textwrap
 
 from django.utils import timezone, translation
@@ -23,7 +24,7 @@ from pyhanko.stamp import TextStampStyle
 from workflows.errors import Conflict
 from workflows.models import Contract, Signatory, Task, User
 
-from . import keys
+from . import keys, selectors
 from .document import (
     LANGUAGE,
     SEAL_FIELD,
@@ -218,10 +219,13 @@ def signature_apply(
     )
 
 
-def document_seal(contract: Contract) -> ContractDocument | None:
+def document_seal(
+    contract: Contract, *, history_head: tuple[int, str] | None
+) -> ContractDocument | None:
     """Accord's own signature closes the signed document; the completion certificate is
-    drawn up from the evidence and the history's head at that moment. A contract that
-    reached signing before Accord produced documents has none to seal."""
+    drawn up from the evidence and ``history_head``, the history's (seq, hash) at that
+    moment. A contract that reached signing before Accord produced documents has none to
+    seal."""
     try:
         document = _current_document(contract)
     except Conflict:
@@ -245,20 +249,16 @@ def document_seal(contract: Contract) -> ContractDocument | None:
             ),
         )
         document.sealed_at = now
-        data = _certificate_data(contract, document)
+        data = _certificate_data(contract, document, history_head)
     document.certificate_data = data
     document.certificate_pdf = render_completion_certificate(data, when=now)
     document.save(update_fields=["pdf", "sealed_at", "certificate_data", "certificate_pdf"])
     return document
 
 
-def _certificate_data(contract: Contract, document: ContractDocument) -> dict:
-    from notifications.services import write_unwritten
-    from workflows.services import history_head  # it imports this module: load late
-
-    # Who was told of the last signature belongs to the certified history: written first.
-    write_unwritten()
-    head = history_head(contract)
+def _certificate_data(
+    contract: Contract, document: ContractDocument, head: tuple[int, str] | None
+) -> dict:
     evidence = document.evidence.filter(voided_at__isnull=True).select_related(
         "signatory__organisation"
     )
@@ -316,3 +316,44 @@ def signatures_void(contract: Contract, *, reason: str) -> int:
     ).update(voided_at=now, void_reason=reason)
     documents.update(voided_at=now)
     return voided
+
+
+class PdfContractDocuments:
+    """The domain's ``workflows.documents.ContractDocuments``: fpdf2 draws the document,
+    pyHanko signs it (``settings.ACCORD_CONTRACT_DOCUMENTS`` names this class)."""
+
+    def freeze(self, contract: Contract) -> str:
+        return document_freeze(contract).sha256
+
+    def sign(
+        self, *, task: Task, signatory: Signatory, ip_address: str, user_agent: str
+    ) -> SignatureEvidence:
+        return signature_apply(
+            task=task, signatory=signatory, ip_address=ip_address, user_agent=user_agent
+        )
+
+    def void(self, contract: Contract, *, reason: str) -> int:
+        return signatures_void(contract, reason=reason)
+
+    def evidence_files(self, contract: Contract) -> list[tuple[str, bytes]]:
+        """The contract document (signed so far) and, once signed, the completion
+        certificate: its ``history_head_sha256`` is the head the bundle's script looks for in
+        the chain."""
+        files = []
+        pdf = selectors.contract_document_pdf(contract)
+        if pdf is not None:
+            files.append((f"{contract.reference}.pdf", pdf))
+        certificate = selectors.completion_certificate(contract)
+        if certificate is not None:
+            head = certificate.get("history_head") or {}
+            content = {**certificate, "history_head_sha256": head.get("hash", "")}
+            files.append(
+                (
+                    "certificate.json",
+                    json.dumps(content, ensure_ascii=False, indent=2, default=str).encode(),
+                )
+            )
+            certificate_pdf = selectors.completion_certificate_pdf(contract)
+            if certificate_pdf is not None:
+                files.append(("certificate.pdf", certificate_pdf))
+        return files

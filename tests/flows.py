@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from django.db import transaction
 from django.utils import timezone
 
 from tests.factories import PASSWORD, SignatoryFactory, SteeringCommitteeFactory
 from workflows import approvals
 from workflows.approvals import Decision
+from workflows.history import UnitOfWork
 from workflows.models import Contract, Task, TaskKind, TaskStatus
+
+
+@contextmanager
+def unit_on(contract: Contract) -> Iterator[UnitOfWork]:
+    """The steps of ``workflows.services``, as a verb runs them: inside a transaction and a
+    unit of work on the locked contract. A step refused in the block raises out of it, and
+    nothing is written (the transaction rolls back)."""
+    with transaction.atomic(), UnitOfWork.lock(contract.pk) as unit:
+        yield unit
 
 
 def open_tasks(contract: Contract, kind: str | None = None) -> list[Task]:

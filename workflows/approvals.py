@@ -1,9 +1,14 @@
-"""What people do to move a contract: coordinator steps, task decisions, absences.
+"""The verbs: what people do to move a contract, one public function each.
 
-Pages, the API and commands call these; they drive the flows of ``workflows.flows``, which
-in turn fire the FSM transitions through ``workflows.services``. Each function runs in one
-transaction that first locks the contract's row, so that two people acting on the same
-contract at once are served one after the other, and the second sees what the first did.
+Launch the review, suspend, resume, withdraw, close, record the deliberation, decide a task,
+close the committee's vote, follow an action up, declare or cancel an absence. Pages, the API
+and commands call these and nothing else to change a contract. Each one does all its verb
+means: it opens a ``UnitOfWork`` (one transaction that first locks the contract's row, so
+that two people acting on the same contract at once are served one after the other, and the
+second sees what the first did), checks who acts (the permission declared on the FSM
+transition, or the task's owner), fires the transitions through ``workflows.services``,
+drives the flows of ``workflows.flows`` (tasks opened, held, cancelled) and records the
+history, to which notifications and signatures react when the unit finishes.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,13 +24,18 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from notifications import services as notifications
-from signatures import services as signature_services
-
 from . import services
+from .assignments import absence_of
+from .documents import contract_documents
 from .errors import ApplicationError, Conflict, NotAllowed
-from .flows import TASK_KIND_DECISIONS, ContractFlow
+from .flows import ContractFlow
+from .history import UnitOfWork
 from .models import (
+    COORDINATOR_TRANSITIONS,
+    FOLLOW_UP_TRANSITIONS,
+    TASK_KIND_DECISIONS,
+    Action,
+    CommitteeVote,
     Contract,
     ContractStatus,
     Delegation,
@@ -35,96 +44,28 @@ from .models import (
     Signatory,
     SignatoryStatus,
     Task,
+    TaskDecision,
     TaskKind,
     TaskStatus,
     User,
+    is_coordinator,
 )
-from .nodes import Assignment
+from .rules import may_fire
 
 NOT_YOUR_TASK = gettext_noop("This task is not yours: %(person)s holds it.")
 TASK_ALREADY_DONE = gettext_noop("This task was already completed on %(date)s by %(person)s.")
 TASK_CANCELLED = gettext_noop("This task was cancelled: there is nothing left to decide.")
 TASK_ON_HOLD = gettext_noop("The contract is suspended: this task is on hold until it resumes.")
 TASK_BEING_COMPLETED = gettext_noop("This task is being completed by someone else.")
+TASK_WITH_YOUR_DELEGATE = gettext_noop(
+    "While you are away, %(delegate)s handles this task for you. Cancel your absence if you "
+    "want to decide it yourself."
+)
 
 OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.HELD)
 
 
 # --- Opening and recording tasks (called by the flow nodes) -------------------------------
-
-
-def _absence_of(user_id: int, day: datetime.date) -> Delegation | None:
-    """The user's absence covering ``day`` (asked once per person in a decision or a launch)."""
-    return services.held_once(
-        ("absence", user_id, day),
-        lambda: (
-            Delegation.objects.filter(
-                user_id=user_id, start__lte=day, end__gte=day, cancelled_at__isnull=True
-            )
-            .order_by("-created_at")
-            .first()
-        ),
-    )
-
-
-def _usernames(*user_ids: int | None) -> dict[int, str]:
-    memo = services.held_memo()
-    known = memo.setdefault("usernames", {}) if memo is not None else {}
-    ids = {pk for pk in user_ids if pk}
-    if missing := ids - known.keys():
-        known.update(User.objects.filter(pk__in=missing).values_list("pk", "username"))
-    return {pk: known[pk] for pk in ids if pk in known}
-
-
-def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
-    """Give a new task to its assignee, or to the assignee's delegate during an absence."""
-    process = task.process
-    contract = services.held_instance(process.contract)  # with this decision's changes
-    now = timezone.now()
-    delegation = _absence_of(assignment.assignee_id, timezone.localdate())
-    task.kind = kind
-    task.contract_id = process.contract_id
-    task.action_id = assignment.action_id or process.action_id
-    task.assignee_id = assignment.assignee_id
-    task.signatory_id = assignment.signatory_id
-    task.committee_vote_id = assignment.committee_vote_id
-    task.delegation = delegation
-    if delegation is not None:
-        task.owner_id = delegation.delegate_id
-        task.on_behalf_of_id = assignment.assignee_id
-    else:
-        task.owner_id = assignment.assignee_id
-        task.on_behalf_of_id = assignment.on_behalf_of_id
-    task.status = TaskStatus.ASSIGNED
-    task.assigned = now
-    task.due = now + datetime.timedelta(days=settings.ACCORD_TASK_DUE_DAYS[kind])
-    task.save()
-    names = _usernames(task.owner_id, task.on_behalf_of_id)
-    services.history_append(
-        contract=contract,
-        event=HistoryEvent.TASK_CREATED,
-        name=kind,
-        action=process.action if task.action_id == process.action_id else task.action,
-        data={
-            "task": task.pk,
-            "owner": names[task.owner_id],
-            "on_behalf_of": names.get(task.on_behalf_of_id, ""),
-            "due": task.due,
-            **({"delegation": delegation.pk} if delegation else {}),
-        },
-    )
-    notifications.notify_task_assigned(task, contract=contract)
-    return task
-
-
-def task_record_cancelled(task: Task) -> None:
-    services.history_append(
-        contract=task.contract,
-        event=HistoryEvent.TASK_CANCELLED,
-        name=task.kind,
-        action=task.action,
-        data={"task": task.pk, "owner": task.owner.username},
-    )
 
 
 # --- Decisions ----------------------------------------------------------------------------
@@ -152,8 +93,8 @@ class ClientInfo:
     user_agent: str = ""
 
 
-def _claim(task: Task, actor: User, contract: Contract) -> Task:
-    """Take the open task of ``contract`` (locked) for this decision, or say why not (403,
+def _claim(unit: UnitOfWork, task: Task, actor: User) -> Task:
+    """Take the open task of the unit's contract for this decision, or say why not (403,
     then 409)."""
     claimed = Task.objects.filter(pk=task.pk, owner=actor, status=TaskStatus.ASSIGNED).update(
         status=TaskStatus.STARTED, started=timezone.now()
@@ -161,28 +102,49 @@ def _claim(task: Task, actor: User, contract: Contract) -> Task:
     # Only what every decision uses is joined: PostgreSQL's planning time grows steeply with
     # the number of joined tables (~5 ms for eight), more than the lazy loads it would save.
     current = Task.objects.select_related("process", "action").get(pk=task.pk)
-    current.contract = current.process.contract = contract
+    current.contract = unit.contract
+    unit.drive(current.process)
     if current.action_id and current.action_id == current.process.action_id:
         current.process.action = current.action  # the same row: the flow reads it from here
     if claimed:
         current.owner = actor
         return current
-    if current.owner_id != actor.pk:
-        raise NotAllowed(_(NOT_YOUR_TASK) % {"person": current.owner})
-    if current.status == TaskStatus.DONE:
-        raise Conflict(
-            _(TASK_ALREADY_DONE)
-            % {
-                "person": current.completed_by.full_name or current.completed_by.username,
-                "date": date_format(timezone.localtime(current.finished), "DATETIME_FORMAT"),
-            },
-            {"status": current.status},
+    # Who holds it first, then its state: a stranger learns nothing of the task's progress.
+    raise (
+        holder_refusal(current, actor)
+        or state_refusal(current)
+        or Conflict(_(TASK_BEING_COMPLETED), {"status": current.status})
+    )
+
+
+def holder_refusal(task: Task, user: User) -> NotAllowed | None:
+    """Why ``user`` may not decide ``task`` because someone else holds it (403); None when
+    they hold it."""
+    if task.owner_id == user.pk:
+        return None
+    if task.assignee_id == user.pk and task.delegation_id and task.status == TaskStatus.ASSIGNED:
+        return NotAllowed(_(TASK_WITH_YOUR_DELEGATE) % {"delegate": task.owner.display_name})
+    return NotAllowed(_(NOT_YOUR_TASK) % {"person": task.owner.display_name})
+
+
+def state_refusal(task: Task) -> Conflict | None:
+    """Why ``task`` cannot be decided in its state (409); None while it is open."""
+    status = {"status": task.status}
+    if task.status == TaskStatus.DONE:
+        who = task.completed_by.display_name if task.completed_by else _("someone")
+        when = (
+            date_format(timezone.localtime(task.finished), "DATETIME_FORMAT")
+            if task.finished
+            else ""
         )
-    if current.status == TaskStatus.HELD:
-        raise Conflict(_(TASK_ON_HOLD), {"status": current.status})
-    if current.status == TaskStatus.CANCELED:
-        raise Conflict(_(TASK_CANCELLED), {"status": current.status})
-    raise Conflict(_(TASK_BEING_COMPLETED), {"status": current.status})
+        return Conflict(_(TASK_ALREADY_DONE) % {"person": who, "date": when}, status)
+    if task.status == TaskStatus.CANCELED:
+        return Conflict(_(TASK_CANCELLED), status)
+    if task.status == TaskStatus.HELD:
+        return Conflict(_(TASK_ON_HOLD), status)
+    if task.status != TaskStatus.ASSIGNED:
+        return Conflict(_(TASK_BEING_COMPLETED), status)
+    return None
 
 
 def _require_comment(decision: Decision, message: str) -> None:
@@ -199,9 +161,9 @@ def _check_decision(task: Task, decision: Decision, actor: User) -> dict[str, An
             % {"decision": decision.decision, "allowed": ", ".join(allowed)}
         )
     kept: dict[str, Any] = {}
-    if decision.decision == "request_changes":
+    if decision.decision == TaskDecision.REQUEST_CHANGES:
         _require_comment(decision, _("Say in a comment what must change."))
-    elif decision.decision == "reject":
+    elif decision.decision == TaskDecision.REJECT:
         _require_comment(decision, _("A comment is required to reject."))
         codes = sorted({*decision.actions, *decision.objections})
         known = set(task.contract.actions.filter(code__in=codes).values_list("code", flat=True))
@@ -212,27 +174,29 @@ def _check_decision(task: Task, decision: Decision, actor: User) -> dict[str, An
             )
         kept["actions"] = codes
         kept["objections"] = {code: text.strip() for code, text in decision.objections.items()}
-    elif decision.decision == "record":
+    elif decision.decision == TaskDecision.RECORD:
         number = services.check_deliberation(decision.number, decision.date)
         kept.update(number=number, date=decision.date.isoformat())
-    elif decision.decision == "sign":
+    elif decision.decision == TaskDecision.SIGN:
         if not decision.consent:
             raise ApplicationError(_("Tick the consent box to sign."))
         if not actor.check_password(decision.password):
             raise SignaturePasswordRefused(_("The password is incorrect."))
-    elif decision.decision == "decline":
+    elif decision.decision == TaskDecision.DECLINE:
         _require_comment(decision, _("A reason is required to decline."))
     return kept
 
 
-def _record_signatory_answer(task: Task, decision: Decision, client: ClientInfo) -> None:
+def _record_signatory_answer(
+    unit: UnitOfWork, task: Task, decision: Decision, client: ClientInfo
+) -> None:
     signatory = Signatory.objects.select_related("organisation", "signer").get(pk=task.signatory_id)
-    signed = decision.decision == "sign"
+    signed = decision.decision == TaskDecision.SIGN
     signatory.status = SignatoryStatus.SIGNED if signed else SignatoryStatus.DECLINED
     signatory.decided_at = timezone.now()
     signatory.save(update_fields=["status", "decided_at"])
-    evidence = (
-        signature_services.signature_apply(
+    proof = (
+        contract_documents().sign(
             task=task,
             signatory=signatory,
             ip_address=client.ip_address,
@@ -241,8 +205,7 @@ def _record_signatory_answer(task: Task, decision: Decision, client: ClientInfo)
         if signed
         else None
     )
-    services.history_append(
-        contract=task.contract,
+    unit.record(
         event=HistoryEvent.SIGNATURE if signed else HistoryEvent.DECLINE,
         actor=task.owner,
         on_behalf_of=task.on_behalf_of,
@@ -252,16 +215,16 @@ def _record_signatory_answer(task: Task, decision: Decision, client: ClientInfo)
             "task": task.pk,
             "organisation": signatory.organisation.code,
             "signer": signatory.signer.username,
-            "document_sha256": task.contract.document_sha256,
+            "document_sha256": unit.contract.document_sha256,
             **(
                 {
                     "authentication": "password",
                     "ip_address": client.ip_address,
                     "user_agent": client.user_agent,
-                    "certificate_sha256": evidence.certificate_fingerprint,
-                    "signed_pdf_sha256": evidence.signed_pdf_sha256,
+                    "certificate_sha256": proof.certificate_fingerprint,
+                    "signed_pdf_sha256": proof.signed_pdf_sha256,
                 }
-                if signed
+                if proof is not None
                 else {}
             ),
         },
@@ -287,62 +250,84 @@ def task_decide(
 
 @transaction.atomic
 def _record_password_refused(task: Task, actor: User, client: ClientInfo) -> None:
-    contract = services.lock_contract(task.contract_id)
-    services.history_append(
-        contract=contract,
-        event=HistoryEvent.SIGNATURE_PASSWORD_REFUSED,
-        actor=actor,
-        on_behalf_of=task.on_behalf_of,
-        name=task.kind,
-        data={
-            "task": task.pk,
-            "ip_address": client.ip_address,
-            "user_agent": client.user_agent,
-        },
-    )
+    with UnitOfWork.lock(task.contract_id) as unit:
+        unit.record(
+            event=HistoryEvent.SIGNATURE_PASSWORD_REFUSED,
+            actor=actor,
+            on_behalf_of=task.on_behalf_of,
+            name=task.kind,
+            data={
+                "task": task.pk,
+                "ip_address": client.ip_address,
+                "user_agent": client.user_agent,
+            },
+        )
 
 
 @transaction.atomic
 def _task_decide(*, task: Task, actor: User, decision: Decision, client: ClientInfo) -> Task:
-    contract = services.lock_contract(task.contract_id)
-    # The flows change `contract` itself: the task comes back with the contract's new status.
-    with services.holding_contract(contract):
-        task = _claim(task, actor, contract)
-        kept = _check_decision(task, decision, actor)
-        task.decision = decision.decision
-        task.comment = decision.comment.strip()
-        task.completed_by = actor
-        task.data = {**task.data, **kept}
-        if task.kind == TaskKind.SIGNATURE:
-            _record_signatory_answer(task, decision, client)
-        services.history_append(
-            contract=contract,
-            event=HistoryEvent.TASK_COMPLETED,
-            actor=actor,
-            on_behalf_of=task.on_behalf_of,
-            name=task.kind,
-            action=task.action,
-            comment=task.comment,
-            data={"task": task.pk, "decision": task.decision, **kept},
-        )
-        notifications.notify_task_decided(task, actor=actor)
-        with task.flow_task.flow_class.lock(task.process_id):
-            activation = task.flow_task.activation_class(task)
-            activation.complete()
-            activation.activate_next()
+    with UnitOfWork.lock(task.contract_id) as unit:
+        return _decide(unit, task, actor=actor, decision=decision, client=client)
+
+
+def _decide(
+    unit: UnitOfWork, task: Task, *, actor: User, decision: Decision, client: ClientInfo
+) -> Task:
+    """The decision inside the unit: the flows change ``unit.contract`` itself, so the task
+    comes back with the contract's new status."""
+    task = _claim(unit, task, actor)
+    kept = _check_decision(task, decision, actor)
+    task.decision = decision.decision
+    task.comment = decision.comment.strip()
+    task.completed_by = actor
+    task.data = {**task.data, **kept}
+    if task.kind == TaskKind.SIGNATURE:
+        _record_signatory_answer(unit, task, decision, client)
+    unit.record(
+        event=HistoryEvent.TASK_COMPLETED,
+        actor=actor,
+        on_behalf_of=task.on_behalf_of,
+        name=task.kind,
+        action=task.action,
+        comment=task.comment,
+        data={"task": task.pk, "decision": task.decision, **kept},
+        task=task,
+    )
+    with task.flow_task.flow_class.lock(task.process_id):
+        activation = task.flow_task.activation_class(task)
+        activation.complete()
+        activation.activate_next()
     return task
 
 
 # --- Coordinator steps --------------------------------------------------------------------
 
 
+def require_coordinator(contract: Contract, actor: User) -> None:
+    """Refuse (403) anyone but a coordinator of ``contract``, for what no transition declares
+    (convening the steering committee)."""
+    if not is_coordinator(contract, actor):
+        raise NotAllowed(_(services.NOT_A_COORDINATOR))
+
+
+def _require(obj: Contract | Action, name: str, actor: User) -> None:
+    """Refuse (403) whoever the transition's declared permission does not name."""
+    if not may_fire(obj, name, actor):
+        raise NotAllowed(
+            _(services.NOT_A_COORDINATOR)
+            if isinstance(obj, Contract)
+            else _("Only the action's pilot or a coordinator may do this.")
+        )
+
+
 @transaction.atomic
 def launch_review(*, contract: Contract, actor: User) -> Contract:
     """Every draft action goes to its working group's leads; the contract's flow starts."""
-    contract = services.contract_launch_review(contract=contract, actor=actor)
-    with services.holding_contract(contract):
-        ContractFlow.start.run(contract=contract)
-    return contract
+    with UnitOfWork.lock(contract.pk) as unit:
+        _require(unit.contract, "launch_review", actor)
+        services.launch_review(unit, actor=actor)
+        ContractFlow.start.run(contract=unit.contract, unit=unit)
+    return unit.contract
 
 
 @transaction.atomic
@@ -355,90 +340,103 @@ def record_deliberation(
     comment: str = "",
 ) -> Contract:
     """The coordinator's deliberation task, completed from the contract page or the API."""
-    contract = services.lock_contract(contract.pk)
-    services.require_coordinator(contract, actor)
-    task = contract.tasks.filter(kind=TaskKind.DELIBERATION, status__in=OPEN_STATUSES).first()
-    if task is None:
-        raise Conflict(
-            _(services.CONTRACT_TRANSITION_NOT_ALLOWED)
-            % {
-                "transition": _("Record the deliberation"),
-                "state": contract.get_status_display(),
-            },
-            {"transition": "record_deliberation", "state": contract.status},
+    with UnitOfWork.lock(contract.pk) as unit:
+        contract = unit.contract
+        _require(contract, "record_deliberation", actor)
+        task = contract.tasks.filter(kind=TaskKind.DELIBERATION, status__in=OPEN_STATUSES).first()
+        if task is None:
+            raise Conflict(
+                _(services.CONTRACT_TRANSITION_NOT_ALLOWED)
+                % {
+                    "transition": _("Record the deliberation"),
+                    "state": contract.get_status_display(),
+                },
+                {"transition": "record_deliberation", "state": contract.status},
+            )
+        _decide(
+            unit,
+            task,
+            actor=actor,
+            decision=Decision(TaskDecision.RECORD, comment=comment, number=number, date=date),
+            client=ClientInfo(),
         )
-    task = task_decide(
-        task=task,
-        actor=actor,
-        decision=Decision("record", comment=comment, number=number, date=date),
-    )
-    return task.contract
+    return unit.contract
 
 
 @transaction.atomic
 def suspend(*, contract: Contract, actor: User, reason: str) -> Contract:
     """Pause the contract: its open tasks are put on hold, not cancelled."""
-    contract = services.contract_suspend(contract=contract, actor=actor, reason=reason)
-    now = timezone.now()
-    for task in contract.tasks.filter(status=TaskStatus.ASSIGNED).select_related("action", "owner"):
-        task.status = TaskStatus.HELD
-        task.held_at = now
-        task.save(update_fields=["status", "held_at"])
-        services.history_append(
-            contract=contract,
-            event=HistoryEvent.TASK_HELD,
-            actor=actor,
-            name=task.kind,
-            action=task.action,
-            data={"task": task.pk, "owner": task.owner.username},
-        )
-    return contract
+    with UnitOfWork.lock(contract.pk) as unit:
+        _require(unit.contract, "suspend", actor)
+        services.suspend(unit, actor=actor, reason=reason)
+        now = timezone.now()
+        for task in unit.contract.tasks.filter(status=TaskStatus.ASSIGNED).select_related(
+            "action", "owner"
+        ):
+            task.status = TaskStatus.HELD
+            task.held_at = now
+            task.save(update_fields=["status", "held_at"])
+            unit.record(
+                event=HistoryEvent.TASK_HELD,
+                actor=actor,
+                name=task.kind,
+                action=task.action,
+                data={"task": task.pk, "owner": task.owner.username},
+            )
+    return unit.contract
 
 
 @transaction.atomic
 def resume(*, contract: Contract, actor: User, comment: str = "") -> Contract:
     """Back to work: held tasks reopen, their due dates moved by the time spent suspended."""
-    contract = services.contract_resume(contract=contract, actor=actor, comment=comment)
-    now = timezone.now()
-    for task in contract.tasks.filter(status=TaskStatus.HELD).select_related("action", "owner"):
-        if task.due is not None and task.held_at is not None:
-            task.due += now - task.held_at
-        task.status = TaskStatus.ASSIGNED
-        task.held_at = None
-        task.save(update_fields=["status", "held_at", "due"])
-        services.history_append(
-            contract=contract,
-            event=HistoryEvent.TASK_RESUMED,
-            actor=actor,
-            name=task.kind,
-            action=task.action,
-            data={"task": task.pk, "owner": task.owner.username, "due": task.due},
-        )
-    return contract
-
-
-def _cancel_flows(contract: Contract) -> None:
-    for process in Process.objects.filter(contract=contract, finished__isnull=True):
-        process.flow_class.instance.cancel(process)
+    with UnitOfWork.lock(contract.pk) as unit:
+        _require(unit.contract, "resume", actor)
+        services.resume(unit, actor=actor, comment=comment)
+        now = timezone.now()
+        for task in unit.contract.tasks.filter(status=TaskStatus.HELD).select_related(
+            "action", "owner"
+        ):
+            if task.due is not None and task.held_at is not None:
+                task.due += now - task.held_at
+            task.status = TaskStatus.ASSIGNED
+            task.held_at = None
+            task.save(update_fields=["status", "held_at", "due"])
+            unit.record(
+                event=HistoryEvent.TASK_RESUMED,
+                actor=actor,
+                name=task.kind,
+                action=task.action,
+                data={"task": task.pk, "owner": task.owner.username, "due": task.due},
+            )
+    return unit.contract
 
 
 @transaction.atomic
 def withdraw(*, contract: Contract, actor: User, reason: str) -> Contract:
     """End the contract for good: its open tasks are cancelled."""
-    contract = services.contract_withdraw(contract=contract, actor=actor, reason=reason)
-    with services.holding_contract(contract):
-        _cancel_flows(contract)
-    return contract
+    with UnitOfWork.lock(contract.pk) as unit:
+        _require(unit.contract, "withdraw", actor)
+        services.withdraw(unit, actor=actor, reason=reason)
+        for process in Process.objects.filter(contract=unit.contract, finished__isnull=True):
+            process.flow_class.instance.cancel(unit.drive(process))
+    return unit.contract
 
 
+@transaction.atomic
 def close(*, contract: Contract, actor: User, comment: str = "") -> Contract:
-    return services.contract_close(contract=contract, actor=actor, comment=comment)
+    """Close a signed contract once its period is over."""
+    with UnitOfWork.lock(contract.pk) as unit:
+        _require(unit.contract, "close", actor)
+        services.close(unit, actor=actor, comment=comment)
+    return unit.contract
 
 
 def fire_coordinator_transition(
     *, contract: Contract, name: str, actor: User, params: dict[str, Any]
 ) -> Contract:
     """Dispatch a coordinator step by name, as the API and the contract page ask."""
+    if name not in COORDINATOR_TRANSITIONS:
+        raise ApplicationError(_('Unknown step "%(name)s".') % {"name": name})
     comment = params.get("comment", "")
     steps = {
         "launch_review": lambda: launch_review(contract=contract, actor=actor),
@@ -460,32 +458,51 @@ def fire_coordinator_transition(
 @transaction.atomic
 def close_vote(*, contract: Contract, actor: User) -> Contract:
     """The chair ends the committee vote once the quorum is reached."""
-    contract = services.lock_contract(contract.pk)
-    # A contract without a steering committee has no chair: nobody may close its vote.
-    committee = getattr(contract, "steering_committee", None)
-    if committee is None or committee.chair_id != actor.pk:
-        raise NotAllowed(_("Only the chair of the steering committee may close the vote."))
-    if contract.status != ContractStatus.COMMITTEE:
-        raise Conflict(
-            _("There is no vote in progress: the contract is “%(state)s”.")
-            % {"state": contract.get_status_display()}
+    with UnitOfWork.lock(contract.pk) as unit:
+        contract = unit.contract
+        # A contract without a steering committee has no chair: nobody may close its vote.
+        committee = getattr(contract, "steering_committee", None)
+        if committee is None or committee.chair_id != actor.pk:
+            raise NotAllowed(_("Only the chair of the steering committee may close the vote."))
+        if contract.status != ContractStatus.COMMITTEE:
+            raise Conflict(
+                _("There is no vote in progress: the contract is “%(state)s”.")
+                % {"state": contract.get_status_display()}
+            )
+        process = unit.drive(
+            Process.objects.get(contract=contract, flow_class=ContractFlow, finished__isnull=True)
         )
-    process = Process.objects.get(contract=contract, flow_class=ContractFlow, finished__isnull=True)
-    vote = services.committee_vote_current(process)
-    approvals, rejections = services.committee_vote_count(vote)
-    if approvals + rejections < vote.quorum:
-        raise Conflict(
-            _("The quorum is not reached: %(cast)d vote(s) cast, %(quorum)d needed.")
-            % {"cast": approvals + rejections, "quorum": vote.quorum}
-        )
-    vote.closed_by = actor
-    vote.save(update_fields=["closed_by"])
-    join = Task.objects.get(process=process, flow_task=ContractFlow.votes_in, status="STARTED")
-    with services.holding_contract(contract), ContractFlow.lock(process.pk):
-        activation = join.flow_task.activation_class(join)
-        activation.complete()
-        activation.activate_next()
-    return contract
+        vote = CommitteeVote.objects.get(pk=process.data["vote"])
+        approvals, rejections = services.committee_vote_count(vote)
+        if approvals + rejections < vote.quorum:
+            raise Conflict(
+                _("The quorum is not reached: %(cast)d vote(s) cast, %(quorum)d needed.")
+                % {"cast": approvals + rejections, "quorum": vote.quorum}
+            )
+        vote.closed_by = actor
+        vote.save(update_fields=["closed_by"])
+        join = Task.objects.get(process=process, flow_task=ContractFlow.votes_in, status="STARTED")
+        join.process = process
+        with ContractFlow.lock(process.pk):
+            activation = join.flow_task.activation_class(join)
+            activation.complete()
+            activation.activate_next()
+    return unit.contract
+
+
+@transaction.atomic
+def action_follow_up(*, action: Action, name: str, actor: User, comment: str = "") -> Action:
+    """Follow-up of a signed contract's action, by its pilot or a coordinator."""
+    if name not in FOLLOW_UP_TRANSITIONS:
+        raise Conflict(_('Unknown follow-up step "%(name)s".') % {"name": name})
+    with UnitOfWork.lock(action.contract_id) as unit:
+        action = unit.contract.actions.select_for_update().get(pk=action.pk)
+        action.contract = unit.contract
+        _require(action, name, actor)
+        if name == "abandon" and not (comment or "").strip():
+            raise ApplicationError(_("A reason is required to abandon an action."))
+        services.fire(unit, action, name, actor=actor, comment=comment)
+    return action
 
 
 # --- Absences -----------------------------------------------------------------------------
@@ -498,30 +515,26 @@ def _natural_on_behalf_of(task: Task) -> int | None:
     return None
 
 
-def _hand_over(task: Task, *, owner_id: int, delegation: Delegation | None) -> None:
+def _hand_over(
+    unit: UnitOfWork, task: Task, *, owner_id: int, delegation: Delegation | None
+) -> None:
     previous_owner = task.owner
     task.owner_id = owner_id
     task.delegation = delegation
     task.on_behalf_of_id = task.assignee_id if delegation else _natural_on_behalf_of(task)
     task.save(update_fields=["owner", "delegation", "on_behalf_of"])
-    services.history_append(
-        contract=task.contract,
+    unit.record(
         event=HistoryEvent.TASK_DELEGATED,
         name=task.kind,
         action=task.action,
         data={
             "task": task.pk,
             "from": previous_owner.username,
-            "to": _usernames(owner_id)[owner_id],
+            "to": unit.usernames(owner_id)[owner_id],
             "delegation": delegation.pk if delegation else None,
         },
+        task=task,
     )
-    notifications.notify_task_assigned(task, contract=task.contract)
-
-
-def _lock_contracts(contract_ids: set[int]) -> None:
-    for contract_id in sorted(contract_ids):
-        services.lock_contract(contract_id)
 
 
 @transaction.atomic
@@ -538,21 +551,24 @@ def delegations_apply(*, today: datetime.date | None = None) -> int:
     to_return = Task.objects.filter(status__in=OPEN_STATUSES, delegation__isnull=False).exclude(
         delegation__in=absences
     )
-    moved = 0
     tasks = list(
         (to_delegate | to_return)
-        .select_related("contract", "action", "owner", "signatory")
+        .select_related("action", "owner", "signatory")
         .order_by("contract_id", "pk")
     )
-    _lock_contracts({task.contract_id for task in tasks})
+    # Every contract concerned is locked first, in one order, then worked on one by one.
+    units = {pk: UnitOfWork.lock(pk) for pk in sorted({task.contract_id for task in tasks})}
     for task in tasks:
+        unit = units[task.contract_id]
+        task.contract = unit.contract
         if task.delegation_id is None:
-            delegation = _absence_of(task.assignee_id, today)
-            _hand_over(task, owner_id=delegation.delegate_id, delegation=delegation)
+            delegation = absence_of(unit, task.assignee_id, today)
+            _hand_over(unit, task, owner_id=delegation.delegate_id, delegation=delegation)
         else:
-            _hand_over(task, owner_id=task.assignee_id, delegation=None)
-        moved += 1
-    return moved
+            _hand_over(unit, task, owner_id=task.assignee_id, delegation=None)
+    for unit in units.values():
+        unit.finish()
+    return len(tasks)
 
 
 @transaction.atomic

@@ -16,6 +16,8 @@ from viewflow.workflow import flow
 from viewflow.workflow.activation import Activation
 
 from . import services
+from .assignments import Assignment
+from .history import UnitOfWork, unit_of
 from .models import (
     Action,
     ActionStatus,
@@ -27,15 +29,20 @@ from .models import (
     SignatoryKind,
     SignatoryStatus,
     Task,
+    TaskDecision,
     TaskKind,
     TaskStatus,
     WorkingGroup,
 )
-from .nodes import Assignment, Conclude, ForEach, Gather, HumanTask, contract_lock
+from .nodes import Conclude, ForEach, Gather, HumanTask, contract_lock
 
 
 def _contract(activation: Activation) -> Contract:
     return activation.process.contract
+
+
+def _unit(activation: Activation) -> UnitOfWork:
+    return unit_of(activation.process)
 
 
 def _previous_task(activation: Activation) -> Task:
@@ -96,15 +103,16 @@ class ActionReviewFlow(flow.Flow):
     )
     end = flow.End().Annotation(title=_("Approved"))
 
-    def begin(self, activation: Activation, *, action: Action) -> Process:
-        activation.process.contract = action.contract
+    def begin(self, activation: Activation, *, action: Action, unit: UnitOfWork) -> Process:
+        activation.process.contract = unit.contract
+        unit.drive(activation.process)
         activation.process.action = action
-        activation.process.contract_version = action.contract.version
+        activation.process.contract_version = unit.contract.version
         return activation.process
 
     def leads(self, activation: Activation) -> list[dict[str, Any]]:
         group_id = activation.process.action.working_group_id
-        lead_ids = services.held_once(
+        lead_ids = _unit(activation).once(
             ("leads", group_id),
             lambda: list(
                 WorkingGroup.leads.through.objects.filter(workinggroup_id=group_id)
@@ -122,39 +130,39 @@ class ActionReviewFlow(flow.Flow):
         Only the review arriving can be that one: an earlier request would have closed the
         round already."""
         if activation.arrived is not None:
-            return activation.arrived.decision == "request_changes"
+            return activation.arrived.decision == TaskDecision.REQUEST_CHANGES
         return activation.task.previous.filter(
-            status=TaskStatus.DONE, decision="request_changes"
+            status=TaskStatus.DONE, decision=TaskDecision.REQUEST_CHANGES
         ).exists()
 
     def fire_review_outcome(self, activation: Activation) -> bool:
         """Approve the action, or send it back to its pilot; True when approved."""
         arrived = activation.arrived
         if arrived is not None:
-            decisive = arrived if arrived.decision == "request_changes" else None
+            decisive = arrived if arrived.decision == TaskDecision.REQUEST_CHANGES else None
         else:  # the reviews that led to the join that led here
             decisive = (
                 Task.objects.filter(
                     leading__leading=activation.task,
                     status=TaskStatus.DONE,
-                    decision="request_changes",
+                    decision=TaskDecision.REQUEST_CHANGES,
                 )
                 .select_related("owner", "on_behalf_of")
                 .order_by("finished")
                 .first()
             )
+        unit = _unit(activation)
         if decisive:
-            activation.process.action = services.action_request_changes(
-                action=activation.process.action,
+            services.action_request_changes(
+                unit,
+                activation.process.action,
                 actor=decisive.owner,
                 on_behalf_of=decisive.on_behalf_of,
                 comment=decisive.comment,
             )
             return False
-        activation.process.action = services.action_approve(
-            action=activation.process.action, actor=None
-        )
-        self._wake_contract_flow(activation.process.contract_id)
+        services.action_approve(unit, activation.process.action, actor=None)
+        self._wake_contract_flow(unit)
         return True
 
     def assign_revision(self, activation: Activation, data: dict) -> Assignment:
@@ -163,14 +171,16 @@ class ActionReviewFlow(flow.Flow):
     def fire_resubmit(self, activation: Activation) -> None:
         revision = _previous_task(activation)
         services.action_resubmit(
-            action=activation.process.action,
+            _unit(activation),
+            activation.process.action,
             actor=revision.owner,
             on_behalf_of=revision.on_behalf_of,
             comment=revision.comment,
         )
 
-    def _wake_contract_flow(self, contract_id: int) -> None:
+    def _wake_contract_flow(self, unit: UnitOfWork) -> None:
         """The last action approved moves the contract on to its committee."""
+        contract_id = unit.contract.pk
         if (
             Action.objects.filter(contract_id=contract_id)
             .exclude(status=ActionStatus.APPROVED)
@@ -184,7 +194,7 @@ class ActionReviewFlow(flow.Flow):
             status=TaskStatus.NEW,
         ).first()
         if waiting is not None:
-            ContractFlow.await_reviews.run(waiting)
+            ContractFlow.await_reviews.run(waiting, unit=unit)
 
 
 class ContractFlow(flow.Flow):
@@ -209,7 +219,9 @@ class ContractFlow(flow.Flow):
         .Annotation(title=_("Reviews of the action sheets"))
     )
     await_reviews = (
-        flow.Handle().Next(this.open_committee).Annotation(title=_("Every action approved"))
+        flow.Handle(this.reviews_in)
+        .Next(this.open_committee)
+        .Annotation(title=_("Every action approved"))
     )
     open_committee = (
         flow.Function(this.fire_open_committee)
@@ -287,23 +299,31 @@ class ContractFlow(flow.Flow):
 
     # --- review -----------------------------------------------------------------------
 
-    def begin(self, activation: Activation, *, contract: Contract) -> Process:
+    def begin(self, activation: Activation, *, contract: Contract, unit: UnitOfWork) -> Process:
         activation.process.contract = contract
+        unit.drive(activation.process)
         activation.process.contract_version = contract.version
         return activation.process
 
+    def reviews_in(self, activation: Activation, *, unit: UnitOfWork) -> None:
+        """Woken by the last action approved, inside that decision's unit of work."""
+        unit.drive(activation.process)
+
     def launch_action_reviews(self, activation: Activation) -> None:
+        unit = _unit(activation)
         for action in _contract(activation).actions.filter(status=ActionStatus.REVIEW):
-            ActionReviewFlow.start.run(action=action)
+            ActionReviewFlow.start.run(action=action, unit=unit)
 
     def launch_revisions(self, activation: Activation) -> None:
+        unit = _unit(activation)
         for action in _contract(activation).actions.filter(status=ActionStatus.CHANGES_REQUESTED):
-            ActionReviewFlow.start_revision.run(action=action)
+            ActionReviewFlow.start_revision.run(action=action, unit=unit)
 
     # --- committee --------------------------------------------------------------------
 
     def fire_open_committee(self, activation: Activation) -> None:
-        contract = services.contract_open_committee(contract=_contract(activation))
+        services.open_committee(_unit(activation))
+        contract = _contract(activation)
         committee = contract.steering_committee
         vote = CommitteeVote.objects.create(
             contract=contract,
@@ -337,7 +357,7 @@ class ContractFlow(flow.Flow):
         return vote.outcome_when(approvals, rejections, open_votes=len(active_tasks)) is not None
 
     def fire_vote_outcome(self, activation: Activation) -> None:
-        services.committee_vote_conclude(vote=self._current_vote(activation))
+        services.committee_vote_conclude(_unit(activation), vote=self._current_vote(activation))
 
     def is_validated(self, activation: Activation) -> bool:
         return self._current_vote(activation).outcome == CommitteeVote.Outcome.VALIDATED
@@ -351,8 +371,8 @@ class ContractFlow(flow.Flow):
 
     def fire_record_deliberation(self, activation: Activation) -> None:
         task = _previous_task(activation)
-        services.contract_record_deliberation(
-            contract=_contract(activation),
+        services.record_deliberation(
+            _unit(activation),
             actor=task.owner,
             on_behalf_of=task.on_behalf_of,
             number=task.data["number"],
@@ -400,7 +420,7 @@ class ContractFlow(flow.Flow):
             Task.objects.filter(
                 process=activation.process,
                 kind=TaskKind.SIGNATURE,
-                decision="decline",
+                decision=TaskDecision.DECLINE,
                 signatory__kind=SignatoryKind.MANDATORY,
             )
             .select_related("signatory__organisation", "owner", "on_behalf_of")
@@ -408,14 +428,14 @@ class ContractFlow(flow.Flow):
             .first()
         )
         if declined is not None:
-            services.contract_return_to_draft(
-                contract=contract,
+            services.return_to_draft(
+                _unit(activation),
                 signatory=declined.signatory,
                 actor=declined.owner,
                 reason=declined.comment,
             )
         elif not contract.signatories.filter(status=SignatoryStatus.PENDING).exists():
-            services.contract_complete_signing(contract=contract)
+            services.complete_signing(_unit(activation))
 
     def _status(self, activation: Activation) -> str:
         return Contract.objects.values_list("status", flat=True).get(
@@ -431,20 +451,5 @@ class ContractFlow(flow.Flow):
 
 FLOWS = (ContractFlow, ActionReviewFlow)
 
-TASK_KIND_DECISIONS = {
-    TaskKind.REVIEW: ("approve", "request_changes"),
-    TaskKind.REVISION: ("resubmit",),
-    TaskKind.VOTE: ("approve", "reject"),
-    TaskKind.DELIBERATION: ("record",),
-    TaskKind.SIGNATURE: ("sign", "decline"),
-}
-
-DECISION_LABELS = {
-    "approve": _("Approve"),
-    "request_changes": _("Request changes"),
-    "resubmit": _("Send back for review"),
-    "reject": _("Reject"),
-    "record": _("Record the deliberation"),
-    "sign": _("Sign"),
-    "decline": _("Decline to sign"),
-}
+# The words of each decision, for the pages and the API.
+DECISION_LABELS = {decision.value: decision.label for decision in TaskDecision}

@@ -11,6 +11,7 @@ import datetime
 import hashlib
 import json
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -25,6 +26,9 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 from viewflow.workflow import status as viewflow_status
 from viewflow.workflow.models import AbstractProcess, AbstractTask
+
+if TYPE_CHECKING:
+    from .history import UnitOfWork
 
 
 class Organisation(models.Model):
@@ -101,11 +105,23 @@ SUSPENDABLE_STATES = [
 ]
 WITHDRAWABLE_STATES = [*SUSPENDABLE_STATES, ContractStatus.SUSPENDED]
 
+# Contract transitions a coordinator fires by hand (the others follow from decisions), and an
+# action's follow-up, by its pilot or a coordinator.
+COORDINATOR_TRANSITIONS = (
+    "launch_review",
+    "record_deliberation",
+    "suspend",
+    "resume",
+    "withdraw",
+    "close",
+)
+FOLLOW_UP_TRANSITIONS = ("start", "complete", "abandon")
+
 
 def transition_label(model: type[models.Model], name: str) -> str:
     """The words for FSM transition `name` of `model`, as people read them."""
-    meta = getattr(model, name)._django_fsm
-    return str(next(iter(meta.transitions.values())).custom["label"])
+    transitions = model._meta.get_field("status").get_all_transitions(model)
+    return str(next(t for t in transitions if t.name == name).custom["label"])
 
 
 def guard(message: str):
@@ -429,6 +445,13 @@ def contract_is_signed(action: Action) -> bool:
     return action.contract.status == ContractStatus.SIGNED
 
 
+def is_pilot_or_coordinator(action: Action, user) -> bool:
+    """Who follows an action up: its pilot, or a coordinator of its contract."""
+    return bool(user and user.is_authenticated) and (
+        action.pilot_id == user.pk or is_coordinator(action.contract, user)
+    )
+
+
 class Action(ConcurrentTransitionMixin, models.Model):
     """An action sheet (fiche action): what will be done, by whom, funded how."""
 
@@ -544,6 +567,7 @@ class Action(ConcurrentTransitionMixin, models.Model):
         source=ActionStatus.VALIDATED,
         target=ActionStatus.IN_PROGRESS,
         conditions=[contract_is_signed],
+        permission=is_pilot_or_coordinator,
         custom={"label": _("Start")},
     )
     def start(self) -> None:
@@ -554,6 +578,7 @@ class Action(ConcurrentTransitionMixin, models.Model):
         source=ActionStatus.IN_PROGRESS,
         target=ActionStatus.DONE,
         conditions=[contract_is_signed],
+        permission=is_pilot_or_coordinator,
         custom={"label": _("Mark as done")},
     )
     def complete(self) -> None:
@@ -564,6 +589,7 @@ class Action(ConcurrentTransitionMixin, models.Model):
         source=[ActionStatus.VALIDATED, ActionStatus.IN_PROGRESS],
         target=ActionStatus.ABANDONED,
         conditions=[contract_is_signed],
+        permission=is_pilot_or_coordinator,
         custom={"label": _("Abandon")},
     )
     def abandon(self) -> None:
@@ -733,6 +759,44 @@ class HistoryEvent(models.TextChoices):
     SIGNATURE_PASSWORD_REFUSED = "signature_password_refused", _("Signing refused: wrong password")
 
 
+# What a history line's transition means, in words. Names not listed here (added later by
+# other parts of Accord) fall back to the event's label.
+CONTRACT_TRANSITION_WORDS = {
+    "launch_review": _("Working-group review launched"),
+    "open_committee": _("Sent to the steering committee"),
+    "committee_validate": _("Validated by the steering committee"),
+    "committee_reject": _("Rejected by the steering committee"),
+    "record_deliberation": _("Council deliberation recorded"),
+    "complete_signing": _("Signing completed: the contract is in force"),
+    "return_to_draft": _("Back to draft after a mandatory signatory declined"),
+    "close": _("Contract closed"),
+    "suspend": _("Work suspended"),
+    "resume": _("Work resumed"),
+    "withdraw": _("Contract withdrawn"),
+}
+ACTION_TRANSITION_WORDS = {
+    "submit_for_review": _("Action submitted for review"),
+    "approve": _("Action approved by its working group"),
+    "request_changes": _("Changes requested on the action"),
+    "resubmit": _("Revised action resubmitted"),
+    "validate": _("Action validated"),
+    "return_to_draft": _("Action back to draft"),
+    "start": _("Action started"),
+    "complete": _("Action completed"),
+    "abandon": _("Action abandoned"),
+}
+
+
+def status_label(choices: type[models.TextChoices], value: str) -> str:
+    """A stored state in words (as stored when the state is no longer known)."""
+    if not value:
+        return ""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value
+
+
 class HistoryEntryQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise TypeError("History entries are never updated.")
@@ -841,6 +905,24 @@ class HistoryEntry(models.Model):
             "contract_version": self.contract_version,
         }
 
+    @property
+    def what(self) -> str:
+        """What happened, in words: the transition's meaning, else the event's label."""
+        if self.event == HistoryEvent.ACTION_TRANSITION:
+            words = ACTION_TRANSITION_WORDS.get(self.name)
+        elif self.event == HistoryEvent.TRANSITION:
+            words = CONTRACT_TRANSITION_WORDS.get(self.name)
+        else:
+            words = None
+        return str(words or self.get_event_display())
+
+    def state_label(self, which: str) -> str:
+        """The "from" or "to" state of the entry, labelled as an action's or a contract's."""
+        value = self.from_state if which == "from" else self.to_state
+        if self.event == HistoryEvent.ACTION_TRANSITION or self.action_code:
+            return status_label(ActionStatus, value)
+        return status_label(ContractStatus, value)
+
     def compute_hash(self) -> str:
         payload = json.dumps(
             {**self.chained_content(), "prev_hash": self.prev_hash},
@@ -860,6 +942,27 @@ class TaskKind(models.TextChoices):
     VOTE = "vote", _("Committee vote")
     DELIBERATION = "deliberation", _("Council deliberation")
     SIGNATURE = "signature", _("Signature")
+
+
+class TaskDecision(models.TextChoices):
+    """What a person decides on a task; ``TaskKind.decisions`` says which fit which task."""
+
+    APPROVE = "approve", _("Approve")
+    REQUEST_CHANGES = "request_changes", _("Request changes")
+    RESUBMIT = "resubmit", _("Send back for review")
+    REJECT = "reject", _("Reject")
+    RECORD = "record", _("Record the deliberation")
+    SIGN = "sign", _("Sign")
+    DECLINE = "decline", _("Decline to sign")
+
+
+TASK_KIND_DECISIONS: dict[str, tuple[TaskDecision, ...]] = {
+    TaskKind.REVIEW: (TaskDecision.APPROVE, TaskDecision.REQUEST_CHANGES),
+    TaskKind.REVISION: (TaskDecision.RESUBMIT,),
+    TaskKind.VOTE: (TaskDecision.APPROVE, TaskDecision.REJECT),
+    TaskKind.DELIBERATION: (TaskDecision.RECORD,),
+    TaskKind.SIGNATURE: (TaskDecision.SIGN, TaskDecision.DECLINE),
+}
 
 
 class TaskStatus(models.TextChoices):
@@ -892,6 +995,10 @@ class Process(AbstractProcess):
     )
     contract_version = models.PositiveIntegerField(_("contract version"), default=1)
     data = models.JSONField(default=dict, blank=True)
+
+    # The unit of work of the decision moving this flow (``UnitOfWork.drive``), through which
+    # its nodes record the history; never stored.
+    unit: UnitOfWork | None = None
 
     class Meta:
         ordering = ["-created"]
@@ -1056,7 +1163,9 @@ class Task(AbstractTask):
     )
     due = models.DateTimeField(_("due"), null=True, blank=True)
     held_at = models.DateTimeField(_("on hold since"), null=True, blank=True)
-    decision = models.CharField(_("decision"), max_length=20, blank=True)
+    decision = models.CharField(
+        _("decision"), max_length=20, blank=True, choices=TaskDecision.choices
+    )
     comment = models.TextField(_("comment"), blank=True)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -1086,6 +1195,30 @@ class Task(AbstractTask):
         return str(TaskKind(self.kind).label) if self.kind else ""
 
     @property
+    def headline(self) -> str:
+        """One line saying what the task is about, in the active language: the task page's
+        heading, the inbox's and the API's ``title`` (viewflow's own ``title`` is its node's)."""
+        names = {
+            "contract": self.contract.reference,
+            "code": self.action.code if self.action_id else "",
+            "title": self.action.title if self.action_id else "",
+        }
+        if self.kind == TaskKind.REVIEW and self.action_id:
+            return _("Review of action %(code)s: %(title)s") % names
+        if self.kind == TaskKind.REVISION and self.action_id:
+            return _("Revision of action %(code)s: %(title)s") % names
+        if self.kind == TaskKind.VOTE:
+            return _("Committee vote on %(contract)s") % names
+        if self.kind == TaskKind.DELIBERATION:
+            return _("Council deliberation on %(contract)s") % names
+        if self.kind == TaskKind.SIGNATURE and self.signatory_id:
+            return _("Signature of %(contract)s for %(organisation)s") % {
+                **names,
+                "organisation": self.signatory.organisation.name,
+            }
+        return f"{self.kind_label} — {self.contract.reference}"
+
+    @property
     def status_label(self) -> str:
         return str(TaskStatus(self.status).label)
 
@@ -1100,6 +1233,13 @@ class Task(AbstractTask):
     @property
     def acts_for_someone(self) -> bool:
         return self.on_behalf_of_id is not None and self.on_behalf_of_id != self.owner_id
+
+
+class DelegationState(models.TextChoices):
+    UPCOMING = "upcoming", _("Planned")
+    CURRENT = "current", _("Current")
+    OVER = "over", _("Over")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Delegation(models.Model):
@@ -1144,6 +1284,16 @@ class Delegation(models.Model):
 
     def covers(self, day: datetime.date) -> bool:
         return self.cancelled_at is None and self.start <= day <= self.end
+
+    @property
+    def state(self) -> DelegationState:
+        """Where the absence stands today."""
+        if self.cancelled_at is not None:
+            return DelegationState.CANCELLED
+        today = timezone.localdate()
+        if today < self.start:
+            return DelegationState.UPCOMING
+        return DelegationState.OVER if self.end < today else DelegationState.CURRENT
 
 
 # --- Audit --------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -26,28 +25,25 @@ from viewflow.workflow.nodes.join import Join, JoinActivation
 from viewflow.workflow.nodes.split import Split, SplitActivation
 from viewflow.workflow.nodes.view import View, ViewActivation
 
-from . import services
-from .models import Contract, Process, Task, TaskStatus
+from .assignments import Assignment, task_open, task_record_cancelled
+from .models import Task, TaskStatus
 
 
 class ContractLock:
-    """Serialise all flow work on a contract by locking the contract's row.
+    """A flow's lock is its contract's row lock, which the unit of work driving it took first.
 
-    Accord's services take the same row lock before they touch a flow, so a flow never waits
-    for a lock its own transaction does not already hold (no lock-order deadlock between a
-    contract's flow and its actions' flows); within ``services.holding_contract`` the lock is
-    known to be held and is not asked for again. On SQLite, where ``FOR UPDATE`` does not exist,
-    write transactions begin IMMEDIATE, which serialises them just the same.
+    Flows move only inside a ``history.UnitOfWork`` (``history.unit_of`` refuses a process
+    driven without one), opened by a verb of ``workflows.approvals`` under the contract's row
+    lock: every flow of the contract is already serialised when viewflow asks for its lock, and
+    a flow never waits for a lock its own transaction does not hold (no lock-order deadlock
+    between a contract's flow and its actions' flows).
     """
 
     @contextmanager
     def __call__(self, flow_class, process_pk):
-        # No savepoint: an error here aborts the caller's transaction anyway (task_decide,
-        # launch_review... each have their own), and a savepoint costs two statements a node.
+        # No savepoint: an error here aborts the caller's transaction anyway (each verb has
+        # its own), and a savepoint costs two statements a node.
         with transaction.atomic(savepoint=False):
-            if not services.contract_lock_held():
-                contract_of_process = Process.objects.filter(pk=process_pk).values("contract_id")
-                Contract.objects.select_for_update().filter(pk=contract_of_process[:1]).exists()
             yield
 
 
@@ -166,10 +162,13 @@ class GatherActivation(JoinActivation):
     def _active_join_tasks(self, join_token_prefix):
         # Read once (with the join task, for an arrival): ``is_done`` and ``complete`` both
         # ask whether any remain, and ``complete`` cancels the same ones.
-        return self._once(
-            f"active {join_token_prefix}",
-            lambda: _ReadTasks(super(GatherActivation, self)._active_join_tasks(join_token_prefix)),
-        )
+        return self._once(f"active {join_token_prefix}", lambda: self._read(join_token_prefix))
+
+    def _read(self, join_token_prefix) -> _ReadTasks:
+        tasks = _ReadTasks(super()._active_join_tasks(join_token_prefix))
+        for task in tasks:
+            task.process = self.process  # driven by the decision's unit of work
+        return tasks
 
 
 class Gather(Join):
@@ -209,22 +208,9 @@ class Conclude(If):
     activation_class = ConcludeActivation
 
 
-@dataclass(frozen=True)
-class Assignment:
-    """Whom the rules give a task to, and about what."""
-
-    assignee_id: int
-    on_behalf_of_id: int | None = None
-    action_id: int | None = None
-    signatory_id: int | None = None
-    committee_vote_id: int | None = None
-
-
 class HumanTaskActivation(ViewActivation):
     @classmethod
     def create(cls, flow_task, prev_activation, token, data=None, seed=None):
-        from .approvals import task_open
-
         data = dict(data or {})
         task = flow_task.flow_class.task_class(
             process=prev_activation.process,
@@ -243,8 +229,6 @@ class HumanTaskActivation(ViewActivation):
         target=TaskStatus.CANCELED,
     )
     def cancel(self):
-        from .approvals import task_record_cancelled
-
         super().cancel.original()
         task_record_cancelled(self.task)
 

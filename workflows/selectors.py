@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet
 from django.utils import timezone
 from viewflow.workflow import chart
 
+from .flows import ContractFlow
 from .models import (
     GENESIS_HASH,
     Action,
@@ -23,6 +24,8 @@ from .models import (
     SignatoryStatus,
     SteeringCommittee,
     Task,
+    TaskDecision,
+    TaskKind,
     TaskStatus,
     User,
     WorkingGroup,
@@ -57,19 +60,6 @@ def contracts_visible_to(user: User) -> QuerySet[Contract]:
     for role in roles:
         takes_part |= Q(pk__in=role.values("contract_id"))
     return contracts.filter(takes_part)
-
-
-def transition_blockers(obj: Contract | Action, name: str) -> list[str] | None:
-    """Why FSM transition `name` cannot fire now: None when it does not leave the current
-    state at all, else the refusal messages of its unmet guards (empty when it may fire)."""
-    fsm_transition = getattr(type(obj), name)._django_fsm.get_transition(obj.status)
-    if fsm_transition is None:
-        return None
-    return [
-        str(condition.refusal_message)
-        for condition in fsm_transition.conditions
-        if not condition(obj)
-    ]
 
 
 def contract_with_details(contracts: QuerySet[Contract]) -> QuerySet[Contract]:
@@ -252,8 +242,6 @@ def contract_progress(contract: Contract) -> ContractProgress:
 
 def contract_current_process(contract: Contract) -> Process | None:
     """The latest run of the contract's approval flow (the current version's)."""
-    from .flows import ContractFlow
-
     return (
         Process.objects.filter(contract=contract, flow_class=ContractFlow)
         .order_by("-created", "-pk")
@@ -263,8 +251,6 @@ def contract_current_process(contract: Contract) -> Process | None:
 
 def contract_flow_chart(contract: Contract) -> str:
     """The approval flow as SVG, its steps coloured by where this contract stands."""
-    from .flows import ContractFlow
-
     grid = chart.calc_layout_data(ContractFlow)
     process = contract_current_process(contract)
     if process is not None:
@@ -298,3 +284,41 @@ def _step_statuses(process: Process) -> dict:
         # The SVG styles viewflow's statuses; a held step is drawn as waiting for someone.
         shown[flow_task] = TaskStatus.ASSIGNED if status == TaskStatus.HELD else status
     return shown
+
+
+def change_requests(task: Task) -> list[Task]:
+    """The decisions a revision answers: the leads' requests for changes on its action, and
+    the rejecting votes that named it (or no action at all), since the action's previous
+    revision of the same contract version."""
+    same_version = Q(process__contract_version=task.process.contract_version)
+    previous_revision = Task.objects.filter(
+        same_version,
+        action_id=task.action_id,
+        kind=TaskKind.REVISION,
+        status=TaskStatus.DONE,
+        finished__lt=task.created,
+    ).aggregate(at=Max("finished"))["at"]
+    requests = Task.objects.filter(
+        same_version,
+        Q(kind=TaskKind.REVIEW, action_id=task.action_id, decision=TaskDecision.REQUEST_CHANGES)
+        | Q(
+            kind=TaskKind.VOTE,
+            contract_id=task.contract_id,
+            decision=TaskDecision.REJECT,
+            committee_vote__outcome="rejected",
+        ),
+        status=TaskStatus.DONE,
+        finished__lte=task.created,
+    )
+    if previous_revision is not None:
+        requests = requests.filter(finished__gt=previous_revision)
+    code = task.action.code if task.action_id else None
+    return [
+        request
+        for request in requests.select_related(
+            "completed_by", "on_behalf_of", "committee_vote"
+        ).order_by("finished", "pk")
+        if request.kind == TaskKind.REVIEW
+        or not request.data.get("actions")
+        or code in request.data["actions"]
+    ]

@@ -1,30 +1,25 @@
-"""The only door to a contract's or an action's state.
+"""The steps that move a contract or an action from one state to another.
 
-Every function here runs in one transaction that locks the contract row, fires the FSM
-transition(s), applies their cascades and appends the history, so that a change and its record
-commit together or not at all. Pages, the API, commands and (later) flow nodes call these.
+Every FSM transition is fired here, by ``fire`` (and ``fire_on_actions`` for a cascade over
+the actions), inside a ``UnitOfWork`` that holds the contract's row lock: the transition, its
+cascades and their history entries commit together or not at all. The functions below are
+the steps of the verbs of ``workflows.approvals`` (a coordinator's step, a task's decision)
+and of the flows those verbs drive; they receive the verb's unit of work and check nothing
+about who acts, which the verb has done.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 from django_fsm import ConcurrentTransition
-
-from notifications import services as notifications
-from signatures import services as signature_services
 
 from .contract_file import (
     amount_of,
@@ -32,29 +27,29 @@ from .contract_file import (
     reference_taken_error,
     validate_contract_file,
 )
-from .errors import ApplicationError, Conflict, InvalidContractFile, NotAllowed
+from .documents import contract_documents
+from .errors import ApplicationError, Conflict, InvalidContractFile
+from .history import UnitOfWork
 from .models import (
-    GENESIS_HASH,
     Action,
     ActionStatus,
     CommitteeVote,
     Contract,
     FundingLine,
-    HistoryEntry,
     HistoryEvent,
     Indicator,
     Organisation,
     Signatory,
     SignatoryStatus,
     SteeringCommittee,
+    TaskDecision,
     TaskStatus,
     Theme,
     User,
     WorkingGroup,
-    is_coordinator,
     transition_label,
 )
-from .selectors import transition_blockers
+from .rules import transition_blockers
 
 # Stable messages, so that tests and API clients can rely on them.
 NOT_A_COORDINATOR = gettext_noop("Only a coordinator of this contract may do this.")
@@ -66,239 +61,12 @@ ACTION_TRANSITION_NOT_ALLOWED = gettext_noop(
 )
 CHANGED_MEANWHILE = gettext_noop("Someone else changed this meanwhile; reload and try again.")
 
-# Contract transitions a coordinator fires by hand (the others follow from decisions).
-COORDINATOR_TRANSITIONS = (
-    "launch_review",
-    "record_deliberation",
-    "suspend",
-    "resume",
-    "withdraw",
-    "close",
-)
 
-
-# --- History ------------------------------------------------------------------------------
-
-
-def history_append(
-    *,
-    contract: Contract,
-    event: str,
-    actor: User | None = None,
-    on_behalf_of: User | None = None,
-    name: str = "",
-    action: Action | None = None,
-    from_state: str = "",
-    to_state: str = "",
-    comment: str = "",
-    data: dict[str, Any] | None = None,
-    contract_version: int | None = None,
-) -> HistoryEntry:
-    """Append one entry to the contract's chain; the caller holds the contract's row lock."""
-    (entry,) = history_append_many(
-        contract=contract,
-        entries=[
-            {
-                "event": event,
-                "actor": actor,
-                "on_behalf_of": on_behalf_of,
-                "name": name,
-                "action": action,
-                "from_state": from_state,
-                "to_state": to_state,
-                "comment": comment,
-                "data": data,
-                "contract_version": contract_version,
-            }
-        ],
-    )
-    return entry
-
-
-def history_append_many(*, contract: Contract, entries: list[dict[str, Any]]) -> list[HistoryEntry]:
-    """Append entries to the contract's chain, in order, reading its head once and writing
-    them in one INSERT (a cascade over every action is three statements, not three per
-    action). Each entry takes ``history_append``'s keyword arguments but the contract; the
-    caller holds the contract's row lock."""
-    if not entries:
-        return []
-    held = _held.get()
-    if held is not None and held.contract.pk != contract.pk:
-        held = None
-    seq, prev_hash = history_head(contract) or (0, GENESIS_HASH)
-    chained = []
-    for fields in entries:
-        seq += 1
-        entry = _history_entry(contract, seq=seq, prev_hash=prev_hash, **fields)
-        prev_hash = entry.hash
-        chained.append(entry)
-    if held is None:
-        HistoryEntry.objects.bulk_create(chained)
-    else:
-        # Written with the rest of the block's entries when it ends: one INSERT per decision.
-        held.unwritten.extend(chained)
-        held.history_head = (seq, prev_hash)
-    return chained
-
-
-def history_head(contract: Contract) -> tuple[int, str] | None:
-    """The (seq, hash) of the contract's last entry, including those of the current
-    ``holding_contract`` block that are not written yet."""
-    held = _held.get()
-    if held is not None and held.contract.pk == contract.pk and held.history_head is not None:
-        return held.history_head
-    return (
-        HistoryEntry.objects.filter(contract=contract)
-        .order_by("-seq")
-        .values_list("seq", "hash")
-        .first()
-    )
-
-
-def _history_entry(
-    contract: Contract,
-    *,
-    seq: int,
-    prev_hash: str,
-    event: str,
-    actor: User | None = None,
-    on_behalf_of: User | None = None,
-    name: str = "",
-    action: Action | None = None,
-    from_state: str = "",
-    to_state: str = "",
-    comment: str = "",
-    data: dict[str, Any] | None = None,
-    contract_version: int | None = None,
-) -> HistoryEntry:
-    entry = HistoryEntry(
-        contract=contract,
-        seq=seq,
-        at=timezone.now(),
-        actor=actor,
-        actor_username=actor.username if actor else "",
-        on_behalf_of=on_behalf_of,
-        on_behalf_of_username=on_behalf_of.username if on_behalf_of else "",
-        event=event,
-        name=name,
-        action=action,
-        action_code=action.code if action else "",
-        from_state=from_state,
-        to_state=to_state,
-        comment=comment,
-        # Stored as it will read back from the database, so the hash recomputes identically.
-        data=json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder)),
-        # The version the entry is about: the contract's, unless recorded later on its behalf.
-        contract_version=contract.version if contract_version is None else contract_version,
-        prev_hash=prev_hash,
-    )
-    entry.hash = entry.compute_hash()
-    return entry
-
-
-# --- Transitions --------------------------------------------------------------------------
-
-
-def lock_contract(contract_id: int) -> Contract:
-    """Re-read the contract under its row lock: concurrent changes to it, its flows and its
-    tasks queue up here. Taken first, before any flow or task of the contract."""
-    held = _held.get()
-    if held is not None and held.contract.pk == contract_id:
-        return held.contract
-    return Contract.objects.select_for_update().get(pk=contract_id)
-
-
-@dataclass
-class _HeldContract:
-    contract: Contract
-    history_head: tuple[int, str] | None = None  # (seq, hash) of the chain's last entry
-    unwritten: list[HistoryEntry] = field(default_factory=list)  # chained, not yet INSERTed
-    memo: dict[Any, Any] = field(default_factory=dict)  # what cannot change within the block
-
-
-_held: ContextVar[_HeldContract | None] = ContextVar("held_contract", default=None)
-
-
-@contextmanager
-def holding_contract(contract: Contract) -> Iterator[Contract]:
-    """Drive the flows of ``contract``, which the caller has just locked.
-
-    Inside the block the row lock is known to be held, so the flows' locks and the services'
-    ``lock_contract`` do not ask the database again, and they all change this one instance
-    (no reload afterwards). The history's head is remembered from one entry to the next, and
-    the block's history entries and notifications are written together when it ends (one
-    INSERT each, one delivery after commit) instead of one statement per entry. This holds
-    because nothing in the block survives an error: every error leaves the block and rolls
-    back the transaction (or savepoint) that took the lock, and with it all the block wrote.
-    """
-    outer = _held.get()
-    if outer is not None and outer.contract.pk == contract.pk:
-        yield outer.contract  # already held: the outer block writes everything
-        return
-    held = _HeldContract(contract)
-    token = _held.set(held)
-    try:
-        with notifications.written_together():
-            yield contract
-        # The notifications' own entries ("who was told") come last, then all are written.
-        HistoryEntry.objects.bulk_create(held.unwritten)
-    finally:
-        _held.reset(token)
-
-
-def held_memo() -> dict[Any, Any] | None:
-    """A cache for the current ``holding_contract`` block (None outside one), for answers
-    that do not change while the contract is locked: usernames, absences, working groups'
-    leads (a launch opens a task per lead and action, the same few people many times)."""
-    held = _held.get()
-    return held.memo if held is not None else None
-
-
-def held_once(key: Any, ask: Callable[[], Any]) -> Any:
-    """``ask()``, asked once per ``holding_contract`` block (each time outside one)."""
-    memo = held_memo()
-    if memo is None:
-        return ask()
-    if key not in memo:
-        memo[key] = ask()
-    return memo[key]
-
-
-def held_instance(contract: Contract) -> Contract:
-    """The instance the current ``holding_contract`` block changes, if it holds this row
-    (a flow's process may carry a copy read before the block's transitions), else
-    ``contract`` itself."""
-    held = _held.get()
-    return held.contract if held is not None and held.contract.pk == contract.pk else contract
-
-
-def contract_lock_held(contract_id: int | None = None) -> bool:
-    """Whether a ``holding_contract`` block is open (for this contract, when given)."""
-    held = _held.get()
-    return held is not None and (contract_id is None or held.contract.pk == contract_id)
-
-
-def _lock(contract: Contract) -> Contract:
-    return lock_contract(contract.pk)
-
-
-def _fire(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
-    """Fire FSM transition `name` on `obj` and save it; refuse with a clear 409 otherwise."""
-    source, target = _apply(obj, name, **kwargs)
-    try:
-        if isinstance(obj, Action):
-            # Its transitions change its status only: writing just that column keeps
-            # whatever else someone changed in the row meanwhile (an edit of its sheet).
-            obj.save(update_fields=["status"])
-        else:
-            obj.save()
-    except ConcurrentTransition as exc:
-        raise Conflict(_(CHANGED_MEANWHILE)) from exc
-    return source, target
+# --- Firing transitions -------------------------------------------------------------------
 
 
 def _apply(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
-    """Fire FSM transition `name` on `obj` in memory, or refuse with a clear 409."""
+    """Fire FSM transition ``name`` on ``obj`` in memory, or refuse with a clear 409."""
     source = obj.status
     blockers = transition_blockers(obj, name)
     if blockers is None:
@@ -321,13 +89,9 @@ def _apply(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
     return source, obj.status
 
 
-def require_coordinator(contract: Contract, actor: User) -> None:
-    if not is_coordinator(contract, actor):
-        raise NotAllowed(_(NOT_A_COORDINATOR))
-
-
-def _contract_transition(
-    contract: Contract,
+def fire(
+    unit: UnitOfWork,
+    obj: Contract | Action,
     name: str,
     *,
     actor: User | None,
@@ -335,106 +99,74 @@ def _contract_transition(
     comment: str = "",
     data: dict[str, Any] | None = None,
     **kwargs: Any,
-) -> Contract:
-    source, target = _fire(contract, name, **kwargs)
-    history_append(
-        contract=contract,
-        event=HistoryEvent.TRANSITION,
+) -> tuple[str, str]:
+    """Fire transition ``name`` of the unit's contract or of one of its actions, save it and
+    record it; refuse with a clear 409 when it cannot fire. Returns (source, target)."""
+    is_action = isinstance(obj, Action)
+    if is_action:
+        obj.contract = unit.contract  # the locked instance, for guards that look at it
+    source, target = _apply(obj, name, **kwargs)
+    try:
+        if is_action:
+            # Its transitions change its status only: writing just that column keeps
+            # whatever else someone changed in the row meanwhile (an edit of its sheet).
+            obj.save(update_fields=["status"])
+        else:
+            obj.save()
+    except ConcurrentTransition as exc:
+        raise Conflict(_(CHANGED_MEANWHILE)) from exc
+    unit.record(
+        event=HistoryEvent.ACTION_TRANSITION if is_action else HistoryEvent.TRANSITION,
         actor=actor,
         on_behalf_of=on_behalf_of,
         name=name,
+        action=obj if is_action else None,
         from_state=source,
         to_state=target,
         comment=comment,
         data=data,
     )
-    notifications.notify_contract_status_changed(
-        contract, source=source, target=target, actor=actor
-    )
-    return contract
+    return source, target
 
 
-def _action_transition(
-    action: Action,
-    name: str,
-    *,
-    contract: Contract,
-    actor: User | None,
-    on_behalf_of: User | None = None,
-    comment: str = "",
-    data: dict[str, Any] | None = None,
-) -> Action:
-    action.contract = contract  # the locked instance, for guards that look at the contract
-    source, target = _fire(action, name)
-    history_append(
-        contract=contract,
-        event=HistoryEvent.ACTION_TRANSITION,
-        actor=actor,
-        on_behalf_of=on_behalf_of,
-        name=name,
-        action=action,
-        from_state=source,
-        to_state=target,
-        comment=comment,
-        data=data,
-    )
-    return action
-
-
-def _actions_in(contract: Contract, *statuses: str) -> Iterable[Action]:
-    return contract.actions.filter(status__in=statuses).select_for_update().order_by("position")
-
-
-def _actions_transition(
-    actions: Iterable[Action], name: str, *, contract: Contract, actor: User | None
-) -> list[Action]:
-    """Fire transition `name` on every action, each checked as `_fire` checks it, written in
-    one UPDATE per source state and recorded in one history INSERT: a cascade over the
-    contract's actions costs the same few statements for 38 actions or 400."""
+def fire_on_actions(
+    unit: UnitOfWork, actions: Iterable[Action], name: str, *, actor: User | None
+) -> list[str]:
+    """Fire transition ``name`` on every action, each checked as ``fire`` checks it, written
+    in one UPDATE per source state and recorded together: a cascade over the contract's
+    actions costs the same few statements for 38 actions or 400. Returns the actions' codes
+    (the instances are not to be saved again: their rows were written by the UPDATE)."""
     moved = []
     for action in actions:
-        action.contract = contract  # the locked instance, for guards that look at the contract
+        action.contract = unit.contract  # the locked instance, for guards that look at it
         moved.append((action, *_apply(action, name)))
     for source, target in {(source, target) for _action, source, target in moved}:
         pks = [action.pk for action, from_, to in moved if (from_, to) == (source, target)]
         # The same check as django-fsm's on save: no row changed state since it was read.
         if Action.objects.filter(pk__in=pks, status=source).update(status=target) != len(pks):
             raise Conflict(_(CHANGED_MEANWHILE))
-    for action, _source, _target in moved:
-        action._update_initial_state()  # saved: a later save() checks against the new state
-    history_append_many(
-        contract=contract,
-        entries=[
-            {
-                "event": HistoryEvent.ACTION_TRANSITION,
-                "actor": actor,
-                "name": name,
-                "action": action,
-                "from_state": source,
-                "to_state": target,
-            }
-            for action, source, target in moved
-        ],
+    unit.record_many(
+        {
+            "event": HistoryEvent.ACTION_TRANSITION,
+            "actor": actor,
+            "name": name,
+            "action": action,
+            "from_state": source,
+            "to_state": target,
+        }
+        for action, source, target in moved
     )
-    return [action for action, _source, _target in moved]
+    return [action.code for action, _source, _target in moved]
 
 
-# --- Coordinator transitions --------------------------------------------------------------
-
-
-@transaction.atomic
-def contract_launch_review(*, contract: Contract, actor: User) -> Contract:
-    """Open the working groups' review: every draft action goes to review."""
-    contract = _lock(contract)
-    require_coordinator(contract, actor)
-    _contract_transition(contract, "launch_review", actor=actor)
-    _actions_transition(
-        _actions_in(contract, ActionStatus.DRAFT),
-        "submit_for_review",
-        contract=contract,
-        actor=actor,
+def actions_in(unit: UnitOfWork, *statuses: str) -> QuerySet[Action]:
+    """The contract's actions in these states, locked, in the contract's order."""
+    return (
+        unit.contract.actions.filter(status__in=statuses).select_for_update().order_by("position")
     )
-    return contract
+
+
+# --- A coordinator's steps ----------------------------------------------------------------
 
 
 def check_deliberation(number: str, date: datetime.date | None) -> str:
@@ -449,28 +181,60 @@ def check_deliberation(number: str, date: datetime.date | None) -> str:
     return number
 
 
-@transaction.atomic
-def contract_record_deliberation(
+def launch_review(unit: UnitOfWork, *, actor: User) -> None:
+    """The review opens: every draft action goes to review."""
+    fire(unit, unit.contract, "launch_review", actor=actor)
+    fire_on_actions(unit, actions_in(unit, ActionStatus.DRAFT), "submit_for_review", actor=actor)
+
+
+def suspend(unit: UnitOfWork, *, actor: User, reason: str) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("A reason is required to suspend a contract."))
+    fire(unit, unit.contract, "suspend", actor=actor, comment=reason, reason=reason)
+
+
+def resume(unit: UnitOfWork, *, actor: User, comment: str = "") -> None:
+    contract = unit.contract
+    # Recorded so that held tasks' due dates can move by the time spent suspended.
+    suspended_for = timezone.now() - contract.suspended_at if contract.suspended_at else None
+    data = {"suspended_for_seconds": int(suspended_for.total_seconds())} if suspended_for else {}
+    fire(unit, contract, "resume", actor=actor, comment=comment, data=data)
+
+
+def withdraw(unit: UnitOfWork, *, actor: User, reason: str) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("A reason is required to withdraw a contract."))
+    fire(unit, unit.contract, "withdraw", actor=actor, comment=reason, reason=reason)
+
+
+def close(unit: UnitOfWork, *, actor: User, comment: str = "") -> None:
+    fire(unit, unit.contract, "close", actor=actor, comment=comment)
+
+
+# --- What follows from decisions (the flows' steps) ---------------------------------------
+
+
+def record_deliberation(
+    unit: UnitOfWork,
     *,
-    contract: Contract,
     actor: User,
     number: str,
     date: datetime.date | str,
     on_behalf_of: User | None = None,
     comment: str = "",
-) -> Contract:
-    """Record the council's approval: the document is frozen and signing opens.
-
-    Called by the deliberation task of the contract's flow, which has checked who decides.
-    """
-    contract = _lock(contract)
+) -> None:
+    """The council's approval: the document is frozen and signing opens."""
+    contract = unit.contract
     if isinstance(date, str):
         date = datetime.date.fromisoformat(date)
     number = check_deliberation(number, date)
     contract.deliberation_number, contract.deliberation_date = number, date
     # The contract document is generated and frozen here; signers consent to its SHA-256.
-    document_sha256 = signature_services.document_freeze(contract).sha256
-    return _contract_transition(
+    document_sha256 = contract_documents().freeze(contract)
+    fire(
+        unit,
         contract,
         "record_deliberation",
         actor=actor,
@@ -483,110 +247,56 @@ def contract_record_deliberation(
     )
 
 
-@transaction.atomic
-def contract_suspend(*, contract: Contract, actor: User, reason: str) -> Contract:
-    """Pause the contract's work (open tasks are put on hold, not cancelled)."""
-    contract = _lock(contract)
-    require_coordinator(contract, actor)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError(_("A reason is required to suspend a contract."))
-    return _contract_transition(contract, "suspend", actor=actor, comment=reason, reason=reason)
-
-
-@transaction.atomic
-def contract_resume(*, contract: Contract, actor: User, comment: str = "") -> Contract:
-    """Return to the state the contract was suspended in."""
-    contract = _lock(contract)
-    require_coordinator(contract, actor)
-    # Recorded so that held tasks' due dates can move by the time spent suspended.
-    suspended_for = timezone.now() - contract.suspended_at if contract.suspended_at else None
-    data = {"suspended_for_seconds": int(suspended_for.total_seconds())} if suspended_for else {}
-    _contract_transition(contract, "resume", actor=actor, comment=comment, data=data)
-    return contract
-
-
-@transaction.atomic
-def contract_withdraw(*, contract: Contract, actor: User, reason: str) -> Contract:
-    """End the contract before signature, for good."""
-    contract = _lock(contract)
-    require_coordinator(contract, actor)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ApplicationError(_("A reason is required to withdraw a contract."))
-    return _contract_transition(contract, "withdraw", actor=actor, comment=reason, reason=reason)
-
-
-@transaction.atomic
-def contract_close(*, contract: Contract, actor: User, comment: str = "") -> Contract:
-    """Close a signed contract once its period is over."""
-    contract = _lock(contract)
-    require_coordinator(contract, actor)
-    return _contract_transition(contract, "close", actor=actor, comment=comment)
-
-
-# --- Transitions that follow from decisions -----------------------------------------------
-
-
-@transaction.atomic
-def contract_open_committee(*, contract: Contract) -> Contract:
+def open_committee(unit: UnitOfWork) -> None:
     """Every action is approved: the steering committee takes over."""
-    contract = _lock(contract)
-    return _contract_transition(contract, "open_committee", actor=None)
+    fire(unit, unit.contract, "open_committee", actor=None)
 
 
-@transaction.atomic
-def contract_committee_validate(*, contract: Contract, comment: str = "") -> Contract:
+def committee_validate(unit: UnitOfWork, *, comment: str = "") -> None:
     """The committee validated the content: actions become validated, deliberation opens."""
-    contract = _lock(contract)
-    _contract_transition(contract, "committee_validate", actor=None, comment=comment)
-    _actions_transition(
-        _actions_in(contract, ActionStatus.APPROVED), "validate", contract=contract, actor=None
-    )
-    return contract
+    fire(unit, unit.contract, "committee_validate", actor=None, comment=comment)
+    fire_on_actions(unit, actions_in(unit, ActionStatus.APPROVED), "validate", actor=None)
 
 
-@transaction.atomic
-def contract_committee_reject(
-    *, contract: Contract, action_codes: Iterable[str] = (), comment: str = ""
-) -> list[Action]:
+def committee_reject(
+    unit: UnitOfWork, *, action_codes: Iterable[str] = (), comment: str = ""
+) -> list[str]:
     """The committee rejected: the named actions (all when none is named) go back to revision.
 
-    Returns the actions sent back, whose pilots get a revision task.
+    Returns the codes of the actions sent back, whose pilots get a revision task.
     """
-    contract = _lock(contract)
     codes = sorted(set(action_codes))
-    _contract_transition(
-        contract, "committee_reject", actor=None, comment=comment, data={"actions": codes}
+    fire(
+        unit,
+        unit.contract,
+        "committee_reject",
+        actor=None,
+        comment=comment,
+        data={"actions": codes},
     )
-    targets = _actions_in(contract, ActionStatus.APPROVED)
+    targets = actions_in(unit, ActionStatus.APPROVED)
     if codes:
         targets = targets.filter(code__in=codes)
-    return _actions_transition(targets, "request_changes", contract=contract, actor=None)
+    return fire_on_actions(unit, targets, "request_changes", actor=None)
 
 
-@transaction.atomic
-def contract_complete_signing(*, contract: Contract) -> Contract:
-    """Every mandatory signatory signed and every associated one answered: in force."""
-    contract = _lock(contract)
-    _contract_transition(contract, "complete_signing", actor=None)
-    signature_services.document_seal(contract)
-    return contract
+def complete_signing(unit: UnitOfWork) -> None:
+    """Every mandatory signatory signed and every associated one answered: in force (the
+    signatures' reaction seals the document)."""
+    fire(unit, unit.contract, "complete_signing", actor=None)
 
 
-@transaction.atomic
-def contract_return_to_draft(
-    *, contract: Contract, signatory: Signatory, actor: User, reason: str
-) -> Contract:
+def return_to_draft(unit: UnitOfWork, *, signatory: Signatory, actor: User, reason: str) -> None:
     """A mandatory signatory declined: back to draft as version + 1, signatures voided."""
-    contract = _lock(contract)
+    contract = unit.contract
     voided = list(
         contract.signatories.filter(status=SignatoryStatus.SIGNED).values_list(
             "organisation__code", flat=True
         )
     )
-    signature_services.signatures_void(contract, reason=reason)
-    _contract_transition(
+    contract_documents().void(contract, reason=reason)
+    fire(
+        unit,
         contract,
         "return_to_draft",
         actor=actor,
@@ -599,55 +309,45 @@ def contract_return_to_draft(
     voided_signatures = contract.signatories.filter(status=SignatoryStatus.SIGNED).order_by(
         "order", "pk"
     )
-    history_append_many(
-        contract=contract,
-        entries=[
-            {
-                "event": HistoryEvent.SIGNATURE_VOIDED,
-                "name": kind,
-                "data": {"organisation": code, "signer": signer, "declined_by": declined_by},
-            }
-            for code, kind, signer in voided_signatures.values_list(
-                "organisation__code", "kind", "signer__username"
-            )
-        ],
+    unit.record_many(
+        {
+            "event": HistoryEvent.SIGNATURE_VOIDED,
+            "name": kind,
+            "data": {"organisation": code, "signer": signer, "declined_by": declined_by},
+        }
+        for code, kind, signer in voided_signatures.values_list(
+            "organisation__code", "kind", "signer__username"
+        )
     )
     contract.signatories.update(status=SignatoryStatus.PENDING)
-    returned = _actions_in(
-        contract,
+    returned = actions_in(
+        unit,
         ActionStatus.REVIEW,
         ActionStatus.CHANGES_REQUESTED,
         ActionStatus.APPROVED,
         ActionStatus.VALIDATED,
     )
-    _actions_transition(returned, "return_to_draft", contract=contract, actor=None)
-    return contract
+    fire_on_actions(unit, returned, "return_to_draft", actor=None)
 
 
 # --- Committee vote ---------------------------------------------------------------------
 
 
-def committee_vote_current(process) -> CommitteeVote:
-    return CommitteeVote.objects.get(pk=process.data["vote"])
-
-
 def committee_vote_count(vote: CommitteeVote) -> tuple[int, int]:
     """(approvals, rejections) cast so far in this round."""
     counts = vote.tasks.filter(status=TaskStatus.DONE).aggregate(
-        approvals=Count("pk", filter=Q(decision="approve")),
-        rejections=Count("pk", filter=Q(decision="reject")),
+        approvals=Count("pk", filter=Q(decision=TaskDecision.APPROVE)),
+        rejections=Count("pk", filter=Q(decision=TaskDecision.REJECT)),
     )
     return counts["approvals"], counts["rejections"]
 
 
-@transaction.atomic
-def committee_vote_conclude(*, vote: CommitteeVote) -> CommitteeVote:
+def committee_vote_conclude(unit: UnitOfWork, *, vote: CommitteeVote) -> CommitteeVote:
     """Record the vote's outcome and send the contract on: deliberation, or back to review.
 
     A rejection returns the actions its votes object to; a rejection naming none returns them
     all.
     """
-    contract = _lock(vote.contract)
     approvals, rejections = committee_vote_count(vote)
     open_votes = vote.tasks.filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD]).count()
     vote.outcome = vote.outcome_when(approvals, rejections, open_votes=open_votes)
@@ -656,14 +356,13 @@ def committee_vote_conclude(*, vote: CommitteeVote) -> CommitteeVote:
     vote.save(update_fields=["outcome", "approvals", "rejections", "decided_at"])
     objected: set[str] = set()
     whole_contract = False
-    for data in vote.tasks.filter(status=TaskStatus.DONE, decision="reject").values_list(
+    for data in vote.tasks.filter(status=TaskStatus.DONE, decision=TaskDecision.REJECT).values_list(
         "data", flat=True
     ):
         codes = data.get("actions") or []
         whole_contract = whole_contract or not codes
         objected.update(codes)
-    history_append(
-        contract=contract,
+    unit.record(
         event=HistoryEvent.VOTE_DECIDED,
         actor=vote.closed_by,
         name=vote.outcome,
@@ -677,73 +376,50 @@ def committee_vote_conclude(*, vote: CommitteeVote) -> CommitteeVote:
             "actions": [] if whole_contract else sorted(objected),
         },
     )
-    notifications.notify_vote_decided(vote, contract=contract)
     if vote.outcome == CommitteeVote.Outcome.VALIDATED:
-        contract_committee_validate(contract=contract)
+        committee_validate(unit)
     else:
-        contract_committee_reject(
-            contract=contract, action_codes=() if whole_contract else sorted(objected)
-        )
+        committee_reject(unit, action_codes=() if whole_contract else sorted(objected))
     return vote
 
 
-# --- Action transitions -------------------------------------------------------------------
+# --- An action's review -------------------------------------------------------------------
 
 
-def _action_step(
-    action: Action, name: str, *, actor: User | None, on_behalf_of: User | None, comment: str
-) -> Action:
-    contract = lock_contract(action.contract_id)
-    if not contract_lock_held(action.contract_id):
-        action = contract.actions.select_for_update().get(pk=action.pk)
-    # Within a decision the flow's action was read under the contract's lock; a status
-    # changed meanwhile fails the conditional UPDATE, and only the status is written.
-    return _action_transition(
-        action, name, contract=contract, actor=actor, on_behalf_of=on_behalf_of, comment=comment
-    )
-
-
-@transaction.atomic
 def action_approve(
-    *, action: Action, actor: User | None, on_behalf_of: User | None = None, comment: str = ""
+    unit: UnitOfWork, action: Action, *, actor: User | None, on_behalf_of: User | None = None
 ) -> Action:
     """All leads of the action's working group approved it."""
-    return _action_step(action, "approve", actor=actor, on_behalf_of=on_behalf_of, comment=comment)
+    fire(unit, action, "approve", actor=actor, on_behalf_of=on_behalf_of)
+    return action
 
 
-@transaction.atomic
 def action_request_changes(
-    *, action: Action, actor: User, comment: str, on_behalf_of: User | None = None
+    unit: UnitOfWork,
+    action: Action,
+    *,
+    actor: User,
+    comment: str,
+    on_behalf_of: User | None = None,
 ) -> Action:
     """A lead asks the pilot for changes; a comment says which."""
     if not (comment or "").strip():
         raise ApplicationError(_("A comment is required to request changes."))
-    return _action_step(
-        action, "request_changes", actor=actor, on_behalf_of=on_behalf_of, comment=comment
-    )
+    fire(unit, action, "request_changes", actor=actor, on_behalf_of=on_behalf_of, comment=comment)
+    return action
 
 
-@transaction.atomic
 def action_resubmit(
-    *, action: Action, actor: User, on_behalf_of: User | None = None, comment: str = ""
+    unit: UnitOfWork,
+    action: Action,
+    *,
+    actor: User,
+    on_behalf_of: User | None = None,
+    comment: str = "",
 ) -> Action:
     """The pilot sends the revised sheet back to review."""
-    return _action_step(action, "resubmit", actor=actor, on_behalf_of=on_behalf_of, comment=comment)
-
-
-FOLLOW_UP_TRANSITIONS = ("start", "complete", "abandon")
-
-
-@transaction.atomic
-def action_follow_up(*, action: Action, name: str, actor: User, comment: str = "") -> Action:
-    """Follow-up of a signed contract's action, by its pilot or a coordinator."""
-    if name not in FOLLOW_UP_TRANSITIONS:
-        raise Conflict(_('Unknown follow-up step "%(name)s".') % {"name": name})
-    if actor.pk != action.pilot_id and not is_coordinator(action.contract, actor):
-        raise NotAllowed(_("Only the action's pilot or a coordinator may do this."))
-    if name == "abandon" and not (comment or "").strip():
-        raise ApplicationError(_("A reason is required to abandon an action."))
-    return _action_step(action, name, actor=actor, on_behalf_of=None, comment=comment)
+    fire(unit, action, "resubmit", actor=actor, on_behalf_of=on_behalf_of, comment=comment)
+    return action
 
 
 # --- Contract import ----------------------------------------------------------------------
@@ -784,19 +460,19 @@ def contract_import(*, document: dict, actor: User | None) -> Contract:
     _import_steering_committee(contract, document["steering_committee"], people)
     signatories = _import_signatories(contract, document["signatories"], organisations, people)
 
-    history_append(
-        contract=contract,
-        event=HistoryEvent.IMPORTED,
-        actor=actor,
-        to_state=contract.status,
-        data={
-            "format": document["format"],
-            "actions": actions,
-            "working_groups": len(groups),
-            "signatories": signatories,
-            "sha256": contract_file_digest(document),
-        },
-    )
+    with UnitOfWork(contract) as unit:
+        unit.record(
+            event=HistoryEvent.IMPORTED,
+            actor=actor,
+            to_state=contract.status,
+            data={
+                "format": document["format"],
+                "actions": actions,
+                "working_groups": len(groups),
+                "signatories": signatories,
+                "sha256": contract_file_digest(document),
+            },
+        )
     return contract
 
 

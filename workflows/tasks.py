@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from . import approvals
+from .audit.services import history_check_and_alert
 
 
 @shared_task
@@ -14,6 +15,4 @@ def apply_delegations() -> int:
 @shared_task
 def verify_histories() -> int:
     """Recompute every history chain and alert the administrators on a break."""
-    from .audit.services import history_check_and_alert
-
     return len(history_check_and_alert())

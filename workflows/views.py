@@ -24,7 +24,7 @@ from rest_framework.throttling import BaseThrottle
 from . import approvals, services
 from .approvals import ClientInfo, Decision
 from .contract_file import parse_contract_file
-from .errors import ApplicationError, InvalidContractFile
+from .errors import ApplicationError, InvalidContractFile, NotAllowed
 from .flows import DECISION_LABELS
 from .forms import (
     TRANSITION_FORMS,
@@ -40,6 +40,7 @@ from .forms import (
     VoteDecisionForm,
 )
 from .models import (
+    COORDINATOR_TRANSITIONS,
     Action,
     ActionStatus,
     CommitteeVote,
@@ -58,7 +59,9 @@ from .models import (
     WorkingGroup,
     is_coordinator,
 )
+from .rules import may_fire, transitions_for
 from .selectors import (
+    change_requests,
     contract_flow_chart,
     contract_is_visible_to,
     contract_open_tasks,
@@ -68,7 +71,6 @@ from .selectors import (
     history_verify,
     inbox_of,
     tasks_visible_to,
-    transition_blockers,
     user_may_import_contracts,
 )
 
@@ -117,15 +119,13 @@ class BlockedTransition:
 
 
 def _coordinator_controls(
-    contract: Contract, bound_form: Form | None, bound_name: str
+    contract: Contract, user: User, bound_form: Form | None, bound_name: str
 ) -> tuple[list[Control], list[BlockedTransition]]:
     controls, blocked = [], []
-    for name in services.COORDINATOR_TRANSITIONS:
-        blockers = transition_blockers(contract, name)
-        if blockers is None:
-            continue
-        if blockers:
-            blocked.append(BlockedTransition(name, blockers))
+    for choice in transitions_for(contract, user):
+        name = choice.name
+        if not choice.possible:
+            blocked.append(BlockedTransition(name, list(choice.blockers)))
             continue
         form = bound_form if name == bound_name and bound_form else None
         url = reverse("workflows:contract_transition", args=[contract.pk, name])
@@ -162,7 +162,9 @@ def _render_detail(
     )
     coordinator = is_coordinator(contract, request.user)
     controls, blocked = (
-        _coordinator_controls(contract, bound_form, bound_name) if coordinator else ([], [])
+        _coordinator_controls(contract, request.user, bound_form, bound_name)
+        if coordinator
+        else ([], [])
     )
     open_tasks = list(contract_open_tasks(contract))
     # Links only to the task pages this person may open (their own; all for a coordinator).
@@ -262,12 +264,12 @@ def _committee_votes(contract: Contract, committee: SteeringCommittee | None, us
 def contract_transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     """Fire one coordinator transition from the contract page's controls."""
     contract = _visible_contract(request, pk)
-    if name not in services.COORDINATOR_TRANSITIONS:
+    if name not in COORDINATOR_TRANSITIONS:
         raise Http404
     if request.method != "POST":
         # A bookmarked or log-in-redirected address: the controls live on the contract page.
         return redirect("workflows:contract_detail", pk=contract.pk)
-    if not is_coordinator(contract, request.user):
+    if not may_fire(contract, name, request.user):
         raise PermissionDenied(_(services.NOT_A_COORDINATOR))
     form = TRANSITION_FORMS[name](request.POST, prefix=name)
     if not form.is_valid():
@@ -408,18 +410,6 @@ def inbox(request: HttpRequest) -> HttpResponse:
 
 # --- Task pages ---------------------------------------------------------------------------
 
-TASK_TITLES = {
-    TaskKind.REVIEW: lambda task: (
-        _("Review of the action sheet %(code)s") % {"code": task.action.code}
-    ),
-    TaskKind.REVISION: lambda task: (
-        _("Revision of the action sheet %(code)s") % {"code": task.action.code}
-    ),
-    TaskKind.VOTE: lambda task: _("Steering committee vote"),
-    TaskKind.DELIBERATION: lambda task: _("Council deliberation"),
-    TaskKind.SIGNATURE: lambda task: _("Signature of the contract"),
-}
-
 # What the person is told once their decision is recorded.
 DECISION_DONE = {
     "approve": {
@@ -453,12 +443,6 @@ DECISION_DONE = {
 }
 
 
-def _task_title(task: Task) -> str:
-    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and task.action is None:
-        return task.get_kind_display()
-    return str(TASK_TITLES.get(task.kind, lambda task: task.get_kind_display())(task))
-
-
 def _decision_done_message(task: Task) -> str:
     template = DECISION_DONE.get(task.decision, {}).get(task.kind)
     if template is None:
@@ -472,39 +456,13 @@ def _decision_done_message(task: Task) -> str:
 def _read_only_reason(task: Task, user: User) -> tuple[str, int] | None:
     """Why this person cannot decide the task now, and the HTTP status of a refused POST;
     None when the task is theirs to decide."""
-    if task.status == TaskStatus.DONE:
-        who = task.completed_by.display_name if task.completed_by else _("someone")
-        when = (
-            date_format(timezone.localtime(task.finished), "DATETIME_FORMAT")
-            if task.finished
-            else ""
-        )
-        return _(approvals.TASK_ALREADY_DONE) % {"person": who, "date": when}, 409
-    if task.status == TaskStatus.CANCELED:
-        return _(approvals.TASK_CANCELLED), 409
-    if task.status == TaskStatus.HELD:
-        return _(approvals.TASK_ON_HOLD), 409
-    if task.status != TaskStatus.ASSIGNED:
-        return _(approvals.TASK_BEING_COMPLETED), 409
-    if task.owner_id == user.pk:
+    # Its state first: whoever may see the task may see how it stands.
+    refusal = approvals.state_refusal(task) or approvals.holder_refusal(task, user)
+    if refusal is None:
         return None
-    if task.assignee_id == user.pk and task.delegation_id:
-        return (
-            _(
-                "While you are away, %(delegate)s handles this task for you. Cancel your "
-                "absence if you want to decide it yourself."
-            )
-            % {"delegate": task.owner.display_name},
-            403,
-        )
-    return (
-        _(
-            "This task is in the hands of %(owner)s: only they can decide it. You can follow "
-            "it here."
-        )
-        % {"owner": task.owner.display_name if task.owner else _("nobody")},
-        403,
-    )
+    if isinstance(refusal, NotAllowed) and task.owner_id and task.assignee_id != user.pk:
+        return f"{refusal.message} {_('You can follow it here.')}", refusal.status_code
+    return refusal.message, refusal.status_code
 
 
 def _action_with_sheet(action_id: int) -> Action:
@@ -606,27 +564,16 @@ def _task_context(task: Task, user: User) -> dict:
     if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and task.action_id:
         context["action"] = _action_with_sheet(task.action_id)
     if task.kind == TaskKind.REVISION and task.action_id:
-        context["review_comments"] = list(
-            Task.objects.filter(
-                action_id=task.action_id,
-                kind=TaskKind.REVIEW,
-                status=TaskStatus.DONE,
-                decision="request_changes",
-            )
-            .select_related("completed_by", "on_behalf_of")
-            .order_by("-finished")
-        )
+        # What the revision answers, newest first: the same rule as the API's.
+        answered = change_requests(task)[::-1]
+        context["review_comments"] = [r for r in answered if r.kind == TaskKind.REVIEW]
         context["committee_objections"] = [
             {
                 "vote": vote,
                 "objection": vote.data.get("objections", {}).get(task.action.code, ""),
             }
-            for vote in Task.objects.filter(
-                contract=contract, kind=TaskKind.VOTE, status=TaskStatus.DONE, decision="reject"
-            )
-            .select_related("completed_by", "committee_vote")
-            .order_by("-finished")
-            if not vote.data.get("actions") or task.action.code in vote.data["actions"]
+            for vote in answered
+            if vote.kind == TaskKind.VOTE
         ]
     if task.kind in (TaskKind.VOTE, TaskKind.DELIBERATION, TaskKind.SIGNATURE):
         context["contract_funding"] = FundingLine.objects.filter(
@@ -670,7 +617,7 @@ def _render_task(
     reason = _read_only_reason(task, request.user)
     context = {
         "task": task,
-        "title": _task_title(task),
+        "title": task.headline,
         "read_only_reason": reason[0] if reason else "",
         "may_decide": reason is None,
         "forms": forms if reason is None else [],
@@ -709,7 +656,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
             client=_client_info(request),
         )
     except ApplicationError as exc:
-        if exc.message == _("The password is incorrect.") and "password" in form.fields:
+        if isinstance(exc, approvals.SignaturePasswordRefused) and "password" in form.fields:
             form.add_error("password", exc.message)
         else:
             form.add_error(None, exc.message)
@@ -764,16 +711,6 @@ def _possible_delegates(user: User):
     )
 
 
-def _absence_state(delegation: Delegation, today) -> str:
-    if delegation.cancelled_at is not None:
-        return "cancelled"
-    if delegation.end < today:
-        return "over"
-    if delegation.start > today:
-        return "planned"
-    return "current"
-
-
 @login_required
 def absences(request: HttpRequest) -> HttpResponse:
     """Declare an absence ("my tasks go to Y from A to B"), list and cancel one's absences."""
@@ -818,15 +755,11 @@ def absences(request: HttpRequest) -> HttpResponse:
         )
         .order_by("-start", "-pk")
     )
-    for delegation in mine:
-        delegation.state = _absence_state(delegation, today)
     for_others = list(
         Delegation.objects.filter(delegate=user, cancelled_at=None, end__gte=today)
         .select_related("user__organisation")
         .order_by("start", "pk")
     )
-    for delegation in for_others:
-        delegation.state = _absence_state(delegation, today)
     return render(
         request,
         "workflows/absences.html",

@@ -1,12 +1,15 @@
-"""The action state machine of workflow.md, through the services that fire it."""
+"""The action state machine of workflow.md: the review's steps as the flows run them (inside
+a unit of work), the follow-up through its verb."""
 
 import pytest
 from django.utils import translation
 
 from tests.factories import ActionFactory, UserFactory
-from workflows import services
+from tests.flows import unit_on
+from workflows import approvals, services
 from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
+    FOLLOW_UP_TRANSITIONS,
     Action,
     ActionStatus,
     Contract,
@@ -38,15 +41,19 @@ def action(contract):
 
 
 def fire(name: str, action: Action, coordinator) -> None:
+    """The review's steps follow from the leads' and the pilot's decisions: fired as the
+    action's review flow fires them, inside a unit of work. The follow-up is a verb."""
+    if name in FOLLOW_UP_TRANSITIONS:
+        approvals.action_follow_up(action=action, name=name, actor=coordinator, comment="Motif")
+        return
     lead = action.working_group.leads.first()
-    if name == "approve":
-        services.action_approve(action=action, actor=lead)
-    elif name == "request_changes":
-        services.action_request_changes(action=action, actor=lead, comment="Préciser le budget")
-    elif name == "resubmit":
-        services.action_resubmit(action=action, actor=action.pilot)
-    else:
-        services.action_follow_up(action=action, name=name, actor=coordinator, comment="Motif")
+    with unit_on(action.contract) as unit:
+        if name == "approve":
+            services.action_approve(unit, action, actor=lead)
+        elif name == "request_changes":
+            services.action_request_changes(unit, action, actor=lead, comment="Préciser le budget")
+        else:
+            services.action_resubmit(unit, action, actor=action.pilot)
 
 
 CASES = [(name, state) for name in ALLOWED for state in ALL_STATES]
@@ -88,15 +95,15 @@ def test_follow_up_waits_for_the_signed_contract(action, coordinator, name):
     Action.objects.filter(pk=action.pk).update(status=source)
     action.refresh_from_db()
     with translation.override("en"), pytest.raises(Conflict, match="once the contract is signed"):
-        services.action_follow_up(action=action, name=name, actor=coordinator, comment="Motif")
+        approvals.action_follow_up(action=action, name=name, actor=coordinator, comment="Motif")
 
 
 def test_only_the_pilot_or_a_coordinator_follows_an_action_up(action, coordinator):
     Action.objects.filter(pk=action.pk).update(status=A.VALIDATED)
     action.refresh_from_db()
     with pytest.raises(NotAllowed):
-        services.action_follow_up(action=action, name="start", actor=UserFactory())
-    services.action_follow_up(action=action, name="start", actor=action.pilot)
+        approvals.action_follow_up(action=action, name="start", actor=UserFactory())
+    approvals.action_follow_up(action=action, name="start", actor=action.pilot)
     action.refresh_from_db()
     assert action.status == A.IN_PROGRESS
 
@@ -104,9 +111,13 @@ def test_only_the_pilot_or_a_coordinator_follows_an_action_up(action, coordinato
 def test_requesting_changes_needs_a_comment(action):
     Action.objects.filter(pk=action.pk).update(status=A.REVIEW)
     action.refresh_from_db()
-    with translation.override("en"), pytest.raises(ApplicationError, match="is required"):
+    with (
+        translation.override("en"),
+        pytest.raises(ApplicationError, match="is required"),
+        unit_on(action.contract) as unit,
+    ):
         services.action_request_changes(
-            action=action, actor=action.working_group.leads.first(), comment=" "
+            unit, action, actor=action.working_group.leads.first(), comment=" "
         )
     action.refresh_from_db()
     assert action.status == A.REVIEW
@@ -116,7 +127,7 @@ def test_abandoning_needs_a_reason(action, coordinator):
     Action.objects.filter(pk=action.pk).update(status=A.IN_PROGRESS)
     action.refresh_from_db()
     with translation.override("en"), pytest.raises(ApplicationError, match="is required"):
-        services.action_follow_up(action=action, name="abandon", actor=coordinator, comment="")
+        approvals.action_follow_up(action=action, name="abandon", actor=coordinator, comment="")
 
 
 def test_action_status_cannot_be_written_directly(action):

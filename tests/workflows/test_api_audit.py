@@ -13,8 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import ActionFactory, ContractFactory, UserFactory
-from tests.flows import ensure_committee_and_signatory
-from workflows import services
+from tests.flows import launch
 from workflows.models import ContractAuditor, HistoryExport
 
 pytestmark = pytest.mark.django_db
@@ -28,11 +27,12 @@ def api_for(user) -> APIClient:
 
 @pytest.fixture
 def two_contracts(contract, coordinator):
+    """Two contracts, each with its review launched on two actions: 11 entries each (the
+    launch, two actions sent to review, four leads' review tasks opened and notified)."""
     other = ContractFactory()
     for item in (contract, other):
         ActionFactory.create_batch(2, contract=item)
-        ensure_committee_and_signatory(item)
-        services.contract_launch_review(contract=item, actor=item.coordinators.get())
+        launch(item, item.coordinators.get())
     return contract, other
 
 
@@ -41,9 +41,9 @@ def test_a_partner_searches_only_its_contracts(two_contracts, coordinator):
     response = api_for(coordinator).get("/api/v1/history/", {"limit": 2})
     assert response.status_code == 200
     assert [e["contract"] for e in response.json()] == [mine.reference] * 2
-    assert [e["seq"] for e in response.json()] == [3, 2]  # newest first
+    assert [e["seq"] for e in response.json()] == [11, 10]  # newest first
     assert 'rel="next"' in response["Link"]
-    last = api_for(coordinator).get("/api/v1/history/", {"limit": 2, "offset": 2})
+    last = api_for(coordinator).get("/api/v1/history/", {"limit": 2, "offset": 10})
     assert [e["seq"] for e in last.json()] == [1]
     assert "Link" not in last or 'rel="next"' not in last["Link"]
 
@@ -76,10 +76,10 @@ def test_the_exports_are_recorded_and_scoped(two_contracts, coordinator):
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
     assert {row[0] for row in rows[1:]} == {mine.reference}
     document = json.loads(b"".join(client.get("/api/v1/history/export.json").streaming_content))
-    assert len(document["entries"]) == 3
+    assert len(document["entries"]) == 11
     assert list(HistoryExport.objects.order_by("at").values_list("format", "entries")) == [
-        ("csv", 3),
-        ("json", 3),
+        ("csv", 11),
+        ("json", 11),
     ]
     assert client.get("/api/v1/history/export.xml").status_code == 404
 

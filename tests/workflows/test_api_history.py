@@ -5,8 +5,7 @@ import itertools
 import pytest
 
 from tests.factories import ActionFactory
-from tests.flows import ensure_committee_and_signatory, tamper_with_history
-from workflows import services
+from tests.flows import approve_reviews, launch, tamper_with_history
 from workflows.models import GENESIS_HASH, HistoryEntry
 
 pytestmark = pytest.mark.django_db
@@ -21,9 +20,9 @@ def actions(contract):
 
 @pytest.fixture
 def reviewed_contract(contract, coordinator, actions):
-    """Review launched: one contract entry, then one entry per action sent to review."""
-    ensure_committee_and_signatory(contract)
-    services.contract_launch_review(contract=contract, actor=coordinator)
+    """Review launched: one contract entry, one entry per action sent to review, then the
+    review task of each of the actions' two leads, opened and notified: 11 entries."""
+    launch(contract, coordinator)
     return contract
 
 
@@ -46,7 +45,7 @@ def test_the_history_lists_entries_oldest_first(api_client, coordinator, reviewe
 
     assert response.status_code == 200
     entries = response.json()
-    assert [e["seq"] for e in entries] == [1, 2, 3]
+    assert [e["seq"] for e in entries] == list(range(1, 12))
     first = entries[0]
     assert set(first) == {
         "seq",
@@ -79,6 +78,9 @@ def test_the_history_lists_entries_oldest_first(api_client, coordinator, reviewe
     assert [(e["event"], e["name"], e["action"]) for e in entries[1:]] == [
         ("action_transition", "submit_for_review", "A"),
         ("action_transition", "submit_for_review", "B"),
+        *[("task_created", "review", "A")] * 2,
+        *[("task_created", "review", "B")] * 2,
+        *[("notified", "task_assigned", None)] * 4,
     ]
 
 
@@ -90,19 +92,19 @@ def test_each_entry_links_to_the_previous_ones_hash(api_client, coordinator, rev
     assert entries[0]["prev_hash"] == GENESIS_HASH
     for previous, following in itertools.pairwise(entries):
         assert following["prev_hash"] == previous["hash"]
-    assert len({e["hash"] for e in entries}) == 3
+    assert len({e["hash"] for e in entries}) == 11
 
 
-def test_automatic_transitions_have_no_actor(api_client, coordinator, reviewed_contract, actions):
-    for action in actions:
-        services.action_approve(action=action, actor=action.working_group.leads.first())
-    services.contract_open_committee(contract=reviewed_contract)
+def test_automatic_transitions_have_no_actor(api_client, coordinator, reviewed_contract):
+    approve_reviews(reviewed_contract)  # the last approval opens the committee's vote
     api_client.force_authenticate(coordinator)
 
     entries = api_client.get(history_url(reviewed_contract)).json()
 
     (opened,) = [entry for entry in entries if entry["name"] == "open_committee"]
     assert opened["actor"] is None
+    approved = [entry for entry in entries if entry["name"] == "approve"]
+    assert [entry["actor"] for entry in approved] == [None, None]
 
 
 def test_a_participant_who_is_not_coordinator_reads_the_history(
@@ -113,7 +115,7 @@ def test_a_participant_who_is_not_coordinator_reads_the_history(
     response = api_client.get(history_url(reviewed_contract))
 
     assert response.status_code == 200
-    assert len(response.json()) == 3
+    assert len(response.json()) == 11
 
 
 def test_a_stranger_gets_404_for_the_history_of_someone_elses_contract(
@@ -134,7 +136,7 @@ def test_an_intact_history_verifies(api_client, coordinator, reviewed_contract):
     response = api_client.get(f"{history_url(reviewed_contract)}verify/")
 
     assert response.status_code == 200
-    assert response.json() == {"valid": True, "entries": 3, "first_bad_seq": None}
+    assert response.json() == {"valid": True, "entries": 11, "first_bad_seq": None}
 
 
 def test_an_empty_history_verifies(api_client, coordinator, contract):
@@ -154,4 +156,4 @@ def test_an_entry_edited_behind_the_orms_back_breaks_the_chain_at_that_entry(
     response = api_client.get(f"{history_url(reviewed_contract)}verify/")
 
     assert response.status_code == 200
-    assert response.json() == {"valid": False, "entries": 3, "first_bad_seq": 2}
+    assert response.json() == {"valid": False, "entries": 11, "first_bad_seq": 2}

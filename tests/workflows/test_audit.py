@@ -20,9 +20,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from signatures import selectors as signature_selectors
-from tests.factories import ActionFactory, ContractFactory, OrganisationFactory, UserFactory
-from tests.flows import ensure_committee_and_signatory, tamper_with_history, walk_to_signed
-from workflows import services, tasks
+from tests.factories import (
+    ActionFactory,
+    ContractFactory,
+    OrganisationFactory,
+    UserFactory,
+    WorkingGroupFactory,
+)
+from tests.flows import launch, tamper_with_history, walk_to_signed
+from workflows import approvals, tasks
 from workflows.audit.selectors import csv_row
 from workflows.models import GENESIS_HASH, ContractAuditor, HistoryEntry, HistoryExport
 from workflows.selectors import history_verify
@@ -36,14 +42,19 @@ on_postgresql = pytest.mark.skipif(
 
 @pytest.fixture
 def history_contract(contract, coordinator):
-    """A contract with a few entries, one comment made to trouble a spreadsheet."""
+    """A contract with a few entries, one comment made to trouble a spreadsheet: the review
+    launched on two actions (#1-#3), their four leads' review tasks opened and notified
+    (#4-#11), then the work suspended (#12) and the tasks held (#13-#16)."""
     ActionFactory.create_batch(2, contract=contract)
-    ensure_committee_and_signatory(contract)
-    services.contract_launch_review(contract=contract, actor=coordinator)
-    services.contract_suspend(
+    launch(contract, coordinator)
+    approvals.suspend(
         contract=contract, actor=coordinator, reason='Fusion; "intercommunale"\n=SOMME(A1)'
     )
     return contract
+
+
+def suspension(contract) -> HistoryEntry:
+    return contract.history.get(event="transition", name="suspend")
 
 
 @pytest.fixture
@@ -70,7 +81,7 @@ def test_the_database_refuses_to_update_or_delete_an_entry(history_contract):
             cursor.execute(sql, [entry.pk])
     entry.refresh_from_db()
     assert entry.comment == ""
-    assert history_contract.history.count() == 4
+    assert history_contract.history.count() == 16
 
 
 @on_postgresql
@@ -114,11 +125,11 @@ def test_the_nightly_check_alerts_the_administrators(history_contract, settings)
 
 
 def test_entries_cut_off_the_end_after_a_nightly_check_are_detected(history_contract):
-    assert tasks.verify_histories() == 0  # the head (#4) is remembered
-    last = history_contract.history.get(seq=4)
+    assert tasks.verify_histories() == 0  # the head (#16) is remembered
+    last = history_contract.history.get(seq=16)
     tamper_with_history("DELETE FROM workflows_historyentry WHERE id = %s", [last.pk])
     result = history_verify(history_contract)
-    assert (result.valid, result.first_bad_seq) == (False, 4)
+    assert (result.valid, result.first_bad_seq) == (False, 16)
     assert "missing" in result.problem
 
 
@@ -137,7 +148,7 @@ def test_a_chain_recomputed_whole_after_an_edit_is_detected(history_contract):
         )
         previous = entry.hash
     result = history_verify(history_contract)
-    assert (result.valid, result.first_bad_seq) == (False, 4)
+    assert (result.valid, result.first_bad_seq) == (False, 16)
     assert "differs from the one checked" in result.problem
 
 
@@ -158,36 +169,35 @@ def test_the_csv_opens_in_a_french_spreadsheet(coordinator_client, history_contr
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
     header, *lines = rows
     assert header[:4] == ["Contrat", "N°", "Date et heure", "Acteur"]
-    assert len(lines) == 4
+    assert len(lines) == 16
     assert all(len(line) == len(header) for line in lines)
-    newest = lines[0]  # newest first
-    assert newest[0] == history_contract.reference
-    assert newest[1] == "4"
-    stamp = datetime.datetime.strptime(newest[2], "%d/%m/%Y %H:%M:%S")  # noqa: DTZ007 (local)
-    assert stamp == timezone.localtime(history_contract.history.get(seq=4).at).replace(
-        tzinfo=None, microsecond=0
+    assert [line[1] for line in lines] == [str(seq) for seq in range(16, 0, -1)]  # newest first
+    suspend = suspension(history_contract)
+    suspended = lines[16 - suspend.seq]
+    assert suspended[0] == history_contract.reference
+    assert suspended[1] == "12"
+    stamp = datetime.datetime.strptime(suspended[2], "%d/%m/%Y %H:%M:%S")  # noqa: DTZ007 (local)
+    assert stamp == timezone.localtime(suspend.at).replace(tzinfo=None, microsecond=0)
+    assert (
+        suspended[3].endswith(f"({coordinator.username})") or suspended[3] == coordinator.username
     )
-    assert newest[3].endswith(f"({coordinator.username})") or newest[3] == coordinator.username
-    assert newest[5] == "Travaux suspendus"
+    assert suspended[5] == "Travaux suspendus"
     # The comment keeps its ";", quotes and line break, and never runs as a formula.
-    assert newest[10] == 'Fusion; "intercommunale"\n=SOMME(A1)'
-    assert newest[12] == history_contract.history.get(seq=4).hash
+    assert suspended[10] == 'Fusion; "intercommunale"\n=SOMME(A1)'
+    assert suspended[12] == suspend.hash
     record = HistoryExport.objects.get()
     assert (record.user, record.format, record.entries, record.contracts) == (
         coordinator,
         "csv",
-        4,
+        16,
         [history_contract.reference],
     )
 
 
 def test_a_cell_that_looks_like_a_formula_is_written_as_text(coordinator_client, contract):
     ActionFactory(contract=contract)
-    ensure_committee_and_signatory(contract)
-    services.contract_launch_review(contract=contract, actor=contract.coordinators.get())
-    services.contract_suspend(
-        contract=contract, actor=contract.coordinators.get(), reason="=HYPERLINK(1)"
-    )
+    launch(contract, contract.coordinators.get())
+    approvals.suspend(contract=contract, actor=contract.coordinators.get(), reason="=HYPERLINK(1)")
     response = coordinator_client.get(reverse("workflows:history_export", args=["csv"]))
     rows = list(
         csv.reader(
@@ -195,7 +205,8 @@ def test_a_cell_that_looks_like_a_formula_is_written_as_text(coordinator_client,
             delimiter=";",
         )
     )
-    assert rows[1][10] == "'=HYPERLINK(1)"
+    (suspended,) = [row for row in rows[1:] if row[1] == str(suspension(contract).seq)]
+    assert suspended[10] == "'=HYPERLINK(1)"
 
 
 def test_the_json_export_recomputes_and_is_recorded(coordinator_client, history_contract):
@@ -245,18 +256,18 @@ def test_the_script_verifies_an_exported_bundle(coordinator_client, history_cont
     ]
     # The download is itself in the history, and in the bundle.
     exported = history_contract.history.order_by("seq").last()
-    assert (exported.seq, exported.event) == (5, "history_exported")
+    assert (exported.seq, exported.event) == (17, "history_exported")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["history_head_sha256"] == exported.hash
     result = run_script(folder)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 entrées, chaîne intacte" in result.stdout
+    assert "17 entrées, chaîne intacte" in result.stdout
     assert "VÉRIFIÉ" in result.stdout
-    # The ZIP itself, and a head hash held from elsewhere.
-    head_at_suspension = history_contract.history.get(seq=4).hash
+    # The ZIP itself, and a head hash held from elsewhere (the last entry of the suspension).
+    head_at_suspension = history_contract.history.get(seq=16).hash
     result = run_script(folder, str(archive), "--expected-head", head_at_suspension, "--lang=en")
     assert result.returncode == 0, result.stdout
-    assert "entry #4 (1 entries after it)" in result.stdout
+    assert "entry #16 (1 entries after it)" in result.stdout
 
 
 def test_a_signed_contracts_bundle_holds_its_signed_pdf_and_certificate(
@@ -360,8 +371,7 @@ def test_a_stranger_reads_no_history(client, history_contract, stranger):
 def test_an_auditor_granted_one_contract_reads_only_that_one(client, history_contract):
     other = ContractFactory()
     ActionFactory(contract=other)
-    ensure_committee_and_signatory(other)
-    services.contract_launch_review(contract=other, actor=other.coordinators.get())
+    launch(other, other.coordinators.get())
     auditor = UserFactory(username="cour.des.comptes")
     ContractAuditor.objects.create(contract=history_contract, user=auditor)
     client.force_login(auditor)
@@ -376,15 +386,19 @@ def test_an_auditor_granted_one_contract_reads_only_that_one(client, history_con
 def test_staff_search_every_contract_by_person_event_and_period(client, history_contract):
     other = ContractFactory()
     ActionFactory(contract=other)
-    ensure_committee_and_signatory(other)
-    services.contract_launch_review(contract=other, actor=other.coordinators.get())
+    launch(other, other.coordinators.get())
     client.force_login(UserFactory(is_staff=True))
     search = reverse("workflows:history_search")
     everything = client.get(search).context["page"].entries
     assert {e.contract_id for e in everything} == {history_contract.pk, other.pk}
     coordinator = history_contract.coordinators.get()
     mine = client.get(search, {"person": coordinator.username}).context["page"].entries
-    assert {e.name for e in mine} == {"launch_review", "submit_for_review", "suspend"}
+    assert {(e.event, e.name) for e in mine} == {
+        ("transition", "launch_review"),
+        ("action_transition", "submit_for_review"),
+        ("transition", "suspend"),
+        ("task_held", "review"),  # the suspension holds the leads' review tasks
+    }
     organisation = client.get(search, {"organisation": other.coordinators.get().organisation.code})
     assert {e.contract_id for e in organisation.context["page"].entries} == {other.pk}
     today = timezone.localdate()
@@ -407,9 +421,11 @@ def test_staff_search_every_contract_by_person_event_and_period(client, history_
 def test_the_search_pages_without_counting(client, contract, coordinator):
     from workflows.audit.selectors import history_search_page
 
-    ActionFactory.create_batch(60, contract=contract)
-    ensure_committee_and_signatory(contract)
-    services.contract_launch_review(contract=contract, actor=coordinator)
+    # 61 entries: the launch, 20 actions sent to review, and the review task of their one
+    # lead, opened and notified for each.
+    group = WorkingGroupFactory(contract=contract, leads=[UserFactory()])
+    ActionFactory.create_batch(20, contract=contract, working_group=group)
+    launch(contract, coordinator)
     client.force_login(coordinator)
     first = client.get(reverse("workflows:history_search"), {"contract": contract.reference})
     assert len(first.context["page"].entries) == 50
@@ -509,7 +525,7 @@ def test_the_timeline_reads_as_what_happened(coordinator_client, history_contrac
     )
     assert page.status_code == 200
     text = page.content.decode()
-    assert "Historique intègre (4 entrées)" in text
+    assert "Historique intègre (16 entrées)" in text
     assert "Revue par les groupes de travail lancée" in text
     assert "Travaux suspendus" in text
     assert coordinator.display_name in text
@@ -526,9 +542,8 @@ def test_the_timeline_reads_as_what_happened(coordinator_client, history_contrac
 
 def test_no_csv_cell_can_start_a_formula(coordinator):
     contract = ContractFactory(reference="=HYPERLINK(1)", coordinator=coordinator)
-    ensure_committee_and_signatory(contract)
     ActionFactory(contract=contract, code="+A1")
-    services.contract_launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
 
     for entry in contract.history.select_related("contract", "actor", "on_behalf_of"):
         row = csv_row(entry)

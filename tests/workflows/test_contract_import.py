@@ -15,6 +15,7 @@ from workflows.contract_file import (
     validate_contract_file,
 )
 from workflows.errors import ContractFileTooLarge, InvalidContractFile
+from workflows.history import UnitOfWork
 from workflows.models import (
     Action,
     Contract,
@@ -689,10 +690,11 @@ def test_a_file_at_the_limit_is_read(scenario, settings):
 
 
 def test_a_failure_in_the_middle_rolls_everything_back(scenario, monkeypatch):
-    def broken_history(**kwargs):
+    def broken_history(unit, entries):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "history_append", broken_history)
+    # Every history entry goes through it: the import's, recorded once all is created.
+    monkeypatch.setattr(UnitOfWork, "record_many", broken_history)
     before = counts()
 
     with pytest.raises(RuntimeError, match="disk full"):

@@ -14,10 +14,11 @@ from tests.factories import (
     SteeringCommitteeFactory,
     UserFactory,
 )
-from tests.flows import ensure_committee_and_signatory
+from tests.flows import ensure_committee_and_signatory, unit_on, walk_to_deliberation
 from workflows import approvals, services
 from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
+    COORDINATOR_TRANSITIONS,
     Action,
     ActionStatus,
     Contract,
@@ -48,39 +49,43 @@ def set_actions(contract: Contract, status: str) -> None:
     Action.objects.filter(contract=contract).update(status=status)
 
 
-# What each service needs to be allowed, and the state it leads to. `None` target: resume,
-# which returns to the state the contract was suspended in.
+# How each transition is fired: a coordinator's through its verb (the one door), the others,
+# which follow from decisions, as their step inside a unit of work, as the flows run them.
 def fire(name: str, contract: Contract, coordinator) -> None:
-    signatory = contract.signatories.first()
-    calls = {
-        "launch_review": lambda: services.contract_launch_review(
-            contract=contract, actor=coordinator
-        ),
-        "open_committee": lambda: services.contract_open_committee(contract=contract),
-        "committee_validate": lambda: services.contract_committee_validate(contract=contract),
-        "committee_reject": lambda: services.contract_committee_reject(
-            contract=contract, comment="Fiches à retravailler"
-        ),
-        "record_deliberation": lambda: services.contract_record_deliberation(
+    verbs = {
+        "launch_review": lambda: approvals.launch_review(contract=contract, actor=coordinator),
+        "record_deliberation": lambda: approvals.record_deliberation(
             contract=contract,
             actor=coordinator,
             number="DCC-2019-42",
             date=datetime.date(2019, 7, 4),
         ),
-        "complete_signing": lambda: services.contract_complete_signing(contract=contract),
-        "return_to_draft": lambda: services.contract_return_to_draft(
-            contract=contract, signatory=signatory, actor=signatory.signer, reason="Budget"
-        ),
-        "close": lambda: services.contract_close(contract=contract, actor=coordinator),
-        "suspend": lambda: services.contract_suspend(
+        "close": lambda: approvals.close(contract=contract, actor=coordinator),
+        "suspend": lambda: approvals.suspend(
             contract=contract, actor=coordinator, reason="Fusion des communautés de communes"
         ),
-        "resume": lambda: services.contract_resume(contract=contract, actor=coordinator),
-        "withdraw": lambda: services.contract_withdraw(
+        "resume": lambda: approvals.resume(contract=contract, actor=coordinator),
+        "withdraw": lambda: approvals.withdraw(
             contract=contract, actor=coordinator, reason="Projet abandonné"
         ),
     }
-    calls[name]()
+    if name in verbs:
+        verbs[name]()
+        return
+    signatory = contract.signatories.first()
+    steps = {
+        "open_committee": lambda unit: services.open_committee(unit),
+        "committee_validate": lambda unit: services.committee_validate(unit),
+        "committee_reject": lambda unit: services.committee_reject(
+            unit, comment="Fiches à retravailler"
+        ),
+        "complete_signing": lambda unit: services.complete_signing(unit),
+        "return_to_draft": lambda unit: services.return_to_draft(
+            unit, signatory=signatory, actor=signatory.signer, reason="Budget"
+        ),
+    }
+    with unit_on(contract) as unit:
+        steps[name](unit)
 
 
 ALLOWED = {
@@ -131,9 +136,17 @@ CASES = [(name, state) for name in ALLOWED for state in ALL_STATES]
 
 @pytest.mark.parametrize(("name", "state"), CASES, ids=[f"{n}-from-{s}" for n, s in CASES])
 def test_each_transition_runs_from_its_sources_only(ready_contract, coordinator, name, state):
-    suspended = {"suspended_from": S.REVIEW, "suspended_at": timezone.now()}
-    contract = put_in_state(ready_contract, state, **(suspended if state == S.SUSPENDED else {}))
-    set_actions(contract, ACTION_STATUS_FOR[state])
+    if (name, state) == ("record_deliberation", S.DELIBERATION):
+        # The coordinator records the deliberation by completing the deliberation task, which
+        # only the contract's flow opens: walked there through real decisions.
+        ready_contract.signatories.update(status=SignatoryStatus.PENDING)
+        contract = walk_to_deliberation(ready_contract, coordinator)
+    else:
+        suspended = {"suspended_from": S.REVIEW, "suspended_at": timezone.now()}
+        contract = put_in_state(
+            ready_contract, state, **(suspended if state == S.SUSPENDED else {})
+        )
+        set_actions(contract, ACTION_STATUS_FOR[state])
     entries_before = HistoryEntry.objects.count()
 
     if state in ALLOWED[name]:
@@ -167,7 +180,7 @@ def test_launch_review_needs_a_steering_committee(contract, coordinator):
     ActionFactory(contract=contract)
     SignatoryFactory(contract=contract)
     with translation.override("en"), pytest.raises(Conflict, match="no steering committee"):
-        services.contract_launch_review(contract=contract, actor=coordinator)
+        approvals.launch_review(contract=contract, actor=coordinator)
     contract.refresh_from_db()
     assert contract.status == S.DRAFT
     assert not contract.history.exists()
@@ -178,14 +191,14 @@ def test_launch_review_needs_a_mandatory_signatory(contract, coordinator):
     SteeringCommitteeFactory(contract=contract)
     SignatoryFactory(contract=contract, kind=SignatoryKind.ASSOCIATED)
     with translation.override("en"), pytest.raises(Conflict, match="no mandatory signatory"):
-        services.contract_launch_review(contract=contract, actor=coordinator)
+        approvals.launch_review(contract=contract, actor=coordinator)
     contract.refresh_from_db()
     assert contract.status == S.DRAFT
 
 
 def test_launch_review_needs_at_least_one_action(contract, coordinator):
     with translation.override("en"), pytest.raises(Conflict, match="no action to review"):
-        services.contract_launch_review(contract=contract, actor=coordinator)
+        approvals.launch_review(contract=contract, actor=coordinator)
     contract.refresh_from_db()
     assert contract.status == S.DRAFT
     assert not contract.history.exists()
@@ -196,10 +209,15 @@ def test_committee_opens_only_when_every_action_is_approved(contract):
     put_in_state(contract, S.REVIEW)
     Action.objects.filter(pk=approved.pk).update(status=ActionStatus.APPROVED)
     Action.objects.filter(pk=pending.pk).update(status=ActionStatus.REVIEW)
-    with translation.override("en"), pytest.raises(Conflict, match="approved by its working"):
-        services.contract_open_committee(contract=contract)
+    with (
+        translation.override("en"),
+        pytest.raises(Conflict, match="approved by its working"),
+        unit_on(contract) as unit,
+    ):
+        services.open_committee(unit)
     Action.objects.filter(pk=pending.pk).update(status=ActionStatus.APPROVED)
-    services.contract_open_committee(contract=contract)
+    with unit_on(contract) as unit:
+        services.open_committee(unit)
     contract.refresh_from_db()
     assert contract.status == S.COMMITTEE
 
@@ -220,10 +238,11 @@ def test_signing_completes_when_mandatory_signed_and_associated_answered(
     SignatoryFactory(contract=contract, kind=SignatoryKind.MANDATORY, status=mandatory)
     SignatoryFactory(contract=contract, kind=SignatoryKind.ASSOCIATED, status=associated)
     if complete:
-        services.contract_complete_signing(contract=contract)
+        with unit_on(contract) as unit:
+            services.complete_signing(unit)
     else:
-        with pytest.raises(Conflict):
-            services.contract_complete_signing(contract=contract)
+        with pytest.raises(Conflict), unit_on(contract) as unit:
+            services.complete_signing(unit)
     contract.refresh_from_db()
     assert contract.status == (S.SIGNED if complete else S.SIGNING)
 
@@ -232,27 +251,28 @@ def test_close_is_refused_before_the_end_of_the_period(contract, coordinator):
     today = timezone.localdate()
     put_in_state(contract, S.SIGNED, period_end=today + datetime.timedelta(days=1))
     with translation.override("en"), pytest.raises(Conflict, match="end of its period"):
-        services.contract_close(contract=contract, actor=coordinator)
+        approvals.close(contract=contract, actor=coordinator)
     put_in_state(contract, S.SIGNED, period_end=today)
-    services.contract_close(contract=contract, actor=coordinator)
+    approvals.close(contract=contract, actor=coordinator)
     contract.refresh_from_db()
     assert contract.status == S.CLOSED
 
 
 def test_a_deliberation_needs_a_number_and_a_past_date(contract, coordinator):
-    put_in_state(contract, S.DELIBERATION)
+    ActionFactory(contract=contract)
+    walk_to_deliberation(contract, coordinator)
     with translation.override("en"), pytest.raises(ApplicationError, match="number is required"):
-        services.contract_record_deliberation(
+        approvals.record_deliberation(
             contract=contract, actor=coordinator, number=" ", date=datetime.date(2019, 7, 4)
         )
     with translation.override("en"), pytest.raises(ApplicationError, match="in the future"):
-        services.contract_record_deliberation(
+        approvals.record_deliberation(
             contract=contract,
             actor=coordinator,
             number="DCC-1",
             date=timezone.localdate() + datetime.timedelta(days=2),
         )
-    services.contract_record_deliberation(
+    approvals.record_deliberation(
         contract=contract, actor=coordinator, number="DCC-1", date=datetime.date(2019, 7, 4)
     )
     contract.refresh_from_db()
@@ -260,10 +280,10 @@ def test_a_deliberation_needs_a_number_and_a_past_date(contract, coordinator):
     assert contract.deliberation_date == datetime.date(2019, 7, 4)
 
 
-@pytest.mark.parametrize("service", ["contract_suspend", "contract_withdraw"])
-def test_suspend_and_withdraw_require_a_reason(contract, coordinator, service):
+@pytest.mark.parametrize("verb", ["suspend", "withdraw"])
+def test_suspend_and_withdraw_require_a_reason(contract, coordinator, verb):
     with translation.override("en"), pytest.raises(ApplicationError, match="reason is required"):
-        getattr(services, service)(contract=contract, actor=coordinator, reason="  ")
+        getattr(approvals, verb)(contract=contract, actor=coordinator, reason="  ")
     contract.refresh_from_db()
     assert contract.status == S.DRAFT
 
@@ -271,7 +291,7 @@ def test_suspend_and_withdraw_require_a_reason(contract, coordinator, service):
 # --- Who may fire -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", services.COORDINATOR_TRANSITIONS)
+@pytest.mark.parametrize("name", COORDINATOR_TRANSITIONS)
 def test_only_a_coordinator_fires_coordinator_transitions(ready_contract, name):
     lead = UserFactory()
     source = next(iter(ALLOWED[name]))
@@ -289,7 +309,7 @@ def test_only_a_coordinator_fires_coordinator_transitions(ready_contract, name):
 def test_a_coordinator_of_another_contract_is_not_a_coordinator_here(ready_contract):
     other_coordinator = ContractFactory().coordinators.get()
     with pytest.raises(NotAllowed):
-        services.contract_launch_review(contract=ready_contract, actor=other_coordinator)
+        approvals.launch_review(contract=ready_contract, actor=other_coordinator)
 
 
 # --- Effects ------------------------------------------------------------------------------
@@ -298,7 +318,7 @@ def test_a_coordinator_of_another_contract_is_not_a_coordinator_here(ready_contr
 def test_launch_review_sends_every_draft_action_to_review(contract, coordinator):
     actions = ActionFactory.create_batch(3, contract=contract)
     ensure_committee_and_signatory(contract)
-    services.contract_launch_review(contract=contract, actor=coordinator)
+    approvals.launch_review(contract=contract, actor=coordinator)
     assert {a.status for a in Action.objects.filter(contract=contract)} == {ActionStatus.REVIEW}
     logged = contract.history.filter(event="action_transition").values_list("action_code", "name")
     assert sorted(logged) == sorted((a.code, "submit_for_review") for a in actions)
@@ -308,7 +328,8 @@ def test_committee_validation_validates_every_action(contract):
     ActionFactory.create_batch(2, contract=contract)
     put_in_state(contract, S.COMMITTEE)
     set_actions(contract, ActionStatus.APPROVED)
-    services.contract_committee_validate(contract=contract)
+    with unit_on(contract) as unit:
+        services.committee_validate(unit)
     contract.refresh_from_db()
     assert contract.status == S.DELIBERATION
     assert set(contract.actions.values_list("status", flat=True)) == {ActionStatus.VALIDATED}
@@ -318,10 +339,11 @@ def test_a_rejection_naming_actions_sends_only_those_back(contract):
     named, other = ActionFactory(contract=contract), ActionFactory(contract=contract)
     put_in_state(contract, S.COMMITTEE)
     set_actions(contract, ActionStatus.APPROVED)
-    sent_back = services.contract_committee_reject(
-        contract=contract, action_codes=[named.code], comment="Financement à préciser"
-    )
-    assert [a.pk for a in sent_back] == [named.pk]
+    with unit_on(contract) as unit:
+        sent_back = services.committee_reject(
+            unit, action_codes=[named.code], comment="Financement à préciser"
+        )
+    assert sent_back == [named.code]
     named.refresh_from_db()
     other.refresh_from_db()
     assert (named.status, other.status) == (ActionStatus.CHANGES_REQUESTED, ActionStatus.APPROVED)
@@ -333,7 +355,8 @@ def test_a_rejection_naming_no_action_sends_them_all_back(contract):
     ActionFactory.create_batch(3, contract=contract)
     put_in_state(contract, S.COMMITTEE)
     set_actions(contract, ActionStatus.APPROVED)
-    assert len(services.contract_committee_reject(contract=contract, comment="Non")) == 3
+    with unit_on(contract) as unit:
+        assert len(services.committee_reject(unit, comment="Non")) == 3
     assert set(contract.actions.values_list("status", flat=True)) == {
         ActionStatus.CHANGES_REQUESTED
     }
@@ -348,9 +371,10 @@ def test_a_mandatory_decline_sends_the_contract_back_as_a_new_version(contract):
         contract=contract, kind=SignatoryKind.ASSOCIATED, status=SignatoryStatus.SIGNED
     )
 
-    services.contract_return_to_draft(
-        contract=contract, signatory=declining, actor=declining.signer, reason="Budget insuffisant"
-    )
+    with unit_on(contract) as unit:
+        services.return_to_draft(
+            unit, signatory=declining, actor=declining.signer, reason="Budget insuffisant"
+        )
 
     contract.refresh_from_db()
     assert (contract.status, contract.version, contract.deliberation_number) == (S.DRAFT, 2, "")
@@ -365,12 +389,12 @@ def test_a_mandatory_decline_sends_the_contract_back_as_a_new_version(contract):
 @pytest.mark.parametrize("state", [S.DRAFT, S.REVIEW, S.COMMITTEE, S.DELIBERATION, S.SIGNING])
 def test_resume_returns_to_the_state_suspended_in(ready_contract, coordinator, state):
     contract = put_in_state(ready_contract, state)
-    services.contract_suspend(contract=contract, actor=coordinator, reason="Réforme territoriale")
+    approvals.suspend(contract=contract, actor=coordinator, reason="Réforme territoriale")
     contract.refresh_from_db()
     assert (contract.status, contract.suspended_from) == (S.SUSPENDED, state)
     assert contract.suspension_reason == "Réforme territoriale"
 
-    services.contract_resume(contract=contract, actor=coordinator)
+    approvals.resume(contract=contract, actor=coordinator)
     contract.refresh_from_db()
     assert (contract.status, contract.suspended_from, contract.suspended_at) == (state, "", None)
     resumed = contract.history.get(name="resume")
@@ -381,9 +405,9 @@ def test_resume_returns_to_the_state_suspended_in(ready_contract, coordinator, s
 def test_a_second_launch_is_refused_as_a_conflict(contract, coordinator):
     ActionFactory(contract=contract)
     ensure_committee_and_signatory(contract)
-    services.contract_launch_review(contract=contract, actor=coordinator)
+    approvals.launch_review(contract=contract, actor=coordinator)
     with pytest.raises(Conflict):
-        services.contract_launch_review(contract=contract, actor=coordinator)
+        approvals.launch_review(contract=contract, actor=coordinator)
     assert contract.history.filter(name="launch_review").count() == 1
 
 
@@ -401,9 +425,7 @@ def test_two_coordinators_launching_at_once_give_one_success_and_one_conflict():
     def launch(actor):
         barrier.wait()
         try:
-            services.contract_launch_review(
-                contract=Contract.objects.get(pk=contract.pk), actor=actor
-            )
+            approvals.launch_review(contract=Contract.objects.get(pk=contract.pk), actor=actor)
             outcomes.append("ok")
         except Conflict:
             outcomes.append("conflict")

@@ -11,9 +11,10 @@ from django.core.management.base import CommandError
 from django.db.models import ProtectedError
 
 from tests.factories import ActionFactory, UserFactory
-from tests.flows import ensure_committee_and_signatory, tamper_with_history
-from workflows import services
+from tests.flows import launch, tamper_with_history
+from workflows import approvals
 from workflows.errors import Conflict
+from workflows.history import UnitOfWork
 from workflows.models import GENESIS_HASH, HistoryEntry
 from workflows.selectors import history_verify
 
@@ -24,11 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def reviewed_contract(contract, coordinator):
-    """A contract with some history: review launched on two actions, then suspended."""
+    """A contract with some history: review launched on two actions (two leads each, so four
+    review tasks, each notified to its lead), then suspended (the four tasks held): 16 entries."""
     ActionFactory.create_batch(2, contract=contract)
-    ensure_committee_and_signatory(contract)
-    services.contract_launch_review(contract=contract, actor=coordinator)
-    services.contract_suspend(contract=contract, actor=coordinator, reason="Fusion")
+    launch(contract, coordinator)
+    approvals.suspend(contract=contract, actor=coordinator, reason="Fusion")
     return contract
 
 
@@ -40,16 +41,18 @@ def raw_sql(sql: str, params: list) -> None:
 
 def test_each_change_appends_one_linked_entry(reviewed_contract, coordinator):
     entries = list(reviewed_contract.history.order_by("seq"))
-    assert [e.seq for e in entries] == [1, 2, 3, 4]
-    assert [e.name for e in entries] == [
-        "launch_review",
-        "submit_for_review",
-        "submit_for_review",
-        "suspend",
+    assert [e.seq for e in entries] == list(range(1, 17))
+    assert [(e.event, e.name) for e in entries] == [
+        ("transition", "launch_review"),
+        *[("action_transition", "submit_for_review")] * 2,
+        *[("task_created", "review")] * 4,
+        *[("notified", "task_assigned")] * 4,
+        ("transition", "suspend"),
+        *[("task_held", "review")] * 4,
     ]
     assert entries[0].prev_hash == GENESIS_HASH
     assert all(later.prev_hash == earlier.hash for earlier, later in pairwise(entries))
-    suspend = entries[-1]
+    suspend = entries[11]
     assert (suspend.actor, suspend.actor_username, suspend.comment) == (
         coordinator,
         coordinator.username,
@@ -66,7 +69,7 @@ def test_each_change_appends_one_linked_entry(reviewed_contract, coordinator):
 def test_a_refused_transition_leaves_no_entry(reviewed_contract, coordinator):
     before = reviewed_contract.history.count()
     with pytest.raises(Conflict):
-        services.contract_launch_review(contract=reviewed_contract, actor=coordinator)
+        approvals.launch_review(contract=reviewed_contract, actor=coordinator)
     assert reviewed_contract.history.count() == before
 
 
@@ -74,17 +77,17 @@ def test_a_change_that_fails_half_way_leaves_neither_state_nor_history(
     contract, coordinator, monkeypatch
 ):
     ActionFactory(contract=contract)
-    ensure_committee_and_signatory(contract)
-    original = services.history_append_many  # every entry goes through it
+    original = UnitOfWork.record_many  # every entry goes through it
 
-    def fail_on_action_entry(**kwargs):
-        if any(entry.get("action") is not None for entry in kwargs["entries"]):
+    def fail_on_action_entry(unit, entries):
+        entries = list(entries)
+        if any(entry.get("action") is not None for entry in entries):
             raise RuntimeError("disk full")
-        return original(**kwargs)
+        return original(unit, entries)
 
-    monkeypatch.setattr(services, "history_append_many", fail_on_action_entry)
+    monkeypatch.setattr(UnitOfWork, "record_many", fail_on_action_entry)
     with pytest.raises(RuntimeError):
-        services.contract_launch_review(contract=contract, actor=coordinator)
+        launch(contract, coordinator)
     contract.refresh_from_db()
     assert contract.status == "draft"
     assert not contract.history.exists()
@@ -108,13 +111,13 @@ def test_an_edited_entry_is_detected_and_named(reviewed_contract):
     entry = reviewed_contract.history.get(seq=2)
     raw_sql("UPDATE workflows_historyentry SET comment = %s WHERE id = %s", ["ajouté", entry.pk])
     result = history_verify(reviewed_contract)
-    assert (result.valid, result.first_bad_seq, result.entries) == (False, 2, 4)
+    assert (result.valid, result.first_bad_seq, result.entries) == (False, 2, 16)
 
 
 def test_a_renamed_actor_is_detected(reviewed_contract):
-    entry = reviewed_contract.history.get(seq=4)
+    entry = reviewed_contract.history.get(name="suspend")
     raw_sql("UPDATE workflows_historyentry SET actor_username = %s WHERE id = %s", ["x", entry.pk])
-    assert history_verify(reviewed_contract).first_bad_seq == 4
+    assert history_verify(reviewed_contract).first_bad_seq == entry.seq == 12
 
 
 def test_a_deleted_entry_is_detected(reviewed_contract):
@@ -143,7 +146,7 @@ def test_a_username_change_does_not_break_the_chain(reviewed_contract, coordinat
 
 def test_verify_history_command_reports_each_chain(reviewed_contract, capsys):
     call_command("verify_history")
-    assert f"{reviewed_contract.reference}: OK (4 entries)" in capsys.readouterr().out
+    assert f"{reviewed_contract.reference}: OK (16 entries)" in capsys.readouterr().out
 
 
 def test_verify_history_command_fails_naming_the_first_bad_entry(reviewed_contract, capsys):
@@ -167,10 +170,8 @@ def test_verify_history_exits_1_from_the_shell(tmp_path):
     subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
     script = (
         "from tests.factories import ActionFactory, ContractFactory;"
-        "from tests.flows import ensure_committee_and_signatory;"
-        "from workflows import services;"
-        "c = ContractFactory(); ActionFactory(contract=c); ensure_committee_and_signatory(c);"
-        "services.contract_launch_review(contract=c, actor=c.coordinators.get())"
+        "from tests.flows import launch;"
+        "c = ContractFactory(); ActionFactory(contract=c); launch(c, c.coordinators.get())"
     )
     subprocess.run([*manage, "shell", "-c", script], env=env, check=True, cwd=ROOT)
     ok = subprocess.run([*manage, "verify_history"], env=env, cwd=ROOT, capture_output=True)

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
@@ -27,8 +28,14 @@ from tests.factories import (
     SteeringCommitteeFactory,
     UserFactory,
 )
-from tests.flows import ensure_committee_and_signatory, tamper_with_history, walk_to_deliberation
-from workflows import services
+from tests.flows import (
+    ensure_committee_and_signatory,
+    launch,
+    tamper_with_history,
+    walk_to_deliberation,
+)
+from workflows import approvals
+from workflows.history import UnitOfWork
 from workflows.models import (
     ActionStatus,
     Contract,
@@ -215,7 +222,7 @@ def test_the_contract_page_shows_status_actions_and_an_intact_history(
     SteeringCommitteeFactory(contract=contract)
     representative = UserFactory(full_name="Mme Représentante")
     signatory = SignatoryFactory(contract=contract, represented_by=representative)
-    services.contract_launch_review(contract=contract, actor=coordinator)
+    approvals.launch_review(contract=contract, actor=coordinator)
     client.force_login(coordinator)
 
     response = client.get(detail_url(contract))
@@ -230,7 +237,8 @@ def test_the_contract_page_shows_status_actions_and_an_intact_history(
     assert f"Mme Représentante for {signatory.signer.display_name}" in page
     assert "Working-group review launched" in page
     assert "Action submitted for review" in page
-    assert "History intact (2 entries)" in page
+    # The launch, the action sent to review, its two leads' review tasks opened and notified.
+    assert "History intact (6 entries)" in page
     assert_well_formed(response)
 
 
@@ -246,16 +254,17 @@ def test_the_contract_page_shows_dates_and_amounts_the_french_way(client, contra
 
 def test_the_history_says_who_acted_for_whom(client, contract, coordinator):
     absent = UserFactory(full_name="Mme Titulaire")
-    services.history_append(
-        contract=contract,
-        event=HistoryEvent.TRANSITION,
-        actor=coordinator,
-        on_behalf_of=absent,
-        name="suspend",
-        from_state=ContractStatus.DRAFT,
-        to_state=ContractStatus.SUSPENDED,
-        comment="Fusion des communautés de communes",
-    )
+    # An entry written as it is recorded, and nothing else (no reaction runs).
+    with transaction.atomic(), UnitOfWork.lock(contract.pk, reactions=()) as unit:
+        unit.record(
+            event=HistoryEvent.TRANSITION,
+            actor=coordinator,
+            on_behalf_of=absent,
+            name="suspend",
+            from_state=ContractStatus.DRAFT,
+            to_state=ContractStatus.SUSPENDED,
+            comment="Fusion des communautés de communes",
+        )
     client.force_login(coordinator)
     page = text(client.get(detail_url(contract)))
     assert f"{coordinator.display_name} for Mme Titulaire" in page
@@ -264,8 +273,7 @@ def test_the_history_says_who_acted_for_whom(client, contract, coordinator):
 
 
 def test_an_altered_history_is_shown_prominently(client, contract, action, coordinator):
-    ensure_committee_and_signatory(contract)
-    services.contract_launch_review(contract=contract, actor=coordinator)
+    launch(contract, coordinator)
     entry = contract.history.get(seq=2)
     tamper_with_history(
         "UPDATE workflows_historyentry SET comment = %s WHERE id = %s", ["forged", entry.pk]

@@ -324,7 +324,7 @@ def test_the_pilot_reads_the_comments_and_sends_the_sheet_back(client, in_review
 
     response = client.get(task_url(revision))
     page = text(response)
-    assert "Revision of the action sheet T1-A1" in page
+    assert "Revision of action T1-A1" in page
     assert "Chiffrer le budget 2021." in page
     assert leads[0].display_name in page
     assert "Send back for review" in page
@@ -611,7 +611,9 @@ def test_the_coordinator_reads_a_leads_task_but_cannot_decide_it(
     response = client.get(task_url(task))
     page = text(response)
     assert response.status_code == 200
-    assert f"This task is in the hands of {leads[0].display_name}" in page
+    # The refusal a decision would meet (the API's too), and where to follow the task.
+    assert f"This task is not yours: {leads[0].display_name} holds it." in page
+    assert "You can follow it here." in page
     assert 'name="decision"' not in page
     assert "Accompagner les installations" in page  # the sheet, read-only
     assert_well_formed(response)

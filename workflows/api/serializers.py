@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from workflows.flows import DECISION_LABELS, TASK_KIND_DECISIONS
+from workflows.flows import DECISION_LABELS
 from workflows.models import (
+    COORDINATOR_TRANSITIONS,
+    TASK_KIND_DECISIONS,
     Action,
     ActionStatus,
     Contract,
     ContractKind,
     ContractStatus,
     Delegation,
+    DelegationState,
     HistoryEvent,
     SignatoryKind,
     SignatoryStatus,
     Task,
     TaskKind,
     TaskStatus,
-    is_coordinator,
 )
-from workflows.services import COORDINATOR_TRANSITIONS
+from workflows.rules import transitions_for
 
 
 class BlankAsNullCharField(serializers.CharField):
@@ -129,12 +130,8 @@ class ContractDetailOutput(ContractListOutput):
     )
     def get_available_transitions(self, contract: Contract) -> list[str]:
         """The coordinator transitions the caller could fire now; none for non-coordinators."""
-        request = self.context["request"]
-        if not is_coordinator(contract, request.user):
-            return []
-        # Conditions (guards) are checked here, permissions are the coordinator test above.
-        available = {t.name for t in contract.get_available_status_transitions()}
-        return [name for name in COORDINATOR_TRANSITIONS if name in available]
+        user = self.context["request"].user
+        return [choice.name for choice in transitions_for(contract, user) if choice.possible]
 
 
 class HistoryEntryOutput(serializers.Serializer):
@@ -178,29 +175,6 @@ def _inline_enum(values: list[str]) -> dict:
     """An enum kept inline (under allOf, out of reach of drf-spectacular's enum naming): task
     kinds and states share their field names with contracts' and signatories' choice sets."""
     return {"allOf": [{"type": "string", "enum": values}]}
-
-
-def task_title(task: Task) -> str:
-    """One line saying what the task is about, in the caller's language."""
-    names = {
-        "contract": task.contract.reference,
-        "code": task.action.code if task.action_id else "",
-        "title": task.action.title if task.action_id else "",
-    }
-    if task.kind == TaskKind.REVIEW:
-        return _("Review of action %(code)s: %(title)s") % names
-    if task.kind == TaskKind.REVISION:
-        return _("Revision of action %(code)s: %(title)s") % names
-    if task.kind == TaskKind.VOTE:
-        return _("Committee vote on %(contract)s") % names
-    if task.kind == TaskKind.DELIBERATION:
-        return _("Council deliberation on %(contract)s") % names
-    if task.kind == TaskKind.SIGNATURE and task.signatory_id:
-        return _("Signature of %(contract)s for %(organisation)s") % {
-            **names,
-            "organisation": task.signatory.organisation.name,
-        }
-    return f"{task.kind_label} — {task.contract.reference}"
 
 
 def task_acting_for(task: Task) -> str | None:
@@ -266,7 +240,7 @@ class TaskOutput(serializers.Serializer):
         return TASK_STATES.get(task.status, "other")
 
     def get_title(self, task: Task) -> str:
-        return task_title(task)
+        return task.headline
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_acting_for(self, task: Task) -> str | None:
@@ -500,8 +474,6 @@ class TaskDecisionOutput(serializers.Serializer):
 
 # --- Absences -----------------------------------------------------------------------------
 
-DELEGATION_STATES = ("upcoming", "current", "over", "cancelled")
-
 
 class DelegationOutput(serializers.Serializer):
     """An absence: the user's tasks go to the delegate from start to end (inclusive)."""
@@ -519,11 +491,6 @@ class DelegationOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     cancelled_at = serializers.DateTimeField(allow_null=True)
 
-    @extend_schema_field(serializers.ChoiceField(choices=DELEGATION_STATES))
+    @extend_schema_field(serializers.ChoiceField(choices=DelegationState.values))
     def get_state(self, delegation: Delegation) -> str:
-        if delegation.cancelled_at is not None:
-            return "cancelled"
-        today = timezone.localdate()
-        if today < delegation.start:
-            return "upcoming"
-        return "over" if delegation.end < today else "current"
+        return delegation.state.value

@@ -7,7 +7,7 @@ revealed; the services decide everything else (403 not a coordinator, 409 not po
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Max, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -33,6 +33,7 @@ from workflows import approvals, services
 from workflows.contract_file import parse_contract_file
 from workflows.errors import ContractFileTooLarge, NotAllowed
 from workflows.models import (
+    COORDINATOR_TRANSITIONS,
     Action,
     Contract,
     Delegation,
@@ -41,9 +42,10 @@ from workflows.models import (
     TaskKind,
     TaskStatus,
     User,
-    is_coordinator,
 )
+from workflows.rules import may_fire
 from workflows.selectors import (
+    change_requests,
     contract_with_details,
     contracts_visible_to,
     history_of,
@@ -165,7 +167,7 @@ class ContractTransitionApi(APIView):
                 "name",
                 OpenApiTypes.STR,
                 OpenApiParameter.PATH,
-                enum=list(services.COORDINATOR_TRANSITIONS),
+                enum=list(COORDINATOR_TRANSITIONS),
                 description="record_deliberation takes number and date; suspend and "
                 "withdraw take a reason; the others take no body.",
             )
@@ -196,10 +198,10 @@ class ContractTransitionApi(APIView):
     )
     def post(self, request, pk: int, name: str):
         contract = _visible_contract(request, pk)
-        if name not in services.COORDINATOR_TRANSITIONS:
+        if name not in COORDINATOR_TRANSITIONS:
             raise NotFound
         # Who may act is answered before what they sent: a stranger to the role gets 403.
-        if not is_coordinator(contract, request.user):
+        if not may_fire(contract, name, request.user):
             raise NotAllowed(_(services.NOT_A_COORDINATOR))
         serializer = self.INPUTS.get(name, self.NoInput)(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -311,42 +313,6 @@ def _visible_task(request, pk: int) -> Task:
     return task
 
 
-def _change_requests(task: Task) -> list[Task]:
-    """The decisions a revision answers: the leads' requests for changes on its action, and
-    the rejecting votes that named it (or no action at all), since the action's previous
-    revision of the same contract version."""
-    same_version = Q(process__contract_version=task.process.contract_version)
-    previous_revision = Task.objects.filter(
-        same_version,
-        action_id=task.action_id,
-        kind=TaskKind.REVISION,
-        status=TaskStatus.DONE,
-        finished__lt=task.created,
-    ).aggregate(at=Max("finished"))["at"]
-    requests = Task.objects.filter(
-        same_version,
-        Q(kind=TaskKind.REVIEW, action_id=task.action_id, decision="request_changes")
-        | Q(
-            kind=TaskKind.VOTE,
-            contract_id=task.contract_id,
-            decision="reject",
-            committee_vote__outcome="rejected",
-        ),
-        status=TaskStatus.DONE,
-        finished__lte=task.created,
-    )
-    if previous_revision is not None:
-        requests = requests.filter(finished__gt=previous_revision)
-    code = task.action.code if task.action_id else None
-    return [
-        request
-        for request in requests.select_related("completed_by").order_by("finished", "pk")
-        if request.kind == TaskKind.REVIEW
-        or not request.data.get("actions")
-        or code in request.data["actions"]
-    ]
-
-
 def task_for_detail(request, pk: int) -> Task:
     """A task visible to the caller, with what its kind needs to decide, in a fixed number of
     queries."""
@@ -374,7 +340,7 @@ def task_for_detail(request, pk: int) -> Task:
             Prefetch("funding_lines", queryset=FundingLine.objects.select_related("funder")),
         )
     if task.kind == TaskKind.REVISION:
-        task.change_requests = _change_requests(task)
+        task.change_requests = change_requests(task)
     if task.kind == TaskKind.VOTE:
         prefetch_related_objects(
             [task.contract],
@@ -557,8 +523,9 @@ class TaskDecisionApi(APIView):
     def post(self, request, pk: int):
         task = _visible_task(request, pk)
         # Who may decide is answered before what they sent: someone else's task is a 403.
-        if task.owner_id != request.user.pk:
-            raise NotAllowed(_(approvals.NOT_YOUR_TASK) % {"person": task.owner})
+        refusal = approvals.holder_refusal(task, request.user)
+        if refusal is not None:
+            raise refusal
         serializer = self.DecisionInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         approvals.task_decide(

@@ -28,7 +28,6 @@ from workflows.models import (
     User,
 )
 from workflows.selectors import ChainVerification, contracts_visible_to, history_verify
-from workflows.templatetags.accord import history_state_label, history_what
 
 VERIFY_SCRIPT = Path(__file__).with_name("verify_bundle.py")
 SEARCH_PAGE_SIZE = 50
@@ -183,11 +182,11 @@ def csv_row(entry: HistoryEntry) -> list[str]:
         at.strftime("%d/%m/%Y %H:%M:%S"),
         _cell(_person(entry.actor_username, entry.actor)),
         _cell(_person(entry.on_behalf_of_username, entry.on_behalf_of)),
-        _cell(str(history_what(entry))),
+        _cell(entry.what),
         _cell(entry.name),
         _cell(entry.action_code),
-        _cell(str(history_state_label(entry, "from"))),
-        _cell(str(history_state_label(entry, "to"))),
+        _cell(entry.state_label("from")),
+        _cell(entry.state_label("to")),
         _cell(entry.comment),
         _cell(json.dumps(entry.data, ensure_ascii=False, sort_keys=True)) if entry.data else "",
         entry.hash,

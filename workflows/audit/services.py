@@ -5,7 +5,6 @@ broken chain alerts the administrators."""
 from __future__ import annotations
 
 import io
-import json
 import logging
 import zipfile
 from collections.abc import Iterable
@@ -16,8 +15,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from signatures import selectors as signatures
-from workflows import services
+from workflows.documents import contract_documents
+from workflows.history import UnitOfWork
 from workflows.models import (
     Contract,
     HistoryCheckpoint,
@@ -57,38 +56,19 @@ def history_export_record(
     )
 
 
-def _signed_documents(contract: Contract) -> list[BundleFile]:
-    """The contract document (signed so far) and, once signed, the completion certificate:
-    its ``history_head_sha256`` is the head the bundle's script looks for in the chain."""
-    files = []
-    pdf = signatures.contract_document_pdf(contract)
-    if pdf is not None:
-        files.append(BundleFile(f"{contract.reference}.pdf", pdf))
-    certificate = signatures.completion_certificate(contract)
-    if certificate is not None:
-        head = certificate.get("history_head") or {}
-        content = {**certificate, "history_head_sha256": head.get("hash", "")}
-        files.append(
-            BundleFile(
-                "certificate.json",
-                json.dumps(content, ensure_ascii=False, indent=2, default=str).encode(),
-            )
-        )
-        certificate_pdf = signatures.completion_certificate_pdf(contract)
-        if certificate_pdf is not None:
-            files.append(BundleFile("certificate.pdf", certificate_pdf))
-    return files
-
-
 @transaction.atomic
 def contract_verification_bundle(
     *, contract: Contract, user: User, extra_files: Iterable[BundleFile] = ()
 ) -> bytes:
     """The contract's verification bundle as a ZIP file, its reading recorded first in the
     contract's history (so the bundle holds its own record, and its head is the chain's)."""
-    contract = services.lock_contract(contract.pk)
-    services.history_append(contract=contract, event=HistoryEvent.HISTORY_EXPORTED, actor=user)
-    files = verification_bundle_files(contract, [*_signed_documents(contract), *extra_files])
+    with UnitOfWork.lock(contract.pk) as unit:
+        unit.record(event=HistoryEvent.HISTORY_EXPORTED, actor=user)
+    contract = unit.contract
+    signed = [
+        BundleFile(name, content) for name, content in contract_documents().evidence_files(contract)
+    ]
+    files = verification_bundle_files(contract, [*signed, *extra_files])
     HistoryExport.objects.create(
         user=user,
         username=user.username,
@@ -112,14 +92,13 @@ def contract_people_change_record(
     site): only what changed, before and after. Nothing is written when nothing changed."""
     if before == after:
         return None
-    contract = services.lock_contract(contract.pk)
-    return services.history_append(
-        contract=contract,
-        event=HistoryEvent.PEOPLE_CHANGED,
-        actor=actor,
-        comment=comment,
-        data=people_changes(before, after),
-    )
+    with UnitOfWork.lock(contract.pk) as unit:
+        return unit.record(
+            event=HistoryEvent.PEOPLE_CHANGED,
+            actor=actor,
+            comment=comment,
+            data=people_changes(before, after),
+        )
 
 
 def history_checkpoints_record(intact: list[ChainVerification]) -> None:

@@ -12,37 +12,10 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from workflows.flows import DECISION_LABELS
-from workflows.models import ActionStatus, ContractStatus, HistoryEntry, HistoryEvent, Task
+from workflows.models import ActionStatus, ContractStatus, HistoryEntry, Task, status_label
 from workflows.selectors import inbox_of, user_may_import_contracts
 
 register = template.Library()
-
-# What a history line's transition means, in words. Names not listed here (added later by
-# other parts of Accord) fall back to the event's label.
-CONTRACT_TRANSITION_WORDS = {
-    "launch_review": _("Working-group review launched"),
-    "open_committee": _("Sent to the steering committee"),
-    "committee_validate": _("Validated by the steering committee"),
-    "committee_reject": _("Rejected by the steering committee"),
-    "record_deliberation": _("Council deliberation recorded"),
-    "complete_signing": _("Signing completed: the contract is in force"),
-    "return_to_draft": _("Back to draft after a mandatory signatory declined"),
-    "close": _("Contract closed"),
-    "suspend": _("Work suspended"),
-    "resume": _("Work resumed"),
-    "withdraw": _("Contract withdrawn"),
-}
-ACTION_TRANSITION_WORDS = {
-    "submit_for_review": _("Action submitted for review"),
-    "approve": _("Action approved by its working group"),
-    "request_changes": _("Changes requested on the action"),
-    "resubmit": _("Revised action resubmitted"),
-    "validate": _("Action validated"),
-    "return_to_draft": _("Action back to draft"),
-    "start": _("Action started"),
-    "complete": _("Action completed"),
-    "abandon": _("Action abandoned"),
-}
 
 
 @register.filter
@@ -66,42 +39,22 @@ def grouped(value) -> str:
 
 @register.filter
 def contract_status_label(value: str) -> str:
-    return _label(ContractStatus, value)
+    return status_label(ContractStatus, value)
 
 
 @register.filter
 def action_status_label(value: str) -> str:
-    return _label(ActionStatus, value)
-
-
-def _label(choices, value: str) -> str:
-    if not value:
-        return ""
-    try:
-        return choices(value).label
-    except ValueError:
-        return value
+    return status_label(ActionStatus, value)
 
 
 @register.filter
 def history_what(entry: HistoryEntry) -> str:
-    """What happened, in words: the transition's meaning, else the event's label."""
-    if entry.event == HistoryEvent.ACTION_TRANSITION:
-        words = ACTION_TRANSITION_WORDS.get(entry.name)
-    elif entry.event == HistoryEvent.TRANSITION:
-        words = CONTRACT_TRANSITION_WORDS.get(entry.name)
-    else:
-        words = None
-    return str(words or entry.get_event_display())
+    return entry.what
 
 
 @register.filter
 def history_state_label(entry: HistoryEntry, which: str) -> str:
-    """The from or to state of an entry, labelled as an action's or a contract's state."""
-    value = entry.from_state if which == "from" else entry.to_state
-    if entry.event == HistoryEvent.ACTION_TRANSITION or entry.action_code:
-        return action_status_label(value)
-    return contract_status_label(value)
+    return entry.state_label(which)
 
 
 # The details of a history entry an auditor reads, in words; other keys are shown as they are.

@@ -1,0 +1,57 @@
+"""What the notifications do about what the domain recorded (``settings.ACCORD_REACTIONS``).
+
+The history entries a unit of work recorded are the outbox: each kind of entry that concerns
+someone becomes a notice, and the notices are written together, in the unit's transaction,
+with one query for the recipients and one INSERT (``services.notices_write``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from workflows.history import UnitOfWork
+from workflows.models import HistoryEntry, HistoryEvent, Task
+
+from . import services
+from .services import Notice
+
+
+def notify_recorded(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> None:
+    """Tell whoever the unit's entries concern, each notice carrying the contract's status
+    and version as the entry left them (a decision may move the contract further)."""
+    contract = unit.contract
+    transitions = [entry for entry in entries if entry.event == HistoryEvent.TRANSITION]
+    status = transitions[0].from_state if transitions else contract.status
+    notices: list[Notice] = []
+    for entry in entries:
+        if entry.event == HistoryEvent.TRANSITION:
+            status = entry.to_state
+        told = {"status": status, "version": entry.contract_version}
+        task = _task(unit, entry)
+        if entry.event == HistoryEvent.TRANSITION:
+            notices.append(
+                services.contract_status_changed(
+                    contract,
+                    source=entry.from_state,
+                    target=entry.to_state,
+                    actor=entry.actor,
+                    version=entry.contract_version,
+                )
+            )
+        elif entry.event in (HistoryEvent.TASK_CREATED, HistoryEvent.TASK_DELEGATED) and task:
+            notices.append(services.task_assigned(task, contract=contract, **told))
+        elif entry.event == HistoryEvent.TASK_COMPLETED and task and entry.actor:
+            notices += services.task_decided(task, actor=entry.actor, unit=unit, **told)
+        elif entry.event == HistoryEvent.VOTE_DECIDED:
+            notices.append(services.vote_decided(entry.name, unit=unit, **told))
+        elif entry.event == HistoryEvent.REMINDER and task:
+            notices.append(services.reminded(task, entry.name, unit=unit, **told))
+    services.notices_write(notices, unit=unit)
+
+
+def _task(unit: UnitOfWork, entry: HistoryEntry) -> Task | None:
+    """The task the entry is about: as the unit holds it, else as stored."""
+    pk = entry.data.get("task")
+    if pk is None:
+        return None
+    return unit.task(pk) or Task.objects.select_related("owner", "action").get(pk=pk)

@@ -1,0 +1,122 @@
+"""Every FSM transition of a contract and of an action is fired through one door.
+
+The verbs of ``workflows.approvals`` are what pages, the API and commands call; they fire
+transitions through ``workflows.services``, where ``_apply`` is the only code that calls a
+transition method. The life below reaches every transition the models declare, and each
+firing is traced back to that one place.
+"""
+
+import datetime
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+from django_fsm.signals import post_transition
+
+from tests.factories import ActionFactory, ContractFactory, SignatoryFactory
+from tests.flows import (
+    approve_reviews,
+    decide,
+    launch,
+    open_tasks,
+    record_deliberation,
+    sign_all,
+    vote,
+)
+from workflows import approvals, services
+from workflows.models import Action, Contract, ContractStatus, TaskKind
+
+pytestmark = pytest.mark.django_db
+
+THE_DOOR = (Path(services.__file__).resolve(), "_apply")
+
+
+def every_transition() -> set[tuple[str, str]]:
+    """(model, transition) for every transition the models declare, from any state."""
+    return {
+        (model.__name__, transition.name)
+        for model in (Contract, Action)
+        for transition in model._meta.get_field("status").get_all_transitions(model)
+    }
+
+
+@contextmanager
+def transitions_fired() -> Iterator[list[tuple[str, str, bool]]]:
+    """(model, transition, fired through the door?) for each transition fired in the block."""
+    fired: list[tuple[str, str, bool]] = []
+
+    def record(sender, instance, name, source, target, **kwargs):
+        callers = {
+            (Path(frame.filename).resolve(), frame.name) for frame in traceback.extract_stack()
+        }
+        fired.append((sender.__name__, name, THE_DOOR in callers))
+
+    post_transition.connect(record, dispatch_uid="one-door")
+    try:
+        yield fired
+    finally:
+        post_transition.disconnect(dispatch_uid="one-door")
+
+
+def test_the_tracer_sees_a_transition_fired_behind_the_services_back(contract):
+    """The check below can fail: a transition method called directly is caught."""
+    with transitions_fired() as fired:
+        contract.suspend(reason="fired by hand")
+    assert fired == [("Contract", "suspend", False)]
+
+
+def test_every_transition_is_fired_through_the_services_only(coordinator):
+    contract = ContractFactory(coordinator=coordinator)
+    first, second, third = (ActionFactory(contract=contract) for _ in range(3))
+    other = ContractFactory(coordinator=coordinator)
+    ActionFactory(contract=other)
+
+    with transitions_fired() as fired:
+        # The review: one lead asks for changes, the pilot resubmits, all approve.
+        launch(contract, coordinator)
+        decide(open_tasks(contract, TaskKind.REVIEW)[0], "request_changes", comment="Budget ?")
+        (revision,) = open_tasks(contract, TaskKind.REVISION)
+        decide(revision, "resubmit")
+        approve_reviews(contract)
+        # The committee rejects one action, then validates once it is revised.
+        vote(contract, "reject", comment="Indicateurs flous", actions=[first.code])
+        (revision,) = open_tasks(contract, TaskKind.REVISION)
+        decide(revision, "resubmit")
+        approve_reviews(contract)
+        vote(contract)
+        record_deliberation(contract)
+        # A mandatory signatory declines: back to draft, then the whole way to signed.
+        (signature,) = open_tasks(contract, TaskKind.SIGNATURE)
+        decide(signature, "decline", comment="Le budget a changé")
+        launch(contract, coordinator)
+        approve_reviews(contract)
+        vote(contract)
+        record_deliberation(contract)
+        sign_all(contract)
+        # Follow-up by the pilot, then the contract closed once its period is over.
+        for action, steps in ((first, ["start", "complete"]), (second, ["abandon"])):
+            for step in steps:
+                approvals.action_follow_up(
+                    action=action, name=step, actor=action.pilot, comment="Suivi"
+                )
+        Contract.objects.filter(pk=contract.pk).update(
+            period_end=timezone.localdate() - datetime.timedelta(days=1)
+        )
+        approvals.close(contract=contract, actor=coordinator)
+        # Another contract: suspended, resumed, withdrawn.
+        SignatoryFactory(contract=other)
+        launch(other, coordinator)
+        approvals.suspend(contract=other, actor=coordinator, reason="Élections")
+        approvals.resume(contract=other, actor=coordinator)
+        approvals.withdraw(contract=other, actor=coordinator, reason="Abandon du projet")
+
+    contract.refresh_from_db()
+    assert contract.status == ContractStatus.CLOSED
+    assert third.pk  # an action left validated: its follow-up is not the point
+    outside = [(model, name) for model, name, by_the_door in fired if not by_the_door]
+    assert outside == [], f"fired outside workflows.services: {outside}"
+    never_fired = every_transition() - {(model, name) for model, name, _ in fired}
+    assert never_fired == set(), f"not reached by this life, so not checked: {never_fired}"

@@ -1,0 +1,51 @@
+"""The contract document as the domain needs it: frozen when the council approves, signed by
+each party, voided by a mandatory decline, handed to an auditor with what proves it.
+
+The domain asks for these through ``contract_documents()``; the application that draws up
+the PDF and its signatures provides them, named by ``settings.ACCORD_CONTRACT_DOCUMENTS``, so
+that the domain never imports it (the seal, which needs nothing back, is a reaction to the
+history instead: ``settings.ACCORD_REACTIONS``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .models import Contract, Signatory, Task
+
+
+class SignatureProof(Protocol):
+    """What the history keeps of a signature: the certificate and the signed file's hashes."""
+
+    certificate_fingerprint: str
+    signed_pdf_sha256: str
+
+
+class ContractDocuments(Protocol):
+    def freeze(self, contract: Contract) -> str:
+        """Draw up and freeze the document the parties will sign; returns its SHA-256."""
+        ...
+
+    def sign(
+        self, *, task: Task, signatory: Signatory, ip_address: str, user_agent: str
+    ) -> SignatureProof:
+        """Apply the signing party's signature to the frozen document."""
+        ...
+
+    def void(self, contract: Contract, *, reason: str) -> int:
+        """The version's document and signatures no longer count; returns how many were."""
+        ...
+
+    def evidence_files(self, contract: Contract) -> list[tuple[str, bytes]]:
+        """(file name, content) of what proves the signatures, for an auditor's bundle."""
+        ...
+
+
+@cache
+def contract_documents() -> ContractDocuments:
+    """The installation's ``ContractDocuments``."""
+    return import_string(settings.ACCORD_CONTRACT_DOCUMENTS)()
