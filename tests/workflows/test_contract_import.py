@@ -357,12 +357,14 @@ def test_duplicate_codes_of_organisations_themes_and_working_groups(scenario):
     scenario["themes"][5]["code"] = "T1"
     scenario["working_groups"].append(dict(scenario["working_groups"][0]))
 
+    # In the order of the file, where themes come before working groups (they used to be told
+    # in the order the sections were checked).
     assert problems(scenario) == [
         'organisations[8].code: duplicate organisation code "CD82" '
         "(first at organisations[2].code)",
+        'themes[5].code: duplicate theme code "T1" (first at themes[0].code)',
         'working_groups[10].code: duplicate working group code "GT1" '
         "(first at working_groups[0].code)",
-        'themes[5].code: duplicate theme code "T1" (first at themes[0].code)',
     ]
 
 
@@ -629,6 +631,88 @@ def test_a_document_that_is_not_an_object(scenario):
         assert validate_contract_file([scenario]) == [
             "file: must be an object with the contract's fields, not a list"
         ]
+
+
+def test_an_unknown_field_is_named_with_the_fields_expected_there(scenario):
+    # A misspelt optional field used to be ignored, silently losing what it said.
+    action = scenario["themes"][0]["actions"][1]
+    action["workinggroup"] = action.pop("working_group")
+
+    assert problems(scenario) == [
+        "themes[0].actions[1].workinggroup: unknown field (expected one of code, title, "
+        "objective, pilot, working_group, partners, funding, indicators)",
+        "themes[0].actions[1].working_group: an action needs a working group",
+    ]
+
+
+def test_a_schema_key_for_editors_is_accepted(scenario):
+    scenario = {"$schema": "./contract.schema.json", **scenario}
+
+    assert validate_contract_file(scenario) == []
+
+
+def test_null_stands_for_an_absent_field(scenario):
+    scenario["diagnosis"] = None
+    scenario["signatories"][0].update(represented_by=None, order=None, mandate=None)
+
+    contract = contract_import(document=scenario, actor=None)
+
+    assert contract.diagnosis_author is None
+    signatory = contract.signatories.get(organisation__code="CCTDC")
+    assert (signatory.represented_by, signatory.order, signatory.mandate_reference) == (None, 1, "")
+
+
+def test_an_email_may_be_left_empty(scenario):
+    scenario["people"][0]["email"] = ""
+
+    assert validate_contract_file(scenario) == []
+
+
+def test_a_code_with_a_trailing_newline_is_refused(scenario):
+    scenario["organisations"][0]["code"] = "CCTDC\n"
+
+    assert problems(scenario)[0] == (
+        'organisations[0].code: "CCTDC\n" is not a valid code (letters, digits, "-" and "_" only)'
+    )
+
+
+def test_a_misspelt_kind_is_not_also_told_as_no_mandatory_signatory(scenario):
+    # The misspelt one may be the mandatory signatory: its own problem is enough.
+    for signatory in scenario["signatories"]:
+        signatory["kind"] = "associated"
+    scenario["signatories"][0]["kind"] = "obligatoire"
+
+    assert problems(scenario) == [
+        'signatories[0].kind: unknown signatory kind "obligatoire" '
+        "(expected one of mandatory, associated)"
+    ]
+
+
+def test_the_problems_read_in_french(scenario):
+    scenario["kind"] = "CLSM"
+    scenario["territory"]["communes"] = "22"
+    del scenario["period"]["end"]
+    scenario["people"][0]["mail"] = scenario["people"][0].pop("email")
+    scenario["themes"][0]["actions"][3]["funding"][0]["amount"] = "12,50"
+    scenario["working_groups"][3]["leads"] = []
+    scenario["signatories"][1]["signer"] = "president.cctdc"
+
+    with override("fr"), pytest.raises(InvalidContractFile) as info:
+        contract_import(document=scenario, actor=None)
+
+    assert info.value.errors == [
+        'kind: type inconnu "CLSM" (valeurs attendues\u00a0: CLS, CTG, CSF, OTHER)',
+        "territory.communes: doit être un nombre entier, et non une chaîne de caractères",
+        "period.end: ce champ est obligatoire",
+        "people[0].mail: champ inconnu (champs possibles\u00a0: username, full_name, email, "
+        "organisation, title)",
+        "people[0].email: ce champ est obligatoire",
+        "themes[0].actions[3].funding[0].amount: doit être un montant en euros tel que "
+        '"1250.50", et non "12,50"',
+        "working_groups[3].leads: un groupe de travail doit avoir au moins un animateur",
+        'signatories[1].signer: "president.cctdc" n\u2019appartient pas à l\u2019organisme '
+        '"ARS-OCC"',
+    ]
 
 
 # --- Files that cannot be read ------------------------------------------------------------

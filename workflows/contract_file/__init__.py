@@ -1,0 +1,48 @@
+"""Reading and checking a contract file (format ``accord.contract/1``), without writing anything.
+
+An import is all or nothing, and a coordinator fixes a file in one go only if every problem is
+reported at once, each with its place in the file (``themes[2].actions[4].working_group``) and
+in the reader's language. The structure (fields, types, formats, lengths) is the JSON Schema
+``contract.schema.json``, checked by jsonschema (``schema``); what a schema cannot say, how the
+parts refer to each other and what the database already holds, is code (``consistency``).
+
+- ``parsing``: bytes (JSON or YAML) -> document; the document's digest.
+- ``schema``: the schema, and jsonschema's findings as translated problems.
+- ``consistency``: references, unique codes, signatories, committee, period, database.
+- ``amounts``: euros as exact decimals.
+- ``problems``: a problem's place, and the order problems are told in.
+"""
+
+from __future__ import annotations
+
+from .amounts import amount_of
+from .consistency import consistency_problems, reference_taken_error
+from .parsing import contract_file_digest, parse_contract_file
+from .problems import in_file_order, one_per_place, root_problems
+from .schema import SCHEMA_PATH, structure_problems
+
+FORMAT = "accord.contract/1"  # the schema's "format" constant, the version this package reads
+
+__all__ = [
+    "FORMAT",
+    "SCHEMA_PATH",
+    "amount_of",
+    "contract_file_digest",
+    "parse_contract_file",
+    "reference_taken_error",
+    "validate_contract_file",
+]
+
+
+def validate_contract_file(document: object) -> list[str]:
+    """Every problem of a contract file, each as ``"<place>: <message>"``; empty when sound.
+
+    The problems come in the order of their places in the file, one per place: the first one
+    found there, the schema's before the cross-references'. Reads the database only to refuse
+    a reference already taken and an existing account of another organisation than the file
+    says.
+    """
+    if not isinstance(document, dict):
+        return root_problems(document)
+    problems = one_per_place([*structure_problems(document), *consistency_problems(document)])
+    return [str(problem) for problem in in_file_order(problems, document)]
