@@ -57,6 +57,6 @@ def meeting_ics(meeting: Meeting, attendees: list[User]) -> bytes:
         attendee.params["role"] = vText("REQ-PARTICIPANT")
         attendee.params["partstat"] = vText("NEEDS-ACTION")
         attendee.params["rsvp"] = vText("TRUE")
-        event.add("attendee", attendee, encode=0)
+        event.add("attendee", attendee, encode=False)
     calendar.add_component(event)
     return calendar.to_ical()

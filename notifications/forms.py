@@ -1,7 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .models import EmailMode, NotificationEvent
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from workflows.models import Contract
 
 
 class NotificationFilterForm(forms.Form):
@@ -9,10 +19,13 @@ class NotificationFilterForm(forms.Form):
     event = forms.ChoiceField(label=_("Kind"), required=False)
     contract = forms.TypedChoiceField(label=_("Contract"), required=False, coerce=int)
 
-    def __init__(self, *args, contracts=(), **kwargs):
+    def __init__(self, *args: Any, contracts: Iterable[Contract] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["event"].choices = [("", _("All kinds")), *NotificationEvent.choices]
-        self.fields["contract"].choices = [
+        event, contract = self.fields["event"], self.fields["contract"]
+        assert isinstance(event, forms.ChoiceField)
+        assert isinstance(contract, forms.ChoiceField)
+        event.choices = [("", _("All kinds")), *NotificationEvent.choices]
+        contract.choices = [
             ("", _("All contracts")),
             *((contract.pk, contract.reference) for contract in contracts),
         ]
@@ -31,7 +44,7 @@ class NotificationFilterForm(forms.Form):
 class PreferencesForm(forms.Form):
     """One choice per kind of event: e-mail at once, in a daily digest, or in Accord only."""
 
-    def __init__(self, *args, initial_modes: dict[str, str], **kwargs):
+    def __init__(self, *args: Any, initial_modes: dict[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for event, label in NotificationEvent.choices:
             self.fields[event] = forms.ChoiceField(
@@ -42,7 +55,7 @@ class PreferencesForm(forms.Form):
             )
 
 
-def _moment(label):
+def _moment(label: StrOrPromise) -> forms.DateTimeField:
     return forms.DateTimeField(
         label=label,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),

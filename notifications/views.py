@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from workflows.errors import ApplicationError
+from workflows.http import AuthenticatedHttpRequest
 from workflows.models import Contract, is_coordinator
 from workflows.selectors import contracts_visible_to
 from workflows.services import NOT_A_COORDINATOR
@@ -25,7 +26,7 @@ PAGE_SIZE = 30
 
 
 @login_required
-def notification_centre(request: HttpRequest) -> HttpResponse:
+def notification_centre(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Unread first, then the newest; filters by kind, contract and read state."""
     contracts = Contract.objects.filter(notifications__recipient=request.user).distinct()
     form = NotificationFilterForm(
@@ -56,7 +57,7 @@ def _is_id(value: str) -> bool:
 
 @login_required
 @require_POST
-def mark_read(request: HttpRequest) -> HttpResponse:
+def mark_read(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Mark one notification (``id``) or all of them read, then go back or follow its link."""
     ids = [int(pk) for pk in request.POST.getlist("id") if _is_id(pk)] or None
     services.notifications_mark_read(user=request.user, ids=ids)
@@ -69,7 +70,7 @@ def mark_read(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def preferences(request: HttpRequest) -> HttpResponse:
+def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
     """How the person wants to hear of each kind of event."""
     form = PreferencesForm(
         request.POST or None, initial_modes=selectors.email_modes_of(request.user)
@@ -93,7 +94,15 @@ def preferences(request: HttpRequest) -> HttpResponse:
 # --- Steering committee meetings ----------------------------------------------------------
 
 
-def _meeting_page(request, contract, form, *, meeting=None, status=200, error=""):
+def _meeting_page(
+    request: AuthenticatedHttpRequest,
+    contract: Contract,
+    form: MeetingForm,
+    *,
+    meeting: Meeting | None = None,
+    status: int = 200,
+    error: str = "",
+) -> HttpResponse:
     return render(
         request,
         "notifications/meetings.html",
@@ -111,7 +120,7 @@ def _meeting_page(request, contract, form, *, meeting=None, status=200, error=""
 
 
 @login_required
-def meetings(request: HttpRequest, pk: int) -> HttpResponse:
+def meetings(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The contract's committee meetings; the coordinator convenes one here."""
     contract = get_object_or_404(contracts_visible_to(request.user), pk=pk)
     if request.method != "POST":
@@ -131,7 +140,7 @@ def meetings(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("notifications:meetings", pk=contract.pk)
 
 
-def _visible_meeting(request, pk: int) -> Meeting:
+def _visible_meeting(request: AuthenticatedHttpRequest, pk: int) -> Meeting:
     return get_object_or_404(
         Meeting.objects.select_related("contract").filter(
             contract__in=contracts_visible_to(request.user)
@@ -141,7 +150,7 @@ def _visible_meeting(request, pk: int) -> Meeting:
 
 
 @login_required
-def meeting_change(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_change(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Change the date, place or agenda: members get the updated invitation."""
     meeting = _visible_meeting(request, pk)
     contract = meeting.contract
@@ -169,7 +178,7 @@ def meeting_change(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def meeting_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _visible_meeting(request, pk)
     try:
         services.meeting_cancel(meeting=meeting, actor=request.user)
@@ -182,7 +191,7 @@ def meeting_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def meeting_invitation(request: HttpRequest, pk: int) -> HttpResponse:
+def meeting_invitation(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The meeting's .ics, for its members, the coordinators and staff: it lists the members'
     addresses."""
     meeting = _visible_meeting(request, pk)

@@ -1,6 +1,8 @@
 """Administration: certificates (an organisation may upload its own PKCS#12), read-only
 documents and evidence. Nothing here edits or deletes a signature."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -33,12 +35,13 @@ class OrganisationCertificateForm(forms.ModelForm):
         model = SigningKey
         fields = ["organisation"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["organisation"].required = True
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         upload = data.get("pkcs12")
         if upload is not None:
             self.pkcs12_data = upload.read()

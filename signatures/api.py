@@ -1,5 +1,6 @@
 """The document in the REST API (included under /api/v1/ by config/urls.py)."""
 
+from django.http import HttpResponse
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -8,13 +9,15 @@ from rest_framework.exceptions import NotFound
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
+from workflows.http import AuthenticatedRequest
+from workflows.models import Contract
 from workflows.selectors import contracts_visible_to
 
 from .selectors import completion_certificate_pdf, contract_document_pdf
 from .views import document_filename, pdf_response
 
 
-def _visible_contract(request, pk: int):
+def _visible_contract(request: AuthenticatedRequest, pk: int) -> Contract:
     contract = contracts_visible_to(request.user).filter(pk=pk).first()
     if contract is None:
         raise NotFound
@@ -46,7 +49,7 @@ class ContractDocumentApi(_PdfApi):
     """The contract document: frozen at the deliberation, with the signatures so far."""
 
     @extend_schema(responses={200: PDF, 404: OpenApiResponse(description="No document yet.")})
-    def get(self, request, pk: int):
+    def get(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
         contract = _visible_contract(request, pk)
         pdf = contract_document_pdf(contract)
         if pdf is None:
@@ -58,7 +61,7 @@ class CompletionCertificateApi(_PdfApi):
     """The one-page summary of a signed contract."""
 
     @extend_schema(responses={200: PDF, 404: OpenApiResponse(description="Not signed yet.")})
-    def get(self, request, pk: int):
+    def get(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
         contract = _visible_contract(request, pk)
         pdf = completion_certificate_pdf(contract)
         if pdf is None:

@@ -52,6 +52,14 @@ class FieldBox:
     box: tuple[int, int, int, int]
 
 
+@dataclass(frozen=True)
+class DocumentPartner:
+    """A partner as the document lists it, with its total funding (None: it funds nothing)."""
+
+    name: str
+    funding: Decimal | None
+
+
 def _printable(text: str) -> str:
     """Only what the PDF's standard fonts can show (Windows-1252); narrow spaces as spaces."""
     text = text.replace("\u202f", "\xa0").replace("\u2009", " ")
@@ -115,10 +123,10 @@ def signatory_label(signatory: Signatory) -> list[str]:
         % {"organisation": signatory.organisation.name, "kind": signatory.get_kind_display()},
         ", ".join(part for part in (signer.display_name, signer.title) if part),
     ]
-    if signatory.represented_by_id:
+    representative = signatory.represented_by
+    if representative is not None:
         lines.append(
-            _("represented by %(representative)s")
-            % {"representative": signatory.represented_by.display_name}
+            _("represented by %(representative)s") % {"representative": representative.display_name}
         )
         if signatory.mandate_reference:
             lines.append(mandate_text(signatory.mandate_reference, signatory.mandate_date))
@@ -153,7 +161,7 @@ def _contract_context(contract: Contract) -> dict:
     )
     # The partners named anywhere in the contract: its organisations, signatories, action
     # partners and funders.
-    partners = list(
+    organisations = (
         Organisation.objects.filter(
             Q(contracts=contract)
             | Q(pk__in=contract.signatories.values("organisation_id"))
@@ -163,8 +171,7 @@ def _contract_context(contract: Contract) -> dict:
         .distinct()
         .order_by("name")
     )
-    for partner in partners:
-        partner.funding = funding.get(partner.pk)
+    partners = [DocumentPartner(o.name, funding.get(o.pk)) for o in organisations]
     return {
         "contract": contract,
         "themes": themes,

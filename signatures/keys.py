@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
@@ -16,6 +18,7 @@ from cryptography import x509
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
@@ -43,7 +46,7 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
 
 
-def _encrypt(key: rsa.RSAPrivateKey) -> bytes:
+def _encrypt(key: PrivateKeyTypes) -> bytes:
     der = key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
@@ -77,9 +80,9 @@ def _name(common_name: str, organisation: str = "") -> x509.Name:
 def _store(
     kind: str,
     certificate: x509.Certificate,
-    key,
+    key: PrivateKeyTypes,
     *,
-    chain: list[x509.Certificate] = (),
+    chain: Sequence[x509.Certificate] = (),
     person: User | None = None,
     organisation: Organisation | None = None,
 ) -> SigningKey:
@@ -98,13 +101,13 @@ def _store(
     )
 
 
-def _current(kind: str, **lookup) -> SigningKey | None:
+def _current(kind: str, **lookup: Any) -> SigningKey | None:
     return SigningKey.objects.filter(
         kind=kind, revoked_at__isnull=True, not_after__gt=timezone.now(), **lookup
     ).first()
 
 
-def _create_once(kind: str, create, **lookup) -> SigningKey:
+def _create_once(kind: str, create: Callable[[], SigningKey], **lookup: Any) -> SigningKey:
     """Create a key unless another process just did: the unique constraint decides. An
     expired key is retired first, so that it neither blocks its successor nor comes back."""
     now = timezone.now()
@@ -167,10 +170,12 @@ def authority_certificate() -> x509.Certificate:
     return x509.load_der_x509_certificate(bytes(authority().certificate))
 
 
-def _issue(kind: str, subject: x509.Name, **owner) -> SigningKey:
+def _issue(kind: str, subject: x509.Name, **owner: Any) -> SigningKey:
     ca = authority()
     ca_certificate = x509.load_der_x509_certificate(bytes(ca.certificate))
     ca_key = serialization.load_der_private_key(_decrypt(ca), password=None)
+    if not isinstance(ca_key, rsa.RSAPrivateKey):  # authority() always makes an RSA key
+        raise ImproperlyConfigured("The stored key of Accord's authority is not an RSA key.")
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
     now = timezone.now()
     certificate = (
@@ -200,7 +205,7 @@ def _issue(kind: str, subject: x509.Name, **owner) -> SigningKey:
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
         )
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_certificate.public_key()),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())
@@ -213,7 +218,7 @@ def person_key(person: User) -> SigningKey:
     existing = _current(KeyKind.PERSON, person=person)
     if existing is not None:
         return existing
-    organisation = person.organisation.name if person.organisation_id else ""
+    organisation = person.organisation.name if person.organisation else ""
     return _create_once(
         KeyKind.PERSON,
         lambda: _issue(KeyKind.PERSON, _name(person.display_name, organisation), person=person),
@@ -236,7 +241,9 @@ def organisation_key(organisation: Organisation) -> SigningKey | None:
     return _current(KeyKind.ORGANISATION, organisation=organisation)
 
 
-def read_pkcs12(data: bytes, password: str):
+def read_pkcs12(
+    data: bytes, password: str
+) -> tuple[PrivateKeyTypes, x509.Certificate, list[x509.Certificate]]:
     """(key, certificate, chain) from a PKCS#12 file, or a clear refusal."""
     try:
         key, certificate, extra = pkcs12.load_key_and_certificates(

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 
+from workflows.http import AuthenticatedHttpRequest
 from workflows.models import Contract
 from workflows.selectors import contracts_visible_to
 
 from .forms import DocumentCopyForm
 from .selectors import (
+    DocumentCheck,
     completion_certificate_pdf,
     contract_document,
     contract_document_check,
@@ -21,7 +23,7 @@ from .selectors import (
 )
 
 
-def _visible_contract(request: HttpRequest, pk: int) -> Contract:
+def _visible_contract(request: AuthenticatedHttpRequest, pk: int) -> Contract:
     """404 for a contract the person takes no part in, so as not to reveal it."""
     return get_object_or_404(contracts_visible_to(request.user), pk=pk)
 
@@ -37,7 +39,7 @@ def document_filename(contract: Contract) -> str:
 
 
 @login_required
-def contract_document_download(request: HttpRequest, pk: int) -> HttpResponse:
+def contract_document_download(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     contract = _visible_contract(request, pk)
     pdf = contract_document_pdf(contract)
     if pdf is None:
@@ -46,7 +48,7 @@ def contract_document_download(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def completion_certificate_download(request: HttpRequest, pk: int) -> HttpResponse:
+def completion_certificate_download(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     contract = _visible_contract(request, pk)
     pdf = completion_certificate_pdf(contract)
     if pdf is None:
@@ -55,7 +57,7 @@ def completion_certificate_download(request: HttpRequest, pk: int) -> HttpRespon
 
 
 @login_required
-def document_verification(request: HttpRequest, pk: int) -> HttpResponse:
+def document_verification(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Each signature of the current document, or of a copy someone sent, as pyHanko's
     validation reports it."""
     contract = _visible_contract(request, pk)
@@ -66,6 +68,7 @@ def document_verification(request: HttpRequest, pk: int) -> HttpResponse:
         else DocumentCopyForm()
     )
     checked_copy = request.method == "POST" and document is not None and form.is_valid()
+    check: DocumentCheck | None
     if checked_copy:
         check = document_verify(form.cleaned_data["copy"], frozen=document)
     else:

@@ -38,7 +38,7 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["organisation", "is_staff", "is_active"]
     search_fields = ["username", "full_name", "email", "organisation__code"]
     fieldsets = [
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         (_("Organisation"), {"fields": ["full_name", "organisation", "title"]}),
     ]
 

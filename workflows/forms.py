@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from django import forms
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+    from django_stubs_ext import StrOrPromise
+
+    from .models import Contract, User
 
 IMPORT_EXTENSIONS = (".json", ".yaml", ".yml")
 
@@ -138,12 +147,15 @@ class TaskDecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["decision"].choices = [(value, value) for value in self.decisions]
+        decision = self.fields["decision"]
+        assert isinstance(decision, forms.ChoiceField)
+        decision.choices = [(value, value) for value in self.decisions]
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         decision = cleaned.get("decision")
         if decision in self.comment_required_for and not cleaned.get("comment", "").strip():
             self.add_error("comment", self.comment_required_message)
@@ -286,10 +298,19 @@ class InboxFilterForm(forms.Form):
     )
     overdue = forms.BooleanField(label=_("Overdue tasks only"), required=False)
 
-    def __init__(self, *args, kinds=(), contracts=(), **kwargs):
+    def __init__(
+        self,
+        *args: Any,
+        kinds: Iterable[tuple[str, StrOrPromise]] = (),
+        contracts: Iterable[Contract] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [("", _("All kinds")), *kinds]
-        self.fields["contract"].choices = [
+        kind, contract = self.fields["kind"], self.fields["contract"]
+        assert isinstance(kind, forms.ChoiceField)
+        assert isinstance(contract, forms.ChoiceField)
+        kind.choices = [("", _("All kinds")), *kinds]
+        contract.choices = [
             ("", _("All contracts")),
             *((contract.pk, contract.reference) for contract in contracts),
         ]
@@ -336,12 +357,15 @@ class AbsenceForm(forms.Form):
         error_messages={"required": _("Give the last day of your absence.")},
     )
 
-    def __init__(self, *args, delegates=None, **kwargs):
+    def __init__(self, *args: Any, delegates: QuerySet[User] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["delegate"].queryset = delegates
+        delegate = self.fields["delegate"]
+        assert isinstance(delegate, forms.ModelChoiceField)
+        delegate.queryset = delegates
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and end < start:
             self.add_error("end", _("The absence ends before it starts."))

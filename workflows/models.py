@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Protocol, cast
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
@@ -28,6 +30,8 @@ from viewflow.workflow import status as viewflow_status
 from viewflow.workflow.models import AbstractProcess, AbstractTask
 
 if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
     from .history import UnitOfWork
 
 
@@ -61,7 +65,7 @@ class User(AbstractUser):
     )
     title = models.CharField(_("title"), max_length=255, blank=True)
 
-    class Meta(AbstractUser.Meta):
+    class Meta:
         verbose_name = _("person")
         verbose_name_plural = _("people")
 
@@ -124,20 +128,37 @@ def transition_label(model: type[models.Model], name: str) -> str:
     return str(next(t for t in transitions if t.name == name).custom["label"])
 
 
-def guard(message: str):
+class Guard(Protocol):
+    """A transition condition that tells why it does not hold.
+
+    django-fsm calls it with the model instance (typed as any Model by django-fsm).
+    """
+
+    refusal_message: StrOrPromise
+
+    def __call__(self, instance: Any, /) -> bool: ...
+
+
+def guard(message: StrOrPromise) -> Callable[[Callable[[Any], bool]], Guard]:
     """Mark a transition condition with the message shown when it does not hold."""
 
-    def decorate(func):
-        func.refusal_message = message
-        return func
+    def decorate(func: Callable[[Any], bool]) -> Guard:
+        condition = cast(Guard, func)  # a function given an attribute of its own
+        condition.refusal_message = message
+        return condition
 
     return decorate
 
 
-def is_coordinator(contract: Contract, user) -> bool:
-    return (
-        bool(user and user.is_authenticated) and contract.coordinators.filter(pk=user.pk).exists()
-    )
+def is_coordinator(contract: Contract, user: AbstractBaseUser | AnonymousUser | None) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    return contract.coordinators.filter(pk=user.pk).exists()
+
+
+# The transitions' `permission=`: django-fsm types it as taking any Model and any kind of user;
+# it calls it with the contract and the person firing the transition.
+coordinator_permission: Callable[[Any, Any], bool] = is_coordinator
 
 
 @guard(_("The contract has no action to review."))
@@ -262,7 +283,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         source=ContractStatus.DRAFT,
         target=ContractStatus.REVIEW,
         conditions=[has_actions, has_steering_committee, has_mandatory_signatory],
-        permission=is_coordinator,
+        permission=coordinator_permission,
         custom={"label": _("Launch the review")},
     )
     def launch_review(self) -> None:
@@ -300,7 +321,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=ContractStatus.DELIBERATION,
         target=ContractStatus.SIGNING,
-        permission=is_coordinator,
+        permission=coordinator_permission,
         custom={"label": _("Record the deliberation")},
     )
     def record_deliberation(
@@ -338,7 +359,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         source=ContractStatus.SIGNED,
         target=ContractStatus.CLOSED,
         conditions=[period_ended],
-        permission=is_coordinator,
+        permission=coordinator_permission,
         custom={"label": _("Close the contract")},
     )
     def close(self) -> None:
@@ -348,7 +369,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=SUSPENDABLE_STATES,
         target=ContractStatus.SUSPENDED,
-        permission=is_coordinator,
+        permission=coordinator_permission,
         custom={"label": _("Suspend the work")},
     )
     def suspend(self, *, reason: str) -> None:
@@ -360,7 +381,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=ContractStatus.SUSPENDED,
         target=RETURN_VALUE(*SUSPENDABLE_STATES),
-        permission=is_coordinator,
+        permission=coordinator_permission,
         custom={"label": _("Resume the work")},
     )
     def resume(self) -> str:
@@ -374,7 +395,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         field=status,
         source=WITHDRAWABLE_STATES,
         target=ContractStatus.WITHDRAWN,
-        permission=is_coordinator,
+        permission=coordinator_permission,
         custom={"label": _("Withdraw the contract")},
     )
     def withdraw(self, *, reason: str) -> None:
@@ -730,7 +751,7 @@ class Signatory(models.Model):
         return f"{self.organisation}: {self.signer}"
 
     @property
-    def signing_person(self):
+    def signing_person(self) -> User:
         """Who actually signs: the representative when there is one."""
         return self.represented_by or self.signer
 
@@ -798,10 +819,10 @@ def status_label(choices: type[models.TextChoices], value: str) -> str:
 
 
 class HistoryEntryQuerySet(models.QuerySet):
-    def update(self, **kwargs):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise TypeError("History entries are never updated.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise TypeError("History entries are never deleted.")
 
 
@@ -879,12 +900,12 @@ class HistoryEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.contract_id}#{self.seq} {self.event} {self.name}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise TypeError("History entries are never updated.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("History entries are never deleted.")
 
     def chained_content(self) -> dict:
@@ -999,6 +1020,11 @@ class Process(AbstractProcess):
     # The unit of work of the decision moving this flow (``UnitOfWork.drive``), through which
     # its nodes record the history; never stored.
     unit: UnitOfWork | None = None
+
+    if TYPE_CHECKING:
+        # viewflow is untyped: its ProcessQuerySet manager, as far as the stubs can tell.
+        objects: ClassVar[models.Manager[Process]]
+        _default_manager: ClassVar[models.Manager[Process]]
 
     class Meta:
         ordering = ["-created"]
@@ -1175,6 +1201,11 @@ class Task(AbstractTask):
         blank=True,
         related_name="+",
     )
+
+    if TYPE_CHECKING:
+        # viewflow is untyped: its TaskQuerySet manager, as far as the stubs can tell.
+        objects: ClassVar[models.Manager[Task]]
+        _default_manager: ClassVar[models.Manager[Task]]
 
     class Meta:
         ordering = ["due", "pk"]

@@ -7,6 +7,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from workflows.http import AuthenticatedRequest
+
 from .. import selectors, services
 from ..models import Notification, NotificationEvent
 
@@ -39,7 +41,7 @@ class NotificationListApi(APIView):
             {"unread": serializers.IntegerField(), "results": NotificationOutput(many=True)},
         ),
     )
-    def get(self, request):
+    def get(self, request: AuthenticatedRequest) -> Response:
         filters = self.FilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         params = filters.validated_data
@@ -73,7 +75,7 @@ class NotificationReadApi(APIView):
             {"marked": serializers.IntegerField(), "unread": serializers.IntegerField()},
         ),
     )
-    def post(self, request):
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = self.ReadInput(data=request.data)
         data.is_valid(raise_exception=True)
         marked = services.notifications_mark_read(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -47,9 +49,11 @@ class HistorySearchForm(forms.Form):
         help_text=_("Its reference, for example CLS-TDC-2019."),
     )
 
-    def __init__(self, *args, contracts: QuerySet[Contract], **kwargs):
+    def __init__(self, *args: Any, contracts: QuerySet[Contract], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["event"].choices = [("", _("All events")), *HistoryEvent.choices]
+        event = self.fields["event"]
+        assert isinstance(event, forms.ChoiceField)
+        event.choices = [("", _("All events")), *HistoryEvent.choices]
         self.contracts = contracts
 
     def clean_contract(self) -> Contract | None:
@@ -75,8 +79,9 @@ class HistorySearchForm(forms.Form):
                 _("Nobody has the username “%(username)s”."), params={"username": username}
             ) from None
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         since, until = data.get("since"), data.get("until")
         if since and until and until < since:
             self.add_error("until", _("The end of the period is before its start."))

@@ -3,18 +3,23 @@ exports and the verification bundle. Thin: access and rules live in selectors an
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone, translation
 from django.views.decorators.http import require_POST
 
-from workflows.models import Contract, HistoryExport
+from workflows.http import AuthenticatedHttpRequest
+from workflows.models import Contract, HistoryExport, User
 from workflows.selectors import contracts_visible_to, history_of, history_verify
 
 from . import services
 from .forms import SEARCH_FIELDS, HistorySearchForm
 from .selectors import (
+    HistorySearch,
     bundle_folder,
     contract_auditors,
     history_csv_lines,
@@ -27,12 +32,12 @@ EXPORT_ROWS_PER_READ = 2000
 EXPORT_FORMATS = (HistoryExport.Format.CSV, HistoryExport.Format.JSON)
 
 
-def _visible_contract(request: HttpRequest, pk: int) -> Contract:
+def _visible_contract(request: AuthenticatedHttpRequest, pk: int) -> Contract:
     """404 for a contract the person may not read, so as not to reveal it."""
     return get_object_or_404(contracts_visible_to(request.user), pk=pk)
 
 
-def search_form(request: HttpRequest) -> HistorySearchForm:
+def search_form(request: AuthenticatedHttpRequest) -> HistorySearchForm:
     """The search form, bound when the query string has a criterion."""
     bound = bool(set(SEARCH_FIELDS) & set(request.GET))
     return HistorySearchForm(
@@ -41,7 +46,7 @@ def search_form(request: HttpRequest) -> HistorySearchForm:
 
 
 @login_required
-def contract_history(request: HttpRequest, pk: int) -> HttpResponse:
+def contract_history(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One contract's history as a readable timeline, with its integrity and its auditors."""
     contract = _visible_contract(request, pk)
     return render(
@@ -59,7 +64,7 @@ def contract_history(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def contract_history_bundle(request: HttpRequest, pk: int) -> HttpResponse:
+def contract_history_bundle(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The verification bundle (ZIP); its reading goes into the contract's history."""
     contract = _visible_contract(request, pk)
     content = services.contract_verification_bundle(contract=contract, user=request.user)
@@ -72,7 +77,7 @@ MAX_PAGE = 100_000  # 5 million entries at 50 a page: a larger number is a typo 
 
 
 @login_required
-def history_search_page_view(request: HttpRequest) -> HttpResponse:
+def history_search_page_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Search the history of every contract the person may read, newest first."""
     form = search_form(request)
     page = None
@@ -95,7 +100,7 @@ def history_search_page_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def history_export(request: HttpRequest, format: str) -> HttpResponse:
+def history_export(request: AuthenticatedHttpRequest, format: str) -> HttpResponseBase:
     """The search's entries as CSV (for a French spreadsheet) or JSON; recorded first."""
     if format not in EXPORT_FORMATS:
         raise Http404
@@ -111,7 +116,7 @@ def history_export(request: HttpRequest, format: str) -> HttpResponse:
     return export_response(request.user, search, format)
 
 
-def export_response(user, search, format: str) -> StreamingHttpResponse:
+def export_response(user: User, search: HistorySearch, format: str) -> StreamingHttpResponse:
     """The export as a streamed download, recorded before the first byte is sent."""
     entries = history_search(user, search)
     services.history_export_record(
@@ -134,7 +139,7 @@ def export_response(user, search, format: str) -> StreamingHttpResponse:
     return response
 
 
-def _encoded(chunks, language: str):
+def _encoded(chunks: Iterable[str], language: str) -> Iterator[bytes]:
     """The chunks in UTF-8, written in the request's language even though they are produced
     after the view has returned (as the response streams)."""
     with translation.override(language):

@@ -153,7 +153,7 @@ def task_due(task: Task) -> str:
 @register.filter
 def task_holder(task: Task) -> str:
     """Whom the holder acts for ("Y for X") and why, when they act for someone else."""
-    if not task.acts_for_someone:
+    if not task.acts_for_someone or task.owner is None or task.on_behalf_of is None:
         return mark_safe('<span class="muted">—</span>')
     return format_html(
         '{}<br><span class="muted">{}</span>',
