@@ -461,7 +461,8 @@ def _read_only_reason(task: Task, user: User) -> tuple[str, int] | None:
     if refusal is None:
         return None
     if isinstance(refusal, NotAllowed) and task.owner_id and task.assignee_id != user.pk:
-        return f"{refusal.message} {_('You can follow it here.')}", refusal.status_code
+        follow = _("You can follow it here.")
+        return f"{refusal.message} {follow}", refusal.status_code
     return refusal.message, refusal.status_code
 
 
