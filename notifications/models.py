@@ -36,7 +36,7 @@ class EmailMode(models.TextChoices):
 
 # What a person gets by e-mail until they choose: at once when something waits for them,
 # a daily digest for what merely informs them.
-DEFAULT_EMAIL_MODES = {
+DEFAULT_EMAIL_MODES: dict[str, EmailMode] = {
     NotificationEvent.TASK_ASSIGNED: EmailMode.IMMEDIATE,
     NotificationEvent.TASK_DUE_SOON: EmailMode.IMMEDIATE,
     NotificationEvent.TASK_OVERDUE: EmailMode.IMMEDIATE,

@@ -8,12 +8,20 @@ with one query for the recipients and one INSERT (``services.notices_write``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 from workflows.history import UnitOfWork
 from workflows.models import HistoryEntry, HistoryEvent, Task
 
 from . import services
 from .services import Notice
+
+
+class _Told(TypedDict):
+    """The contract's status and version as an entry left them."""
+
+    status: str
+    version: int
 
 
 def notify_recorded(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> None:
@@ -26,7 +34,7 @@ def notify_recorded(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> None:
     for entry in entries:
         if entry.event == HistoryEvent.TRANSITION:
             status = entry.to_state
-        told = {"status": status, "version": entry.contract_version}
+        told: _Told = {"status": status, "version": entry.contract_version}
         task = _task(unit, entry)
         if entry.event == HistoryEvent.TRANSITION:
             notices.append(

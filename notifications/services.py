@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -70,9 +71,12 @@ REFUSALS = {"request_changes": "approve", "reject": "approve", "decline": "sign"
 
 def task_label(task: Task) -> str:
     """ "Revue de la fiche action A1", "Vote du comité de pilotage"... in the active language."""
+    # The tasks of an action's review are about that action.
     if task.kind == TaskKind.REVIEW:
+        assert task.action is not None
         return _("review of the action sheet %(code)s") % {"code": task.action.code}
     if task.kind == TaskKind.REVISION:
+        assert task.action is not None
         return _("revision of the action sheet %(code)s") % {"code": task.action.code}
     if task.kind == TaskKind.VOTE:
         return _("steering committee vote")
@@ -101,6 +105,23 @@ class Notice:
     meeting: Meeting | None
     url: str
     body: str
+
+
+class _Told(TypedDict):
+    """Arguments of ``notice`` that the notices of one reminder share."""
+
+    contract: Contract
+    contract_status: str
+    contract_version: int
+    task: Task
+
+
+class _ToldOfDecision(_Told):
+    """Arguments of ``notice`` that the notices of one decision share."""
+
+    url: str
+    body: str
+    exclude: list[int]
 
 
 def notice(
@@ -345,9 +366,9 @@ def task_decided(
             "signer_id", "represented_by_id"
         )
         followers = {pk for pair in signers for pk in pair if pk} | followers
-    elif task.action_id:
+    elif task.action:
         followers = {task.action.pilot_id} | followers
-    told = {
+    told: _ToldOfDecision = {
         "contract": contract,
         "contract_status": status,
         "contract_version": version,
@@ -431,6 +452,7 @@ def vote_decided(outcome: str, *, unit: UnitOfWork, status: str, version: int) -
 def reminded(task: Task, step: str, *, unit: UnitOfWork, status: str, version: int) -> Notice:
     """A reminder step of ``task``: its holder is reminded, or the coordinators alerted."""
     contract = unit.contract
+    assert task.owner is not None  # an open task has its holder
     values = {
         "task": task_label(task),
         "reference": contract.reference,
@@ -446,7 +468,7 @@ def reminded(task: Task, step: str, *, unit: UnitOfWork, status: str, version: i
             ),
         }
         title = titles[ReminderStep(step)] % values
-    told = {
+    told: _Told = {
         "contract": contract,
         "contract_status": status,
         "contract_version": version,
@@ -489,6 +511,7 @@ def _remind(task: Task, step: str, now: datetime.datetime) -> bool:
             )
             if current is None:
                 return False
+            assert current.owner is not None  # an open task has its holder
             Reminder.objects.create(task=current, step=step, sent_at=now)
             unit.record(
                 event=HistoryEvent.REMINDER,

@@ -160,9 +160,11 @@ def signature_apply(
     The certificate is the organisation's own when it uploaded one, else the signing
     person's, issued by Accord's authority. The caller holds the contract's lock.
     """
-    contract = task.contract
+    contract, signed_by = task.contract, task.owner
+    # A signature task, opened by the contract's flow: its contract, held by the signing person.
+    assert contract is not None
+    assert signed_by is not None
     document = _current_document(contract)
-    signed_by: User = task.owner
     signer: User = signatory.signer
     stored_key = keys.organisation_key(signatory.organisation) or keys.person_key(signed_by)
     now = timezone.now()
@@ -259,6 +261,7 @@ def document_seal(
 def _certificate_data(
     contract: Contract, document: ContractDocument, head: tuple[int, str] | None
 ) -> dict:
+    assert document.sealed_at is not None  # the data of a sealed document only
     evidence = document.evidence.filter(voided_at__isnull=True).select_related(
         "signatory__organisation"
     )

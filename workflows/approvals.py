@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import transaction
 from django.db.models import Q
@@ -89,6 +89,9 @@ class Decision:
 class ClientInfo:
     """Where a signature came from, for the evidence."""
 
+    # As long as the evidence keeps it (signatures.SignatureEvidence.user_agent).
+    USER_AGENT_MAX_LENGTH: ClassVar[int] = 500
+
     ip_address: str = ""
     user_agent: str = ""
 
@@ -122,9 +125,11 @@ def holder_refusal(task: Task, user: User) -> NotAllowed | None:
     they hold it."""
     if task.owner_id == user.pk:
         return None
+    owner = task.owner
+    assert owner is not None  # task_open gives every task its holder
     if task.assignee_id == user.pk and task.delegation_id and task.status == TaskStatus.ASSIGNED:
-        return NotAllowed(_(TASK_WITH_YOUR_DELEGATE) % {"delegate": task.owner.display_name})
-    return NotAllowed(_(NOT_YOUR_TASK) % {"person": task.owner.display_name})
+        return NotAllowed(_(TASK_WITH_YOUR_DELEGATE) % {"delegate": owner.display_name})
+    return NotAllowed(_(NOT_YOUR_TASK) % {"person": owner.display_name})
 
 
 def state_refusal(task: Task) -> Conflict | None:
@@ -166,6 +171,7 @@ def _check_decision(task: Task, decision: Decision, actor: User) -> dict[str, An
     elif decision.decision == TaskDecision.REJECT:
         _require_comment(decision, _("A comment is required to reject."))
         codes = sorted({*decision.actions, *decision.objections})
+        assert task.contract is not None  # the unit's contract (_claim)
         known = set(task.contract.actions.filter(code__in=codes).values_list("code", flat=True))
         unknown = [code for code in codes if code not in known]
         if unknown:
@@ -176,6 +182,7 @@ def _check_decision(task: Task, decision: Decision, actor: User) -> dict[str, An
         kept["objections"] = {code: text.strip() for code, text in decision.objections.items()}
     elif decision.decision == TaskDecision.RECORD:
         number = services.check_deliberation(decision.number, decision.date)
+        assert decision.date is not None  # check_deliberation refuses a missing date
         kept.update(number=number, date=decision.date.isoformat())
     elif decision.decision == TaskDecision.SIGN:
         if not decision.consent:
@@ -376,6 +383,7 @@ def suspend(*, contract: Contract, actor: User, reason: str) -> Contract:
             task.status = TaskStatus.HELD
             task.held_at = now
             task.save(update_fields=["status", "held_at"])
+            assert task.owner is not None  # an open task has its holder
             unit.record(
                 event=HistoryEvent.TASK_HELD,
                 actor=actor,
@@ -401,6 +409,7 @@ def resume(*, contract: Contract, actor: User, comment: str = "") -> Contract:
             task.status = TaskStatus.ASSIGNED
             task.held_at = None
             task.save(update_fields=["status", "held_at", "due"])
+            assert task.owner is not None  # an open task has its holder
             unit.record(
                 event=HistoryEvent.TASK_RESUMED,
                 actor=actor,
@@ -473,7 +482,7 @@ def close_vote(*, contract: Contract, actor: User) -> Contract:
             Process.objects.get(contract=contract, flow_class=ContractFlow, finished__isnull=True)
         )
         vote = CommitteeVote.objects.get(pk=process.data["vote"])
-        approvals, rejections = services.committee_vote_count(vote)
+        approvals, rejections = vote.tally()
         if approvals + rejections < vote.quorum:
             raise Conflict(
                 _("The quorum is not reached: %(cast)d vote(s) cast, %(quorum)d needed.")
@@ -510,7 +519,11 @@ def action_follow_up(*, action: Action, name: str, actor: User, comment: str = "
 
 def _natural_on_behalf_of(task: Task) -> int | None:
     """Whose decision the task carries when nobody is absent."""
-    if task.kind == TaskKind.SIGNATURE and task.signatory.represented_by_id:
+    if (
+        task.kind == TaskKind.SIGNATURE
+        and task.signatory is not None
+        and task.signatory.represented_by_id
+    ):
         return task.signatory.signer_id
     return None
 
@@ -519,6 +532,7 @@ def _hand_over(
     unit: UnitOfWork, task: Task, *, owner_id: int, delegation: Delegation | None
 ) -> None:
     previous_owner = task.owner
+    assert previous_owner is not None  # an open task has its holder
     task.owner_id = owner_id
     task.delegation = delegation
     task.on_behalf_of_id = task.assignee_id if delegation else _natural_on_behalf_of(task)
@@ -563,6 +577,7 @@ def delegations_apply(*, today: datetime.date | None = None) -> int:
         task.contract = unit.contract
         if task.delegation_id is None:
             delegation = absence_of(unit, task.assignee_id, today)
+            assert delegation is not None  # to_delegate: its assignee is absent today
             _hand_over(unit, task, owner_id=delegation.delegate_id, delegation=delegation)
         else:
             _hand_over(unit, task, owner_id=task.assignee_id, delegation=None)

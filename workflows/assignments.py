@@ -83,9 +83,11 @@ def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
 
 
 def task_record_cancelled(task: Task) -> None:
+    owner = task.owner
+    assert owner is not None  # task_open gives every task its holder
     unit_of(task.process).record(
         event=HistoryEvent.TASK_CANCELLED,
         name=task.kind,
         action=task.action,
-        data={"task": task.pk, "owner": task.owner.username},
+        data={"task": task.pk, "owner": owner.username},
     )

@@ -170,6 +170,7 @@ class ActionReviewFlow(flow.Flow):
 
     def fire_resubmit(self, activation: Activation) -> None:
         revision = _previous_task(activation)
+        assert revision.owner is not None  # a completed task, held by whoever completed it
         services.action_resubmit(
             _unit(activation),
             activation.process.action,
@@ -353,7 +354,7 @@ class ContractFlow(flow.Flow):
 
     def vote_is_decided(self, activation: Activation, active_tasks) -> bool:
         vote = self._current_vote(activation)
-        approvals, rejections = services.committee_vote_count(vote)
+        approvals, rejections = vote.tally()
         return vote.outcome_when(approvals, rejections, open_votes=len(active_tasks)) is not None
 
     def fire_vote_outcome(self, activation: Activation) -> None:
@@ -371,6 +372,7 @@ class ContractFlow(flow.Flow):
 
     def fire_record_deliberation(self, activation: Activation) -> None:
         task = _previous_task(activation)
+        assert task.owner is not None  # a completed task, held by whoever completed it
         services.record_deliberation(
             _unit(activation),
             actor=task.owner,
@@ -428,6 +430,9 @@ class ContractFlow(flow.Flow):
             .first()
         )
         if declined is not None:
+            # A signature task (its signatory, filtered on), held by whoever declined.
+            assert declined.signatory is not None
+            assert declined.owner is not None
             services.return_to_draft(
                 _unit(activation),
                 signatory=declined.signatory,

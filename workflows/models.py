@@ -21,7 +21,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -124,7 +124,9 @@ FOLLOW_UP_TRANSITIONS = ("start", "complete", "abandon")
 
 def transition_label(model: type[models.Model], name: str) -> str:
     """The words for FSM transition `name` of `model`, as people read them."""
-    transitions = model._meta.get_field("status").get_all_transitions(model)
+    field = model._meta.get_field("status")
+    assert isinstance(field, FSMField)
+    transitions = field.get_all_transitions(model)
     return str(next(t for t in transitions if t.name == name).custom["label"])
 
 
@@ -473,6 +475,10 @@ def is_pilot_or_coordinator(action: Action, user) -> bool:
     )
 
 
+# As `coordinator_permission`: the follow-up transitions' `permission=`.
+pilot_or_coordinator_permission: Callable[[Any, Any], bool] = is_pilot_or_coordinator
+
+
 class Action(ConcurrentTransitionMixin, models.Model):
     """An action sheet (fiche action): what will be done, by whom, funded how."""
 
@@ -588,7 +594,7 @@ class Action(ConcurrentTransitionMixin, models.Model):
         source=ActionStatus.VALIDATED,
         target=ActionStatus.IN_PROGRESS,
         conditions=[contract_is_signed],
-        permission=is_pilot_or_coordinator,
+        permission=pilot_or_coordinator_permission,
         custom={"label": _("Start")},
     )
     def start(self) -> None:
@@ -599,7 +605,7 @@ class Action(ConcurrentTransitionMixin, models.Model):
         source=ActionStatus.IN_PROGRESS,
         target=ActionStatus.DONE,
         conditions=[contract_is_signed],
-        permission=is_pilot_or_coordinator,
+        permission=pilot_or_coordinator_permission,
         custom={"label": _("Mark as done")},
     )
     def complete(self) -> None:
@@ -610,7 +616,7 @@ class Action(ConcurrentTransitionMixin, models.Model):
         source=[ActionStatus.VALIDATED, ActionStatus.IN_PROGRESS],
         target=ActionStatus.ABANDONED,
         conditions=[contract_is_signed],
-        permission=is_pilot_or_coordinator,
+        permission=pilot_or_coordinator_permission,
         custom={"label": _("Abandon")},
     )
     def abandon(self) -> None:
@@ -1080,6 +1086,14 @@ class CommitteeVote(models.Model):
     def cast(self) -> int:
         return self.approvals + self.rejections
 
+    def tally(self) -> tuple[int, int]:
+        """(approvals, rejections) cast so far in this round."""
+        counts = self.tasks.filter(status=TaskStatus.DONE).aggregate(
+            approvals=Count("pk", filter=Q(decision=TaskDecision.APPROVE)),
+            rejections=Count("pk", filter=Q(decision=TaskDecision.REJECT)),
+        )
+        return counts["approvals"], counts["rejections"]
+
     def outcome_when(self, approvals: int, rejections: int, *, open_votes: int) -> str | None:
         """The outcome once it can no longer change, else None.
 
@@ -1109,8 +1123,10 @@ class Task(AbstractTask):
     representative signs, the absent person when a delegate acts.
     """
 
-    process = models.ForeignKey(Process, verbose_name=_("process"), on_delete=models.CASCADE)
-    owner = models.ForeignKey(
+    process: models.ForeignKey[Process] = models.ForeignKey(
+        Process, verbose_name=_("process"), on_delete=models.CASCADE
+    )
+    owner: models.ForeignKey[User | None] = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("held by"),
         on_delete=models.PROTECT,
@@ -1130,14 +1146,14 @@ class Task(AbstractTask):
     )
     data = models.JSONField(default=dict, blank=True)
     kind = models.CharField(_("kind"), max_length=20, choices=TaskKind.choices, blank=True)
-    contract = models.ForeignKey(
+    contract: models.ForeignKey[Contract | None] = models.ForeignKey(
         Contract,
         verbose_name=_("contract"),
         on_delete=models.CASCADE,
         related_name="tasks",
         null=True,
     )
-    action = models.ForeignKey(
+    action: models.ForeignKey[Action | None] = models.ForeignKey(
         Action,
         verbose_name=_("action"),
         on_delete=models.CASCADE,
@@ -1145,7 +1161,7 @@ class Task(AbstractTask):
         blank=True,
         related_name="tasks",
     )
-    assignee = models.ForeignKey(
+    assignee: models.ForeignKey[User | None] = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("assignee"),
         on_delete=models.PROTECT,
@@ -1154,7 +1170,7 @@ class Task(AbstractTask):
         related_name="+",
         help_text=_("Whom the rules designate: a lead, a member, a pilot, a signing person."),
     )
-    on_behalf_of = models.ForeignKey(
+    on_behalf_of: models.ForeignKey[User | None] = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("on behalf of"),
         on_delete=models.PROTECT,
@@ -1162,7 +1178,7 @@ class Task(AbstractTask):
         blank=True,
         related_name="+",
     )
-    signatory = models.ForeignKey(
+    signatory: models.ForeignKey[Signatory | None] = models.ForeignKey(
         Signatory,
         verbose_name=_("signatory"),
         on_delete=models.CASCADE,
@@ -1170,7 +1186,7 @@ class Task(AbstractTask):
         blank=True,
         related_name="tasks",
     )
-    committee_vote = models.ForeignKey(
+    committee_vote: models.ForeignKey[CommitteeVote | None] = models.ForeignKey(
         CommitteeVote,
         verbose_name=_("committee vote"),
         on_delete=models.CASCADE,
@@ -1178,7 +1194,7 @@ class Task(AbstractTask):
         blank=True,
         related_name="tasks",
     )
-    delegation = models.ForeignKey(
+    delegation: models.ForeignKey[Delegation | None] = models.ForeignKey(
         "Delegation",
         verbose_name=_("absence delegation"),
         on_delete=models.PROTECT,
@@ -1193,7 +1209,7 @@ class Task(AbstractTask):
         _("decision"), max_length=20, blank=True, choices=TaskDecision.choices
     )
     comment = models.TextField(_("comment"), blank=True)
-    completed_by = models.ForeignKey(
+    completed_by: models.ForeignKey[User | None] = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("completed by"),
         on_delete=models.PROTECT,
@@ -1229,10 +1245,12 @@ class Task(AbstractTask):
     def headline(self) -> str:
         """One line saying what the task is about, in the active language: the task page's
         heading, the inbox's and the API's ``title`` (viewflow's own ``title`` is its node's)."""
+        contract, action = self.contract, self.action
+        assert contract is not None  # a flow's task is opened with its contract (task_open)
         names = {
-            "contract": self.contract.reference,
-            "code": self.action.code if self.action_id else "",
-            "title": self.action.title if self.action_id else "",
+            "contract": contract.reference,
+            "code": action.code if action else "",
+            "title": action.title if action else "",
         }
         if self.kind == TaskKind.REVIEW and self.action_id:
             return _("Review of action %(code)s: %(title)s") % names
@@ -1242,12 +1260,12 @@ class Task(AbstractTask):
             return _("Committee vote on %(contract)s") % names
         if self.kind == TaskKind.DELIBERATION:
             return _("Council deliberation on %(contract)s") % names
-        if self.kind == TaskKind.SIGNATURE and self.signatory_id:
+        if self.kind == TaskKind.SIGNATURE and self.signatory:
             return _("Signature of %(contract)s for %(organisation)s") % {
                 **names,
                 "organisation": self.signatory.organisation.name,
             }
-        return f"{self.kind_label} — {self.contract.reference}"
+        return f"{self.kind_label} — {contract.reference}"
 
     @property
     def status_label(self) -> str:

@@ -130,7 +130,8 @@ class GatherActivation(JoinActivation):
             | Q(token__startswith=prefix)
             & ~Q(status__in=[TaskStatus.DONE, TaskStatus.CANCELED, TaskStatus.REVIVED])
         )
-        open_joins, still_open = [], _ReadTasks()
+        open_joins: list[Task] = []
+        still_open = _ReadTasks()
         for task in read:
             task.process = process
             (open_joins if task.flow_task == flow_task else still_open).append(task)
@@ -186,6 +187,8 @@ class Gather(Join):
     ``ForEach``; see ``GatherActivation``."""
 
     activation_class = GatherActivation
+    # Set by Join (a resolved ``continue_on_condition``), wrapped by ``_resolve`` below.
+    _continue_on_condition: Callable[[Any, Any], bool] | None
 
     def _resolve(self, instance):
         super()._resolve(instance)

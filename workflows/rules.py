@@ -6,6 +6,7 @@ and the API offer what they allow."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django_fsm import Transition
 
@@ -14,6 +15,7 @@ from .models import (
     FOLLOW_UP_TRANSITIONS,
     Action,
     Contract,
+    Guard,
     User,
     transition_label,
 )
@@ -42,8 +44,9 @@ def transition_blockers(obj: Contract | Action, name: str) -> list[str] | None:
     fsm_transition = _transition_from_here(obj, name)
     if fsm_transition is None:
         return None
+    # Every transition condition is declared with `guard`, which gives it its message.
     return [
-        str(condition.refusal_message)
+        str(cast(Guard, condition).refusal_message)
         for condition in fsm_transition.conditions
         if not condition(obj)
     ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from viewflow.workflow import chart
 
@@ -13,8 +15,12 @@ from .flows import ContractFlow
 from .models import (
     GENESIS_HASH,
     Action,
+    ActionStatus,
+    CommitteeVote,
     Contract,
     ContractAuditor,
+    ContractStatus,
+    FundingLine,
     HistoryCheckpoint,
     HistoryEntry,
     HistoryEvent,
@@ -27,8 +33,10 @@ from .models import (
     TaskDecision,
     TaskKind,
     TaskStatus,
+    Theme,
     User,
     WorkingGroup,
+    is_coordinator,
 )
 
 
@@ -312,7 +320,7 @@ def change_requests(task: Task) -> list[Task]:
     )
     if previous_revision is not None:
         requests = requests.filter(finished__gt=previous_revision)
-    code = task.action.code if task.action_id else None
+    code = task.action.code if task.action else None
     return [
         request
         for request in requests.select_related(
@@ -322,3 +330,188 @@ def change_requests(task: Task) -> list[Task]:
         or not request.data.get("actions")
         or code in request.data["actions"]
     ]
+
+
+# --- The contract page ----------------------------------------------------------------------
+
+# The contract's life, as the steps shown beside the flow diagram.
+CONTRACT_STAGES: list[str] = [
+    ContractStatus.DRAFT,
+    ContractStatus.REVIEW,
+    ContractStatus.COMMITTEE,
+    ContractStatus.DELIBERATION,
+    ContractStatus.SIGNING,
+    ContractStatus.SIGNED,
+    ContractStatus.CLOSED,
+]
+# The contract page shows the latest entries; the history page has them all.
+RECENT_HISTORY = 20
+
+
+@dataclass
+class ContractPage:
+    """What the contract page shows a person, read in a fixed number of queries."""
+
+    contract: Contract
+    themes: QuerySet[Theme]
+    action_total: int
+    action_progress: list[dict[str, Any]]
+    signatories: list[Signatory]
+    signatures_signed: int
+    signatures_declined: int
+    working_groups: list[WorkingGroup]
+    committee: SteeringCommittee | None
+    coordinators: QuerySet[User]
+    history: list[HistoryEntry]
+    history_total: int
+    verification: ChainVerification
+    is_coordinator: bool
+    progress: ContractProgress
+    open_tasks: list[Task]
+    open_tasks_overdue: int
+    stages: list[dict[str, Any]]
+    current_vote: CommitteeVote | None
+    current_vote_cast: int
+    past_votes: list[CommitteeVote]
+    may_close_vote: bool
+
+
+def contract_page(contract: Contract, user: User) -> ContractPage:
+    """Everything the contract page shows ``user`` (who may see the contract)."""
+    actions = Action.objects.select_related(
+        "pilot__organisation", "working_group"
+    ).prefetch_related("partners", "funding_lines__funder", "indicators")
+    counts = dict(contract.actions.order_by().values_list("status").annotate(n=Count("pk")))
+    signatories = list(
+        contract.signatories.select_related("organisation", "signer", "represented_by")
+    )
+    committee = (
+        SteeringCommittee.objects.filter(contract=contract)
+        .select_related("chair__organisation")
+        .prefetch_related("members__organisation")
+        .first()
+    )
+    open_tasks = list(contract_open_tasks(contract))
+    # Links only to the task pages this person may open (their own; all for a coordinator).
+    openable = set(
+        tasks_visible_to(user)
+        .filter(pk__in=[task.pk for task in open_tasks])
+        .values_list("pk", flat=True)
+    )
+    for task in open_tasks:
+        task.openable = task.pk in openable
+    votes = list(contract.votes.select_related("closed_by").order_by("-round"))
+    current_vote = next((vote for vote in votes if not vote.outcome), None)
+    cast = sum(current_vote.tally()) if current_vote is not None else 0
+    verification = history_verify(contract)
+    return ContractPage(
+        contract=contract,
+        themes=contract.themes.prefetch_related(Prefetch("actions", queryset=actions)),
+        action_total=sum(counts.values()),
+        action_progress=[
+            {"status": status, "label": status.label, "count": counts[status.value]}
+            for status in ActionStatus
+            if counts.get(status.value)
+        ],
+        signatories=signatories,
+        signatures_signed=sum(s.status == SignatoryStatus.SIGNED for s in signatories),
+        signatures_declined=sum(s.status == SignatoryStatus.DECLINED for s in signatories),
+        working_groups=sorted(
+            WorkingGroup.objects.filter(contract=contract).prefetch_related(
+                "leads__organisation", "members__organisation"
+            ),
+            key=lambda group: _natural_key(group.code),
+        ),
+        committee=committee,
+        coordinators=contract.coordinators.select_related("organisation"),
+        history=list(history_of(contract).select_related("action").reverse()[:RECENT_HISTORY])[
+            ::-1
+        ],
+        history_total=verification.entries,
+        verification=verification,
+        is_coordinator=is_coordinator(contract, user),
+        progress=contract_progress(contract),
+        open_tasks=open_tasks,
+        open_tasks_overdue=sum(task.is_overdue for task in open_tasks),
+        stages=contract_stages(contract),
+        current_vote=current_vote,
+        current_vote_cast=cast,
+        past_votes=[vote for vote in votes if vote.outcome],
+        may_close_vote=(
+            committee is not None
+            and committee.chair_id == user.pk
+            and current_vote is not None
+            and contract.status == ContractStatus.COMMITTEE
+            and cast >= current_vote.quorum
+        ),
+    )
+
+
+def contract_stages(contract: Contract) -> list[dict[str, Any]]:
+    """Each stage of the contract's life: done, current or to come (a suspended contract
+    stands where it was suspended; a withdrawn one has no current stage)."""
+    status = contract.suspended_from or contract.status
+    current = CONTRACT_STAGES.index(status) if status in CONTRACT_STAGES else None
+    return [
+        {
+            "status": stage,
+            "label": ContractStatus(stage).label,
+            "state": (
+                "todo"
+                if current is None or index > current
+                else "current"
+                if index == current and stage != ContractStatus.CLOSED
+                else "done"
+            ),
+        }
+        for index, stage in enumerate(CONTRACT_STAGES)
+    ]
+
+
+def _natural_key(code: str) -> list[int | str]:
+    """GT2 before GT10: digits compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code)]
+
+
+# --- The task page ------------------------------------------------------------------------
+
+
+def task_with_details(user: User, pk: int) -> Task | None:
+    """Task ``pk`` if ``user`` may see it, with what its kind needs to decide, in a fixed
+    number of queries (the task page and the API's task alike): for a review or a revision the
+    action sheet, for a revision the requests for changes it answers (``change_requests``),
+    for a vote the contract's actions and the votes cast so far (``votes_cast``)."""
+    task = (
+        tasks_visible_to(user)
+        .select_related(
+            "process",
+            "completed_by",
+            "action__theme",
+            "action__working_group",
+            "action__pilot__organisation",
+            "signatory__signer",
+            "signatory__represented_by",
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if task is None:
+        return None
+    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and task.action:
+        prefetch_related_objects(
+            [task.action],
+            "partners",
+            "indicators",
+            Prefetch("funding_lines", queryset=FundingLine.objects.select_related("funder")),
+        )
+    if task.kind == TaskKind.REVISION:
+        task.change_requests = change_requests(task)
+    if task.kind == TaskKind.VOTE:
+        assert task.contract is not None  # a flow's task is opened with its contract
+        prefetch_related_objects(
+            [task.contract],
+            Prefetch("actions", queryset=Action.objects.select_related("working_group")),
+        )
+        if task.committee_vote is not None:
+            task.votes_cast = sum(task.committee_vote.tally())
+    return task

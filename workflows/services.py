@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
@@ -102,12 +102,12 @@ def fire(
 ) -> tuple[str, str]:
     """Fire transition ``name`` of the unit's contract or of one of its actions, save it and
     record it; refuse with a clear 409 when it cannot fire. Returns (source, target)."""
-    is_action = isinstance(obj, Action)
-    if is_action:
-        obj.contract = unit.contract  # the locked instance, for guards that look at it
+    action = obj if isinstance(obj, Action) else None
+    if action is not None:
+        action.contract = unit.contract  # the locked instance, for guards that look at it
     source, target = _apply(obj, name, **kwargs)
     try:
-        if is_action:
+        if action is not None:
             # Its transitions change its status only: writing just that column keeps
             # whatever else someone changed in the row meanwhile (an edit of its sheet).
             obj.save(update_fields=["status"])
@@ -116,11 +116,11 @@ def fire(
     except ConcurrentTransition as exc:
         raise Conflict(_(CHANGED_MEANWHILE)) from exc
     unit.record(
-        event=HistoryEvent.ACTION_TRANSITION if is_action else HistoryEvent.TRANSITION,
+        event=HistoryEvent.ACTION_TRANSITION if action is not None else HistoryEvent.TRANSITION,
         actor=actor,
         on_behalf_of=on_behalf_of,
         name=name,
-        action=obj if is_action else None,
+        action=action,
         from_state=source,
         to_state=target,
         comment=comment,
@@ -333,24 +333,18 @@ def return_to_draft(unit: UnitOfWork, *, signatory: Signatory, actor: User, reas
 # --- Committee vote ---------------------------------------------------------------------
 
 
-def committee_vote_count(vote: CommitteeVote) -> tuple[int, int]:
-    """(approvals, rejections) cast so far in this round."""
-    counts = vote.tasks.filter(status=TaskStatus.DONE).aggregate(
-        approvals=Count("pk", filter=Q(decision=TaskDecision.APPROVE)),
-        rejections=Count("pk", filter=Q(decision=TaskDecision.REJECT)),
-    )
-    return counts["approvals"], counts["rejections"]
-
-
 def committee_vote_conclude(unit: UnitOfWork, *, vote: CommitteeVote) -> CommitteeVote:
     """Record the vote's outcome and send the contract on: deliberation, or back to review.
 
     A rejection returns the actions its votes object to; a rejection naming none returns them
     all.
     """
-    approvals, rejections = committee_vote_count(vote)
+    approvals, rejections = vote.tally()
     open_votes = vote.tasks.filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD]).count()
-    vote.outcome = vote.outcome_when(approvals, rejections, open_votes=open_votes)
+    outcome = vote.outcome_when(approvals, rejections, open_votes=open_votes)
+    # Concluded once decided: the flow's vote_is_decided, or the chair's close_vote.
+    assert outcome is not None
+    vote.outcome = outcome
     vote.approvals, vote.rejections = approvals, rejections
     vote.decided_at = timezone.now()
     vote.save(update_fields=["outcome", "approvals", "rejections", "decided_at"])
@@ -515,6 +509,7 @@ def _import_people(entries: list[dict], organisations: dict[str, Organisation]) 
 
 def _import_contract_row(document: dict, organisations: dict[str, Organisation]) -> Contract:
     diagnosis = document.get("diagnosis") or {}
+    author = diagnosis.get("author")
     reference = document["reference"]
     try:
         # Checked in validation, but a concurrent import of the same file may win the race:
@@ -529,7 +524,7 @@ def _import_contract_row(document: dict, organisations: dict[str, Organisation])
                 territory_population=document["territory"]["population"],
                 period_start=_date(document["period"]["start"]),
                 period_end=_date(document["period"]["end"]),
-                diagnosis_author=organisations.get(diagnosis.get("author")),
+                diagnosis_author=organisations.get(author) if author is not None else None,
                 diagnosis_finalised_on=_date(diagnosis.get("finalised_on")),
                 diagnosis_summary=diagnosis.get("summary") or "",
             )
@@ -647,13 +642,14 @@ def _import_signatories(
     signatories = []
     for entry in entries:
         mandate = entry.get("mandate") or {}
+        represented_by = entry.get("represented_by")
         signatories.append(
             Signatory(
                 contract=contract,
                 organisation=organisations[entry["organisation"]],
                 kind=entry["kind"],
                 signer=people[entry["signer"]],
-                represented_by=people.get(entry.get("represented_by")),
+                represented_by=people.get(represented_by) if represented_by is not None else None,
                 order=entry.get("order") or 1,
                 mandate_reference=mandate.get("reference") or "",
                 mandate_date=_date(mandate.get("date")),

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import Count, Q, Sum, prefetch_related_objects
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,10 +19,9 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_post_parameters
-from rest_framework.throttling import BaseThrottle
 
 from . import approvals, services
-from .approvals import ClientInfo, Decision
+from .approvals import Decision
 from .contract_file import parse_contract_file
 from .errors import ApplicationError, InvalidContractFile, NotAllowed
 from .flows import DECISION_LABELS
@@ -39,10 +38,10 @@ from .forms import (
     TaskDecisionForm,
     VoteDecisionForm,
 )
+from .http import AuthenticatedHttpRequest, client_info
 from .models import (
     COORDINATOR_TRANSITIONS,
     Action,
-    ActionStatus,
     CommitteeVote,
     Contract,
     ContractStatus,
@@ -50,33 +49,28 @@ from .models import (
     FundingLine,
     Signatory,
     SignatoryKind,
-    SignatoryStatus,
     SteeringCommittee,
     Task,
     TaskKind,
     TaskStatus,
     User,
     WorkingGroup,
-    is_coordinator,
 )
 from .rules import may_fire, transitions_for
 from .selectors import (
-    change_requests,
     contract_flow_chart,
     contract_is_visible_to,
-    contract_open_tasks,
+    contract_page,
     contract_progress,
     contracts_visible_to,
-    history_of,
-    history_verify,
     inbox_of,
-    tasks_visible_to,
+    task_with_details,
     user_may_import_contracts,
 )
 
 
 @login_required
-def contract_list(request: HttpRequest) -> HttpResponse:
+def contract_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     contracts = contracts_visible_to(request.user).order_by("-created_at", "reference")
     return render(
         request,
@@ -88,7 +82,7 @@ def contract_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _visible_contract(request: HttpRequest, pk: int) -> Contract:
+def _visible_contract(request: AuthenticatedHttpRequest, pk: int) -> Contract:
     """The contract if the user takes part in it; 404 otherwise, so as not to reveal it."""
     return get_object_or_404(
         contracts_visible_to(request.user).select_related("diagnosis_author"), pk=pk
@@ -96,7 +90,7 @@ def _visible_contract(request: HttpRequest, pk: int) -> Contract:
 
 
 @login_required
-def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def contract_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     contract = _visible_contract(request, pk)
     return _render_detail(request, contract)
 
@@ -134,134 +128,30 @@ def _coordinator_controls(
 
 
 def _render_detail(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     contract: Contract,
     *,
     bound_form: Form | None = None,
     bound_name: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    actions = Action.objects.select_related(
-        "pilot__organisation", "working_group"
-    ).prefetch_related("partners", "funding_lines__funder", "indicators")
-    themes = contract.themes.prefetch_related(Prefetch("actions", queryset=actions))
-    counts = dict(contract.actions.order_by().values_list("status").annotate(n=Count("pk")))
-    action_progress = [
-        {"status": status_, "label": status_.label, "count": counts[status_.value]}
-        for status_ in ActionStatus
-        if counts.get(status_.value)
-    ]
-    signatories = list(
-        contract.signatories.select_related("organisation", "signer", "represented_by")
-    )
-    committee = (
-        SteeringCommittee.objects.filter(contract=contract)
-        .select_related("chair__organisation")
-        .prefetch_related("members__organisation")
-        .first()
-    )
-    coordinator = is_coordinator(contract, request.user)
+    page = contract_page(contract, request.user)
     controls, blocked = (
         _coordinator_controls(contract, request.user, bound_form, bound_name)
-        if coordinator
+        if page.is_coordinator
         else ([], [])
     )
-    open_tasks = list(contract_open_tasks(contract))
-    # Links only to the task pages this person may open (their own; all for a coordinator).
-    openable = set(
-        tasks_visible_to(request.user)
-        .filter(pk__in=[task.pk for task in open_tasks])
-        .values_list("pk", flat=True)
-    )
-    for task in open_tasks:
-        task.openable = task.pk in openable
     context = {
-        "contract": contract,
-        "themes": themes,
-        "action_total": sum(counts.values()),
-        "action_progress": action_progress,
-        "signatories": signatories,
-        "signatures_signed": sum(s.status == SignatoryStatus.SIGNED for s in signatories),
-        "signatures_declined": sum(s.status == SignatoryStatus.DECLINED for s in signatories),
-        "working_groups": sorted(
-            WorkingGroup.objects.filter(contract=contract).prefetch_related(
-                "leads__organisation", "members__organisation"
-            ),
-            key=lambda group: _natural_key(group.code),
-        ),
-        "committee": committee,
-        "coordinators": contract.coordinators.select_related("organisation"),
-        "history": history_of(contract).select_related("action"),
-        "verification": history_verify(contract),
-        "is_coordinator": coordinator,
+        **{name.name: getattr(page, name.name) for name in fields(page)},
         "controls": controls,
         "blocked_transitions": blocked,
-        "progress": contract_progress(contract),
-        "open_tasks": open_tasks,
-        "open_tasks_overdue": sum(task.is_overdue for task in open_tasks),
-        "stages": _contract_stages(contract),
-        **_committee_votes(contract, committee, request.user),
         "nav_section": "contracts",
     }
     return render(request, "workflows/contract_detail.html", context, status=status)
 
 
-# The contract's life, as the steps shown beside the flow diagram.
-CONTRACT_STAGES = [
-    ContractStatus.DRAFT,
-    ContractStatus.REVIEW,
-    ContractStatus.COMMITTEE,
-    ContractStatus.DELIBERATION,
-    ContractStatus.SIGNING,
-    ContractStatus.SIGNED,
-    ContractStatus.CLOSED,
-]
-
-
-def _contract_stages(contract: Contract) -> list[dict]:
-    """Each stage of the contract's life: done, current or to come (a suspended contract
-    stands where it was suspended; a withdrawn one has no current stage)."""
-    status = contract.suspended_from or contract.status
-    current = CONTRACT_STAGES.index(status) if status in CONTRACT_STAGES else None
-    return [
-        {
-            "status": stage,
-            "label": stage.label,
-            "state": (
-                "todo"
-                if current is None or index > current
-                else "current"
-                if index == current and stage != ContractStatus.CLOSED
-                else "done"
-            ),
-        }
-        for index, stage in enumerate(CONTRACT_STAGES)
-    ]
-
-
-def _committee_votes(contract: Contract, committee: SteeringCommittee | None, user: User) -> dict:
-    """The vote in progress (votes cast and quorum) and the rounds already decided."""
-    votes = list(contract.votes.select_related("closed_by").order_by("-round"))
-    current = next((vote for vote in votes if not vote.outcome), None)
-    cast = 0
-    if current is not None:
-        cast = sum(services.committee_vote_count(current))
-    is_chair = committee is not None and committee.chair_id == user.pk
-    return {
-        "current_vote": current,
-        "current_vote_cast": cast,
-        "past_votes": [vote for vote in votes if vote.outcome],
-        "may_close_vote": (
-            is_chair
-            and current is not None
-            and contract.status == ContractStatus.COMMITTEE
-            and cast >= current.quorum
-        ),
-    }
-
-
 @login_required
-def contract_transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+def contract_transition(request: AuthenticatedHttpRequest, pk: int, name: str) -> HttpResponse:
     """Fire one coordinator transition from the contract page's controls."""
     contract = _visible_contract(request, pk)
     if name not in COORDINATOR_TRANSITIONS:
@@ -291,7 +181,7 @@ def contract_transition(request: HttpRequest, pk: int, name: str) -> HttpRespons
 
 
 @login_required
-def contract_import(request: HttpRequest) -> HttpResponse:
+def contract_import(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Upload a contract file; every problem is listed with its place, nothing is created."""
     if not user_may_import_contracts(request.user):
         raise PermissionDenied(_("Only coordinators may import contracts."))
@@ -327,11 +217,6 @@ def contract_import(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _natural_key(code: str) -> list:
-    """GT2 before GT10: digits compare as numbers."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", code)]
-
-
 def _split_place(error: str) -> dict[str, str]:
     """Split a "place: message" error of the contract file into its two parts."""
     place, sep, message = str(error).partition(": ")
@@ -341,7 +226,7 @@ def _split_place(error: str) -> dict[str, str]:
 
 
 @login_required
-def contract_flow_chart_svg(request: HttpRequest, pk: int) -> HttpResponse:
+def contract_flow_chart_svg(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The approval flow's diagram, coloured by where the contract stands (an <img> source)."""
     contract = _visible_contract(request, pk)
     response = HttpResponse(contract_flow_chart(contract), content_type="image/svg+xml")
@@ -350,7 +235,7 @@ def contract_flow_chart_svg(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def contract_close_vote(request: HttpRequest, pk: int) -> HttpResponse:
+def contract_close_vote(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The chair ends the committee vote once the quorum is reached."""
     contract = _visible_contract(request, pk)
     if request.method != "POST":
@@ -376,7 +261,7 @@ INBOX_PAGE_SIZE = 50
 
 
 @login_required
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The person's open tasks, the most urgent first, with filters and pages."""
     user = request.user
     contracts = (
@@ -411,7 +296,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 # --- Task pages ---------------------------------------------------------------------------
 
 # What the person is told once their decision is recorded.
-DECISION_DONE = {
+DECISION_DONE: dict[str, dict[str, str]] = {
     "approve": {
         TaskKind.REVIEW: gettext_noop("You approved the action sheet %(code)s."),
         TaskKind.VOTE: gettext_noop(
@@ -443,13 +328,19 @@ DECISION_DONE = {
 }
 
 
+def _contract_of(task: Task) -> Contract:
+    """A person's task always belongs to a contract (only viewflow's own rows do not)."""
+    assert task.contract is not None, task.pk
+    return task.contract
+
+
 def _decision_done_message(task: Task) -> str:
     template = DECISION_DONE.get(task.decision, {}).get(task.kind)
     if template is None:
         return _("Your decision is recorded.")
     return _(template) % {
         "code": task.action.code if task.action else "",
-        "reference": task.contract.reference,
+        "reference": _contract_of(task).reference,
     }
 
 
@@ -466,14 +357,6 @@ def _read_only_reason(task: Task, user: User) -> tuple[str, int] | None:
     return refusal.message, refusal.status_code
 
 
-def _action_with_sheet(action_id: int) -> Action:
-    return (
-        Action.objects.select_related("theme", "pilot__organisation", "working_group")
-        .prefetch_related("partners", "funding_lines__funder", "indicators", "working_group__leads")
-        .get(pk=action_id)
-    )
-
-
 def _contract_actions(contract: Contract) -> list[Action]:
     return list(
         contract.actions.select_related("theme", "working_group", "pilot__organisation")
@@ -483,7 +366,7 @@ def _contract_actions(contract: Contract) -> list[Action]:
 
 
 def _consent_label(task: Task) -> str:
-    contract, signatory = task.contract, task.signatory
+    contract, signatory = _contract_of(task), task.signatory
     values = {
         "reference": contract.reference,
         "title": contract.title,
@@ -511,12 +394,13 @@ def _consent_label(task: Task) -> str:
 def _task_forms(task: Task, data=None) -> list[TaskDecisionForm]:
     """The decision forms of the task's page; with ``data``, the one whose decision was
     pressed is bound (the first one when no known decision was sent)."""
+    kinds: list[tuple[type[TaskDecisionForm], dict[str, Any]]]
     if task.kind == TaskKind.REVIEW:
         kinds = [(ReviewDecisionForm, {})]
     elif task.kind == TaskKind.REVISION:
         kinds = [(RevisionDecisionForm, {})]
     elif task.kind == TaskKind.VOTE:
-        kinds = [(VoteDecisionForm, {"actions": _contract_actions(task.contract)})]
+        kinds = [(VoteDecisionForm, {"actions": _contract_actions(_contract_of(task))})]
     elif task.kind == TaskKind.DELIBERATION:
         kinds = [(DeliberationDecisionForm, {})]
     elif task.kind == TaskKind.SIGNATURE:
@@ -549,29 +433,22 @@ def _decision_of(task: Task, form: TaskDecisionForm) -> Decision:
     return decision
 
 
-def _client_info(request: HttpRequest) -> ClientInfo:
-    """Where a signature comes from: the client address as the API's throttling sees it
-    (behind ACCORD_TRUSTED_PROXIES proxies), and the browser."""
-    return ClientInfo(
-        ip_address=BaseThrottle().get_ident(request) or "",
-        user_agent=request.headers.get("user-agent", "")[:500],
-    )
-
-
 def _task_context(task: Task, user: User) -> dict:
     """What each kind of task page shows besides its forms."""
-    contract = task.contract
-    context: dict = {}
-    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and task.action_id:
-        context["action"] = _action_with_sheet(task.action_id)
-    if task.kind == TaskKind.REVISION and task.action_id:
+    contract = _contract_of(task)
+    context: dict[str, Any] = {}
+    action = task.action
+    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and action is not None:
+        context["action"] = action
+        prefetch_related_objects([action], "working_group__leads")  # the page names them
+    if task.kind == TaskKind.REVISION and action is not None:
         # What the revision answers, newest first: the same rule as the API's.
-        answered = change_requests(task)[::-1]
+        answered = task.change_requests[::-1]
         context["review_comments"] = [r for r in answered if r.kind == TaskKind.REVIEW]
         context["committee_objections"] = [
             {
                 "vote": vote,
-                "objection": vote.data.get("objections", {}).get(task.action.code, ""),
+                "objection": vote.data.get("objections", {}).get(action.code, ""),
             }
             for vote in answered
             if vote.kind == TaskKind.VOTE
@@ -588,9 +465,7 @@ def _task_context(task: Task, user: User) -> dict:
         committee = SteeringCommittee.objects.filter(contract=contract).first()
         if vote is not None:
             context["vote"] = vote
-            context["vote_cast"] = (
-                vote.cast if vote.outcome else sum(services.committee_vote_count(vote))
-            )
+            context["vote_cast"] = vote.cast if vote.outcome else sum(vote.tally())
             context["may_close_vote"] = (
                 committee is not None
                 and committee.chair_id == user.pk
@@ -608,7 +483,7 @@ def _task_context(task: Task, user: User) -> dict:
 
 
 def _render_task(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     task: Task,
     forms: list[TaskDecisionForm],
     *,
@@ -633,12 +508,19 @@ def _render_task(
     return render(request, "workflows/task_detail.html", context, status=status)
 
 
+def _visible_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
+    task = task_with_details(request.user, pk)
+    if task is None:
+        raise Http404
+    return task
+
+
 @sensitive_post_parameters("password")  # a signer's password never reaches an error report
 @login_required
-def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def task_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One task: what to decide and the buttons to decide it; read-only when it is not (or no
     longer) this person's to decide, with the reason. 404 when the task is not theirs to see."""
-    task = get_object_or_404(tasks_visible_to(request.user), pk=pk)
+    task = _visible_task(request, pk)
     if request.method != "POST":
         return _render_task(request, task, _task_forms(task))
     reason = _read_only_reason(task, request.user)
@@ -648,23 +530,23 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = next(form for form in forms if form.is_bound)
     if not form.is_valid():
         return _render_task(request, task, forms, status=400)
-    status_before = task.contract.status
+    status_before = _contract_of(task).status
     try:
         task = approvals.task_decide(
             task=task,
             actor=request.user,
             decision=_decision_of(task, form),
-            client=_client_info(request),
+            client=client_info(request),
         )
     except ApplicationError as exc:
         if isinstance(exc, approvals.SignaturePasswordRefused) and "password" in form.fields:
             form.add_error("password", exc.message)
         else:
             form.add_error(None, exc.message)
-        task = get_object_or_404(tasks_visible_to(request.user), pk=pk)
+        task = _visible_task(request, pk)
         return _render_task(request, task, forms, status=exc.status_code)
     messages.success(request, _decision_done_message(task))
-    contract = task.contract
+    contract = _contract_of(task)
     if contract.status != status_before:
         messages.info(
             request,
@@ -713,7 +595,7 @@ def _possible_delegates(user: User):
 
 
 @login_required
-def absences(request: HttpRequest) -> HttpResponse:
+def absences(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Declare an absence ("my tasks go to Y from A to B"), list and cancel one's absences."""
     user = request.user
     today = timezone.localdate()
@@ -777,7 +659,7 @@ def absences(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def absence_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def absence_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     delegation = get_object_or_404(Delegation, pk=pk, user=request.user)
     if request.method != "POST":
         return redirect("workflows:absences")

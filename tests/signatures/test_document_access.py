@@ -170,6 +170,33 @@ def test_signing_through_the_api_keeps_the_client_in_the_evidence(
     )
 
 
+@pytest.mark.parametrize("through", ["api", "page"])
+def test_a_very_long_user_agent_is_kept_as_far_as_the_evidence_holds(
+    api_client, client, contract, coordinator, through
+):
+    """The page and the API cut it at the same length, the evidence's (a longer one used to
+    fail the API's signature on PostgreSQL)."""
+    ActionFactory(contract=contract)
+    signatory = SignatoryFactory(contract=contract)
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    task = signatory.tasks.get()
+    agent = "Mozilla/5.0 " + "x" * 600
+    sign = {"decision": "sign", "password": "correct-horse-battery-staple", "consent": True}
+    if through == "api":
+        api_client.force_authenticate(signatory.signer)
+        response = api_client.post(
+            f"/api/v1/tasks/{task.pk}/decision/", sign, format="json", HTTP_USER_AGENT=agent
+        )
+        assert response.status_code == 200
+    else:
+        client.force_login(signatory.signer)
+        response = client.post(f"/taches/{task.pk}/", sign, HTTP_USER_AGENT=agent)
+        assert response.status_code == 302
+    evidence = SignatureEvidence.objects.get(signatory=signatory)
+    assert evidence.user_agent == agent[:500]
+
+
 def check_copy(browser, contract, content: bytes):
     return browser.post(
         f"/contrats/{contract.pk}/document/verification/",

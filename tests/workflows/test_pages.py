@@ -621,3 +621,22 @@ def test_every_organisation_appears_by_name_on_the_signatories_table(client, con
     page = text(client.get(detail_url(contract)))
     assert "Agence Régionale de Santé" in page
     assert "Awaiting signature" in page
+
+
+def test_the_contract_page_shows_the_latest_history_and_links_to_the_rest(client, coordinator):
+    contract = ContractFactory(coordinator=coordinator)
+    for _ in range(4):
+        ActionFactory(contract=contract)
+    launch(contract, coordinator)
+    total = contract.history.count()
+    assert total > 20
+    client.force_login(coordinator)
+
+    page = text(client.get(detail_url(contract)))
+
+    assert f"The last 20 entries of {total}:" in page
+    assert f"History intact ({total} entries)" in page  # the whole chain is still checked
+    assert f"No. {total}<" in page  # the newest entry
+    assert f"No. {total - 19}<" in page
+    assert f"No. {total - 20}<" not in page  # older ones are on the history page
+    assert reverse("workflows:contract_history", args=[contract.pk]) in page

@@ -43,7 +43,8 @@ class ErrorOutput(serializers.Serializer):
     """Every error answer: one sentence, and each problem with its place when there are several."""
 
     detail = serializers.CharField()
-    errors = serializers.ListField(child=serializers.CharField())
+    # The answer's field, not Serializer.errors (the stubs see the attribute redefined).
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
 
 
 class ContractListOutput(serializers.Serializer):
@@ -145,7 +146,8 @@ class HistoryEntryOutput(serializers.Serializer):
     from_state = serializers.CharField()
     to_state = serializers.CharField()
     comment = serializers.CharField()
-    data = serializers.JSONField()
+    # The entry's field, not Serializer.data (the stubs see the attribute redefined).
+    data = serializers.JSONField()  # type: ignore[assignment]
     hash = serializers.CharField()
     prev_hash = serializers.CharField()
 
@@ -159,7 +161,7 @@ class ChainVerificationOutput(serializers.Serializer):
 # --- Tasks --------------------------------------------------------------------------------
 
 # The task's state in the words of the workflow rules (open, on hold, done, cancelled).
-TASK_STATES = {
+TASK_STATES: dict[str, str] = {
     TaskStatus.ASSIGNED: "open",
     TaskStatus.HELD: "on_hold",
     TaskStatus.STARTED: "being_completed",
@@ -181,9 +183,13 @@ def task_acting_for(task: Task) -> str | None:
     """ "HOLDER for PERSON" when the holder decides on someone else's behalf, else None."""
     if not task.acts_for_someone:
         return None
+    holder, person = task.owner, task.on_behalf_of
+    # Every task has its holder (task_open); acts_for_someone: it has whom it acts for.
+    assert holder is not None
+    assert person is not None
     return _("%(holder)s for %(person)s") % {
-        "holder": task.owner.display_name,
-        "person": task.on_behalf_of.display_name,
+        "holder": holder.display_name,
+        "person": person.display_name,
     }
 
 
@@ -275,7 +281,8 @@ class TaskResultOutput(TaskOutput):
 
 class DecisionChoiceOutput(serializers.Serializer):
     code = serializers.CharField()
-    label = serializers.CharField()
+    # The answer's field, not Field.label (the stubs see the attribute redefined).
+    label = serializers.CharField()  # type: ignore[assignment]
 
 
 class NamedOutput(serializers.Serializer):
@@ -409,6 +416,7 @@ class TaskDetailOutput(TaskResultOutput):
         """For a signature: the fingerprint of the frozen document the signature binds."""
         if task.kind != TaskKind.SIGNATURE:
             return None
+        assert task.contract is not None  # a flow's task is opened with its contract
         return task.contract.document_sha256 or None
 
     @extend_schema_field(ActionSheetOutput(allow_null=True))
@@ -423,8 +431,9 @@ class TaskDetailOutput(TaskResultOutput):
         """For a revision: the requests for changes it answers."""
         if task.kind != TaskKind.REVISION:
             return None
-        context = {"action_code": task.action.code if task.action_id else None}
-        return ChangeRequestOutput(
+        context = {"action_code": task.action.code if task.action else None}
+        # many=True makes a ListSerializer, whose data is a list: the stubs do not tell.
+        return ChangeRequestOutput(  # type: ignore[return-value]
             getattr(task, "change_requests", []), many=True, context=context
         ).data
 
@@ -433,7 +442,9 @@ class TaskDetailOutput(TaskResultOutput):
         """For a vote: the contract's actions, which a rejection may name."""
         if task.kind != TaskKind.VOTE:
             return None
-        return TaskActionOutput(task.contract.actions.all(), many=True).data
+        assert task.contract is not None  # a flow's task is opened with its contract
+        # many=True makes a ListSerializer, whose data is a list: the stubs do not tell.
+        return TaskActionOutput(task.contract.actions.all(), many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(TaskVoteOutput(allow_null=True))
     def get_vote(self, task: Task) -> dict | None:

@@ -7,7 +7,7 @@ revealed; the services decide everything else (403 not a coordinator, 409 not po
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -25,19 +25,18 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound, UnsupportedMediaType
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from workflows import approvals, services
 from workflows.contract_file import parse_contract_file
 from workflows.errors import ContractFileTooLarge, NotAllowed
+from workflows.http import client_info
 from workflows.models import (
     COORDINATOR_TRANSITIONS,
-    Action,
     Contract,
     Delegation,
-    FundingLine,
     Task,
     TaskKind,
     TaskStatus,
@@ -45,12 +44,12 @@ from workflows.models import (
 )
 from workflows.rules import may_fire
 from workflows.selectors import (
-    change_requests,
     contract_with_details,
     contracts_visible_to,
     history_of,
     history_verify,
     inbox_of,
+    task_with_details,
     tasks_visible_to,
     user_may_import_contracts,
 )
@@ -292,18 +291,7 @@ class ContractImportApi(APIView):
 
 INBOX_PAGE_SIZE = 50
 INBOX_MAX_PAGE_SIZE = 200
-USER_AGENT_MAX_LENGTH = 512
 NOBODY_WITH_USERNAME = gettext_noop("Nobody has the username “%(username)s”.")
-
-
-def client_info(request) -> approvals.ClientInfo:
-    """Where a decision comes from, for the evidence: the client's address as the log-in
-    throttle reads it (REMOTE_ADDR, or X-Forwarded-For behind ACCORD_TRUSTED_PROXIES trusted
-    proxies) and its User-Agent."""
-    return approvals.ClientInfo(
-        ip_address=BaseThrottle().get_ident(request) or "",
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX_LENGTH],
-    )
 
 
 def _visible_task(request, pk: int) -> Task:
@@ -314,40 +302,9 @@ def _visible_task(request, pk: int) -> Task:
 
 
 def task_for_detail(request, pk: int) -> Task:
-    """A task visible to the caller, with what its kind needs to decide, in a fixed number of
-    queries."""
-    task = (
-        tasks_visible_to(request.user)
-        .select_related(
-            "process",
-            "completed_by",
-            "action__theme",
-            "action__working_group",
-            "action__pilot",
-            "signatory__signer",
-            "signatory__represented_by",
-        )
-        .filter(pk=pk)
-        .first()
-    )
+    task = task_with_details(request.user, pk)
     if task is None:
         raise NotFound
-    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and task.action_id:
-        prefetch_related_objects(
-            [task.action],
-            "partners",
-            "indicators",
-            Prefetch("funding_lines", queryset=FundingLine.objects.select_related("funder")),
-        )
-    if task.kind == TaskKind.REVISION:
-        task.change_requests = change_requests(task)
-    if task.kind == TaskKind.VOTE:
-        prefetch_related_objects(
-            [task.contract],
-            Prefetch("actions", queryset=Action.objects.select_related("working_group")),
-        )
-        if task.committee_vote_id:
-            task.votes_cast = sum(services.committee_vote_count(task.committee_vote))
     return task
 
 
