@@ -2,22 +2,26 @@
 """Set up and run Accord, or its test suite, with nothing installed but Python 3.11+.
 
     python3 dev.py run     # the demo on http://127.0.0.1:8000 (embedded default: SQLite)
-    python3 dev.py test    # lint + the whole test suite
+    python3 dev.py test    # lint, import contracts, types, then the whole test suite
 
 Both create `.venv/` and install the project into it the first time (and again whenever
-pyproject.toml changes). With CI=true (or --services), `test` also runs the suite against
-PostgreSQL and Redis, from DATABASE_URL / REDIS_URL or the local defaults.
+pyproject.toml changes); `test` adds the test tools once. With CI=true (or --services), `test`
+also runs the suite against PostgreSQL and Redis, from DATABASE_URL / REDIS_URL or the local
+defaults. Arguments after `test` go to pytest (`python3 dev.py test -k history`); the suite
+runs on one worker process per core (pytest-xdist).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -27,6 +31,9 @@ STAMP = VENV / ".accord-installed"
 
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/accord"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+# pytest-xdist worker processes: one per core (2 on CI). The suite is mostly Python on the CPU:
+# more workers than cores cost each one's Django setup and test database for no steady gain.
+WORKERS = "auto"
 
 
 def say(message: str) -> None:
@@ -39,21 +46,40 @@ def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
         sys.exit(completed.returncode)
 
 
-def ensure_environment(extras: str = "") -> None:
-    """Create the virtualenv and install the project when missing or out of date."""
+def ensure_environment(extra: str = "") -> None:
+    """Create the virtualenv and install the project, with `extra` too, when missing or stale.
+
+    The stamp in .venv/ records the hash of pyproject.toml and the extras installed with it.
+    `run` needs the project, `test` the project and its test extra: once a command's needs are
+    covered, nothing is installed, so going from `test` to `run` and back installs nothing. An
+    edit of pyproject.toml reinstalls, with every extra installed so far (a later `run` must
+    not leave the test tools out of date for the next `test`).
+    """
     if sys.version_info < (3, 11):  # noqa: UP036 — dev.py may be started by an older python3
         sys.exit("Accord needs Python 3.11 or newer.")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == wanted:
+    pyproject = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    stamp = read_stamp()
+    installed = set(stamp.get("extras", []))
+    extras = installed | {extra} if extra else installed
+    if stamp.get("pyproject") == pyproject and extras == installed:
         return
     if not PYTHON.exists():
         say("Creating the virtual environment in .venv/")
         venv.create(VENV, with_pip=True)
-    say("Installing Accord and its dependencies (first run only)")
+    say("Installing Accord and its dependencies (once, and when pyproject.toml changes)")
     run(PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    target = f".[{extras}]" if extras else "."
+    target = f".[{','.join(sorted(extras))}]" if extras else "."
     run(PYTHON, "-m", "pip", "install", "--quiet", "--editable", target)
-    STAMP.write_text(wanted)
+    STAMP.write_text(json.dumps({"pyproject": pyproject, "extras": sorted(extras)}))
+
+
+def read_stamp() -> dict[str, Any]:
+    """What the last install recorded; nothing for a missing or older-format stamp."""
+    try:
+        stamp = json.loads(STAMP.read_text())
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
 
 
 def embedded_env() -> dict[str, str]:
@@ -100,7 +126,13 @@ def command_test(args: argparse.Namespace) -> None:
     say("Lint (ruff)")
     run(BIN / "ruff", "check", ".")
     run(BIN / "ruff", "format", "--check", ".")
-    pytest = (PYTHON, "-m", "pytest", *args.pytest_args)
+    say("Imports between the apps (import-linter, .importlinter)")
+    run(BIN / "lint-imports")
+    say("Types (mypy, mypy.ini)")
+    run(BIN / "mypy")
+    # In parallel: each worker has its own test database, Redis database, channel prefix and
+    # var/ (tests/workers.py). Given after ours, the caller's own -n (-n 0: one process) wins.
+    pytest = (PYTHON, "-m", "pytest", "-n", WORKERS, *args.pytest_args)
     with_services = args.services or os.environ.get("CI", "").lower() == "true"
     if with_services:
         say("Test suite on PostgreSQL and Redis")
@@ -116,13 +148,22 @@ def main() -> None:
     run_parser.add_argument("--host", default="127.0.0.1")
     run_parser.add_argument("--port", type=int, default=8000)
     run_parser.set_defaults(handler=command_run)
-    test_parser = commands.add_parser("test", help="set up and run lint and the test suite")
+    test_parser = commands.add_parser(
+        "test",
+        help="set up and run lint and the test suite; other arguments go to pytest",
+        usage="%(prog)s [--services] [PYTEST ARGUMENTS...]",
+        allow_abbrev=False,  # pytest's own options are never taken for an abbreviated --services
+    )
     test_parser.add_argument(
         "--services", action="store_true", help="also run on PostgreSQL and Redis (as CI does)"
     )
-    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
     test_parser.set_defaults(handler=command_test)
-    args = parser.parse_args()
+    # Whatever `test` does not know goes to pytest, options included (`test -k history`): an
+    # argparse.REMAINDER positional would refuse a first extra argument that is an option.
+    args, unknown = parser.parse_known_args()
+    if unknown and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.pytest_args = unknown[1:] if unknown[:1] == ["--"] else unknown
     args.handler(args)
 
 

@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from tests.factories import ContractFactory, UserFactory
@@ -36,6 +37,15 @@ def contract(coordinator):
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in French: a request in English leaves English active in the thread
+    (LocaleMiddleware activates a language, nothing deactivates it), and which test runs next
+    on a worker changes from one run to the next with pytest-xdist."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,6 @@
 lead's decision posted to another process (badge, status) without being reloaded."""
 
 import re
-import subprocess
-import sys
 
 import pytest
 import requests
@@ -22,7 +20,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.flows import open_tasks
-from tests.notifications.servers import ROOT, Servers, require_services
+from tests.notifications.servers import Servers, collect_static, require_services
 from workflows import approvals
 from workflows.models import TaskKind
 
@@ -30,21 +28,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def servers(tmp_path):
+def servers(settings, tmp_path):
     require_services()
     env = {
         "ACCORD_VAR_DIR": str(tmp_path),
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
         # Plain http in the test: cookies without the Secure flag.
         "DJANGO_SECURE_COOKIES": "false",
     }
     running = Servers(2, env=env)
     try:
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--no-input", "-v", "0"],
-            cwd=ROOT,
-            env=running.env,
-            check=True,
-        )
+        collect_static(settings, tmp_path / "static")
         running.start()
         running.wait_until_listening()
         yield running

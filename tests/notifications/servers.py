@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
+
+from config import settings as accord_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DAPHNE = (sys.executable, "-m", "daphne", "-b", "127.0.0.1")
@@ -36,6 +39,19 @@ def require_services() -> None:
     if on_services_run and os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason}; CI=true: this test may not be skipped", pytrace=False)
     pytest.skip(reason)
+
+
+def collect_static(test_settings, static_root: Path) -> None:
+    """`manage.py collectstatic`, run once per release as docs/deploy.md says, in-process: the
+    servers' pages need the collected files and the manifest of Accord's own storage (the
+    tests' pages get plain static files from tests/conftest.py). ``test_settings`` is
+    pytest-django's ``settings`` fixture: both settings are restored after the test."""
+    test_settings.STATIC_ROOT = static_root
+    test_settings.STORAGES = {
+        **test_settings.STORAGES,
+        "staticfiles": accord_settings.STORAGES["staticfiles"],
+    }
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def free_port() -> int:

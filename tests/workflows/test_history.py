@@ -1,12 +1,9 @@
 """The approval history: appended with each change, chained, and checked by verify_history."""
 
-import subprocess
-import sys
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 from django.db.models import ProtectedError
 
@@ -19,8 +16,6 @@ from workflows.models import GENESIS_HASH, HistoryEntry
 from workflows.selectors import history_verify
 
 pytestmark = pytest.mark.django_db
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -163,35 +158,21 @@ def test_verify_history_command_refuses_an_unknown_contract():
         call_command("verify_history", contract="NOPE")
 
 
-def test_verify_history_exits_1_from_the_shell(tmp_path):
-    """The exit status a cron job or an auditor's script relies on."""
-    env = {"ACCORD_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v", "0"], env=env, check=True, cwd=ROOT)
-    script = (
-        "from tests.factories import ActionFactory, ContractFactory;"
-        "from tests.flows import launch;"
-        "c = ContractFactory(); ActionFactory(contract=c); launch(c, c.coordinators.get())"
-    )
-    subprocess.run([*manage, "shell", "-c", script], env=env, check=True, cwd=ROOT)
-    ok = subprocess.run([*manage, "verify_history"], env=env, cwd=ROOT, capture_output=True)
-    assert ok.returncode == 0, ok.stderr
-    subprocess.run(
-        [
-            *manage,
-            "shell",
-            "-c",
-            "from django.db import connection; connection.cursor().execute("
-            "\"UPDATE workflows_historyentry SET comment='x' WHERE seq=2\")",
-        ],
-        env=env,
-        check=True,
-        cwd=ROOT,
-    )
-    broken = subprocess.run([*manage, "verify_history"], env=env, cwd=ROOT, capture_output=True)
-    assert broken.returncode == 1
-    assert b"BROKEN at entry #2" in broken.stderr
-    assert b"Traceback" not in broken.stderr
+# Committed rows: like a process ending, the command line closes the database connections.
+@pytest.mark.django_db(transaction=True)
+def test_verify_history_exits_1_from_the_shell(reviewed_contract, capsys):
+    """The exit status a cron job or an auditor's script relies on: `manage.py verify_history`
+    is execute_from_command_line, which turns the CommandError into the status."""
+    execute_from_command_line(["manage.py", "verify_history"])  # returns: status 0
+
+    raw_sql("UPDATE workflows_historyentry SET comment = 'x' WHERE seq = 2", [])
+    with pytest.raises(SystemExit) as broken:
+        execute_from_command_line(["manage.py", "verify_history"])
+
+    assert broken.value.code == 1
+    stderr = capsys.readouterr().err
+    assert f"{reviewed_contract.reference}: BROKEN at entry #2" in stderr
+    assert "Traceback" not in stderr
 
 
 def test_an_account_named_in_the_history_cannot_be_deleted(reviewed_contract, coordinator):

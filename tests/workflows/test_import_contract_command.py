@@ -1,15 +1,12 @@
 """`manage.py import_contract FILE`: a summary on success, every problem and status 1 otherwise."""
 
 import json
-import os
-import subprocess
-import sys
 from io import StringIO
 from pathlib import Path
 
 import pytest
 import yaml
-from django.core.management import call_command
+from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 from django.utils.translation import override
 
@@ -17,8 +14,6 @@ from tests.factories import UserFactory
 from workflows.models import Contract, HistoryEntry, Organisation, User
 
 pytestmark = pytest.mark.django_db
-
-BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def write(tmp_path: Path, document: dict, name: str = "contrat.json") -> Path:
@@ -133,31 +128,20 @@ def test_it_says_so_when_the_file_cannot_be_read(tmp_path):
     assert message.startswith(f'Cannot read "{tmp_path}": ')
 
 
-def test_from_the_shell_a_broken_file_exits_1_without_a_traceback(tmp_path, scenario):
-    # A separate process with its own throw-away SQLite database, never the developer's one.
-    env = {**os.environ, "ACCORD_VAR_DIR": str(tmp_path / "var")}
-    env.pop("DATABASE_URL", None)
+# Committed rows: like a process ending, the command line closes the database connections.
+@pytest.mark.django_db(transaction=True)
+def test_from_the_shell_a_broken_file_exits_1_without_a_traceback(tmp_path, scenario, capsys):
+    """`manage.py import_contract` is execute_from_command_line: the CommandError becomes
+    status 1 and one line on stderr, never a traceback."""
     scenario["themes"][2]["actions"][4]["working_group"] = "GT11"
     path = write(tmp_path, scenario)
 
-    def manage(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    with pytest.raises(SystemExit) as result:
+        execute_from_command_line(["manage.py", "import_contract", str(path)])
 
-    migrate = manage("migrate", "--verbosity", "0")
-    assert migrate.returncode == 0, migrate.stderr
-
-    result = manage("import_contract", str(path))
-
-    assert result.returncode == 1
-    assert "Traceback" not in result.stdout + result.stderr
-    assert "themes[2].actions[4].working_group: " in result.stderr
-    assert '"GT11"' in result.stderr
-    assert result.stderr.rstrip().splitlines()[-1].startswith("CommandError: ")
+    assert result.value.code == 1
+    stdout, stderr = capsys.readouterr()
+    assert "Traceback" not in stdout + stderr
+    assert "themes[2].actions[4].working_group: " in stderr
+    assert '"GT11"' in stderr
+    assert stderr.rstrip().splitlines()[-1].startswith("CommandError: ")
