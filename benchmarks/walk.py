@@ -1,6 +1,6 @@
 """The demo contract walked from draft to signed through the approval services.
 
-Every step is a person's decision through ``workflows.approvals`` (the code the API and the
+Every step is a person's decision through ``workflows.services`` (the code the API and the
 pages call): the launch, every lead's review, the committee votes, the deliberation and the
 signatures, each with its history entries, FSM transitions, flow nodes and after-commit work.
 Each step runs in its own transaction, as a request would; nothing is mocked.
@@ -118,8 +118,8 @@ def time_spent_in(module_name: str, names: tuple[str, ...]) -> Iterator[list[flo
 
 
 def _decision(task):
-    from workflows.approvals import Decision
     from workflows.models import TaskKind
+    from workflows.services import Decision
 
     if task.kind == TaskKind.DELIBERATION:
         yesterday = timezone.localdate() - datetime.timedelta(days=1)
@@ -162,11 +162,11 @@ def walk_to_signed(document: dict) -> Walk:
 
 def _walk(contract, coordinator) -> Walk:
     """The launch, then the contract's oldest open task completed until none is left."""
-    from workflows import approvals
+    from workflows import services
     from workflows.models import Task, TaskStatus
 
     with measured() as launch:
-        approvals.launch_review(contract=contract, actor=coordinator)
+        services.launch_review(contract=contract, actor=coordinator)
     walk = Walk(actions=contract.actions.count(), launch=launch)
     people = {}  # the same few dozen people act again and again: each read once
     while True:
@@ -183,7 +183,7 @@ def _walk(contract, coordinator) -> Walk:
             people[task.owner_id] = task.owner
         decision = _decision(task)
         with measured() as figures:
-            approvals.task_decide(task=task, actor=people[task.owner_id], decision=decision)
+            services.task_decide(task=task, actor=people[task.owner_id], decision=decision)
         walk.completions[task.kind].append(figures)
 
 

@@ -24,7 +24,6 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from workflows.approvals import require_coordinator
 from workflows.errors import ApplicationError, Conflict
 from workflows.history import UnitOfWork
 from workflows.models import (
@@ -39,6 +38,7 @@ from workflows.models import (
     TaskStatus,
     User,
 )
+from workflows.services import require_coordinator
 
 from . import delivery
 from .models import (

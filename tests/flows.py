@@ -10,10 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from tests.factories import PASSWORD, SignatoryFactory, SteeringCommitteeFactory
-from workflows import approvals
-from workflows.approvals import Decision
+from workflows import services
 from workflows.history import UnitOfWork
 from workflows.models import Contract, Task, TaskKind, TaskStatus
+from workflows.services import Decision
 
 
 @contextmanager
@@ -35,7 +35,7 @@ def open_tasks(contract: Contract, kind: str | None = None) -> list[Task]:
 def decide(task: Task, decision: str = "approve", **fields) -> Task:
     if decision == "sign":
         fields = {"password": PASSWORD, "consent": True, **fields}
-    return approvals.task_decide(task=task, actor=task.owner, decision=Decision(decision, **fields))
+    return services.task_decide(task=task, actor=task.owner, decision=Decision(decision, **fields))
 
 
 def approve_reviews(contract: Contract) -> None:
@@ -60,7 +60,7 @@ def launch(contract: Contract, coordinator) -> Contract:
     """Launch the review, first giving the contract the committee and the mandatory signatory
     that a launch needs, when the test did not."""
     ensure_committee_and_signatory(contract)
-    return approvals.launch_review(contract=contract, actor=coordinator)
+    return services.launch_review(contract=contract, actor=coordinator)
 
 
 def walk_to_deliberation(contract: Contract, coordinator) -> Contract:

@@ -15,7 +15,7 @@ import polib
 import pytest
 from django.utils import translation
 
-from workflows import approvals
+from workflows import services
 from workflows.errors import Conflict
 from workflows.models import (
     ActionStatus,
@@ -190,7 +190,7 @@ def test_english_stays_available():
 @pytest.mark.django_db
 def test_a_refusal_from_the_services_is_in_french(contract, coordinator):
     with translation.override("fr"), pytest.raises(Conflict) as refused:
-        approvals.launch_review(contract=contract, actor=coordinator)
+        services.launch_review(contract=contract, actor=coordinator)
     assert refused.value.message == "Le contrat ne comporte aucune action à examiner."
 
 
@@ -198,7 +198,7 @@ def test_a_refusal_from_the_services_is_in_french(contract, coordinator):
 def test_a_refused_transition_names_it_in_french(contract, coordinator):
     Contract.objects.filter(pk=contract.pk).update(status=ContractStatus.SIGNED)
     with translation.override("fr"), pytest.raises(Conflict) as refused:
-        approvals.launch_review(contract=contract, actor=coordinator)
+        services.launch_review(contract=contract, actor=coordinator)
     assert refused.value.message == (
         f'"Lancer la revue" n{APOSTROPHE}est pas possible tant que le contrat est '
         f'à l{APOSTROPHE}état "Signé".'

@@ -3,7 +3,7 @@
 ``ContractFlow`` runs once per contract version, from the launch of the review to the last
 signature. It starts one ``ActionReviewFlow`` per action; the last action to be approved wakes
 the contract's flow under the contract's lock. Flow nodes change statuses only by calling the
-services of ``workflows.services``, which fire the FSM transitions and write the history.
+steps of ``workflows.transitions``, which fire the FSM transitions and record the history.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from viewflow import this
 from viewflow.workflow import flow
 from viewflow.workflow.activation import Activation
 
-from . import services
+from . import transitions
 from .assignments import Assignment
 from .history import UnitOfWork, unit_of
 from .models import (
@@ -153,7 +153,7 @@ class ActionReviewFlow(flow.Flow):
             )
         unit = _unit(activation)
         if decisive:
-            services.action_request_changes(
+            transitions.action_request_changes(
                 unit,
                 activation.process.action,
                 actor=decisive.owner,
@@ -161,7 +161,7 @@ class ActionReviewFlow(flow.Flow):
                 comment=decisive.comment,
             )
             return False
-        services.action_approve(unit, activation.process.action, actor=None)
+        transitions.action_approve(unit, activation.process.action, actor=None)
         self._wake_contract_flow(unit)
         return True
 
@@ -171,7 +171,7 @@ class ActionReviewFlow(flow.Flow):
     def fire_resubmit(self, activation: Activation) -> None:
         revision = _previous_task(activation)
         assert revision.owner is not None  # a completed task, held by whoever completed it
-        services.action_resubmit(
+        transitions.action_resubmit(
             _unit(activation),
             activation.process.action,
             actor=revision.owner,
@@ -323,7 +323,7 @@ class ContractFlow(flow.Flow):
     # --- committee --------------------------------------------------------------------
 
     def fire_open_committee(self, activation: Activation) -> None:
-        services.open_committee(_unit(activation))
+        transitions.open_committee(_unit(activation))
         contract = _contract(activation)
         committee = contract.steering_committee
         vote = CommitteeVote.objects.create(
@@ -358,7 +358,7 @@ class ContractFlow(flow.Flow):
         return vote.outcome_when(approvals, rejections, open_votes=len(active_tasks)) is not None
 
     def fire_vote_outcome(self, activation: Activation) -> None:
-        services.committee_vote_conclude(_unit(activation), vote=self._current_vote(activation))
+        transitions.committee_vote_conclude(_unit(activation), vote=self._current_vote(activation))
 
     def is_validated(self, activation: Activation) -> bool:
         return self._current_vote(activation).outcome == CommitteeVote.Outcome.VALIDATED
@@ -373,7 +373,7 @@ class ContractFlow(flow.Flow):
     def fire_record_deliberation(self, activation: Activation) -> None:
         task = _previous_task(activation)
         assert task.owner is not None  # a completed task, held by whoever completed it
-        services.record_deliberation(
+        transitions.record_deliberation(
             _unit(activation),
             actor=task.owner,
             on_behalf_of=task.on_behalf_of,
@@ -433,14 +433,14 @@ class ContractFlow(flow.Flow):
             # A signature task (its signatory, filtered on), held by whoever declined.
             assert declined.signatory is not None
             assert declined.owner is not None
-            services.return_to_draft(
+            transitions.return_to_draft(
                 _unit(activation),
                 signatory=declined.signatory,
                 actor=declined.owner,
                 reason=declined.comment,
             )
         elif not contract.signatories.filter(status=SignatoryStatus.PENDING).exists():
-            services.complete_signing(_unit(activation))
+            transitions.complete_signing(_unit(activation))
 
     def _status(self, activation: Activation) -> str:
         return Contract.objects.values_list("status", flat=True).get(

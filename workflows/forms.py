@@ -123,7 +123,7 @@ class ContractImportForm(forms.Form):
 # The decision itself comes from the button pressed (``name="decision"``): each task page offers
 # one button per decision, so nobody has to pick a radio button and then find "Send". The
 # rules (comment required to ask for changes, password and consent to sign...) are enforced by
-# ``workflows.approvals.task_decide``; the forms check the same things first, so that the
+# ``workflows.services.task_decide``; the forms check the same things first, so that the
 # message appears next to the field concerned.
 
 

@@ -218,7 +218,7 @@ def unit_of(process: Process) -> UnitOfWork:
     """The unit of work driving ``process``: flows move only inside one."""
     if process.unit is None:
         raise RuntimeError(
-            "This flow is driven outside a unit of work: go through workflows.approvals."
+            "This flow is driven outside a unit of work: go through workflows.services."
         )
     return process.unit
 

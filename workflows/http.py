@@ -8,8 +8,8 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from .approvals import ClientInfo
 from .models import User
+from .services import ClientInfo
 
 
 class AuthenticatedHttpRequest(HttpRequest):

@@ -33,7 +33,7 @@ class ContractLock:
     """A flow's lock is its contract's row lock, which the unit of work driving it took first.
 
     Flows move only inside a ``history.UnitOfWork`` (``history.unit_of`` refuses a process
-    driven without one), opened by a verb of ``workflows.approvals`` under the contract's row
+    driven without one), opened by a verb of ``workflows.services`` under the contract's row
     lock: every flow of the contract is already serialised when viewflow asks for its lock, and
     a flow never waits for a lock its own transaction does not hold (no lock-order deadlock
     between a contract's flow and its actions' flows).
@@ -214,7 +214,7 @@ class ConcludeActivation(IfActivation):
 
 class Conclude(If):
     """An exclusive gateway that first concludes what came in: its function fires the
-    outcome (through the services) and answers which way the flow goes on. viewflow's
+    outcome (through ``workflows.transitions``) and answers which way the flow goes on. viewflow's
     ``Function`` then ``If`` do the same with one more task row and five more statements.
     The function finds the task that completed the round in ``activation.arrived`` (None if
     unknown)."""
@@ -251,7 +251,7 @@ class HumanTaskActivation(ViewActivation):
 
 class HumanTask(View):
     """A person's task of one ``kind`` (review, vote, signature...), completed through
-    ``workflows.approvals.task_decide`` from the inbox, the task page or the API."""
+    ``workflows.services.task_decide`` from the inbox, the task page or the API."""
 
     activation_class = HumanTaskActivation
 

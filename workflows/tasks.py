@@ -2,14 +2,14 @@
 
 from celery import shared_task
 
-from . import approvals
+from . import services
 from .audit.services import history_check_and_alert
 
 
 @shared_task
 def apply_delegations() -> int:
     """Hand tasks to the delegates of people whose absence starts, give back the others."""
-    return approvals.delegations_apply()
+    return services.delegations_apply()
 
 
 @shared_task

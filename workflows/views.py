@@ -20,8 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import approvals, services
-from .approvals import Decision
+from . import services, transitions
 from .contract_file import parse_contract_file
 from .errors import ApplicationError, InvalidContractFile, NotAllowed
 from .flows import DECISION_LABELS
@@ -67,6 +66,7 @@ from .selectors import (
     task_with_details,
     user_may_import_contracts,
 )
+from .services import Decision
 
 
 @login_required
@@ -160,13 +160,13 @@ def contract_transition(request: AuthenticatedHttpRequest, pk: int, name: str) -
         # A bookmarked or log-in-redirected address: the controls live on the contract page.
         return redirect("workflows:contract_detail", pk=contract.pk)
     if not may_fire(contract, name, request.user):
-        raise PermissionDenied(_(services.NOT_A_COORDINATOR))
+        raise PermissionDenied(_(transitions.NOT_A_COORDINATOR))
     form = TRANSITION_FORMS[name](request.POST, prefix=name)
     if not form.is_valid():
         messages.error(request, _("The form has errors: please correct them below."))
         return _render_detail(request, contract, bound_form=form, bound_name=name, status=400)
     try:
-        contract = approvals.fire_coordinator_transition(
+        contract = services.fire_coordinator_transition(
             contract=contract, name=name, actor=request.user, params=form.cleaned_data
         )
     except ApplicationError as exc:
@@ -241,7 +241,7 @@ def contract_close_vote(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
     if request.method != "POST":
         return redirect("workflows:contract_detail", pk=contract.pk)
     try:
-        contract = approvals.close_vote(contract=contract, actor=request.user)
+        contract = services.close_vote(contract=contract, actor=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("workflows:contract_detail", pk=contract.pk)
@@ -348,7 +348,7 @@ def _read_only_reason(task: Task, user: User) -> tuple[str, int] | None:
     """Why this person cannot decide the task now, and the HTTP status of a refused POST;
     None when the task is theirs to decide."""
     # Its state first: whoever may see the task may see how it stands.
-    refusal = approvals.state_refusal(task) or approvals.holder_refusal(task, user)
+    refusal = services.state_refusal(task) or services.holder_refusal(task, user)
     if refusal is None:
         return None
     if isinstance(refusal, NotAllowed) and task.owner_id and task.assignee_id != user.pk:
@@ -532,14 +532,14 @@ def task_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         return _render_task(request, task, forms, status=400)
     status_before = _contract_of(task).status
     try:
-        task = approvals.task_decide(
+        task = services.task_decide(
             task=task,
             actor=request.user,
             decision=_decision_of(task, form),
             client=client_info(request),
         )
     except ApplicationError as exc:
-        if isinstance(exc, approvals.SignaturePasswordRefused) and "password" in form.fields:
+        if isinstance(exc, services.SignaturePasswordRefused) and "password" in form.fields:
             form.add_error("password", exc.message)
         else:
             form.add_error(None, exc.message)
@@ -606,7 +606,7 @@ def absences(request: AuthenticatedHttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                approvals.delegation_declare(
+                services.delegation_declare(
                     user=user, delegate=data["delegate"], start=data["start"], end=data["end"]
                 )
             except ApplicationError as exc:
@@ -634,7 +634,7 @@ def absences(request: AuthenticatedHttpRequest) -> HttpResponse:
         Delegation.objects.filter(user=user)
         .select_related("delegate__organisation")
         .annotate(
-            open_tasks=Count("tasks", filter=Q(tasks__status__in=approvals.OPEN_STATUSES)),
+            open_tasks=Count("tasks", filter=Q(tasks__status__in=services.OPEN_STATUSES)),
         )
         .order_by("-start", "-pk")
     )
@@ -664,7 +664,7 @@ def absence_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         return redirect("workflows:absences")
     try:
-        approvals.delegation_cancel(delegation=delegation, user=request.user)
+        services.delegation_cancel(delegation=delegation, user=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:

@@ -21,7 +21,7 @@ from tests.factories import (
 )
 from tests.flows import open_tasks
 from tests.notifications.servers import Servers, collect_static, require_services
-from workflows import approvals
+from workflows import services
 from workflows.models import TaskKind
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,7 +57,7 @@ def test_a_decision_on_another_process_updates_the_open_contract_page(browser, s
     SteeringCommitteeFactory(contract=contract)
     SignatoryFactory(contract=contract)
     ActionFactory(contract=contract).working_group.leads.set([lead])
-    approvals.launch_review(contract=contract, actor=coordinator)
+    services.launch_review(contract=contract, actor=coordinator)
     (task,) = open_tasks(contract, TaskKind.REVIEW)
     token = Token.objects.create(user=lead).key
 

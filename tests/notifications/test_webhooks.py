@@ -25,7 +25,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.flows import approve_reviews, ensure_committee_and_signatory
-from workflows import approvals
+from workflows import services
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +86,7 @@ def launch(contract, coordinator, django_capture_on_commit_callbacks):
 
     def run():
         with django_capture_on_commit_callbacks(execute=True):
-            approvals.launch_review(contract=contract, actor=coordinator)
+            services.launch_review(contract=contract, actor=coordinator)
 
     return run
 

@@ -31,10 +31,10 @@ from tests.flows import (
     walk_to_signed,
 )
 from tests.signatures.pdf import pdf_text, tampered
-from workflows import approvals
-from workflows.approvals import ClientInfo, Decision
+from workflows import services
 from workflows.errors import ApplicationError
 from workflows.models import HistoryEntry, HistoryEvent, TaskKind
+from workflows.services import ClientInfo, Decision
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +123,7 @@ def test_the_evidence_names_the_document_the_signer_the_mandate_and_the_certific
     record_deliberation(contract)
     contract.refresh_from_db()
     task = next(t for t in open_tasks(contract, TaskKind.SIGNATURE) if t.signatory == hospital)
-    approvals.task_decide(
+    services.task_decide(
         task=task,
         actor=task.owner,
         decision=Decision("sign", password="correct-horse-battery-staple", consent=True),
@@ -305,7 +305,7 @@ def test_a_delegate_signs_with_their_own_certificate_for_the_absent_signer(
     mayor, _hospital = parties
     delegate = UserFactory(full_name="Paul Délégué")
     today = timezone.localdate()
-    approvals.delegation_declare(user=mayor.signer, delegate=delegate, start=today, end=today)
+    services.delegation_declare(user=mayor.signer, delegate=delegate, start=today, end=today)
     walk_to_signed(contract, coordinator)
 
     evidence = SignatureEvidence.objects.get(signatory=mayor)

@@ -6,7 +6,7 @@ from django.utils import translation
 
 from tests.factories import ActionFactory, UserFactory
 from tests.flows import unit_on
-from workflows import approvals, services
+from workflows import services, transitions
 from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
     FOLLOW_UP_TRANSITIONS,
@@ -44,16 +44,18 @@ def fire(name: str, action: Action, coordinator) -> None:
     """The review's steps follow from the leads' and the pilot's decisions: fired as the
     action's review flow fires them, inside a unit of work. The follow-up is a verb."""
     if name in FOLLOW_UP_TRANSITIONS:
-        approvals.action_follow_up(action=action, name=name, actor=coordinator, comment="Motif")
+        services.action_follow_up(action=action, name=name, actor=coordinator, comment="Motif")
         return
     lead = action.working_group.leads.first()
     with unit_on(action.contract) as unit:
         if name == "approve":
-            services.action_approve(unit, action, actor=lead)
+            transitions.action_approve(unit, action, actor=lead)
         elif name == "request_changes":
-            services.action_request_changes(unit, action, actor=lead, comment="Préciser le budget")
+            transitions.action_request_changes(
+                unit, action, actor=lead, comment="Préciser le budget"
+            )
         else:
-            services.action_resubmit(unit, action, actor=action.pilot)
+            transitions.action_resubmit(unit, action, actor=action.pilot)
 
 
 CASES = [(name, state) for name in ALLOWED for state in ALL_STATES]
@@ -95,15 +97,15 @@ def test_follow_up_waits_for_the_signed_contract(action, coordinator, name):
     Action.objects.filter(pk=action.pk).update(status=source)
     action.refresh_from_db()
     with translation.override("en"), pytest.raises(Conflict, match="once the contract is signed"):
-        approvals.action_follow_up(action=action, name=name, actor=coordinator, comment="Motif")
+        services.action_follow_up(action=action, name=name, actor=coordinator, comment="Motif")
 
 
 def test_only_the_pilot_or_a_coordinator_follows_an_action_up(action, coordinator):
     Action.objects.filter(pk=action.pk).update(status=A.VALIDATED)
     action.refresh_from_db()
     with pytest.raises(NotAllowed):
-        approvals.action_follow_up(action=action, name="start", actor=UserFactory())
-    approvals.action_follow_up(action=action, name="start", actor=action.pilot)
+        services.action_follow_up(action=action, name="start", actor=UserFactory())
+    services.action_follow_up(action=action, name="start", actor=action.pilot)
     action.refresh_from_db()
     assert action.status == A.IN_PROGRESS
 
@@ -116,7 +118,7 @@ def test_requesting_changes_needs_a_comment(action):
         pytest.raises(ApplicationError, match="is required"),
         unit_on(action.contract) as unit,
     ):
-        services.action_request_changes(
+        transitions.action_request_changes(
             unit, action, actor=action.working_group.leads.first(), comment=" "
         )
     action.refresh_from_db()
@@ -127,7 +129,7 @@ def test_abandoning_needs_a_reason(action, coordinator):
     Action.objects.filter(pk=action.pk).update(status=A.IN_PROGRESS)
     action.refresh_from_db()
     with translation.override("en"), pytest.raises(ApplicationError, match="is required"):
-        approvals.action_follow_up(action=action, name="abandon", actor=coordinator, comment="")
+        services.action_follow_up(action=action, name="abandon", actor=coordinator, comment="")
 
 
 def test_action_status_cannot_be_written_directly(action):

@@ -26,7 +26,7 @@ from tests.factories import (
     WorkingGroupFactory,
 )
 from tests.flows import approve_reviews, decide, launch, open_tasks, record_deliberation, vote
-from workflows import approvals
+from workflows import services
 from workflows.models import (
     Contract,
     HistoryEntry,
@@ -304,7 +304,7 @@ def test_a_delegate_finds_the_absent_leads_review_marked_for_them(in_review, lea
     colleague = UserFactory(username="collegue", full_name="Claire Collègue")
     lead.full_name = "Luc Lead"
     lead.save()
-    approvals.delegation_declare(
+    services.delegation_declare(
         user=lead,
         delegate=colleague,
         start=timezone.localdate(),
@@ -540,7 +540,7 @@ def test_a_second_completion_is_refused_as_a_conflict(in_review, lead):
 
 def test_a_task_of_a_suspended_contract_is_on_hold(in_review, lead, coordinator):
     task = task_of(lead)
-    approvals.suspend(contract=in_review, actor=coordinator, reason="Élections")
+    services.suspend(contract=in_review, actor=coordinator, reason="Élections")
 
     response = post_decision(lead, task, {"decision": "approve"})
 

@@ -28,7 +28,7 @@ from tests.factories import (
     WorkingGroupFactory,
 )
 from tests.flows import launch, tamper_with_history, walk_to_signed
-from workflows import approvals, tasks
+from workflows import services, tasks
 from workflows.audit.selectors import csv_row
 from workflows.models import GENESIS_HASH, ContractAuditor, HistoryEntry, HistoryExport
 from workflows.selectors import history_verify
@@ -47,7 +47,7 @@ def history_contract(contract, coordinator):
     (#4-#11), then the work suspended (#12) and the tasks held (#13-#16)."""
     ActionFactory.create_batch(2, contract=contract)
     launch(contract, coordinator)
-    approvals.suspend(
+    services.suspend(
         contract=contract, actor=coordinator, reason='Fusion; "intercommunale"\n=SOMME(A1)'
     )
     return contract
@@ -197,7 +197,7 @@ def test_the_csv_opens_in_a_french_spreadsheet(coordinator_client, history_contr
 def test_a_cell_that_looks_like_a_formula_is_written_as_text(coordinator_client, contract):
     ActionFactory(contract=contract)
     launch(contract, contract.coordinators.get())
-    approvals.suspend(contract=contract, actor=contract.coordinators.get(), reason="=HYPERLINK(1)")
+    services.suspend(contract=contract, actor=contract.coordinators.get(), reason="=HYPERLINK(1)")
     response = coordinator_client.get(reverse("workflows:history_export", args=["csv"]))
     rows = list(
         csv.reader(

@@ -8,7 +8,6 @@ import yaml
 from django.utils.translation import override
 
 from tests.factories import ContractFactory, OrganisationFactory, UserFactory
-from workflows import services
 from workflows.contract_file import (
     contract_file_digest,
     parse_contract_file,
@@ -31,7 +30,7 @@ from workflows.models import (
     WorkingGroup,
 )
 from workflows.selectors import history_verify
-from workflows.services import contract_import
+from workflows.services import contract_import, imports
 
 pytestmark = pytest.mark.django_db
 
@@ -792,7 +791,7 @@ def test_a_failure_in_the_middle_rolls_everything_back(scenario, monkeypatch):
 def test_a_concurrent_import_of_the_same_reference_is_refused_cleanly(scenario, monkeypatch):
     # Validation ran before the other import committed: the unique index has the last word.
     ContractFactory(reference="CLS-TDC-2019")
-    monkeypatch.setattr(services, "validate_contract_file", lambda document: [])
+    monkeypatch.setattr(imports, "validate_contract_file", lambda document: [])
     before = counts()
 
     with override("en"), pytest.raises(InvalidContractFile) as info:

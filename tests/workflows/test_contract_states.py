@@ -15,7 +15,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.flows import ensure_committee_and_signatory, unit_on, walk_to_deliberation
-from workflows import approvals, services
+from workflows import services, transitions
 from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
     COORDINATOR_TRANSITIONS,
@@ -53,19 +53,19 @@ def set_actions(contract: Contract, status: str) -> None:
 # which follow from decisions, as their step inside a unit of work, as the flows run them.
 def fire(name: str, contract: Contract, coordinator) -> None:
     verbs = {
-        "launch_review": lambda: approvals.launch_review(contract=contract, actor=coordinator),
-        "record_deliberation": lambda: approvals.record_deliberation(
+        "launch_review": lambda: services.launch_review(contract=contract, actor=coordinator),
+        "record_deliberation": lambda: services.record_deliberation(
             contract=contract,
             actor=coordinator,
             number="DCC-2019-42",
             date=datetime.date(2019, 7, 4),
         ),
-        "close": lambda: approvals.close(contract=contract, actor=coordinator),
-        "suspend": lambda: approvals.suspend(
+        "close": lambda: services.close(contract=contract, actor=coordinator),
+        "suspend": lambda: services.suspend(
             contract=contract, actor=coordinator, reason="Fusion des communautés de communes"
         ),
-        "resume": lambda: approvals.resume(contract=contract, actor=coordinator),
-        "withdraw": lambda: approvals.withdraw(
+        "resume": lambda: services.resume(contract=contract, actor=coordinator),
+        "withdraw": lambda: services.withdraw(
             contract=contract, actor=coordinator, reason="Projet abandonné"
         ),
     }
@@ -74,13 +74,13 @@ def fire(name: str, contract: Contract, coordinator) -> None:
         return
     signatory = contract.signatories.first()
     steps = {
-        "open_committee": lambda unit: services.open_committee(unit),
-        "committee_validate": lambda unit: services.committee_validate(unit),
-        "committee_reject": lambda unit: services.committee_reject(
+        "open_committee": lambda unit: transitions.open_committee(unit),
+        "committee_validate": lambda unit: transitions.committee_validate(unit),
+        "committee_reject": lambda unit: transitions.committee_reject(
             unit, comment="Fiches à retravailler"
         ),
-        "complete_signing": lambda unit: services.complete_signing(unit),
-        "return_to_draft": lambda unit: services.return_to_draft(
+        "complete_signing": lambda unit: transitions.complete_signing(unit),
+        "return_to_draft": lambda unit: transitions.return_to_draft(
             unit, signatory=signatory, actor=signatory.signer, reason="Budget"
         ),
     }
@@ -180,7 +180,7 @@ def test_launch_review_needs_a_steering_committee(contract, coordinator):
     ActionFactory(contract=contract)
     SignatoryFactory(contract=contract)
     with translation.override("en"), pytest.raises(Conflict, match="no steering committee"):
-        approvals.launch_review(contract=contract, actor=coordinator)
+        services.launch_review(contract=contract, actor=coordinator)
     contract.refresh_from_db()
     assert contract.status == S.DRAFT
     assert not contract.history.exists()
@@ -191,14 +191,14 @@ def test_launch_review_needs_a_mandatory_signatory(contract, coordinator):
     SteeringCommitteeFactory(contract=contract)
     SignatoryFactory(contract=contract, kind=SignatoryKind.ASSOCIATED)
     with translation.override("en"), pytest.raises(Conflict, match="no mandatory signatory"):
-        approvals.launch_review(contract=contract, actor=coordinator)
+        services.launch_review(contract=contract, actor=coordinator)
     contract.refresh_from_db()
     assert contract.status == S.DRAFT
 
 
 def test_launch_review_needs_at_least_one_action(contract, coordinator):
     with translation.override("en"), pytest.raises(Conflict, match="no action to review"):
-        approvals.launch_review(contract=contract, actor=coordinator)
+        services.launch_review(contract=contract, actor=coordinator)
     contract.refresh_from_db()
     assert contract.status == S.DRAFT
     assert not contract.history.exists()
@@ -214,10 +214,10 @@ def test_committee_opens_only_when_every_action_is_approved(contract):
         pytest.raises(Conflict, match="approved by its working"),
         unit_on(contract) as unit,
     ):
-        services.open_committee(unit)
+        transitions.open_committee(unit)
     Action.objects.filter(pk=pending.pk).update(status=ActionStatus.APPROVED)
     with unit_on(contract) as unit:
-        services.open_committee(unit)
+        transitions.open_committee(unit)
     contract.refresh_from_db()
     assert contract.status == S.COMMITTEE
 
@@ -239,10 +239,10 @@ def test_signing_completes_when_mandatory_signed_and_associated_answered(
     SignatoryFactory(contract=contract, kind=SignatoryKind.ASSOCIATED, status=associated)
     if complete:
         with unit_on(contract) as unit:
-            services.complete_signing(unit)
+            transitions.complete_signing(unit)
     else:
         with pytest.raises(Conflict), unit_on(contract) as unit:
-            services.complete_signing(unit)
+            transitions.complete_signing(unit)
     contract.refresh_from_db()
     assert contract.status == (S.SIGNED if complete else S.SIGNING)
 
@@ -251,9 +251,9 @@ def test_close_is_refused_before_the_end_of_the_period(contract, coordinator):
     today = timezone.localdate()
     put_in_state(contract, S.SIGNED, period_end=today + datetime.timedelta(days=1))
     with translation.override("en"), pytest.raises(Conflict, match="end of its period"):
-        approvals.close(contract=contract, actor=coordinator)
+        services.close(contract=contract, actor=coordinator)
     put_in_state(contract, S.SIGNED, period_end=today)
-    approvals.close(contract=contract, actor=coordinator)
+    services.close(contract=contract, actor=coordinator)
     contract.refresh_from_db()
     assert contract.status == S.CLOSED
 
@@ -262,17 +262,17 @@ def test_a_deliberation_needs_a_number_and_a_past_date(contract, coordinator):
     ActionFactory(contract=contract)
     walk_to_deliberation(contract, coordinator)
     with translation.override("en"), pytest.raises(ApplicationError, match="number is required"):
-        approvals.record_deliberation(
+        services.record_deliberation(
             contract=contract, actor=coordinator, number=" ", date=datetime.date(2019, 7, 4)
         )
     with translation.override("en"), pytest.raises(ApplicationError, match="in the future"):
-        approvals.record_deliberation(
+        services.record_deliberation(
             contract=contract,
             actor=coordinator,
             number="DCC-1",
             date=timezone.localdate() + datetime.timedelta(days=2),
         )
-    approvals.record_deliberation(
+    services.record_deliberation(
         contract=contract, actor=coordinator, number="DCC-1", date=datetime.date(2019, 7, 4)
     )
     contract.refresh_from_db()
@@ -283,7 +283,7 @@ def test_a_deliberation_needs_a_number_and_a_past_date(contract, coordinator):
 @pytest.mark.parametrize("verb", ["suspend", "withdraw"])
 def test_suspend_and_withdraw_require_a_reason(contract, coordinator, verb):
     with translation.override("en"), pytest.raises(ApplicationError, match="reason is required"):
-        getattr(approvals, verb)(contract=contract, actor=coordinator, reason="  ")
+        getattr(services, verb)(contract=contract, actor=coordinator, reason="  ")
     contract.refresh_from_db()
     assert contract.status == S.DRAFT
 
@@ -299,7 +299,7 @@ def test_only_a_coordinator_fires_coordinator_transitions(ready_contract, name):
     set_actions(contract, ACTION_STATUS_FOR[source])
     params = {"number": "DCC-2019-42", "date": datetime.date(2019, 7, 4), "reason": "Absence"}
     with pytest.raises(NotAllowed):
-        approvals.fire_coordinator_transition(
+        services.fire_coordinator_transition(
             contract=contract, name=name, actor=lead, params=params
         )
     contract.refresh_from_db()
@@ -309,7 +309,7 @@ def test_only_a_coordinator_fires_coordinator_transitions(ready_contract, name):
 def test_a_coordinator_of_another_contract_is_not_a_coordinator_here(ready_contract):
     other_coordinator = ContractFactory().coordinators.get()
     with pytest.raises(NotAllowed):
-        approvals.launch_review(contract=ready_contract, actor=other_coordinator)
+        services.launch_review(contract=ready_contract, actor=other_coordinator)
 
 
 # --- Effects ------------------------------------------------------------------------------
@@ -318,7 +318,7 @@ def test_a_coordinator_of_another_contract_is_not_a_coordinator_here(ready_contr
 def test_launch_review_sends_every_draft_action_to_review(contract, coordinator):
     actions = ActionFactory.create_batch(3, contract=contract)
     ensure_committee_and_signatory(contract)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    services.launch_review(contract=contract, actor=coordinator)
     assert {a.status for a in Action.objects.filter(contract=contract)} == {ActionStatus.REVIEW}
     logged = contract.history.filter(event="action_transition").values_list("action_code", "name")
     assert sorted(logged) == sorted((a.code, "submit_for_review") for a in actions)
@@ -329,7 +329,7 @@ def test_committee_validation_validates_every_action(contract):
     put_in_state(contract, S.COMMITTEE)
     set_actions(contract, ActionStatus.APPROVED)
     with unit_on(contract) as unit:
-        services.committee_validate(unit)
+        transitions.committee_validate(unit)
     contract.refresh_from_db()
     assert contract.status == S.DELIBERATION
     assert set(contract.actions.values_list("status", flat=True)) == {ActionStatus.VALIDATED}
@@ -340,7 +340,7 @@ def test_a_rejection_naming_actions_sends_only_those_back(contract):
     put_in_state(contract, S.COMMITTEE)
     set_actions(contract, ActionStatus.APPROVED)
     with unit_on(contract) as unit:
-        sent_back = services.committee_reject(
+        sent_back = transitions.committee_reject(
             unit, action_codes=[named.code], comment="Financement à préciser"
         )
     assert sent_back == [named.code]
@@ -356,7 +356,7 @@ def test_a_rejection_naming_no_action_sends_them_all_back(contract):
     put_in_state(contract, S.COMMITTEE)
     set_actions(contract, ActionStatus.APPROVED)
     with unit_on(contract) as unit:
-        assert len(services.committee_reject(unit, comment="Non")) == 3
+        assert len(transitions.committee_reject(unit, comment="Non")) == 3
     assert set(contract.actions.values_list("status", flat=True)) == {
         ActionStatus.CHANGES_REQUESTED
     }
@@ -372,7 +372,7 @@ def test_a_mandatory_decline_sends_the_contract_back_as_a_new_version(contract):
     )
 
     with unit_on(contract) as unit:
-        services.return_to_draft(
+        transitions.return_to_draft(
             unit, signatory=declining, actor=declining.signer, reason="Budget insuffisant"
         )
 
@@ -389,12 +389,12 @@ def test_a_mandatory_decline_sends_the_contract_back_as_a_new_version(contract):
 @pytest.mark.parametrize("state", [S.DRAFT, S.REVIEW, S.COMMITTEE, S.DELIBERATION, S.SIGNING])
 def test_resume_returns_to_the_state_suspended_in(ready_contract, coordinator, state):
     contract = put_in_state(ready_contract, state)
-    approvals.suspend(contract=contract, actor=coordinator, reason="Réforme territoriale")
+    services.suspend(contract=contract, actor=coordinator, reason="Réforme territoriale")
     contract.refresh_from_db()
     assert (contract.status, contract.suspended_from) == (S.SUSPENDED, state)
     assert contract.suspension_reason == "Réforme territoriale"
 
-    approvals.resume(contract=contract, actor=coordinator)
+    services.resume(contract=contract, actor=coordinator)
     contract.refresh_from_db()
     assert (contract.status, contract.suspended_from, contract.suspended_at) == (state, "", None)
     resumed = contract.history.get(name="resume")
@@ -405,9 +405,9 @@ def test_resume_returns_to_the_state_suspended_in(ready_contract, coordinator, s
 def test_a_second_launch_is_refused_as_a_conflict(contract, coordinator):
     ActionFactory(contract=contract)
     ensure_committee_and_signatory(contract)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    services.launch_review(contract=contract, actor=coordinator)
     with pytest.raises(Conflict):
-        approvals.launch_review(contract=contract, actor=coordinator)
+        services.launch_review(contract=contract, actor=coordinator)
     assert contract.history.filter(name="launch_review").count() == 1
 
 
@@ -425,7 +425,7 @@ def test_two_coordinators_launching_at_once_give_one_success_and_one_conflict():
     def launch(actor):
         barrier.wait()
         try:
-            approvals.launch_review(contract=Contract.objects.get(pk=contract.pk), actor=actor)
+            services.launch_review(contract=Contract.objects.get(pk=contract.pk), actor=actor)
             outcomes.append("ok")
         except Conflict:
             outcomes.append("conflict")

@@ -8,7 +8,7 @@ from django.utils import timezone, translation
 
 from tests.factories import ActionFactory, UserFactory
 from tests.flows import decide, ensure_committee_and_signatory, launch, open_tasks
-from workflows import approvals
+from workflows import services
 from workflows.errors import ApplicationError
 from workflows.models import Delegation, HistoryEntry, TaskKind
 from workflows.tasks import apply_delegations
@@ -38,7 +38,7 @@ def test_an_open_task_goes_to_the_delegate_during_the_absence(lead_and_task):
     delegate = UserFactory(username="suppleante")
     today = timezone.localdate()
 
-    approvals.delegation_declare(user=lead, delegate=delegate, start=today, end=today)
+    services.delegation_declare(user=lead, delegate=delegate, start=today, end=today)
 
     task.refresh_from_db()
     assert (task.owner, task.assignee, task.on_behalf_of) == (delegate, lead, lead)
@@ -55,16 +55,16 @@ def test_a_future_absence_hands_over_when_it_starts_and_gives_back_when_it_ends(
     delegate = UserFactory()
     today = timezone.localdate()
     start, end = today + datetime.timedelta(days=2), today + datetime.timedelta(days=4)
-    approvals.delegation_declare(user=lead, delegate=delegate, start=start, end=end)
+    services.delegation_declare(user=lead, delegate=delegate, start=start, end=end)
     task.refresh_from_db()
     assert task.owner == lead  # not yet
 
-    assert approvals.delegations_apply(today=start) == 1
+    assert services.delegations_apply(today=start) == 1
     task.refresh_from_db()
     assert task.owner == delegate
-    assert approvals.delegations_apply(today=start) == 0  # idempotent
+    assert services.delegations_apply(today=start) == 0  # idempotent
 
-    approvals.delegations_apply(today=end + datetime.timedelta(days=1))
+    services.delegations_apply(today=end + datetime.timedelta(days=1))
     task.refresh_from_db()
     assert (task.owner, task.on_behalf_of, task.delegation) == (lead, None, None)
 
@@ -74,7 +74,7 @@ def test_tasks_created_during_an_absence_go_straight_to_the_delegate(contract, c
     lead = action.working_group.leads.order_by("pk").first()
     delegate = UserFactory()
     today = timezone.localdate()
-    approvals.delegation_declare(user=lead, delegate=delegate, start=today, end=today)
+    services.delegation_declare(user=lead, delegate=delegate, start=today, end=today)
 
     launch(contract, coordinator)
 
@@ -85,10 +85,10 @@ def test_tasks_created_during_an_absence_go_straight_to_the_delegate(contract, c
 def test_cancelling_an_absence_gives_the_tasks_back(lead_and_task):
     lead, task = lead_and_task
     today = timezone.localdate()
-    delegation = approvals.delegation_declare(
+    delegation = services.delegation_declare(
         user=lead, delegate=UserFactory(), start=today, end=today
     )
-    approvals.delegation_cancel(delegation=delegation, user=lead)
+    services.delegation_cancel(delegation=delegation, user=lead)
     task.refresh_from_db()
     assert task.owner == lead
 
@@ -104,7 +104,7 @@ def test_impossible_absences_are_refused(lead_and_task, days, message):
     lead, _ = lead_and_task
     today = timezone.localdate()
     with pytest.raises(ApplicationError, match=message):
-        approvals.delegation_declare(
+        services.delegation_declare(
             user=lead,
             delegate=UserFactory(),
             start=today + datetime.timedelta(days=days[0]),
@@ -116,16 +116,16 @@ def test_one_cannot_delegate_to_oneself_or_declare_overlapping_absences(lead_and
     lead, _ = lead_and_task
     today = timezone.localdate()
     with pytest.raises(ApplicationError, match="yourself"):
-        approvals.delegation_declare(user=lead, delegate=lead, start=today, end=today)
-    approvals.delegation_declare(user=lead, delegate=UserFactory(), start=today, end=today)
+        services.delegation_declare(user=lead, delegate=lead, start=today, end=today)
+    services.delegation_declare(user=lead, delegate=UserFactory(), start=today, end=today)
     with pytest.raises(ApplicationError, match="already declared an absence"):
-        approvals.delegation_declare(user=lead, delegate=UserFactory(), start=today, end=today)
+        services.delegation_declare(user=lead, delegate=UserFactory(), start=today, end=today)
 
 
 def test_the_periodic_job_and_the_command_apply_absences(lead_and_task, capsys):
     lead, task = lead_and_task
     today = timezone.localdate()
-    approvals.delegation_declare(user=lead, delegate=UserFactory(), start=today, end=today)
+    services.delegation_declare(user=lead, delegate=UserFactory(), start=today, end=today)
     Delegation.objects.update(cancelled_at=timezone.now())  # behind the service's back
 
     assert apply_delegations.apply().get() == 1  # the beat job, run in-process

@@ -22,7 +22,7 @@ from tests.flows import (
     vote,
     walk_to_deliberation,
 )
-from workflows import approvals
+from workflows import services
 from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
     ActionStatus,
@@ -215,15 +215,15 @@ def test_the_chair_closes_the_vote_once_the_quorum_is_reached(
 
     decide(votes[others[0]])
     with pytest.raises(NotAllowed):
-        approvals.close_vote(contract=contract, actor=others[1])
+        services.close_vote(contract=contract, actor=others[1])
     with pytest.raises(Conflict, match="quorum is not reached"):
-        approvals.close_vote(contract=contract, actor=committee.chair)
+        services.close_vote(contract=contract, actor=committee.chair)
     decide(votes[others[1]])
     decide(votes[others[2]], "reject", comment="Contre")  # 2 for, 1 against: still open
     contract.refresh_from_db()
     assert contract.status == ContractStatus.COMMITTEE
 
-    approvals.close_vote(contract=contract, actor=committee.chair)
+    services.close_vote(contract=contract, actor=committee.chair)
 
     contract.refresh_from_db()
     assert contract.status == ContractStatus.DELIBERATION
@@ -312,7 +312,7 @@ def test_suspension_holds_the_tasks_and_resuming_moves_their_due_dates(
     launch(contract, coordinator)
     task = open_tasks(contract)[0]
     due = task.due
-    approvals.suspend(contract=contract, actor=coordinator, reason="Fusion des communautés")
+    services.suspend(contract=contract, actor=coordinator, reason="Fusion des communautés")
 
     task.refresh_from_db()
     assert task.status == TaskStatus.HELD
@@ -322,7 +322,7 @@ def test_suspension_holds_the_tasks_and_resuming_moves_their_due_dates(
         held_at=timezone.now() - datetime.timedelta(days=40)
     )
 
-    approvals.resume(contract=contract, actor=coordinator)
+    services.resume(contract=contract, actor=coordinator)
 
     task.refresh_from_db()
     assert task.status == TaskStatus.ASSIGNED
@@ -341,9 +341,9 @@ def test_suspension_holds_the_tasks_and_resuming_moves_their_due_dates(
 
 def test_withdrawal_cancels_every_open_task_and_flow(contract, coordinator, actions):
     launch(contract, coordinator)
-    approvals.suspend(contract=contract, actor=coordinator, reason="Pause")
+    services.suspend(contract=contract, actor=coordinator, reason="Pause")
 
-    approvals.withdraw(contract=contract, actor=coordinator, reason="Projet abandonné")
+    services.withdraw(contract=contract, actor=coordinator, reason="Projet abandonné")
 
     assert not Task.objects.filter(
         contract=contract, status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD]
@@ -359,7 +359,7 @@ def test_a_completed_task_cannot_be_completed_again_nor_by_someone_else(
     task = open_tasks(contract)[0]
 
     with pytest.raises(NotAllowed, match="not yours"):
-        approvals.task_decide(task=task, actor=stranger, decision=approvals.Decision("approve"))
+        services.task_decide(task=task, actor=stranger, decision=services.Decision("approve"))
     decide(task)
     with pytest.raises(Conflict, match="already completed"):
         decide(task)

@@ -9,7 +9,7 @@ from django.db.models import ProtectedError
 
 from tests.factories import ActionFactory, UserFactory
 from tests.flows import launch, tamper_with_history
-from workflows import approvals
+from workflows import services
 from workflows.errors import Conflict
 from workflows.history import UnitOfWork
 from workflows.models import GENESIS_HASH, HistoryEntry
@@ -24,7 +24,7 @@ def reviewed_contract(contract, coordinator):
     review tasks, each notified to its lead), then suspended (the four tasks held): 16 entries."""
     ActionFactory.create_batch(2, contract=contract)
     launch(contract, coordinator)
-    approvals.suspend(contract=contract, actor=coordinator, reason="Fusion")
+    services.suspend(contract=contract, actor=coordinator, reason="Fusion")
     return contract
 
 
@@ -64,7 +64,7 @@ def test_each_change_appends_one_linked_entry(reviewed_contract, coordinator):
 def test_a_refused_transition_leaves_no_entry(reviewed_contract, coordinator):
     before = reviewed_contract.history.count()
     with pytest.raises(Conflict):
-        approvals.launch_review(contract=reviewed_contract, actor=coordinator)
+        services.launch_review(contract=reviewed_contract, actor=coordinator)
     assert reviewed_contract.history.count() == before
 
 

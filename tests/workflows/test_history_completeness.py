@@ -22,7 +22,7 @@ from tests.flows import (
     sign_all,
     vote,
 )
-from workflows import approvals, services
+from workflows import services
 from workflows.audit.services import contract_verification_bundle
 from workflows.models import SignatoryStatus, Task, TaskKind, TaskStatus, User
 from workflows.selectors import history_verify
@@ -49,10 +49,10 @@ def test_the_demo_contracts_history_holds_everything_that_happened(scenario):
     absent = open_tasks(contract, TaskKind.REVIEW)[-1].owner
     delegate = next(p for p in contract.participants.all() if p.pk != absent.pk)
     today = timezone.localdate()
-    approvals.delegation_declare(user=absent, delegate=delegate, start=today, end=today)
+    services.delegation_declare(user=absent, delegate=delegate, start=today, end=today)
     held_at_suspension = {t.pk for t in open_tasks(contract)}
-    approvals.suspend(contract=contract, actor=coordinator, reason="Réforme territoriale")
-    approvals.resume(contract=contract, actor=coordinator)
+    services.suspend(contract=contract, actor=coordinator, reason="Réforme territoriale")
+    services.resume(contract=contract, actor=coordinator)
     approve_reviews(contract)
     vote(contract)
     record_deliberation(contract, "2019-117")
@@ -60,7 +60,7 @@ def test_the_demo_contracts_history_holds_everything_that_happened(scenario):
     # A mandatory signatory signs, the other declines: back to draft, the signature voided.
     signed_first = open_tasks(contract, TaskKind.SIGNATURE)[0]
     refused = Task.objects.get(pk=open_tasks(contract, TaskKind.SIGNATURE)[0].pk)
-    with pytest.raises(approvals.SignaturePasswordRefused):
+    with pytest.raises(services.SignaturePasswordRefused):
         decide(refused, "sign", password="pas le bon")
     decide(signed_first, "sign")
     declining = open_tasks(contract, TaskKind.SIGNATURE)[0]

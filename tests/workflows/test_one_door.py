@@ -1,7 +1,7 @@
 """Every FSM transition of a contract and of an action is fired through one door.
 
-The verbs of ``workflows.approvals`` are what pages, the API and commands call; they fire
-transitions through ``workflows.services``, where ``_apply`` is the only code that calls a
+The verbs of ``workflows.services`` are what pages, the API and commands call; they fire
+transitions through ``workflows.transitions``, where ``_apply`` is the only code that calls a
 transition method. The life below reaches every transition the models declare, and each
 firing is traced back to that one place.
 """
@@ -26,12 +26,12 @@ from tests.flows import (
     sign_all,
     vote,
 )
-from workflows import approvals, services
+from workflows import services, transitions
 from workflows.models import Action, Contract, ContractStatus, TaskKind
 
 pytestmark = pytest.mark.django_db
 
-THE_DOOR = (Path(services.__file__).resolve(), "_apply")
+THE_DOOR = (Path(transitions.__file__).resolve(), "_apply")
 
 
 def every_transition() -> set[tuple[str, str]]:
@@ -68,7 +68,7 @@ def test_the_tracer_sees_a_transition_fired_behind_the_services_back(contract):
     assert fired == [("Contract", "suspend", False)]
 
 
-def test_every_transition_is_fired_through_the_services_only(coordinator):
+def test_every_transition_is_fired_through_the_one_door(coordinator):
     contract = ContractFactory(coordinator=coordinator)
     first, second, third = (ActionFactory(contract=contract) for _ in range(3))
     other = ContractFactory(coordinator=coordinator)
@@ -99,24 +99,24 @@ def test_every_transition_is_fired_through_the_services_only(coordinator):
         # Follow-up by the pilot, then the contract closed once its period is over.
         for action, steps in ((first, ["start", "complete"]), (second, ["abandon"])):
             for step in steps:
-                approvals.action_follow_up(
+                services.action_follow_up(
                     action=action, name=step, actor=action.pilot, comment="Suivi"
                 )
         Contract.objects.filter(pk=contract.pk).update(
             period_end=timezone.localdate() - datetime.timedelta(days=1)
         )
-        approvals.close(contract=contract, actor=coordinator)
+        services.close(contract=contract, actor=coordinator)
         # Another contract: suspended, resumed, withdrawn.
         SignatoryFactory(contract=other)
         launch(other, coordinator)
-        approvals.suspend(contract=other, actor=coordinator, reason="Élections")
-        approvals.resume(contract=other, actor=coordinator)
-        approvals.withdraw(contract=other, actor=coordinator, reason="Abandon du projet")
+        services.suspend(contract=other, actor=coordinator, reason="Élections")
+        services.resume(contract=other, actor=coordinator)
+        services.withdraw(contract=other, actor=coordinator, reason="Abandon du projet")
 
     contract.refresh_from_db()
     assert contract.status == ContractStatus.CLOSED
     assert third.pk  # an action left validated: its follow-up is not the point
     outside = [(model, name) for model, name, by_the_door in fired if not by_the_door]
-    assert outside == [], f"fired outside workflows.services: {outside}"
+    assert outside == [], f"fired outside workflows.transitions: {outside}"
     never_fired = every_transition() - {(model, name) for model, name, _ in fired}
     assert never_fired == set(), f"not reached by this life, so not checked: {never_fired}"

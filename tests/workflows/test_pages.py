@@ -34,7 +34,7 @@ from tests.flows import (
     tamper_with_history,
     walk_to_deliberation,
 )
-from workflows import approvals
+from workflows import services
 from workflows.history import UnitOfWork
 from workflows.models import (
     ActionStatus,
@@ -222,7 +222,7 @@ def test_the_contract_page_shows_status_actions_and_an_intact_history(
     SteeringCommitteeFactory(contract=contract)
     representative = UserFactory(full_name="Mme Représentante")
     signatory = SignatoryFactory(contract=contract, represented_by=representative)
-    approvals.launch_review(contract=contract, actor=coordinator)
+    services.launch_review(contract=contract, actor=coordinator)
     client.force_login(coordinator)
 
     response = client.get(detail_url(contract))

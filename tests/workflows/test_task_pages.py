@@ -32,7 +32,7 @@ from tests.flows import (
     walk_to_deliberation,
 )
 from tests.workflows.test_pages import assert_well_formed, text
-from workflows import approvals
+from workflows import services
 from workflows.models import (
     ActionStatus,
     CommitteeVote,
@@ -645,7 +645,7 @@ def test_a_done_task_is_read_only_and_says_who_decided(client, in_review, leads)
 
 
 def test_a_task_on_hold_says_why(client, in_review, leads, coordinator):
-    approvals.suspend(contract=in_review, actor=coordinator, reason="Fusion des communes")
+    services.suspend(contract=in_review, actor=coordinator, reason="Fusion des communes")
     task = Task.objects.get(owner=leads[0], kind=TaskKind.REVIEW)
     client.force_login(leads[0])
     page = text(client.get(task_url(task)))
@@ -729,7 +729,7 @@ def test_an_absence_form_with_problems_says_so(client, in_review, leads, strange
 
 def test_an_overlapping_absence_is_refused_with_the_services_message(client, in_review, leads):
     today = timezone.localdate()
-    approvals.delegation_declare(
+    services.delegation_declare(
         user=leads[0], delegate=leads[1], start=today, end=today + datetime.timedelta(days=3)
     )
     client.force_login(leads[0])
@@ -747,7 +747,7 @@ def test_an_overlapping_absence_is_refused_with_the_services_message(client, in_
 
 def test_nobody_cancels_someone_elses_absence(client, in_review, leads):
     today = timezone.localdate()
-    delegation = approvals.delegation_declare(
+    delegation = services.delegation_declare(
         user=leads[0], delegate=leads[1], start=today, end=today
     )
     client.force_login(leads[1])

@@ -169,7 +169,7 @@ PINS = [
         "viewflow.workflow.nodes.view.ViewActivation.create",
         "(cls, flow_task, prev_activation, token, data=None, seed=None)",
         "07ee6a4fa7a893323f50029c6c50512dfb375f5b7964c924b5c043c4246eeeeb",
-        "HumanTaskActivation.create replaces it (assigned through approvals.task_open, no "
+        "HumanTaskActivation.create replaces it (assigned through services.task_open, no "
         "owner permission nor onCreate): carry any change over",
         "workflows.nodes.HumanTaskActivation.create",
     ),

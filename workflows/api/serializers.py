@@ -169,7 +169,7 @@ TASK_STATES: dict[str, str] = {
     TaskStatus.CANCELED: "cancelled",
 }
 TASK_STATE_CHOICES = [*TASK_STATES.values(), "other"]
-# What a decision leaves on the task besides decision and comment (see approvals._check_decision).
+# What a decision leaves on the task besides decision and comment (see services._check_decision).
 TASK_DETAIL_KEYS = ("actions", "objections", "number", "date")
 
 

@@ -29,7 +29,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from workflows import approvals, services
+from workflows import services, transitions
 from workflows.contract_file import parse_contract_file
 from workflows.errors import ContractFileTooLarge, NotAllowed
 from workflows.http import client_info
@@ -201,10 +201,10 @@ class ContractTransitionApi(APIView):
             raise NotFound
         # Who may act is answered before what they sent: a stranger to the role gets 403.
         if not may_fire(contract, name, request.user):
-            raise NotAllowed(_(services.NOT_A_COORDINATOR))
+            raise NotAllowed(_(transitions.NOT_A_COORDINATOR))
         serializer = self.INPUTS.get(name, self.NoInput)(data=request.data)
         serializer.is_valid(raise_exception=True)
-        approvals.fire_coordinator_transition(
+        services.fire_coordinator_transition(
             contract=contract, name=name, actor=request.user, params=serializer.validated_data
         )
         contract = contract_for_detail(request, pk)
@@ -480,15 +480,15 @@ class TaskDecisionApi(APIView):
     def post(self, request, pk: int):
         task = _visible_task(request, pk)
         # Who may decide is answered before what they sent: someone else's task is a 403.
-        refusal = approvals.holder_refusal(task, request.user)
+        refusal = services.holder_refusal(task, request.user)
         if refusal is not None:
             raise refusal
         serializer = self.DecisionInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        approvals.task_decide(
+        services.task_decide(
             task=task,
             actor=request.user,
-            decision=approvals.Decision(**serializer.validated_data),
+            decision=services.Decision(**serializer.validated_data),
             client=client_info(request),
         )
         task = tasks_visible_to(request.user).select_related("completed_by").get(pk=pk)
@@ -520,7 +520,7 @@ class ContractVoteCloseApi(APIView):
     )
     def post(self, request, pk: int):
         contract = _visible_contract(request, pk)
-        approvals.close_vote(contract=contract, actor=request.user)
+        services.close_vote(contract=contract, actor=request.user)
         contract = contract_for_detail(request, pk)
         return Response(ContractDetailOutput(contract, context={"request": request}).data)
 
@@ -585,7 +585,7 @@ class DelegationListApi(APIView):
     def post(self, request):
         serializer = self.DelegationInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        delegation = approvals.delegation_declare(user=request.user, **serializer.validated_data)
+        delegation = services.delegation_declare(user=request.user, **serializer.validated_data)
         delegation = _delegations_of(request.user).get(pk=delegation.pk)
         return Response(DelegationOutput(delegation).data, status=status.HTTP_201_CREATED)
 
@@ -602,6 +602,6 @@ class DelegationCancelApi(APIView):
         delegation = Delegation.objects.filter(pk=pk, user=request.user).first()
         if delegation is None:
             raise NotFound
-        approvals.delegation_cancel(delegation=delegation, user=request.user)
+        services.delegation_cancel(delegation=delegation, user=request.user)
         delegation = _delegations_of(request.user).get(pk=pk)
         return Response(DelegationOutput(delegation).data)

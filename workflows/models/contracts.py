@@ -1,7 +1,7 @@
 """A contract and its action sheets, with their state machines.
 
 Statuses are django-fsm-2 fields with ``protected=True``: they change only through the
-transition methods below, called only by ``workflows.services.steps.fire``, inside a verb of
+transition methods below, called only by ``workflows.transitions.fire``, inside a verb of
 ``workflows.services`` that checks the transition's declared ``permission`` first.
 """
 
@@ -233,7 +233,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         if self.period_start and self.period_end and self.period_end < self.period_start:
             raise ValidationError({"period_end": _("The period ends before it starts.")})
 
-    # The transitions change fields only; workflows.services adds cascades and history.
+    # The transitions change fields only; workflows.transitions adds cascades and history.
 
     @transition(
         field=status,

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from workflows.approvals import delegations_apply
+from workflows.services import delegations_apply
 
 
 class Command(BaseCommand):

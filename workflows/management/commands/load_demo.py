@@ -7,11 +7,10 @@ from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from workflows.approvals import launch_review
 from workflows.contract_file import parse_contract_file
 from workflows.errors import InvalidContractFile
 from workflows.models import Contract, ContractStatus, TaskStatus, User
-from workflows.services import contract_import
+from workflows.services import contract_import, launch_review
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "terres-des-confluences.json"
 DEMO_PASSWORD = "accord-demo"  # noqa: S105 — printed on screen, embedded demo only

@@ -3,7 +3,7 @@
 Every FSM transition is fired here, by ``fire`` (and ``fire_on_actions`` for a cascade over
 the actions), inside a ``UnitOfWork`` that holds the contract's row lock: the transition, its
 cascades and their history entries commit together or not at all. The functions below are
-the steps of the verbs of ``workflows.approvals`` (a coordinator's step, a task's decision)
+the steps of the verbs of ``workflows.services`` (a coordinator's step, a task's decision)
 and of the flows those verbs drive; they receive the verb's unit of work and check nothing
 about who acts, which the verb has done.
 """
@@ -14,39 +14,26 @@ import datetime
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, ngettext
+from django.utils.translation import gettext_noop
 from django_fsm import ConcurrentTransition
 
-from .contract_file import (
-    amount_of,
-    contract_file_digest,
-    reference_taken_error,
-    validate_contract_file,
-)
 from .documents import contract_documents
-from .errors import ApplicationError, Conflict, InvalidContractFile
+from .errors import ApplicationError, Conflict
 from .history import UnitOfWork
 from .models import (
     Action,
     ActionStatus,
     CommitteeVote,
     Contract,
-    FundingLine,
     HistoryEvent,
-    Indicator,
-    Organisation,
     Signatory,
     SignatoryStatus,
-    SteeringCommittee,
     TaskDecision,
     TaskStatus,
-    Theme,
     User,
-    WorkingGroup,
     transition_label,
 )
 from .rules import transition_blockers
@@ -414,246 +401,3 @@ def action_resubmit(
     """The pilot sends the revised sheet back to review."""
     fire(unit, action, "resubmit", actor=actor, on_behalf_of=on_behalf_of, comment=comment)
     return action
-
-
-# --- Contract import ----------------------------------------------------------------------
-
-
-def _import_refused(count: int) -> str:
-    return ngettext(
-        "The contract file has %(count)d problem; nothing was imported.",
-        "The contract file has %(count)d problems; nothing was imported.",
-        count,
-    ) % {"count": count}
-
-
-def _date(value: str | None) -> datetime.date | None:
-    return datetime.date.fromisoformat(value) if value else None
-
-
-@transaction.atomic
-def contract_import(*, document: dict, actor: User | None) -> Contract:
-    """Create a contract and everything it names from a contract file, all or nothing.
-
-    The whole file is checked first, so that a refusal lists every problem at once; the
-    transaction then guarantees that a failure half-way leaves nothing behind. Organisations
-    and people already known (by code, by username) are reused as they are.
-    """
-    errors = validate_contract_file(document)
-    if errors:
-        raise InvalidContractFile(_import_refused(len(errors)), errors)
-
-    organisations = _import_organisations(document["organisations"])
-    people = _import_people(document["people"], organisations)
-    contract = _import_contract_row(document, organisations)
-    contract.organisations.add(*organisations.values())
-    contract.participants.add(*people.values())
-    contract.coordinators.add(*(people[username] for username in document["coordinators"]))
-    groups = _import_working_groups(contract, document["working_groups"], people)
-    actions = _import_themes(contract, document["themes"], organisations, people, groups)
-    _import_steering_committee(contract, document["steering_committee"], people)
-    signatories = _import_signatories(contract, document["signatories"], organisations, people)
-
-    with UnitOfWork(contract) as unit:
-        unit.record(
-            event=HistoryEvent.IMPORTED,
-            actor=actor,
-            to_state=contract.status,
-            data={
-                "format": document["format"],
-                "actions": actions,
-                "working_groups": len(groups),
-                "signatories": signatories,
-                "sha256": contract_file_digest(document),
-            },
-        )
-    return contract
-
-
-def _import_organisations(entries: list[dict]) -> dict[str, Organisation]:
-    """code -> Organisation, creating the missing ones."""
-    codes = [entry["code"] for entry in entries]
-    existing = Organisation.objects.in_bulk(codes, field_name="code")
-    # ignore_conflicts: another import creating the same organisation meanwhile is no error.
-    Organisation.objects.bulk_create(
-        [
-            Organisation(code=entry["code"], name=entry["name"], category=entry["category"])
-            for entry in entries
-            if entry["code"] not in existing
-        ],
-        ignore_conflicts=True,
-    )
-    return Organisation.objects.in_bulk(codes, field_name="code")
-
-
-def _import_people(entries: list[dict], organisations: dict[str, Organisation]) -> dict[str, User]:
-    """username -> User; new accounts get no usable password (an invitation sets one)."""
-    usernames = [entry["username"] for entry in entries]
-    existing = User.objects.in_bulk(usernames, field_name="username")
-    new_people = []
-    for entry in entries:
-        if entry["username"] in existing:
-            continue
-        person = User(
-            username=entry["username"],
-            full_name=entry["full_name"],
-            email=entry["email"],
-            organisation=organisations[entry["organisation"]],
-            title=entry["title"],
-        )
-        person.set_unusable_password()
-        new_people.append(person)
-    User.objects.bulk_create(new_people, ignore_conflicts=True)
-    return User.objects.in_bulk(usernames, field_name="username")
-
-
-def _import_contract_row(document: dict, organisations: dict[str, Organisation]) -> Contract:
-    diagnosis = document.get("diagnosis") or {}
-    author = diagnosis.get("author")
-    reference = document["reference"]
-    try:
-        # Checked in validation, but a concurrent import of the same file may win the race:
-        # the unique index decides, and the loser is told as if validation had seen it.
-        with transaction.atomic():
-            return Contract.objects.create(
-                reference=reference,
-                title=document["title"],
-                kind=document["kind"],
-                territory_name=document["territory"]["name"],
-                territory_communes=document["territory"]["communes"],
-                territory_population=document["territory"]["population"],
-                period_start=_date(document["period"]["start"]),
-                period_end=_date(document["period"]["end"]),
-                diagnosis_author=organisations.get(author) if author is not None else None,
-                diagnosis_finalised_on=_date(diagnosis.get("finalised_on")),
-                diagnosis_summary=diagnosis.get("summary") or "",
-            )
-    except IntegrityError as exc:
-        raise InvalidContractFile(_import_refused(1), [reference_taken_error(reference)]) from exc
-
-
-def _import_working_groups(
-    contract: Contract, entries: list[dict], people: dict[str, User]
-) -> dict[str, WorkingGroup]:
-    WorkingGroup.objects.bulk_create(
-        [
-            WorkingGroup(contract=contract, code=entry["code"], title=entry["title"])
-            for entry in entries
-        ]
-    )
-    # Read back rather than trust bulk_create to have set primary keys on every backend.
-    groups = {group.code: group for group in contract.working_groups.all()}
-    leads, members = WorkingGroup.leads.through, WorkingGroup.members.through
-    leads.objects.bulk_create(
-        [
-            leads(workinggroup=groups[entry["code"]], user=people[username])
-            for entry in entries
-            for username in dict.fromkeys(entry["leads"])
-        ]
-    )
-    # A lead is a member of their group too, as everywhere else in Accord.
-    members.objects.bulk_create(
-        [
-            members(workinggroup=groups[entry["code"]], user=people[username])
-            for entry in entries
-            for username in dict.fromkeys([*entry["leads"], *entry["members"]])
-        ]
-    )
-    return groups
-
-
-def _import_themes(
-    contract: Contract,
-    entries: list[dict],
-    organisations: dict[str, Organisation],
-    people: dict[str, User],
-    groups: dict[str, WorkingGroup],
-) -> int:
-    """Themes and their actions in file order; returns the number of actions."""
-    Theme.objects.bulk_create(
-        [
-            Theme(contract=contract, code=entry["code"], title=entry["title"], position=position)
-            for position, entry in enumerate(entries)
-        ]
-    )
-    themes = {theme.code: theme for theme in contract.themes.all()}
-    sheets = [(themes[entry["code"]], sheet) for entry in entries for sheet in entry["actions"]]
-    Action.objects.bulk_create(
-        [
-            Action(
-                contract=contract,
-                theme=theme,
-                code=sheet["code"],
-                title=sheet["title"],
-                objective=sheet["objective"],
-                pilot=people[sheet["pilot"]],
-                working_group=groups[sheet["working_group"]],
-                position=position,
-            )
-            for position, (theme, sheet) in enumerate(sheets)
-        ]
-    )
-    actions = {action.code: action for action in contract.actions.all()}
-    partners = Action.partners.through
-    partners.objects.bulk_create(
-        [
-            partners(action=actions[sheet["code"]], organisation=organisations[code])
-            for _theme, sheet in sheets
-            for code in dict.fromkeys(sheet["partners"])
-        ]
-    )
-    FundingLine.objects.bulk_create(
-        [
-            FundingLine(
-                action=actions[sheet["code"]],
-                funder=organisations[line["funder"]],
-                amount=amount_of(line["amount"]),
-            )
-            for _theme, sheet in sheets
-            for line in sheet["funding"]
-        ]
-    )
-    Indicator.objects.bulk_create(
-        [
-            Indicator(action=actions[sheet["code"]], label=label, position=position)
-            for _theme, sheet in sheets
-            for position, label in enumerate(sheet["indicators"])
-        ]
-    )
-    return len(sheets)
-
-
-def _import_steering_committee(
-    contract: Contract, entry: dict, people: dict[str, User]
-) -> SteeringCommittee:
-    committee = SteeringCommittee.objects.create(
-        contract=contract, chair=people[entry["chair"]], quorum=entry["quorum"]
-    )
-    committee.members.add(*(people[username] for username in entry["members"]))
-    return committee
-
-
-def _import_signatories(
-    contract: Contract,
-    entries: list[dict],
-    organisations: dict[str, Organisation],
-    people: dict[str, User],
-) -> int:
-    signatories = []
-    for entry in entries:
-        mandate = entry.get("mandate") or {}
-        represented_by = entry.get("represented_by")
-        signatories.append(
-            Signatory(
-                contract=contract,
-                organisation=organisations[entry["organisation"]],
-                kind=entry["kind"],
-                signer=people[entry["signer"]],
-                represented_by=people.get(represented_by) if represented_by is not None else None,
-                order=entry.get("order") or 1,
-                mandate_reference=mandate.get("reference") or "",
-                mandate_date=_date(mandate.get("date")),
-            )
-        )
-    Signatory.objects.bulk_create(signatories)
-    return len(signatories)

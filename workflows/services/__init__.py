@@ -1,0 +1,78 @@
+"""The verbs: what people do to a contract, one public function each, and the only door.
+
+Pages, the API and the commands call these and nothing else to change a contract. Each one
+does all its verb means: it opens a ``UnitOfWork`` (``workflows.history``: one transaction
+that first locks the contract's row, so that two people acting on the same contract at once
+are served one after the other, and the second sees what the first did), checks who acts
+(the permission declared on the FSM transition, or who holds the task), fires the transitions
+(``workflows.transitions``), drives the flows (``workflows.flows``: tasks opened, held,
+cancelled) and records the history, to which the notifications and the signatures react when
+the unit finishes.
+
+- ``contracts``: launch the review, record the deliberation, suspend, resume, withdraw,
+  close; close the committee's vote; follow an action up.
+- ``tasks``: decide a task.
+- ``absences``: declare or cancel an absence; hand tasks over (daily).
+- ``imports``: create a contract from a contract file.
+"""
+
+from ..transitions import CONTRACT_TRANSITION_NOT_ALLOWED, NOT_A_COORDINATOR
+from .absences import delegation_cancel, delegation_declare, delegations_apply
+from .contracts import (
+    action_follow_up,
+    close,
+    close_vote,
+    fire_coordinator_transition,
+    launch_review,
+    record_deliberation,
+    require_coordinator,
+    resume,
+    suspend,
+    withdraw,
+)
+from .imports import contract_import
+from .tasks import (
+    NOT_YOUR_TASK,
+    OPEN_STATUSES,
+    TASK_ALREADY_DONE,
+    TASK_BEING_COMPLETED,
+    TASK_CANCELLED,
+    TASK_ON_HOLD,
+    ClientInfo,
+    Decision,
+    SignaturePasswordRefused,
+    holder_refusal,
+    state_refusal,
+    task_decide,
+)
+
+__all__ = [
+    "CONTRACT_TRANSITION_NOT_ALLOWED",
+    "NOT_A_COORDINATOR",
+    "NOT_YOUR_TASK",
+    "OPEN_STATUSES",
+    "TASK_ALREADY_DONE",
+    "TASK_BEING_COMPLETED",
+    "TASK_CANCELLED",
+    "TASK_ON_HOLD",
+    "ClientInfo",
+    "Decision",
+    "SignaturePasswordRefused",
+    "action_follow_up",
+    "close",
+    "close_vote",
+    "contract_import",
+    "delegation_cancel",
+    "delegation_declare",
+    "delegations_apply",
+    "fire_coordinator_transition",
+    "holder_refusal",
+    "launch_review",
+    "record_deliberation",
+    "require_coordinator",
+    "resume",
+    "state_refusal",
+    "suspend",
+    "task_decide",
+    "withdraw",
+]

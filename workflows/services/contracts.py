@@ -1,0 +1,239 @@
+"""A coordinator's steps on a contract, the chair's closing of the vote, an action's follow-up."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import transitions
+from ..errors import ApplicationError, Conflict, NotAllowed
+from ..flows import ContractFlow
+from ..history import UnitOfWork
+from ..models import (
+    COORDINATOR_TRANSITIONS,
+    FOLLOW_UP_TRANSITIONS,
+    Action,
+    CommitteeVote,
+    Contract,
+    ContractStatus,
+    HistoryEvent,
+    Process,
+    Task,
+    TaskDecision,
+    TaskKind,
+    TaskStatus,
+    User,
+    is_coordinator,
+)
+from ..rules import may_fire
+from .tasks import OPEN_STATUSES, ClientInfo, Decision, decide
+
+# --- Coordinator steps --------------------------------------------------------------------
+
+
+def require_coordinator(contract: Contract, actor: User) -> None:
+    """Refuse (403) anyone but a coordinator of ``contract``, for what no transition declares
+    (convening the steering committee)."""
+    if not is_coordinator(contract, actor):
+        raise NotAllowed(_(transitions.NOT_A_COORDINATOR))
+
+
+def _require(obj: Contract | Action, name: str, actor: User) -> None:
+    """Refuse (403) whoever the transition's declared permission does not name."""
+    if not may_fire(obj, name, actor):
+        raise NotAllowed(
+            _(transitions.NOT_A_COORDINATOR)
+            if isinstance(obj, Contract)
+            else _("Only the action's pilot or a coordinator may do this.")
+        )
+
+
+@transaction.atomic
+def launch_review(*, contract: Contract, actor: User) -> Contract:
+    """Every draft action goes to its working group's leads; the contract's flow starts."""
+    with UnitOfWork.lock(contract.pk) as unit:
+        _require(unit.contract, "launch_review", actor)
+        transitions.launch_review(unit, actor=actor)
+        ContractFlow.start.run(contract=unit.contract, unit=unit)
+    return unit.contract
+
+
+@transaction.atomic
+def record_deliberation(
+    *,
+    contract: Contract,
+    actor: User,
+    number: str,
+    date: datetime.date,
+    comment: str = "",
+) -> Contract:
+    """The coordinator's deliberation task, completed from the contract page or the API."""
+    with UnitOfWork.lock(contract.pk) as unit:
+        contract = unit.contract
+        _require(contract, "record_deliberation", actor)
+        task = contract.tasks.filter(kind=TaskKind.DELIBERATION, status__in=OPEN_STATUSES).first()
+        if task is None:
+            raise Conflict(
+                _(transitions.CONTRACT_TRANSITION_NOT_ALLOWED)
+                % {
+                    "transition": _("Record the deliberation"),
+                    "state": contract.get_status_display(),
+                },
+                {"transition": "record_deliberation", "state": contract.status},
+            )
+        decide(
+            unit,
+            task,
+            actor=actor,
+            decision=Decision(TaskDecision.RECORD, comment=comment, number=number, date=date),
+            client=ClientInfo(),
+        )
+    return unit.contract
+
+
+@transaction.atomic
+def suspend(*, contract: Contract, actor: User, reason: str) -> Contract:
+    """Pause the contract: its open tasks are put on hold, not cancelled."""
+    with UnitOfWork.lock(contract.pk) as unit:
+        _require(unit.contract, "suspend", actor)
+        transitions.suspend(unit, actor=actor, reason=reason)
+        now = timezone.now()
+        for task in unit.contract.tasks.filter(status=TaskStatus.ASSIGNED).select_related(
+            "action", "owner"
+        ):
+            task.status = TaskStatus.HELD
+            task.held_at = now
+            task.save(update_fields=["status", "held_at"])
+            assert task.owner is not None  # an open task has its holder
+            unit.record(
+                event=HistoryEvent.TASK_HELD,
+                actor=actor,
+                name=task.kind,
+                action=task.action,
+                data={"task": task.pk, "owner": task.owner.username},
+            )
+    return unit.contract
+
+
+@transaction.atomic
+def resume(*, contract: Contract, actor: User, comment: str = "") -> Contract:
+    """Back to work: held tasks reopen, their due dates moved by the time spent suspended."""
+    with UnitOfWork.lock(contract.pk) as unit:
+        _require(unit.contract, "resume", actor)
+        transitions.resume(unit, actor=actor, comment=comment)
+        now = timezone.now()
+        for task in unit.contract.tasks.filter(status=TaskStatus.HELD).select_related(
+            "action", "owner"
+        ):
+            if task.due is not None and task.held_at is not None:
+                task.due += now - task.held_at
+            task.status = TaskStatus.ASSIGNED
+            task.held_at = None
+            task.save(update_fields=["status", "held_at", "due"])
+            assert task.owner is not None  # an open task has its holder
+            unit.record(
+                event=HistoryEvent.TASK_RESUMED,
+                actor=actor,
+                name=task.kind,
+                action=task.action,
+                data={"task": task.pk, "owner": task.owner.username, "due": task.due},
+            )
+    return unit.contract
+
+
+@transaction.atomic
+def withdraw(*, contract: Contract, actor: User, reason: str) -> Contract:
+    """End the contract for good: its open tasks are cancelled."""
+    with UnitOfWork.lock(contract.pk) as unit:
+        _require(unit.contract, "withdraw", actor)
+        transitions.withdraw(unit, actor=actor, reason=reason)
+        for process in Process.objects.filter(contract=unit.contract, finished__isnull=True):
+            process.flow_class.instance.cancel(unit.drive(process))
+    return unit.contract
+
+
+@transaction.atomic
+def close(*, contract: Contract, actor: User, comment: str = "") -> Contract:
+    """Close a signed contract once its period is over."""
+    with UnitOfWork.lock(contract.pk) as unit:
+        _require(unit.contract, "close", actor)
+        transitions.close(unit, actor=actor, comment=comment)
+    return unit.contract
+
+
+def fire_coordinator_transition(
+    *, contract: Contract, name: str, actor: User, params: dict[str, Any]
+) -> Contract:
+    """Dispatch a coordinator step by name, as the API and the contract page ask."""
+    if name not in COORDINATOR_TRANSITIONS:
+        raise ApplicationError(_('Unknown step "%(name)s".') % {"name": name})
+    comment = params.get("comment", "")
+    steps = {
+        "launch_review": lambda: launch_review(contract=contract, actor=actor),
+        "record_deliberation": lambda: record_deliberation(
+            contract=contract,
+            actor=actor,
+            number=params["number"],
+            date=params["date"],
+            comment=comment,
+        ),
+        "suspend": lambda: suspend(contract=contract, actor=actor, reason=params["reason"]),
+        "resume": lambda: resume(contract=contract, actor=actor, comment=comment),
+        "withdraw": lambda: withdraw(contract=contract, actor=actor, reason=params["reason"]),
+        "close": lambda: close(contract=contract, actor=actor, comment=comment),
+    }
+    return steps[name]()
+
+
+@transaction.atomic
+def close_vote(*, contract: Contract, actor: User) -> Contract:
+    """The chair ends the committee vote once the quorum is reached."""
+    with UnitOfWork.lock(contract.pk) as unit:
+        contract = unit.contract
+        # A contract without a steering committee has no chair: nobody may close its vote.
+        committee = getattr(contract, "steering_committee", None)
+        if committee is None or committee.chair_id != actor.pk:
+            raise NotAllowed(_("Only the chair of the steering committee may close the vote."))
+        if contract.status != ContractStatus.COMMITTEE:
+            raise Conflict(
+                _("There is no vote in progress: the contract is “%(state)s”.")
+                % {"state": contract.get_status_display()}
+            )
+        process = unit.drive(
+            Process.objects.get(contract=contract, flow_class=ContractFlow, finished__isnull=True)
+        )
+        vote = CommitteeVote.objects.get(pk=process.data["vote"])
+        approvals, rejections = vote.tally()
+        if approvals + rejections < vote.quorum:
+            raise Conflict(
+                _("The quorum is not reached: %(cast)d vote(s) cast, %(quorum)d needed.")
+                % {"cast": approvals + rejections, "quorum": vote.quorum}
+            )
+        vote.closed_by = actor
+        vote.save(update_fields=["closed_by"])
+        join = Task.objects.get(process=process, flow_task=ContractFlow.votes_in, status="STARTED")
+        join.process = process
+        with ContractFlow.lock(process.pk):
+            activation = join.flow_task.activation_class(join)
+            activation.complete()
+            activation.activate_next()
+    return unit.contract
+
+
+@transaction.atomic
+def action_follow_up(*, action: Action, name: str, actor: User, comment: str = "") -> Action:
+    """Follow-up of a signed contract's action, by its pilot or a coordinator."""
+    if name not in FOLLOW_UP_TRANSITIONS:
+        raise Conflict(_('Unknown follow-up step "%(name)s".') % {"name": name})
+    with UnitOfWork.lock(action.contract_id) as unit:
+        action = unit.contract.actions.select_for_update().get(pk=action.pk)
+        action.contract = unit.contract
+        _require(action, name, actor)
+        if name == "abandon" and not (comment or "").strip():
+            raise ApplicationError(_("A reason is required to abandon an action."))
+        transitions.fire(unit, action, name, actor=actor, comment=comment)
+    return action
