@@ -1,23 +1,27 @@
 from django.urls import path
 
-from . import views
 from .audit import views as audit_views
+from .views import absences, contracts, tasks
 
 app_name = "workflows"
 
 urlpatterns = [
-    path("", views.contract_list, name="contract_list"),
-    path("contrats/importer/", views.contract_import, name="contract_import"),
-    path("contrats/<int:pk>/", views.contract_detail, name="contract_detail"),
+    path("", contracts.contract_list, name="contract_list"),
+    path("contrats/importer/", contracts.contract_import, name="contract_import"),
+    path("contrats/<int:pk>/", contracts.contract_detail, name="contract_detail"),
     path(
         "contrats/<int:pk>/transitions/<str:name>/",
-        views.contract_transition,
+        contracts.contract_transition,
         name="contract_transition",
     ),
     path(
-        "contrats/<int:pk>/circuit.svg", views.contract_flow_chart_svg, name="contract_flow_chart"
+        "contrats/<int:pk>/circuit.svg",
+        contracts.contract_flow_chart_svg,
+        name="contract_flow_chart",
     ),
-    path("contrats/<int:pk>/vote/clore/", views.contract_close_vote, name="contract_close_vote"),
+    path(
+        "contrats/<int:pk>/vote/clore/", contracts.contract_close_vote, name="contract_close_vote"
+    ),
     path("contrats/<int:pk>/historique/", audit_views.contract_history, name="contract_history"),
     path(
         "contrats/<int:pk>/historique/preuve/",
@@ -30,8 +34,8 @@ urlpatterns = [
         audit_views.history_export,
         name="history_export",
     ),
-    path("taches/", views.inbox, name="inbox"),
-    path("taches/<int:pk>/", views.task_detail, name="task_detail"),
-    path("absences/", views.absences, name="absences"),
-    path("absences/<int:pk>/annuler/", views.absence_cancel, name="absence_cancel"),
+    path("taches/", tasks.inbox, name="inbox"),
+    path("taches/<int:pk>/", tasks.task_detail, name="task_detail"),
+    path("absences/", absences.absences, name="absences"),
+    path("absences/<int:pk>/annuler/", absences.absence_cancel, name="absence_cancel"),
 ]

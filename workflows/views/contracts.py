@@ -1,0 +1,224 @@
+"""The contract pages: the list, a contract (its progress, people, history and the coordinator's
+controls), a coordinator's step, the import, the flow diagram, the chair's closing of the vote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.forms import Form
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from .. import services, transitions
+from ..contract_file import parse_contract_file
+from ..errors import ApplicationError, InvalidContractFile
+from ..forms import (
+    TRANSITION_FORMS,
+    ContractImportForm,
+)
+from ..http import AuthenticatedHttpRequest
+from ..models import (
+    COORDINATOR_TRANSITIONS,
+    CommitteeVote,
+    Contract,
+    User,
+)
+from ..rules import may_fire, transitions_for
+from ..selectors import (
+    contract_flow_chart,
+    contract_is_visible_to,
+    contract_page,
+    contracts_visible_to,
+    user_may_import_contracts,
+)
+
+
+@login_required
+def contract_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    contracts = contracts_visible_to(request.user).order_by("-created_at", "reference")
+    return render(
+        request,
+        "workflows/contract_list.html",
+        {
+            "contracts": contracts,
+            "may_import": user_may_import_contracts(request.user),
+        },
+    )
+
+
+def _visible_contract(request: AuthenticatedHttpRequest, pk: int) -> Contract:
+    """The contract if the user takes part in it; 404 otherwise, so as not to reveal it."""
+    return get_object_or_404(
+        contracts_visible_to(request.user).select_related("diagnosis_author"), pk=pk
+    )
+
+
+@login_required
+def contract_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    contract = _visible_contract(request, pk)
+    return _render_detail(request, contract)
+
+
+@dataclass
+class Control:
+    """One coordinator transition offered on the contract page."""
+
+    name: str
+    form: Form
+    url: str
+
+
+@dataclass
+class BlockedTransition:
+    """A coordinator transition that exists from the current state but whose guard fails."""
+
+    name: str
+    reasons: list[str] = field(default_factory=list)
+
+
+def _coordinator_controls(
+    contract: Contract, user: User, bound_form: Form | None, bound_name: str
+) -> tuple[list[Control], list[BlockedTransition]]:
+    controls, blocked = [], []
+    for choice in transitions_for(contract, user):
+        name = choice.name
+        if not choice.possible:
+            blocked.append(BlockedTransition(name, list(choice.blockers)))
+            continue
+        form = bound_form if name == bound_name and bound_form else None
+        url = reverse("workflows:contract_transition", args=[contract.pk, name])
+        controls.append(Control(name, form or TRANSITION_FORMS[name](prefix=name), url))
+    return controls, blocked
+
+
+def _render_detail(
+    request: AuthenticatedHttpRequest,
+    contract: Contract,
+    *,
+    bound_form: Form | None = None,
+    bound_name: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    page = contract_page(contract, request.user)
+    controls, blocked = (
+        _coordinator_controls(contract, request.user, bound_form, bound_name)
+        if page.is_coordinator
+        else ([], [])
+    )
+    context = {
+        **{name.name: getattr(page, name.name) for name in fields(page)},
+        "controls": controls,
+        "blocked_transitions": blocked,
+        "nav_section": "contracts",
+    }
+    return render(request, "workflows/contract_detail.html", context, status=status)
+
+
+@login_required
+def contract_transition(request: AuthenticatedHttpRequest, pk: int, name: str) -> HttpResponse:
+    """Fire one coordinator transition from the contract page's controls."""
+    contract = _visible_contract(request, pk)
+    if name not in COORDINATOR_TRANSITIONS:
+        raise Http404
+    if request.method != "POST":
+        # A bookmarked or log-in-redirected address: the controls live on the contract page.
+        return redirect("workflows:contract_detail", pk=contract.pk)
+    if not may_fire(contract, name, request.user):
+        raise PermissionDenied(_(transitions.NOT_A_COORDINATOR))
+    form = TRANSITION_FORMS[name](request.POST, prefix=name)
+    if not form.is_valid():
+        messages.error(request, _("The form has errors: please correct them below."))
+        return _render_detail(request, contract, bound_form=form, bound_name=name, status=400)
+    try:
+        contract = services.fire_coordinator_transition(
+            contract=contract, name=name, actor=request.user, params=form.cleaned_data
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        contract.refresh_from_db()
+        return _render_detail(request, contract, status=exc.status_code)
+    messages.success(
+        request,
+        _("Done: the contract is now “%(status)s”.") % {"status": contract.get_status_display()},
+    )
+    return redirect("workflows:contract_detail", pk=contract.pk)
+
+
+@login_required
+def contract_import(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Upload a contract file; every problem is listed with its place, nothing is created."""
+    if not user_may_import_contracts(request.user):
+        raise PermissionDenied(_("Only coordinators may import contracts."))
+    summary, file_errors, status = "", [], 200
+    if request.method == "POST":
+        form = ContractImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                document = parse_contract_file(form.read(), filename=upload.name)
+                contract = services.contract_import(document=document, actor=request.user)
+            except InvalidContractFile as exc:
+                summary, file_errors = exc.message, [_split_place(e) for e in exc.errors]
+            except ApplicationError as exc:
+                summary = exc.message
+            else:
+                messages.success(
+                    request,
+                    _("The contract %(reference)s was imported.")
+                    % {"reference": contract.reference},
+                )
+                if contract_is_visible_to(contract, request.user):
+                    return redirect("workflows:contract_detail", pk=contract.pk)
+                return redirect("workflows:contract_list")
+        status = 400
+    else:
+        form = ContractImportForm()
+    return render(
+        request,
+        "workflows/contract_import.html",
+        {"form": form, "summary": summary, "file_errors": file_errors},
+        status=status,
+    )
+
+
+def _split_place(error: str) -> dict[str, str]:
+    """Split a "place: message" error of the contract file into its two parts."""
+    place, sep, message = str(error).partition(": ")
+    if not sep:
+        return {"place": "", "message": str(error)}
+    return {"place": place, "message": message}
+
+
+@login_required
+def contract_flow_chart_svg(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The approval flow's diagram, coloured by where the contract stands (an <img> source)."""
+    contract = _visible_contract(request, pk)
+    response = HttpResponse(contract_flow_chart(contract), content_type="image/svg+xml")
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@login_required
+def contract_close_vote(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The chair ends the committee vote once the quorum is reached."""
+    contract = _visible_contract(request, pk)
+    if request.method != "POST":
+        return redirect("workflows:contract_detail", pk=contract.pk)
+    try:
+        contract = services.close_vote(contract=contract, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("workflows:contract_detail", pk=contract.pk)
+    vote = contract.votes.order_by("-round").first()
+    messages.success(
+        request,
+        _("The vote is closed: the steering committee validated the contract.")
+        if vote and vote.outcome == CommitteeVote.Outcome.VALIDATED
+        else _("The vote is closed: the steering committee rejected the contract."),
+    )
+    return redirect("workflows:contract_detail", pk=contract.pk)

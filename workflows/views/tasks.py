@@ -1,0 +1,349 @@
+"""The inbox and a task's page: what to decide, the buttons to decide it, or why not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Sum, prefetch_related_objects
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from django.views.decorators.debug import sensitive_post_parameters
+
+from .. import services
+from ..errors import ApplicationError, NotAllowed
+from ..flows import DECISION_LABELS
+from ..forms import (
+    DeclineDecisionForm,
+    DeliberationDecisionForm,
+    InboxFilterForm,
+    ReviewDecisionForm,
+    RevisionDecisionForm,
+    SignDecisionForm,
+    TaskDecisionForm,
+    VoteDecisionForm,
+)
+from ..http import AuthenticatedHttpRequest, client_info
+from ..models import (
+    Action,
+    Contract,
+    ContractStatus,
+    FundingLine,
+    Signatory,
+    SignatoryKind,
+    SteeringCommittee,
+    Task,
+    TaskKind,
+    TaskStatus,
+    User,
+)
+from ..selectors import (
+    contract_progress,
+    inbox_of,
+    task_with_details,
+)
+from ..services import Decision
+
+# --- Inbox --------------------------------------------------------------------------------
+
+INBOX_PAGE_SIZE = 50
+
+
+@login_required
+def inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The person's open tasks, the most urgent first, with filters and pages."""
+    user = request.user
+    contracts = (
+        Contract.objects.filter(tasks__owner=user, tasks__status=TaskStatus.ASSIGNED)
+        .distinct()
+        .order_by("reference")
+    )
+    form = InboxFilterForm(
+        request.GET if ({"kind", "contract", "overdue"} & set(request.GET)) else None,
+        kinds=TaskKind.choices,
+        contracts=contracts,
+    )
+    filters = form.filters()
+    filtered = any(filters.values())
+    page = Paginator(inbox_of(user, **filters), INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    total_open = inbox_of(user).count() if filtered else page.paginator.count
+    return render(
+        request,
+        "workflows/inbox.html",
+        {
+            "form": form,
+            "page": page,
+            "tasks": page.object_list,
+            "filtered": filtered,
+            "total_open": total_open,
+            "open_task_total": total_open,  # the header's counter too
+            "nav_section": "tasks",
+        },
+    )
+
+
+# --- Task pages ---------------------------------------------------------------------------
+
+# What the person is told once their decision is recorded.
+DECISION_DONE: dict[str, dict[str, str]] = {
+    "approve": {
+        TaskKind.REVIEW: gettext_noop("You approved the action sheet %(code)s."),
+        TaskKind.VOTE: gettext_noop(
+            "Your vote is recorded: you approved the contract %(reference)s."
+        ),
+    },
+    "request_changes": {
+        TaskKind.REVIEW: gettext_noop(
+            "You requested changes on the action sheet %(code)s: its pilot now has a revision task."
+        ),
+    },
+    "resubmit": {
+        TaskKind.REVISION: gettext_noop("The action sheet %(code)s is sent back for review."),
+    },
+    "reject": {
+        TaskKind.VOTE: gettext_noop(
+            "Your vote is recorded: you rejected the contract %(reference)s."
+        ),
+    },
+    "record": {
+        TaskKind.DELIBERATION: gettext_noop(
+            "The deliberation is recorded: the signatories can now sign the contract %(reference)s."
+        ),
+    },
+    "sign": {TaskKind.SIGNATURE: gettext_noop("You signed the contract %(reference)s.")},
+    "decline": {
+        TaskKind.SIGNATURE: gettext_noop("You declined to sign the contract %(reference)s.")
+    },
+}
+
+
+def _contract_of(task: Task) -> Contract:
+    """A person's task always belongs to a contract (only viewflow's own rows do not)."""
+    assert task.contract is not None, task.pk
+    return task.contract
+
+
+def _decision_done_message(task: Task) -> str:
+    template = DECISION_DONE.get(task.decision, {}).get(task.kind)
+    if template is None:
+        return _("Your decision is recorded.")
+    return _(template) % {
+        "code": task.action.code if task.action else "",
+        "reference": _contract_of(task).reference,
+    }
+
+
+def _read_only_reason(task: Task, user: User) -> tuple[str, int] | None:
+    """Why this person cannot decide the task now, and the HTTP status of a refused POST;
+    None when the task is theirs to decide."""
+    # Its state first: whoever may see the task may see how it stands.
+    refusal = services.state_refusal(task) or services.holder_refusal(task, user)
+    if refusal is None:
+        return None
+    if isinstance(refusal, NotAllowed) and task.owner_id and task.assignee_id != user.pk:
+        follow = _("You can follow it here.")
+        return f"{refusal.message} {follow}", refusal.status_code
+    return refusal.message, refusal.status_code
+
+
+def _contract_actions(contract: Contract) -> list[Action]:
+    return list(
+        contract.actions.select_related("theme", "working_group", "pilot__organisation")
+        .prefetch_related("funding_lines__funder")
+        .order_by("theme__position", "position", "pk")
+    )
+
+
+def _consent_label(task: Task) -> str:
+    contract, signatory = _contract_of(task), task.signatory
+    values = {
+        "reference": contract.reference,
+        "title": contract.title,
+        "organisation": signatory.organisation.name if signatory else "",
+        "sha256": contract.document_sha256,
+    }
+    if signatory is not None and signatory.represented_by_id:
+        values["signer"] = signatory.signer.display_name
+        return (
+            _(
+                "I sign the contract %(reference)s “%(title)s” for %(signer)s, on behalf of "
+                "%(organisation)s. The document I sign has the fingerprint %(sha256)s."
+            )
+            % values
+        )
+    return (
+        _(
+            "I sign the contract %(reference)s “%(title)s” on behalf of %(organisation)s. "
+            "The document I sign has the fingerprint %(sha256)s."
+        )
+        % values
+    )
+
+
+def _task_forms(task: Task, data=None) -> list[TaskDecisionForm]:
+    """The decision forms of the task's page; with ``data``, the one whose decision was
+    pressed is bound (the first one when no known decision was sent)."""
+    kinds: list[tuple[type[TaskDecisionForm], dict[str, Any]]]
+    if task.kind == TaskKind.REVIEW:
+        kinds = [(ReviewDecisionForm, {})]
+    elif task.kind == TaskKind.REVISION:
+        kinds = [(RevisionDecisionForm, {})]
+    elif task.kind == TaskKind.VOTE:
+        kinds = [(VoteDecisionForm, {"actions": _contract_actions(_contract_of(task))})]
+    elif task.kind == TaskKind.DELIBERATION:
+        kinds = [(DeliberationDecisionForm, {})]
+    elif task.kind == TaskKind.SIGNATURE:
+        kinds = [
+            (SignDecisionForm, {"consent_label": _consent_label(task)}),
+            (DeclineDecisionForm, {}),
+        ]
+    else:
+        return []
+    pressed = data.get("decision") if data is not None else None
+    bound_index = next(
+        (i for i, (form_class, _kw) in enumerate(kinds) if pressed in form_class.decisions), 0
+    )
+    return [
+        form_class(data if data is not None and i == bound_index else None, **kwargs)
+        for i, (form_class, kwargs) in enumerate(kinds)
+    ]
+
+
+def _decision_of(task: Task, form: TaskDecisionForm) -> Decision:
+    data = form.cleaned_data
+    decision = Decision(data["decision"], comment=data.get("comment", ""))
+    if isinstance(form, VoteDecisionForm) and decision.decision == "reject":
+        decision.objections = form.objections()
+        decision.actions = sorted(decision.objections)
+    elif isinstance(form, DeliberationDecisionForm):
+        decision.number, decision.date = data["number"], data["date"]
+    elif isinstance(form, SignDecisionForm):
+        decision.password, decision.consent = data["password"], data["consent"]
+    return decision
+
+
+def _task_context(task: Task, user: User) -> dict:
+    """What each kind of task page shows besides its forms."""
+    contract = _contract_of(task)
+    context: dict[str, Any] = {}
+    action = task.action
+    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and action is not None:
+        context["action"] = action
+        prefetch_related_objects([action], "working_group__leads")  # the page names them
+    if task.kind == TaskKind.REVISION and action is not None:
+        # What the revision answers, newest first: the same rule as the API's.
+        answered = task.change_requests[::-1]
+        context["review_comments"] = [r for r in answered if r.kind == TaskKind.REVIEW]
+        context["committee_objections"] = [
+            {
+                "vote": vote,
+                "objection": vote.data.get("objections", {}).get(action.code, ""),
+            }
+            for vote in answered
+            if vote.kind == TaskKind.VOTE
+        ]
+    if task.kind in (TaskKind.VOTE, TaskKind.DELIBERATION, TaskKind.SIGNATURE):
+        context["contract_funding"] = FundingLine.objects.filter(
+            action__contract=contract
+        ).aggregate(total=Sum("amount"))["total"]
+        context["progress"] = contract_progress(contract)
+    if task.kind == TaskKind.VOTE:
+        if "actions" not in context:
+            context["actions"] = _contract_actions(contract)
+        vote = task.committee_vote
+        committee = SteeringCommittee.objects.filter(contract=contract).first()
+        if vote is not None:
+            context["vote"] = vote
+            context["vote_cast"] = vote.cast if vote.outcome else sum(vote.tally())
+            context["may_close_vote"] = (
+                committee is not None
+                and committee.chair_id == user.pk
+                and not vote.outcome
+                and contract.status == ContractStatus.COMMITTEE
+                and context["vote_cast"] >= vote.quorum
+            )
+            context["is_chair"] = committee is not None and committee.chair_id == user.pk
+    if task.kind == TaskKind.SIGNATURE and task.signatory_id:
+        context["signatory"] = Signatory.objects.select_related(
+            "organisation", "signer", "represented_by"
+        ).get(pk=task.signatory_id)
+        context["is_mandatory"] = context["signatory"].kind == SignatoryKind.MANDATORY
+    return context
+
+
+def _render_task(
+    request: AuthenticatedHttpRequest,
+    task: Task,
+    forms: list[TaskDecisionForm],
+    *,
+    refusal: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    reason = _read_only_reason(task, request.user)
+    context = {
+        "task": task,
+        "title": task.headline,
+        "read_only_reason": reason[0] if reason else "",
+        "may_decide": reason is None,
+        "forms": forms if reason is None else [],
+        "form": forms[0] if forms and reason is None else None,
+        "has_errors": bool(refusal) or any(form.errors for form in forms),
+        "error_forms": forms,
+        "refusal": refusal,
+        "decision_labels": {key: str(label) for key, label in DECISION_LABELS.items()},
+        "nav_section": "tasks",
+        **_task_context(task, request.user),
+    }
+    return render(request, "workflows/task_detail.html", context, status=status)
+
+
+def _visible_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
+    task = task_with_details(request.user, pk)
+    if task is None:
+        raise Http404
+    return task
+
+
+@sensitive_post_parameters("password")  # a signer's password never reaches an error report
+@login_required
+def task_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """One task: what to decide and the buttons to decide it; read-only when it is not (or no
+    longer) this person's to decide, with the reason. 404 when the task is not theirs to see."""
+    task = _visible_task(request, pk)
+    if request.method != "POST":
+        return _render_task(request, task, _task_forms(task))
+    reason = _read_only_reason(task, request.user)
+    if reason is not None:
+        return _render_task(request, task, [], refusal=reason[0], status=reason[1])
+    forms = _task_forms(task, request.POST)
+    form = next(form for form in forms if form.is_bound)
+    if not form.is_valid():
+        return _render_task(request, task, forms, status=400)
+    status_before = _contract_of(task).status
+    try:
+        task = services.task_decide(
+            task=task,
+            actor=request.user,
+            decision=_decision_of(task, form),
+            client=client_info(request),
+        )
+    except ApplicationError as exc:
+        if isinstance(exc, services.SignaturePasswordRefused) and "password" in form.fields:
+            form.add_error("password", exc.message)
+        else:
+            form.add_error(None, exc.message)
+        task = _visible_task(request, pk)
+        return _render_task(request, task, forms, status=exc.status_code)
+    messages.success(request, _decision_done_message(task))
+    contract = _contract_of(task)
+    if contract.status != status_before:
+        messages.info(
+            request,
+            _("The contract %(reference)s is now “%(status)s”.")
+            % {"reference": contract.reference, "status": contract.get_status_display()},
+        )
+    return redirect("workflows:inbox")
