@@ -82,7 +82,7 @@ PDF_WORK = ("signatures.services", ("document_freeze", "signature_apply", "docum
 # The notifications of issue 5: writing them (``notices_write``, when the decision's unit of
 # work finishes) and delivering them (after commit).
 NOTIFYING = ("notifications.services", ("notices_write",))
-DELIVERING = ("notifications.delivery", ("deliver",))
+DELIVERING = ("notifications.tasks", ("deliver",))
 
 
 @contextmanager

@@ -143,7 +143,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Once per task and step whatever the pace: hourly catches a due date soon after it.
     "send-task-reminders": {
-        "task": "notifications.tasks.send_reminders",
+        "task": "workflows.tasks.send_reminders",
         "schedule": crontab(minute=15),
     },
     "send-notification-digests": {

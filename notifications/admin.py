@@ -6,13 +6,13 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
-    Meeting,
     Notification,
     NotificationEvent,
     NotificationPreference,
     WebhookDelivery,
     WebhookEndpoint,
 )
+from .tasks import queue_webhooks
 
 
 @admin.register(Notification)
@@ -110,18 +110,9 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Try the selected deliveries again"))
     def retry(self, request, queryset):
-        from .delivery import queue_webhooks
 
         ids = list(
             queryset.exclude(status=WebhookDelivery.Status.DELIVERED).values_list("pk", flat=True)
         )
         queryset.filter(pk__in=ids).update(status=WebhookDelivery.Status.PENDING, attempts=0)
         queue_webhooks(ids)
-
-
-@admin.register(Meeting)
-class MeetingAdmin(admin.ModelAdmin):
-    list_display = ["contract", "starts_at", "status", "sequence"]
-    list_filter = ["status"]
-    readonly_fields = ["uid", "sequence", "status"]
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -9,9 +9,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from workflows.models import User
-
-from .models import Meeting
+from workflows.models import Meeting, User
 
 
 def meeting_uid(meeting: Meeting) -> str:

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from . import selectors
-from .delivery import group_name, payload
+from .delivery import PUSH_FIELDS, group_name, payload
 
 # Closing before accepting refuses the handshake (HTTP 403 to the client).
 REFUSED = 4403
@@ -53,6 +53,4 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _missed(self, after: int) -> list[dict]:
-        from .delivery import PUSH_FIELDS
-
         return list(selectors.notifications_after(self.user, after).values(*PUSH_FIELDS))

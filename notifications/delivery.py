@@ -31,6 +31,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from workflows.services.meetings import committee_of
+
+from .calendar import meeting_ics, meeting_method
 from .models import EmailMode, Notification, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -53,7 +56,7 @@ def backoff(retries: int) -> int:
     return min(settings.ACCORD_EMAIL_RETRY_SECONDS * 2**retries, 3600)
 
 
-def _due_for_retry(attempts: int, attempted_at, now: datetime.datetime) -> bool:
+def due_for_retry(attempts: int, attempted_at, now: datetime.datetime) -> bool:
     return (
         attempted_at is None
         or attempted_at + datetime.timedelta(seconds=backoff(max(attempts - 1, 0))) <= now
@@ -149,74 +152,6 @@ def _run_push(rows: list[dict[str, Any]]) -> None:
     future.result(timeout=settings.ACCORD_PUSH_TIMEOUT + 1)
 
 
-def deliver(pushes: list[dict[str, Any]], emails: list[int], webhook_ids: list[int]) -> None:
-    """After commit: push the new notifications and queue their e-mails and webhooks."""
-    push(pushes)
-    queue_emails(emails)
-    queue_webhooks(webhook_ids)
-
-
-def queue_webhooks(ids: list[int]) -> None:
-    from .tasks import deliver_webhook
-
-    for pk in ids:
-        try:
-            deliver_webhook.delay(pk)
-        except Exception:  # broker away, or an eager run that failed: deliver_pending retries
-            logger.warning("Webhook delivery %s not queued; it stays pending.", pk)
-
-
-EMAILS_PER_MESSAGE = 50
-
-
-def queue_emails(ids: list[int]) -> None:
-    """One broker message per 50 e-mails (a launch e-mails every lead at once), so that
-    several workers share a large batch."""
-    from .tasks import send_notification_email, send_notification_emails
-
-    for start in range(0, len(ids), EMAILS_PER_MESSAGE):
-        chunk = ids[start : start + EMAILS_PER_MESSAGE]
-        try:
-            if len(chunk) == 1:
-                send_notification_email.delay(chunk[0])
-            else:
-                send_notification_emails.delay(chunk)
-        except Exception:  # broker away, or an eager run that gave up: deliver_pending retries
-            logger.warning("E-mails of notifications %s not queued; they stay pending.", chunk)
-
-
-def deliver_pending(*, now: datetime.datetime | None = None) -> dict[str, int]:
-    """Deliver whatever the after-commit step could not (Redis or the mail server away, a
-    process killed): run every minute by Celery beat and by ``manage.py deliver_notifications``.
-    Leaves alone what is younger than the grace period, still in its first delivery."""
-    now = now or timezone.now()
-    older = now - datetime.timedelta(seconds=settings.ACCORD_DELIVERY_GRACE_SECONDS)
-    pushed = 0
-    unpushed = Notification.objects.filter(pushed_at__isnull=True, created_at__lte=older)
-    while True:  # each batch pushed is marked, so the next query reads the next batch
-        rows = list(unpushed.order_by("pk").values(*PUSH_FIELDS)[:500])
-        if not rows or not push(rows):
-            break
-        pushed += len(rows)
-        if len(rows) < 500:
-            break
-    # Retries wait their back-off, counted from the last attempt, as a worker's would.
-    candidates = Notification.objects.filter(
-        email_mode=EmailMode.IMMEDIATE,
-        emailed_at__isnull=True,
-        created_at__lte=older,
-        email_attempts__lt=settings.ACCORD_EMAIL_MAX_ATTEMPTS,
-    ).values_list("pk", "email_attempts", "email_attempted_at")[:1000]
-    emails = [pk for pk, tries, at in candidates if _due_for_retry(tries, at, now)]
-    queue_emails(emails)
-    hooks = WebhookDelivery.objects.filter(
-        status=WebhookDelivery.Status.PENDING, created_at__lte=older
-    ).values_list("pk", "attempts", "attempted_at")[:1000]
-    webhooks = [pk for pk, tries, at in hooks if _due_for_retry(tries, at, now)]
-    queue_webhooks(webhooks)
-    return {"pushed": pushed, "emails_queued": len(emails), "webhooks_queued": len(webhooks)}
-
-
 # --- E-mail -------------------------------------------------------------------------------
 
 
@@ -286,8 +221,6 @@ def _send_one(notification: Notification) -> None:
 
 def _invitation(meeting) -> MIMEText:
     """The meeting's .ics as it stands now (a retried e-mail carries the latest revision)."""
-    from .calendar import meeting_ics, meeting_method
-    from .services import committee_of
 
     committee = committee_of(meeting.contract)
     people = list(committee.members.all())

@@ -77,7 +77,7 @@ class Notification(models.Model):
         blank=True,
     )
     meeting = models.ForeignKey(
-        "notifications.Meeting",
+        "workflows.Meeting",
         verbose_name=_("meeting"),
         on_delete=models.CASCADE,
         related_name="notifications",
@@ -142,75 +142,6 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.event} {self.email_mode}"
-
-
-class ReminderStep(models.TextChoices):
-    DUE_SOON = "due_soon", _("Due date approaching")
-    OVERDUE = "overdue", _("Overdue")
-    COORDINATOR_ALERT = "coordinator_alert", _("Coordinator alerted of the delay")
-
-
-class Reminder(models.Model):
-    """A reminder sent for a task at one step. The unique (task, step) pair is what makes it
-    at most once, even with two schedulers (Celery beat and cron) running at the same time."""
-
-    task = models.ForeignKey(
-        "workflows.Task", verbose_name=_("task"), on_delete=models.CASCADE, related_name="reminders"
-    )
-    step = models.CharField(_("step"), max_length=20, choices=ReminderStep.choices)
-    sent_at = models.DateTimeField(_("sent at"))
-
-    class Meta:
-        verbose_name = _("reminder")
-        verbose_name_plural = _("reminders")
-        constraints = [
-            models.UniqueConstraint(fields=["task", "step"], name="one_reminder_per_task_and_step")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.task_id} {self.step}"
-
-
-class Meeting(models.Model):
-    """A steering committee meeting. Its invitation (.ics) keeps one UID for its whole life;
-    each change or the cancellation raises SEQUENCE, so calendars update the same event."""
-
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled", _("Scheduled")
-        CANCELLED = "cancelled", _("Cancelled")
-
-    contract = models.ForeignKey(
-        "workflows.Contract",
-        verbose_name=_("contract"),
-        on_delete=models.CASCADE,
-        related_name="meetings",
-    )
-    uid = models.UUIDField(_("calendar identifier"), default=uuid.uuid4, unique=True)
-    sequence = models.PositiveIntegerField(_("revision"), default=0)
-    status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.SCHEDULED
-    )
-    starts_at = models.DateTimeField(_("starts at"))
-    ends_at = models.DateTimeField(_("ends at"))
-    place = models.CharField(_("place"), max_length=300, blank=True)
-    video_link = models.URLField(_("video link"), blank=True)
-    agenda = models.TextField(_("agenda"))
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("scheduled by"),
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("committee meeting")
-        verbose_name_plural = _("committee meetings")
-        ordering = ["starts_at"]
-
-    def __str__(self) -> str:
-        return f"{self.contract.reference} {self.starts_at:%Y-%m-%d %H:%M}"
 
 
 def new_webhook_secret() -> str:

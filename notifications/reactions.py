@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TypedDict
 
 from workflows.history import UnitOfWork
-from workflows.models import HistoryEntry, HistoryEvent, Task
+from workflows.models import HistoryEntry, HistoryEvent, Meeting, Task
 
 from . import services
 from .services import Notice
@@ -52,6 +52,9 @@ def notify_recorded(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> None:
             notices += services.task_decided(task, actor=entry.actor, unit=unit, **told)
         elif entry.event == HistoryEvent.VOTE_DECIDED:
             notices.append(services.vote_decided(entry.name, unit=unit, **told))
+        elif entry.event in services.MEETING_TITLES:
+            meeting = Meeting.objects.get(pk=entry.data["meeting"])
+            notices.append(services.meeting_announced(meeting, entry.event, unit=unit))
         elif entry.event == HistoryEvent.REMINDER and task:
             notices.append(services.reminded(task, entry.name, unit=unit, **told))
     services.notices_write(notices, unit=unit)

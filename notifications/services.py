@@ -4,7 +4,7 @@ The domain never calls this module: ``notifications.reactions`` reads the histor
 unit of work recorded and turns them into notices, written here with one INSERT in the same
 transaction (the outbox: a rolled-back change notifies nobody); their delivery is queued with
 ``transaction.on_commit`` (browser push, e-mail, webhooks), and one that fails then is picked
-up by ``delivery.deliver_pending``. The texts are written in French, whatever the actor's
+up by ``tasks.deliver_overdue``. The texts are written in French, whatever the actor's
 language. Committee meetings, which no flow records yet, write their notices themselves.
 """
 
@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypedDict
 
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -24,13 +23,14 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from workflows.errors import ApplicationError, Conflict
 from workflows.history import UnitOfWork
 from workflows.models import (
     CommitteeVote,
     Contract,
     ContractStatus,
     HistoryEvent,
+    Meeting,
+    ReminderStep,
     Signatory,
     SteeringCommittee,
     Task,
@@ -38,18 +38,15 @@ from workflows.models import (
     TaskStatus,
     User,
 )
-from workflows.services import require_coordinator
+from workflows.services.meetings import committee_of
 
-from . import delivery
+from . import delivery, tasks
 from .models import (
     DEFAULT_EMAIL_MODES,
     EmailMode,
-    Meeting,
     Notification,
     NotificationEvent,
     NotificationPreference,
-    Reminder,
-    ReminderStep,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -247,7 +244,7 @@ def notices_write(notices: Iterable[Notice], *, unit: UnitOfWork | None) -> list
     pushes = [{name: getattr(row, name) for name in delivery.PUSH_FIELDS} for row in created]
     emails = [row.pk for row in created if row.email_mode == EmailMode.IMMEDIATE]
     webhook_ids = [row.pk for row in webhooks]
-    transaction.on_commit(lambda: delivery.deliver(pushes, emails, webhook_ids), robust=True)
+    transaction.on_commit(lambda: tasks.deliver(pushes, emails, webhook_ids), robust=True)
     return created
 
 
@@ -493,193 +490,39 @@ def reminded(task: Task, step: str, *, unit: UnitOfWork, status: str, version: i
     )
 
 
-# --- Reminders and escalation -------------------------------------------------------------
+# --- Committee meetings -------------------------------------------------------------------
 
-
-def _remind(task: Task, step: str, now: datetime.datetime) -> bool:
-    """Send one reminder step for one task, once: the Reminder row, the history entry and the
-    notifications (the reaction to the entry) commit together; a second scheduler doing the
-    same waits on the unique (task, step) index, then finds it taken and sends nothing."""
-    try:
-        with transaction.atomic(), UnitOfWork.lock(task.contract_id) as unit:
-            # Read again under the lock: completed or handed over meanwhile, no reminder (or
-            # one to its new holder).
-            current = (
-                Task.objects.filter(pk=task.pk, status=TaskStatus.ASSIGNED)
-                .select_related("owner", "action")
-                .first()
-            )
-            if current is None:
-                return False
-            assert current.owner is not None  # an open task has its holder
-            Reminder.objects.create(task=current, step=step, sent_at=now)
-            unit.record(
-                event=HistoryEvent.REMINDER,
-                name=step,
-                action=current.action,
-                data={"task": current.pk, "owner": current.owner.username, "due": current.due},
-                task=current,
-            )
-    except IntegrityError:
-        return False
-    return True
-
-
-def reminders_send(*, now: datetime.datetime | None = None) -> dict[str, int]:
-    """Remind the holders of open tasks due within the next days and of overdue ones, and
-    alert the coordinators of overdue ones: each at most once per task and step. Run hourly
-    by Celery beat and by ``manage.py send_reminders`` (cron)."""
-    now = now or timezone.now()
-    soon = now + datetime.timedelta(days=settings.ACCORD_REMINDER_DAYS_BEFORE)
-    open_tasks = Task.objects.filter(status=TaskStatus.ASSIGNED, due__isnull=False)
-    plan = [
-        (ReminderStep.DUE_SOON, open_tasks.filter(due__gt=now, due__lte=soon)),
-        (ReminderStep.OVERDUE, open_tasks.filter(due__lte=now)),
-        (ReminderStep.COORDINATOR_ALERT, open_tasks.filter(due__lte=now)),
-    ]
-    sent = {}
-    for step, tasks in plan:
-        pending = (
-            tasks.exclude(reminders__step=step)
-            .select_related("owner", "action", "process")
-            .order_by("contract_id", "pk")
-        )
-        sent[step.value] = sum(_remind(task, step, now) for task in pending)
-    return sent
-
-
-# --- Steering committee meetings ----------------------------------------------------------
-
-MEETING_TITLES = {
-    "scheduled": gettext_noop("Steering committee meeting on %(date)s: %(reference)s"),
-    "changed": gettext_noop("Steering committee meeting changed, now on %(date)s: %(reference)s"),
-    "cancelled": gettext_noop("Steering committee meeting of %(date)s cancelled: %(reference)s"),
+MEETING_TITLES: dict[str, str] = {
+    HistoryEvent.MEETING_SCHEDULED: gettext_noop(
+        "Steering committee meeting on %(date)s: %(reference)s"
+    ),
+    HistoryEvent.MEETING_CHANGED: gettext_noop(
+        "Steering committee meeting changed, now on %(date)s: %(reference)s"
+    ),
+    HistoryEvent.MEETING_CANCELLED: gettext_noop(
+        "Steering committee meeting of %(date)s cancelled: %(reference)s"
+    ),
 }
 
 
-def committee_of(contract: Contract) -> SteeringCommittee:
-    committee = SteeringCommittee.objects.filter(contract=contract).first()
-    if committee is None:
-        raise ApplicationError(_("This contract has no steering committee to convene."))
-    return committee
-
-
-def _committee_people(committee: SteeringCommittee) -> set[int]:
-    return set(committee.members.values_list("pk", flat=True)) | {committee.chair_id}
-
-
-def _check_meeting(
-    starts_at: datetime.datetime, ends_at: datetime.datetime, place: str, video_link: str
-) -> None:
-    if ends_at <= starts_at:
-        raise ApplicationError(_("The meeting must end after it starts."))
-    if starts_at <= timezone.now():
-        raise ApplicationError(_("The meeting must start in the future."))
-    if not (place.strip() or video_link.strip()):
-        raise ApplicationError(_("Give a place or a video link for the meeting."))
-
-
-def _announce(meeting: Meeting, change: str, *, unit: UnitOfWork) -> list[Notification]:
+def meeting_announced(meeting: Meeting, event: str, *, unit: UnitOfWork) -> Notice:
     """Every committee member learns of it; their e-mail carries the .ics invitation."""
     contract = unit.contract
     with translation.override(NOTIFICATION_LANGUAGE):
-        title = _(MEETING_TITLES[change]) % {
+        title = _(MEETING_TITLES[event]) % {
             "date": date_format(timezone.localtime(meeting.starts_at), "DATETIME_FORMAT"),
             "reference": contract.reference,
         }
-    announcement = notice(
+    committee = committee_of(contract)
+    return notice(
         event=NotificationEvent.MEETING,
-        recipients=_committee_people(committee_of(contract)),
+        recipients=set(committee.members.values_list("pk", flat=True)) | {committee.chair_id},
         title=title,
         contract=contract,
         meeting=meeting,
         url=reverse("notifications:meetings", args=[contract.pk]),
         body=meeting.agenda,
     )
-    return notices_write([announcement], unit=unit)
-
-
-@transaction.atomic
-def meeting_schedule(
-    *,
-    contract: Contract,
-    actor: User,
-    starts_at: datetime.datetime,
-    ends_at: datetime.datetime,
-    place: str = "",
-    video_link: str = "",
-    agenda: str = "",
-) -> Meeting:
-    """The coordinator convenes the steering committee; every member is invited."""
-    unit = UnitOfWork.lock(contract.pk)
-    contract = unit.contract
-    require_coordinator(contract, actor)
-    committee_of(contract)
-    _check_meeting(starts_at, ends_at, place, video_link)
-    if not agenda.strip():
-        with translation.override(NOTIFICATION_LANGUAGE):
-            agenda = _("Validation of the contract %(reference)s: %(title)s") % {
-                "reference": contract.reference,
-                "title": contract.title,
-            }
-    meeting = Meeting.objects.create(
-        contract=contract,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        place=place.strip(),
-        video_link=video_link.strip(),
-        agenda=agenda.strip(),
-        created_by=actor,
-    )
-    _announce(meeting, "scheduled", unit=unit)
-    unit.finish()
-    return meeting
-
-
-def _lock_meeting(meeting: Meeting, actor: User) -> tuple[Meeting, UnitOfWork]:
-    unit = UnitOfWork.lock(meeting.contract_id)
-    meeting = Meeting.objects.get(pk=meeting.pk)
-    meeting.contract = unit.contract
-    require_coordinator(unit.contract, actor)
-    if meeting.status == Meeting.Status.CANCELLED:
-        raise Conflict(_("This meeting was cancelled: it can no longer change."))
-    return meeting, unit
-
-
-@transaction.atomic
-def meeting_update(
-    *,
-    meeting: Meeting,
-    actor: User,
-    starts_at: datetime.datetime,
-    ends_at: datetime.datetime,
-    place: str = "",
-    video_link: str = "",
-    agenda: str = "",
-) -> Meeting:
-    """A new date, place or agenda: the same calendar event, one revision further."""
-    meeting, unit = _lock_meeting(meeting, actor)
-    _check_meeting(starts_at, ends_at, place, video_link)
-    meeting.starts_at, meeting.ends_at = starts_at, ends_at
-    meeting.place, meeting.video_link = place.strip(), video_link.strip()
-    meeting.agenda = agenda.strip() or meeting.agenda
-    meeting.sequence += 1
-    meeting.save()
-    _announce(meeting, "changed", unit=unit)
-    unit.finish()
-    return meeting
-
-
-@transaction.atomic
-def meeting_cancel(*, meeting: Meeting, actor: User) -> Meeting:
-    """The meeting will not take place: calendars remove the event (METHOD:CANCEL)."""
-    meeting, unit = _lock_meeting(meeting, actor)
-    meeting.status = Meeting.Status.CANCELLED
-    meeting.sequence += 1
-    meeting.save(update_fields=["status", "sequence", "updated_at"])
-    _announce(meeting, "cancelled", unit=unit)
-    unit.finish()
-    return meeting
 
 
 # --- Reading ------------------------------------------------------------------------------

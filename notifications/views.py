@@ -11,16 +11,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from workflows import services as workflows
 from workflows.errors import ApplicationError
 from workflows.http import AuthenticatedHttpRequest
-from workflows.models import Contract, is_coordinator
+from workflows.models import Contract, Meeting, is_coordinator
 from workflows.selectors import contracts_visible_to
 from workflows.services import NOT_A_COORDINATOR
 
 from . import selectors, services
 from .calendar import meeting_ics
 from .forms import MeetingForm, NotificationFilterForm, PreferencesForm
-from .models import Meeting
 
 PAGE_SIZE = 30
 
@@ -133,7 +133,7 @@ def meetings(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _meeting_page(request, contract, form, status=400)
     try:
-        services.meeting_schedule(contract=contract, actor=request.user, **form.cleaned_data)
+        workflows.meeting_schedule(contract=contract, actor=request.user, **form.cleaned_data)
     except ApplicationError as error:
         return _meeting_page(request, contract, form, status=error.status_code, error=error.message)
     messages.success(request, _("The meeting is scheduled; every member is invited."))
@@ -167,7 +167,7 @@ def meeting_change(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _meeting_page(request, contract, form, meeting=meeting, status=400)
     try:
-        services.meeting_update(meeting=meeting, actor=request.user, **form.cleaned_data)
+        workflows.meeting_update(meeting=meeting, actor=request.user, **form.cleaned_data)
     except ApplicationError as error:
         return _meeting_page(
             request, contract, form, meeting=meeting, status=error.status_code, error=error.message
@@ -181,7 +181,7 @@ def meeting_change(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def meeting_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     meeting = _visible_meeting(request, pk)
     try:
-        services.meeting_cancel(meeting=meeting, actor=request.user)
+        workflows.meeting_cancel(meeting=meeting, actor=request.user)
     except ApplicationError as error:
         return _meeting_page(
             request, meeting.contract, MeetingForm(), status=error.status_code, error=error.message
@@ -196,7 +196,7 @@ def meeting_invitation(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
     addresses."""
     meeting = _visible_meeting(request, pk)
     try:
-        committee = services.committee_of(meeting.contract)
+        committee = workflows.committee_of(meeting.contract)
     except ApplicationError as error:  # the committee was removed since
         raise Http404(error.message) from error
     people = [*committee.members.all(), committee.chair]

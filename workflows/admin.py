@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .audit.selectors import contract_people
@@ -15,6 +16,7 @@ from .models import (
     HistoryEntry,
     HistoryExport,
     Indicator,
+    Meeting,
     Organisation,
     Signatory,
     SteeringCommittee,
@@ -241,3 +243,11 @@ class HistoryCheckpointAdmin(ReadOnlyAdmin):
 
     list_display = ["contract", "seq", "hash", "at"]
     list_filter = ["contract"]
+
+
+@admin.register(Meeting)
+class MeetingAdmin(admin.ModelAdmin):
+    list_display = ["contract", "starts_at", "status", "sequence"]
+    list_filter = ["status"]
+    readonly_fields = ["uid", "sequence", "status"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -13,6 +13,12 @@ def apply_delegations() -> int:
 
 
 @shared_task
+def send_reminders() -> dict[str, int]:
+    """Reminders before the due date, overdue notices and coordinator alerts (hourly)."""
+    return services.reminders_send()
+
+
+@shared_task
 def verify_histories() -> int:
     """Recompute every history chain and alert the administrators on a break."""
     return len(history_check_and_alert())

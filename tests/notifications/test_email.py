@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from notifications import delivery
+from notifications import delivery, tasks
 from notifications.models import EmailMode, Notification, NotificationEvent, NotificationPreference
 from notifications.tasks import send_notification_email, send_notification_emails
 from tests.factories import ActionFactory, SteeringCommitteeFactory, UserFactory
@@ -83,8 +83,8 @@ def test_when_the_mail_server_fails_the_change_commits_and_a_later_try_sends_onc
     assert "SMTPServerDisconnected" in notification.email_error
     assert not mail.outbox
 
-    delivery.deliver_pending(now=timezone.now() + LATER)
-    delivery.deliver_pending(now=timezone.now() + LATER)
+    tasks.deliver_overdue(now=timezone.now() + LATER)
+    tasks.deliver_overdue(now=timezone.now() + LATER)
     assert send_notification_email.delay(notification.pk).get() is False
 
     assert [m.to for m in mail.outbox] == [["lea@example.org"]]
@@ -96,7 +96,7 @@ def test_when_the_mail_server_fails_the_change_commits_and_a_later_try_sends_onc
 def test_a_worker_retries_with_back_off(review_launch, flaky_mail):
     """On a worker (not eager) a failure schedules a retry: 30 s, then twice as long..."""
     flaky_mail.failures = 99
-    with mock.patch("notifications.delivery.queue_emails"):
+    with mock.patch("notifications.tasks.queue_emails"):
         notification = review_launch()
 
     retry_patch = mock.patch.object(send_notification_email, "retry", side_effect=Retry)
@@ -137,7 +137,7 @@ def test_the_e_mails_of_one_change_go_to_the_broker_in_one_message(two_leads_lau
 
 
 def test_on_a_worker_an_e_mail_failing_in_a_batch_is_retried_alone(two_leads_launch, flaky_mail):
-    with mock.patch("notifications.delivery.queue_emails"):
+    with mock.patch("notifications.tasks.queue_emails"):
         first, second = two_leads_launch()
     flaky_mail.failures = 1  # the mail server refuses the first message only
 
@@ -150,7 +150,7 @@ def test_on_a_worker_an_e_mail_failing_in_a_batch_is_retried_alone(two_leads_lau
 
 
 def test_an_e_mail_failing_otherwise_does_not_stop_the_others_of_its_message(two_leads_launch):
-    with mock.patch("notifications.delivery.queue_emails"):
+    with mock.patch("notifications.tasks.queue_emails"):
         first, second = two_leads_launch()
     real_send = delivery._send_one
 
@@ -172,7 +172,7 @@ def test_the_retries_stop_after_the_last_attempt(review_launch, flaky_mail, sett
     flaky_mail.failures = 99
     notification = review_launch()
     for _ in range(3):
-        delivery.deliver_pending(now=timezone.now() + LATER)
+        tasks.deliver_overdue(now=timezone.now() + LATER)
 
     notification.refresh_from_db()
     assert notification.email_attempts == 2
@@ -238,5 +238,5 @@ def test_in_accord_only_means_no_e_mail(review_launch, lead):
     )
     review_launch()
     delivery.digests_send()
-    delivery.deliver_pending(now=timezone.now() + LATER)
+    tasks.deliver_overdue(now=timezone.now() + LATER)
     assert not [m for m in mail.outbox if m.to == ["lea@example.org"]]

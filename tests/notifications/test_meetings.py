@@ -9,8 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
-from notifications.models import Meeting, Notification, NotificationEvent
+from notifications.models import Notification, NotificationEvent
 from tests.factories import PASSWORD, ActionFactory, SteeringCommitteeFactory, UserFactory
+from workflows.models import Meeting
+from workflows.selectors import history_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +166,23 @@ def test_members_download_the_invitation_and_strangers_cannot(
     client.force_login(pilot)
     assert client.get(reverse("workflows:contract_detail", args=[contract.pk])).status_code == 200
     assert client.get(url).status_code == 404
+
+
+def test_the_meetings_life_is_in_the_contracts_history(as_coordinator, contract, committee):
+    """Convening the committee is a domain step: recorded, then told (the outbox)."""
+    schedule(as_coordinator, contract)
+    meeting = Meeting.objects.get(contract=contract)
+    as_coordinator.post(reverse("notifications:meeting_cancel", args=[meeting.pk]))
+
+    entries = list(contract.history.order_by("seq").values_list("event", "actor_username"))
+    coordinator = contract.coordinators.get().username
+    assert entries == [
+        ("meeting_scheduled", coordinator),
+        ("notified", ""),
+        ("meeting_cancelled", coordinator),
+        ("notified", ""),
+    ]
+    scheduled = contract.history.get(event="meeting_scheduled")
+    assert scheduled.data["meeting"] == meeting.pk
+    assert scheduled.data["place"] == "Mairie, salle du conseil"
+    assert history_verify(contract).valid

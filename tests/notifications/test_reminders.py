@@ -10,11 +10,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from notifications import services
-from notifications.models import Notification, NotificationEvent, Reminder
+from notifications.models import Notification, NotificationEvent
 from tests.factories import ActionFactory, SteeringCommitteeFactory
 from tests.flows import launch, open_tasks
-from workflows.models import HistoryEntry, HistoryEvent, Task, TaskKind, TaskStatus
+from workflows import services
+from workflows.models import HistoryEntry, HistoryEvent, Reminder, Task, TaskKind, TaskStatus
 
 pytestmark = pytest.mark.django_db
 

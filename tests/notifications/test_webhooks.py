@@ -14,7 +14,7 @@ from celery.exceptions import Retry
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications import delivery
+from notifications import tasks
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from notifications.tasks import deliver_webhook
 from tests.factories import (
@@ -149,8 +149,8 @@ def test_a_failing_partner_is_retried_later_and_the_event_posted_once(launch, en
     assert logged.status == "pending"
     assert logged.error.startswith("HTTP 503")
 
-    delivery.deliver_pending(now=timezone.now() + LATER)
-    delivery.deliver_pending(now=timezone.now() + LATER)
+    tasks.deliver_overdue(now=timezone.now() + LATER)
+    tasks.deliver_overdue(now=timezone.now() + LATER)
     assert deliver_webhook.delay(logged.pk).get() is False
 
     assert len(partner.received) == 2  # the refused one, then the accepted one
@@ -162,7 +162,7 @@ def test_a_failing_partner_is_retried_later_and_the_event_posted_once(launch, en
 
 def test_a_worker_retries_with_back_off(launch, endpoint, partner):
     partner.answers = [500, 500]
-    with mock.patch("notifications.delivery.queue_webhooks"):
+    with mock.patch("notifications.tasks.queue_webhooks"):
         launch()
     logged = WebhookDelivery.objects.get()
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
-from notifications import delivery
+from notifications import tasks
 from notifications.models import Notification
 from tests.factories import PASSWORD, ActionFactory, SteeringCommitteeFactory, UserFactory
 from tests.flows import decide, launch, open_tasks
@@ -153,7 +153,7 @@ async def test_with_redis_down_the_change_commits_and_is_delivered_when_redis_is
     assert connected
     try:
         later = timezone.now() + datetime.timedelta(minutes=5)
-        result = await sync_to_async(delivery.deliver_pending)(now=later)
+        result = await sync_to_async(tasks.deliver_overdue)(now=later)
         assert result["pushed"] >= 1
         message = await communicator.receive_json_from(timeout=3)
         while message["id"] != pending[0].pk:

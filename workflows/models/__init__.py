@@ -49,6 +49,8 @@ from .flows import (
     Delegation,
     DelegationState,
     Process,
+    Reminder,
+    ReminderStep,
     Task,
     TaskDecision,
     TaskKind,
@@ -63,6 +65,7 @@ from .history import (
     HistoryEvent,
     status_label,
 )
+from .meetings import Meeting
 from .people import (
     Organisation,
     User,
@@ -94,8 +97,11 @@ __all__ = [
     "HistoryEvent",
     "HistoryExport",
     "Indicator",
+    "Meeting",
     "Organisation",
     "Process",
+    "Reminder",
+    "ReminderStep",
     "Signatory",
     "SignatoryKind",
     "SignatoryStatus",

@@ -410,3 +410,32 @@ class Delegation(models.Model):
         if today < self.start:
             return DelegationState.UPCOMING
         return DelegationState.OVER if self.end < today else DelegationState.CURRENT
+
+
+class ReminderStep(models.TextChoices):
+    DUE_SOON = "due_soon", _("Due date approaching")
+    OVERDUE = "overdue", _("Overdue")
+    COORDINATOR_ALERT = "coordinator_alert", _("Coordinator alerted of the delay")
+
+
+class Reminder(models.Model):
+    """A reminder sent for a task at one step. The unique (task, step) pair is what makes it
+    at most once, even with two schedulers (Celery beat and cron) running at the same time."""
+
+    task = models.ForeignKey(
+        Task, verbose_name=_("task"), on_delete=models.CASCADE, related_name="reminders"
+    )
+    step = models.CharField(_("step"), max_length=20, choices=ReminderStep.choices)
+    sent_at = models.DateTimeField(_("sent at"))
+
+    class Meta:
+        # Created by the notifications app, which sent reminders before the domain did.
+        db_table = "notifications_reminder"
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        constraints = [
+            models.UniqueConstraint(fields=["task", "step"], name="one_reminder_per_task_and_step")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} {self.step}"

@@ -14,6 +14,8 @@ the unit finishes.
 - ``tasks``: decide a task.
 - ``absences``: declare or cancel an absence; hand tasks over (daily).
 - ``imports``: create a contract from a contract file.
+- ``meetings``: convene the steering committee, change or cancel its meeting.
+- ``reminders``: remind the holders of tasks due soon or overdue, alert the coordinators.
 """
 
 from ..transitions import CONTRACT_TRANSITION_NOT_ALLOWED, NOT_A_COORDINATOR
@@ -31,6 +33,8 @@ from .contracts import (
     withdraw,
 )
 from .imports import contract_import
+from .meetings import committee_of, meeting_cancel, meeting_schedule, meeting_update
+from .reminders import reminders_send
 from .tasks import (
     NOT_YOUR_TASK,
     OPEN_STATUSES,
@@ -61,6 +65,7 @@ __all__ = [
     "action_follow_up",
     "close",
     "close_vote",
+    "committee_of",
     "contract_import",
     "delegation_cancel",
     "delegation_declare",
@@ -68,7 +73,11 @@ __all__ = [
     "fire_coordinator_transition",
     "holder_refusal",
     "launch_review",
+    "meeting_cancel",
+    "meeting_schedule",
+    "meeting_update",
     "record_deliberation",
+    "reminders_send",
     "require_coordinator",
     "resume",
     "state_refusal",

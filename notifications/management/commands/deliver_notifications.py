@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from notifications import delivery
+from notifications import delivery, tasks
 
 
 class Command(BaseCommand):
@@ -13,7 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--digests", action="store_true", help="send the daily digests too")
 
     def handle(self, *args, digests: bool = False, **options):
-        result = delivery.deliver_pending()
+        result = tasks.deliver_overdue()
         self.stdout.write(
             f"{result['pushed']} notification(s) pushed, "
             f"{result['emails_queued']} e-mail(s), "

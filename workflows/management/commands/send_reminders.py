@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from notifications import services
+from workflows.services import reminders_send
 
 
 class Command(BaseCommand):
@@ -10,7 +10,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        sent = services.reminders_send()
+        sent = reminders_send()
         self.stdout.write(
             f"{sent['due_soon']} reminder(s), {sent['overdue']} overdue notice(s), "
             f"{sent['coordinator_alert']} coordinator alert(s) sent."
