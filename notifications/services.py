@@ -34,6 +34,7 @@ from workflows.models import (
     Signatory,
     SteeringCommittee,
     Task,
+    TaskDecision,
     TaskKind,
     TaskStatus,
     User,
@@ -53,17 +54,21 @@ from .models import (
 
 NOTIFICATION_LANGUAGE = "fr"
 
-DECISION_WORDS = {
-    "approve": gettext_noop("approved"),
-    "request_changes": gettext_noop("requested changes to"),
-    "resubmit": gettext_noop("sent back for review"),
-    "reject": gettext_noop("rejected"),
-    "record": gettext_noop("recorded the deliberation of"),
-    "sign": gettext_noop("signed"),
-    "decline": gettext_noop("declined to sign"),
+DECISION_WORDS: dict[str, str] = {
+    TaskDecision.APPROVE: gettext_noop("approved"),
+    TaskDecision.REQUEST_CHANGES: gettext_noop("requested changes to"),
+    TaskDecision.RESUBMIT: gettext_noop("sent back for review"),
+    TaskDecision.REJECT: gettext_noop("rejected"),
+    TaskDecision.RECORD: gettext_noop("recorded the deliberation of"),
+    TaskDecision.SIGN: gettext_noop("signed"),
+    TaskDecision.DECLINE: gettext_noop("declined to sign"),
 }
 # Decisions that undo an approval others gave: those others are told (DECLINED).
-REFUSALS = {"request_changes": "approve", "reject": "approve", "decline": "sign"}
+REFUSALS: dict[str, str] = {
+    TaskDecision.REQUEST_CHANGES: TaskDecision.APPROVE,
+    TaskDecision.REJECT: TaskDecision.APPROVE,
+    TaskDecision.DECLINE: TaskDecision.SIGN,
+}
 
 
 def task_label(task: Task) -> str:
@@ -357,7 +362,7 @@ def task_decided(
         )
     followers = coordinators_of(contract, unit)
     event = NotificationEvent.DECISION_MADE
-    if task.kind == TaskKind.SIGNATURE and task.decision == "sign":
+    if task.kind == TaskKind.SIGNATURE and task.decision == TaskDecision.SIGN:
         event = NotificationEvent.DOCUMENT_SIGNED
         signers = Signatory.objects.filter(contract=contract).values_list(
             "signer_id", "represented_by_id"

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .models import TaskDecision
+
 if TYPE_CHECKING:
     from django.db.models import QuerySet
     from django_stubs_ext import StrOrPromise
@@ -167,8 +169,8 @@ class TaskDecisionForm(forms.Form):
 
 
 class ReviewDecisionForm(TaskDecisionForm):
-    decisions = ("approve", "request_changes")
-    comment_required_for = ("request_changes",)
+    decisions = (TaskDecision.APPROVE, TaskDecision.REQUEST_CHANGES)
+    comment_required_for = (TaskDecision.REQUEST_CHANGES,)
     comment_required_message = _("Say in a comment what must change.")
 
     comment = forms.CharField(
@@ -183,7 +185,7 @@ class ReviewDecisionForm(TaskDecisionForm):
 
 
 class RevisionDecisionForm(TaskDecisionForm):
-    decisions = ("resubmit",)
+    decisions = (TaskDecision.RESUBMIT,)
 
     comment = forms.CharField(
         label=_("What you changed"),
@@ -196,8 +198,8 @@ class RevisionDecisionForm(TaskDecisionForm):
 class VoteDecisionForm(TaskDecisionForm):
     """The committee member's vote, with an optional objection per action."""
 
-    decisions = ("approve", "reject")
-    comment_required_for = ("reject",)
+    decisions = (TaskDecision.APPROVE, TaskDecision.REJECT)
+    comment_required_for = (TaskDecision.REJECT,)
     comment_required_message = _("A comment is required to reject.")
 
     comment = forms.CharField(
@@ -239,7 +241,7 @@ class VoteDecisionForm(TaskDecisionForm):
 
 
 class DeliberationDecisionForm(RecordDeliberationForm, TaskDecisionForm):
-    decisions = ("record",)
+    decisions = (TaskDecision.RECORD,)
 
     comment = forms.CharField(
         label=_("Comment"),
@@ -252,7 +254,7 @@ class DeliberationDecisionForm(RecordDeliberationForm, TaskDecisionForm):
 
 
 class SignDecisionForm(TaskDecisionForm):
-    decisions = ("sign",)
+    decisions = (TaskDecision.SIGN,)
 
     password = forms.CharField(
         label=_("Your password"),
@@ -274,8 +276,8 @@ class SignDecisionForm(TaskDecisionForm):
 
 
 class DeclineDecisionForm(TaskDecisionForm):
-    decisions = ("decline",)
-    comment_required_for = ("decline",)
+    decisions = (TaskDecision.DECLINE,)
+    comment_required_for = (TaskDecision.DECLINE,)
     comment_required_message = _("A reason is required to decline.")
 
     comment = forms.CharField(

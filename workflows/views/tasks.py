@@ -37,6 +37,7 @@ from ..models import (
     SignatoryKind,
     SteeringCommittee,
     Task,
+    TaskDecision,
     TaskKind,
     TaskStatus,
     User,
@@ -90,32 +91,32 @@ def inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 # What the person is told once their decision is recorded.
 DECISION_DONE: dict[str, dict[str, str]] = {
-    "approve": {
+    TaskDecision.APPROVE: {
         TaskKind.REVIEW: gettext_noop("You approved the action sheet %(code)s."),
         TaskKind.VOTE: gettext_noop(
             "Your vote is recorded: you approved the contract %(reference)s."
         ),
     },
-    "request_changes": {
+    TaskDecision.REQUEST_CHANGES: {
         TaskKind.REVIEW: gettext_noop(
             "You requested changes on the action sheet %(code)s: its pilot now has a revision task."
         ),
     },
-    "resubmit": {
+    TaskDecision.RESUBMIT: {
         TaskKind.REVISION: gettext_noop("The action sheet %(code)s is sent back for review."),
     },
-    "reject": {
+    TaskDecision.REJECT: {
         TaskKind.VOTE: gettext_noop(
             "Your vote is recorded: you rejected the contract %(reference)s."
         ),
     },
-    "record": {
+    TaskDecision.RECORD: {
         TaskKind.DELIBERATION: gettext_noop(
             "The deliberation is recorded: the signatories can now sign the contract %(reference)s."
         ),
     },
-    "sign": {TaskKind.SIGNATURE: gettext_noop("You signed the contract %(reference)s.")},
-    "decline": {
+    TaskDecision.SIGN: {TaskKind.SIGNATURE: gettext_noop("You signed the contract %(reference)s.")},
+    TaskDecision.DECLINE: {
         TaskKind.SIGNATURE: gettext_noop("You declined to sign the contract %(reference)s.")
     },
 }
@@ -216,7 +217,7 @@ def _task_forms(task: Task, data=None) -> list[TaskDecisionForm]:
 def _decision_of(task: Task, form: TaskDecisionForm) -> Decision:
     data = form.cleaned_data
     decision = Decision(data["decision"], comment=data.get("comment", ""))
-    if isinstance(form, VoteDecisionForm) and decision.decision == "reject":
+    if isinstance(form, VoteDecisionForm) and decision.decision == TaskDecision.REJECT:
         decision.objections = form.objections()
         decision.actions = sorted(decision.objections)
     elif isinstance(form, DeliberationDecisionForm):
