@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.db import IntegrityError, transaction
-from django.utils.translation import gettext_noop, ngettext
+from django.utils.translation import ngettext
 
 from ..contract_file import (
     amount_of,
@@ -28,17 +28,6 @@ from ..models import (
     User,
     WorkingGroup,
 )
-
-# Stable messages, so that tests and API clients can rely on them.
-NOT_A_COORDINATOR = gettext_noop("Only a coordinator of this contract may do this.")
-CONTRACT_TRANSITION_NOT_ALLOWED = gettext_noop(
-    '"%(transition)s" is not possible while the contract is "%(state)s".'
-)
-ACTION_TRANSITION_NOT_ALLOWED = gettext_noop(
-    '"%(transition)s" is not possible while the action is "%(state)s".'
-)
-CHANGED_MEANWHILE = gettext_noop("Someone else changed this meanwhile; reload and try again.")
-
 
 # --- Contract import ----------------------------------------------------------------------
 
