@@ -238,6 +238,20 @@ class HumanTaskActivation(ViewActivation):
         task.previous.add(prev_activation.task)
         return cls(task)
 
+    @Activation.status.transition(source=TaskStatus.ASSIGNED, target=TaskStatus.HELD)
+    def hold(self) -> None:
+        """The contract is suspended: the task waits, neither done nor cancelled."""
+        self.task.held_at = timezone.now()
+        self.task.save(update_fields=["status", "held_at"])
+
+    @Activation.status.transition(source=TaskStatus.HELD, target=TaskStatus.ASSIGNED)
+    def release(self) -> None:
+        """The contract resumes: the task is open again, due later by the time it waited."""
+        if self.task.due is not None and self.task.held_at is not None:
+            self.task.due += timezone.now() - self.task.held_at
+        self.task.held_at = None
+        self.task.save(update_fields=["status", "held_at", "due"])
+
     @Activation.status.transition(
         source=[TaskStatus.NEW, TaskStatus.ASSIGNED, TaskStatus.HELD],
         target=TaskStatus.CANCELED,

@@ -6,7 +6,6 @@ import datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import transitions
@@ -101,13 +100,11 @@ def suspend(*, contract: Contract, actor: User, reason: str) -> Contract:
     with UnitOfWork.lock(contract.pk) as unit:
         _require(unit.contract, "suspend", actor)
         transitions.suspend(unit, actor=actor, reason=reason)
-        now = timezone.now()
         for task in unit.contract.tasks.filter(status=TaskStatus.ASSIGNED).select_related(
-            "action", "owner"
+            "action", "owner", "process"
         ):
-            task.status = TaskStatus.HELD
-            task.held_at = now
-            task.save(update_fields=["status", "held_at"])
+            # viewflow's own transition of the task (HumanTaskActivation.hold).
+            task.flow_task.activation_class(task).hold()
             assert task.owner is not None  # an open task has its holder
             unit.record(
                 event=HistoryEvent.TASK_HELD,
@@ -125,15 +122,10 @@ def resume(*, contract: Contract, actor: User, comment: str = "") -> Contract:
     with UnitOfWork.lock(contract.pk) as unit:
         _require(unit.contract, "resume", actor)
         transitions.resume(unit, actor=actor, comment=comment)
-        now = timezone.now()
         for task in unit.contract.tasks.filter(status=TaskStatus.HELD).select_related(
-            "action", "owner"
+            "action", "owner", "process"
         ):
-            if task.due is not None and task.held_at is not None:
-                task.due += now - task.held_at
-            task.status = TaskStatus.ASSIGNED
-            task.held_at = None
-            task.save(update_fields=["status", "held_at", "due"])
+            task.flow_task.activation_class(task).release()
             assert task.owner is not None  # an open task has its holder
             unit.record(
                 event=HistoryEvent.TASK_RESUMED,
