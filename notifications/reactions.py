@@ -24,6 +24,14 @@ class _Told(TypedDict):
     version: int
 
 
+TOLD_OF_A_TASK = (
+    HistoryEvent.TASK_CREATED,
+    HistoryEvent.TASK_DELEGATED,
+    HistoryEvent.TASK_COMPLETED,
+    HistoryEvent.REMINDER,
+)
+
+
 def notify_recorded(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> None:
     """Tell whoever the unit's entries concern, each notice carrying the contract's status
     and version as the entry left them (a decision may move the contract further)."""
@@ -35,7 +43,8 @@ def notify_recorded(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> None:
         if entry.event == HistoryEvent.TRANSITION:
             status = entry.to_state
         told: _Told = {"status": status, "version": entry.contract_version}
-        task = _task(unit, entry)
+        # Read only for the entries that tell of a task (held or cancelled ones tell nobody).
+        task = _task(unit, entry) if entry.event in TOLD_OF_A_TASK else None
         if entry.event == HistoryEvent.TRANSITION:
             notices.append(
                 services.contract_status_changed(

@@ -4,11 +4,26 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def _move_content_types(source: str, target: str):
+    """The two models' content types (and so their permissions, granted to staff) follow them."""
+
+    def move(apps, schema_editor):
+        content_types = apps.get_model("contenttypes", "ContentType")
+        for model in ("meeting", "reminder"):
+            if not content_types.objects.filter(app_label=target, model=model).exists():
+                content_types.objects.filter(app_label=source, model=model).update(
+                    app_label=target
+                )
+
+    return move
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
         ('notifications', '0004_webhooks'),
         ('workflows', '0007_meetings_and_reminders_in_the_domain'),
+        ('contenttypes', '0002_remove_content_type_name'),
     ]
 
     operations = [
@@ -31,5 +46,9 @@ class Migration(migrations.Migration):
                     name='Reminder',
                 ),
             ],
+        ),
+        migrations.RunPython(
+            _move_content_types("notifications", "workflows"),
+            _move_content_types("workflows", "notifications"),
         ),
     ]

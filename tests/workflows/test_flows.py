@@ -205,6 +205,20 @@ def test_a_rejection_naming_no_action_sends_them_all_back(
     assert len(open_tasks(contract, TaskKind.REVISION)) == 3
 
 
+def test_a_vote_nobody_cast_cannot_be_closed_even_without_a_quorum(
+    contract, coordinator, actions, committee
+):
+    committee.quorum = 0
+    committee.save(update_fields=["quorum"])
+    launch(contract, coordinator)
+    approve_reviews(contract)
+
+    with pytest.raises(Conflict, match="No member has voted yet"):
+        services.close_vote(contract=contract, actor=committee.chair)
+    contract.refresh_from_db()
+    assert contract.status == ContractStatus.COMMITTEE
+
+
 def test_the_chair_closes_the_vote_once_the_quorum_is_reached(
     contract, coordinator, actions, committee
 ):

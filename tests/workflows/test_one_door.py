@@ -27,7 +27,14 @@ from tests.flows import (
     vote,
 )
 from workflows import services, transitions
-from workflows.models import Action, Contract, ContractStatus, TaskKind
+from workflows.models import (
+    COORDINATOR_TRANSITIONS,
+    FOLLOW_UP_TRANSITIONS,
+    Action,
+    Contract,
+    ContractStatus,
+    TaskKind,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +127,15 @@ def test_every_transition_is_fired_through_the_one_door(coordinator):
     assert outside == [], f"fired outside workflows.transitions: {outside}"
     never_fired = every_transition() - {(model, name) for model, name, _ in fired}
     assert never_fired == set(), f"not reached by this life, so not checked: {never_fired}"
+
+
+@pytest.mark.parametrize(
+    ("model", "names"),
+    [(Contract, COORDINATOR_TRANSITIONS), (Action, FOLLOW_UP_TRANSITIONS)],
+)
+def test_every_transition_fired_by_hand_declares_who_may_fire_it(model, names):
+    """django-fsm lets anyone fire a transition without a permission: one a person fires by
+    hand (a coordinator's step, an action's follow-up) must say who may."""
+    for transition in model._meta.get_field("status").get_all_transitions(model):
+        if transition.name in names:
+            assert transition.permission is not None, (model.__name__, transition.name)

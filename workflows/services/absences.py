@@ -73,13 +73,16 @@ def delegations_apply(*, today: datetime.date | None = None) -> int:
     to_return = Task.objects.filter(status__in=OPEN_STATUSES, delegation__isnull=False).exclude(
         delegation__in=absences
     )
+    to_move = to_delegate | to_return
+    # Every contract concerned is locked first, in one order, then its tasks are read again
+    # under the lock (one decided meanwhile is no longer handed over) and moved one by one.
+    contract_ids = sorted({pk for pk in to_move.values_list("contract_id", flat=True) if pk})
+    units = {pk: UnitOfWork.lock(pk) for pk in contract_ids}
     tasks = list(
-        (to_delegate | to_return)
+        to_move.filter(contract_id__in=contract_ids)
         .select_related("action", "owner", "signatory")
         .order_by("contract_id", "pk")
     )
-    # Every contract concerned is locked first, in one order, then worked on one by one.
-    units = {pk: UnitOfWork.lock(pk) for pk in sorted({task.contract_id for task in tasks})}
     for task in tasks:
         unit = units[task.contract_id]
         task.contract = unit.contract

@@ -207,7 +207,12 @@ def close_vote(*, contract: Contract, actor: User) -> Contract:
             )
         vote.closed_by = actor
         vote.save(update_fields=["closed_by"])
-        join = Task.objects.get(process=process, flow_task=ContractFlow.votes_in, status="STARTED")
+        # The round's join exists from the first vote cast on (nodes.GatherActivation).
+        join = Task.objects.filter(
+            process=process, flow_task=ContractFlow.votes_in, status=TaskStatus.STARTED
+        ).first()
+        if join is None:
+            raise Conflict(_("No member has voted yet: there is no vote to close."))
         join.process = process
         with ContractFlow.lock(process.pk):
             activation = join.flow_task.activation_class(join)
