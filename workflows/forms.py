@@ -374,3 +374,65 @@ class AbsenceForm(forms.Form):
         elif end and end < timezone.localdate():
             self.add_error("end", _("The absence is already over."))
         return cleaned
+
+
+# --- Action sheets ------------------------------------------------------------------------
+
+
+class SheetForm(forms.Form):
+    """An action sheet's text and partners; its funding lines and indicators are formsets."""
+
+    base_version = forms.IntegerField(widget=forms.HiddenInput)
+    title = forms.CharField(
+        label=_("Title"),
+        max_length=300,
+        error_messages={"required": _("Give the action a title.")},
+    )
+    objective = forms.CharField(
+        label=_("Objective"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("What the action will achieve, for whom, where."),
+    )
+    partners = forms.MultipleChoiceField(
+        label=_("Partners"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The organisations of the contract taking part in the action."),
+    )
+
+    def __init__(self, *args: Any, organisations: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        partners = self.fields["partners"]
+        assert isinstance(partners, forms.MultipleChoiceField)
+        partners.choices = organisations
+
+
+class FundingLineForm(forms.Form):
+    funder = forms.ChoiceField(
+        label=_("Funder"), error_messages={"required": _("Choose who funds this line.")}
+    )
+    amount = forms.CharField(
+        label=_("Amount (€)"),
+        max_length=30,
+        help_text=_("In euros, for example 12 500 or 12 500,50."),
+        error_messages={"required": _("Give the amount in euros.")},
+    )
+
+    def __init__(self, *args: Any, organisations: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        funder = self.fields["funder"]
+        assert isinstance(funder, forms.ChoiceField)
+        funder.choices = [("", _("Choose an organisation")), *organisations]
+
+
+class IndicatorForm(forms.Form):
+    label = forms.CharField(
+        label=_("Indicator"),
+        max_length=500,
+        error_messages={"required": _("Give the indicator a label, or remove it.")},
+    )
+
+
+FundingLineFormSet = forms.formset_factory(FundingLineForm, extra=1, can_delete=True)
+IndicatorFormSet = forms.formset_factory(IndicatorForm, extra=1, can_delete=True)

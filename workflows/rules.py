@@ -84,3 +84,9 @@ def transitions_for(obj: Contract | Action, user: User) -> list[TransitionChoice
             continue
         choices.append(TransitionChoice(name, transition_label(type(obj), name), tuple(blockers)))
     return choices
+
+
+def may_edit_sheet(action: Action, user: User) -> bool:
+    """Whether ``user`` may write ``action``'s sheet: whoever may follow it up (its pilot, a
+    coordinator of its contract: the same declared rule), whatever its state."""
+    return may_fire(action, "start", user)

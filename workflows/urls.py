@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .audit import views as audit_views
-from .views import absences, contracts, tasks
+from .views import absences, contracts, sheets, tasks
 
 app_name = "workflows"
 
@@ -34,6 +34,7 @@ urlpatterns = [
         audit_views.history_export,
         name="history_export",
     ),
+    path("fiches/<int:pk>/modifier/", sheets.sheet_edit, name="sheet_edit"),
     path("taches/", tasks.inbox, name="inbox"),
     path("taches/<int:pk>/", tasks.task_detail, name="task_detail"),
     path("absences/", absences.absences, name="absences"),

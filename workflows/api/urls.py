@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from workflows.audit import api as audit
 
-from . import views
+from . import sheets, views
 
 app_name = "api"
 
@@ -38,6 +38,12 @@ urlpatterns = [
         "contracts/<int:pk>/vote/close/",
         views.ContractVoteCloseApi.as_view(),
         name="contract_vote_close",
+    ),
+    path("actions/<int:pk>/sheet/", sheets.ActionSheetApi.as_view(), name="action_sheet"),
+    path(
+        "actions/<int:pk>/versions/",
+        sheets.ActionSheetVersionsApi.as_view(),
+        name="action_sheet_versions",
     ),
     path("inbox/", views.InboxApi.as_view(), name="inbox"),
     path("tasks/<int:pk>/", views.TaskDetailApi.as_view(), name="task_detail"),

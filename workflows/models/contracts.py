@@ -8,6 +8,8 @@ transition methods below, called only by ``workflows.transitions.fire``, inside 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -576,6 +578,67 @@ class Action(ConcurrentTransitionMixin, models.Model):
     )
     def abandon(self) -> None:
         pass
+
+
+# An action sheet may be edited, by its pilot or a coordinator, only while it is being written
+# or revised: what a lead approved stays what they approved.
+SHEET_EDITABLE_STATES = (ActionStatus.DRAFT, ActionStatus.CHANGES_REQUESTED)
+
+
+class ActionVersion(models.Model):
+    """One saved state of an action sheet: what its leads reviewed, what the contract
+    document names. Its content is the sheet as ``sheet_content`` writes it (canonical JSON,
+    whose SHA-256 is recorded here and in the history)."""
+
+    action = models.ForeignKey(
+        Action, verbose_name=_("action"), on_delete=models.CASCADE, related_name="versions"
+    )
+    number = models.PositiveIntegerField(_("version"))
+    content = models.JSONField(_("content"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        help_text=_("Empty for the version the contract file brought."),
+    )
+    created_at = models.DateTimeField(_("saved at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["action", "number"]
+        verbose_name = _("action sheet version")
+        verbose_name_plural = _("action sheet versions")
+        constraints = [
+            models.UniqueConstraint(fields=["action", "number"], name="one_sheet_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action.code} v{self.number}"
+
+
+def sheet_content(action: Action) -> dict[str, Any]:
+    """The action sheet as a version keeps it: what its pilot and the coordinators write.
+    Read through the relations' ``all()``, so that a prefetch serves a whole contract."""
+    return {
+        "code": action.code,
+        "title": action.title,
+        "objective": action.objective,
+        "partners": sorted(partner.code for partner in action.partners.all()),
+        "funding": [
+            {"funder": line.funder.code, "amount": f"{line.amount:.2f}"}
+            for line in sorted(action.funding_lines.all(), key=lambda line: line.pk)
+        ],
+        "indicators": [indicator.label for indicator in action.indicators.all()],
+    }
+
+
+def content_sha256(content: dict[str, Any]) -> str:
+    """The SHA-256 of a sheet's canonical JSON (sorted keys, no spaces, UTF-8)."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class FundingLine(models.Model):

@@ -40,6 +40,7 @@ class HistoryEvent(models.TextChoices):
     REMINDER = "reminder", _("Reminder sent")
     NOTIFIED = "notified", _("Notification sent")
     SIGNATURE_PASSWORD_REFUSED = "signature_password_refused", _("Signing refused: wrong password")
+    ACTION_SHEET_SAVED = "action_sheet_saved", _("Action sheet saved")
     MEETING_SCHEDULED = "meeting_scheduled", _("Committee meeting convened")
     MEETING_CHANGED = "meeting_changed", _("Committee meeting changed")
     MEETING_CANCELLED = "meeting_cancelled", _("Committee meeting cancelled")

@@ -14,6 +14,7 @@ the unit finishes.
 - ``tasks``: decide a task.
 - ``absences``: declare or cancel an absence; hand tasks over (daily).
 - ``imports``: create a contract from a contract file.
+- ``sheets``: write an action sheet (every save a version).
 - ``meetings``: convene the steering committee, change or cancel its meeting.
 - ``reminders``: remind the holders of tasks due soon or overdue, alert the coordinators.
 """
@@ -35,6 +36,7 @@ from .contracts import (
 from .imports import contract_import
 from .meetings import committee_of, meeting_cancel, meeting_schedule, meeting_update
 from .reminders import reminders_send
+from .sheets import action_sheet_save
 from .tasks import (
     NOT_YOUR_TASK,
     OPEN_STATUSES,
@@ -63,6 +65,7 @@ __all__ = [
     "Decision",
     "SignaturePasswordRefused",
     "action_follow_up",
+    "action_sheet_save",
     "close",
     "close_vote",
     "committee_of",

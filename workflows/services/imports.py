@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
 from django.utils.translation import ngettext
 
 from ..contract_file import (
@@ -17,6 +18,7 @@ from ..errors import InvalidContractFile
 from ..history import UnitOfWork
 from ..models import (
     Action,
+    ActionVersion,
     Contract,
     FundingLine,
     HistoryEvent,
@@ -27,6 +29,8 @@ from ..models import (
     Theme,
     User,
     WorkingGroup,
+    content_sha256,
+    sheet_content,
 )
 
 # --- Contract import ----------------------------------------------------------------------
@@ -64,6 +68,7 @@ def contract_import(*, document: dict, actor: User | None) -> Contract:
     contract.coordinators.add(*(people[username] for username in document["coordinators"]))
     groups = _import_working_groups(contract, document["working_groups"], people)
     actions = _import_themes(contract, document["themes"], organisations, people, groups)
+    _import_sheet_versions(contract)
     _import_steering_committee(contract, document["steering_committee"], people)
     signatories = _import_signatories(contract, document["signatories"], organisations, people)
 
@@ -234,6 +239,22 @@ def _import_themes(
         ]
     )
     return len(sheets)
+
+
+def _import_sheet_versions(contract: Contract) -> None:
+    """Each action sheet as the file wrote it is its version 1."""
+    actions = contract.actions.prefetch_related(
+        "partners",
+        "indicators",
+        Prefetch("funding_lines", queryset=FundingLine.objects.select_related("funder")),
+    )
+    versions = []
+    for action in actions:
+        content = sheet_content(action)
+        versions.append(
+            ActionVersion(action=action, number=1, content=content, sha256=content_sha256(content))
+        )
+    ActionVersion.objects.bulk_create(versions)
 
 
 def _import_steering_committee(

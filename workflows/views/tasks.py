@@ -29,6 +29,7 @@ from ..forms import (
 )
 from ..http import AuthenticatedHttpRequest, client_info
 from ..models import (
+    SHEET_EDITABLE_STATES,
     Action,
     Contract,
     ContractStatus,
@@ -42,6 +43,7 @@ from ..models import (
     TaskStatus,
     User,
 )
+from ..rules import may_edit_sheet
 from ..selectors import (
     contract_progress,
     inbox_of,
@@ -235,6 +237,10 @@ def _task_context(task: Task, user: User) -> dict:
     if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and action is not None:
         context["action"] = action
         prefetch_related_objects([action], "working_group__leads")  # the page names them
+    if action is not None:
+        context["may_edit_sheet"] = action.status in SHEET_EDITABLE_STATES and may_edit_sheet(
+            action, user
+        )
     if task.kind == TaskKind.REVISION and action is not None:
         # What the revision answers, newest first: the same rule as the API's.
         answered = task.change_requests[::-1]

@@ -1,0 +1,137 @@
+"""An action sheet through the API: read it, save a new version of it, list its versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from workflows import services
+from workflows.models import SHEET_EDITABLE_STATES, Action, ActionVersion, User
+from workflows.rules import may_edit_sheet
+from workflows.selectors import contracts_visible_to
+from workflows.services.sheets import FundingEntry, SheetEdit, current_version
+
+from .serializers import ErrorOutput
+from .views import ERRORS
+
+
+def _visible_action(request, pk: int) -> Action:
+    action = (
+        Action.objects.select_related("contract")
+        .filter(pk=pk, contract__in=contracts_visible_to(request.user))
+        .first()
+    )
+    if action is None:
+        raise NotFound
+    return action
+
+
+class FundingLineIO(serializers.Serializer):
+    funder = serializers.CharField(help_text="The funding organisation's code.")
+    amount = serializers.CharField(help_text='Euros, at most two decimals: "12500.00".')
+
+
+class SheetContentIO(serializers.Serializer):
+    title = serializers.CharField(max_length=300)
+    objective = serializers.CharField(allow_blank=True, required=False, default="")
+    partners = serializers.ListField(
+        child=serializers.CharField(), required=False, default=list, help_text="Organisation codes."
+    )
+    funding = FundingLineIO(many=True, required=False, default=list)
+    indicators = serializers.ListField(
+        child=serializers.CharField(max_length=500), required=False, default=list
+    )
+
+
+class SheetVersionOutput(serializers.Serializer):
+    version = serializers.IntegerField(source="number")
+    author = serializers.SerializerMethodField()
+    saved_at = serializers.DateTimeField(source="created_at")
+    sha256 = serializers.CharField()
+    sheet = serializers.JSONField(source="content")
+
+    def get_author(self, version: ActionVersion) -> str | None:
+        """The author's username; none for the version the contract file brought."""
+        return version.author.username if version.author else None
+
+
+class SheetOutput(SheetVersionOutput):
+    action = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField()
+    editable = serializers.SerializerMethodField()
+
+    def get_action(self, version: ActionVersion) -> int:
+        return version.action_id
+
+    def get_status(self, version: ActionVersion) -> str:
+        return version.action.status
+
+    def get_editable(self, version: ActionVersion) -> bool:
+        """Whether the caller may save a new version now."""
+        user: User = self.context["request"].user
+        action = version.action
+        return action.status in SHEET_EDITABLE_STATES and may_edit_sheet(action, user)
+
+
+class SheetInput(SheetContentIO):
+    version = serializers.IntegerField(
+        min_value=1, help_text="The version the edit starts from (the current one)."
+    )
+
+
+class ActionSheetApi(APIView):
+    @extend_schema(responses={200: SheetOutput, **ERRORS})
+    def get(self, request, pk: int):
+        """The sheet's current version."""
+        version = current_version(_visible_action(request, pk))
+        return Response(SheetOutput(version, context={"request": request}).data)
+
+    @extend_schema(
+        request=SheetInput,
+        responses={
+            200: SheetOutput,
+            400: OpenApiResponse(ErrorOutput, description="A problem in the sheet, each named."),
+            403: OpenApiResponse(ErrorOutput, description="Not the pilot nor a coordinator."),
+            409: OpenApiResponse(
+                ErrorOutput,
+                description="Not while the action is in this state, or someone saved a newer "
+                "version meanwhile (reload, then edit again).",
+            ),
+            **ERRORS,
+        },
+    )
+    def put(self, request, pk: int):
+        """Save a new version of the sheet (pilot or coordinator, while the action is being
+        written or revised), on top of the current one."""
+        action = _visible_action(request, pk)
+        serializer = SheetInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data: dict[str, Any] = serializer.validated_data
+        version = services.action_sheet_save(
+            action=action,
+            actor=request.user,
+            base_version=data["version"],
+            edit=SheetEdit(
+                title=data["title"],
+                objective=data["objective"],
+                partners=data["partners"],
+                funding=[FundingEntry(line["funder"], line["amount"]) for line in data["funding"]],
+                indicators=data["indicators"],
+            ),
+        )
+        return Response(SheetOutput(version, context={"request": request}).data)
+
+
+class ActionSheetVersionsApi(APIView):
+    @extend_schema(responses={200: SheetVersionOutput(many=True), **ERRORS})
+    def get(self, request, pk: int):
+        """Every version of the sheet, the first (the contract file's) first."""
+        action = _visible_action(request, pk)
+        current_version(action)
+        versions = action.versions.select_related("author").order_by("number")
+        return Response(SheetVersionOutput(versions, many=True).data)

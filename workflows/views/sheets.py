@@ -1,0 +1,124 @@
+"""An action sheet's page for writing it: its pilot or a coordinator, while the action is being
+written or revised (from the revision task's page, or the contract's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from .. import services
+from ..errors import ApplicationError
+from ..forms import FundingLineFormSet, IndicatorFormSet, SheetForm
+from ..http import AuthenticatedHttpRequest
+from ..models import SHEET_EDITABLE_STATES, Action, Task, TaskKind, TaskStatus
+from ..rules import may_edit_sheet
+from ..selectors import contracts_visible_to
+from ..services.sheets import FundingEntry, SheetEdit, current_version
+
+
+def _forms(action: Action, version_number: int, content: dict[str, Any], data=None):
+    organisations = [
+        (code, f"{name} ({code})")
+        for code, name in action.contract.organisations.order_by("name").values_list("code", "name")
+    ]
+    initial = {
+        "base_version": version_number,
+        "title": content["title"],
+        "objective": content["objective"],
+        "partners": content["partners"],
+    }
+    sheet = SheetForm(data, initial=initial, organisations=organisations)
+    funding = FundingLineFormSet(
+        data,
+        prefix="funding",
+        initial=[
+            {"funder": line["funder"], "amount": line["amount"].replace(".", ",")}
+            for line in content["funding"]
+        ],
+        form_kwargs={"organisations": organisations},
+    )
+    indicators = IndicatorFormSet(
+        data,
+        prefix="indicators",
+        initial=[{"label": label} for label in content["indicators"]],
+    )
+    return sheet, funding, indicators
+
+
+def _kept(formset) -> list[dict[str, Any]]:
+    """The formset's rows that are filled in (those shown filled and left as they were
+    included) and not marked for removal; an empty extra row has no cleaned data."""
+    return [
+        form.cleaned_data
+        for form in formset.forms
+        if form.cleaned_data and not form.cleaned_data.get("DELETE")
+    ]
+
+
+@login_required
+def sheet_edit(request: AuthenticatedHttpRequest, pk: int):
+    action = get_object_or_404(
+        Action.objects.select_related("contract", "theme", "pilot"),
+        pk=pk,
+        contract__in=contracts_visible_to(request.user),
+    )
+    if not may_edit_sheet(action, request.user):
+        raise PermissionDenied(_("Only the action's pilot or a coordinator may edit its sheet."))
+    version = current_version(action)
+    editable = action.status in SHEET_EDITABLE_STATES
+    data = request.POST if request.method == "POST" and editable else None
+    sheet, funding, indicators = _forms(action, version.number, version.content, data)
+    refusal, status = "", 200 if editable else 409
+    if data is not None and sheet.is_valid() and funding.is_valid() and indicators.is_valid():
+        edit = SheetEdit(
+            title=sheet.cleaned_data["title"],
+            objective=sheet.cleaned_data["objective"],
+            partners=sheet.cleaned_data["partners"],
+            funding=[FundingEntry(row["funder"], row["amount"]) for row in _kept(funding)],
+            indicators=[row["label"] for row in _kept(indicators)],
+        )
+        try:
+            saved = services.action_sheet_save(
+                action=action,
+                actor=request.user,
+                base_version=sheet.cleaned_data["base_version"],
+                edit=edit,
+            )
+        except ApplicationError as exc:
+            refusal, status = exc.message, exc.status_code
+        else:
+            messages.success(
+                request,
+                _("The sheet %(code)s is saved as version %(version)d.")
+                % {"code": action.code, "version": saved.number},
+            )
+            revision = Task.objects.filter(
+                action=action, kind=TaskKind.REVISION, status=TaskStatus.ASSIGNED
+            ).first()
+            if revision is not None and revision.owner_id == request.user.pk:
+                return redirect("workflows:task_detail", pk=revision.pk)
+            return redirect("workflows:contract_detail", pk=action.contract_id)
+    elif data is not None:
+        status = 400
+    return render(
+        request,
+        "workflows/sheet_edit.html",
+        {
+            "action": action,
+            "version": version,
+            "editable": editable,
+            "sheet": sheet,
+            "funding": funding,
+            "indicators": indicators,
+            "error_forms": [sheet, *funding.forms, *indicators.forms],
+            "has_errors": status == 400 or bool(refusal),
+            "refusal": refusal,
+            "nav_section": "contracts",
+        },
+        status=status,
+    )
