@@ -16,6 +16,7 @@ from .models import (
     GENESIS_HASH,
     Action,
     ActionStatus,
+    ActionVersion,
     CommitteeVote,
     Contract,
     ContractAuditor,
@@ -37,6 +38,7 @@ from .models import (
     User,
     WorkingGroup,
     is_coordinator,
+    sheet_changes,
 )
 
 
@@ -515,3 +517,45 @@ def task_with_details(user: User, pk: int) -> Task | None:
         if task.committee_vote is not None:
             task.votes_cast = sum(task.committee_vote.tally())
     return task
+
+
+# --- What changed on a sheet --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SheetChanges:
+    """What changed on an action sheet from one version to another."""
+
+    action: Action
+    since: ActionVersion
+    now: ActionVersion
+    changes: list[dict[str, Any]]
+
+
+def last_reviewed_version(action: Action, user: User) -> int | None:
+    """The version of ``action``'s sheet ``user`` last decided on as a lead (or for one), in
+    this version of the contract; None if they have not reviewed it yet."""
+    reviewed = (
+        Task.objects.filter(
+            action=action,
+            kind=TaskKind.REVIEW,
+            status=TaskStatus.DONE,
+            completed_by=user,
+            process__contract_version=action.contract.version,
+        )
+        .order_by("-finished")
+        .values_list("data", flat=True)
+        .first()
+    )
+    return reviewed.get("sheet_version") if reviewed else None
+
+
+def sheet_changes_between(action: Action, since: int, now: int | None = None) -> SheetChanges:
+    """What changed on ``action``'s sheet from version ``since`` to ``now`` (the latest when
+    not given). Raises ``ActionVersion.DoesNotExist`` for a version the sheet never had."""
+    versions = action.versions.select_related("author")
+    latest = versions.order_by("-number").first() if now is None else versions.get(number=now)
+    if latest is None:
+        raise ActionVersion.DoesNotExist
+    earlier = versions.get(number=since)
+    return SheetChanges(action, earlier, latest, sheet_changes(earlier.content, latest.content))

@@ -313,3 +313,51 @@ def test_the_api_refuses_others_wrong_states_and_bad_sheets(api_client, action, 
     bad = api_client.put(sheet_url(action), {"title": "X"}, format="json")
     assert bad.status_code == 400
     assert bad.json()["errors"][0].startswith("version: ")
+
+
+# --- What changed since the lead's review -------------------------------------------------
+
+
+def test_the_lead_sees_what_changed_since_the_version_they_reviewed(client, api_client, action):
+    coordinator = action.contract.coordinators.get()
+    launch(action.contract, coordinator)
+    lead = action.working_group.leads.first()
+    (review,) = [t for t in open_tasks(action.contract, TaskKind.REVIEW) if t.owner == lead]
+    decide(review, "request_changes", comment="Chiffrer le budget.")
+    assert review_of(review).data["sheet_version"] == 1  # what the lead decided on
+    services.action_sheet_save(action=action, actor=action.pilot, base_version=1, edit=EDIT)
+    (revision,) = open_tasks(action.contract, TaskKind.REVISION)
+    decide(revision, "resubmit")
+    (again,) = [t for t in open_tasks(action.contract, TaskKind.REVIEW) if t.owner == lead]
+
+    client.force_login(lead)
+    page = client.get(reverse("workflows:task_detail", args=[again.pk])).text
+
+    assert "Ce qui a changé depuis la version 1" in page
+    assert EDIT.title in page
+    assert "Ajouté\u00a0: CD82 — 40000.00 €" in page
+    api_client.force_authenticate(lead)
+    diff = api_client.get(f"/api/v1/actions/{action.pk}/diff/").json()
+    assert (diff["since"], diff["now"]) == (1, 2)
+    by_field = {change["field"]: change for change in diff["changes"]}
+    assert set(by_field) == {"title", "objective", "partners", "funding", "indicators"}
+    assert by_field["title"]["after"] == EDIT.title
+    assert by_field["funding"]["added"] == ["ARS — 12500.50 €", "CD82 — 40000.00 €"]
+    assert by_field["indicators"]["removed"] == []
+    explicit = api_client.get(f"/api/v1/actions/{action.pk}/diff/?from=2&to=2").json()
+    assert explicit["changes"] == []
+    assert api_client.get(f"/api/v1/actions/{action.pk}/diff/?from=9").status_code == 400
+
+
+def test_a_first_review_shows_no_changes(client, action, coordinator):
+    launch(action.contract, coordinator)
+    lead = action.working_group.leads.first()
+    (review,) = [t for t in open_tasks(action.contract, TaskKind.REVIEW) if t.owner == lead]
+    client.force_login(lead)
+    page = client.get(reverse("workflows:task_detail", args=[review.pk])).text
+    assert "Ce qui a changé" not in page
+
+
+def review_of(task):
+    task.refresh_from_db()
+    return task

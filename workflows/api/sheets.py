@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows import services
-from workflows.models import SHEET_EDITABLE_STATES, Action, ActionVersion, User
+from workflows.errors import ApplicationError
+from workflows.models import SHEET_EDITABLE_STATES, SHEET_FIELDS, Action, ActionVersion, User
 from workflows.rules import may_edit_sheet
-from workflows.selectors import contracts_visible_to
+from workflows.selectors import (
+    contracts_visible_to,
+    last_reviewed_version,
+    sheet_changes_between,
+)
 from workflows.services.sheets import FundingEntry, SheetEdit, current_version
 
 from .serializers import ErrorOutput
@@ -135,3 +141,49 @@ class ActionSheetVersionsApi(APIView):
         current_version(action)
         versions = action.versions.select_related("author").order_by("number")
         return Response(SheetVersionOutput(versions, many=True).data)
+
+
+class SheetChangeOutput(serializers.Serializer):
+    field = serializers.ChoiceField(choices=list(SHEET_FIELDS))
+    label = serializers.CharField()  # type: ignore[assignment]  # the answer's field, not Field.label
+    before = serializers.CharField(required=False, help_text="A text's value before.")
+    after = serializers.CharField(required=False, help_text="A text's value now.")
+    removed = serializers.ListField(child=serializers.CharField(), required=False)
+    added = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class SheetDiffOutput(serializers.Serializer):
+    since = serializers.IntegerField(source="since.number")
+    now = serializers.IntegerField(source="now.number")
+    changes = SheetChangeOutput(many=True)
+
+
+class ActionSheetDiffApi(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "from",
+                int,
+                description="The earlier version; by default the one the caller last "
+                "reviewed, else the one before the current.",
+            ),
+            OpenApiParameter("to", int, description="The later version; by default the current."),
+        ],
+        responses={200: SheetDiffOutput, 400: ErrorOutput, **ERRORS},
+    )
+    def get(self, request, pk: int):
+        """What changed on the sheet between two versions, part by part."""
+        action = _visible_action(request, pk)
+        latest = current_version(action)
+        try:
+            now = int(request.query_params.get("to", latest.number))
+            default = last_reviewed_version(action, request.user) or max(now - 1, 1)
+            since = int(request.query_params.get("from", default))
+            changes = sheet_changes_between(action, since, now)
+        except ValueError as exc:
+            raise ApplicationError(_("“from” and “to” are version numbers.")) from exc
+        except ActionVersion.DoesNotExist as exc:
+            raise ApplicationError(
+                _("The sheet has versions 1 to %(latest)d.") % {"latest": latest.number}
+            ) from exc
+        return Response(SheetDiffOutput(changes).data)

@@ -45,6 +45,7 @@ urlpatterns = [
         sheets.ActionSheetVersionsApi.as_view(),
         name="action_sheet_versions",
     ),
+    path("actions/<int:pk>/diff/", sheets.ActionSheetDiffApi.as_view(), name="action_sheet_diff"),
     path("inbox/", views.InboxApi.as_view(), name="inbox"),
     path("tasks/<int:pk>/", views.TaskDetailApi.as_view(), name="task_detail"),
     path("tasks/<int:pk>/decision/", views.TaskDecisionApi.as_view(), name="task_decision"),

@@ -635,6 +635,41 @@ def sheet_content(action: Action) -> dict[str, Any]:
     }
 
 
+# The words for each part of a sheet, in the order a reader goes through it.
+SHEET_FIELDS = {
+    "title": _("Title"),
+    "objective": _("Objective"),
+    "partners": _("Partners"),
+    "funding": _("Funding"),
+    "indicators": _("Indicators"),
+}
+
+
+def _sheet_items(field: str, value: Any) -> list[str]:
+    if field == "funding":
+        return [f"{line['funder']} — {line['amount']} €" for line in value]
+    return [str(item) for item in value]
+
+
+def sheet_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """What changed from one version of a sheet to another, part by part: a text's before and
+    after; a list's items removed and added (a funding line by funder and amount)."""
+    changes = []
+    for field, label in SHEET_FIELDS.items():
+        old, new = before.get(field), after.get(field)
+        if old == new:
+            continue
+        change: dict[str, Any] = {"field": field, "label": str(label)}
+        if isinstance(new, list) or isinstance(old, list):
+            old_items, new_items = _sheet_items(field, old or []), _sheet_items(field, new or [])
+            change["removed"] = [item for item in old_items if item not in new_items]
+            change["added"] = [item for item in new_items if item not in old_items]
+        else:
+            change["before"], change["after"] = old or "", new or ""
+        changes.append(change)
+    return changes
+
+
 def content_sha256(content: dict[str, Any]) -> str:
     """The SHA-256 of a sheet's canonical JSON (sorted keys, no spaces, UTF-8)."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

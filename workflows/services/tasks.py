@@ -27,6 +27,7 @@ from ..models import (
     TaskStatus,
     User,
 )
+from .sheets import current_version
 
 NOT_YOUR_TASK = gettext_noop("This task is not yours: %(person)s holds it.")
 TASK_ALREADY_DONE = gettext_noop("This task was already completed on %(date)s by %(person)s.")
@@ -257,6 +258,9 @@ def decide(
     comes back with the contract's new status."""
     task = _claim(unit, task, actor)
     kept = _check_decision(task, decision, actor)
+    if task.kind == TaskKind.REVIEW and task.action is not None:
+        # Which version of the sheet the lead decided on: what changed since, they are shown.
+        kept["sheet_version"] = current_version(task.action).number
     task.decision = decision.decision
     task.comment = decision.comment.strip()
     task.completed_by = actor

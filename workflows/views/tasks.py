@@ -47,6 +47,8 @@ from ..rules import may_edit_sheet
 from ..selectors import (
     contract_progress,
     inbox_of,
+    last_reviewed_version,
+    sheet_changes_between,
     task_with_details,
 )
 from ..services import Decision
@@ -237,6 +239,13 @@ def _task_context(task: Task, user: User) -> dict:
     if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and action is not None:
         context["action"] = action
         prefetch_related_objects([action], "working_group__leads")  # the page names them
+    if task.kind == TaskKind.REVIEW and action is not None and task.owner is not None:
+        # What changed since the holder last reviewed this sheet (nothing on a first review).
+        since = last_reviewed_version(action, task.owner)
+        if since is not None:
+            changes = sheet_changes_between(action, since)
+            if changes.now.number != since:
+                context["sheet_changes"] = changes
     if action is not None:
         context["may_edit_sheet"] = action.status in SHEET_EDITABLE_STATES and may_edit_sheet(
             action, user
