@@ -362,7 +362,9 @@ class Contract(ConcurrentTransitionMixin, models.Model):
 class Theme(models.Model):
     """A strategic axis of the contract, holding its actions."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="themes")
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="themes"
+    )
     code = models.CharField(_("code"), max_length=20)
     title = models.CharField(_("title"), max_length=300)
     position = models.PositiveIntegerField(_("position"), default=0)
@@ -382,7 +384,12 @@ class Theme(models.Model):
 class WorkingGroup(models.Model):
     """A working group (groupe de travail) that reviews the actions of its theme."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="working_groups")
+    contract = models.ForeignKey(
+        Contract,
+        verbose_name=_("contract"),
+        on_delete=models.CASCADE,
+        related_name="working_groups",
+    )
     code = models.CharField(_("code"), max_length=20)
     title = models.CharField(_("title"), max_length=300)
     leads = models.ManyToManyField(
@@ -622,7 +629,10 @@ class SteeringCommittee(models.Model):
     """The comité de pilotage that validates the contract's content by vote."""
 
     contract = models.OneToOneField(
-        Contract, on_delete=models.CASCADE, related_name="steering_committee"
+        Contract,
+        verbose_name=_("contract"),
+        on_delete=models.CASCADE,
+        related_name="steering_committee",
     )
     chair = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -659,7 +669,9 @@ class SignatoryStatus(models.TextChoices):
 class Signatory(models.Model):
     """An organisation that signs the contract, through its signer or a representative."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="signatories")
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="signatories"
+    )
     organisation = models.ForeignKey(
         Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="+"
     )
