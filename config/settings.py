@@ -31,7 +31,7 @@ CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "config.admin.AccordAdminConfig",  # django.contrib.admin, titled Accord
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

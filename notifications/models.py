@@ -127,6 +127,7 @@ class NotificationPreference(models.Model):
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
+        verbose_name=_("person"),
         on_delete=models.CASCADE,
         related_name="notification_preferences",
     )

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .audit.selectors import contract_people
 from .audit.services import contract_people_change_record
@@ -197,7 +198,7 @@ class HistoryEntryAdmin(ReadOnlyAdmin):
 @admin.register(Task)
 class TaskAdmin(ReadOnlyAdmin):
     list_display = [
-        "pk",
+        "number",
         "kind",
         "contract",
         "action",
@@ -211,6 +212,10 @@ class TaskAdmin(ReadOnlyAdmin):
     search_fields = ["owner__username", "assignee__username", "action__code"]
     list_select_related = ["contract", "action", "owner", "on_behalf_of"]
     date_hierarchy = "created"
+
+    @admin.display(description=pgettext_lazy("number column", "No."), ordering="pk")
+    def number(self, task: Task) -> int:
+        return task.pk
 
 
 @admin.register(CommitteeVote)

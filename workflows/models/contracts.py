@@ -364,7 +364,9 @@ class Contract(ConcurrentTransitionMixin, models.Model):
 class Theme(models.Model):
     """A strategic axis of the contract, holding its actions."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="themes")
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="themes"
+    )
     code = models.CharField(_("code"), max_length=20)
     title = models.CharField(_("title"), max_length=300)
     position = models.PositiveIntegerField(_("position"), default=0)
@@ -384,7 +386,12 @@ class Theme(models.Model):
 class WorkingGroup(models.Model):
     """A working group (groupe de travail) that reviews the actions of its theme."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="working_groups")
+    contract = models.ForeignKey(
+        Contract,
+        verbose_name=_("contract"),
+        on_delete=models.CASCADE,
+        related_name="working_groups",
+    )
     code = models.CharField(_("code"), max_length=20)
     title = models.CharField(_("title"), max_length=300)
     leads = models.ManyToManyField(
@@ -439,8 +446,12 @@ pilot_or_coordinator_permission: Callable[[Any, Any], bool] = is_pilot_or_coordi
 class Action(ConcurrentTransitionMixin, models.Model):
     """An action sheet (fiche action): what will be done, by whom, funded how."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="actions")
-    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="actions")
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="actions"
+    )
+    theme = models.ForeignKey(
+        Theme, verbose_name=_("theme"), on_delete=models.CASCADE, related_name="actions"
+    )
     code = models.CharField(_("code"), max_length=20)
     title = models.CharField(_("title"), max_length=300)
     objective = models.TextField(_("objective"), blank=True)
@@ -679,7 +690,9 @@ def content_sha256(content: dict[str, Any]) -> str:
 class FundingLine(models.Model):
     """Who pays how much for an action, in exact euros."""
 
-    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="funding_lines")
+    action = models.ForeignKey(
+        Action, verbose_name=_("action"), on_delete=models.CASCADE, related_name="funding_lines"
+    )
     funder = models.ForeignKey(
         Organisation, verbose_name=_("funder"), on_delete=models.PROTECT, related_name="+"
     )
@@ -703,7 +716,9 @@ class FundingLine(models.Model):
 
 
 class Indicator(models.Model):
-    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="indicators")
+    action = models.ForeignKey(
+        Action, verbose_name=_("action"), on_delete=models.CASCADE, related_name="indicators"
+    )
     label = models.CharField(_("label"), max_length=500)
     position = models.PositiveIntegerField(_("position"), default=0)
 
@@ -720,7 +735,10 @@ class SteeringCommittee(models.Model):
     """The comité de pilotage that validates the contract's content by vote."""
 
     contract = models.OneToOneField(
-        Contract, on_delete=models.CASCADE, related_name="steering_committee"
+        Contract,
+        verbose_name=_("contract"),
+        on_delete=models.CASCADE,
+        related_name="steering_committee",
     )
     chair = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -757,7 +775,9 @@ class SignatoryStatus(models.TextChoices):
 class Signatory(models.Model):
     """An organisation that signs the contract, through its signer or a representative."""
 
-    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="signatories")
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="signatories"
+    )
     organisation = models.ForeignKey(
         Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="+"
     )

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from viewflow.workflow import status as viewflow_status
+from viewflow.workflow.fields import FlowReferenceField
 from viewflow.workflow.models import AbstractProcess, AbstractTask
 
 if TYPE_CHECKING:
@@ -76,6 +77,11 @@ class TaskStatus(models.TextChoices):
 class Process(AbstractProcess):
     """One run of a flow: a contract's approval (per version) or one action's review."""
 
+    # viewflow's columns whose labels its catalogue leaves in English, as viewflow declares
+    # them but labelled in Accord's words (the same columns: only their verbose names differ).
+    flow_class = FlowReferenceField(_("flow"))
+    finished = models.DateTimeField(pgettext_lazy("process", "finished at"), blank=True, null=True)
+
     contract = models.ForeignKey(
         Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="processes"
     )
@@ -88,7 +94,7 @@ class Process(AbstractProcess):
         related_name="processes",
     )
     contract_version = models.PositiveIntegerField(_("contract version"), default=1)
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(_("flow data"), default=dict, blank=True)
 
     # The unit of work of the decision moving this flow (``UnitOfWork.drive``), through which
     # its nodes record the history; never stored.
@@ -201,8 +207,31 @@ class Task(AbstractTask):
         blank=True,
         related_name="tasks",
     )
+    # viewflow's columns whose labels its catalogue leaves in English (or has none), as
+    # viewflow declares them but labelled in Accord's words: only their verbose names differ.
+    flow_task_type = models.CharField(_("step type"), max_length=50)
+    assigned = models.DateTimeField(pgettext_lazy("task", "assigned at"), blank=True, null=True)
+    started = models.DateTimeField(pgettext_lazy("task", "started at"), blank=True, null=True)
+    finished = models.DateTimeField(pgettext_lazy("task", "finished at"), blank=True, null=True)
+    external_task_id = models.CharField(  # noqa: DJ001 (viewflow's nullable column)
+        _("external task identifier"), max_length=50, blank=True, null=True, db_index=True
+    )
+    previous = models.ManyToManyField(
+        "self", verbose_name=_("previous tasks"), symmetrical=False, related_name="leading"
+    )
+    owner_permission = models.CharField(  # noqa: DJ001 (viewflow's nullable column)
+        _("permission required"), max_length=255, blank=True, null=True
+    )
     owner_permission_content_type = models.ForeignKey(
-        ContentType, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        ContentType,
+        verbose_name=_("permission object type"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    owner_permission_obj_pk = models.CharField(  # noqa: DJ001 (viewflow's nullable column)
+        _("permission object identifier"), max_length=255, blank=True, null=True
     )
     status = models.CharField(
         _("status"),
@@ -211,7 +240,7 @@ class Task(AbstractTask):
         max_length=50,
         db_index=True,
     )
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(_("task data"), default=dict, blank=True)
     kind = models.CharField(_("kind"), max_length=20, choices=TaskKind.choices, blank=True)
     contract: models.ForeignKey[Contract | None] = models.ForeignKey(
         Contract,

@@ -102,7 +102,9 @@ class HistoryEntry(models.Model):
     recomputed whatever later happens to the accounts.
     """
 
-    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="history")
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.PROTECT, related_name="history"
+    )
     seq = models.PositiveIntegerField(_("sequence"))
     at = models.DateTimeField(_("time"))
     actor = models.ForeignKey(
