@@ -51,7 +51,7 @@ def meeting_ics(meeting: Meeting, attendees: list[User]) -> bytes:
         if not person.email:
             continue
         attendee = vCalAddress(f"mailto:{person.email}")
-        attendee.params["cn"] = vText(person.full_name or person.username)
+        attendee.params["cn"] = vText(person.display_name)
         attendee.params["role"] = vText("REQ-PARTICIPANT")
         attendee.params["partstat"] = vText("NEEDS-ACTION")
         attendee.params["rsvp"] = vText("TRUE")

@@ -88,7 +88,7 @@ def task_label(task: Task) -> str:
 
 
 def _person(user: User) -> str:
-    return user.full_name or user.username
+    return user.display_name
 
 
 @dataclass

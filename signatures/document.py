@@ -121,12 +121,12 @@ def signatory_label(signatory: Signatory) -> list[str]:
     lines = [
         _("For %(organisation)s (%(kind)s)")
         % {"organisation": signatory.organisation.name, "kind": signatory.get_kind_display()},
-        ", ".join(part for part in (signer.display_name, signer.title) if part),
+        signer.name_with_position,
     ]
     representative = signatory.represented_by
     if representative is not None:
         lines.append(
-            _("represented by %(representative)s") % {"representative": representative.display_name}
+            _("represented by %(representative)s") % {"representative": representative.formal_name}
         )
         if signatory.mandate_reference:
             lines.append(mandate_text(signatory.mandate_reference, signatory.mandate_date))

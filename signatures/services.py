@@ -35,6 +35,8 @@ from .document import (
 )
 from .models import AuthenticationMethod, ContractDocument, SignatureEvidence, SigningKey
 
+# The evidence keeps the names as the signature says them (SignatureEvidence.signer_name).
+NAME_MAX_LENGTH = 255
 NO_DOCUMENT = gettext_noop(
     "There is no contract document to sign: the deliberation is not recorded."
 )
@@ -175,8 +177,8 @@ def signature_apply(
             else ""
         )
         text = signature_text(
-            signed_by=signed_by.display_name,
-            signer=signer.display_name,
+            signed_by=signed_by.formal_name,
+            signer=signer.formal_name,
             organisation=signatory.organisation.name,
             when=now,
             mandate=mandate,
@@ -205,8 +207,9 @@ def signature_apply(
         organisation=signatory.organisation.name,
         signer=signer,
         signed_by=signed_by,
-        signer_name=signer.display_name,
-        signed_by_name=signed_by.display_name,
+        # A name longer than the column (two names of 150 characters) is cut, not refused.
+        signer_name=signer.formal_name[:NAME_MAX_LENGTH],
+        signed_by_name=signed_by.formal_name[:NAME_MAX_LENGTH],
         mandate_reference=signatory.mandate_reference,
         mandate_date=signatory.mandate_date,
         document_sha256=document.sha256,
@@ -284,8 +287,8 @@ def _certificate_data(
             {
                 "organisation": s.organisation.name,
                 "kind": s.kind,
-                "signer": s.signer.display_name,
-                "represented_by": s.represented_by.display_name if s.represented_by else "",
+                "signer": s.signer.name_with_position,
+                "represented_by": s.represented_by.formal_name if s.represented_by else "",
                 "status": s.status,
             }
             for s in signatories

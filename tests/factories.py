@@ -39,10 +39,11 @@ class UserFactory(DjangoModelFactory):
         skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"person{n}")
-    full_name = factory.LazyAttribute(lambda o: f"Personne {o.username}")
+    first_name = "Personne"
+    last_name = factory.LazyAttribute(lambda o: o.username)
     email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
     organisation = factory.SubFactory(OrganisationFactory)
-    title = "Chargé de mission"
+    position = "Chargé de mission"
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation

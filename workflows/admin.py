@@ -37,13 +37,34 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ["username", "full_name", "organisation", "title", "email", "is_staff"]
-    list_filter = ["organisation", "is_staff", "is_active"]
-    search_fields = ["username", "full_name", "email", "organisation__code"]
-    fieldsets = [
-        *(DjangoUserAdmin.fieldsets or ()),
-        (_("Organisation"), {"fields": ["full_name", "organisation", "title"]}),
+    list_display = [
+        "username",
+        "last_name",
+        "first_name",
+        "organisation",
+        "position",
+        "email",
+        "is_staff",
     ]
+    list_filter = ["organisation", "is_staff", "is_active"]
+    search_fields = [
+        "username",
+        "first_name",
+        "last_name",
+        "position",
+        "email",
+        "organisation__code",
+    ]
+    # Django's "personal info" with the civility before the name.
+    fieldsets = [
+        (
+            fields_name,
+            {**options, "fields": ["civility", *options["fields"]]}
+            if "first_name" in options.get("fields", ())
+            else options,
+        )
+        for fields_name, options in DjangoUserAdmin.fieldsets or ()
+    ] + [(_("Organisation"), {"fields": ["organisation", "position"]})]
 
 
 class ThemeInline(admin.TabularInline):

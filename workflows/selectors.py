@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +143,24 @@ def history_verify(contract: Contract) -> ChainVerification:
 
 def history_of(contract: Contract) -> QuerySet[HistoryEntry]:
     return contract.history.select_related("actor", "on_behalf_of").order_by("seq")
+
+
+# The keys of an entry's details that name people: the chain keeps their usernames.
+HISTORY_PERSON_KEYS = frozenset({"owner", "on_behalf_of", "signer", "from", "to", "recipients"})
+
+
+def history_people(entries: Iterable[HistoryEntry]) -> dict[str, User]:
+    """username -> person, for everyone the entries' details name (one query), so that the
+    pages show their names beside the usernames the history keeps."""
+    usernames: set[str] = set()
+    for entry in entries:
+        for key in HISTORY_PERSON_KEYS & entry.data.keys():
+            value = entry.data[key]
+            values = value if isinstance(value, list) else [value]
+            usernames.update(name for name in values if isinstance(name, str) and name)
+    if not usernames:
+        return {}
+    return User.objects.in_bulk(usernames, field_name="username")
 
 
 def user_may_import_contracts(user: User) -> bool:
@@ -365,6 +384,7 @@ class ContractPage:
     committee: SteeringCommittee | None
     coordinators: QuerySet[User]
     history: list[HistoryEntry]
+    history_people: dict[str, User]
     history_total: int
     verification: ChainVerification
     is_coordinator: bool
@@ -406,6 +426,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     current_vote = next((vote for vote in votes if not vote.outcome), None)
     cast = sum(current_vote.tally()) if current_vote is not None else 0
     verification = history_verify(contract)
+    history = list(history_of(contract).select_related("action").reverse()[:RECENT_HISTORY])[::-1]
     return ContractPage(
         contract=contract,
         themes=contract.themes.prefetch_related(Prefetch("actions", queryset=actions)),
@@ -426,9 +447,8 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         ),
         committee=committee,
         coordinators=contract.coordinators.select_related("organisation"),
-        history=list(history_of(contract).select_related("action").reverse()[:RECENT_HISTORY])[
-            ::-1
-        ],
+        history=history,
+        history_people=history_people(history),
         history_total=verification.entries,
         verification=verification,
         is_coordinator=is_coordinator(contract, user),

@@ -29,7 +29,7 @@ def test_a_lead_approves_an_action_sheet_from_the_inbox(page, live_server):
     contract = ContractFactory(reference="CLS-TDC-2019", coordinator=coordinator)
     SteeringCommitteeFactory(contract=contract)
     SignatoryFactory(contract=contract)
-    lead = UserFactory(username="camille", full_name="Camille Durand")
+    lead = UserFactory(username="camille", first_name="Camille", last_name="Durand")
     action = ActionFactory(contract=contract, code="T1-A1", title="Accompagner les installations")
     action.working_group.leads.set([lead, UserFactory()])
     launch(contract, coordinator)

@@ -23,7 +23,7 @@ def log_in(page, username: str, password: str) -> None:
 
 
 def test_a_person_logs_in_and_lands_on_their_contracts(page, live_server):
-    person = UserFactory(username="camille", full_name="Camille Durand")
+    person = UserFactory(username="camille", first_name="Camille", last_name="Durand")
 
     log_in(page, person.username, PASSWORD)
 

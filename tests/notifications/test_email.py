@@ -27,7 +27,14 @@ LATER = datetime.timedelta(minutes=5)
 
 @pytest.fixture
 def lead():
-    return UserFactory(username="lea", full_name="Léa Martin", email="lea@example.org")
+    return UserFactory(
+        username="lea",
+        civility="Mme",
+        first_name="Léa",
+        last_name="Martin",
+        email="lea@example.org",
+        position="cheffe de projet ARS",
+    )
 
 
 @pytest.fixture
@@ -61,10 +68,12 @@ def test_a_new_task_is_e_mailed_in_french_with_a_direct_link(review_launch, lead
     link = f"https://accord.example.org/taches/{notification.task_id}/"
     assert message.subject == f"[Accord] {notification.title}"
     assert message.subject.startswith("[Accord] Nouvelle tâche")
-    assert "Bonjour Léa Martin," in message.body
+    # Greeted by name, not by position nor username.
+    assert message.body.startswith("Bonjour Léa Martin,\n")
     assert link in message.body
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
+    assert "<p>Bonjour Léa Martin,</p>" in html
     assert f'<a href="{link}">' in html
     notification.refresh_from_db()
     assert notification.emailed_at is not None
@@ -240,3 +249,24 @@ def test_in_accord_only_means_no_e_mail(review_launch, lead):
     delivery.digests_send()
     tasks.deliver_overdue(now=timezone.now() + LATER)
     assert not [m for m in mail.outbox if m.to == ["lea@example.org"]]
+
+
+def test_someone_without_a_name_is_greeted_without_their_username(review_launch, lead, settings):
+    lead.first_name = lead.last_name = ""
+    lead.save()
+    review_launch()
+
+    (message,) = [m for m in mail.outbox if m.to == ["lea@example.org"]]
+    assert message.body.startswith("Bonjour,\n")
+    assert "<p>Bonjour,</p>" in message.alternatives[0][0]
+
+
+def test_a_digest_greets_by_name(review_launch, lead):
+    NotificationPreference.objects.create(
+        user=lead, event=NotificationEvent.TASK_ASSIGNED, email_mode=EmailMode.DIGEST
+    )
+    review_launch()
+    call_command("deliver_notifications", "--digests", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+    (digest,) = [m for m in mail.outbox if m.to == ["lea@example.org"]]
+    assert digest.body.startswith("Bonjour Léa Martin,\n")

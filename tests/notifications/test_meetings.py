@@ -24,7 +24,7 @@ def english(client):
 
 @pytest.fixture
 def committee(contract):
-    chair = UserFactory(email="presidente@example.org", full_name="Anne Présidente")
+    chair = UserFactory(email="presidente@example.org", first_name="Anne", last_name="Présidente")
     members = [UserFactory(email=f"membre{n}@example.org") for n in range(2)]
     return SteeringCommitteeFactory(contract=contract, chair=chair, members=members)
 

@@ -112,6 +112,8 @@ def test_a_decision_reaches_the_coordinators_and_the_pilot_but_not_its_author(
 
     (for_coordinator,) = notifications_of(coordinator, NotificationEvent.DECISION_MADE)
     assert "a approuvé" in for_coordinator.title
+    # The author by their name ("Personne person3 a approuvé : ...").
+    assert for_coordinator.title.startswith(f"{task.owner.display_name} a approuvé")
     assert notifications_of(action.pilot, NotificationEvent.DECISION_MADE)
     assert not notifications_of(task.owner, NotificationEvent.DECISION_MADE)
 

@@ -74,7 +74,7 @@ def test_an_overdue_task_notifies_its_holder_and_alerts_the_coordinator_once(rev
     assert notice.recipient == review.owner
     (alert,) = sent(NotificationEvent.OVERDUE_ALERT)
     assert alert.recipient == coordinator
-    assert review.owner.username in alert.title or review.owner.full_name in alert.title
+    assert review.owner.display_name in alert.title
     history = HistoryEntry.objects.filter(contract=review.contract, event=HistoryEvent.REMINDER)
     assert sorted(history.values_list("name", flat=True)) == ["coordinator_alert", "overdue"]
     out = io.StringIO()

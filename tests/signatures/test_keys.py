@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_person_certificate_is_issued_once_by_the_installation_authority():
-    person = UserFactory(full_name="Élodie Adjointe")
+    person = UserFactory(first_name="Élodie", last_name="Adjointe")
 
     first, again = keys.person_key(person), keys.person_key(person)
 

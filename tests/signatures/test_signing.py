@@ -49,8 +49,15 @@ def parties(contract):
         contract=contract,
         kind="associated",
         organisation__name="Centre hospitalier",
-        signer=UserFactory(full_name="Jean Directeur"),
-        represented_by=UserFactory(full_name="Élodie Adjointe"),
+        signer=UserFactory(
+            civility="M.", first_name="Jean", last_name="Directeur", position="directeur"
+        ),
+        represented_by=UserFactory(
+            civility="Mme",
+            first_name="Élodie",
+            last_name="Adjointe",
+            position="directrice adjointe",
+        ),
         mandate_reference="Décision 2019-12",
         mandate_date=datetime.date(2019, 1, 15),
     )
@@ -77,7 +84,9 @@ def test_the_document_is_generated_and_frozen_when_the_deliberation_is_recorded(
         "Caisse d'allocations",
         "DEL-2024-031",
         "Centre hospitalier",
-        "représenté par Élodie Adjointe",
+        # The parties by their names and positions, their representatives by their names.
+        "(associé) : M. Jean Directeur, directeur, représenté par Mme Élodie Adjointe (mandat : "
+        "Décision 2019-12",
         "Décision 2019-12",
         "Signatures",
     ):
@@ -109,7 +118,9 @@ def test_each_signature_is_a_pades_signature_in_the_party_block_and_a_seal_close
     assert check.signatures[1].chain[-1] == "Élodie Adjointe"
     assert "Accord — autorité de certification" in check.signatures[1].chain
     text = pdf_text(pdf)
-    assert "Signé par Élodie Adjointe pour Jean Directeur, Centre hospitalier, le" in text
+    # The signature block, then the signature's text in it.
+    assert "M. Jean Directeur, directeur représenté par Mme Élodie Adjointe" in text
+    assert "Signé par Mme Élodie Adjointe pour M. Jean Directeur, Centre hospitalier, le" in text
     assert "mandat : Décision 2019-12 du 15 janvier 2019" in text
     assert "Scellé par Accord le" in text
     assert document.sealed_at is not None
@@ -250,7 +261,7 @@ def test_the_completion_certificate_names_the_signatures_and_the_history_head(
     assert certificate["history_head"] == {"seq": head.seq, "hash": head.hash}
     assert certificate["document_sha256"] == contract.document_sha256
     signed = certificate["signatures"][1]
-    assert (signed["signer"], signed["signed_by"]) == ("Jean Directeur", "Élodie Adjointe")
+    assert (signed["signer"], signed["signed_by"]) == ("M. Jean Directeur", "Mme Élodie Adjointe")
     assert signed["mandate"] == "mandat\xa0: Décision 2019-12 du 15 janvier 2019"
     assert (
         signed["certificate_sha256"]
@@ -259,7 +270,8 @@ def test_the_completion_certificate_names_the_signatures_and_the_history_head(
     text = pdf_text(completion_certificate_pdf(contract))
     assert "Certificat de signature" in text
     assert head.hash in text
-    assert "Élodie Adjointe pour Jean Directeur" in text
+    assert "Mme Élodie Adjointe pour M. Jean Directeur" in text
+    assert "M. Jean Directeur, directeur, représenté par Mme Élodie Adjointe" in text
 
 
 def test_no_certificate_before_the_contract_is_signed(contract, coordinator, parties):
@@ -281,7 +293,7 @@ def test_verify_document_reports_each_signature_and_fails_on_a_tampered_copy(
 
     call_command("verify_document", contract.reference)
     out = capsys.readouterr().out
-    assert "signed by Élodie Adjointe for Jean Directeur, Centre hospitalier" in out
+    assert "signed by Mme Élodie Adjointe for M. Jean Directeur, Centre hospitalier" in out
     assert out.count(": intact;") == 3
     assert "mandate: Décision 2019-12 2019-01-15" in out
     assert f"{contract.reference}: OK (3 signatures)" in out
@@ -303,7 +315,7 @@ def test_a_delegate_signs_with_their_own_certificate_for_the_absent_signer(
     contract, coordinator, parties
 ):
     mayor, _hospital = parties
-    delegate = UserFactory(full_name="Paul Délégué")
+    delegate = UserFactory(first_name="Paul", last_name="Délégué")
     today = timezone.localdate()
     services.delegation_declare(user=mayor.signer, delegate=delegate, start=today, end=today)
     walk_to_signed(contract, coordinator)

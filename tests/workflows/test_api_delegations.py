@@ -49,7 +49,7 @@ def lead(contract, coordinator):
 
 @pytest.fixture
 def delegate():
-    return UserFactory(username="suppleante", full_name="Sophie Suppléante")
+    return UserFactory(username="suppleante", first_name="Sophie", last_name="Suppléante")
 
 
 def review_of(lead) -> Task:

@@ -95,12 +95,12 @@ def committee(contract):
 
 @pytest.fixture
 def signer():
-    return UserFactory(username="maire", full_name="Marie Maire")
+    return UserFactory(username="maire", first_name="Marie", last_name="Maire")
 
 
 @pytest.fixture
 def representative():
-    return UserFactory(username="adjoint", full_name="Paul Adjoint")
+    return UserFactory(username="adjoint", first_name="Paul", last_name="Adjoint")
 
 
 @pytest.fixture
@@ -301,8 +301,8 @@ def test_a_representative_finds_the_signature_they_give_for_the_signer(
 
 
 def test_a_delegate_finds_the_absent_leads_review_marked_for_them(in_review, lead):
-    colleague = UserFactory(username="collegue", full_name="Claire Collègue")
-    lead.full_name = "Luc Lead"
+    colleague = UserFactory(username="collegue", first_name="Claire", last_name="Collègue")
+    lead.first_name, lead.last_name = "Luc", "Lead"
     lead.save()
     services.delegation_declare(
         user=lead,

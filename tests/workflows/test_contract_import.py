@@ -184,15 +184,144 @@ def test_new_people_have_no_usable_password(scenario):
     contract_import(document=scenario, actor=None)
 
     person = User.objects.get(username="elue.cd82")
-    assert (person.full_name, person.email, person.organisation.code, person.title) == (
-        "Conseillère départementale déléguée",
+    assert (
+        person.civility,
+        person.first_name,
+        person.last_name,
+        person.email,
+        person.organisation.code,
+        person.position,
+    ) == (
+        "Mme",
+        "Monique",
+        "Lafforgue",
         "elue.cd82@example.org",
         "CD82",
-        "Conseillère départementale",
+        "conseillère départementale déléguée",
+    )
+    assert person.name_with_position == (
+        "Mme Monique Lafforgue, conseillère départementale déléguée"
     )
     people = User.objects.filter(username__in=[p["username"] for p in scenario["people"]])
     assert people.count() == 22
     assert not any(person.has_usable_password() for person in people)
+
+
+# --- People: names and positions ----------------------------------------------------------
+
+
+def person_entry(scenario, username: str) -> dict:
+    return next(entry for entry in scenario["people"] if entry["username"] == username)
+
+
+def test_people_have_a_civility_a_name_and_a_position(scenario):
+    contract_import(document=scenario, actor=None)
+
+    person = User.objects.get(username="tech1.ars")
+    assert (person.display_name, person.formal_name) == ("Claire Martin", "Mme Claire Martin")
+    assert person.name_with_position == (
+        "Mme Claire Martin, cheffe de projet animation territoriale, délégation départementale"
+    )
+    men = User.objects.filter(
+        username__in=[p["username"] for p in scenario["people"]], civility="M."
+    )
+    assert set(men.values_list("username", flat=True)) >= {"coordination.cls", "dg.ars"}
+
+
+def test_every_person_of_the_demo_has_a_name_of_their_own(scenario):
+    names = [(p["first_name"], p["last_name"]) for p in scenario["people"]]
+    assert len(set(names)) == len(names) == 22
+    assert {p["civility"] for p in scenario["people"]} == {"Mme", "M."}
+    # The position is no name, and no name is a position.
+    assert all(p["last_name"] not in p["title"] for p in scenario["people"])
+
+
+@pytest.mark.parametrize("civility", ["Mlle", "Madame", "mme", "Dr"])
+def test_an_unknown_civility_is_refused(scenario, civility):
+    scenario["people"][1]["civility"] = civility
+
+    assert problems(scenario) == [
+        f'people[1].civility: unknown civility "{civility}" (expected one of Mme, M.)'
+    ]
+    with override("fr"):
+        assert validate_contract_file(scenario) == [
+            f'people[1].civility: civilité inconnue "{civility}" (valeurs attendues\u00a0: Mme, M.)'
+        ]
+
+
+def test_names_too_long_for_their_columns_are_refused(scenario):
+    scenario["people"][0]["first_name"] = "A" * 151
+
+    assert problems(scenario) == ["people[0].first_name: is too long (151 characters, at most 150)"]
+
+
+def test_a_person_without_a_name_is_named_by_their_username(scenario):
+    entry = person_entry(scenario, "directeur.msa")
+    for field in ("civility", "first_name", "last_name"):
+        del entry[field]
+
+    contract_import(document=scenario, actor=None)
+
+    person = User.objects.get(username="directeur.msa")
+    assert (person.display_name, person.name_with_position) == (
+        "directeur.msa",
+        "directeur.msa, directeur",
+    )
+
+
+def test_a_file_written_before_names_still_imports(scenario):
+    """Its people have a ``full_name``, most often a position (the files of the first
+    format, the demo's among them): a position joins the title, a name fills the name."""
+    legacy = {
+        "tech1.ars": ("Chargée de mission animation territoriale ARS", "Délégation départementale"),
+        "president.cctdc": ("Président de la Communauté de communes", "Président"),
+        "directeur.msa": ("Directeur de la MSA", ""),
+        "tech2.ars": ("Mme Inès Caron", "Chargée de mission prévention"),
+        "elu2.cctdc": ("Bruno Lefèvre", "Conseiller communautaire"),
+    }
+    for username, (full_name, title) in legacy.items():
+        entry = person_entry(scenario, username)
+        for field in ("civility", "first_name", "last_name"):
+            del entry[field]
+        entry.update(full_name=full_name, title=title)
+
+    contract_import(document=scenario, actor=None)
+
+    people = User.objects.in_bulk(legacy, field_name="username")
+    assert {
+        username: (p.civility, p.first_name, p.last_name, p.position)
+        for username, p in people.items()
+    } == {
+        "tech1.ars": (
+            "",
+            "",
+            "",
+            "Chargée de mission animation territoriale ARS (Délégation départementale)",
+        ),
+        "president.cctdc": ("", "", "", "Président de la Communauté de communes"),
+        "directeur.msa": ("", "", "", "Directeur de la MSA"),
+        "tech2.ars": ("Mme", "Inès", "Caron", "Chargée de mission prévention"),
+        "elu2.cctdc": ("", "Bruno", "Lefèvre", "Conseiller communautaire"),
+    }
+    assert people["tech1.ars"].display_name == "tech1.ars"
+
+
+def test_a_full_name_beside_the_name_adds_only_what_the_name_lacks(scenario):
+    same = person_entry(scenario, "tech1.ars")
+    same.update(full_name="Mme Claire Martin")
+    del same["civility"]
+    other = person_entry(scenario, "dg.ars")
+    other.update(full_name="Directeur général")
+
+    contract_import(document=scenario, actor=None)
+
+    claire = User.objects.get(username="tech1.ars")
+    assert (claire.formal_name, claire.position) == ("Mme Claire Martin", same["title"])
+    director = User.objects.get(username="dg.ars")
+    assert (director.formal_name, director.position) == (
+        "M. Philippe Garnier",
+        "directeur général de l'ARS Occitanie",
+    )
 
 
 def test_existing_organisations_and_people_are_reused(scenario):
@@ -703,8 +832,8 @@ def test_the_problems_read_in_french(scenario):
         'kind: type inconnu "CLSM" (valeurs attendues\u00a0: CLS, CTG, CSF, OTHER)',
         "territory.communes: doit être un nombre entier, et non une chaîne de caractères",
         "period.end: ce champ est obligatoire",
-        "people[0].mail: champ inconnu (champs possibles\u00a0: username, full_name, email, "
-        "organisation, title)",
+        "people[0].mail: champ inconnu (champs possibles\u00a0: username, civility, first_name, "
+        "last_name, full_name, email, organisation, title)",
         "people[0].email: ce champ est obligatoire",
         "themes[0].actions[3].funding[0].amount: doit être un montant en euros tel que "
         '"1250.50", et non "12,50"',

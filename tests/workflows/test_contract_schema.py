@@ -15,6 +15,7 @@ from workflows.contract_file import FORMAT, SCHEMA_PATH
 from workflows.contract_file.schema import SPECIFIC
 from workflows.models import (
     Action,
+    Civility,
     Contract,
     ContractKind,
     Indicator,
@@ -95,6 +96,7 @@ def test_the_schema_names_the_format_the_kinds_and_the_signatory_kinds_of_the_mo
     assert at("format")["const"] == FORMAT
     assert at("kind")["enum"] == ContractKind.values
     assert at("signatories[].kind")["enum"] == SignatoryKind.values
+    assert at("people[].civility")["enum"] == Civility.values
 
 
 @pytest.mark.parametrize(
@@ -107,9 +109,12 @@ def test_the_schema_names_the_format_the_kinds_and_the_signatory_kinds_of_the_mo
         ("organisations[].name", Organisation, "name"),
         ("organisations[].category", Organisation, "category"),
         ("people[].username", User, "username"),
-        ("people[].full_name", User, "full_name"),
+        ("people[].first_name", User, "first_name"),
+        ("people[].last_name", User, "last_name"),
+        # A former full_name that is no name goes to the position.
+        ("people[].full_name", User, "position"),
         ("people[].email", User, "email"),
-        ("people[].title", User, "title"),
+        ("people[].title", User, "position"),
         ("people[].organisation", Organisation, "code"),
         ("themes[].code", Theme, "code"),
         ("themes[].title", Theme, "title"),

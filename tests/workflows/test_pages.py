@@ -40,6 +40,7 @@ from workflows.models import (
     ActionStatus,
     Contract,
     ContractStatus,
+    HistoryEntry,
     HistoryEvent,
 )
 
@@ -220,7 +221,7 @@ def test_the_contract_page_shows_status_actions_and_an_intact_history(
     client, contract, action, coordinator
 ):
     SteeringCommitteeFactory(contract=contract)
-    representative = UserFactory(full_name="Mme Représentante")
+    representative = UserFactory(civility="Mme", first_name="Anne", last_name="Représentante")
     signatory = SignatoryFactory(contract=contract, represented_by=representative)
     services.launch_review(contract=contract, actor=coordinator)
     client.force_login(coordinator)
@@ -234,7 +235,9 @@ def test_the_contract_page_shows_status_actions_and_an_intact_history(
     assert "T1-A1" in page
     assert "Accompagner les installations" in page
     assert "In review" in page  # the action's status
-    assert f"Mme Représentante for {signatory.signer.display_name}" in page
+    # The representative by their name, the signer with their position too.
+    signer = signatory.signer.display_name
+    assert f"Ms Anne Représentante for {signer}, Chargé de mission" in page
     assert "Working-group review launched" in page
     assert "Action submitted for review" in page
     # The launch, the action sent to review, its two leads' review tasks opened and notified.
@@ -253,7 +256,7 @@ def test_the_contract_page_shows_dates_and_amounts_the_french_way(client, contra
 
 
 def test_the_history_says_who_acted_for_whom(client, contract, coordinator):
-    absent = UserFactory(full_name="Mme Titulaire")
+    absent = UserFactory(civility="Mme", first_name="Sophie", last_name="Titulaire")
     # An entry written as it is recorded, and nothing else (no reaction runs).
     with transaction.atomic(), UnitOfWork.lock(contract.pk, reactions=()) as unit:
         unit.record(
@@ -267,9 +270,33 @@ def test_the_history_says_who_acted_for_whom(client, contract, coordinator):
         )
     client.force_login(coordinator)
     page = text(client.get(detail_url(contract)))
-    assert f"{coordinator.display_name} for Mme Titulaire" in page
+    assert f"{coordinator.display_name} for Sophie Titulaire" in page
     assert "Work suspended" in page
     assert "Fusion des communautés de communes" in page
+
+
+def test_the_history_names_the_people_its_details_keep_by_username(client, contract, coordinator):
+    holder = UserFactory(username="tech1.ars", first_name="Claire", last_name="Martin")
+    # Usernames in the details, as the chain keeps them; one of an account gone since.
+    with transaction.atomic(), UnitOfWork.lock(contract.pk, reactions=()) as unit:
+        unit.record(
+            event=HistoryEvent.REMINDER,
+            name="overdue",
+            data={"owner": "tech1.ars", "recipients": ["tech1.ars", "parti.e"], "task": 7},
+        )
+    entry = HistoryEntry.objects.get(contract=contract, event=HistoryEvent.REMINDER)
+    assert entry.data["owner"] == holder.username  # what is hashed stays a username
+    client.force_login(coordinator)
+
+    for url in (
+        reverse("workflows:contract_detail", args=[contract.pk]),
+        reverse("workflows:contract_history", args=[contract.pk]),
+        reverse("workflows:history_search"),
+    ):
+        page = text(client.get(url))
+        assert "<dt>Held by</dt><dd>Claire Martin (tech1.ars)</dd>" in page
+        assert "Claire Martin (tech1.ars), parti.e</dd>" in page
+        assert "<dt>Task no.</dt><dd>7</dd>" in page
 
 
 def test_an_altered_history_is_shown_prominently(client, contract, action, coordinator):

@@ -6,6 +6,7 @@ source text, except where the French formatting of dates and amounts is the poin
 """
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -77,7 +78,10 @@ def leads(action):
 
 @pytest.fixture
 def committee(contract):
-    members = [UserFactory(full_name="Élue un"), UserFactory(full_name="Élu deux")]
+    members = [
+        UserFactory(first_name="Élue", last_name="un"),
+        UserFactory(first_name="Élu", last_name="deux"),
+    ]
     return SteeringCommitteeFactory(contract=contract, members=members, quorum=2)
 
 
@@ -252,6 +256,35 @@ def test_the_review_page_shows_the_action_sheet_the_french_way(client, in_review
     assert 'name="decision" value="approve"' in page
     assert 'name="decision" value="request_changes"' in page
     assert_well_formed(response)
+
+
+def test_the_review_page_names_people_by_their_names(client, in_review, leads, action):
+    lead = leads[0]
+    lead.username, lead.civility, lead.first_name, lead.last_name = (
+        "tech1.ars",
+        "Mme",
+        "Claire",
+        "Martin",
+    )
+    lead.position = "cheffe de projet ARS"
+    lead.save()
+    pilot = action.pilot
+    pilot.civility, pilot.first_name, pilot.last_name = "M.", "Jean", "Dupont"
+    pilot.position = "coordinateur CLS"
+    pilot.save()
+    client.force_login(lead)
+
+    page = text(client.get(task_url(review_task_of(lead)), HTTP_ACCEPT_LANGUAGE="fr"))
+
+    # Who holds the task, and the leads of the sheet's working group: by name.
+    assert "<dt>Attribuée à</dt>\n      <dd>Claire Martin</dd>" in page
+    (leads_line,) = re.findall(r"Animateurs\u00a0: ([^<]*)<", page)
+    assert "Claire Martin" in leads_line.split(", ")
+    # The pilot with their position and organisation.
+    assert f'Jean Dupont <span class="muted">(coordinateur CLS, {pilot.organisation.name})' in page
+    # Nowhere by username, nor as their position alone.
+    assert "tech1.ars" not in page
+    assert pilot.username not in page
 
 
 def test_approving_a_review_from_its_page_leads_back_to_the_inbox(client, in_review, leads, action):
@@ -502,7 +535,7 @@ def test_the_coordinator_records_the_deliberation_from_the_task_page(
 @pytest.fixture
 def signing(contract, action, coordinator):
     SteeringCommitteeFactory(contract=contract)
-    representative = UserFactory(full_name="Mme Représentante")
+    representative = UserFactory(civility="Mme", first_name="Anne", last_name="Représentante")
     signatory = SignatoryFactory(
         contract=contract, represented_by=representative, mandate_reference="Arrêté 2019-12"
     )
@@ -520,7 +553,7 @@ def test_the_signature_page_shows_the_fingerprint_and_who_signs_for_whom(client,
     page = text(response)
     assert response.status_code == 200
     assert contract.document_sha256[:8] in page
-    assert f"Mme Représentante for {signing.signer.display_name}" in page
+    assert f"Ms Anne Représentante for {signing.signer.display_name}, Chargé de mission" in page
     assert "Arrêté 2019-12" in page
     assert 'type="password"' in page
     assert 'autocomplete="current-password"' in page

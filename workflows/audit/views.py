@@ -14,7 +14,12 @@ from django.views.decorators.http import require_POST
 
 from workflows.http import AuthenticatedHttpRequest
 from workflows.models import Contract, HistoryExport, User
-from workflows.selectors import contracts_visible_to, history_of, history_verify
+from workflows.selectors import (
+    contracts_visible_to,
+    history_of,
+    history_people,
+    history_verify,
+)
 
 from . import services
 from .forms import SEARCH_FIELDS, HistorySearchForm
@@ -49,12 +54,14 @@ def search_form(request: AuthenticatedHttpRequest) -> HistorySearchForm:
 def contract_history(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One contract's history as a readable timeline, with its integrity and its auditors."""
     contract = _visible_contract(request, pk)
+    history = list(history_of(contract).select_related("action"))
     return render(
         request,
         "workflows/audit/contract_history.html",
         {
             "contract": contract,
-            "history": history_of(contract).select_related("action"),
+            "history": history,
+            "history_people": history_people(history),
             "verification": history_verify(contract),
             "auditors": contract_auditors(contract),
             "nav_section": "audit",
@@ -94,7 +101,13 @@ def history_search_page_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(
         request,
         "workflows/audit/search.html",
-        {"form": form, "error_forms": [form], "page": page, "nav_section": "audit"},
+        {
+            "form": form,
+            "error_forms": [form],
+            "page": page,
+            "history_people": history_people(page.entries) if page else {},
+            "nav_section": "audit",
+        },
         status=400 if form.is_bound and not form.is_valid() else 200,
     )
 

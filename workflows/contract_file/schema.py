@@ -42,6 +42,9 @@ SPECIFIC: dict[tuple[str, str], Promise] = {
     ("people[].username", "pattern"): gettext_lazy(
         '"%(value)s" is not a valid username (letters, digits and @ . + - _ only)'
     ),
+    ("people[].civility", "enum"): gettext_lazy(
+        'unknown civility "%(value)s" (expected one of %(expected)s)'
+    ),
     ("themes[].actions[].working_group", "required"): gettext_lazy(
         "an action needs a working group"
     ),

@@ -73,8 +73,10 @@ from .history import (
 )
 from .meetings import Meeting
 from .people import (
+    Civility,
     Organisation,
     User,
+    fields_with_full_name,
 )
 
 __all__ = [
@@ -91,6 +93,7 @@ __all__ = [
     "Action",
     "ActionStatus",
     "ActionVersion",
+    "Civility",
     "CommitteeVote",
     "Contract",
     "ContractAuditor",
@@ -126,6 +129,7 @@ __all__ = [
     "content_sha256",
     "contract_is_signed",
     "coordinator_permission",
+    "fields_with_full_name",
     "guard",
     "has_actions",
     "has_mandatory_signatory",

@@ -30,6 +30,7 @@ from ..models import (
     User,
     WorkingGroup,
     content_sha256,
+    fields_with_full_name,
     sheet_content,
 )
 
@@ -114,15 +115,31 @@ def _import_people(entries: list[dict], organisations: dict[str, Organisation]) 
             continue
         person = User(
             username=entry["username"],
-            full_name=entry["full_name"],
             email=entry["email"],
             organisation=organisations[entry["organisation"]],
-            title=entry["title"],
+            **_name_and_position(entry),
         )
         person.set_unusable_password()
         new_people.append(person)
     User.objects.bulk_create(new_people, ignore_conflicts=True)
     return User.objects.in_bulk(usernames, field_name="username")
+
+
+def _name_and_position(entry: dict) -> dict[str, str]:
+    """A person's civility, first and last name and position (the file's ``title``).
+
+    A ``full_name``, as every file had before people had a name of their own, is read as
+    migration 0011 read it in the databases: a name ("Mme Claire Martin") fills the name
+    when the entry gives none, any other text ("Chargée de mission ARS") joins the position.
+    """
+    fields = {
+        "civility": entry.get("civility") or "",
+        "first_name": (entry.get("first_name") or "").strip(),
+        "last_name": (entry.get("last_name") or "").strip(),
+        "position": (entry.get("title") or "").strip(),
+    }
+    full_name = (entry.get("full_name") or "").strip()
+    return fields_with_full_name(full_name, **fields) if full_name else fields
 
 
 def _import_contract_row(document: dict, organisations: dict[str, Organisation]) -> Contract:

@@ -12,8 +12,15 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from workflows.flows import DECISION_LABELS
-from workflows.models import ActionStatus, ContractStatus, HistoryEntry, Task, status_label
-from workflows.selectors import inbox_of, user_may_import_contracts
+from workflows.models import (
+    ActionStatus,
+    ContractStatus,
+    HistoryEntry,
+    Task,
+    User,
+    status_label,
+)
+from workflows.selectors import HISTORY_PERSON_KEYS, inbox_of, user_may_import_contracts
 
 register = template.Library()
 
@@ -91,11 +98,35 @@ def _detail_value(value) -> str:
     return "" if value is None else str(value)
 
 
+def _person_value(value, people: dict[str, User]) -> str:
+    """Usernames as recorded, each after the person's name when known: "Claire Martin
+    (tech1.ars)"."""
+    names = value if isinstance(value, list) else [value]
+    if not all(isinstance(name, str) for name in names):
+        return _detail_value(value)
+    shown = []
+    for username in names:
+        person = people.get(username)
+        if person is None or person.display_name == username:
+            shown.append(username)
+        else:
+            shown.append(f"{person.display_name} ({username})")
+    return ", ".join(shown)
+
+
 @register.simple_tag
-def history_details(entry: HistoryEntry) -> list[tuple[str, str]]:
-    """The entry's recorded details as (label, value) pairs, empty values left out."""
+def history_details(
+    entry: HistoryEntry, people: dict[str, User] | None = None
+) -> list[tuple[str, str]]:
+    """The entry's recorded details as (label, value) pairs, empty values left out; the
+    people named by username with their names when ``people`` (``history_people``) has them."""
     return [
-        (str(DETAIL_LABELS.get(key, key)), _detail_value(value))
+        (
+            str(DETAIL_LABELS.get(key, key)),
+            _person_value(value, people or {})
+            if key in HISTORY_PERSON_KEYS
+            else _detail_value(value),
+        )
         for key, value in entry.data.items()
         if value not in (None, "", [], {})
     ]

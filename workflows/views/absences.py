@@ -64,7 +64,7 @@ def _possible_delegates(user: User):
     return (
         User.objects.filter(pk__in=people, is_active=True)
         .select_related("organisation")
-        .order_by("full_name", "username")
+        .order_by("last_name", "first_name", "username")
     )
 
 

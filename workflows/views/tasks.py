@@ -172,7 +172,7 @@ def _consent_label(task: Task) -> str:
         "sha256": contract.document_sha256,
     }
     if signatory is not None and signatory.represented_by_id:
-        values["signer"] = signatory.signer.display_name
+        values["signer"] = signatory.signer.formal_name
         return (
             _(
                 "I sign the contract %(reference)s “%(title)s” for %(signer)s, on behalf of "

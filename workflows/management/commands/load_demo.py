@@ -79,7 +79,7 @@ class Command(BaseCommand):
         User.objects.bulk_update(people, ["password"])
         admin, _ = User.objects.get_or_create(
             username="admin",
-            defaults={"full_name": "Administration Accord", "is_staff": True, "is_superuser": True},
+            defaults={"position": "Administration Accord", "is_staff": True, "is_superuser": True},
         )
         admin.set_password(DEMO_PASSWORD)
         admin.save(update_fields=["password"])
@@ -88,11 +88,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Identifiants de démonstration (mot de passe pour tous : {DEMO_PASSWORD})"
         )
-        self.stdout.write(f"  {'admin':<24} administration (tous les contrats, /admin/)")
+        self.stdout.write(f"  {'admin':<24} {'':<24} administration (tous les contrats, /admin/)")
         for person in people:
             roles = ", ".join(_roles(person, contract)) or "membre d'un groupe de travail"
             tasks = person.tasks.filter(status=TaskStatus.ASSIGNED).count()
             inbox = f" ({tasks} tâche{'s' if tasks > 1 else ''} à traiter)" if tasks else ""
             self.stdout.write(
-                f"  {person.username:<24} {person.organisation.code:<9} {roles}{inbox}"
+                f"  {person.username:<24} {person.formal_name:<24} {person.organisation.code:<9} "
+                f"{roles}{inbox}"
             )
