@@ -10,7 +10,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import TaskDecision
+from .models import FundingStatus, TaskDecision
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -394,6 +394,34 @@ class SheetForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
         help_text=_("What the action will achieve, for whom, where."),
     )
+    operational_objectives = forms.CharField(
+        label=_("Operational objectives"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("One per line."),
+    )
+    description = forms.CharField(
+        label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 6})
+    )
+    target_public = forms.CharField(
+        label=_("Target public"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    place = forms.CharField(
+        label=_("Place"),
+        required=False,
+        max_length=300,
+        help_text=_("Where the action takes place: communes, sites."),
+    )
+    starts_on = forms.DateField(
+        label=_("Start"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    ends_on = forms.DateField(
+        label=_("End"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
     partners = forms.MultipleChoiceField(
         label=_("Partners"),
         required=False,
@@ -418,6 +446,12 @@ class FundingLineForm(forms.Form):
         help_text=_("In euros, for example 12 500 or 12 500,50."),
         error_messages={"required": _("Give the amount in euros.")},
     )
+    year = forms.IntegerField(label=_("Year"), required=False, min_value=1900, max_value=2200)
+    status = forms.ChoiceField(
+        label=_("Status"),
+        required=False,
+        choices=[("", _("Not said")), *FundingStatus.choices],
+    )
 
     def __init__(self, *args: Any, organisations: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -432,7 +466,25 @@ class IndicatorForm(forms.Form):
         max_length=500,
         error_messages={"required": _("Give the indicator a label, or remove it.")},
     )
+    unit = forms.CharField(label=_("Unit"), required=False, max_length=50)
+    baseline = forms.CharField(label=_("Baseline"), required=False, max_length=100)
+    target = forms.CharField(label=_("Target"), required=False, max_length=100)
+    source = forms.CharField(label=_("Source"), required=False, max_length=300)
+
+
+class MilestoneForm(forms.Form):
+    date = forms.DateField(
+        label=_("Date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": _("Give the milestone's date, or remove it.")},
+    )
+    label = forms.CharField(
+        label=_("Milestone"),
+        max_length=300,
+        error_messages={"required": _("Say what the milestone is, or remove it.")},
+    )
 
 
 FundingLineFormSet = forms.formset_factory(FundingLineForm, extra=1, can_delete=True)
 IndicatorFormSet = forms.formset_factory(IndicatorForm, extra=1, can_delete=True)
+MilestoneFormSet = forms.formset_factory(MilestoneForm, extra=1, can_delete=True)

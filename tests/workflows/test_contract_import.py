@@ -666,7 +666,7 @@ def test_unknown_kind(scenario):
         ),
         (
             lambda d: d["themes"][0]["actions"][0]["indicators"].append(3),
-            "themes[0].actions[0].indicators[1]: must be a string, not a number",
+            "themes[0].actions[0].indicators[1]: must be a text or an object, not a number",
         ),
         (
             lambda d: d["signatories"][0].update(order=0),
@@ -768,7 +768,8 @@ def test_an_unknown_field_is_named_with_the_fields_expected_there(scenario):
 
     assert problems(scenario) == [
         "themes[0].actions[1].workinggroup: unknown field (expected one of code, title, "
-        "objective, pilot, working_group, partners, funding, indicators)",
+        "objective, operational_objectives, description, target_public, place, schedule, "
+        "pilot, working_group, partners, funding, indicators)",
         "themes[0].actions[1].working_group: an action needs a working group",
     ]
 

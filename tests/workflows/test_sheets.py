@@ -1,6 +1,8 @@
 """Writing an action sheet: its pilot or a coordinator, while it is written or revised; every
 save a version in the history; a save on an older version refused, never a silent overwrite."""
 
+import datetime
+
 import pytest
 from django.urls import reverse
 from django.utils import translation
@@ -14,12 +16,21 @@ from workflows.models import (
     ActionVersion,
     HistoryEntry,
     HistoryEvent,
+    Indicator,
     TaskKind,
     content_sha256,
+    sheet_changes,
     sheet_content,
 )
 from workflows.selectors import history_verify
-from workflows.services.sheets import FundingEntry, SheetEdit, current_version
+from workflows.services.sheets import (
+    INDICATOR_PARTS,
+    FundingEntry,
+    IndicatorEntry,
+    Milestone,
+    SheetEdit,
+    current_version,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +39,7 @@ EDIT = SheetEdit(
     objective="Installer six médecins d'ici 2026.",
     partners=["ARS"],
     funding=[FundingEntry("ARS", "12 500,50"), FundingEntry("CD82", "40000")],
-    indicators=["Médecins installés", "Patients sans médecin traitant"],
+    indicators=[IndicatorEntry("Médecins installés"), IndicatorEntry("Patients sans médecin")],
 )
 
 
@@ -66,10 +77,13 @@ def test_the_pilot_saves_a_revised_sheet_as_a_new_version_in_the_history(revisin
     assert (saved.number, saved.author) == (before.number + 1, revising.pilot)
     assert saved.content == sheet_content(revising)
     assert saved.content["funding"] == [
-        {"funder": "ARS", "amount": "12500.50"},
-        {"funder": "CD82", "amount": "40000.00"},
+        {"funder": "ARS", "amount": "12500.50", "year": None, "status": None},
+        {"funder": "CD82", "amount": "40000.00", "year": None, "status": None},
     ]
-    assert saved.content["indicators"] == EDIT.indicators
+    assert [item["name"] for item in saved.content["indicators"]] == [
+        "Médecins installés",
+        "Patients sans médecin",
+    ]
     assert saved.sha256 == content_sha256(saved.content)
     entry = HistoryEntry.objects.get(event=HistoryEvent.ACTION_SHEET_SAVED)
     assert (entry.actor, entry.action_code) == (revising.pilot, revising.code)
@@ -117,7 +131,7 @@ def test_a_wrong_sheet_names_every_problem_and_writes_nothing(revising):
         title=" ",
         partners=["NOPE"],
         funding=[FundingEntry("ARS", "-5"), FundingEntry("ARS", "12,345")],
-        indicators=[""],
+        indicators=[IndicatorEntry("")],
     )
     with pytest.raises(ApplicationError) as refused:
         services.action_sheet_save(
@@ -172,6 +186,10 @@ def test_the_pilot_edits_the_sheet_from_the_revision_task(client, revising):
             "indicators-TOTAL_FORMS": 1,
             "indicators-INITIAL_FORMS": 0,
             "indicators-0-label": "Médecins installés",
+            "milestones-TOTAL_FORMS": 1,
+            "milestones-INITIAL_FORMS": 0,
+            "milestones-0-date": "2021-06-30",
+            "milestones-0-label": "Ouverture",
         },
     )
 
@@ -179,8 +197,13 @@ def test_the_pilot_edits_the_sheet_from_the_revision_task(client, revising):
     assert response.url == reverse("workflows:task_detail", args=[revision.pk])
     version = current_version(revising)
     assert version.number == 2
-    assert version.content["funding"] == [{"funder": "CD82", "amount": "40000.00"}]
+    assert version.content["funding"] == [
+        {"funder": "CD82", "amount": "40000.00", "year": None, "status": None}
+    ]
     assert version.content["partners"] == ["ARS"]
+    assert version.content["schedule"]["milestones"] == [
+        {"date": "2021-06-30", "label": "Ouverture"}
+    ]
 
 
 def test_what_the_page_shows_and_is_left_alone_is_kept(client, revising):
@@ -196,7 +219,7 @@ def test_what_the_page_shows_and_is_left_alone_is_kept(client, revising):
         "partners": EDIT.partners,
         **{
             name: value
-            for formset in (form["funding"], form["indicators"])
+            for formset in (form["milestones"], form["funding"], form["indicators"])
             for name, value in _as_posted(formset).items()
         },
         "indicators-1-DELETE": "on",  # the second indicator removed
@@ -206,11 +229,11 @@ def test_what_the_page_shows_and_is_left_alone_is_kept(client, revising):
 
     content = current_version(revising).content
     assert content["title"] == "Titre changé"
-    assert content["funding"] == [
-        {"funder": "ARS", "amount": "12500.50"},
-        {"funder": "CD82", "amount": "40000.00"},
+    assert [(line["funder"], line["amount"]) for line in content["funding"]] == [
+        ("ARS", "12500.50"),
+        ("CD82", "40000.00"),
     ]
-    assert content["indicators"] == ["Médecins installés"]
+    assert [item["name"] for item in content["indicators"]] == ["Médecins installés"]
 
 
 def _as_posted(formset) -> dict[str, str]:
@@ -240,6 +263,8 @@ def test_the_page_refuses_an_older_version_and_keeps_what_was_typed(client, revi
             "funding-INITIAL_FORMS": 0,
             "indicators-TOTAL_FORMS": 0,
             "indicators-INITIAL_FORMS": 0,
+            "milestones-TOTAL_FORMS": 0,
+            "milestones-INITIAL_FORMS": 0,
         },
     )
     assert response.status_code == 409  # said in French, as the pages are
@@ -343,6 +368,7 @@ def test_the_lead_sees_what_changed_since_the_version_they_reviewed(client, api_
     assert set(by_field) == {"title", "objective", "partners", "funding", "indicators"}
     assert by_field["title"]["after"] == EDIT.title
     assert by_field["funding"]["added"] == ["ARS — 12500.50 €", "CD82 — 40000.00 €"]
+    assert by_field["indicators"]["added"] == ["Médecins installés", "Patients sans médecin"]
     assert by_field["indicators"]["removed"] == []
     explicit = api_client.get(f"/api/v1/actions/{action.pk}/diff/?from=2&to=2").json()
     assert explicit["changes"] == []
@@ -361,3 +387,94 @@ def test_a_first_review_shows_no_changes(client, action, coordinator):
 def review_of(task):
     task.refresh_from_db()
     return task
+
+
+def test_the_whole_sheet_of_life_md_is_written_kept_and_compared(revising):
+    """Operational objectives, description, public, place, schedule and milestones, funding
+    by year and status, indicators with their measure."""
+    full = SheetEdit(
+        title="Maison de santé",
+        operational_objectives=["Recruter deux médecins", "  ", "Ouvrir le site"],
+        description="Un lieu unique de soins de premier recours.",
+        target_public="Habitants sans médecin traitant",
+        place="Caussade",
+        starts_on=datetime.date(2020, 1, 1),
+        ends_on=datetime.date(2022, 12, 31),
+        milestones=[
+            Milestone(datetime.date(2021, 6, 30), "Ouverture"),
+            Milestone(datetime.date(2020, 9, 1), "Permis de construire"),
+        ],
+        partners=["ARS"],
+        funding=[FundingEntry("ARS", "10000", 2020, "secured")],
+        indicators=[IndicatorEntry("Médecins installés", "médecins", "0", "2", "ARS")],
+    )
+    version = services.action_sheet_save(
+        action=revising, actor=revising.pilot, base_version=1, edit=full
+    )
+
+    content = version.content
+    assert content["operational_objectives"] == ["Recruter deux médecins", "Ouvrir le site"]
+    assert content["schedule"] == {
+        "start": "2020-01-01",
+        "end": "2022-12-31",
+        "milestones": [
+            {"date": "2020-09-01", "label": "Permis de construire"},
+            {"date": "2021-06-30", "label": "Ouverture"},
+        ],
+    }
+    assert content["funding"] == [
+        {"funder": "ARS", "amount": "10000.00", "year": 2020, "status": "secured"}
+    ]
+    assert content["indicators"] == [
+        {
+            "name": "Médecins installés",
+            "unit": "médecins",
+            "baseline": "0",
+            "target": "2",
+            "source": "ARS",
+        }
+    ]
+    with translation.override("fr"):
+        changes = {
+            change["field"]: change
+            for change in sheet_changes(current_version_content(revising, 1), content)
+        }
+    assert changes["place"] == {
+        "field": "place",
+        "label": "Lieu",
+        "before": "",
+        "after": "Caussade",
+    }
+    assert changes["funding"]["added"] == ["ARS — 10000.00 € — 2020 — Acquis"]
+
+
+def test_a_sheet_that_does_not_hold_together_is_refused(revising):
+    wrong = SheetEdit(
+        title="X",
+        starts_on=datetime.date(2022, 1, 1),
+        ends_on=datetime.date(2021, 1, 1),
+        milestones=[Milestone(datetime.date(2021, 1, 1), " ")],
+        funding=[FundingEntry("ARS", "1", 1850, "promised")],
+        indicators=[IndicatorEntry("Taux", unit="u" * 51)],
+    )
+    with pytest.raises(ApplicationError) as refused:
+        services.action_sheet_save(
+            action=revising, actor=revising.pilot, base_version=1, edit=wrong
+        )
+    assert refused.value.extra["errors"] == [
+        "“1850” is not a year.",
+        "A funding line is secured or requested, not “promised”.",
+        "An indicator's unit is too long (50 characters at most).",
+        "The action ends before it starts.",
+        "A milestone needs a label.",
+    ]
+
+
+def test_the_indicator_limits_are_the_columns():
+    for part, (_word, limit) in INDICATOR_PARTS.items():
+        column = "label" if part == "name" else part
+        assert Indicator._meta.get_field(column).max_length == limit
+
+
+def current_version_content(action, number):
+    return action.versions.get(number=number).content

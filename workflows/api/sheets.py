@@ -13,14 +13,27 @@ from rest_framework.views import APIView
 
 from workflows import services
 from workflows.errors import ApplicationError
-from workflows.models import SHEET_EDITABLE_STATES, SHEET_FIELDS, Action, ActionVersion, User
+from workflows.models import (
+    SHEET_EDITABLE_STATES,
+    SHEET_FIELDS,
+    Action,
+    ActionVersion,
+    FundingStatus,
+    User,
+)
 from workflows.rules import may_edit_sheet
 from workflows.selectors import (
     contracts_visible_to,
     last_reviewed_version,
     sheet_changes_between,
 )
-from workflows.services.sheets import FundingEntry, SheetEdit, current_version
+from workflows.services.sheets import (
+    FundingEntry,
+    IndicatorEntry,
+    Milestone,
+    SheetEdit,
+    current_version,
+)
 
 from .serializers import ErrorOutput
 from .views import ERRORS
@@ -40,18 +53,53 @@ def _visible_action(request, pk: int) -> Action:
 class FundingLineIO(serializers.Serializer):
     funder = serializers.CharField(help_text="The funding organisation's code.")
     amount = serializers.CharField(help_text='Euros, at most two decimals: "12500.00".')
+    year = serializers.IntegerField(
+        min_value=1900, max_value=2200, required=False, allow_null=True, default=None
+    )
+    status = serializers.ChoiceField(
+        choices=FundingStatus.choices, required=False, allow_null=True, default=None
+    )
+
+
+class IndicatorIO(serializers.Serializer):
+    name = serializers.CharField(max_length=500)
+    unit = serializers.CharField(max_length=50, allow_blank=True, required=False, default="")
+    baseline = serializers.CharField(max_length=100, allow_blank=True, required=False, default="")
+    target = serializers.CharField(max_length=100, allow_blank=True, required=False, default="")
+    # The answer's fields, not Field.source / Field.label (the stubs see them redefined).
+    source = serializers.CharField(  # type: ignore[assignment]
+        max_length=300, allow_blank=True, required=False, default=""
+    )
+
+
+class MilestoneIO(serializers.Serializer):
+    date = serializers.DateField()
+    label = serializers.CharField(max_length=300)  # type: ignore[assignment]
+
+
+class ScheduleIO(serializers.Serializer):
+    start = serializers.DateField(required=False, allow_null=True, default=None)
+    end = serializers.DateField(required=False, allow_null=True, default=None)
+    milestones = MilestoneIO(many=True, required=False, default=list)
 
 
 class SheetContentIO(serializers.Serializer):
+    """The sheet in the contract file's words (``contract.schema.json``, an action)."""
+
     title = serializers.CharField(max_length=300)
     objective = serializers.CharField(allow_blank=True, required=False, default="")
+    operational_objectives = serializers.ListField(
+        child=serializers.CharField(max_length=500), required=False, default=list
+    )
+    description = serializers.CharField(allow_blank=True, required=False, default="")
+    target_public = serializers.CharField(allow_blank=True, required=False, default="")
+    place = serializers.CharField(max_length=300, allow_blank=True, required=False, default="")
+    schedule = ScheduleIO(required=False, default=dict)
     partners = serializers.ListField(
         child=serializers.CharField(), required=False, default=list, help_text="Organisation codes."
     )
     funding = FundingLineIO(many=True, required=False, default=list)
-    indicators = serializers.ListField(
-        child=serializers.CharField(max_length=500), required=False, default=list
-    )
+    indicators = IndicatorIO(many=True, required=False, default=list)
 
 
 class SheetVersionOutput(serializers.Serializer):
@@ -118,6 +166,7 @@ class ActionSheetApi(APIView):
         serializer = SheetInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = serializer.validated_data
+        schedule = data["schedule"] or {}
         version = services.action_sheet_save(
             action=action,
             actor=request.user,
@@ -125,9 +174,22 @@ class ActionSheetApi(APIView):
             edit=SheetEdit(
                 title=data["title"],
                 objective=data["objective"],
+                operational_objectives=data["operational_objectives"],
+                description=data["description"],
+                target_public=data["target_public"],
+                place=data["place"],
+                starts_on=schedule.get("start"),
+                ends_on=schedule.get("end"),
+                milestones=[
+                    Milestone(step["date"], step["label"])
+                    for step in schedule.get("milestones", [])
+                ],
                 partners=data["partners"],
-                funding=[FundingEntry(line["funder"], line["amount"]) for line in data["funding"]],
-                indicators=data["indicators"],
+                funding=[
+                    FundingEntry(line["funder"], line["amount"], line["year"], line["status"] or "")
+                    for line in data["funding"]
+                ],
+                indicators=[IndicatorEntry(**indicator) for indicator in data["indicators"]],
             ),
         )
         return Response(SheetOutput(version, context={"request": request}).data)

@@ -250,6 +250,8 @@ def _type_message(finding: _Finding, params: dict[str, Any]) -> str:
             return _("must be an object, not %(type)s") % params
         case "array":
             return _("must be a list, not %(type)s") % params
+    if finding.rule == ["string", "object"]:
+        return _("must be a text or an object, not %(type)s") % params
     expected = finding.rule
     return _("must be %(expected)s, not %(type)s") % {
         "expected": " | ".join(expected) if isinstance(expected, list) else expected,

@@ -470,6 +470,16 @@ class Action(ConcurrentTransitionMixin, models.Model):
     partners = models.ManyToManyField(
         Organisation, verbose_name=_("partners"), related_name="partner_actions", blank=True
     )
+    operational_objectives = models.JSONField(
+        _("operational objectives"), default=list, blank=True, help_text=_("One per line.")
+    )
+    description = models.TextField(_("description"), blank=True)
+    target_public = models.TextField(_("target public"), blank=True)
+    place = models.CharField(_("place"), max_length=300, blank=True)
+    starts_on = models.DateField(_("start"), null=True, blank=True)
+    ends_on = models.DateField(_("end"), null=True, blank=True)
+    # [{"date": "2020-06-30", "label": "..."}], in the order of their dates.
+    milestones = models.JSONField(_("milestones"), default=list, blank=True)
     position = models.PositiveIntegerField(_("position"), default=0)
     status = FSMField(
         _("status"),
@@ -490,6 +500,13 @@ class Action(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} — {self.title}"
+
+    @property
+    def milestone_steps(self) -> list[tuple[datetime.date, str]]:
+        """The milestones as (date, label), for display."""
+        return [
+            (datetime.date.fromisoformat(step["date"]), step["label"]) for step in self.milestones
+        ]
 
     @property
     def total_funding(self) -> Decimal:
@@ -631,18 +648,42 @@ class ActionVersion(models.Model):
 
 
 def sheet_content(action: Action) -> dict[str, Any]:
-    """The action sheet as a version keeps it: what its pilot and the coordinators write.
-    Read through the relations' ``all()``, so that a prefetch serves a whole contract."""
+    """The action sheet as a version keeps it: what its pilot and the coordinators write, in
+    the contract file's words. Read through the relations' ``all()``, so that a prefetch serves
+    a whole contract."""
     return {
         "code": action.code,
         "title": action.title,
         "objective": action.objective,
+        "operational_objectives": list(action.operational_objectives),
+        "description": action.description,
+        "target_public": action.target_public,
+        "place": action.place,
+        "schedule": {
+            "start": action.starts_on.isoformat() if action.starts_on else None,
+            "end": action.ends_on.isoformat() if action.ends_on else None,
+            "milestones": list(action.milestones),
+        },
         "partners": sorted(partner.code for partner in action.partners.all()),
         "funding": [
-            {"funder": line.funder.code, "amount": f"{line.amount:.2f}"}
+            {
+                "funder": line.funder.code,
+                "amount": f"{line.amount:.2f}",
+                "year": line.year,
+                "status": line.status or None,
+            }
             for line in sorted(action.funding_lines.all(), key=lambda line: line.pk)
         ],
-        "indicators": [indicator.label for indicator in action.indicators.all()],
+        "indicators": [
+            {
+                "name": indicator.label,
+                "unit": indicator.unit,
+                "baseline": indicator.baseline,
+                "target": indicator.target,
+                "source": indicator.source,
+            }
+            for indicator in action.indicators.all()
+        ],
     }
 
 
@@ -650,6 +691,11 @@ def sheet_content(action: Action) -> dict[str, Any]:
 SHEET_FIELDS = {
     "title": _("Title"),
     "objective": _("Objective"),
+    "operational_objectives": _("Operational objectives"),
+    "description": _("Description"),
+    "target_public": _("Target public"),
+    "place": _("Place"),
+    "schedule": _("Schedule"),
     "partners": _("Partners"),
     "funding": _("Funding"),
     "indicators": _("Indicators"),
@@ -657,9 +703,52 @@ SHEET_FIELDS = {
 
 
 def _sheet_items(field: str, value: Any) -> list[str]:
+    """A list part of a sheet as lines a reader compares."""
     if field == "funding":
-        return [f"{line['funder']} — {line['amount']} €" for line in value]
+        return [
+            " — ".join(
+                str(part)
+                for part in (
+                    line["funder"],
+                    f"{line['amount']} €",
+                    line.get("year"),
+                    line.get("status") and str(FundingStatus(line["status"]).label),
+                )
+                if part
+            )
+            for line in value
+        ]
+    if field == "indicators":
+        return [
+            " — ".join(
+                str(part)
+                for part in (
+                    item["name"],
+                    item.get("unit"),
+                    item.get("baseline") and f"{_('baseline')} {item['baseline']}",
+                    item.get("target") and f"{_('target')} {item['target']}",
+                    item.get("source"),
+                )
+                if part
+            )
+            if isinstance(item, dict)
+            else str(item)
+            for item in value
+        ]
+    if field == "schedule":
+        value = value or {}
+        lines = [
+            f"{_('start')}: {value.get('start') or '—'}",
+            f"{_('end')}: {value.get('end') or '—'}",
+        ]
+        return lines + [f"{step['date']}: {step['label']}" for step in value.get("milestones", [])]
     return [str(item) for item in value]
+
+
+def _blank(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_blank(part) for part in value.values())
+    return not value
 
 
 def sheet_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
@@ -668,13 +757,15 @@ def sheet_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[st
     changes = []
     for field, label in SHEET_FIELDS.items():
         old, new = before.get(field), after.get(field)
-        if old == new:
-            continue
+        if old == new or (_blank(old) and _blank(new)):
+            continue  # a version older than a part has it blank
         change: dict[str, Any] = {"field": field, "label": str(label)}
-        if isinstance(new, list) or isinstance(old, list):
+        if isinstance(new, list | dict) or isinstance(old, list | dict):
             old_items, new_items = _sheet_items(field, old or []), _sheet_items(field, new or [])
             change["removed"] = [item for item in old_items if item not in new_items]
             change["added"] = [item for item in new_items if item not in old_items]
+            if not (change["removed"] or change["added"]):
+                continue  # the same lines, written the way an older version wrote them
         else:
             change["before"], change["after"] = old or "", new or ""
         changes.append(change)
@@ -685,6 +776,11 @@ def content_sha256(content: dict[str, Any]) -> str:
     """The SHA-256 of a sheet's canonical JSON (sorted keys, no spaces, UTF-8)."""
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class FundingStatus(models.TextChoices):
+    SECURED = "secured", _("Secured")
+    REQUESTED = "requested", _("Requested")
 
 
 class FundingLine(models.Model):
@@ -702,6 +798,8 @@ class FundingLine(models.Model):
         decimal_places=2,
         validators=[MinValueValidator(Decimal("0.00"))],
     )
+    year = models.PositiveSmallIntegerField(_("year"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=FundingStatus.choices, blank=True)
 
     class Meta:
         ordering = ["action", "pk"]
@@ -720,6 +818,10 @@ class Indicator(models.Model):
         Action, verbose_name=_("action"), on_delete=models.CASCADE, related_name="indicators"
     )
     label = models.CharField(_("label"), max_length=500)
+    unit = models.CharField(_("unit"), max_length=50, blank=True)
+    baseline = models.CharField(_("baseline"), max_length=100, blank=True)
+    target = models.CharField(_("target"), max_length=100, blank=True)
+    source = models.CharField(_("source"), max_length=300, blank=True)
     position = models.PositiveIntegerField(_("position"), default=0)
 
     class Meta:

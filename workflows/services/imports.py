@@ -221,6 +221,13 @@ def _import_themes(
                 code=sheet["code"],
                 title=sheet["title"],
                 objective=sheet["objective"],
+                operational_objectives=sheet.get("operational_objectives") or [],
+                description=sheet.get("description") or "",
+                target_public=sheet.get("target_public") or "",
+                place=sheet.get("place") or "",
+                starts_on=_date((sheet.get("schedule") or {}).get("start")),
+                ends_on=_date((sheet.get("schedule") or {}).get("end")),
+                milestones=(sheet.get("schedule") or {}).get("milestones") or [],
                 pilot=people[sheet["pilot"]],
                 working_group=groups[sheet["working_group"]],
                 position=position,
@@ -243,6 +250,8 @@ def _import_themes(
                 action=actions[sheet["code"]],
                 funder=organisations[line["funder"]],
                 amount=amount_of(line["amount"]),
+                year=line.get("year"),
+                status=line.get("status") or "",
             )
             for _theme, sheet in sheets
             for line in sheet["funding"]
@@ -250,12 +259,27 @@ def _import_themes(
     )
     Indicator.objects.bulk_create(
         [
-            Indicator(action=actions[sheet["code"]], label=label, position=position)
+            _indicator(actions[sheet["code"]], item, position)
             for _theme, sheet in sheets
-            for position, label in enumerate(sheet["indicators"])
+            for position, item in enumerate(sheet["indicators"])
         ]
     )
     return len(sheets)
+
+
+def _indicator(action: Action, item: str | dict, position: int) -> Indicator:
+    """An indicator written as its name alone, or as an object with its measure."""
+    if isinstance(item, str):
+        return Indicator(action=action, label=item, position=position)
+    return Indicator(
+        action=action,
+        label=item["name"],
+        unit=item.get("unit") or "",
+        baseline=item.get("baseline") or "",
+        target=item.get("target") or "",
+        source=item.get("source") or "",
+        position=position,
+    )
 
 
 def _import_sheet_versions(contract: Contract) -> None:

@@ -4,12 +4,13 @@ version than the current one is refused rather than silently overwriting it."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from ..errors import ApplicationError, Conflict, NotAllowed
 from ..history import UnitOfWork
@@ -18,6 +19,7 @@ from ..models import (
     Action,
     ActionVersion,
     FundingLine,
+    FundingStatus,
     HistoryEvent,
     Indicator,
     User,
@@ -30,24 +32,70 @@ SHEET_CHANGED_MEANWHILE = gettext_noop(
     "%(person)s saved version %(version)d of this sheet meanwhile: reload it, then make your "
     "changes again."
 )
+# What a save writes on the action's own row.
+SHEET_TEXT_FIELDS = [
+    "title",
+    "objective",
+    "operational_objectives",
+    "description",
+    "target_public",
+    "place",
+    "starts_on",
+    "ends_on",
+    "milestones",
+]
 TITLE_MAX_LENGTH = Action._meta.get_field("title").max_length
+PLACE_MAX_LENGTH = Action._meta.get_field("place").max_length
+# An indicator's parts, their words and the length of their columns (models.Indicator).
+INDICATOR_PARTS = {
+    "name": (gettext_lazy("label"), 500),
+    "unit": (gettext_lazy("unit"), 50),
+    "baseline": (gettext_lazy("baseline"), 100),
+    "target": (gettext_lazy("target"), 100),
+    "source": (gettext_lazy("source"), 300),
+}
 
 
 @dataclass(frozen=True)
 class FundingEntry:
     funder: str  # the organisation's code
     amount: str  # euros, as typed: "12000", "12 000,50"...
+    year: int | None = None
+    status: str = ""  # FundingStatus, or "" when not said
+
+
+@dataclass(frozen=True)
+class IndicatorEntry:
+    name: str
+    unit: str = ""
+    baseline: str = ""
+    target: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Milestone:
+    date: datetime.date
+    label: str
 
 
 @dataclass(frozen=True)
 class SheetEdit:
-    """An action sheet as its pilot or a coordinator writes it (page form or API)."""
+    """An action sheet as its pilot or a coordinator writes it (page form or API), in the
+    words of ``life.md``."""
 
     title: str
     objective: str = ""
+    operational_objectives: list[str] = field(default_factory=list)
+    description: str = ""
+    target_public: str = ""
+    place: str = ""
+    starts_on: datetime.date | None = None
+    ends_on: datetime.date | None = None
+    milestones: list[Milestone] = field(default_factory=list)
     partners: list[str] = field(default_factory=list)  # organisations' codes
     funding: list[FundingEntry] = field(default_factory=list)
-    indicators: list[str] = field(default_factory=list)
+    indicators: list[IndicatorEntry] = field(default_factory=list)
 
 
 def current_version(action: Action) -> ActionVersion:
@@ -73,7 +121,7 @@ def _amount(text: str) -> Decimal | None:
     return amount
 
 
-def _checked(action: Action, edit: SheetEdit) -> tuple[str, list[tuple[str, Decimal]]]:
+def _checked(action: Action, edit: SheetEdit) -> tuple[str, list[tuple[FundingEntry, Decimal]]]:
     """Refuse (400) a sheet that cannot be saved, naming each problem; returns the title and
     the funding lines as amounts."""
     problems = []
@@ -100,9 +148,32 @@ def _checked(action: Action, edit: SheetEdit) -> tuple[str, list[tuple[str, Deci
                 % {"amount": line.amount}
             )
         else:
-            funding.append((line.funder, amount))
-    if any(not label.strip() for label in edit.indicators):
+            funding.append((line, amount))
+    for line in edit.funding:
+        if line.year is not None and not 1900 <= line.year <= 2200:
+            problems.append(_("“%(year)s” is not a year.") % {"year": line.year})
+        if line.status and line.status not in FundingStatus.values:
+            problems.append(
+                _("A funding line is secured or requested, not “%(status)s”.")
+                % {"status": line.status}
+            )
+    if any(not indicator.name.strip() for indicator in edit.indicators):
         problems.append(_("An indicator needs a label."))
+    for indicator in edit.indicators:
+        for part, (word, limit) in INDICATOR_PARTS.items():
+            if len(getattr(indicator, part).strip()) > limit:
+                problems.append(
+                    _("An indicator's %(part)s is too long (%(max)d characters at most).")
+                    % {"part": word, "max": limit}
+                )
+    if edit.starts_on and edit.ends_on and edit.ends_on < edit.starts_on:
+        problems.append(_("The action ends before it starts."))
+    if any(not step.label.strip() for step in edit.milestones):
+        problems.append(_("A milestone needs a label."))
+    if len(edit.place.strip()) > PLACE_MAX_LENGTH:
+        problems.append(
+            _("The place is too long (%(max)d characters at most).") % {"max": PLACE_MAX_LENGTH}
+        )
     if problems:
         raise ApplicationError(" ".join(problems), {"errors": problems})
     return title, funding
@@ -135,18 +206,43 @@ def action_sheet_save(
             )
         title, funding = _checked(action, edit)
         action.title, action.objective = title, edit.objective.strip()
-        action.save(update_fields=["title", "objective"])
+        action.operational_objectives = [
+            text.strip() for text in edit.operational_objectives if text.strip()
+        ]
+        action.description = edit.description.strip()
+        action.target_public = edit.target_public.strip()
+        action.place = edit.place.strip()
+        action.starts_on, action.ends_on = edit.starts_on, edit.ends_on
+        action.milestones = [
+            {"date": step.date.isoformat(), "label": step.label.strip()}
+            for step in sorted(edit.milestones, key=lambda step: step.date)
+        ]
+        action.save(update_fields=SHEET_TEXT_FIELDS)
         organisations = dict(unit.contract.organisations.values_list("code", "pk"))
         action.partners.set([organisations[code] for code in edit.partners])
         action.funding_lines.all().delete()
         FundingLine.objects.bulk_create(
-            FundingLine(action=action, funder_id=organisations[code], amount=amount)
-            for code, amount in funding
+            FundingLine(
+                action=action,
+                funder_id=organisations[line.funder],
+                amount=amount,
+                year=line.year,
+                status=line.status,
+            )
+            for line, amount in funding
         )
         action.indicators.all().delete()
         Indicator.objects.bulk_create(
-            Indicator(action=action, label=label.strip(), position=n)
-            for n, label in enumerate(edit.indicators)
+            Indicator(
+                action=action,
+                label=indicator.name.strip(),
+                unit=indicator.unit.strip(),
+                baseline=indicator.baseline.strip(),
+                target=indicator.target.strip(),
+                source=indicator.source.strip(),
+                position=n,
+            )
+            for n, indicator in enumerate(edit.indicators)
         )
         content = sheet_content(action)
         version = ActionVersion.objects.create(

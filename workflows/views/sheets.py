@@ -13,12 +13,18 @@ from django.utils.translation import gettext as _
 
 from .. import services
 from ..errors import ApplicationError
-from ..forms import FundingLineFormSet, IndicatorFormSet, SheetForm
+from ..forms import FundingLineFormSet, IndicatorFormSet, MilestoneFormSet, SheetForm
 from ..http import AuthenticatedHttpRequest
 from ..models import SHEET_EDITABLE_STATES, Action, Task, TaskKind, TaskStatus
 from ..rules import may_edit_sheet
 from ..selectors import contracts_visible_to
-from ..services.sheets import FundingEntry, SheetEdit, current_version
+from ..services.sheets import (
+    FundingEntry,
+    IndicatorEntry,
+    Milestone,
+    SheetEdit,
+    current_version,
+)
 
 
 def _forms(action: Action, version_number: int, content: dict[str, Any], data=None):
@@ -26,18 +32,33 @@ def _forms(action: Action, version_number: int, content: dict[str, Any], data=No
         (code, f"{name} ({code})")
         for code, name in action.contract.organisations.order_by("name").values_list("code", "name")
     ]
+    schedule = content.get("schedule") or {}
     initial = {
         "base_version": version_number,
         "title": content["title"],
         "objective": content["objective"],
+        "operational_objectives": "\n".join(content.get("operational_objectives") or []),
+        "description": content.get("description", ""),
+        "target_public": content.get("target_public", ""),
+        "place": content.get("place", ""),
+        "starts_on": schedule.get("start"),
+        "ends_on": schedule.get("end"),
         "partners": content["partners"],
     }
     sheet = SheetForm(data, initial=initial, organisations=organisations)
+    milestones = MilestoneFormSet(
+        data, prefix="milestones", initial=schedule.get("milestones") or []
+    )
     funding = FundingLineFormSet(
         data,
         prefix="funding",
         initial=[
-            {"funder": line["funder"], "amount": line["amount"].replace(".", ",")}
+            {
+                "funder": line["funder"],
+                "amount": line["amount"].replace(".", ","),
+                "year": line.get("year"),
+                "status": line.get("status") or "",
+            }
             for line in content["funding"]
         ],
         form_kwargs={"organisations": organisations},
@@ -45,9 +66,14 @@ def _forms(action: Action, version_number: int, content: dict[str, Any], data=No
     indicators = IndicatorFormSet(
         data,
         prefix="indicators",
-        initial=[{"label": label} for label in content["indicators"]],
+        initial=[
+            {"label": item, "unit": "", "baseline": "", "target": "", "source": ""}
+            if isinstance(item, str)
+            else {**item, "label": item["name"]}
+            for item in content["indicators"]
+        ],
     )
-    return sheet, funding, indicators
+    return sheet, milestones, funding, indicators
 
 
 def _kept(formset) -> list[dict[str, Any]]:
@@ -72,15 +98,32 @@ def sheet_edit(request: AuthenticatedHttpRequest, pk: int):
     version = current_version(action)
     editable = action.status in SHEET_EDITABLE_STATES
     data = request.POST if request.method == "POST" and editable else None
-    sheet, funding, indicators = _forms(action, version.number, version.content, data)
+    sheet, milestones, funding, indicators = _forms(action, version.number, version.content, data)
+    formsets = (milestones, funding, indicators)
     refusal, status = "", 200 if editable else 409
-    if data is not None and sheet.is_valid() and funding.is_valid() and indicators.is_valid():
+    if data is not None and sheet.is_valid() and all(f.is_valid() for f in formsets):
+        text = sheet.cleaned_data
         edit = SheetEdit(
-            title=sheet.cleaned_data["title"],
-            objective=sheet.cleaned_data["objective"],
-            partners=sheet.cleaned_data["partners"],
-            funding=[FundingEntry(row["funder"], row["amount"]) for row in _kept(funding)],
-            indicators=[row["label"] for row in _kept(indicators)],
+            title=text["title"],
+            objective=text["objective"],
+            operational_objectives=text["operational_objectives"].splitlines(),
+            description=text["description"],
+            target_public=text["target_public"],
+            place=text["place"],
+            starts_on=text["starts_on"],
+            ends_on=text["ends_on"],
+            milestones=[Milestone(row["date"], row["label"]) for row in _kept(milestones)],
+            partners=text["partners"],
+            funding=[
+                FundingEntry(row["funder"], row["amount"], row["year"], row["status"])
+                for row in _kept(funding)
+            ],
+            indicators=[
+                IndicatorEntry(
+                    row["label"], row["unit"], row["baseline"], row["target"], row["source"]
+                )
+                for row in _kept(indicators)
+            ],
         )
         try:
             saved = services.action_sheet_save(
@@ -113,9 +156,10 @@ def sheet_edit(request: AuthenticatedHttpRequest, pk: int):
             "version": version,
             "editable": editable,
             "sheet": sheet,
+            "milestones": milestones,
             "funding": funding,
             "indicators": indicators,
-            "error_forms": [sheet, *funding.forms, *indicators.forms],
+            "error_forms": [sheet, *(form for formset in formsets for form in formset.forms)],
             "has_errors": status == 400 or bool(refusal),
             "refusal": refusal,
             "nav_section": "contracts",
