@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .models import FundingStatus, TaskDecision
 
@@ -413,12 +414,12 @@ class SheetForm(forms.Form):
         help_text=_("Where the action takes place: communes, sites."),
     )
     starts_on = forms.DateField(
-        label=_("Start"),
+        label=pgettext_lazy("schedule", "Start"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     ends_on = forms.DateField(
-        label=_("End"),
+        label=pgettext_lazy("schedule", "End"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
