@@ -4,11 +4,14 @@ a decision comes from."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+import re
+
+from django.http import HttpRequest, HttpResponse
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from .models import User
+from .contract_file import EXPORT_FORMATS, contract_file_of, contract_file_text
+from .models import Contract, User
 from .services import ClientInfo
 
 
@@ -32,3 +35,15 @@ def client_info(request: HttpRequest | Request) -> ClientInfo:
         ip_address=BaseThrottle().get_ident(request) or "",  # type: ignore[arg-type]  # reads META only
         user_agent=request.META.get("HTTP_USER_AGENT", "")[: ClientInfo.USER_AGENT_MAX_LENGTH],
     )
+
+
+def contract_file_response(contract: Contract, file_format: str) -> HttpResponse:
+    """The contract as a contract file to download, ``<reference>.json`` or ``.yaml``: the same
+    answer for the page's link and the API. A read: nothing is recorded."""
+    text = contract_file_text(contract_file_of(contract), file_format)
+    response = HttpResponse(
+        text.encode("utf-8"), content_type=f"{EXPORT_FORMATS[file_format]}; charset=utf-8"
+    )
+    name = re.sub(r"[^\w.-]+", "-", contract.reference, flags=re.ASCII).strip("-.") or "contrat"
+    response["Content-Disposition"] = f'attachment; filename="{name}.{file_format}"'
+    return response

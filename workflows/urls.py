@@ -14,6 +14,7 @@ urlpatterns = [
         contracts.contract_transition,
         name="contract_transition",
     ),
+    path("contrats/<int:pk>/export/", contracts.contract_export, name="contract_export"),
     path(
         "contrats/<int:pk>/circuit.svg",
         contracts.contract_flow_chart_svg,

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from workflows.audit import api as audit
 
-from . import sheets, views
+from . import exports, sheets, views
 
 app_name = "api"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("contracts/", views.ContractListApi.as_view(), name="contract_list"),
     path("contracts/import/", views.ContractImportApi.as_view(), name="contract_import"),
     path("contracts/<int:pk>/", views.ContractDetailApi.as_view(), name="contract_detail"),
+    path("contracts/<int:pk>/export/", exports.ContractExportApi.as_view(), name="contract_export"),
     path(
         "contracts/<int:pk>/transitions/<str:name>/",
         views.ContractTransitionApi.as_view(),

@@ -10,6 +10,7 @@ parts refer to each other and what the database already holds, is code (``consis
 - ``schema``: the schema, and jsonschema's findings as translated problems.
 - ``consistency``: references, unique codes, signatories, committee, period, database.
 - ``amounts``: euros as exact decimals.
+- ``export``: a contract in the database -> its contract file (the import's way back).
 - ``problems``: a problem's place, and the order problems are told in.
 """
 
@@ -17,17 +18,19 @@ from __future__ import annotations
 
 from .amounts import amount_of
 from .consistency import consistency_problems, reference_taken_error
+from .export import EXPORT_FORMATS, FORMAT, contract_file_of, contract_file_text
 from .parsing import contract_file_digest, parse_contract_file
 from .problems import in_file_order, one_per_place, root_problems
 from .schema import SCHEMA_PATH, structure_problems
 
-FORMAT = "accord.contract/1"  # the schema's "format" constant, the version this package reads
-
 __all__ = [
+    "EXPORT_FORMATS",
     "FORMAT",
     "SCHEMA_PATH",
     "amount_of",
     "contract_file_digest",
+    "contract_file_of",
+    "contract_file_text",
     "parse_contract_file",
     "reference_taken_error",
     "validate_contract_file",

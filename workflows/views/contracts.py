@@ -1,5 +1,6 @@
 """The contract pages: the list, a contract (its progress, people, history and the coordinator's
-controls), a coordinator's step, the import, the flow diagram, the chair's closing of the vote."""
+controls), a coordinator's step, the import and the export, the flow diagram, the chair's
+closing of the vote."""
 
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .. import services, transitions
-from ..contract_file import parse_contract_file
+from ..contract_file import EXPORT_FORMATS, parse_contract_file
 from ..errors import ApplicationError, InvalidContractFile
 from ..forms import (
     TRANSITION_FORMS,
     ContractImportForm,
 )
-from ..http import AuthenticatedHttpRequest
+from ..http import AuthenticatedHttpRequest, contract_file_response
 from ..models import (
     COORDINATOR_TRANSITIONS,
     CommitteeVote,
@@ -201,6 +202,16 @@ def contract_flow_chart_svg(request: AuthenticatedHttpRequest, pk: int) -> HttpR
     response = HttpResponse(contract_flow_chart(contract), content_type="image/svg+xml")
     response["Cache-Control"] = "private, no-cache"
     return response
+
+
+@login_required
+def contract_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The contract as a contract file to download: JSON, or YAML with ``?format=yaml``."""
+    contract = _visible_contract(request, pk)
+    file_format = request.GET.get("format") or "json"
+    if file_format not in EXPORT_FORMATS:
+        raise Http404
+    return contract_file_response(contract, file_format)
 
 
 @login_required
