@@ -24,6 +24,7 @@ from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
 from workflows.models import (
     Action,
+    ActionVersion,
     Contract,
     FundingLine,
     Organisation,
@@ -148,7 +149,10 @@ def signature_field_name(signatory: Signatory) -> str:
 
 def _contract_context(contract: Contract) -> dict:
     actions = Action.objects.select_related("pilot__organisation").prefetch_related(
-        "partners", Prefetch("funding_lines", FundingLine.objects.select_related("funder"))
+        "partners",
+        Prefetch("funding_lines", FundingLine.objects.select_related("funder")),
+        # The sheet's latest version first: the document names the version it carries.
+        Prefetch("versions", ActionVersion.objects.order_by("-number"), to_attr="sheet_versions"),
     )
     themes = contract.themes.prefetch_related(
         Prefetch("actions", queryset=actions.order_by("position"))

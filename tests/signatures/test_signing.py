@@ -89,6 +89,8 @@ def test_the_document_is_generated_and_frozen_when_the_deliberation_is_recorded(
         "Décision 2019-12",
         "Décision 2019-12",
         "Signatures",
+        # Each action sheet by the version its leads approved.
+        "Fiche en version 1, empreinte",
     ):
         assert expected in text, expected
     # Recording the deliberation signs nothing: no key is made before a signature.
