@@ -237,12 +237,17 @@ SPECTACULAR_SETTINGS = {
         "SignatoryKindEnum": "workflows.models.SignatoryKind",
         "SignatoryStatusEnum": "workflows.models.SignatoryStatus",
         "HistoryEventEnum": "workflows.models.HistoryEvent",
+        "AttachmentKindEnum": "workflows.models.AttachmentKind",
     },
 }
 
 # --- Accord -------------------------------------------------------------------------------
 ACCORD_IMPORT_MAX_BYTES = env.int("ACCORD_IMPORT_MAX_BYTES", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ACCORD_IMPORT_MAX_BYTES + 64 * 1024
+# An attachment (diagnostic, deliberation, annex, a sheet's document) may have at most this
+# many bytes (413 above it). Uploads above FILE_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB) are
+# spooled to a temporary file, never held in memory; the size is checked before reading.
+ACCORD_ATTACHMENT_MAX_BYTES = env.int("ACCORD_ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -184,6 +184,10 @@ def _contract_context(contract: Contract) -> dict:
         "signatories": list(
             contract.signatories.select_related("organisation", "signer", "represented_by")
         ),
+        # The files joined to the contract, each with its SHA-256: part of what is frozen.
+        "attachments": list(
+            contract.attachments.select_related("action").order_by("uploaded_at", "pk")
+        ),
     }
 
 

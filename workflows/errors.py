@@ -38,3 +38,7 @@ class InvalidContractFile(ApplicationError):
 
 class ContractFileTooLarge(ApplicationError):
     status_code = 413
+
+
+class AttachmentTooLarge(ApplicationError):
+    status_code = 413

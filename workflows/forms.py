@@ -489,3 +489,37 @@ class MilestoneForm(forms.Form):
 FundingLineFormSet = forms.formset_factory(FundingLineForm, extra=1, can_delete=True)
 IndicatorFormSet = forms.formset_factory(IndicatorForm, extra=1, can_delete=True)
 MilestoneFormSet = forms.formset_factory(MilestoneForm, extra=1, can_delete=True)
+
+
+class AttachmentForm(forms.Form):
+    """A file joined to the contract, or to one of the actions its sender may document."""
+
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_(
+            "PDF, OpenDocument, Office (Word, Excel, PowerPoint), image (PNG, JPEG, GIF, WebP) "
+            "or plain text; its type is judged from its content."
+        ),
+        error_messages={"required": _("Please choose the file to attach.")},
+        allow_empty_file=True,  # the service refuses it, in its own words
+    )
+    kind = forms.ChoiceField(label=_("Kind"))
+    action = forms.ChoiceField(
+        label=_("Action"),
+        required=False,
+        help_text=_("For an action sheet's document: the action it documents."),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        kinds: Iterable[tuple[str, StrOrPromise]] = (),
+        actions: Iterable[tuple[str, str]] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        kind, action = self.fields["kind"], self.fields["action"]
+        assert isinstance(kind, forms.ChoiceField)
+        assert isinstance(action, forms.ChoiceField)
+        kind.choices = list(kinds)
+        action.choices = [("", "—"), *actions]

@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import re
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from .contract_file import EXPORT_FORMATS, contract_file_of, contract_file_text
-from .models import Contract, User
+from .errors import AttachmentTooLarge
+from .models import Attachment, Contract, User
 from .services import ClientInfo
+from .services.attachments import ATTACHMENT_TOO_LARGE
+
+# Room for the multipart envelope (boundaries, headers, the other fields) around a file.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 class AuthenticatedHttpRequest(HttpRequest):
@@ -46,4 +53,32 @@ def contract_file_response(contract: Contract, file_format: str) -> HttpResponse
     )
     name = re.sub(r"[^\w.-]+", "-", contract.reference, flags=re.ASCII).strip("-.") or "contrat"
     response["Content-Disposition"] = f'attachment; filename="{name}.{file_format}"'
+    return response
+
+
+def refuse_oversized_attachment(request: HttpRequest | Request) -> None:
+    """413 for a request whose declared length exceeds an attachment's limit and its envelope,
+    before its body is read (Django reads no body without a valid length); the service then
+    applies the exact limit to the file, whose size Django knows before anyone reads it."""
+    limit = settings.ACCORD_ATTACHMENT_MAX_BYTES
+    try:
+        size = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        size = 0
+    if size > limit + MULTIPART_OVERHEAD_BYTES:
+        raise AttachmentTooLarge(
+            _(ATTACHMENT_TOO_LARGE) % {"size": size, "limit": limit}, {"limit": limit}
+        )
+
+
+def attachment_response(attachment: Attachment) -> FileResponse:
+    """The attachment to download, with the type judged from its content when it was added:
+    the same answer for the page's link and the API. A read: nothing is recorded."""
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
     return response

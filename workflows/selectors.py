@@ -18,6 +18,7 @@ from .models import (
     Action,
     ActionStatus,
     ActionVersion,
+    Attachment,
     CommitteeVote,
     Contract,
     ContractAuditor,
@@ -41,6 +42,7 @@ from .models import (
     is_coordinator,
     sheet_changes,
 )
+from .rules import may_edit_sheet
 
 
 def contracts_visible_to(user: User) -> QuerySet[Contract]:
@@ -396,6 +398,8 @@ class ContractPage:
     current_vote_cast: int
     past_votes: list[CommitteeVote]
     may_close_vote: bool
+    attachments: list[Attachment]
+    attachment_actions: list[Action]
 
 
 def contract_page(contract: Contract, user: User) -> ContractPage:
@@ -427,6 +431,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     cast = sum(current_vote.tally()) if current_vote is not None else 0
     verification = history_verify(contract)
     history = list(history_of(contract).select_related("action").reverse()[:RECENT_HISTORY])[::-1]
+    coordinates = is_coordinator(contract, user)
     return ContractPage(
         contract=contract,
         themes=contract.themes.prefetch_related(Prefetch("actions", queryset=actions)),
@@ -451,7 +456,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         history_people=history_people(history),
         history_total=verification.entries,
         verification=verification,
-        is_coordinator=is_coordinator(contract, user),
+        is_coordinator=coordinates,
         progress=contract_progress(contract),
         open_tasks=open_tasks,
         open_tasks_overdue=sum(task.is_overdue for task in open_tasks),
@@ -466,7 +471,29 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
             and contract.status == ContractStatus.COMMITTEE
             and cast >= current_vote.quorum
         ),
+        attachments=list(contract_attachments(contract)),
+        attachment_actions=attachment_actions(contract, user, coordinates=coordinates),
     )
+
+
+def contract_attachments(contract: Contract) -> QuerySet[Attachment]:
+    """The files joined to the contract, in the order they were added."""
+    return contract.attachments.select_related("action", "uploaded_by").order_by(
+        "uploaded_at", "pk"
+    )
+
+
+def attachment_actions(contract: Contract, user: User, *, coordinates: bool) -> list[Action]:
+    """The actions whose sheet ``user`` may add a document to (all, for a coordinator)."""
+    actions = contract.actions.order_by("code")
+    if coordinates:
+        return list(actions)
+    return [action for action in actions.filter(pilot=user) if may_edit_sheet(action, user)]
+
+
+def attachments_visible_to(user: User) -> QuerySet[Attachment]:
+    """The attachments of the contracts ``user`` sees."""
+    return Attachment.objects.filter(contract__in=contracts_visible_to(user))
 
 
 def contract_stages(contract: Contract) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .audit import views as audit_views
-from .views import absences, contracts, sheets, tasks
+from .views import absences, attachments, contracts, sheets, tasks
 
 app_name = "workflows"
 
@@ -34,6 +34,16 @@ urlpatterns = [
         "audit/export.<str:format>",
         audit_views.history_export,
         name="history_export",
+    ),
+    path(
+        "contrats/<int:pk>/pieces-jointes/",
+        attachments.attachment_add,
+        name="attachment_add",
+    ),
+    path(
+        "pieces-jointes/<int:pk>/",
+        attachments.attachment_download,
+        name="attachment_download",
     ),
     path("fiches/<int:pk>/modifier/", sheets.sheet_edit, name="sheet_edit"),
     path("taches/", tasks.inbox, name="inbox"),

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from workflows.audit import api as audit
 
-from . import exports, sheets, views
+from . import attachments, exports, sheets, views
 
 app_name = "api"
 
@@ -39,6 +39,16 @@ urlpatterns = [
         "contracts/<int:pk>/vote/close/",
         views.ContractVoteCloseApi.as_view(),
         name="contract_vote_close",
+    ),
+    path(
+        "contracts/<int:pk>/attachments/",
+        attachments.ContractAttachmentsApi.as_view(),
+        name="contract_attachments",
+    ),
+    path(
+        "attachments/<int:pk>/",
+        attachments.AttachmentDownloadApi.as_view(),
+        name="attachment_download",
     ),
     path("actions/<int:pk>/sheet/", sheets.ActionSheetApi.as_view(), name="action_sheet"),
     path(

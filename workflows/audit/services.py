@@ -25,7 +25,7 @@ from workflows.models import (
     HistoryExport,
     User,
 )
-from workflows.selectors import ChainVerification
+from workflows.selectors import ChainVerification, contract_attachments
 
 from .selectors import (
     BundleFile,
@@ -68,7 +68,8 @@ def contract_verification_bundle(
     signed = [
         BundleFile(name, content) for name, content in contract_documents().evidence_files(contract)
     ]
-    files = verification_bundle_files(contract, [*signed, *extra_files])
+    attached = attachment_files(contract)
+    files = verification_bundle_files(contract, [*signed, *attached, *extra_files])
     HistoryExport.objects.create(
         user=user,
         username=user.username,
@@ -82,6 +83,18 @@ def contract_verification_bundle(
         for item in files:
             archive.writestr(f"{bundle_folder(contract)}/{item.name}", item.content)
     return buffer.getvalue()
+
+
+def attachment_files(contract: Contract) -> list[BundleFile]:
+    """The files joined to the contract, as ``attachment-<id>-<name>`` (two may share a name;
+    flat, as the script reads the bundle's files): the manifest lists each with its SHA-256,
+    the one recorded when it was added."""
+    files = []
+    for attachment in contract_attachments(contract):
+        with attachment.file.open("rb") as stored:
+            content = stored.read()
+        files.append(BundleFile(f"attachment-{attachment.pk}-{attachment.name}", content))
+    return files
 
 
 @transaction.atomic

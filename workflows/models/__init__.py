@@ -1,10 +1,11 @@
 """The contract domain's rows, one module per part: ``people`` (organisations, users),
 ``contracts`` (a contract and its action sheets, their state machines and roles), ``history``
-(the hash-chained entries), ``flows`` (processes, tasks, committee votes, absences) and
-``audit`` (auditors, checkpoints, exports). Everything is importable from here, as Django
-expects of an app's models.
+(the hash-chained entries), ``flows`` (processes, tasks, committee votes, absences),
+``attachments`` (the files joined to a contract) and ``audit`` (auditors, checkpoints,
+exports). Everything is importable from here, as Django expects of an app's models.
 """
 
+from .attachments import Attachment, AttachmentKind, attachment_path
 from .audit import (
     ContractAuditor,
     HistoryCheckpoint,
@@ -94,6 +95,8 @@ __all__ = [
     "Action",
     "ActionStatus",
     "ActionVersion",
+    "Attachment",
+    "AttachmentKind",
     "Civility",
     "CommitteeVote",
     "Contract",
@@ -128,6 +131,7 @@ __all__ = [
     "User",
     "WorkingGroup",
     "all_actions_approved",
+    "attachment_path",
     "content_sha256",
     "contract_is_signed",
     "coordinator_permission",

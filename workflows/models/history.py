@@ -44,6 +44,7 @@ class HistoryEvent(models.TextChoices):
     MEETING_SCHEDULED = "meeting_scheduled", _("Committee meeting convened")
     MEETING_CHANGED = "meeting_changed", _("Committee meeting changed")
     MEETING_CANCELLED = "meeting_cancelled", _("Committee meeting cancelled")
+    ATTACHMENT_ADDED = "attachment_added", _("Attachment added")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

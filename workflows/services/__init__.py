@@ -15,12 +15,14 @@ the unit finishes.
 - ``absences``: declare or cancel an absence; hand tasks over (daily).
 - ``imports``: create a contract from a contract file.
 - ``sheets``: write an action sheet (every save a version).
+- ``attachments``: join a file to a contract or to an action's sheet.
 - ``meetings``: convene the steering committee, change or cancel its meeting.
 - ``reminders``: remind the holders of tasks due soon or overdue, alert the coordinators.
 """
 
 from ..transitions import CONTRACT_TRANSITION_NOT_ALLOWED, NOT_A_COORDINATOR
 from .absences import delegation_cancel, delegation_declare, delegations_apply
+from .attachments import attachment_add
 from .contracts import (
     action_follow_up,
     close,
@@ -66,6 +68,7 @@ __all__ = [
     "SignaturePasswordRefused",
     "action_follow_up",
     "action_sheet_save",
+    "attachment_add",
     "close",
     "close_vote",
     "committee_of",

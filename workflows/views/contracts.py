@@ -5,6 +5,7 @@ closing of the vote."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,17 +21,22 @@ from ..contract_file import EXPORT_FORMATS, parse_contract_file
 from ..errors import ApplicationError, InvalidContractFile
 from ..forms import (
     TRANSITION_FORMS,
+    AttachmentForm,
     ContractImportForm,
 )
 from ..http import AuthenticatedHttpRequest, contract_file_response
 from ..models import (
     COORDINATOR_TRANSITIONS,
+    Action,
+    AttachmentKind,
     CommitteeVote,
     Contract,
     User,
+    is_coordinator,
 )
 from ..rules import may_fire, transitions_for
 from ..selectors import (
+    attachment_actions,
     contract_flow_chart,
     contract_is_visible_to,
     contract_page,
@@ -103,9 +109,12 @@ def _render_detail(
     *,
     bound_form: Form | None = None,
     bound_name: str = "",
+    bound_attachment_form: AttachmentForm | None = None,
+    attachment_refusal: str = "",
     status: int = 200,
 ) -> HttpResponse:
     page = contract_page(contract, request.user)
+    may_attach = page.is_coordinator or bool(page.attachment_actions)
     controls, blocked = (
         _coordinator_controls(contract, request.user, bound_form, bound_name)
         if page.is_coordinator
@@ -115,9 +124,38 @@ def _render_detail(
         **{name.name: getattr(page, name.name) for name in fields(page)},
         "controls": controls,
         "blocked_transitions": blocked,
+        "attachment_form": (
+            bound_attachment_form or _attachment_form(page.is_coordinator, page.attachment_actions)
+        )
+        if may_attach
+        else None,
+        "attachment_refusal": attachment_refusal,
         "nav_section": "contracts",
     }
     return render(request, "workflows/contract_detail.html", context, status=status)
+
+
+def _attachment_form(
+    coordinates: bool, actions: list[Action], *args: Any, **kwargs: Any
+) -> AttachmentForm:
+    kinds = [
+        (kind.value, kind.label)
+        for kind in AttachmentKind
+        if coordinates or kind == AttachmentKind.ACTION_DOCUMENT
+    ]
+    return AttachmentForm(
+        *args,
+        kinds=kinds,
+        actions=[(action.code, f"{action.code} — {action.title}") for action in actions],
+        **kwargs,
+    )
+
+
+def attachment_form(contract: Contract, user: User, *args: Any, **kwargs: Any) -> AttachmentForm:
+    """The attachment form as ``user`` may fill it: the kinds and actions offered to them."""
+    coordinates = is_coordinator(contract, user)
+    actions = attachment_actions(contract, user, coordinates=coordinates)
+    return _attachment_form(coordinates, actions, *args, **kwargs)
 
 
 @login_required
