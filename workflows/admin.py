@@ -8,6 +8,8 @@ from .audit.selectors import contract_people
 from .audit.services import contract_people_change_record
 from .models import (
     Action,
+    ActionVersion,
+    Attachment,
     CommitteeVote,
     Contract,
     ContractAuditor,
@@ -277,3 +279,21 @@ class MeetingAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     readonly_fields = ["uid", "sequence", "status"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+
+@admin.register(ActionVersion)
+class ActionVersionAdmin(ReadOnlyAdmin):
+    """An action sheet's versions: written by their pilot or a coordinator, never edited."""
+
+    list_display = ["action", "number", "author", "created_at", "sha256"]
+    list_filter = ["action__contract"]
+    search_fields = ["action__code", "sha256"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    """A contract's attachments: uploaded in the app, their SHA-256 recorded in the history."""
+
+    list_display = ["name", "kind", "contract", "action", "size", "uploaded_by", "uploaded_at"]
+    list_filter = ["kind", "contract"]
+    search_fields = ["name", "sha256"]
