@@ -256,9 +256,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     # Tasks run in-process on the embedded default: a line per task run would bury the
     # console (the demo's launch alone sends 76 e-mails); a worker logs them as usual.
-    "loggers": {"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {},
+    "loggers": {
+        # fontTools reports each table it prunes when fpdf2 embeds a font's used glyphs.
+        "fontTools": {"level": "WARNING"},
+        **({"celery.app.trace": {"level": "WARNING"}} if CELERY_TASK_ALWAYS_EAGER else {}),
+    },
 }
 
+# DejaVu Sans for the contract documents, so that every name prints (signatures/document.py).
+ACCORD_PDF_FONT_DIR = env.str("ACCORD_PDF_FONT_DIR", default="/usr/share/fonts/truetype/dejavu")
 # Encrypts the signing keys at rest (Fernet key derived from it). Required once DATABASE_URL
 # is set; checked when a key is first used, so that commands needing no key run without it.
 ACCORD_SIGNING_KEY = env.str("ACCORD_SIGNING_KEY", default="")

@@ -11,7 +11,9 @@ import datetime
 import io
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -61,6 +63,26 @@ class DocumentPartner:
     funding: Decimal | None
 
 
+# The documents' font: DejaVu Sans, in which every name prints, from the system's fonts
+# (Debian's fonts-dejavu-core, which .ci/run installs; ACCORD_PDF_FONT_DIR elsewhere). Without
+# it the PDF's standard Helvetica serves, so that a bare machine still draws documents, and a
+# character outside Windows-1252 prints as "?".
+UNICODE_FONT = "DejaVu"
+UNICODE_FONT_FILES = {
+    "": "DejaVuSans.ttf",
+    "B": "DejaVuSans-Bold.ttf",
+    "I": "DejaVuSans-Oblique.ttf",
+    "BI": "DejaVuSans-BoldOblique.ttf",
+}
+
+
+def unicode_font_files() -> dict[str, Path] | None:
+    """The DejaVu Sans files by style, or None when one is missing."""
+    folder = Path(settings.ACCORD_PDF_FONT_DIR)
+    files = {style: folder / name for style, name in UNICODE_FONT_FILES.items()}
+    return files if all(path.is_file() for path in files.values()) else None
+
+
 def _printable(text: str) -> str:
     """Only what the PDF's standard fonts can show (Windows-1252); narrow spaces as spaces."""
     text = text.replace("\u202f", "\xa0").replace("\u2009", " ")
@@ -71,29 +93,37 @@ class _Document(FPDF):
     def __init__(self, footer_text: str, *, when: datetime.datetime) -> None:
         super().__init__(format="A4", unit="mm")
         self.core_fonts_encoding = "cp1252"
-        self.footer_text = _printable(footer_text)
+        files = unicode_font_files()
+        for style, path in (files or {}).items():
+            self.add_font(UNICODE_FONT, style, str(path))
+        self.text_font = UNICODE_FONT if files else "Helvetica"
+        self.footer_text = self.printable(footer_text)
         self.set_creation_date(when)
         self.set_creator("Accord")
         self.set_auto_page_break(auto=True, margin=18)
         self.set_margins(18, 18, 18)
-        self.set_font("Helvetica", size=10)
+        self.set_font(self.text_font, size=10)
 
     def footer(self) -> None:
         self.set_y(-12)
-        self.set_font("Helvetica", size=8)
+        self.set_font(self.text_font, size=8)
         self.set_text_color(90)
         self.cell(0, 5, self.footer_text, align="L")
         self.cell(0, 5, f"{self.page_no()}/{{nb}}", align="R")
         self.set_text_color(0)
 
+    def printable(self, text: str) -> str:
+        """``text`` as this document's font prints it."""
+        return text if self.text_font == UNICODE_FONT else _printable(text)
+
     def html(self, html: str) -> None:
-        self.write_html(_printable(html), ul_bullet_char="-", tag_styles=HEADING_STYLES)
+        self.write_html(self.printable(html), ul_bullet_char="-", tag_styles=HEADING_STYLES)
 
     def heading(self, text: str) -> None:
-        self.set_font("Helvetica", style="B", size=14)
-        self.multi_cell(0, 7, _printable(text), new_x="LMARGIN", new_y="NEXT")
+        self.set_font(self.text_font, style="B", size=14)
+        self.multi_cell(0, 7, self.printable(text), new_x="LMARGIN", new_y="NEXT")
         self.ln(2)
-        self.set_font("Helvetica", size=10)
+        self.set_font(self.text_font, size=10)
 
     def box(self, name: str, x: float, y: float, w: float, h: float) -> FieldBox:
         """The page's box in PDF points (origin bottom left) for a field at (x, y) in mm."""
@@ -201,8 +231,8 @@ def render_contract_document(contract: Contract, *, when: datetime.datetime) -> 
             % {"reference": contract.reference, "version": contract.version},
             when=when,
         )
-        pdf.set_title(_printable(contract.title))
-        pdf.set_subject(_printable(contract.reference))
+        pdf.set_title(pdf.printable(contract.title))
+        pdf.set_subject(pdf.printable(contract.reference))
         pdf.add_page()
         pdf.html(render_to_string("signatures/contract_document.html", context))
         boxes = _signature_blocks(pdf, context["signatories"])
@@ -212,11 +242,11 @@ def render_contract_document(contract: Contract, *, when: datetime.datetime) -> 
 def _signature_blocks(pdf: _Document, signatories: list[Signatory]) -> list[FieldBox]:
     pdf.add_page()
     pdf.heading(_("Signatures"))
-    pdf.set_font("Helvetica", size=9)
+    pdf.set_font(pdf.text_font, size=9)
     pdf.multi_cell(
         0,
         5,
-        _printable(
+        pdf.printable(
             _(
                 "Each party signs this document electronically; its signature appears in its "
                 "block below. Accord's seal closes the document once every signature is in."
@@ -237,13 +267,15 @@ def _signature_blocks(pdf: _Document, signatories: list[Signatory]) -> list[Fiel
         y = pdf.get_y()
         x = pdf.l_margin + column * (BLOCK_WIDTH + 4)
         pdf.set_xy(x, y)
-        pdf.set_font("Helvetica", style="B", size=9)
+        pdf.set_font(pdf.text_font, style="B", size=9)
         pdf.multi_cell(
-            BLOCK_WIDTH, 4.5, _printable(lines[0]), align="L", new_x="LEFT", new_y="NEXT"
+            BLOCK_WIDTH, 4.5, pdf.printable(lines[0]), align="L", new_x="LEFT", new_y="NEXT"
         )
-        pdf.set_font("Helvetica", size=8.5)
+        pdf.set_font(pdf.text_font, size=8.5)
         for line in lines[1:]:
-            pdf.multi_cell(BLOCK_WIDTH, 4, _printable(line), align="L", new_x="LEFT", new_y="NEXT")
+            pdf.multi_cell(
+                BLOCK_WIDTH, 4, pdf.printable(line), align="L", new_x="LEFT", new_y="NEXT"
+            )
         field_y = y + BLOCK_LABEL
         pdf.set_draw_color(150)
         pdf.rect(x, field_y, BLOCK_WIDTH, BLOCK_FIELD)
@@ -261,9 +293,9 @@ def render_completion_certificate(data: dict, *, when: datetime.datetime) -> byt
             _("Completion certificate of %(reference)s") % {"reference": data["reference"]},
             when=when,
         )
-        pdf.set_title(_printable(_("Completion certificate")))
+        pdf.set_title(pdf.printable(_("Completion certificate")))
         pdf.add_page()
-        pdf.set_font("Helvetica", size=9)
+        pdf.set_font(pdf.text_font, size=9)
         pdf.html(
             render_to_string(
                 "signatures/completion_certificate.html", {"data": certificate_display(data)}

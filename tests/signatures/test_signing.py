@@ -2,12 +2,14 @@
 
 import datetime
 import hashlib
+import os
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from signatures.document import unicode_font_files
 from signatures.models import ContractDocument, SignatureEvidence, SigningKey
 from signatures.selectors import (
     completion_certificate,
@@ -327,3 +329,21 @@ def test_a_delegate_signs_with_their_own_certificate_for_the_absent_signer(
     assert evidence.certificate_fingerprint == SigningKey.objects.get(person=delegate).fingerprint
     text = pdf_text(contract_document_pdf(contract))
     assert f"Signé par Paul Délégué pour {mayor.signer.display_name}, Communauté de" in text
+
+
+def test_every_name_prints_in_the_document(contract, coordinator, parties):
+    """Names outside Windows-1252 print as written (DejaVu Sans is embedded), not as "?"."""
+    if unicode_font_files() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("DejaVu Sans is missing: .ci/run installs fonts-dejavu-core")
+        pytest.skip("DejaVu Sans is not installed here (fonts-dejavu-core)")
+    mayor, _hospital = parties
+    mayor.signer.first_name, mayor.signer.last_name = "Zofia", "Wiśniewska-Đặng"
+    mayor.signer.save(update_fields=["first_name", "last_name"])
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+
+    text = pdf_text(contract_document_pdf(contract))
+
+    assert "Zofia Wiśniewska-Đặng" in text
+    assert "Wi?niewska" not in text
