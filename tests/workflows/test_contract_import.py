@@ -853,7 +853,7 @@ def test_the_problems_read_in_french(scenario):
         (
             b'{"format": "accord.contract/1"\n "reference": "CLS"}',
             "c.json",
-            "line 2, column 2: Expecting ',' delimiter",
+            "line 2, column 2: a comma (,) is expected here",
         ),
         (b"format: accord.contract/1\nthemes: [T1\n", "c.yaml", "line 3, column 1: "),
         (b"format: [oops\n", "", "line 2, column 1: "),
@@ -929,3 +929,23 @@ def test_a_concurrent_import_of_the_same_reference_is_refused_cleanly(scenario, 
 
     assert info.value.errors == ['reference: contract "CLS-TDC-2019" already exists']
     assert counts() == before
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"a" 1}', "ligne 1, colonne 6\u00a0: deux-points (:) attendus ici"),
+        (b'{"a": 1 "b": 2}', "ligne 1, colonne 9\u00a0: une virgule (,) est attendue ici"),
+        (
+            b"{a: 1}",
+            "ligne 1, colonne 2\u00a0: un nom de champ entre guillemets doubles est attendu ici",
+        ),
+        (b"[1,]", "ligne 1, colonne 4\u00a0: une valeur est attendue ici"),
+        (b"{} x", "ligne 1, colonne 4\u00a0: du texte suit la fin du document"),
+    ],
+)
+def test_a_json_mistake_is_told_in_french(raw, expected):
+    with override("fr"), pytest.raises(InvalidContractFile) as refused:
+        parse_contract_file(raw, filename="contrat.json")
+    assert refused.value.message == "Le fichier de contrat n\u2019est pas un JSON valide."
+    assert refused.value.errors == [expected]

@@ -103,7 +103,7 @@ def test_it_says_where_a_file_that_is_not_json_goes_wrong(tmp_path):
     message, stderr = refused(str(path))
 
     assert message == "The contract file is not valid JSON."
-    assert stderr.splitlines() == ["line 2, column 15: Expecting ':' delimiter"]
+    assert stderr.splitlines() == ["line 2, column 15: a colon (:) is expected here"]
 
 
 def test_it_refuses_an_oversized_file(tmp_path, scenario, settings):

@@ -17,6 +17,7 @@ import yaml
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..errors import ContractFileTooLarge, InvalidContractFile
 from .problems import root_problems
@@ -62,6 +63,29 @@ def _at(line: int, column: int, problem: str) -> str:
     }
 
 
+# What Python's JSON parser says, in the reader's language (json.decoder's messages).
+JSON_PROBLEMS = {
+    "Expecting value": gettext_lazy("a value is expected here"),
+    "Expecting property name enclosed in double quotes": gettext_lazy(
+        "a field name in double quotes is expected here"
+    ),
+    "Expecting ':' delimiter": gettext_lazy("a colon (:) is expected here"),
+    "Expecting ',' delimiter": gettext_lazy("a comma (,) is expected here"),
+    "Unterminated string starting at": gettext_lazy("this text is not closed by a double quote"),
+    "Invalid control character at": gettext_lazy(
+        "a line break or tab inside a text (write it \\n or \\t)"
+    ),
+    "Invalid \\escape": gettext_lazy("an unknown escape (\\) in a text"),
+    "Invalid \\uXXXX escape": gettext_lazy("an invalid \\u escape in a text"),
+    "Extra data": gettext_lazy("more text after the end of the document"),
+}
+
+
+def _json_problem(exc: json.JSONDecodeError) -> str:
+    problem = JSON_PROBLEMS.get(exc.msg)
+    return _at(exc.lineno, exc.colno, str(problem) if problem else exc.msg)
+
+
 def _load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_ContractYamlLoader)  # noqa: S506 — a SafeLoader subclass
 
@@ -87,7 +111,7 @@ def _decode(text: str, filename: str) -> Any:
             return json.loads(text, parse_float=Decimal)
         except json.JSONDecodeError as exc:
             raise InvalidContractFile(
-                _("The contract file is not valid JSON."), [_at(exc.lineno, exc.colno, exc.msg)]
+                _("The contract file is not valid JSON."), [_json_problem(exc)]
             ) from exc
     try:
         return _load_yaml(text)
