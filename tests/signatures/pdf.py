@@ -10,13 +10,14 @@ import zlib
 
 
 def pdf_text(pdf: bytes) -> str:
-    """The PDF's text as poppler's pdftotext reads it (the documents embed DejaVu Sans, whose
-    glyphs only a real reader maps back to characters), whitespace run together; without
-    poppler, the literal strings of its streams (enough for the standard fonts)."""
+    """The PDF's text as poppler's pdftotext reads it, in the order it is drawn (-raw: two
+    signature blocks side by side do not mix their lines; the documents embed DejaVu Sans,
+    whose glyphs only a real reader maps back to characters), whitespace run together;
+    without poppler, the literal strings of its streams (enough for the standard fonts)."""
     pdftotext = shutil.which("pdftotext")
     if pdftotext:
         extracted = subprocess.run(
-            [pdftotext, "-enc", "UTF-8", "-", "-"],
+            [pdftotext, "-raw", "-enc", "UTF-8", "-", "-"],
             input=pdf,
             capture_output=True,
             check=True,
