@@ -16,7 +16,6 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
@@ -33,7 +32,6 @@ from .document import (
     render_completion_certificate,
     render_contract_document,
     signature_field_name,
-    unicode_font_files,
 )
 from .models import AuthenticationMethod, ContractDocument, SignatureEvidence, SigningKey
 
@@ -74,13 +72,9 @@ def _current_document(contract: Contract) -> ContractDocument:
 
 
 def _stamp(lines: list[str]) -> TextStampStyle:
-    """A signature's visible stamp, in the document's DejaVu Sans when it is installed (the
-    PDF's standard font otherwise, where a name outside Latin-1 prints "?")."""
-    fonts = unicode_font_files()
-    font = GlyphAccumulatorFactory(str(fonts[""]), font_size=7) if fonts else None
     return TextStampStyle(
         stamp_text="\n".join(lines),
-        text_box_style=TextBoxStyle(font_size=7, font=font) if font else TextBoxStyle(font_size=7),
+        text_box_style=TextBoxStyle(font_size=7),
         border_width=1,
     )
 
@@ -152,12 +146,12 @@ STAMP_CHARACTERS = str.maketrans(
 
 
 def _wrapped(lines: list[str], width: int = 60) -> list[str]:
-    """The stamp's lines, wrapped, in characters its font shows as they are (all of them in
-    DejaVu Sans; Latin-1 in the standard font it falls back to)."""
-    lines = [line.translate(STAMP_CHARACTERS) for line in lines]  # plain spaces wrap
-    if unicode_font_files() is None:
-        lines = [line.encode("latin-1", errors="replace").decode("latin-1") for line in lines]
-    return [part for line in lines for part in textwrap.wrap(line, width) or [""]]
+    """The stamp's lines, wrapped, in characters its font shows as they are."""
+    text = [
+        line.translate(STAMP_CHARACTERS).encode("latin-1", errors="replace").decode("latin-1")
+        for line in lines
+    ]
+    return [part for line in text for part in textwrap.wrap(line, width) or [""]]
 
 
 def signature_apply(
