@@ -130,7 +130,12 @@ def test_a_wrong_sheet_names_every_problem_and_writes_nothing(revising):
     wrong = SheetEdit(
         title=" ",
         partners=["NOPE"],
-        funding=[FundingEntry("ARS", "-5"), FundingEntry("ARS", "12,345")],
+        funding=[
+            FundingEntry("ARS", "-5"),
+            FundingEntry("ARS", "12,345"),
+            FundingEntry("ARS", "1e20"),  # beyond the column, and not written as an amount
+            FundingEntry("ARS", "1000000000000"),  # beyond the column
+        ],
         indicators=[IndicatorEntry("")],
     )
     with pytest.raises(ApplicationError) as refused:
@@ -143,6 +148,8 @@ def test_a_wrong_sheet_names_every_problem_and_writes_nothing(revising):
         "Not a partner organisation of this contract: NOPE.",
         "“-5” is not an amount in euros (at most two decimals, not negative).",
         "“12,345” is not an amount in euros (at most two decimals, not negative).",
+        "“1e20” is not an amount in euros (at most two decimals, not negative).",
+        "“1000000000000” is not an amount in euros (at most two decimals, not negative).",
         "An indicator needs a label.",
     ]
     assert not revising.versions.filter(number__gt=1).exists()

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
+from ..contract_file.amounts import amount_of, amount_problem
 from ..errors import ApplicationError, Conflict, NotAllowed
 from ..history import UnitOfWork
 from ..models import (
@@ -111,14 +112,12 @@ def current_version(action: Action) -> ActionVersion:
 
 
 def _amount(text: str) -> Decimal | None:
+    """An amount as a person types it ("12 500,50"), checked by the contract file's own rules
+    for amounts (not negative, at most two decimals, within the column); None when it is not
+    one."""
     cleaned = str(text).replace("\u00a0", "").replace("\u202f", "").replace(" ", "")
-    try:
-        amount = Decimal(cleaned.replace(",", "."))
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        return None
-    return amount
+    cleaned = cleaned.replace(",", ".")
+    return None if amount_problem(cleaned) is not None else amount_of(cleaned)
 
 
 def _checked(action: Action, edit: SheetEdit) -> tuple[str, list[tuple[FundingEntry, Decimal]]]:
