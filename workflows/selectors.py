@@ -491,6 +491,11 @@ def attachment_actions(contract: Contract, user: User, *, coordinates: bool) -> 
     return [action for action in actions.filter(pilot=user) if may_edit_sheet(action, user)]
 
 
+def actions_visible_to(user: User) -> QuerySet[Action]:
+    """The actions of the contracts ``user`` sees (the sheet's page and API alike)."""
+    return Action.objects.filter(contract__in=contracts_visible_to(user))
+
+
 def attachments_visible_to(user: User) -> QuerySet[Attachment]:
     """The attachments of the contracts ``user`` sees."""
     return Attachment.objects.filter(contract__in=contracts_visible_to(user))

@@ -23,7 +23,7 @@ from workflows.models import (
 )
 from workflows.rules import may_edit_sheet
 from workflows.selectors import (
-    contracts_visible_to,
+    actions_visible_to,
     last_reviewed_version,
     sheet_changes_between,
 )
@@ -40,11 +40,7 @@ from .views import ERRORS
 
 
 def _visible_action(request, pk: int) -> Action:
-    action = (
-        Action.objects.select_related("contract")
-        .filter(pk=pk, contract__in=contracts_visible_to(request.user))
-        .first()
-    )
+    action = actions_visible_to(request.user).select_related("contract").filter(pk=pk).first()
     if action is None:
         raise NotFound
     return action

@@ -17,7 +17,7 @@ from ..forms import FundingLineFormSet, IndicatorFormSet, MilestoneFormSet, Shee
 from ..http import AuthenticatedHttpRequest
 from ..models import SHEET_EDITABLE_STATES, Action, Task, TaskKind, TaskStatus
 from ..rules import may_edit_sheet
-from ..selectors import contracts_visible_to
+from ..selectors import actions_visible_to
 from ..services.sheets import (
     FundingEntry,
     IndicatorEntry,
@@ -89,9 +89,7 @@ def _kept(formset) -> list[dict[str, Any]]:
 @login_required
 def sheet_edit(request: AuthenticatedHttpRequest, pk: int):
     action = get_object_or_404(
-        Action.objects.select_related("contract", "theme", "pilot"),
-        pk=pk,
-        contract__in=contracts_visible_to(request.user),
+        actions_visible_to(request.user).select_related("contract", "theme", "pilot"), pk=pk
     )
     if not may_edit_sheet(action, request.user):
         raise PermissionDenied(_("Only the action's pilot or a coordinator may edit its sheet."))
