@@ -140,6 +140,9 @@ class SteeringCommitteeFactory(DjangoModelFactory):
 
 
 class SignatoryFactory(DjangoModelFactory):
+    """A signatory whose signer and representative belong to its organisation, as the contract
+    file's rules want: people given from elsewhere are moved into it."""
+
     class Meta:
         model = Signatory
 
@@ -148,3 +151,12 @@ class SignatoryFactory(DjangoModelFactory):
     kind = SignatoryKind.MANDATORY
     signer = factory.LazyAttribute(lambda o: UserFactory(organisation=o.organisation))
     order = 1
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        organisation = kwargs["organisation"]
+        for person in (kwargs.get("signer"), kwargs.get("represented_by")):
+            if person is not None and person.organisation_id != organisation.pk:
+                person.organisation = organisation
+                person.save(update_fields=["organisation"])
+        return super()._create(model_class, *args, **kwargs)

@@ -28,12 +28,23 @@ class Conflict(ApplicationError):
     status_code = 409
 
 
-class InvalidContractFile(ApplicationError):
-    """A contract file with problems; ``errors`` lists each with its place in the file."""
+# A problem's place in a contract file: keys and list indices from the document's root.
+Place = tuple[str | int, ...]
 
-    def __init__(self, message: str, errors: list[str]) -> None:
+
+class InvalidContractFile(ApplicationError):
+    """A contract file with problems; ``errors`` lists each with its place in the file.
+
+    ``places`` gives the same problems as (place, message) pairs when they are known, so that
+    a form can show each beside its field.
+    """
+
+    def __init__(
+        self, message: str, errors: list[str], places: list[tuple[Place, str]] | None = None
+    ) -> None:
         super().__init__(message, {"errors": errors})
         self.errors = errors
+        self.places = places or []
 
 
 class ContractFileTooLarge(ApplicationError):

@@ -128,6 +128,30 @@ class SheetOutput(SheetVersionOutput):
         return action.status in SHEET_EDITABLE_STATES and may_edit_sheet(action, user)
 
 
+def sheet_edit_of(data: dict[str, Any]) -> SheetEdit:
+    """A sheet as ``SheetContentIO`` validated it, as the service takes it."""
+    schedule = data["schedule"] or {}
+    return SheetEdit(
+        title=data["title"],
+        objective=data["objective"],
+        operational_objectives=data["operational_objectives"],
+        description=data["description"],
+        target_public=data["target_public"],
+        place=data["place"],
+        starts_on=schedule.get("start"),
+        ends_on=schedule.get("end"),
+        milestones=[
+            Milestone(step["date"], step["label"]) for step in schedule.get("milestones", [])
+        ],
+        partners=data["partners"],
+        funding=[
+            FundingEntry(line["funder"], line["amount"], line["year"], line["status"] or "")
+            for line in data["funding"]
+        ],
+        indicators=[IndicatorEntry(**indicator) for indicator in data["indicators"]],
+    )
+
+
 class SheetInput(SheetContentIO):
     version = serializers.IntegerField(
         min_value=1, help_text="The version the edit starts from (the current one)."
@@ -162,31 +186,11 @@ class ActionSheetApi(APIView):
         serializer = SheetInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = serializer.validated_data
-        schedule = data["schedule"] or {}
         version = services.action_sheet_save(
             action=action,
             actor=request.user,
             base_version=data["version"],
-            edit=SheetEdit(
-                title=data["title"],
-                objective=data["objective"],
-                operational_objectives=data["operational_objectives"],
-                description=data["description"],
-                target_public=data["target_public"],
-                place=data["place"],
-                starts_on=schedule.get("start"),
-                ends_on=schedule.get("end"),
-                milestones=[
-                    Milestone(step["date"], step["label"])
-                    for step in schedule.get("milestones", [])
-                ],
-                partners=data["partners"],
-                funding=[
-                    FundingEntry(line["funder"], line["amount"], line["year"], line["status"] or "")
-                    for line in data["funding"]
-                ],
-                indicators=[IndicatorEntry(**indicator) for indicator in data["indicators"]],
-            ),
+            edit=sheet_edit_of(data),
         )
         return Response(SheetOutput(version, context={"request": request}).data)
 

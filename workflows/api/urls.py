@@ -5,15 +5,35 @@ from drf_spectacular.views import SpectacularAPIView
 
 from workflows.audit import api as audit
 
-from . import attachments, exports, sheets, views
+from . import attachments, authoring, exports, sheets, views
 
 app_name = "api"
 
 urlpatterns = [
     path("auth/token/", views.TokenObtainApi.as_view(), name="token"),
-    path("contracts/", views.ContractListApi.as_view(), name="contract_list"),
+    path("contracts/", authoring.ContractListCreateApi.as_view(), name="contract_list"),
     path("contracts/import/", views.ContractImportApi.as_view(), name="contract_import"),
-    path("contracts/<int:pk>/", views.ContractDetailApi.as_view(), name="contract_detail"),
+    path("contracts/<int:pk>/", authoring.ContractDetailEditApi.as_view(), name="contract_detail"),
+    path(
+        "contracts/<int:pk>/actions/",
+        authoring.ContractActionsApi.as_view(),
+        name="contract_actions",
+    ),
+    path(
+        "contracts/<int:pk>/actions/<str:code>/",
+        authoring.ContractActionApi.as_view(),
+        name="contract_action",
+    ),
+    path(
+        "contracts/<int:pk>/actions/<str:code>/versions/",
+        authoring.ContractActionVersionsApi.as_view(),
+        name="contract_action_versions",
+    ),
+    path(
+        "contracts/<int:pk>/actions/<str:code>/versions/<int:number>/diff/",
+        authoring.ContractActionDiffApi.as_view(),
+        name="contract_action_diff",
+    ),
     path("contracts/<int:pk>/export/", exports.ContractExportApi.as_view(), name="contract_export"),
     path(
         "contracts/<int:pk>/transitions/<str:name>/",

@@ -16,23 +16,29 @@ parts refer to each other and what the database already holds, is code (``consis
 
 from __future__ import annotations
 
+from ..models import Contract
 from .amounts import amount_of
-from .consistency import consistency_problems, reference_taken_error
+from .consistency import consistency_problems, reference_taken_error, reference_taken_problem
 from .export import EXPORT_FORMATS, FORMAT, contract_file_of, contract_file_text
 from .parsing import contract_file_digest, parse_contract_file
-from .problems import in_file_order, one_per_place, root_problems
+from .problems import Path, Problem, in_file_order, one_per_place, place, root_problems
 from .schema import SCHEMA_PATH, structure_problems
 
 __all__ = [
     "EXPORT_FORMATS",
     "FORMAT",
     "SCHEMA_PATH",
+    "Path",
+    "Problem",
     "amount_of",
     "contract_file_digest",
     "contract_file_of",
+    "contract_file_problems",
     "contract_file_text",
     "parse_contract_file",
+    "place",
     "reference_taken_error",
+    "reference_taken_problem",
     "validate_contract_file",
 ]
 
@@ -47,5 +53,16 @@ def validate_contract_file(document: object) -> list[str]:
     """
     if not isinstance(document, dict):
         return root_problems(document)
-    problems = one_per_place([*structure_problems(document), *consistency_problems(document)])
-    return [str(problem) for problem in in_file_order(problems, document)]
+    return [str(problem) for problem in contract_file_problems(document)]
+
+
+def contract_file_problems(document: dict, *, contract: Contract | None = None) -> list[Problem]:
+    """Every problem of a contract file as a ``Problem`` (its place, its message), in file
+    order, one per place. ``contract``: the contract the document describes when it exists
+    already (a draft written in Accord, checked after each change), whose reference is its
+    own."""
+    problems = [
+        *structure_problems(document),
+        *consistency_problems(document, contract=contract),
+    ]
+    return in_file_order(one_per_place(problems), document)

@@ -26,16 +26,24 @@ from .problems import Path, Problem, place
 
 def reference_taken_error(reference: str) -> str:
     """The problem line for a reference already in use (also raised on a concurrent import)."""
-    return str(Problem(("reference",), _reference_taken(reference)))
+    return str(reference_taken_problem(reference))
+
+
+def reference_taken_problem(reference: str) -> Problem:
+    return Problem(("reference",), _reference_taken(reference))
 
 
 def _reference_taken(reference: str) -> str:
     return _('contract "%(reference)s" already exists') % {"reference": reference}
 
 
-def consistency_problems(document: dict) -> list[Problem]:
-    """Every inconsistency of a document, whatever shape the schema found it in."""
-    check = _Checker(document)
+def consistency_problems(document: dict, *, contract: Contract | None = None) -> list[Problem]:
+    """Every inconsistency of a document, whatever shape the schema found it in.
+
+    ``contract``: the contract the document describes, when it exists (a draft being written
+    in Accord): its own reference is not taken.
+    """
+    check = _Checker(document, contract)
     check.header()
     check.people()
     check.diagnosis()
@@ -89,8 +97,9 @@ class _Defined(dict[str, Path]):
 class _Checker:
     """Collects the problems section by section, once the sections defining names are read."""
 
-    def __init__(self, document: dict) -> None:
+    def __init__(self, document: dict, contract: Contract | None) -> None:
         self.document = document
+        self.contract = contract
         self.problems: list[Problem] = []
         # username -> the code of its organisation when known (set by ``people``).
         self.organisation_of: dict[str, str | None] = {}
@@ -167,7 +176,10 @@ class _Checker:
 
     def header(self) -> None:
         reference = _name(self.document.get("reference"))
-        if reference and Contract.objects.filter(reference=reference).exists():
+        others = Contract.objects.all()
+        if self.contract is not None:
+            others = others.exclude(pk=self.contract.pk)
+        if reference and others.filter(reference=reference).exists():
             self.problem(("reference",), _reference_taken(reference))
         period = self.document.get("period")
         if isinstance(period, dict):

@@ -45,6 +45,9 @@ class HistoryEvent(models.TextChoices):
     MEETING_CHANGED = "meeting_changed", _("Committee meeting changed")
     MEETING_CANCELLED = "meeting_cancelled", _("Committee meeting cancelled")
     ATTACHMENT_ADDED = "attachment_added", _("Attachment added")
+    CREATED = "created", _("Contract created")
+    EDITED = "edited", _("Contract edited")
+    ACTION_ADDED = "action_added", _("Action sheet added")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

@@ -14,6 +14,7 @@ the unit finishes.
 - ``tasks``: decide a task.
 - ``absences``: declare or cancel an absence; hand tasks over (daily).
 - ``imports``: create a contract from a contract file.
+- ``authoring``: create a draft contract in Accord, write its parts, add its action sheets.
 - ``sheets``: write an action sheet (every save a version).
 - ``attachments``: join a file to a contract or to an action's sheet.
 - ``meetings``: convene the steering committee, change or cancel its meeting.
@@ -23,6 +24,7 @@ the unit finishes.
 from ..transitions import CONTRACT_TRANSITION_NOT_ALLOWED, NOT_A_COORDINATOR
 from .absences import delegation_cancel, delegation_declare, delegations_apply
 from .attachments import attachment_add
+from .authoring import action_add, contract_create, contract_edit, draft_problems
 from .contracts import (
     action_follow_up,
     close,
@@ -66,16 +68,20 @@ __all__ = [
     "ClientInfo",
     "Decision",
     "SignaturePasswordRefused",
+    "action_add",
     "action_follow_up",
     "action_sheet_save",
     "attachment_add",
     "close",
     "close_vote",
     "committee_of",
+    "contract_create",
+    "contract_edit",
     "contract_import",
     "delegation_cancel",
     "delegation_declare",
     "delegations_apply",
+    "draft_problems",
     "fire_coordinator_transition",
     "holder_refusal",
     "launch_review",

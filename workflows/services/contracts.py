@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .. import transitions
 from ..errors import ApplicationError, Conflict, NotAllowed
@@ -28,7 +29,8 @@ from ..models import (
     User,
     is_coordinator,
 )
-from ..rules import may_fire
+from ..rules import may_fire, transition_blockers
+from .authoring import draft_problems
 from .tasks import OPEN_STATUSES, ClientInfo, Decision, decide
 
 # --- Coordinator steps --------------------------------------------------------------------
@@ -56,6 +58,25 @@ def launch_review(*, contract: Contract, actor: User) -> Contract:
     """Every draft action goes to its working group's leads; the contract's flow starts."""
     with UnitOfWork.lock(contract.pk) as unit:
         _require(unit.contract, "launch_review", actor)
+        # The state machine's own refusals (no action, no committee...) say it best; then the
+        # contract file's rules, which a draft written in Accord may not meet yet.
+        problems = (
+            draft_problems(unit.contract)
+            if transition_blockers(unit.contract, "launch_review") == []
+            else []
+        )
+        if problems:
+            raise Conflict(
+                ngettext(
+                    "The contract is not complete yet (%(count)d problem): its review cannot "
+                    "start.",
+                    "The contract is not complete yet (%(count)d problems): its review cannot "
+                    "start.",
+                    len(problems),
+                )
+                % {"count": len(problems)},
+                {"errors": [str(problem) for problem in problems]},
+            )
         transitions.launch_review(unit, actor=actor)
         ContractFlow.start.run(contract=unit.contract, unit=unit)
     return unit.contract

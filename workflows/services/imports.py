@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import ngettext
 
 from ..contract_file import (
@@ -61,15 +61,16 @@ def contract_import(*, document: dict, actor: User | None) -> Contract:
     if errors:
         raise InvalidContractFile(_import_refused(len(errors)), errors)
 
-    organisations = _import_organisations(document["organisations"])
-    people = _import_people(document["people"], organisations)
+    organisations = ensure_organisations(document["organisations"])
+    people = ensure_people(document["people"], organisations)
     contract = _import_contract_row(document, organisations)
     contract.organisations.add(*organisations.values())
     contract.participants.add(*people.values())
     contract.coordinators.add(*(people[username] for username in document["coordinators"]))
     groups = _import_working_groups(contract, document["working_groups"], people)
     actions = _import_themes(contract, document["themes"], organisations, people, groups)
-    _import_sheet_versions(contract)
+    # The file's author is not known: the import's versions 1 have none.
+    write_first_versions(contract.actions.all(), author=None)
     _import_steering_committee(contract, document["steering_committee"], people)
     signatories = _import_signatories(contract, document["signatories"], organisations, people)
 
@@ -89,7 +90,7 @@ def contract_import(*, document: dict, actor: User | None) -> Contract:
     return contract
 
 
-def _import_organisations(entries: list[dict]) -> dict[str, Organisation]:
+def ensure_organisations(entries: list[dict]) -> dict[str, Organisation]:
     """code -> Organisation, creating the missing ones."""
     codes = [entry["code"] for entry in entries]
     existing = Organisation.objects.in_bulk(codes, field_name="code")
@@ -105,7 +106,7 @@ def _import_organisations(entries: list[dict]) -> dict[str, Organisation]:
     return Organisation.objects.in_bulk(codes, field_name="code")
 
 
-def _import_people(entries: list[dict], organisations: dict[str, Organisation]) -> dict[str, User]:
+def ensure_people(entries: list[dict], organisations: dict[str, Organisation]) -> dict[str, User]:
     """username -> User; new accounts get no usable password (an invitation sets one)."""
     usernames = [entry["username"] for entry in entries]
     existing = User.objects.in_bulk(usernames, field_name="username")
@@ -213,6 +214,22 @@ def _import_themes(
     )
     themes = {theme.code: theme for theme in contract.themes.all()}
     sheets = [(themes[entry["code"]], sheet) for entry in entries for sheet in entry["actions"]]
+    create_actions(contract, sheets, organisations, people, groups)
+    return len(sheets)
+
+
+def create_actions(
+    contract: Contract,
+    sheets: list[tuple[Theme, dict]],
+    organisations: dict[str, Organisation],
+    people: dict[str, User],
+    groups: dict[str, WorkingGroup],
+    *,
+    first_position: int = 0,
+) -> dict[str, Action]:
+    """The action sheets as a contract file writes them (the schema's ``action``), each in
+    its theme, numbered from ``first_position``; returns them by code. Their versions are
+    the caller's to write."""
     Action.objects.bulk_create(
         [
             Action(
@@ -232,10 +249,11 @@ def _import_themes(
                 working_group=groups[sheet["working_group"]],
                 position=position,
             )
-            for position, (theme, sheet) in enumerate(sheets)
+            for position, (theme, sheet) in enumerate(sheets, start=first_position)
         ]
     )
-    actions = {action.code: action for action in contract.actions.all()}
+    codes = [sheet["code"] for _theme, sheet in sheets]
+    actions = {action.code: action for action in contract.actions.filter(code__in=codes)}
     partners = Action.partners.through
     partners.objects.bulk_create(
         [
@@ -264,7 +282,7 @@ def _import_themes(
             for position, item in enumerate(sheet["indicators"])
         ]
     )
-    return len(sheets)
+    return actions
 
 
 def _indicator(action: Action, item: str | dict, position: int) -> Indicator:
@@ -282,9 +300,9 @@ def _indicator(action: Action, item: str | dict, position: int) -> Indicator:
     )
 
 
-def _import_sheet_versions(contract: Contract) -> None:
-    """Each action sheet as the file wrote it is its version 1."""
-    actions = contract.actions.prefetch_related(
+def write_first_versions(actions: QuerySet[Action], *, author: User | None) -> None:
+    """Each action sheet as it was written on its creation is its version 1."""
+    actions = actions.prefetch_related(
         "partners",
         "indicators",
         Prefetch("funding_lines", queryset=FundingLine.objects.select_related("funder")),
@@ -293,7 +311,13 @@ def _import_sheet_versions(contract: Contract) -> None:
     for action in actions:
         content = sheet_content(action)
         versions.append(
-            ActionVersion(action=action, number=1, content=content, sha256=content_sha256(content))
+            ActionVersion(
+                action=action,
+                number=1,
+                content=content,
+                sha256=content_sha256(content),
+                author=author,
+            )
         )
     ActionVersion.objects.bulk_create(versions)
 
