@@ -19,6 +19,7 @@ from .models import (
     HistoryEntry,
     HistoryExport,
     Indicator,
+    IndicatorValue,
     Meeting,
     Organisation,
     Signatory,
@@ -297,3 +298,12 @@ class AttachmentAdmin(ReadOnlyAdmin):
     list_display = ["name", "kind", "contract", "action", "size", "uploaded_by", "uploaded_at"]
     list_filter = ["kind", "contract"]
     search_fields = ["name", "sha256"]
+
+
+@admin.register(IndicatorValue)
+class IndicatorValueAdmin(ReadOnlyAdmin):
+    """Indicators' values by year: recorded by pilots in the app, each in the history."""
+
+    list_display = ["indicator", "year", "value", "action", "recorded_by", "recorded_at"]
+    list_filter = ["action__contract", "year"]
+    search_fields = ["indicator", "action__code"]

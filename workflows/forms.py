@@ -523,3 +523,38 @@ class AttachmentForm(forms.Form):
         assert isinstance(action, forms.ChoiceField)
         kind.choices = list(kinds)
         action.choices = [("", "—"), *actions]
+
+
+# --- Follow-up ----------------------------------------------------------------------------
+
+
+class FollowUpStepForm(forms.Form):
+    """Moving a signed contract's action on; a reason is the service's to require (abandon)."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required to abandon the action."),
+    )
+
+
+class IndicatorValueForm(forms.Form):
+    """An indicator's value for a year, as its pilot records it."""
+
+    indicator = forms.ChoiceField(label=_("Indicator"))
+    year = forms.IntegerField(label=_("Year"), min_value=1900, max_value=2200)
+    value = forms.CharField(
+        label=_("Value"), max_length=30, help_text=_("A number, such as 12 or 12,5.")
+    )
+    measured_on = forms.DateField(
+        label=_("Measured on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    source = forms.CharField(label=_("Source"), max_length=300, required=False)
+    comment = forms.CharField(
+        label=_("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, indicators: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["indicator"].choices = [(name, name) for name in indicators]  # type: ignore[attr-defined]

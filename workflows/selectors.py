@@ -27,6 +27,7 @@ from .models import (
     HistoryCheckpoint,
     HistoryEntry,
     HistoryEvent,
+    IndicatorValue,
     Process,
     Signatory,
     SignatoryKind,
@@ -611,3 +612,39 @@ def sheet_changes_between(action: Action, since: int, now: int | None = None) ->
         raise ActionVersion.DoesNotExist
     earlier = versions.get(number=since)
     return SheetChanges(action, earlier, latest, sheet_changes(earlier.content, latest.content))
+
+
+# --- Follow-up ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IndicatorFollowUp:
+    """An indicator of a sheet with its measure and the values recorded, year by year."""
+
+    name: str
+    unit: str
+    baseline: str
+    target: str
+    source: str
+    values: list[IndicatorValue]
+
+
+def indicators_followed(action: Action) -> list[IndicatorFollowUp]:
+    """The sheet's indicators in its order, each with its values by year; values of an
+    indicator the sheet no longer has come last, under their name."""
+    values: dict[str, list[IndicatorValue]] = {}
+    for value in action.indicator_values.select_related("recorded_by").order_by("year"):
+        values.setdefault(value.indicator, []).append(value)
+    followed = [
+        IndicatorFollowUp(
+            name=indicator.label,
+            unit=indicator.unit,
+            baseline=indicator.baseline,
+            target=indicator.target,
+            source=indicator.source,
+            values=values.pop(indicator.label, []),
+        )
+        for indicator in action.indicators.order_by("position")
+    ]
+    followed += [IndicatorFollowUp(name, "", "", "", "", rest) for name, rest in values.items()]
+    return followed

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .audit import views as audit_views
-from .views import absences, attachments, contracts, sheets, tasks
+from .views import absences, attachments, contracts, follow_up, sheets, tasks
 
 app_name = "workflows"
 
@@ -46,6 +46,8 @@ urlpatterns = [
         name="attachment_download",
     ),
     path("fiches/<int:pk>/modifier/", sheets.sheet_edit, name="sheet_edit"),
+    path("fiches/<int:pk>/suivi/", follow_up.follow_up, name="follow_up"),
+    path("fiches/<int:pk>/suivi/<str:name>/", follow_up.follow_up_step, name="follow_up_step"),
     path("taches/", tasks.inbox, name="inbox"),
     path("taches/<int:pk>/", tasks.task_detail, name="task_detail"),
     path("absences/", absences.absences, name="absences"),

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from workflows.audit import api as audit
 
-from . import attachments, authoring, exports, sheets, views
+from . import attachments, authoring, exports, follow_up, sheets, views
 
 app_name = "api"
 
@@ -23,6 +23,21 @@ urlpatterns = [
         "contracts/<int:pk>/actions/<str:code>/",
         authoring.ContractActionApi.as_view(),
         name="contract_action",
+    ),
+    path(
+        "contracts/<int:pk>/actions/<str:code>/transitions/<str:name>/",
+        follow_up.ActionFollowUpApi.as_view(),
+        name="action_follow_up",
+    ),
+    path(
+        "contracts/<int:pk>/actions/<str:code>/indicators/",
+        follow_up.IndicatorsApi.as_view(),
+        name="action_indicators",
+    ),
+    path(
+        "contracts/<int:pk>/actions/<str:code>/indicators/values/",
+        follow_up.IndicatorValuesApi.as_view(),
+        name="action_indicator_values",
     ),
     path(
         "contracts/<int:pk>/actions/<str:code>/versions/",

@@ -1,8 +1,9 @@
 """The contract domain's rows, one module per part: ``people`` (organisations, users),
 ``contracts`` (a contract and its action sheets, their state machines and roles), ``history``
 (the hash-chained entries), ``flows`` (processes, tasks, committee votes, absences),
-``attachments`` (the files joined to a contract) and ``audit`` (auditors, checkpoints,
-exports). Everything is importable from here, as Django expects of an app's models.
+``attachments`` (the files joined to a contract), ``follow_up`` (indicator values) and
+``audit`` (auditors, checkpoints, exports). Everything is importable from here, as Django
+expects of an app's models.
 """
 
 from .attachments import Attachment, AttachmentKind, attachment_path
@@ -64,6 +65,7 @@ from .flows import (
     TaskKind,
     TaskStatus,
 )
+from .follow_up import IndicatorValue
 from .history import (
     ACTION_TRANSITION_WORDS,
     CONTRACT_TRANSITION_WORDS,
@@ -114,6 +116,7 @@ __all__ = [
     "HistoryEvent",
     "HistoryExport",
     "Indicator",
+    "IndicatorValue",
     "Meeting",
     "Organisation",
     "Process",

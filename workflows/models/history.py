@@ -48,6 +48,7 @@ class HistoryEvent(models.TextChoices):
     CREATED = "created", _("Contract created")
     EDITED = "edited", _("Contract edited")
     ACTION_ADDED = "action_added", _("Action sheet added")
+    INDICATOR_VALUE = "indicator_value", _("Indicator value recorded")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

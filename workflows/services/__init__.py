@@ -16,6 +16,7 @@ the unit finishes.
 - ``imports``: create a contract from a contract file.
 - ``authoring``: create a draft contract in Accord, write its parts, add its action sheets.
 - ``sheets``: write an action sheet (every save a version).
+- ``follow_up``: record an indicator's value for a year (signed contracts).
 - ``attachments``: join a file to a contract or to an action's sheet.
 - ``meetings``: convene the steering committee, change or cancel its meeting.
 - ``reminders``: remind the holders of tasks due soon or overdue, alert the coordinators.
@@ -37,6 +38,7 @@ from .contracts import (
     suspend,
     withdraw,
 )
+from .follow_up import Measure, indicator_value_record
 from .imports import contract_import
 from .meetings import committee_of, meeting_cancel, meeting_schedule, meeting_update
 from .reminders import reminders_send
@@ -67,6 +69,7 @@ __all__ = [
     "TASK_ON_HOLD",
     "ClientInfo",
     "Decision",
+    "Measure",
     "SignaturePasswordRefused",
     "action_add",
     "action_follow_up",
@@ -84,6 +87,7 @@ __all__ = [
     "draft_problems",
     "fire_coordinator_transition",
     "holder_refusal",
+    "indicator_value_record",
     "launch_review",
     "meeting_cancel",
     "meeting_schedule",
