@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from workflows.audit import api as audit
 
-from . import attachments, exports, sheets, views
+from . import attachments, convention, exports, sheets, views
 
 app_name = "api"
 
@@ -15,6 +15,11 @@ urlpatterns = [
     path("contracts/import/", views.ContractImportApi.as_view(), name="contract_import"),
     path("contracts/<int:pk>/", views.ContractDetailApi.as_view(), name="contract_detail"),
     path("contracts/<int:pk>/export/", exports.ContractExportApi.as_view(), name="contract_export"),
+    path(
+        "contracts/<int:pk>/convention/",
+        convention.ContractConventionApi.as_view(),
+        name="contract_convention",
+    ),
     path(
         "contracts/<int:pk>/transitions/<str:name>/",
         views.ContractTransitionApi.as_view(),

@@ -45,6 +45,7 @@ class HistoryEvent(models.TextChoices):
     MEETING_CHANGED = "meeting_changed", _("Committee meeting changed")
     MEETING_CANCELLED = "meeting_cancelled", _("Committee meeting cancelled")
     ATTACHMENT_ADDED = "attachment_added", _("Attachment added")
+    CONVENTION_EDITED = "convention_edited", _("Convention text edited")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

@@ -15,6 +15,7 @@ the unit finishes.
 - ``absences``: declare or cancel an absence; hand tasks over (daily).
 - ``imports``: create a contract from a contract file.
 - ``sheets``: write an action sheet (every save a version).
+- ``convention``: adjust the contract's convention text (preamble, articles) while a draft.
 - ``attachments``: join a file to a contract or to an action's sheet.
 - ``meetings``: convene the steering committee, change or cancel its meeting.
 - ``reminders``: remind the holders of tasks due soon or overdue, alert the coordinators.
@@ -35,6 +36,7 @@ from .contracts import (
     suspend,
     withdraw,
 )
+from .convention import convention_update
 from .imports import contract_import
 from .meetings import committee_of, meeting_cancel, meeting_schedule, meeting_update
 from .reminders import reminders_send
@@ -73,6 +75,7 @@ __all__ = [
     "close_vote",
     "committee_of",
     "contract_import",
+    "convention_update",
     "delegation_cancel",
     "delegation_declare",
     "delegations_apply",
