@@ -52,9 +52,10 @@ HEADING_STYLES = {
     "h3": TextStyle(color="#1d3557", font_size_pt=12, t_margin=4, b_margin=1),
     "h4": TextStyle(color="#1d3557", font_size_pt=11, t_margin=4, b_margin=1),
 }
-# The templates mark where a part (an article, an action sheet) begins; a part that would
-# start this close to the bottom of a page starts on the next one, so that no heading is left
-# alone at the foot of a page (fpdf2's HTML has no "keep with next").
+# The templates mark where a part (an article, an action sheet, a sheet's indicators) begins;
+# a part that would start this close to the bottom of a page starts on the next one, so that no
+# heading is left alone at the foot of a page (fpdf2's HTML has no "keep with next"). Each part
+# is written on its own, which also keeps a table's header style from reaching the next table.
 SECTION_MARK = "<!-- section -->"
 SECTION_MIN_SPACE = 40.0  # mm
 
@@ -130,7 +131,12 @@ class _Document(FPDF):
         return text if self.text_font == UNICODE_FONT else _printable(text)
 
     def html(self, html: str) -> None:
-        self.write_html(self.printable(html), ul_bullet_char="-", tag_styles=HEADING_STYLES)
+        self.write_html(
+            self.printable(html),
+            ul_bullet_char="-",
+            tag_styles=HEADING_STYLES,
+            table_line_separators=True,
+        )
 
     def sections(self, html: str) -> None:
         """``html`` part by part (``SECTION_MARK``), each starting on a new page when too
@@ -140,6 +146,8 @@ class _Document(FPDF):
                 continue
             if index and self.get_y() > self.h - self.b_margin - SECTION_MIN_SPACE:
                 self.add_page()
+            # Each part starts in the document's text font, whatever the part before left.
+            self.set_font(self.text_font, style="", size=10)
             self.html(part)
 
     def heading(self, text: str) -> None:
@@ -354,6 +362,7 @@ def _signature_blocks(pdf: _Document, signatories: list[Signatory]) -> list[Fiel
                 "document once every signature is in. The annexes follow the signatures."
             )
         ),
+        align="L",
         new_x="LMARGIN",
         new_y="NEXT",
     )
