@@ -1,8 +1,12 @@
 """Laying out the contract document and the completion certificate as PDF (fpdf2).
 
 The text comes from Django templates in templates/signatures/, rendered in French and
-written with fpdf2's HTML support; each party's signature block is drawn below it and gets
-an empty PDF signature field (pyHanko), which its signature fills in later.
+written with fpdf2's HTML support. The contract document reads as a convention: its title
+block and parties, the preamble and numbered articles the coordinators wrote
+(``workflows.conventions``, with the contract's data filled in), then each party's signature
+block, drawn here with an empty PDF signature field (pyHanko) that its signature fills in
+later, then the annexes: every action sheet in full with its version and fingerprint, and the
+attached files with theirs.
 """
 
 from __future__ import annotations
@@ -24,14 +28,17 @@ from fpdf.fonts import TextStyle
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.fields import SigFieldSpec, append_signature_field
 
+from workflows.conventions import printed_convention
 from workflows.models import (
     Action,
     ActionVersion,
     Contract,
     FundingLine,
+    FundingStatus,
     Organisation,
     Signatory,
     SignatoryStatus,
+    sheet_content,
 )
 
 LANGUAGE = "fr"
@@ -43,7 +50,14 @@ HEADING_STYLES = {
     "h1": TextStyle(color="#1d3557", font_size_pt=20, t_margin=4, b_margin=2),
     "h2": TextStyle(color="#1d3557", font_size_pt=15, t_margin=5, b_margin=1),
     "h3": TextStyle(color="#1d3557", font_size_pt=12, t_margin=4, b_margin=1),
+    "h4": TextStyle(color="#1d3557", font_size_pt=11, t_margin=4, b_margin=1),
 }
+# The templates mark where a part (an article, an action sheet, a sheet's indicators) begins;
+# a part that would start this close to the bottom of a page starts on the next one, so that no
+# heading is left alone at the foot of a page (fpdf2's HTML has no "keep with next"). Each part
+# is written on its own, which also keeps a table's header style from reaching the next table.
+SECTION_MARK = "<!-- section -->"
+SECTION_MIN_SPACE = 40.0  # mm
 
 
 @dataclass(frozen=True)
@@ -117,7 +131,24 @@ class _Document(FPDF):
         return text if self.text_font == UNICODE_FONT else _printable(text)
 
     def html(self, html: str) -> None:
-        self.write_html(self.printable(html), ul_bullet_char="-", tag_styles=HEADING_STYLES)
+        self.write_html(
+            self.printable(html),
+            ul_bullet_char="-",
+            tag_styles=HEADING_STYLES,
+            table_line_separators=True,
+        )
+
+    def sections(self, html: str) -> None:
+        """``html`` part by part (``SECTION_MARK``), each starting on a new page when too
+        little of the current one is left."""
+        for index, part in enumerate(html.split(SECTION_MARK)):
+            if not part.strip():
+                continue
+            if index and self.get_y() > self.h - self.b_margin - SECTION_MIN_SPACE:
+                self.add_page()
+            # Each part starts in the document's text font, whatever the part before left.
+            self.set_font(self.text_font, style="", size=10)
+            self.html(part)
 
     def heading(self, text: str) -> None:
         self.set_font(self.text_font, style="B", size=14)
@@ -177,6 +208,71 @@ def signature_field_name(signatory: Signatory) -> str:
     return f"signature-{signatory.organisation.code}"
 
 
+@dataclass(frozen=True)
+class AnnexFunding:
+    funder: str
+    year: int | None
+    amount: Decimal
+    status: str
+
+
+@dataclass(frozen=True)
+class AnnexSheet:
+    """An action sheet as Annex 1 prints it: the version the document names, in full."""
+
+    action: Action
+    version: int | None
+    sha256: str
+    content: dict
+    partners: list[str]
+    funding: list[AnnexFunding]
+    funding_total: Decimal
+    starts_on: datetime.date | None
+    ends_on: datetime.date | None
+    milestones: list[tuple[datetime.date, str]]
+
+
+def _date(value: str | None) -> datetime.date | None:
+    return datetime.date.fromisoformat(value) if value else None
+
+
+def _annex_sheet(action: Action, names: dict[str, str]) -> AnnexSheet:
+    """The sheet as its latest version keeps it (what its fingerprint covers); a sheet older
+    than versions, as it stands."""
+    versions = getattr(action, "sheet_versions", [])
+    version = versions[0] if versions else None
+    content = version.content if version else sheet_content(action)
+    schedule = content.get("schedule") or {}
+    statuses = dict(FundingStatus.choices)
+    funding = sorted(
+        (
+            AnnexFunding(
+                names.get(line["funder"], line["funder"]),
+                line.get("year"),
+                Decimal(line["amount"]),
+                str(statuses.get(line.get("status") or "", "")),
+            )
+            for line in content.get("funding") or []
+        ),
+        key=lambda line: (line.year or 0, line.funder),
+    )
+    return AnnexSheet(
+        action=action,
+        version=version.number if version else None,
+        sha256=version.sha256 if version else "",
+        content=content,
+        partners=[names.get(code, code) for code in content.get("partners") or []],
+        funding=funding,
+        funding_total=sum((line.amount for line in funding), Decimal("0.00")),
+        starts_on=_date(schedule.get("start")),
+        ends_on=_date(schedule.get("end")),
+        milestones=[
+            (datetime.date.fromisoformat(step["date"]), step["label"])
+            for step in schedule.get("milestones") or []
+        ],
+    )
+
+
 def _contract_context(contract: Contract) -> dict:
     actions = Action.objects.select_related("pilot__organisation").prefetch_related(
         "partners",
@@ -206,8 +302,14 @@ def _contract_context(contract: Contract) -> dict:
         .order_by("name")
     )
     partners = [DocumentPartner(o.name, funding.get(o.pk)) for o in organisations]
+    names = dict(Organisation.objects.values_list("code", "name"))
+    annex = [
+        (theme, [_annex_sheet(action, names) for action in theme.actions.all()]) for theme in themes
+    ]
     return {
         "contract": contract,
+        "convention": printed_convention(contract),
+        "annex": annex,
         "themes": themes,
         "partners": partners,
         "total_funding": sum(funding.values(), Decimal("0.00")),
@@ -221,21 +323,28 @@ def _contract_context(contract: Contract) -> dict:
     }
 
 
-def render_contract_document(contract: Contract, *, when: datetime.datetime) -> bytes:
+def render_contract_document(
+    contract: Contract, *, when: datetime.datetime, preview: bool = False
+) -> bytes:
     """The contract document as the council approved it, with an empty field per party and
-    one for Accord's seal."""
+    one for Accord's seal; ``preview``: the same, marked as a draft in every page's footer,
+    for the coordinators writing it."""
     with translation.override(LANGUAGE):
         context = _contract_context(contract)
-        pdf = _Document(
-            _("Contract %(reference)s, version %(version)d")
-            % {"reference": contract.reference, "version": contract.version},
-            when=when,
-        )
+        footer = _("Contract %(reference)s, version %(version)d") % {
+            "reference": contract.reference,
+            "version": contract.version,
+        }
+        if preview:
+            footer = _("DRAFT, not frozen — %(footer)s") % {"footer": footer}
+        pdf = _Document(footer, when=when)
         pdf.set_title(pdf.printable(contract.title))
         pdf.set_subject(pdf.printable(contract.reference))
         pdf.add_page()
-        pdf.html(render_to_string("signatures/contract_document.html", context))
+        pdf.sections(render_to_string("signatures/contract_document.html", context))
         boxes = _signature_blocks(pdf, context["signatories"])
+        pdf.add_page()
+        pdf.sections(render_to_string("signatures/contract_document_annexes.html", context))
         return _with_fields(bytes(pdf.output()), boxes)
 
 
@@ -248,10 +357,12 @@ def _signature_blocks(pdf: _Document, signatories: list[Signatory]) -> list[Fiel
         5,
         pdf.printable(
             _(
-                "Each party signs this document electronically; its signature appears in its "
-                "block below. Accord's seal closes the document once every signature is in."
+                "Done in a single electronic original. Each party signs it electronically in "
+                "its block below, on the date its signature shows; Accord's seal closes the "
+                "document once every signature is in. The annexes follow the signatures."
             )
         ),
+        align="L",
         new_x="LMARGIN",
         new_y="NEXT",
     )

@@ -11,6 +11,11 @@ urlpatterns = [
         name="contract_document",
     ),
     path(
+        "contrats/<int:pk>/apercu.pdf",
+        views.contract_document_preview,
+        name="contract_document_preview",
+    ),
+    path(
         "contrats/<int:pk>/document/verification/",
         views.document_verification,
         name="document_verification",

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from workflows.http import AuthenticatedHttpRequest
-from workflows.models import Contract
+from workflows.models import Contract, is_coordinator
 from workflows.selectors import contracts_visible_to
 
+from .document import render_contract_document
 from .forms import DocumentCopyForm
 from .selectors import (
     DocumentCheck,
@@ -45,6 +48,21 @@ def contract_document_download(request: AuthenticatedHttpRequest, pk: int) -> Ht
     if pdf is None:
         raise Http404(_("The contract document does not exist before the deliberation."))
     return pdf_response(pdf, document_filename(contract))
+
+
+@login_required
+def contract_document_preview(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The contract document as it would be frozen now, marked as a draft in its footer: for
+    its coordinators while they write it, until the deliberation freezes the real one."""
+    contract = _visible_contract(request, pk)
+    if not is_coordinator(contract, request.user):
+        raise PermissionDenied(_("Only a coordinator of the contract may preview its document."))
+    if contract_document(contract, with_pdf=False) is not None:
+        raise Http404(_("The contract document is frozen: download it rather than a preview."))
+    pdf = render_contract_document(contract, when=timezone.now(), preview=True)
+    response = pdf_response(pdf, f"{contract.reference}-apercu.pdf")
+    response["Content-Disposition"] = f'inline; filename="{contract.reference}-apercu.pdf"'
+    return response
 
 
 @login_required

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from .conventions import TEXT_MAX_LENGTH, TITLE_MAX_LENGTH
 from .models import FundingStatus, TaskDecision
 
 if TYPE_CHECKING:
@@ -287,6 +288,54 @@ class DeclineDecisionForm(TaskDecisionForm):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("Required. It is kept in the history and shown to the coordinators."),
     )
+
+
+# --- The convention's text ------------------------------------------------------------------
+
+
+class ConventionForm(forms.Form):
+    """The convention's preamble; its articles are a formset (``ArticleFormSet``)."""
+
+    base_sha256 = forms.CharField(widget=forms.HiddenInput, required=False)
+    preamble = forms.CharField(
+        label=_("Preamble"),
+        required=False,
+        max_length=TEXT_MAX_LENGTH,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 12}),
+        help_text=_(
+            "The “Vu …” and “Considérant …” lines, one per line, before “Il est convenu ce qui "
+            "suit”."
+        ),
+    )
+
+
+class ArticleForm(forms.Form):
+    title = forms.CharField(
+        label=_("Title of the article"),
+        max_length=TITLE_MAX_LENGTH,
+        error_messages={"required": _("Give the article a title.")},
+    )
+    text = forms.CharField(
+        label=_("Text of the article"),
+        max_length=TEXT_MAX_LENGTH,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        error_messages={"required": _("Write the article's text.")},
+    )
+
+
+class _ArticleFormSet(forms.BaseFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        form.fields["ORDER"].label = _("Position")
+        form.fields["ORDER"].widget.attrs["min"] = 1
+        form.fields["DELETE"].label = _("Remove this article")
+
+
+ArticleFormSet = forms.formset_factory(
+    ArticleForm, formset=_ArticleFormSet, extra=1, can_order=True, can_delete=True
+)
 
 
 # --- Inbox and absences -----------------------------------------------------------------------

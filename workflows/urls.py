@@ -1,7 +1,7 @@
 from django.urls import path
 
 from .audit import views as audit_views
-from .views import absences, attachments, contracts, follow_up, sheets, tasks
+from .views import absences, attachments, contracts, convention, follow_up, sheets, tasks
 
 app_name = "workflows"
 
@@ -15,6 +15,7 @@ urlpatterns = [
         name="contract_transition",
     ),
     path("contrats/<int:pk>/export/", contracts.contract_export, name="contract_export"),
+    path("contrats/<int:pk>/convention/", convention.convention_edit, name="convention_edit"),
     path(
         "contrats/<int:pk>/circuit.svg",
         contracts.contract_flow_chart_svg,

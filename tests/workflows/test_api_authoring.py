@@ -414,3 +414,12 @@ def test_a_version_the_sheet_never_had_is_not_found(as_author, sheet):
     url = f"/api/v1/contracts/{sheet.contract_id}/actions/A1/versions/"
     assert as_author.get(url + "7/diff/").status_code == 404
     assert as_author.get(url + "1/diff/?against=x").status_code == 400
+
+
+def test_a_draft_created_in_accord_has_its_own_copy_of_the_kind_convention(as_author):
+    contract_id = as_author.post("/api/v1/contracts/", HEADER, format="json").json()["id"]
+
+    convention = as_author.get(f"/api/v1/contracts/{contract_id}/convention/").json()
+
+    assert convention["articles"]
+    assert Contract.objects.get(pk=contract_id).convention_articles == convention["articles"]

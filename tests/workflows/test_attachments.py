@@ -363,7 +363,10 @@ def test_the_verification_bundle_carries_the_attachments(contract, coordinator, 
 def test_the_contract_document_lists_the_attachments_with_their_sha256(contract, coordinator):
     attachment = add(contract, coordinator)
 
-    html = render_to_string("signatures/contract_document.html", _contract_context(contract))
+    # Annex 2 of the document lists the attached files.
+    html = render_to_string(
+        "signatures/contract_document_annexes.html", _contract_context(contract)
+    )
 
     assert "deliberation.pdf" in html
     assert attachment.sha256 in html

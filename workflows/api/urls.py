@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from workflows.audit import api as audit
 
-from . import attachments, authoring, exports, follow_up, sheets, views
+from . import attachments, authoring, convention, exports, follow_up, sheets, views
 
 app_name = "api"
 
@@ -50,6 +50,11 @@ urlpatterns = [
         name="contract_action_diff",
     ),
     path("contracts/<int:pk>/export/", exports.ContractExportApi.as_view(), name="contract_export"),
+    path(
+        "contracts/<int:pk>/convention/",
+        convention.ContractConventionApi.as_view(),
+        name="contract_convention",
+    ),
     path(
         "contracts/<int:pk>/transitions/<str:name>/",
         views.ContractTransitionApi.as_view(),

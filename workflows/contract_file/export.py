@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from django.db.models import Prefetch, QuerySet
 
+from ..conventions import convention_of
 from ..models import (
     Action,
     Contract,
@@ -250,6 +251,7 @@ def contract_file_of(contract: Contract) -> dict[str, Any]:
         }
     document["coordinators"] = _usernames(contract.coordinators.all())
     document["signatories"] = [_signatory_entry(signatory) for signatory in signatories]
+    document["convention"] = convention_of(contract).as_data()
     return document
 
 

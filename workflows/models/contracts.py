@@ -215,6 +215,11 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         verbose_name=_("coordinators"),
         related_name="coordinated_contracts",
     )
+    # The contract as a convention (workflows.conventions): its preamble and its articles
+    # ({"title", "text"} each), copied from its kind's default when it is created and
+    # adjusted by a coordinator while it is a draft; no articles: the kind's default.
+    convention_preamble = models.TextField(_("convention preamble"), blank=True)
+    convention_articles = models.JSONField(_("convention articles"), default=list, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -49,6 +49,7 @@ class HistoryEvent(models.TextChoices):
     EDITED = "edited", _("Contract edited")
     ACTION_ADDED = "action_added", _("Action sheet added")
     INDICATOR_VALUE = "indicator_value", _("Indicator value recorded")
+    CONVENTION_EDITED = "convention_edited", _("Convention text edited")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

@@ -17,6 +17,7 @@ the unit finishes.
 - ``authoring``: create a draft contract in Accord, write its parts, add its action sheets.
 - ``sheets``: write an action sheet (every save a version).
 - ``follow_up``: record an indicator's value for a year (signed contracts).
+- ``convention``: adjust the contract's convention text (preamble, articles) while a draft.
 - ``attachments``: join a file to a contract or to an action's sheet.
 - ``meetings``: convene the steering committee, change or cancel its meeting.
 - ``reminders``: remind the holders of tasks due soon or overdue, alert the coordinators.
@@ -38,6 +39,7 @@ from .contracts import (
     suspend,
     withdraw,
 )
+from .convention import convention_update
 from .follow_up import Measure, indicator_value_record
 from .imports import contract_import
 from .meetings import committee_of, meeting_cancel, meeting_schedule, meeting_update
@@ -81,6 +83,7 @@ __all__ = [
     "contract_create",
     "contract_edit",
     "contract_import",
+    "convention_update",
     "delegation_cancel",
     "delegation_declare",
     "delegations_apply",

@@ -33,6 +33,7 @@ from ..contract_file import (
     reference_taken_problem,
 )
 from ..contract_file.export import action_entry
+from ..conventions import ConventionText, default_convention
 from ..errors import ApplicationError, Conflict, InvalidContractFile, NotAllowed
 from ..history import UnitOfWork
 from ..models import (
@@ -139,7 +140,7 @@ def contract_create(*, actor: User, fields: dict[str, Any]) -> Contract:
             )
         )
     organisation = actor.organisation
-    problems = _unknown_parts(fields, ("reference", "format", *SECTIONS))
+    problems = _unknown_parts(fields, ("reference", "format", "convention", *SECTIONS))
     problems += [
         Problem((key,), _("this field is required"))
         for key in REQUIRED_TO_CREATE
@@ -182,9 +183,20 @@ def contract_create(*, actor: User, fields: dict[str, Any]) -> Contract:
         raise _refused(problems)
 
     reference = document["reference"]
+    # The convention given, else the kind's default: the contract keeps its own copy.
+    convention = (
+        ConventionText.of_data(document["convention"])
+        if document.get("convention")
+        else default_convention(document["kind"])
+    ).as_data()
     try:
         with transaction.atomic():
-            contract = Contract.objects.create(reference=reference, **_header_fields(document, {}))
+            contract = Contract.objects.create(
+                reference=reference,
+                convention_preamble=convention["preamble"],
+                convention_articles=convention["articles"],
+                **_header_fields(document, {}),
+            )
     except IntegrityError as exc:
         # Another creation of the same reference won the race the check above ran.
         raise _refused([reference_taken_problem(reference)]) from exc

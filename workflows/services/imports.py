@@ -14,6 +14,7 @@ from ..contract_file import (
     reference_taken_error,
     validate_contract_file,
 )
+from ..conventions import ConventionText, default_convention
 from ..errors import InvalidContractFile
 from ..history import UnitOfWork
 from ..models import (
@@ -147,6 +148,12 @@ def _import_contract_row(document: dict, organisations: dict[str, Organisation])
     diagnosis = document.get("diagnosis") or {}
     author = diagnosis.get("author")
     reference = document["reference"]
+    # The file's convention, else the kind's default: the contract keeps its own copy.
+    convention = (
+        ConventionText.of_data(document["convention"])
+        if document.get("convention")
+        else default_convention(document["kind"])
+    ).as_data()
     try:
         # Checked in validation, but a concurrent import of the same file may win the race:
         # the unique index decides, and the loser is told as if validation had seen it.
@@ -163,6 +170,8 @@ def _import_contract_row(document: dict, organisations: dict[str, Organisation])
                 diagnosis_author=organisations.get(author) if author is not None else None,
                 diagnosis_finalised_on=_date(diagnosis.get("finalised_on")),
                 diagnosis_summary=diagnosis.get("summary") or "",
+                convention_preamble=convention["preamble"],
+                convention_articles=convention["articles"],
             )
     except IntegrityError as exc:
         raise InvalidContractFile(_import_refused(1), [reference_taken_error(reference)]) from exc
