@@ -645,7 +645,7 @@ class SignatoryForm(RowForm):
 
 
 OrganisationFormSet = rows(OrganisationForm, "organisations")
-PersonFormSet = rows(PersonForm, "people")
+PersonFormSet = rows(PersonForm, "people", extra=3)
 ThemeFormSet = rows(ThemeForm, "themes")
 WorkingGroupFormSet = rows(WorkingGroupForm, "working_groups")
 SignatoryFormSet = rows(SignatoryForm, "signatories", extra=1)
