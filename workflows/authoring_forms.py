@@ -194,7 +194,7 @@ class ContractForm(PartForm):
         label=gettext_lazy("Kind of contract"), required=False, choices=ContractKind.choices
     )
     territory_name = forms.CharField(
-        label=gettext_lazy("Territory"), required=False, max_length=255
+        label=gettext_lazy("Name of the territory"), required=False, max_length=255
     )
     territory_communes = forms.IntegerField(
         label=gettext_lazy("Number of communes"), required=False
