@@ -12,6 +12,7 @@ from django.db.models import Count, Max, Prefetch, Q, QuerySet, prefetch_related
 from django.utils import timezone
 from viewflow.workflow import chart
 
+from .contract_file import Problem, contract_file_of, contract_file_problems
 from .flows import ContractFlow
 from .models import (
     GENESIS_HASH,
@@ -401,6 +402,14 @@ class ContractPage:
     may_close_vote: bool
     attachments: list[Attachment]
     attachment_actions: list[Action]
+    # What still stops the review's launch, shown to a coordinator while the contract is a draft.
+    draft_problems: list[Problem]
+
+
+def draft_problems(contract: Contract) -> list[Problem]:
+    """What the contract still lacks, or gets wrong, by the contract file's rules: empty when
+    it is complete enough to launch its review."""
+    return contract_file_problems(contract_file_of(contract), contract=contract)
 
 
 def contract_page(contract: Contract, user: User) -> ContractPage:
@@ -474,6 +483,9 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         ),
         attachments=list(contract_attachments(contract)),
         attachment_actions=attachment_actions(contract, user, coordinates=coordinates),
+        draft_problems=draft_problems(contract)
+        if coordinates and contract.status == ContractStatus.DRAFT
+        else [],
     )
 
 

@@ -1,13 +1,28 @@
 from django.urls import path
 
 from .audit import views as audit_views
-from .views import absences, attachments, contracts, convention, follow_up, sheets, tasks
+from .views import (
+    absences,
+    attachments,
+    authoring,
+    contracts,
+    convention,
+    follow_up,
+    sheets,
+    tasks,
+)
 
 app_name = "workflows"
 
 urlpatterns = [
     path("", contracts.contract_list, name="contract_list"),
     path("contrats/importer/", contracts.contract_import, name="contract_import"),
+    path("contrats/nouveau/", authoring.contract_new, name="contract_new"),
+    path(
+        "contrats/<int:pk>/rediger/<slug:step>/",
+        authoring.contract_write,
+        name="contract_write",
+    ),
     path("contrats/<int:pk>/", contracts.contract_detail, name="contract_detail"),
     path(
         "contrats/<int:pk>/transitions/<str:name>/",

@@ -23,10 +23,11 @@ the unit finishes.
 - ``reminders``: remind the holders of tasks due soon or overdue, alert the coordinators.
 """
 
+from ..selectors import draft_problems
 from ..transitions import CONTRACT_TRANSITION_NOT_ALLOWED, NOT_A_COORDINATOR
 from .absences import delegation_cancel, delegation_declare, delegations_apply
 from .attachments import attachment_add
-from .authoring import action_add, contract_create, contract_edit, draft_problems
+from .authoring import action_add, contract_create, contract_edit
 from .contracts import (
     action_follow_up,
     close,

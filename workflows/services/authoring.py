@@ -94,12 +94,6 @@ def _unknown_parts(changes: dict[str, Any], allowed: Iterable[str]) -> list[Prob
     ]
 
 
-def draft_problems(contract: Contract) -> list[Problem]:
-    """What the contract still lacks, or gets wrong, by the contract file's rules: empty when
-    it is complete enough to launch its review."""
-    return contract_file_problems(contract_file_of(contract), contract=contract)
-
-
 # --- Creating -----------------------------------------------------------------------------
 
 

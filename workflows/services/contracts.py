@@ -30,7 +30,7 @@ from ..models import (
     is_coordinator,
 )
 from ..rules import may_fire, transition_blockers
-from .authoring import draft_problems
+from ..selectors import draft_problems
 from .tasks import OPEN_STATUSES, ClientInfo, Decision, decide
 
 # --- Coordinator steps --------------------------------------------------------------------

@@ -43,6 +43,7 @@ from ..selectors import (
     contracts_visible_to,
     user_may_import_contracts,
 )
+from .authoring import problem_links
 
 
 @login_required
@@ -130,6 +131,8 @@ def _render_detail(
         if may_attach
         else None,
         "attachment_refusal": attachment_refusal,
+        "draft_problems": problem_links(contract, page.draft_problems[:10]),
+        "draft_problem_total": len(page.draft_problems),
         "nav_section": "contracts",
     }
     return render(request, "workflows/contract_detail.html", context, status=status)
