@@ -49,7 +49,8 @@ def test_a_wrong_value_is_shown_beside_the_form_and_nothing_recorded(
     )
 
     assert response.status_code == 400
-    assert "période du contrat" in response.content.decode()
+    beside_the_year = response.content.decode().split('id="id_year_error"')[1].split("</ul>")[0]
+    assert "période du contrat" in beside_the_year
     assert not IndicatorValue.objects.exists()
 
 

@@ -74,33 +74,48 @@ def indicator_value_record(*, action: Action, actor: User, measure: Measure) -> 
                 % {"state": unit.contract.get_status_display()}
             )
         names = list(action.indicators.values_list("label", flat=True))
-        problems = []
+        problems: list[tuple[str, str]] = []  # (the measure's field, the problem)
         if measure.indicator not in names:
             problems.append(
-                _("“%(name)s” is not an indicator of this sheet (%(names)s).")
-                % {"name": measure.indicator, "names": ", ".join(names) or _("none")}
+                (
+                    "indicator",
+                    _("“%(name)s” is not an indicator of this sheet (%(names)s).")
+                    % {"name": measure.indicator, "names": ", ".join(names) or _("none")},
+                )
             )
         period = unit.contract.period_start.year, unit.contract.period_end.year
         if not period[0] <= measure.year <= period[1]:
             problems.append(
-                _("The year must be within the contract's period (%(start)d to %(end)d).")
-                % {"start": period[0], "end": period[1]}
+                (
+                    "year",
+                    _("The year must be within the contract's period (%(start)d to %(end)d).")
+                    % {"start": period[0], "end": period[1]},
+                )
             )
         value = _number(measure.value)
         if value is None:
             problems.append(
-                _("“%(value)s” is not a number (at most %(places)d decimals).")
-                % {"value": measure.value, "places": VALUE_FIELD.decimal_places}
+                (
+                    "value",
+                    _("“%(value)s” is not a number (at most %(places)d decimals).")
+                    % {"value": measure.value, "places": VALUE_FIELD.decimal_places},
+                )
             )
         if measure.measured_on and measure.measured_on > timezone.localdate():
-            problems.append(_("The measure's date is in the future."))
+            problems.append(("measured_on", _("The measure's date is in the future.")))
         if len(measure.source.strip()) > (SOURCE_MAX_LENGTH or 0):
             problems.append(
-                _("The source is too long (%(max)d characters at most).")
-                % {"max": SOURCE_MAX_LENGTH}
+                (
+                    "source",
+                    _("The source is too long (%(max)d characters at most).")
+                    % {"max": SOURCE_MAX_LENGTH},
+                )
             )
         if problems:
-            raise ApplicationError(" ".join(problems), {"errors": problems})
+            messages = [message for _field, message in problems]
+            raise ApplicationError(
+                " ".join(messages), {"errors": messages, "fields": dict(problems)}
+            )
         assert value is not None
         previous = IndicatorValue.objects.filter(
             action=action, indicator=measure.indicator, year=measure.year

@@ -81,7 +81,11 @@ def follow_up(request: AuthenticatedHttpRequest, pk: int):
             ),
         )
     except ApplicationError as exc:
-        return _page(request, action, value_form=form, refusal=exc.message, status=exc.status_code)
+        fields = exc.extra.get("fields") or {}
+        for field, message in fields.items():
+            form.add_error(field, message)  # beside its field; the summary lists them
+        refusal = "" if fields else exc.message
+        return _page(request, action, value_form=form, refusal=refusal, status=exc.status_code)
     messages.success(
         request,
         _("The value of “%(indicator)s” for %(year)d is recorded.")
