@@ -7,15 +7,22 @@ which hold the contract's row lock: a failure here rolls the whole decision back
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import io
 import json
+import os
+import tempfile
 import textwrap
+from pathlib import Path
 
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from fontTools.ttLib import TTFont
+from fontTools.ttLib.scaleUpem import scale_upem
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
@@ -32,6 +39,7 @@ from .document import (
     render_completion_certificate,
     render_contract_document,
     signature_field_name,
+    unicode_font_files,
 )
 from .models import AuthenticationMethod, ContractDocument, SignatureEvidence, SigningKey
 
@@ -71,10 +79,45 @@ def _current_document(contract: Contract) -> ContractDocument:
     return document
 
 
+# pyHanko lays a stamp's glyphs out with their widths taken as thousandths of an em, as in a
+# CFF font; DejaVu Sans counts 2,048 units to the em, which drew every letter twice as far from
+# the next (looked at with pdftoppm). The stamp uses a copy scaled to 1,000 units (fontTools),
+# made once per font file and kept beside the other temporary files.
+STAMP_UNITS_PER_EM = 1000
+
+
+@functools.cache
+def stamp_font_file(source: Path) -> Path:
+    """``source`` scaled to 1,000 units per em, written once (named by its content's digest)."""
+    data = source.read_bytes()
+    target = (
+        Path(tempfile.gettempdir())
+        / "accord-fonts"
+        / f"{source.stem}-{hashlib.sha256(data).hexdigest()[:16]}-1000.ttf"
+    )
+    if not target.exists():
+        font = TTFont(io.BytesIO(data))
+        if font["head"].unitsPerEm != STAMP_UNITS_PER_EM:
+            scale_upem(font, STAMP_UNITS_PER_EM)
+        if "FFTM" in font:  # FontForge's timestamps, which pyHanko's subsetting cannot carry
+            del font["FFTM"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        font.save(partial)
+        partial.replace(target)  # atomic: another process may be writing the same file
+    return target
+
+
 def _stamp(lines: list[str]) -> TextStampStyle:
+    """A signature's visible stamp, in the document's DejaVu Sans when it is installed (the
+    PDF's standard font otherwise, where a name outside Latin-1 prints "?")."""
+    fonts = unicode_font_files()
+    font = GlyphAccumulatorFactory(str(stamp_font_file(fonts[""])), font_size=7) if fonts else None
     return TextStampStyle(
         stamp_text="\n".join(lines),
-        text_box_style=TextBoxStyle(font_size=7),
+        text_box_style=TextBoxStyle(font_size=7, leading=9, font=font)
+        if font
+        else TextBoxStyle(font_size=7, leading=9),
         border_width=1,
     )
 
@@ -146,12 +189,12 @@ STAMP_CHARACTERS = str.maketrans(
 
 
 def _wrapped(lines: list[str], width: int = 60) -> list[str]:
-    """The stamp's lines, wrapped, in characters its font shows as they are."""
-    text = [
-        line.translate(STAMP_CHARACTERS).encode("latin-1", errors="replace").decode("latin-1")
-        for line in lines
-    ]
-    return [part for line in text for part in textwrap.wrap(line, width) or [""]]
+    """The stamp's lines, wrapped, in characters its font shows as they are (all of them in
+    DejaVu Sans; Latin-1 in the standard font it falls back to)."""
+    lines = [line.translate(STAMP_CHARACTERS) for line in lines]  # plain spaces wrap
+    if unicode_font_files() is None:
+        lines = [line.encode("latin-1", errors="replace").decode("latin-1") for line in lines]
+    return [part for line in lines for part in textwrap.wrap(line, width) or [""]]
 
 
 def signature_apply(

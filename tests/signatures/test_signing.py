@@ -347,3 +347,9 @@ def test_every_name_prints_in_the_document(contract, coordinator, parties):
 
     assert "Zofia Wiśniewska-Đặng" in text
     assert "Wi?niewska" not in text
+    # Signed: the stamp in the signature's block names the signer as written too.
+    (task,) = (t for t in open_tasks(contract, TaskKind.SIGNATURE) if t.owner == mayor.signer)
+    decide(task, "sign")
+    signed = pdf_text(contract_document_pdf(contract))
+    assert "Signé par Zofia Wiśniewska-Đặng" in signed
+    assert "?" not in signed.split("Signé par", 1)[1][:60]
