@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.models import Permission
 from factory.django import DjangoModelFactory
 
 from workflows.models import (
@@ -160,3 +161,19 @@ class SignatoryFactory(DjangoModelFactory):
                 person.organisation = organisation
                 person.save(update_fields=["organisation"])
         return super()._create(model_class, *args, **kwargs)
+
+
+# --- Personas -----------------------------------------------------------------------------
+
+
+def contract_author(username: str = "coordination.valouche") -> User:
+    """Inès Benali, coordinator of the Val d'Ouche intercommunality, granted the right to set
+    contracts up (``workflows.add_contract``): who writes a contract in Accord."""
+    person = UserFactory(
+        username=username,
+        first_name="Inès",
+        last_name="Benali",
+        organisation=OrganisationFactory(code="CCVO", name="CC du Val d'Ouche"),
+    )
+    person.user_permissions.add(Permission.objects.get(codename="add_contract"))
+    return User.objects.get(pk=person.pk)  # a fresh instance: no stale permission cache

@@ -1,17 +1,17 @@
 """A contract written in the app, in a real browser and in French: a coordinator creates the
 draft, completes it step by step (one problem shown beside its field on the way), adds a
 sheet, launches the review from the verification step; then the review's first loop: the lead
-asks for changes, the pilot edits the sheet, the lead sees what changed and approves."""
+asks for changes, the pilot edits the sheet from the revision task, the lead sees what changed
+since the version they reviewed and approves (the story of issue 13; it took the place of the
+loop's own test, which told its second half alone)."""
 
 import re
 
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from tests.browser.test_login import log_in
-from tests.browser.test_sheet_revision import log_out
-from tests.factories import PASSWORD, OrganisationFactory, UserFactory
+from tests.browser.test_login import log_in, log_out
+from tests.factories import PASSWORD, OrganisationFactory, UserFactory, contract_author
 from workflows.models import (
     ActionStatus,
     Contract,
@@ -29,13 +29,7 @@ def save_and_continue(page, next_title: str) -> None:
 
 
 def test_a_coordinator_writes_a_contract_and_its_review_goes_round(page, live_server):
-    coordinator = UserFactory(
-        username="coordination",
-        first_name="Inès",
-        last_name="Benali",
-        organisation=OrganisationFactory(code="CCVO", name="CC du Val d'Ouche"),
-    )
-    coordinator.user_permissions.add(Permission.objects.get(codename="add_contract"))
+    coordinator = contract_author(username="coordination")
     ars = OrganisationFactory(code="ARS", name="ARS Bourgogne", category="ARS")
     lead = UserFactory(username="camille", first_name="Camille", last_name="Durand")
     lead.organisation = ars

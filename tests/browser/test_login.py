@@ -22,6 +22,10 @@ def log_in(page, username: str, password: str) -> None:
     page.get_by_role("button", name="Se connecter", exact=True).click()
 
 
+def log_out(page) -> None:
+    page.context.clear_cookies()
+
+
 def test_a_person_logs_in_and_lands_on_their_contracts(page, live_server):
     person = UserFactory(username="camille", first_name="Camille", last_name="Durand")
 

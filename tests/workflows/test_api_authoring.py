@@ -5,11 +5,10 @@ written by code, versioned and compared; who may, and when."""
 import threading
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tests.factories import OrganisationFactory, UserFactory
+from tests.factories import OrganisationFactory, UserFactory, contract_author
 from workflows.models import Contract, HistoryEntry, HistoryEvent, User
 
 pytestmark = pytest.mark.django_db
@@ -29,16 +28,8 @@ HEADER = {
 
 
 @pytest.fixture
-def author():
-    """A coordinator of the intercommunality, granted the right to set contracts up."""
-    person = UserFactory(
-        username="coordination.valouche",
-        first_name="Inès",
-        last_name="Benali",
-        organisation=OrganisationFactory(code="CCVO", name="CC du Val d'Ouche"),
-    )
-    person.user_permissions.add(Permission.objects.get(codename="add_contract"))
-    return User.objects.get(pk=person.pk)
+def author() -> User:
+    return contract_author()
 
 
 def client_for(user: User) -> APIClient:

@@ -3,11 +3,10 @@ created from its heading, completed step by step, each step saved and shown agai
 services' problems beside their fields, who may, and when; then the verification."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories import ContractFactory, OrganisationFactory, UserFactory
+from tests.factories import ContractFactory, UserFactory, contract_author
 from workflows.models import Contract, ContractStatus, User
 
 pytestmark = pytest.mark.django_db
@@ -26,15 +25,7 @@ HEADER = {
 
 @pytest.fixture
 def author() -> User:
-    """A coordinator of the intercommunality, granted the right to set contracts up."""
-    person = UserFactory(
-        username="coordination.valouche",
-        first_name="Inès",
-        last_name="Benali",
-        organisation=OrganisationFactory(code="CCVO", name="CC du Val d'Ouche"),
-    )
-    person.user_permissions.add(Permission.objects.get(codename="add_contract"))
-    return User.objects.get(pk=person.pk)
+    return contract_author()
 
 
 @pytest.fixture

@@ -33,7 +33,6 @@ from ..contract_file import (
     reference_taken_problem,
 )
 from ..contract_file.export import action_entry
-from ..conventions import ConventionText, default_convention
 from ..errors import ApplicationError, Conflict, InvalidContractFile, NotAllowed
 from ..history import UnitOfWork
 from ..models import (
@@ -50,7 +49,14 @@ from ..models import (
     is_coordinator,
 )
 from ..selectors import user_may_import_contracts
-from .imports import create_actions, ensure_organisations, ensure_people, write_first_versions
+from .imports import (
+    contract_fields,
+    convention_fields,
+    create_actions,
+    ensure_organisations,
+    ensure_people,
+    write_first_versions,
+)
 
 # The parts of a contract file a coordinator writes, in the order of the guided form: each
 # refers only to parts before it (people to organisations, groups to people...).
@@ -177,19 +183,12 @@ def contract_create(*, actor: User, fields: dict[str, Any]) -> Contract:
         raise _refused(problems)
 
     reference = document["reference"]
-    # The convention given, else the kind's default: the contract keeps its own copy.
-    convention = (
-        ConventionText.of_data(document["convention"])
-        if document.get("convention")
-        else default_convention(document["kind"])
-    ).as_data()
     try:
         with transaction.atomic():
             contract = Contract.objects.create(
                 reference=reference,
-                convention_preamble=convention["preamble"],
-                convention_articles=convention["articles"],
-                **_header_fields(document, {}),
+                **contract_fields(document, {}),
+                **convention_fields(document),
             )
     except IntegrityError as exc:
         # Another creation of the same reference won the race the check above ran.
@@ -328,31 +327,13 @@ def _date(value: str | None) -> datetime.date | None:
     return datetime.date.fromisoformat(value) if value else None
 
 
-def _header_fields(document: dict[str, Any], organisations: dict[str, Organisation]) -> dict:
-    territory, period = document["territory"], document["period"]
-    diagnosis = document.get("diagnosis") or {}
-    author = diagnosis.get("author")
-    return {
-        "title": document["title"],
-        "kind": document["kind"],
-        "territory_name": territory["name"],
-        "territory_communes": territory.get("communes"),
-        "territory_population": territory.get("population"),
-        "period_start": _date(period["start"]),
-        "period_end": _date(period["end"]),
-        "diagnosis_author": organisations.get(author) if author else None,
-        "diagnosis_finalised_on": _date(diagnosis.get("finalised_on")),
-        "diagnosis_summary": diagnosis.get("summary") or "",
-    }
-
-
 def _write(contract: Contract, document: dict[str, Any], parts: list[str]) -> None:
     """Write the ``parts`` of a checked document on the contract, in the order of SECTIONS
     (organisations and people before what names them)."""
     organisations = ensure_organisations(document["organisations"])
     people = ensure_people(document["people"], organisations)
     if {"title", "kind", "territory", "period", "diagnosis"} & set(parts):
-        for name, value in _header_fields(document, organisations).items():
+        for name, value in contract_fields(document, organisations).items():
             setattr(contract, name, value)
         contract.save()
     if "organisations" in parts:

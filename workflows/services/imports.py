@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, QuerySet
@@ -144,34 +145,49 @@ def _name_and_position(entry: dict) -> dict[str, str]:
     return fields_with_full_name(full_name, **fields) if full_name else fields
 
 
-def _import_contract_row(document: dict, organisations: dict[str, Organisation]) -> Contract:
+def contract_fields(document: dict, organisations: dict[str, Organisation]) -> dict[str, Any]:
+    """The contract row's fields as a checked contract file gives them: its header, its
+    diagnosis (``organisations``: the diagnosis author's, by code)."""
     diagnosis = document.get("diagnosis") or {}
     author = diagnosis.get("author")
-    reference = document["reference"]
-    # The file's convention, else the kind's default: the contract keeps its own copy.
+    territory, period = document["territory"], document["period"]
+    return {
+        "title": document["title"],
+        "kind": document["kind"],
+        "territory_name": territory["name"],
+        "territory_communes": territory.get("communes"),
+        "territory_population": territory.get("population"),
+        "period_start": _date(period["start"]),
+        "period_end": _date(period["end"]),
+        "diagnosis_author": organisations.get(author) if author else None,
+        "diagnosis_finalised_on": _date(diagnosis.get("finalised_on")),
+        "diagnosis_summary": diagnosis.get("summary") or "",
+    }
+
+
+def convention_fields(document: dict) -> dict[str, Any]:
+    """The file's convention, else the kind's default: the contract keeps its own copy."""
     convention = (
         ConventionText.of_data(document["convention"])
         if document.get("convention")
         else default_convention(document["kind"])
     ).as_data()
+    return {
+        "convention_preamble": convention["preamble"],
+        "convention_articles": convention["articles"],
+    }
+
+
+def _import_contract_row(document: dict, organisations: dict[str, Organisation]) -> Contract:
+    reference = document["reference"]
     try:
         # Checked in validation, but a concurrent import of the same file may win the race:
         # the unique index decides, and the loser is told as if validation had seen it.
         with transaction.atomic():
             return Contract.objects.create(
                 reference=reference,
-                title=document["title"],
-                kind=document["kind"],
-                territory_name=document["territory"]["name"],
-                territory_communes=document["territory"]["communes"],
-                territory_population=document["territory"]["population"],
-                period_start=_date(document["period"]["start"]),
-                period_end=_date(document["period"]["end"]),
-                diagnosis_author=organisations.get(author) if author is not None else None,
-                diagnosis_finalised_on=_date(diagnosis.get("finalised_on")),
-                diagnosis_summary=diagnosis.get("summary") or "",
-                convention_preamble=convention["preamble"],
-                convention_articles=convention["articles"],
+                **contract_fields(document, organisations),
+                **convention_fields(document),
             )
     except IntegrityError as exc:
         raise InvalidContractFile(_import_refused(1), [reference_taken_error(reference)]) from exc
