@@ -276,3 +276,32 @@ def test_the_pdf_has_the_actions_and_a_chart_per_indicator(two_actions, coordina
     assert "Ateliers tenus" in text
     assert "Adopté par le comité de pilotage" in text
     assert images == 2  # one chart per indicator
+
+
+def test_report_tasks_are_reminded_like_every_task(two_actions, coordinator):
+    launch(two_actions, coordinator)
+    (task, _other) = open_tasks(two_actions, TaskKind.REPORT)
+
+    sent = services.reminders_send(now=task.due - datetime.timedelta(days=1))
+
+    assert sent["due_soon"] == 2
+    reminder = two_actions.history.filter(event=HistoryEvent.REMINDER).latest("seq")
+    assert reminder.name == "due_soon"
+
+
+def test_the_pilots_are_told_of_their_report_and_the_members_of_the_decision(
+    two_actions, coordinator, pilot
+):
+    from notifications.models import Notification
+
+    launch(two_actions, coordinator)
+    told = Notification.objects.filter(recipient=pilot).latest("pk")
+    for task in open_tasks(two_actions, TaskKind.REPORT):
+        submit(task)
+    vote(two_actions)
+    chair = two_actions.steering_committee.chair
+
+    assert "rapport annuel 2025 de l\u2019action A1" in told.title
+    decided = Notification.objects.filter(recipient=chair).latest("pk")
+    assert decided.title.startswith("Rapport annuel 2025 de CLS-")
+    assert "adopté par le comité de pilotage" in decided.title
