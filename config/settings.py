@@ -288,6 +288,7 @@ ACCORD_TASK_DUE_DAYS = {
     "vote": env.int("ACCORD_VOTE_DAYS", default=10),
     "deliberation": env.int("ACCORD_DELIBERATION_DAYS", default=30),
     "signature": env.int("ACCORD_SIGNATURE_DAYS", default=20),
+    "report": env.int("ACCORD_REPORT_DAYS", default=30),
 }
 
 # What the other apps do about what the domain records, in this order, in the recording
@@ -299,3 +300,5 @@ ACCORD_REACTIONS = [
 ]
 # Who draws up, signs and voids the contract document for the domain (workflows.documents).
 ACCORD_CONTRACT_DOCUMENTS = "signatures.services.PdfContractDocuments"
+# Who draws up a year's annual report for the domain (workflows.documents).
+ACCORD_ANNUAL_REPORTS = "signatures.reports.PdfAnnualReports"

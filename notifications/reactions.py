@@ -61,6 +61,10 @@ def notify_recorded(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> None:
             notices += services.task_decided(task, actor=entry.actor, unit=unit, **told)
         elif entry.event == HistoryEvent.VOTE_DECIDED:
             notices.append(services.vote_decided(entry.name, unit=unit, **told))
+        elif entry.event == HistoryEvent.ANNUAL_REPORT_DECIDED:
+            notices.append(
+                services.annual_report_decided(entry.name, entry.data["year"], unit=unit, **told)
+            )
         elif entry.event in services.MEETING_TITLES:
             meeting = Meeting.objects.get(pk=entry.data["meeting"])
             notices.append(services.meeting_announced(meeting, entry.event, unit=unit))

@@ -25,6 +25,7 @@ from django.utils.translation import gettext_noop
 
 from workflows.history import UnitOfWork
 from workflows.models import (
+    AnnualReviewStatus,
     CommitteeVote,
     Contract,
     ContractStatus,
@@ -62,6 +63,7 @@ DECISION_WORDS: dict[str, str] = {
     TaskDecision.RECORD: gettext_noop("recorded the deliberation of"),
     TaskDecision.SIGN: gettext_noop("signed"),
     TaskDecision.DECLINE: gettext_noop("declined to sign"),
+    TaskDecision.SUBMIT: gettext_noop("submitted"),
 }
 # Decisions that undo an approval others gave: those others are told (DECLINED).
 REFUSALS: dict[str, str] = {
@@ -80,8 +82,18 @@ def task_label(task: Task) -> str:
     if task.kind == TaskKind.REVISION:
         assert task.action is not None
         return _("revision of the action sheet %(code)s") % {"code": task.action.code}
+    if task.kind == TaskKind.VOTE and task.data.get("year"):
+        return _("steering committee vote on the %(year)s annual report") % {
+            "year": task.data["year"]
+        }
     if task.kind == TaskKind.VOTE:
         return _("steering committee vote")
+    if task.kind == TaskKind.REPORT:
+        assert task.action is not None
+        return _("%(year)s annual report of the action %(code)s") % {
+            "year": task.data.get("year", ""),
+            "code": task.action.code,
+        }
     if task.kind == TaskKind.DELIBERATION:
         return _("council deliberation")
     return _("signature")
@@ -437,6 +449,32 @@ def vote_decided(outcome: str, *, unit: UnitOfWork, status: str, version: int) -
             "reference": contract.reference,
             "outcome": CommitteeVote.Outcome(outcome).label,
         }
+    members = SteeringCommittee.members.through.objects.filter(
+        steeringcommittee__contract=contract
+    ).values_list("user_id", flat=True)
+    return notice(
+        event=NotificationEvent.VOTE_DECIDED,
+        recipients=set(members) | coordinators_of(contract, unit),
+        title=title,
+        contract=contract,
+        contract_status=status,
+        contract_version=version,
+        url=_contract_url(contract),
+    )
+
+
+def annual_report_decided(
+    entry_name: str, year: int, *, unit: UnitOfWork, status: str, version: int
+) -> Notice:
+    """The committee's members and the coordinators learn whether the year's annual report
+    was adopted."""
+    contract = unit.contract
+    with translation.override(NOTIFICATION_LANGUAGE):
+        title = (
+            _("Annual report %(year)d of %(reference)s adopted by the steering committee")
+            if entry_name == AnnualReviewStatus.ADOPTED
+            else _("Annual report %(year)d of %(reference)s rejected by the steering committee")
+        ) % {"year": year, "reference": contract.reference}
     members = SteeringCommittee.members.through.objects.filter(
         steeringcommittee__contract=contract
     ).values_list("user_id", flat=True)

@@ -13,8 +13,8 @@ from workflows.http import AuthenticatedRequest
 from workflows.models import Contract
 from workflows.selectors import contracts_visible_to
 
-from .selectors import completion_certificate_pdf, contract_document_pdf
-from .views import document_filename, pdf_response
+from .selectors import annual_report_pdf, completion_certificate_pdf, contract_document_pdf
+from .views import annual_report_filename, document_filename, pdf_response
 
 
 def _visible_contract(request: AuthenticatedRequest, pk: int) -> Contract:
@@ -69,6 +69,19 @@ class CompletionCertificateApi(_PdfApi):
         return pdf_response(pdf, f"{contract.reference}-v{contract.version}-certificate.pdf")
 
 
+class AnnualReportPdfApi(_PdfApi):
+    """A year's annual report as PDF, with a chart per indicator: as the committee's decision
+    kept it, or drawn now and marked as a draft (projet) until then."""
+
+    @extend_schema(responses={200: PDF, 404: OpenApiResponse(description="No such review.")})
+    def get(self, request: AuthenticatedRequest, pk: int, year: int) -> HttpResponse:
+        contract = _visible_contract(request, pk)
+        pdf = annual_report_pdf(contract, year)
+        if pdf is None:
+            raise NotFound(_("This contract has no annual review of that year."))
+        return pdf_response(pdf, annual_report_filename(contract, year))
+
+
 app_name = "signatures_api"
 
 urlpatterns = [
@@ -77,5 +90,10 @@ urlpatterns = [
         "contracts/<int:pk>/completion-certificate/",
         CompletionCertificateApi.as_view(),
         name="completion_certificate",
+    ),
+    path(
+        "contracts/<int:pk>/reports/<int:year>.pdf",
+        AnnualReportPdfApi.as_view(),
+        name="annual_report",
     ),
 ]

@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass, field
 
 from asn1crypto import x509 as asn1_x509
+from django.utils import timezone
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
@@ -19,8 +20,10 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from workflows.models import Contract
+from workflows.selectors import annual_report_data, annual_review_of
 
 from .models import ContractDocument, KeyKind, SignatureEvidence, SigningKey
+from .reports import render_annual_report
 
 
 def contract_document(contract: Contract, *, with_pdf: bool = True) -> ContractDocument | None:
@@ -177,3 +180,14 @@ def contract_document_check(contract: Contract) -> DocumentCheck | None:
     if document is None:
         return None
     return document_verify(bytes(document.pdf), frozen=document)
+
+
+def annual_report_pdf(contract: Contract, year: int) -> bytes | None:
+    """The year's annual report: the PDF the committee's decision kept, or, before it, one
+    drawn now and marked as a draft (projet); None when the year has no review."""
+    review = annual_review_of(contract, year)
+    if review is None:
+        return None
+    if review.report_pdf:
+        return bytes(review.report_pdf)
+    return render_annual_report(annual_report_data(review), draft=True, when=timezone.now())

@@ -25,4 +25,9 @@ urlpatterns = [
         views.completion_certificate_download,
         name="completion_certificate",
     ),
+    path(
+        "contrats/<int:pk>/rapports-annuels/<int:year>.pdf",
+        views.annual_report_download,
+        name="annual_report",
+    ),
 ]

@@ -17,6 +17,7 @@ from .document import render_contract_document
 from .forms import DocumentCopyForm
 from .selectors import (
     DocumentCheck,
+    annual_report_pdf,
     completion_certificate_pdf,
     contract_document,
     contract_document_check,
@@ -35,6 +36,10 @@ def pdf_response(pdf: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def annual_report_filename(contract: Contract, year: int) -> str:
+    return f"{contract.reference}-rapport-annuel-{year}.pdf"
 
 
 def document_filename(contract: Contract) -> str:
@@ -62,6 +67,19 @@ def contract_document_preview(request: AuthenticatedHttpRequest, pk: int) -> Htt
     pdf = render_contract_document(contract, when=timezone.now(), preview=True)
     response = pdf_response(pdf, f"{contract.reference}-apercu.pdf")
     response["Content-Disposition"] = f'inline; filename="{contract.reference}-apercu.pdf"'
+    return response
+
+
+@login_required
+def annual_report_download(request: AuthenticatedHttpRequest, pk: int, year: int) -> HttpResponse:
+    """The year's annual report (a draft, marked so, until the committee decided), opened in
+    the browser."""
+    contract = _visible_contract(request, pk)
+    pdf = annual_report_pdf(contract, year)
+    if pdf is None:
+        raise Http404(_("This contract has no annual review of that year."))
+    response = pdf_response(pdf, annual_report_filename(contract, year))
+    response["Content-Disposition"] = f'inline; filename="{annual_report_filename(contract, year)}"'
     return response
 
 

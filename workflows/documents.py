@@ -3,7 +3,8 @@ each party, voided by a mandatory decline, handed to an auditor with what proves
 
 The domain asks for these through ``contract_documents()``; the application that draws up
 the PDF and its signatures provides them, named by ``settings.ACCORD_CONTRACT_DOCUMENTS``, so
-that the domain never imports it (the seal, which needs nothing back, is a reaction to the
+that the domain never imports it; the same for the annual report, named by
+``settings.ACCORD_ANNUAL_REPORTS`` (the seal, which needs nothing back, is a reaction to the
 history instead: ``settings.ACCORD_REACTIONS``).
 """
 
@@ -49,3 +50,18 @@ class ContractDocuments(Protocol):
 def contract_documents() -> ContractDocuments:
     """The installation's ``ContractDocuments``."""
     return import_string(settings.ACCORD_CONTRACT_DOCUMENTS)()
+
+
+class AnnualReports(Protocol):
+    """A year's annual report as a document: the domain hands over the report's data (the
+    selector's ``annual_report``, JSON-ready) and keeps the bytes and their SHA-256."""
+
+    def render(self, report: dict, *, draft: bool) -> bytes:
+        """The report as PDF; ``draft``: marked as a draft (projet), not yet decided."""
+        ...
+
+
+@cache
+def annual_reports() -> AnnualReports:
+    """The installation's ``AnnualReports`` (``settings.ACCORD_ANNUAL_REPORTS``)."""
+    return import_string(settings.ACCORD_ANNUAL_REPORTS)()

@@ -21,6 +21,8 @@ from .history import UnitOfWork, unit_of
 from .models import (
     Action,
     ActionStatus,
+    AnnualReview,
+    AnnualReviewStatus,
     CommitteeVote,
     Contract,
     ContractStatus,
@@ -48,6 +50,39 @@ def _unit(activation: Activation) -> UnitOfWork:
 def _previous_task(activation: Activation) -> Task:
     """The task that led to this node (for a Function right after a human task or a join)."""
     return activation.task.previous.get()
+
+
+def _committee_members(activation: Activation, **extra: Any) -> list[dict[str, Any]]:
+    """One vote task's data per member of the contract's committee, in the round of the
+    process's current vote (``process.data["vote"]``)."""
+    committee = _contract(activation).steering_committee
+    member_ids = (
+        committee.members.through.objects.filter(steeringcommittee_id=committee.pk)
+        .order_by("pk")
+        .values_list("user_id", flat=True)
+    )
+    vote_id = activation.process.data["vote"]
+    return [{"assignee": member_id, "committee_vote": vote_id, **extra} for member_id in member_ids]
+
+
+def _vote_is_decided(vote: CommitteeVote, active_tasks) -> bool:
+    """The committee's rule: decided once the outcome can no longer change."""
+    approvals, rejections = vote.tally()
+    return vote.outcome_when(approvals, rejections, open_votes=len(active_tasks)) is not None
+
+
+def _new_vote(contract: Contract, **fields: Any) -> CommitteeVote:
+    """A new round of the committee's vote (the contract's and its annual reports' rounds are
+    numbered together)."""
+    committee = contract.steering_committee
+    return CommitteeVote.objects.create(
+        contract=contract,
+        round=contract.votes.count() + 1,
+        contract_version=contract.version,
+        quorum=committee.quorum,
+        members=committee.members.count(),
+        **fields,
+    )
 
 
 class ActionReviewFlow(flow.Flow):
@@ -324,15 +359,7 @@ class ContractFlow(flow.Flow):
 
     def fire_open_committee(self, activation: Activation) -> None:
         transitions.open_committee(_unit(activation))
-        contract = _contract(activation)
-        committee = contract.steering_committee
-        vote = CommitteeVote.objects.create(
-            contract=contract,
-            round=contract.votes.count() + 1,
-            contract_version=contract.version,
-            quorum=committee.quorum,
-            members=committee.members.count(),
-        )
+        vote = _new_vote(_contract(activation))
         activation.process.data["vote"] = vote.pk
         activation.process.save(update_fields=["data"])
 
@@ -340,22 +367,13 @@ class ContractFlow(flow.Flow):
         return CommitteeVote.objects.get(pk=activation.process.data["vote"])
 
     def committee_members(self, activation: Activation) -> list[dict[str, Any]]:
-        committee = _contract(activation).steering_committee
-        member_ids = (
-            committee.members.through.objects.filter(steeringcommittee_id=committee.pk)
-            .order_by("pk")
-            .values_list("user_id", flat=True)
-        )
-        vote_id = activation.process.data["vote"]
-        return [{"assignee": member_id, "committee_vote": vote_id} for member_id in member_ids]
+        return _committee_members(activation)
 
     def assign_vote(self, activation: Activation, data: dict) -> Assignment:
         return Assignment(assignee_id=data["assignee"], committee_vote_id=data["committee_vote"])
 
     def vote_is_decided(self, activation: Activation, active_tasks) -> bool:
-        vote = self._current_vote(activation)
-        approvals, rejections = vote.tally()
-        return vote.outcome_when(approvals, rejections, open_votes=len(active_tasks)) is not None
+        return _vote_is_decided(self._current_vote(activation), active_tasks)
 
     def fire_vote_outcome(self, activation: Activation) -> None:
         transitions.committee_vote_conclude(_unit(activation), vote=self._current_vote(activation))
@@ -454,7 +472,128 @@ class ContractFlow(flow.Flow):
         return self._status(activation) == ContractStatus.SIGNING
 
 
-FLOWS = (ContractFlow, ActionReviewFlow)
+class AnnualReviewFlow(flow.Flow):
+    """Annual review of a signed contract
+
+    Each pilot of an action still running reports on its year (progress, indicator values,
+    comment); once every report is in, or a coordinator closes the collection, the steering
+    committee votes on the annual report as it votes on the contract (same quorum and
+    majority, decided early, or closed by the chair); the decision keeps the report as PDF.
+
+    A flow rather than statuses moved by hand: the reports and the votes are the same kind
+    of parallel human tasks as the contract's reviews and votes (``ForEach``/``HumanTask``/
+    ``Gather``), so they get the same exactly-once completion, absences, suspension and
+    reminders for free. ``AnnualReview`` is the row the pages and the API find a year by.
+    """
+
+    process_class = Process
+    task_class = Task
+    lock_impl = contract_lock
+
+    start = (
+        flow.StartHandle(this.begin)
+        .Next(this.call_reports)
+        .Annotation(title=_("Annual review launched"))
+    )
+    call_reports = (
+        ForEach(this.running_actions)
+        .Next(this.report)
+        .Annotation(title=_("One report per action running"))
+    )
+    report = (
+        HumanTask(TaskKind.REPORT, this.assign_report)
+        .Next(this.reports_in)
+        .Annotation(title=_("Report of a pilot"))
+    )
+    reports_in = (
+        Gather(continue_on_condition=this.collection_closed)
+        .Next(this.open_vote)
+        .Annotation(title=_("Reports in"))
+    )
+    open_vote = (
+        flow.Function(this.fire_open_vote)
+        .Next(this.call_votes)
+        .Annotation(title=_("Committee vote on the report opened"))
+    )
+    call_votes = (
+        ForEach(this.committee_members).Next(this.vote).Annotation(title=_("One vote per member"))
+    )
+    vote = (
+        HumanTask(TaskKind.VOTE, this.assign_vote)
+        .Next(this.votes_in)
+        .Annotation(title=_("Vote of a member"))
+    )
+    votes_in = (
+        Gather(continue_on_condition=this.vote_is_decided)
+        .Next(this.count_votes)
+        .Annotation(title=_("Vote decided"))
+    )
+    count_votes = (
+        flow.Function(this.fire_vote_outcome)
+        .Next(this.end)
+        .Annotation(title=_("Report adopted or rejected, its PDF kept"))
+    )
+    end = flow.End().Annotation(title=_("Annual report decided"))
+
+    def begin(self, activation: Activation, *, review: AnnualReview, unit: UnitOfWork) -> Process:
+        activation.process.contract = unit.contract
+        unit.drive(activation.process)
+        activation.process.contract_version = unit.contract.version
+        activation.process.data = {"review": review.pk, "year": review.year}
+        return activation.process
+
+    def _review(self, activation: Activation) -> AnnualReview:
+        return AnnualReview.objects.get(pk=activation.process.data["review"])
+
+    def running_actions(self, activation: Activation) -> list[dict[str, Any]]:
+        year = activation.process.data["year"]
+        return [
+            {"assignee": pilot_id, "action": action_id, "year": year}
+            for action_id, pilot_id in _contract(activation)
+            .actions.filter(status__in=ANNUAL_REPORT_STATES)
+            .order_by("theme__position", "position", "pk")
+            .values_list("pk", "pilot_id")
+        ]
+
+    def assign_report(self, activation: Activation, data: dict) -> Assignment:
+        return Assignment(assignee_id=data["assignee"], action_id=data["action"])
+
+    def collection_closed(self, activation: Activation, active_tasks) -> bool:
+        """A coordinator closed the collection: the reports still open are cancelled."""
+        return self._review(activation).collection_closed_at is not None
+
+    def fire_open_vote(self, activation: Activation) -> None:
+        review = self._review(activation)
+        review.status = AnnualReviewStatus.VOTING
+        review.save(update_fields=["status"])
+        vote = _new_vote(_contract(activation), annual_review=review)
+        activation.process.data["vote"] = vote.pk
+        activation.process.save(update_fields=["data"])
+
+    def committee_members(self, activation: Activation) -> list[dict[str, Any]]:
+        return _committee_members(activation, year=activation.process.data["year"])
+
+    def assign_vote(self, activation: Activation, data: dict) -> Assignment:
+        return Assignment(assignee_id=data["assignee"], committee_vote_id=data["committee_vote"])
+
+    def _current_vote(self, activation: Activation) -> CommitteeVote:
+        return CommitteeVote.objects.get(pk=activation.process.data["vote"])
+
+    def vote_is_decided(self, activation: Activation, active_tasks) -> bool:
+        return _vote_is_decided(self._current_vote(activation), active_tasks)
+
+    def fire_vote_outcome(self, activation: Activation) -> None:
+        transitions.annual_report_conclude(
+            _unit(activation),
+            review=self._review(activation),
+            vote=self._current_vote(activation),
+        )
+
+
+# The actions whose pilots report in an annual review: those neither done nor abandoned.
+ANNUAL_REPORT_STATES = (ActionStatus.VALIDATED, ActionStatus.IN_PROGRESS)
+
+FLOWS = (ContractFlow, ActionReviewFlow, AnnualReviewFlow)
 
 # The words of each decision, for the pages and the API.
 DECISION_LABELS = {decision.value: decision.label for decision in TaskDecision}

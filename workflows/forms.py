@@ -290,6 +290,64 @@ class DeclineDecisionForm(TaskDecisionForm):
     )
 
 
+class ReportDecisionForm(TaskDecisionForm):
+    """A pilot's annual report: how the action stands, the year's value of each of its
+    indicators (prefilled with the value already recorded), a comment."""
+
+    decisions = (TaskDecision.SUBMIT,)
+
+    progress = forms.ChoiceField(
+        label=_("Where the action stands"),
+        choices=(),
+        help_text=_("Abandoning the action needs a reason in the comment."),
+    )
+    comment = forms.CharField(
+        label=_("Comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What was done this year, what is left; the reason when abandoning."),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        progress_choices: list[tuple[str, str]],
+        indicators: list[tuple[str, str, str]],
+        **kwargs: Any,
+    ) -> None:
+        """``indicators``: (name, unit, value already recorded for the year) of each."""
+        super().__init__(*args, **kwargs)
+        progress = self.fields["progress"]
+        assert isinstance(progress, forms.ChoiceField)
+        progress.choices = progress_choices
+        self.indicator_names: dict[str, str] = {}
+        for index, (name, unit, value) in enumerate(indicators):
+            field_name = f"indicator_{index}"
+            self.indicator_names[field_name] = name
+            self.fields[field_name] = forms.CharField(
+                label=f"{name} ({unit})" if unit else name,
+                required=False,
+                initial=value,
+                max_length=40,
+                widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+            )
+
+    def indicator_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.indicator_names]
+
+    def indicator_values(self) -> list[dict[str, str]]:
+        return [
+            {"indicator": name, "value": self.cleaned_data.get(field_name, "")}
+            for field_name, name in self.indicator_names.items()
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("progress") == "abandoned" and not cleaned.get("comment", "").strip():
+            self.add_error("comment", _("A reason is required to abandon an action."))
+        return cleaned
+
+
 # --- The convention's text ------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from .models import (
     Action,
     ActionStatus,
     ActionVersion,
+    AnnualReview,
     Attachment,
     CommitteeVote,
     Contract,
@@ -44,6 +45,8 @@ from .models import (
     is_coordinator,
     sheet_changes,
 )
+from .reports import annual_report_data as annual_report_data  # for the pages and the API
+from .reports import parse_number
 from .rules import may_edit_sheet
 
 
@@ -436,7 +439,11 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     )
     for task in open_tasks:
         task.openable = task.pk in openable
-    votes = list(contract.votes.select_related("closed_by").order_by("-round"))
+    votes = list(
+        contract.votes.filter(annual_review__isnull=True)
+        .select_related("closed_by")
+        .order_by("-round")
+    )
     current_vote = next((vote for vote in votes if not vote.outcome), None)
     cast = sum(current_vote.tally()) if current_vote is not None else 0
     verification = history_verify(contract)
@@ -660,3 +667,119 @@ def indicators_followed(action: Action) -> list[IndicatorFollowUp]:
     ]
     followed += [IndicatorFollowUp(name, "", "", "", "", rest) for name, rest in values.items()]
     return followed
+
+
+# --- Annual reviews ------------------------------------------------------------------------
+
+
+def annual_reviews_of(contract: Contract) -> list[AnnualReview]:
+    """The contract's annual reviews, the latest year first."""
+    return list(contract.annual_reviews.select_related("opened_by").order_by("-year"))
+
+
+def annual_review_of(contract: Contract, year: int) -> AnnualReview | None:
+    return (
+        AnnualReview.objects.select_related("contract", "opened_by")
+        .filter(contract=contract, year=year)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class IndicatorStanding:
+    """An indicator against its target, as the contract page shows it: its latest value, and
+    how far from the baseline towards the target it is (0 to 100), when both are numbers."""
+
+    action: Action
+    name: str
+    unit: str
+    baseline: str
+    target: str
+    latest: IndicatorValue | None
+    progress: int | None  # per cent of the way from the baseline to the target
+
+
+def indicator_standings(contract: Contract) -> list[IndicatorStanding]:
+    """Every action's indicators with their latest value against their target."""
+    standings = []
+    actions = (
+        contract.actions.select_related("theme")
+        .prefetch_related("indicators", "indicator_values")
+        .order_by("theme__position", "position", "pk")
+    )
+    for action in actions:
+        latest: dict[str, IndicatorValue] = {}
+        for measured in sorted(action.indicator_values.all(), key=lambda v: v.year):
+            latest[measured.indicator] = measured
+        for indicator in sorted(action.indicators.all(), key=lambda i: i.position):
+            value = latest.get(indicator.label)
+            baseline, target = parse_number(indicator.baseline), parse_number(indicator.target)
+            progress = None
+            if value is not None and target is not None:
+                start = baseline if baseline is not None else 0.0
+                if target != start:
+                    share = (float(value.value) - start) / (target - start)
+                    progress = max(0, min(100, round(100 * share)))
+            standings.append(
+                IndicatorStanding(
+                    action=action,
+                    name=indicator.label,
+                    unit=indicator.unit,
+                    baseline=indicator.baseline,
+                    target=indicator.target,
+                    latest=value,
+                    progress=progress,
+                )
+            )
+    return standings
+
+
+def report_form_options(action: Action, year: int) -> dict[str, Any]:
+    """What a pilot's annual report form offers: the progress it may report from the action's
+    state, and each indicator with its value already recorded for the year."""
+    progress = [
+        ActionStatus.IN_PROGRESS,
+        ActionStatus.DONE,
+        ActionStatus.ABANDONED,
+    ]
+    if action.status in (ActionStatus.DONE, ActionStatus.ABANDONED):
+        progress = [ActionStatus(action.status)]
+    recorded = {
+        value.indicator: format(value.value.normalize(), "f").replace(".", ",")
+        for value in action.indicator_values.filter(year=year)
+    }
+    return {
+        "progress_choices": [(choice.value, choice.label) for choice in progress],
+        "indicators": [
+            (indicator.label, indicator.unit, recorded.get(indicator.label, ""))
+            for indicator in action.indicators.order_by("position")
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class AnnualReviewRow:
+    review: AnnualReview
+    expected: int
+    submitted: int
+
+
+def annual_review_rows(contract: Contract) -> list[AnnualReviewRow]:
+    """The contract's annual reviews, latest year first, with their reports expected and in."""
+    counts = {
+        row["data__year"]: row
+        for row in Task.objects.filter(contract=contract, kind=TaskKind.REPORT)
+        .values("data__year")
+        .annotate(
+            expected=Count("pk"),
+            submitted=Count("pk", filter=Q(status=TaskStatus.DONE)),
+        )
+    }
+    return [
+        AnnualReviewRow(
+            review,
+            counts.get(review.year, {}).get("expected", 0),
+            counts.get(review.year, {}).get("submitted", 0),
+        )
+        for review in annual_reviews_of(contract)
+    ]

@@ -11,6 +11,7 @@ about who acts, which the verb has done.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,12 +21,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django_fsm import ConcurrentTransition
 
-from .documents import contract_documents
+from .documents import annual_reports, contract_documents
 from .errors import ApplicationError, Conflict
 from .history import UnitOfWork
 from .models import (
     Action,
     ActionStatus,
+    AnnualReview,
+    AnnualReviewStatus,
     CommitteeVote,
     Contract,
     HistoryEvent,
@@ -36,6 +39,7 @@ from .models import (
     User,
     transition_label,
 )
+from .reports import annual_report_data
 from .rules import transition_blockers
 
 # Stable messages, so that tests and API clients can rely on them.
@@ -362,6 +366,54 @@ def committee_vote_conclude(unit: UnitOfWork, *, vote: CommitteeVote) -> Committ
     else:
         committee_reject(unit, action_codes=() if whole_contract else sorted(objected))
     return vote
+
+
+def annual_report_conclude(
+    unit: UnitOfWork, *, review: AnnualReview, vote: CommitteeVote
+) -> AnnualReview:
+    """The committee decided on the year's annual report: the report is generated as PDF,
+    kept on the review, and the decision's history entry names it by its SHA-256."""
+    approvals, rejections = vote.tally()
+    open_votes = vote.tasks.filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD]).count()
+    outcome = vote.outcome_when(approvals, rejections, open_votes=open_votes)
+    # Concluded once decided: the flow's vote_is_decided, or the chair's closing.
+    assert outcome is not None
+    now = timezone.now()
+    vote.outcome, vote.approvals, vote.rejections, vote.decided_at = (
+        outcome,
+        approvals,
+        rejections,
+        now,
+    )
+    vote.save(update_fields=["outcome", "approvals", "rejections", "decided_at"])
+    review.status = (
+        AnnualReviewStatus.ADOPTED
+        if outcome == CommitteeVote.Outcome.VALIDATED
+        else AnnualReviewStatus.REJECTED
+    )
+    review.decided_at = now
+    pdf = annual_reports().render(annual_report_data(review), draft=False)
+    review.report_pdf = pdf
+    review.report_sha256 = hashlib.sha256(pdf).hexdigest()
+    review.save(update_fields=["status", "decided_at", "report_pdf", "report_sha256"])
+    unit.record(
+        event=HistoryEvent.ANNUAL_REPORT_DECIDED,
+        actor=vote.closed_by,
+        name=review.status,
+        data={
+            "year": review.year,
+            "round": vote.round,
+            "outcome": outcome,
+            "approvals": approvals,
+            "rejections": rejections,
+            "quorum": vote.quorum,
+            "members": vote.members,
+            "closed_by_chair": vote.closed_by_id is not None,
+            "report_sha256": review.report_sha256,
+            "report_size": len(pdf),
+        },
+    )
+    return review
 
 
 # --- An action's review -------------------------------------------------------------------

@@ -3,6 +3,7 @@ from django.urls import path
 from .audit import views as audit_views
 from .views import (
     absences,
+    annual,
     attachments,
     authoring,
     contracts,
@@ -63,6 +64,21 @@ urlpatterns = [
     ),
     path("fiches/<int:pk>/modifier/", sheets.sheet_edit, name="sheet_edit"),
     path("fiches/<int:pk>/suivi/", follow_up.follow_up, name="follow_up"),
+    path(
+        "contrats/<int:pk>/revues-annuelles/",
+        annual.annual_review_launch,
+        name="annual_review_launch",
+    ),
+    path(
+        "contrats/<int:pk>/revues-annuelles/<int:year>/cloture/",
+        annual.annual_review_close,
+        name="annual_review_close",
+    ),
+    path(
+        "contrats/<int:pk>/revues-annuelles/<int:year>/vote/cloture/",
+        annual.annual_vote_close,
+        name="annual_vote_close",
+    ),
     path("fiches/<int:pk>/suivi/<str:name>/", follow_up.follow_up_step, name="follow_up_step"),
     path("taches/", tasks.inbox, name="inbox"),
     path("taches/<int:pk>/", tasks.task_detail, name="task_detail"),

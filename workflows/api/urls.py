@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from workflows.audit import api as audit
 
-from . import attachments, authoring, convention, exports, follow_up, sheets, views
+from . import annual, attachments, authoring, convention, exports, follow_up, sheets, views
 
 app_name = "api"
 
@@ -54,6 +54,27 @@ urlpatterns = [
         "contracts/<int:pk>/convention/",
         convention.ContractConventionApi.as_view(),
         name="contract_convention",
+    ),
+    # Before the coordinator transitions: the annual review is a verb of its own.
+    path(
+        "contracts/<int:pk>/transitions/launch_annual_review/",
+        annual.AnnualReviewLaunchApi.as_view(),
+        name="annual_review_launch",
+    ),
+    path(
+        "contracts/<int:pk>/reports/<int:year>/",
+        annual.AnnualReportApi.as_view(),
+        name="annual_report",
+    ),
+    path(
+        "contracts/<int:pk>/reports/<int:year>/close/",
+        annual.ReportCollectionCloseApi.as_view(),
+        name="annual_report_collection_close",
+    ),
+    path(
+        "contracts/<int:pk>/reports/<int:year>/vote/close/",
+        annual.ReportVoteCloseApi.as_view(),
+        name="annual_report_vote_close",
     ),
     path(
         "contracts/<int:pk>/transitions/<str:name>/",

@@ -389,7 +389,7 @@ class TaskDecisionApi(APIView):
     class DecisionInput(serializers.Serializer):
         decision = serializers.CharField(
             help_text="review: approve or request_changes; revision: resubmit; vote: approve "
-            "or reject; deliberation: record; signature: sign or decline."
+            "or reject; deliberation: record; signature: sign or decline; report: submit."
         )
         comment = serializers.CharField(
             required=False,
@@ -437,6 +437,20 @@ class TaskDecisionApi(APIView):
             default=False,
             help_text="Signing: true to consent to sign the document electronically.",
         )
+        progress = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="A report (submit): how the action stands, in_progress, done or abandoned "
+            "(abandoned: the comment is the reason).",
+        )
+        indicators = serializers.ListField(
+            child=serializers.DictField(child=serializers.CharField(allow_blank=True)),
+            required=False,
+            default=list,
+            help_text='A report (submit): [{"indicator": name, "value": "12,5"}], the year\'s '
+            "values of the action's indicators (a blank value is left out).",
+        )
 
     @extend_schema(
         operation_id="tasks_decision_create",
@@ -462,6 +476,16 @@ class TaskDecisionApi(APIView):
                     "comment": "The budget of T1-A2 is not secured.",
                     "actions": ["T1-A2"],
                     "objections": {"T1-A2": "Funding of the ARS missing."},
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "submit an annual report",
+                value={
+                    "decision": "submit",
+                    "progress": "in_progress",
+                    "indicators": [{"indicator": "Médecins installés", "value": "2"}],
+                    "comment": "Deux cabinets ouverts.",
                 },
                 request_only=True,
             ),

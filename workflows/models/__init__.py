@@ -1,11 +1,13 @@
 """The contract domain's rows, one module per part: ``people`` (organisations, users),
 ``contracts`` (a contract and its action sheets, their state machines and roles), ``history``
 (the hash-chained entries), ``flows`` (processes, tasks, committee votes, absences),
-``attachments`` (the files joined to a contract), ``follow_up`` (indicator values) and
+``attachments`` (the files joined to a contract), ``follow_up`` (indicator values),
+``annual`` (the annual reviews) and
 ``audit`` (auditors, checkpoints, exports). Everything is importable from here, as Django
 expects of an app's models.
 """
 
+from .annual import AnnualReview, AnnualReviewStatus
 from .attachments import Attachment, AttachmentKind, attachment_path
 from .audit import (
     ContractAuditor,
@@ -97,6 +99,8 @@ __all__ = [
     "Action",
     "ActionStatus",
     "ActionVersion",
+    "AnnualReview",
+    "AnnualReviewStatus",
     "Attachment",
     "AttachmentKind",
     "Civility",

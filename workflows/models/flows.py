@@ -19,6 +19,7 @@ from viewflow.workflow.models import AbstractProcess, AbstractTask
 if TYPE_CHECKING:
     from ..history import UnitOfWork
 
+from .annual import AnnualReview
 from .contracts import (
     Action,
     Contract,
@@ -37,6 +38,7 @@ class TaskKind(models.TextChoices):
     VOTE = "vote", _("Committee vote")
     DELIBERATION = "deliberation", _("Council deliberation")
     SIGNATURE = "signature", _("Signature")
+    REPORT = "report", _("Annual report of an action")
 
 
 class TaskDecision(models.TextChoices):
@@ -49,6 +51,7 @@ class TaskDecision(models.TextChoices):
     RECORD = "record", _("Record the deliberation")
     SIGN = "sign", _("Sign")
     DECLINE = "decline", _("Decline to sign")
+    SUBMIT = "submit", _("Submit the report")
 
 
 TASK_KIND_DECISIONS: dict[str, tuple[TaskDecision, ...]] = {
@@ -57,6 +60,7 @@ TASK_KIND_DECISIONS: dict[str, tuple[TaskDecision, ...]] = {
     TaskKind.VOTE: (TaskDecision.APPROVE, TaskDecision.REJECT),
     TaskKind.DELIBERATION: (TaskDecision.RECORD,),
     TaskKind.SIGNATURE: (TaskDecision.SIGN, TaskDecision.DECLINE),
+    TaskKind.REPORT: (TaskDecision.SUBMIT,),
 }
 
 
@@ -113,7 +117,8 @@ class Process(AbstractProcess):
 
 
 class CommitteeVote(models.Model):
-    """One round of the steering committee's vote on the whole contract."""
+    """One round of the steering committee's vote on the whole contract, or on a year's
+    annual report (``annual_review``); the rounds of both are numbered together."""
 
     class Outcome(models.TextChoices):
         VALIDATED = "validated", pgettext_lazy("vote outcome", "Validated")
@@ -139,6 +144,15 @@ class CommitteeVote(models.Model):
         blank=True,
         related_name="+",
         help_text=_("The chair, when the chair closed the vote before everyone voted."),
+    )
+    annual_review = models.ForeignKey(
+        AnnualReview,
+        verbose_name=_("annual review"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="votes",
+        help_text=_("Set for a vote on an annual report rather than on the contract."),
     )
 
     class Meta:
@@ -352,10 +366,20 @@ class Task(AbstractTask):
             return _("Review of action %(code)s: %(title)s") % names
         if self.kind == TaskKind.REVISION and self.action_id:
             return _("Revision of action %(code)s: %(title)s") % names
-        if self.kind == TaskKind.VOTE:
+        if self.kind == TaskKind.VOTE and not self.data.get("year"):
             return _("Committee vote on %(contract)s") % names
         if self.kind == TaskKind.DELIBERATION:
             return _("Council deliberation on %(contract)s") % names
+        if self.kind == TaskKind.REPORT and self.action_id:
+            return _("Annual report %(year)s of action %(code)s: %(title)s") % {
+                **names,
+                "year": self.data.get("year", ""),
+            }
+        if self.kind == TaskKind.VOTE and self.data.get("year"):
+            return _("Committee vote on the %(year)s annual report of %(contract)s") % {
+                **names,
+                "year": self.data["year"],
+            }
         if self.kind == TaskKind.SIGNATURE and self.signatory:
             return _("Signature of %(contract)s for %(organisation)s") % {
                 **names,

@@ -50,6 +50,9 @@ class HistoryEvent(models.TextChoices):
     ACTION_ADDED = "action_added", _("Action sheet added")
     INDICATOR_VALUE = "indicator_value", _("Indicator value recorded")
     CONVENTION_EDITED = "convention_edited", _("Convention text edited")
+    ANNUAL_REVIEW_LAUNCHED = "annual_review_launched", _("Annual review launched")
+    REPORT_COLLECTION_CLOSED = "report_collection_closed", _("Collection of the reports closed")
+    ANNUAL_REPORT_DECIDED = "annual_report_decided", _("Annual report decided by the committee")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

@@ -16,7 +16,10 @@ the unit finishes.
 - ``imports``: create a contract from a contract file.
 - ``authoring``: create a draft contract in Accord, write its parts, add its action sheets.
 - ``sheets``: write an action sheet (every save a version).
-- ``follow_up``: record an indicator's value for a year (signed contracts).
+- ``follow_up``: record an indicator's value for a year (signed contracts); a pilot's annual
+  report (its steps, run by ``tasks.task_decide``).
+- ``annual``: launch a year's annual review, close its collection of reports, close the
+  committee's vote on the annual report.
 - ``convention``: adjust the contract's convention text (preamble, articles) while a draft.
 - ``attachments``: join a file to a contract or to an action's sheet.
 - ``meetings``: convene the steering committee, change or cancel its meeting.
@@ -26,6 +29,15 @@ the unit finishes.
 from ..selectors import draft_problems
 from ..transitions import CONTRACT_TRANSITION_NOT_ALLOWED, NOT_A_COORDINATOR
 from .absences import delegation_cancel, delegation_declare, delegations_apply
+from .annual import (
+    ALREADY_LAUNCHED,
+    NO_ACTION_RUNNING,
+    NOT_SIGNED,
+    AnnualReviewNotFound,
+    close_report_collection,
+    close_report_vote,
+    launch_annual_review,
+)
 from .attachments import attachment_add
 from .authoring import action_add, contract_create, contract_edit
 from .contracts import (
@@ -62,14 +74,18 @@ from .tasks import (
 )
 
 __all__ = [
+    "ALREADY_LAUNCHED",
     "CONTRACT_TRANSITION_NOT_ALLOWED",
     "NOT_A_COORDINATOR",
+    "NOT_SIGNED",
     "NOT_YOUR_TASK",
+    "NO_ACTION_RUNNING",
     "OPEN_STATUSES",
     "TASK_ALREADY_DONE",
     "TASK_BEING_COMPLETED",
     "TASK_CANCELLED",
     "TASK_ON_HOLD",
+    "AnnualReviewNotFound",
     "ClientInfo",
     "Decision",
     "Measure",
@@ -79,6 +95,8 @@ __all__ = [
     "action_sheet_save",
     "attachment_add",
     "close",
+    "close_report_collection",
+    "close_report_vote",
     "close_vote",
     "committee_of",
     "contract_create",
@@ -92,6 +110,7 @@ __all__ = [
     "fire_coordinator_transition",
     "holder_refusal",
     "indicator_value_record",
+    "launch_annual_review",
     "launch_review",
     "meeting_cancel",
     "meeting_schedule",

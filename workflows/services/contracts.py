@@ -31,6 +31,7 @@ from ..models import (
 )
 from ..rules import may_fire, transition_blockers
 from ..selectors import draft_problems
+from .follow_up import follow_up_fire
 from .tasks import OPEN_STATUSES, ClientInfo, Decision, decide
 
 # --- Coordinator steps --------------------------------------------------------------------
@@ -251,7 +252,5 @@ def action_follow_up(*, action: Action, name: str, actor: User, comment: str = "
         action = unit.contract.actions.select_for_update().get(pk=action.pk)
         action.contract = unit.contract
         _require(action, name, actor)
-        if name == "abandon" and not (comment or "").strip():
-            raise ApplicationError(_("A reason is required to abandon an action."))
-        transitions.fire(unit, action, name, actor=actor, comment=comment)
+        follow_up_fire(unit, action, name, actor=actor, comment=comment)
     return action

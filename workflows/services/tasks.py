@@ -27,6 +27,7 @@ from ..models import (
     TaskStatus,
     User,
 )
+from .follow_up import report_check, report_record
 from .sheets import current_version
 
 NOT_YOUR_TASK = gettext_noop("This task is not yours: %(person)s holds it.")
@@ -57,6 +58,8 @@ class Decision:
     date: datetime.date | None = None
     password: str = ""
     consent: bool = False
+    progress: str = ""  # a report: in_progress, done or abandoned
+    indicators: list[dict[str, str]] = field(default_factory=list)  # a report's values
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,14 @@ def _check_decision(task: Task, decision: Decision, actor: User) -> dict[str, An
             raise SignaturePasswordRefused(_("The password is incorrect."))
     elif decision.decision == TaskDecision.DECLINE:
         _require_comment(decision, _("A reason is required to decline."))
+    elif decision.decision == TaskDecision.SUBMIT:
+        kept.update(
+            report_check(
+                progress=decision.progress,
+                indicators=decision.indicators,
+                comment=decision.comment,
+            )
+        )
     return kept
 
 
@@ -267,6 +278,8 @@ def decide(
     task.data = {**task.data, **kept}
     if task.kind == TaskKind.SIGNATURE:
         _record_signatory_answer(unit, task, decision, client)
+    elif task.kind == TaskKind.REPORT:
+        report_record(unit, task, year=task.data["year"], kept=kept)
     unit.record(
         event=HistoryEvent.TASK_COMPLETED,
         actor=actor,

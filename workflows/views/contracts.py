@@ -31,6 +31,7 @@ from ..models import (
     AttachmentKind,
     CommitteeVote,
     Contract,
+    ContractStatus,
     User,
     is_coordinator,
 )
@@ -43,6 +44,7 @@ from ..selectors import (
     contracts_visible_to,
     user_may_import_contracts,
 )
+from .annual import annual_context
 from .authoring import problem_links
 
 
@@ -134,6 +136,12 @@ def _render_detail(
         "draft_problems": problem_links(contract, page.draft_problems[:10]),
         "draft_problem_total": len(page.draft_problems),
         "nav_section": "contracts",
+        # The follow-up of a signed contract: indicators against targets, annual reviews.
+        **(
+            annual_context(contract, page.is_coordinator)
+            if contract.status in (ContractStatus.SIGNED, ContractStatus.CLOSED)
+            else {}
+        ),
     }
     return render(request, "workflows/contract_detail.html", context, status=status)
 
@@ -266,7 +274,7 @@ def contract_close_vote(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("workflows:contract_detail", pk=contract.pk)
-    vote = contract.votes.order_by("-round").first()
+    vote = contract.votes.filter(annual_review__isnull=True).order_by("-round").first()
     messages.success(
         request,
         _("The vote is closed: the steering committee validated the contract.")

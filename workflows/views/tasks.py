@@ -21,6 +21,7 @@ from ..forms import (
     DeclineDecisionForm,
     DeliberationDecisionForm,
     InboxFilterForm,
+    ReportDecisionForm,
     ReviewDecisionForm,
     RevisionDecisionForm,
     SignDecisionForm,
@@ -48,6 +49,7 @@ from ..selectors import (
     contract_progress,
     inbox_of,
     last_reviewed_version,
+    report_form_options,
     sheet_changes_between,
     task_with_details,
 )
@@ -206,6 +208,8 @@ def _task_forms(task: Task, data=None) -> list[TaskDecisionForm]:
             (SignDecisionForm, {"consent_label": _consent_label(task)}),
             (DeclineDecisionForm, {}),
         ]
+    elif task.kind == TaskKind.REPORT and task.action is not None:
+        kinds = [(ReportDecisionForm, report_form_options(task.action, task.data["year"]))]
     else:
         return []
     pressed = data.get("decision") if data is not None else None
@@ -228,6 +232,8 @@ def _decision_of(task: Task, form: TaskDecisionForm) -> Decision:
         decision.number, decision.date = data["number"], data["date"]
     elif isinstance(form, SignDecisionForm):
         decision.password, decision.consent = data["password"], data["consent"]
+    elif isinstance(form, ReportDecisionForm):
+        decision.progress, decision.indicators = data["progress"], form.indicator_values()
     return decision
 
 
@@ -239,6 +245,8 @@ def _task_context(task: Task, user: User) -> dict:
     if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and action is not None:
         context["action"] = action
         prefetch_related_objects([action], "working_group__leads")  # the page names them
+    if task.kind == TaskKind.REPORT and action is not None:
+        context["action"] = action
     if task.kind == TaskKind.REVIEW and action is not None and task.owner is not None:
         # What changed since the holder last reviewed this sheet (nothing on a first review).
         since = last_reviewed_version(action, task.owner)
