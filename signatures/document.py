@@ -274,11 +274,17 @@ def _annex_sheet(action: Action, names: dict[str, str]) -> AnnexSheet:
 
 
 def _contract_context(contract: Contract) -> dict:
-    actions = Action.objects.select_related("pilot__organisation").prefetch_related(
-        "partners",
-        Prefetch("funding_lines", FundingLine.objects.select_related("funder")),
-        # The sheet's latest version first: the document names the version it carries.
-        Prefetch("versions", ActionVersion.objects.order_by("-number"), to_attr="sheet_versions"),
+    actions = (
+        Action.objects.in_contract()
+        .select_related("pilot__organisation")
+        .prefetch_related(
+            "partners",
+            Prefetch("funding_lines", FundingLine.objects.select_related("funder")),
+            # The sheet's latest version first: the document names the version it carries.
+            Prefetch(
+                "versions", ActionVersion.objects.order_by("-number"), to_attr="sheet_versions"
+            ),
+        )
     )
     themes = contract.themes.prefetch_related(
         Prefetch("actions", queryset=actions.order_by("position"))

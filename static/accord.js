@@ -6,6 +6,13 @@ document.addEventListener("DOMContentLoaded", function () {
   if (target) {
     target.focus();
   }
+  // A button that undoes something asks first (data-confirm); without the script it does not.
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    if (button && button.dataset.confirm && !window.confirm(button.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
   // On a phone the writing steps scroll sideways: show the current one.
   var step = document.querySelector('.stepper [aria-current="step"]');
   if (step && step.scrollIntoView) {

@@ -218,7 +218,8 @@ class ActionReviewFlow(flow.Flow):
         """The last action approved moves the contract on to its committee."""
         contract_id = unit.contract.pk
         if (
-            Action.objects.filter(contract_id=contract_id)
+            Action.objects.in_contract()
+            .filter(contract_id=contract_id)
             .exclude(status=ActionStatus.APPROVED)
             .exists()
         ):

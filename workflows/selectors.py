@@ -84,7 +84,8 @@ def contract_with_details(contracts: QuerySet[Contract]) -> QuerySet[Contract]:
     """Contracts with their actions and signatories, in a fixed number of queries."""
     return contracts.prefetch_related(
         Prefetch(
-            "actions", queryset=Action.objects.select_related("theme", "working_group", "pilot")
+            "actions",
+            queryset=Action.objects.in_contract().select_related("theme", "working_group", "pilot"),
         ),
         Prefetch(
             "signatories",
@@ -259,7 +260,7 @@ class ContractProgress:
 
 def contract_progress(contract: Contract) -> ContractProgress:
     """Where the contract's actions and signatures stand, in two queries."""
-    by_status = Counter(contract.actions.values_list("status", flat=True))
+    by_status = Counter(contract.actions.in_contract().values_list("status", flat=True))
     signatories = list(contract.signatories.values_list("kind", "status"))
     return ContractProgress(
         actions_by_status=dict(by_status),
@@ -417,10 +418,14 @@ def draft_problems(contract: Contract) -> list[Problem]:
 
 def contract_page(contract: Contract, user: User) -> ContractPage:
     """Everything the contract page shows ``user`` (who may see the contract)."""
-    actions = Action.objects.select_related(
-        "pilot__organisation", "working_group"
-    ).prefetch_related("partners", "funding_lines__funder", "indicators")
-    counts = dict(contract.actions.order_by().values_list("status").annotate(n=Count("pk")))
+    actions = (
+        Action.objects.in_contract()
+        .select_related("pilot__organisation", "working_group")
+        .prefetch_related("partners", "funding_lines__funder", "indicators")
+    )
+    counts = dict(
+        contract.actions.in_contract().order_by().values_list("status").annotate(n=Count("pk"))
+    )
     signatories = list(
         contract.signatories.select_related("organisation", "signer", "represented_by")
     )

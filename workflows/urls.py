@@ -24,6 +24,11 @@ urlpatterns = [
         authoring.contract_write,
         name="contract_write",
     ),
+    path(
+        "contrats/<int:pk>/rediger/fiches/<str:code>/retirer/",
+        authoring.sheet_remove,
+        name="sheet_remove",
+    ),
     path("contrats/<int:pk>/", contracts.contract_detail, name="contract_detail"),
     path(
         "contrats/<int:pk>/transitions/<str:name>/",

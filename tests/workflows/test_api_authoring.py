@@ -414,3 +414,65 @@ def test_a_draft_created_in_accord_has_its_own_copy_of_the_kind_convention(as_au
 
     assert convention["articles"]
     assert Contract.objects.get(pk=contract_id).convention_articles == convention["articles"]
+
+
+# --- Removing a sheet ---------------------------------------------------------------------
+
+
+def test_a_sheet_removed_from_the_draft_leaves_the_contract_and_stays_in_the_history(
+    as_author, sheet
+):
+    url = f"/api/v1/contracts/{sheet.contract_id}/actions/A1/"
+
+    response = as_author.delete(url)
+
+    assert response.status_code == 204
+    sheet.refresh_from_db()
+    assert sheet.status == "removed"
+    assert as_author.get(url).json()["status"] == "removed"
+    export = as_author.get(f"/api/v1/contracts/{sheet.contract_id}/export/").json()
+    assert export["themes"][0]["actions"] == []
+    entry = sheet.contract.history.filter(action=sheet).latest("seq")
+    assert (entry.name, entry.to_state) == ("remove", "removed")
+    assert as_author.delete(url).status_code == 409
+    detail = as_author.get(f"/api/v1/contracts/{sheet.contract_id}/").json()
+    assert detail["actions"] == []
+
+
+def test_a_draft_whose_only_sheet_was_removed_cannot_go_to_review(as_author, sheet):
+    as_author.delete(f"/api/v1/contracts/{sheet.contract_id}/actions/A1/")
+
+    response = as_author.post(
+        f"/api/v1/contracts/{sheet.contract_id}/transitions/launch_review/", {}
+    )
+
+    assert response.status_code == 409
+
+
+def test_a_removed_sheet_code_is_not_given_again(as_author, sheet):
+    as_author.delete(f"/api/v1/contracts/{sheet.contract_id}/actions/A1/")
+
+    response = as_author.post(
+        f"/api/v1/contracts/{sheet.contract_id}/actions/", SHEET, format="json", **EN
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        'code: the code "A1" belonged to a sheet removed from this contract: give this one '
+        "another code"
+    ]
+    added = as_author.post(
+        f"/api/v1/contracts/{sheet.contract_id}/actions/", {**SHEET, "code": "A2"}, format="json"
+    )
+    assert added.status_code == 201
+
+
+def test_who_may_remove_a_sheet_and_when(as_author, sheet, director, lead):
+    url = f"/api/v1/contracts/{sheet.contract_id}/actions/A1/"
+    assert client_for(director).delete(url).status_code == 403
+    assert client_for(UserFactory()).delete(url).status_code == 404
+    as_author.post(f"/api/v1/contracts/{sheet.contract_id}/transitions/launch_review/", {})
+
+    assert client_for(lead).delete(url).status_code == 409  # the pilot, once in review
+    sheet.refresh_from_db()
+    assert sheet.status == "review"

@@ -5,8 +5,11 @@ services' problems beside their fields, who may, and when; then the verification
 import pytest
 from django.test import Client
 from django.urls import reverse
+from rest_framework.test import APIClient
 
-from tests.factories import ContractFactory, UserFactory, contract_author
+from tests.factories import ContractFactory, OrganisationFactory, UserFactory, contract_author
+from tests.workflows.test_api_authoring import HEADER as API_HEADER
+from tests.workflows.test_api_authoring import SHEET, complete_parts
 from workflows.models import Contract, ContractStatus, User
 
 pytestmark = pytest.mark.django_db
@@ -311,3 +314,24 @@ def test_a_contract_out_of_draft_is_shown_but_not_changed(client_for):
     assert response.status_code == 409
     contract.refresh_from_db()
     assert contract.title != "Autre"
+
+
+def test_the_sheets_step_removes_a_sheet_from_the_draft(author, client_for):
+    api = APIClient()
+    api.force_authenticate(author)
+    lead = UserFactory(username="tech.ars", organisation=OrganisationFactory(code="ARS"))
+    director = UserFactory(username="dg.ars", organisation=lead.organisation)
+    contract_id = api.post("/api/v1/contracts/", API_HEADER, format="json").json()["id"]
+    api.patch(
+        f"/api/v1/contracts/{contract_id}/", complete_parts(author, lead, director), format="json"
+    )
+    api.post(f"/api/v1/contracts/{contract_id}/actions/", SHEET, format="json")
+    browser = client_for(author)
+
+    page = browser.get(f"/contrats/{contract_id}/rediger/fiches/")
+    removed = browser.post(f"/contrats/{contract_id}/rediger/fiches/A1/retirer/", follow=True)
+
+    assert "/rediger/fiches/A1/retirer/" in page.content.decode()
+    assert removed.status_code == 200
+    assert "The sheet A1 is removed from the draft" in removed.content.decode()
+    assert "/rediger/fiches/A1/retirer/" not in removed.content.decode()

@@ -77,11 +77,13 @@ def test_the_tracer_sees_a_transition_fired_behind_the_services_back(contract):
 
 def test_every_transition_is_fired_through_the_one_door(coordinator):
     contract = ContractFactory(coordinator=coordinator)
-    first, second, third = (ActionFactory(contract=contract) for _ in range(3))
+    first, second, third, dropped = (ActionFactory(contract=contract) for _ in range(4))
     other = ContractFactory(coordinator=coordinator)
     ActionFactory(contract=other)
 
     with transitions_fired() as fired:
+        # A sheet taken out of the draft before the review.
+        services.action_remove(action=dropped, actor=coordinator)
         # The review: one lead asks for changes, the pilot resubmits, all approve.
         launch(contract, coordinator)
         decide(open_tasks(contract, TaskKind.REVIEW)[0], "request_changes", comment="Budget ?")

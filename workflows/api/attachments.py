@@ -98,7 +98,7 @@ class ContractAttachmentsApi(APIView):
         data = serializer.validated_data
         action = None
         if data["action"]:
-            action = contract.actions.filter(code=data["action"]).first()
+            action = contract.actions.in_contract().filter(code=data["action"]).first()
             if action is None:
                 raise ApplicationError(
                     _("No action of this contract has the code “%(code)s”.")

@@ -191,6 +191,23 @@ class ContractActionApi(APIView):
         )
         return Response(SheetByCodeOutput(version, context={"request": request}).data)
 
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            403: OpenApiResponse(ErrorOutput, description="Not the pilot nor a coordinator."),
+            409: OpenApiResponse(
+                ErrorOutput, description="The contract is no longer a draft, or the sheet left it."
+            ),
+            **ERRORS,
+        },
+    )
+    def delete(self, request, pk: int, code: str):
+        """Remove the sheet from a draft contract: it stays in the history, in state
+        ``removed``, and its code is not given again."""
+        services.action_remove(action=_visible_action(request, pk, code), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class VersionOutput(serializers.Serializer):
     number = serializers.IntegerField()

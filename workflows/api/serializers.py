@@ -444,7 +444,7 @@ class TaskDetailOutput(TaskResultOutput):
             return None
         assert task.contract is not None  # a flow's task is opened with its contract
         # many=True makes a ListSerializer, whose data is a list: the stubs do not tell.
-        return TaskActionOutput(task.contract.actions.all(), many=True).data  # type: ignore[return-value]
+        return TaskActionOutput(task.contract.actions.in_contract(), many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(TaskVoteOutput(allow_null=True))
     def get_vote(self, task: Task) -> dict | None:

@@ -62,9 +62,9 @@ def _contract_with_everything(contract: Contract) -> Contract:
             "themes",
             Prefetch(
                 "actions",
-                queryset=Action.objects.select_related(
-                    "pilot__organisation", "working_group"
-                ).prefetch_related(
+                queryset=Action.objects.in_contract()
+                .select_related("pilot__organisation", "working_group")
+                .prefetch_related(
                     "partners",
                     "indicators",
                     Prefetch(

@@ -41,6 +41,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from ..models import (
+    ActionStatus,
     Contract,
     ContractKind,
     FundingLine,
@@ -340,7 +341,10 @@ def placeholder_values(contract: Contract) -> _Values:
 
 
 def _themes(contract: Contract) -> list[Block]:
-    themes = contract.themes.annotate(actions_count=Count("actions")).order_by("position")
+    held = ~Q(actions__status=ActionStatus.REMOVED)
+    themes = contract.themes.annotate(actions_count=Count("actions", filter=held)).order_by(
+        "position"
+    )
     items = []
     for theme in themes:
         count = theme.actions_count

@@ -122,7 +122,7 @@ coordinator_permission: Callable[[Any, Any], bool] = is_coordinator
 
 @guard(_("The contract has no action to review."))
 def has_actions(contract: Contract) -> bool:
-    return contract.actions.exists()
+    return contract.actions.in_contract().exists()
 
 
 @guard(_("The contract has no steering committee to validate it."))
@@ -137,7 +137,7 @@ def has_mandatory_signatory(contract: Contract) -> bool:
 
 @guard(_("Every action must be approved by its working group first."))
 def all_actions_approved(contract: Contract) -> bool:
-    return not contract.actions.exclude(status=ActionStatus.APPROVED).exists()
+    return not contract.actions.in_contract().exclude(status=ActionStatus.APPROVED).exists()
 
 
 @guard(_("Some mandatory signatures, or associated answers, are still missing."))
@@ -430,6 +430,9 @@ class ActionStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", _("In progress")
     DONE = "done", _("Done")
     ABANDONED = "abandoned", _("Abandoned")
+    # Taken out of a draft contract: the row stays for the history that names it, and the
+    # contract no longer holds it (ActionQuerySet.in_contract).
+    REMOVED = "removed", _("Removed")
 
 
 @guard(_("Follow-up starts only once the contract is signed."))
@@ -446,6 +449,17 @@ def is_pilot_or_coordinator(action: Action, user) -> bool:
 
 # As `coordinator_permission`: the follow-up transitions' `permission=`.
 pilot_or_coordinator_permission: Callable[[Any, Any], bool] = is_pilot_or_coordinator
+
+
+@guard(_("A sheet is removed only while its contract is a draft."))
+def contract_is_draft(action: Action) -> bool:
+    return action.contract.status == ContractStatus.DRAFT
+
+
+class ActionQuerySet(models.QuerySet["Action"]):
+    def in_contract(self) -> ActionQuerySet:
+        """The actions their contract holds: all but the sheets removed from its draft."""
+        return self.exclude(status=ActionStatus.REMOVED)
 
 
 class Action(ConcurrentTransitionMixin, models.Model):
@@ -494,6 +508,8 @@ class Action(ConcurrentTransitionMixin, models.Model):
         protected=True,
         db_index=True,
     )
+
+    objects = ActionQuerySet.as_manager()
 
     class Meta:
         ordering = ["contract", "position"]
@@ -610,6 +626,17 @@ class Action(ConcurrentTransitionMixin, models.Model):
         custom={"label": _("Abandon")},
     )
     def abandon(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=ActionStatus.DRAFT,
+        target=ActionStatus.REMOVED,
+        conditions=[contract_is_draft],
+        permission=pilot_or_coordinator_permission,
+        custom={"label": _("Remove the sheet")},
+    )
+    def remove(self) -> None:
         pass
 
 

@@ -80,6 +80,7 @@ ACTION_TRANSITION_WORDS = {
     "start": _("Action started"),
     "complete": _("Action completed"),
     "abandon": _("Action abandoned"),
+    "remove": _("Action sheet removed from the draft"),
 }
 
 

@@ -39,7 +39,7 @@ from .annual import (
     launch_annual_review,
 )
 from .attachments import attachment_add
-from .authoring import action_add, contract_create, contract_edit
+from .authoring import action_add, action_remove, contract_create, contract_edit
 from .contracts import (
     action_follow_up,
     close,
@@ -92,6 +92,7 @@ __all__ = [
     "SignaturePasswordRefused",
     "action_add",
     "action_follow_up",
+    "action_remove",
     "action_sheet_save",
     "attachment_add",
     "close",

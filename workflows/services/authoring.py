@@ -24,6 +24,7 @@ from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from .. import transitions
 from ..contract_file import (
     FORMAT,
     Problem,
@@ -37,6 +38,7 @@ from ..errors import ApplicationError, Conflict, InvalidContractFile, NotAllowed
 from ..history import UnitOfWork
 from ..models import (
     Action,
+    ActionStatus,
     Contract,
     ContractStatus,
     HistoryEvent,
@@ -47,6 +49,7 @@ from ..models import (
     User,
     WorkingGroup,
     is_coordinator,
+    is_pilot_or_coordinator,
 )
 from ..selectors import user_may_import_contracts
 from .imports import (
@@ -460,6 +463,25 @@ def action_add(*, contract: Contract, actor: User, theme: str, sheet: dict[str, 
         themes = [entry for entry in after["themes"] if entry["code"] == theme]
         if not themes:
             raise _refused([Problem(("theme",), _('unknown theme "%(code)s"') % {"code": theme})])
+        code = sheet.get("code")
+        # A code the contract holds, the rules below refuse; a removed sheet's, only the
+        # database knows.
+        if (
+            isinstance(code, str)
+            and contract.actions.filter(code=code.strip(), status=ActionStatus.REMOVED).exists()
+        ):
+            raise _refused(
+                [
+                    Problem(
+                        ("code",),
+                        _(
+                            'the code "%(code)s" belonged to a sheet removed from this '
+                            "contract: give this one another code"
+                        )
+                        % {"code": code.strip()},
+                    )
+                ]
+            )
         index = after["themes"].index(themes[0])
         themes[0]["actions"].append(copy.deepcopy(sheet))
         path = ("themes", index, "actions", len(themes[0]["actions"]) - 1)
@@ -505,6 +527,20 @@ def action_add(*, contract: Contract, actor: User, theme: str, sheet: dict[str, 
             to_state=action.status,
             data={"version": version.number, "sha256": version.sha256},
         )
+    return action
+
+
+@transaction.atomic
+def action_remove(*, action: Action, actor: User, comment: str = "") -> Action:
+    """Take a sheet out of a draft contract (its pilot or a coordinator). The row stays, in
+    state ``removed``, for the history that names it; the contract no longer holds it, and its
+    code is not given again."""
+    with UnitOfWork.lock(action.contract_id) as unit:
+        action = unit.contract.actions.select_for_update().get(pk=action.pk)
+        action.contract = unit.contract
+        if not is_pilot_or_coordinator(action, actor):
+            raise NotAllowed(_("Only the action's pilot or a coordinator may remove its sheet."))
+        transitions.fire(unit, action, "remove", actor=actor, comment=comment.strip())
     return action
 
 

@@ -149,7 +149,11 @@ def _check_decision(task: Task, decision: Decision, actor: User) -> dict[str, An
         _require_comment(decision, _("A comment is required to reject."))
         codes = sorted({*decision.actions, *decision.objections})
         assert task.contract is not None  # the unit's contract (_claim)
-        known = set(task.contract.actions.filter(code__in=codes).values_list("code", flat=True))
+        known = set(
+            task.contract.actions.in_contract()
+            .filter(code__in=codes)
+            .values_list("code", flat=True)
+        )
         unknown = [code for code in codes if code not in known]
         if unknown:
             raise ApplicationError(

@@ -36,7 +36,7 @@ def attachment_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             actor=request.user,
             kind=form.cleaned_data["kind"],
             upload=form.cleaned_data["file"],
-            action=contract.actions.get(code=code) if code else None,
+            action=contract.actions.in_contract().get(code=code) if code else None,
         )
     except ApplicationError as exc:
         return _render_detail(

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.forms import BaseFormSet, Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +22,7 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from .. import services
 from ..authoring_forms import (
@@ -42,7 +44,7 @@ from ..contract_file import Problem, contract_file_of
 from ..errors import ApplicationError, InvalidContractFile
 from ..forms import LaunchReviewForm
 from ..http import AuthenticatedHttpRequest
-from ..models import Contract, ContractStatus, is_coordinator
+from ..models import Action, Contract, ContractStatus, is_coordinator
 from ..selectors import contracts_visible_to, draft_problems, user_may_import_contracts
 
 
@@ -210,6 +212,27 @@ def contract_write(request: AuthenticatedHttpRequest, pk: int, step: str) -> Htt
     return _part(request, contract, current, editable)
 
 
+@login_required
+@require_POST
+def sheet_remove(request: AuthenticatedHttpRequest, pk: int, code: str) -> HttpResponse:
+    """Take a sheet out of the draft (the sheets step's "Remove" buttons)."""
+    contract = get_object_or_404(contracts_visible_to(request.user), pk=pk)
+    action = get_object_or_404(contract.actions.in_contract(), code=code)
+    try:
+        services.action_remove(action=action, actor=request.user)
+    except ApplicationError as exc:
+        if exc.status_code == 403:
+            raise PermissionDenied(exc.message) from exc
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("The sheet %(code)s is removed from the draft; the history keeps it.")
+            % {"code": action.code},
+        )
+    return redirect(step_url(contract, "fiches"))
+
+
 def _bound(step: Step, document: dict[str, Any], data: Any = None) -> Any:
     form_class: Any = step.form
     options = Options(document)
@@ -290,7 +313,9 @@ def _sheets(
                     % {"code": action.code},
                 )
                 return redirect("workflows:sheet_edit", pk=action.pk)
-    themes = contract.themes.order_by("position").prefetch_related("actions")
+    themes = contract.themes.order_by("position").prefetch_related(
+        Prefetch("actions", queryset=Action.objects.in_contract())
+    )
     return _render(
         request,
         contract,

@@ -159,7 +159,8 @@ def _read_only_reason(task: Task, user: User) -> tuple[str, int] | None:
 
 def _contract_actions(contract: Contract) -> list[Action]:
     return list(
-        contract.actions.select_related("theme", "working_group", "pilot__organisation")
+        contract.actions.in_contract()
+        .select_related("theme", "working_group", "pilot__organisation")
         .prefetch_related("funding_lines__funder")
         .order_by("theme__position", "position", "pk")
     )
