@@ -80,7 +80,18 @@ class WithdrawForm(ReasonForm):
 
 
 class CloseForm(forms.Form):
-    """Nothing to fill in: closing follows the end of the contract's period."""
+    """Closing follows the end of the contract's period and the review of its last year; the
+    reason is for closing without that review."""
+
+    without_final_review = forms.CharField(
+        label=_("Reason for closing without the last year's annual review"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "Only if the annual review of the contract's last year did not take place; "
+            "it is kept in the history."
+        ),
+    )
 
 
 # One form per coordinator transition, in the order the controls are shown.

@@ -200,8 +200,10 @@ def withdraw(unit: UnitOfWork, *, actor: User, reason: str) -> None:
     fire(unit, unit.contract, "withdraw", actor=actor, comment=reason, reason=reason)
 
 
-def close(unit: UnitOfWork, *, actor: User, comment: str = "") -> None:
-    fire(unit, unit.contract, "close", actor=actor, comment=comment)
+def close(
+    unit: UnitOfWork, *, actor: User, comment: str = "", data: dict[str, Any] | None = None
+) -> None:
+    fire(unit, unit.contract, "close", actor=actor, comment=comment, data=data)
 
 
 # --- What follows from decisions (the flows' steps) ---------------------------------------

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 
 import pytest
+from django.utils import timezone, translation
 
 from tests.factories import ActionFactory, UserFactory
 from tests.flows import decide, open_tasks, vote
@@ -17,6 +18,7 @@ from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
     ActionStatus,
     AnnualReview,
+    Contract,
     HistoryEvent,
     Indicator,
     IndicatorValue,
@@ -305,3 +307,25 @@ def test_the_pilots_are_told_of_their_report_and_the_members_of_the_decision(
     decided = Notification.objects.filter(recipient=chair).latest("pk")
     assert decided.title.startswith("Rapport annuel 2025 de CLS-")
     assert "adopté par le comité de pilotage" in decided.title
+
+
+def test_the_contract_closes_once_its_last_year_is_reviewed(two_actions, coordinator):
+    """Its period over, a contract closes when the review of its last year is decided; while
+    that review is under way, it does not."""
+    yesterday = timezone.localdate() - datetime.timedelta(days=1)
+    Contract.objects.filter(pk=two_actions.pk).update(period_end=yesterday)
+    review = launch(two_actions, coordinator, year=yesterday.year)
+    with translation.override("en"), pytest.raises(Conflict, match="under way"):
+        services.close(contract=two_actions, actor=coordinator, without_final_review="Pressés")
+    for task in open_tasks(two_actions, TaskKind.REPORT):
+        submit(task, "done")
+    vote(two_actions)
+    review.refresh_from_db()
+    assert review.status == "adopted"
+
+    services.close(contract=two_actions, actor=coordinator)
+
+    two_actions.refresh_from_db()
+    assert two_actions.status == "closed"
+    closing = two_actions.history.filter(name="close").get()
+    assert closing.data == {"final_review": review.year}

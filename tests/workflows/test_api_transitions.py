@@ -335,12 +335,22 @@ def test_the_coordinator_closes_a_signed_contract_once_its_period_is_over(api_cl
         "close"
     ]
 
-    response = fire(api_client, contract, "close")
+    refused = fire(api_client, contract, "close")
+    response = fire(
+        api_client, contract, "close", {"without_final_review": "Bilan final fait par l'ARS"}
+    )
 
+    assert refused.status_code == 409
+    assert "has not taken place" in refused.json()["detail"]
     assert response.status_code == 200
     assert response.json()["status"] == "closed"
     assert response.json()["available_transitions"] == []
-    assert (last_entry(contract).name, last_entry(contract).to_state) == ("close", "closed")
+    entry = last_entry(contract)
+    assert (entry.name, entry.to_state) == ("close", "closed")
+    assert entry.data == {
+        "final_review": None,
+        "without_final_review": "Bilan final fait par l'ARS",
+    }
 
 
 def test_a_lead_sending_a_malformed_body_is_still_told_it_is_not_theirs(api_client, lead, contract):

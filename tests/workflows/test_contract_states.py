@@ -60,7 +60,9 @@ def fire(name: str, contract: Contract, coordinator) -> None:
             number="DCC-2019-42",
             date=datetime.date(2019, 7, 4),
         ),
-        "close": lambda: services.close(contract=contract, actor=coordinator),
+        "close": lambda: services.close(
+            contract=contract, actor=coordinator, without_final_review="Bilan fait ailleurs"
+        ),
         "suspend": lambda: services.suspend(
             contract=contract, actor=coordinator, reason="Fusion des communautés de communes"
         ),
@@ -253,7 +255,7 @@ def test_close_is_refused_before_the_end_of_the_period(contract, coordinator):
     with translation.override("en"), pytest.raises(Conflict, match="end of its period"):
         services.close(contract=contract, actor=coordinator)
     put_in_state(contract, S.SIGNED, period_end=today)
-    services.close(contract=contract, actor=coordinator)
+    services.close(contract=contract, actor=coordinator, without_final_review="Bilan fait ailleurs")
     contract.refresh_from_db()
     assert contract.status == S.CLOSED
 

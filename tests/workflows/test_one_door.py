@@ -114,7 +114,9 @@ def test_every_transition_is_fired_through_the_one_door(coordinator):
         Contract.objects.filter(pk=contract.pk).update(
             period_end=timezone.localdate() - datetime.timedelta(days=1)
         )
-        services.close(contract=contract, actor=coordinator)
+        services.close(
+            contract=contract, actor=coordinator, without_final_review="Bilan fait par l'ARS"
+        )
         # Another contract: suspended, resumed, withdrawn.
         SignatoryFactory(contract=other)
         launch(other, coordinator)

@@ -150,13 +150,20 @@ class ContractTransitionApi(APIView):
     class NoInput(serializers.Serializer):
         comment = serializers.CharField(required=False, allow_blank=True)
 
+    class CloseInput(NoInput):
+        without_final_review = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            help_text="The reason for closing without the annual review of the last year.",
+        )
+
     INPUTS = {
         "launch_review": NoInput,
         "record_deliberation": RecordDeliberationInput,
         "suspend": ReasonInput,
         "resume": NoInput,
         "withdraw": ReasonInput,
-        "close": NoInput,
+        "close": CloseInput,
     }
 
     @extend_schema(
@@ -173,7 +180,7 @@ class ContractTransitionApi(APIView):
         ],
         request=PolymorphicProxySerializer(
             component_name="TransitionInput",
-            serializers=[RecordDeliberationInput, ReasonInput, NoInput],
+            serializers=[RecordDeliberationInput, ReasonInput, CloseInput, NoInput],
             resource_type_field_name=None,
         ),
         responses={

@@ -17,6 +17,8 @@ from ..models import (
     COORDINATOR_TRANSITIONS,
     FOLLOW_UP_TRANSITIONS,
     Action,
+    AnnualReview,
+    AnnualReviewStatus,
     CommitteeVote,
     Contract,
     ContractStatus,
@@ -171,12 +173,49 @@ def withdraw(*, contract: Contract, actor: User, reason: str) -> Contract:
 
 
 @transaction.atomic
-def close(*, contract: Contract, actor: User, comment: str = "") -> Contract:
-    """Close a signed contract once its period is over."""
+def close(
+    *, contract: Contract, actor: User, comment: str = "", without_final_review: str = ""
+) -> Contract:
+    """Close a signed contract once its period is over, its last year reviewed (the annual
+    review of the period's last year decided) or its review skipped for a reason given
+    (``without_final_review``), which the history keeps."""
     with UnitOfWork.lock(contract.pk) as unit:
         _require(unit.contract, "close", actor)
-        transitions.close(unit, actor=actor, comment=comment)
+        data = (
+            _final_review(unit.contract, without_final_review)
+            if transition_blockers(unit.contract, "close") == []
+            else {}
+        )
+        transitions.close(unit, actor=actor, comment=comment, data=data)
     return unit.contract
+
+
+def _final_review(contract: Contract, without_final_review: str) -> dict[str, Any]:
+    """What the history says of the last year's review at the closing; refuses (409) a
+    review still under way, and a closing without the last one and without a reason."""
+    reviews = AnnualReview.objects.filter(contract=contract)
+    under_way = reviews.filter(
+        status__in=[AnnualReviewStatus.COLLECTING, AnnualReviewStatus.VOTING]
+    ).first()
+    if under_way is not None:
+        raise Conflict(
+            _("The annual review of %(year)d is under way: bring it to its end first.")
+            % {"year": under_way.year}
+        )
+    year = contract.period_end.year
+    if reviews.filter(year=year).exists():
+        return {"final_review": year}
+    reason = without_final_review.strip()
+    if not reason:
+        raise Conflict(
+            _(
+                "The annual review of %(year)d, the contract's last year, has not taken place: "
+                "launch it, or give the reason for closing without it."
+            )
+            % {"year": year},
+            {"final_review": year},
+        )
+    return {"final_review": None, "without_final_review": reason}
 
 
 def fire_coordinator_transition(
@@ -198,7 +237,12 @@ def fire_coordinator_transition(
         "suspend": lambda: suspend(contract=contract, actor=actor, reason=params["reason"]),
         "resume": lambda: resume(contract=contract, actor=actor, comment=comment),
         "withdraw": lambda: withdraw(contract=contract, actor=actor, reason=params["reason"]),
-        "close": lambda: close(contract=contract, actor=actor, comment=comment),
+        "close": lambda: close(
+            contract=contract,
+            actor=actor,
+            comment=comment,
+            without_final_review=params.get("without_final_review", ""),
+        ),
     }
     return steps[name]()
 
