@@ -26,6 +26,11 @@ The story:
 11. The history holds every step, for whom it was done, and its chain is intact.
 12. The contract document of version 2 carries the seven signatures and Accord's seal, all
     intact, over the document frozen at its deliberation.
+13. The follow-up: two pilots start their actions, a third abandons its own (with a reason);
+    an indicator gets its values of 2020 and 2021.
+14. The annual review of 2021: a report task for the pilot of every running action, their
+    reports submitted, the committee adopts the report; its PDF, whose SHA-256 the history
+    keeps, has a chart per indicator; the chain is still intact.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from rest_framework.test import APIClient
 from signatures.models import ContractDocument
 from signatures.selectors import document_verify
 from tests.factories import PASSWORD, UserFactory
+from tests.signatures.pdf import pdf_text_and_images
 from workflows.models import Contract, Task, TaskStatus, User
 
 API = "/api/v1"
@@ -210,7 +216,7 @@ def double_click(person: Person, task: dict, decision: str) -> list[int]:
 
 # Committed data: the threads of the double click read what the story wrote before them.
 @pytest.mark.django_db(transaction=True)
-def test_the_demo_contract_goes_from_draft_to_signed(scenario):
+def test_the_demo_contract_from_its_import_to_its_annual_review(scenario, tmp_path):
     today = timezone.localdate()
     document = copy.deepcopy(scenario)
     # The demo file signs everyone in parallel; here the mandatory signatories sign first.
@@ -630,3 +636,57 @@ def test_the_demo_contract_goes_from_draft_to_signed(scenario):
     frozen = ContractDocument.objects.get(contract_id=contract.pk, contract_version=2)
     prefix = response.content[: frozen.frozen_size]
     assert hashlib.sha256(prefix).hexdigest() == contract.detail()["document_sha256"]
+
+    # --- 13. Two years of follow-up: the pilots start their actions, record their values ---
+    codes = list(sheets)
+    pilots = {code: people[sheets[code]["pilot"]] for code in codes}
+    for code in codes[:2]:
+        started = pilots[code].post(f"/contracts/{contract.pk}/actions/{code}/transitions/start/")
+        assert started.json() == {"code": code, "status": "in_progress"}, started.json()
+    abandoned = pilots[codes[2]].post(
+        f"/contracts/{contract.pk}/actions/{codes[2]}/transitions/abandon/",
+        {"reason": "Le porteur de projet s'est retiré"},
+    )
+    assert abandoned.json()["status"] == "abandoned"
+    first = codes[0]
+    (indicator,) = coordinator.get(f"/contracts/{contract.pk}/actions/{first}/indicators/").json()
+    for year, value in ((2020, "2"), (2021, "5")):
+        recorded = pilots[first].post(
+            f"/contracts/{contract.pk}/actions/{first}/indicators/values/",
+            {"indicator": indicator["name"], "year": year, "value": value, "source": "URPS"},
+        )
+        assert recorded.status_code == 201, recorded.json()
+    values = coordinator.get(f"/contracts/{contract.pk}/actions/{first}/indicators/").json()
+    assert [(v["year"], v["value"]) for v in values[0]["values"]] == [(2020, "2"), (2021, "5")]
+
+    # --- 14. The annual review of 2021: a report per running action, the committee votes ---
+    mark = contract.last_seq()
+    launched = coordinator.post(
+        f"/contracts/{contract.pk}/transitions/launch_annual_review/", {"year": 2021}
+    )
+    assert launched.status_code == 201, launched.json()
+    reports = {p.username: p.inbox("report") for p in set(pilots.values())}
+    assert sum(len(tasks) for tasks in reports.values()) == actions_total - 1  # not the abandoned
+    for username, tasks in reports.items():
+        for task in tasks:
+            given = (
+                [{"indicator": indicator["name"], "value": "6"}] if task["action"] == first else []
+            )
+            people[username].decide(
+                task, "submit", progress="in_progress", indicators=given, comment="En cours"
+            )
+    assert vote_until_decided(members)
+    report = coordinator.get(f"/contracts/{contract.pk}/reports/2021/").json()
+    assert report["status"] == "adopted"
+    written = contract.since(mark)
+    decided = one(written, event="annual_report_decided")
+    pdf = coordinator.get(f"/contracts/{contract.pk}/reports/2021.pdf")
+    assert pdf["Content-Type"] == "application/pdf"
+    assert hashlib.sha256(pdf.content).hexdigest() == decided["data"]["report_sha256"]
+    text, charts = pdf_text_and_images(pdf.content, tmp_path)
+    assert "2021" in text
+    assert first in text
+    # One chart per indicator of every sheet, the abandoned one's included.
+    assert charts == sum(len(sheet["indicators"]) for sheet in sheets.values())
+    verification = coordinator.get(f"/contracts/{contract.pk}/history/verify/").json()
+    assert verification["valid"] is True

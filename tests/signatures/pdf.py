@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import subprocess
 import zlib
+
+import pytest
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -58,3 +61,30 @@ def tampered(pdf: bytes, marker: bytes = b"/Creator (Accord)") -> bytes:
     """The same PDF with one byte changed inside the part every signature covers."""
     index = pdf.index(marker) + len(marker) - 2
     return pdf[:index] + bytes([pdf[index] ^ 0x01]) + pdf[index + 1 :]
+
+
+def poppler(tool: str) -> str:
+    """A poppler-utils program (.ci/run installs them): skipped when missing, but not on CI."""
+    path = shutil.which(tool)
+    if path is None:
+        reason = f"{tool} is missing: apt-get install poppler-utils"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI=true: this test may not be skipped)", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+def pdf_text_and_images(pdf: bytes, folder) -> tuple[str, int]:
+    """The PDF's text as pdftotext reads it, and how many images pdfimages finds in it."""
+    path = folder / "rapport.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(
+        [poppler("pdftotext"), "-layout", str(path), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    listed = subprocess.run(
+        [poppler("pdfimages"), "-list", str(path)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    return text, len(listed[2:])  # after its two header lines

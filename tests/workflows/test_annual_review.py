@@ -4,15 +4,13 @@ when every report is in or when a coordinator closes it, and the steering commit
 the annual report, which is kept as a PDF with a chart per indicator."""
 
 import datetime
-import os
-import shutil
-import subprocess
 
 import pytest
 from django.utils import timezone, translation
 
 from tests.factories import ActionFactory, UserFactory
 from tests.flows import decide, open_tasks, vote
+from tests.signatures.pdf import pdf_text_and_images
 from workflows import services
 from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
@@ -49,33 +47,6 @@ def two_actions(contract, followed, second, coordinator):
     from tests.flows import walk_to_signed
 
     return walk_to_signed(contract, coordinator)
-
-
-def poppler(tool: str) -> str:
-    """A poppler-utils program (.ci/run installs them): skipped when missing, but not on CI."""
-    path = shutil.which(tool)
-    if path is None:
-        reason = f"{tool} is missing: apt-get install poppler-utils"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason} (CI=true: this test may not be skipped)", pytrace=False)
-        pytest.skip(reason)
-    return path
-
-
-def pdf_text_and_images(pdf: bytes, folder) -> tuple[str, int]:
-    """The PDF's text as pdftotext reads it, and how many images pdfimages finds in it."""
-    path = folder / "rapport.pdf"
-    path.write_bytes(pdf)
-    text = subprocess.run(
-        [poppler("pdftotext"), "-layout", str(path), "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    listed = subprocess.run(
-        [poppler("pdfimages"), "-list", str(path)], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    return text, len(listed[2:])  # after its two header lines
 
 
 def launch(contract, coordinator, year=2025):
