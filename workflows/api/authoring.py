@@ -11,17 +11,25 @@ from django.utils.translation import gettext_noop
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import MethodNotAllowed, NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows import services
 from workflows.errors import ApplicationError
-from workflows.models import SHEET_EDITABLE_STATES, Action, ActionVersion, User, sheet_content
+from workflows.models import (
+    SHEET_EDITABLE_STATES,
+    Action,
+    ActionVersion,
+    ContractStatus,
+    User,
+    sheet_content,
+)
 from workflows.rules import may_edit_sheet
 from workflows.selectors import actions_visible_to, last_reviewed_version, sheet_changes_between
 from workflows.services.sheets import current_version
 
+from . import amendments
 from .serializers import ContractDetailOutput, ContractImportOutput, ErrorOutput
 from .sheets import SheetContentIO, SheetDiffOutput, SheetInput, sheet_edit_of
 from .views import ERRORS, ContractDetailApi, ContractListApi, contract_for_detail
@@ -128,7 +136,10 @@ class ContractActionsApi(APIView):
     )
     def post(self, request, pk: int):
         """Add an action sheet to a draft contract: the fields of a contract file's action,
-        and ``theme``; the answer is its version 1."""
+        and ``theme``; the answer is its version 1. With ``?amendment={n}``: a sheet the
+        open amendment n proposes to add."""
+        if (number := amendments.amendment_number(request)) is not None:
+            return amendments.sheet_add(request, pk, number)
         contract = contract_for_detail(request, pk)
         body = _object(request.data)
         theme = body.pop("theme", None)
@@ -153,7 +164,10 @@ class ContractActionsApi(APIView):
 class ContractActionApi(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def get(self, request, pk: int, code: str):
-        """The sheet's current version, with its version number and SHA-256."""
+        """The sheet's current version, with its version number and SHA-256; with
+        ``?amendment={n}``, as amendment n proposes it."""
+        if (number := amendments.amendment_number(request)) is not None:
+            return amendments.sheet_get(request, pk, code, number)
         version = current_version(_visible_action(request, pk, code))
         return Response(SheetByCodeOutput(version, context={"request": request}).data)
 
@@ -173,7 +187,11 @@ class ContractActionApi(APIView):
     )
     def patch(self, request, pk: int, code: str):
         """Write some fields of the sheet, on top of ``version`` (the one the edit starts
-        from): a new version; the fields not given stay as they are."""
+        from): a new version; the fields not given stay as they are. With
+        ``?amendment={n}``: the sheet as amendment n proposes it (the contract file's words),
+        on top of the ``version`` its reading gave."""
+        if (number := amendments.amendment_number(request)) is not None:
+            return amendments.sheet_patch(request, pk, code, number)
         action = _visible_action(request, pk, code)
         current = {
             key: value
@@ -190,6 +208,25 @@ class ContractActionApi(APIView):
             edit=sheet_edit_of(data),
         )
         return Response(SheetByCodeOutput(version, context={"request": request}).data)
+
+    @extend_schema(
+        responses={
+            204: None,
+            400: OpenApiResponse(ErrorOutput, description="The removal brings a problem."),
+            403: OpenApiResponse(ErrorOutput, description="Not a coordinator of the contract."),
+            409: OpenApiResponse(ErrorOutput, description="Not in the contract's state."),
+            **ERRORS,
+        },
+    )
+    def delete(self, request, pk: int, code: str):
+        """With ``?amendment={n}``: amendment n proposes to remove the sheet. Without it, a
+        signed contract's sheet is refused (409): it goes through an amendment."""
+        if (number := amendments.amendment_number(request)) is not None:
+            return amendments.sheet_delete(request, pk, code, number)
+        action = _visible_action(request, pk, code)
+        if action.contract.status != ContractStatus.DRAFT:
+            raise amendments.signed_sheet_delete_refusal(action.contract)
+        raise MethodNotAllowed("DELETE")  # a draft's sheet: action_remove (on main)
 
 
 class VersionOutput(serializers.Serializer):
