@@ -10,6 +10,7 @@ that the contract file's rules check it and two documents, before and after, say
 from __future__ import annotations
 
 import copy
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -310,12 +311,12 @@ class AmendmentSummary:
     total_after: Decimal
 
     @property
-    def period_end_before(self) -> str:
-        return self.before["period"]["end"]
+    def period_end_before(self) -> datetime.date:
+        return datetime.date.fromisoformat(self.before["period"]["end"])
 
     @property
-    def period_end_after(self) -> str:
-        return self.after["period"]["end"]
+    def period_end_after(self) -> datetime.date:
+        return datetime.date.fromisoformat(self.after["period"]["end"])
 
 
 def amendment_summary(amendment: Amendment) -> AmendmentSummary:
@@ -445,8 +446,8 @@ def amendment_document_data(summary: AmendmentSummary) -> dict[str, Any]:
         "amended_document_sha256": amendment.amended_document_sha256,
         "period": {
             "start": summary.before["period"]["start"],
-            "end_before": summary.period_end_before,
-            "end_after": summary.period_end_after,
+            "end_before": summary.period_end_before.isoformat(),
+            "end_after": summary.period_end_after.isoformat(),
         },
         "added": summary.added,
         "modified": summary.modified,

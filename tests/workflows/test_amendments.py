@@ -346,3 +346,97 @@ def test_the_amendments_document_says_what_changes_before_and_after(signed, as_c
     assert "31 décembre 2029" in flat
     assert "PROJET" in flat
     assert "MSA Bourgogne" in flat  # listed as not concerned
+
+
+# --- Pages ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(client, coordinator):
+    client.force_login(coordinator)
+    return client
+
+
+def page(contract, tail=""):
+    return f"/contrats/{contract.pk}/avenants/{tail}"
+
+
+def test_the_signed_contracts_page_opens_an_amendment(signed, browser):
+    contract_page = browser.get(f"/contrats/{signed.pk}/")
+    assert "Ouvrir un avenant" in contract_page.content.decode()
+
+    response = browser.post(page(signed), {"amendment-summary": "Prolonger le contrat"})
+
+    assert response.status_code == 302
+    assert response["Location"] == page(signed, "1/")
+    assert "Avenant n° 1" in browser.get(f"/contrats/{signed.pk}/").content.decode()
+
+
+def test_the_amendment_page_shows_its_changes_in_french(signed, browser, as_coordinator):
+    opened(as_coordinator, signed)
+    version = as_coordinator.get(url(signed, "actions/A1/?amendment=1")).json()["version"]
+    as_coordinator.patch(
+        url(signed, "actions/A1/?amendment=1"),
+        {"version": version, "title": "Maison de santé pluriprofessionnelle"},
+        format="json",
+    )
+
+    html = browser.get(page(signed, "1/")).content.decode()
+
+    assert "Avenant n° 1" in html
+    assert "Ce que l\u2019avenant modifie" in html
+    assert "<del>Maison de santé</del> → <ins>Maison de santé pluriprofessionnelle</ins>" in html
+    assert "Non concerné" in html
+    assert "Ajouter une fiche" in html
+
+
+def test_a_sheet_added_with_a_code_taken_shows_the_problem_beside_the_code(signed, browser):
+    browser.post(page(signed), {})
+    a1 = Action.objects.get(contract=signed, code="A1")
+
+    response = browser.post(
+        page(signed, "1/"),
+        {
+            "part": "sheet",
+            "sheet-theme": a1.theme.code,
+            "sheet-code": "A1",
+            "sheet-title": "Doublon",
+            "sheet-pilot": a1.pilot.username,
+            "sheet-working_group": a1.working_group.code,
+        },
+    )
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="id_sheet-code_error"><li>l\u2019action &quot;A1&quot; existe déjà' in html
+
+
+def test_a_proposed_sheet_is_written_with_the_sheets_form(signed, browser):
+    browser.post(page(signed), {})
+    form = browser.get(page(signed, "1/fiches/A1/"))
+    assert form.status_code == 200
+    assert "Enregistrer dans l\u2019avenant" in form.content.decode()
+
+    response = browser.post(
+        page(signed, "1/fiches/A1/"),
+        {
+            "base_version": form.context["version"],
+            "title": "Maison de santé, deux sites",
+            "objective": "Améliorer l'accès aux soins.",
+            "partners": ["CPAM"],
+            "milestones-TOTAL_FORMS": "0",
+            "milestones-INITIAL_FORMS": "0",
+            "funding-TOTAL_FORMS": "1",
+            "funding-INITIAL_FORMS": "0",
+            "funding-0-funder": "DEP",
+            "funding-0-amount": "12 500,50",
+            "indicators-TOTAL_FORMS": "0",
+            "indicators-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    change = signed.amendments.get().changes.get(code="A1")
+    assert change.content["title"] == "Maison de santé, deux sites"
+    assert change.content["funding"] == [{"funder": "DEP", "amount": "12500.50"}]
+    assert Action.objects.get(contract=signed, code="A1").title == "Maison de santé"

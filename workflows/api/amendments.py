@@ -77,7 +77,7 @@ def amendment_output(summary: AmendmentSummary) -> dict[str, Any]:
         "amended_document_sha256": amendment.amended_document_sha256,
         "period": {
             "start": summary.before["period"]["start"],
-            "end": summary.period_end_before,
+            "end": summary.period_end_before.isoformat(),
             "new_end": amendment.period_end.isoformat() if amendment.period_end else None,
         },
         "changes": {
