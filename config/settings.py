@@ -302,3 +302,5 @@ ACCORD_REACTIONS = [
 ACCORD_CONTRACT_DOCUMENTS = "signatures.services.PdfContractDocuments"
 # Who draws up a year's annual report for the domain (workflows.documents).
 ACCORD_ANNUAL_REPORTS = "signatures.reports.PdfAnnualReports"
+# Who draws up an amendment's document for the domain (workflows.documents).
+ACCORD_AMENDMENT_DOCUMENTS = "signatures.amendments.PdfAmendmentDocuments"

@@ -9,12 +9,13 @@ from rest_framework.exceptions import NotFound
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
+from workflows.amending import amendment_pdf
 from workflows.http import AuthenticatedRequest
-from workflows.models import Contract
+from workflows.models import Amendment, Contract
 from workflows.selectors import contracts_visible_to
 
 from .selectors import annual_report_pdf, completion_certificate_pdf, contract_document_pdf
-from .views import annual_report_filename, document_filename, pdf_response
+from .views import amendment_filename, annual_report_filename, document_filename, pdf_response
 
 
 def _visible_contract(request: AuthenticatedRequest, pk: int) -> Contract:
@@ -82,6 +83,18 @@ class AnnualReportPdfApi(_PdfApi):
         return pdf_response(pdf, annual_report_filename(contract, year))
 
 
+class AmendmentDocumentApi(_PdfApi):
+    """An amendment's document: what it changes, marked as a draft (projet) until signed."""
+
+    @extend_schema(responses={200: PDF, 404: OpenApiResponse(description="No such amendment.")})
+    def get(self, request: AuthenticatedRequest, pk: int, number: int) -> HttpResponse:
+        contract = _visible_contract(request, pk)
+        amendment = Amendment.objects.filter(contract=contract, number=number).first()
+        if amendment is None:
+            raise NotFound
+        return pdf_response(amendment_pdf(amendment), amendment_filename(amendment))
+
+
 app_name = "signatures_api"
 
 urlpatterns = [
@@ -90,6 +103,11 @@ urlpatterns = [
         "contracts/<int:pk>/completion-certificate/",
         CompletionCertificateApi.as_view(),
         name="completion_certificate",
+    ),
+    path(
+        "contracts/<int:pk>/amendments/<int:number>/document/",
+        AmendmentDocumentApi.as_view(),
+        name="amendment_document",
     ),
     path(
         "contracts/<int:pk>/reports/<int:year>.pdf",

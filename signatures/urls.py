@@ -26,6 +26,11 @@ urlpatterns = [
         name="completion_certificate",
     ),
     path(
+        "contrats/<int:pk>/avenants/<int:number>/avenant.pdf",
+        views.amendment_document_download,
+        name="amendment_document",
+    ),
+    path(
         "contrats/<int:pk>/rapports-annuels/<int:year>.pdf",
         views.annual_report_download,
         name="annual_report",

@@ -9,8 +9,9 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from workflows.amending import amendment_pdf
 from workflows.http import AuthenticatedHttpRequest
-from workflows.models import Contract, is_coordinator
+from workflows.models import Amendment, Contract, is_coordinator
 from workflows.selectors import contracts_visible_to
 
 from .document import render_contract_document
@@ -40,6 +41,10 @@ def pdf_response(pdf: bytes, filename: str) -> HttpResponse:
 
 def annual_report_filename(contract: Contract, year: int) -> str:
     return f"{contract.reference}-rapport-annuel-{year}.pdf"
+
+
+def amendment_filename(amendment: Amendment) -> str:
+    return f"{amendment.contract.reference}-avenant-{amendment.number}.pdf"
 
 
 def document_filename(contract: Contract) -> str:
@@ -132,3 +137,17 @@ def document_verification(request: AuthenticatedHttpRequest, pk: int) -> HttpRes
         },
         status=400 if request.method == "POST" and not checked_copy else 200,
     )
+
+
+@login_required
+def amendment_document_download(
+    request: AuthenticatedHttpRequest, pk: int, number: int
+) -> HttpResponse:
+    """An amendment's document (a draft, marked so, until it is signed), opened in the
+    browser."""
+    contract = _visible_contract(request, pk)
+    amendment = get_object_or_404(Amendment, contract=contract, number=number)
+    filename = amendment_filename(amendment)
+    response = pdf_response(amendment_pdf(amendment), filename)
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response

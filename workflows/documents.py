@@ -4,7 +4,8 @@ each party, voided by a mandatory decline, handed to an auditor with what proves
 The domain asks for these through ``contract_documents()``; the application that draws up
 the PDF and its signatures provides them, named by ``settings.ACCORD_CONTRACT_DOCUMENTS``, so
 that the domain never imports it; the same for the annual report, named by
-``settings.ACCORD_ANNUAL_REPORTS`` (the seal, which needs nothing back, is a reaction to the
+``settings.ACCORD_ANNUAL_REPORTS``, and for an amendment's document,
+``settings.ACCORD_AMENDMENT_DOCUMENTS`` (the seal, which needs nothing back, is a reaction to the
 history instead: ``settings.ACCORD_REACTIONS``).
 """
 
@@ -65,3 +66,23 @@ class AnnualReports(Protocol):
 def annual_reports() -> AnnualReports:
     """The installation's ``AnnualReports`` (``settings.ACCORD_ANNUAL_REPORTS``)."""
     return import_string(settings.ACCORD_ANNUAL_REPORTS)()
+
+
+class AmendmentDocuments(Protocol):
+    """An amendment's document: the domain hands over what it changes
+    (``workflows.amending.amendment_document_data``, JSON-ready) and keeps the bytes.
+
+    The amendment's circuit (the next step) will ask this port, as it asks
+    ``ContractDocuments`` of a contract, to freeze the document when the deliberation is
+    recorded (the same layout, with an empty signature field per concerned party and one for
+    the seal), to sign it per party and to void it on a mandatory decline."""
+
+    def render(self, data: dict, *, draft: bool) -> bytes:
+        """The amendment as PDF; ``draft``: marked as a draft (projet) on every page."""
+        ...
+
+
+@cache
+def amendment_documents() -> AmendmentDocuments:
+    """The installation's ``AmendmentDocuments`` (``settings.ACCORD_AMENDMENT_DOCUMENTS``)."""
+    return import_string(settings.ACCORD_AMENDMENT_DOCUMENTS)()

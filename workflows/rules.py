@@ -14,6 +14,7 @@ from .models import (
     COORDINATOR_TRANSITIONS,
     FOLLOW_UP_TRANSITIONS,
     Action,
+    Amendment,
     Contract,
     Guard,
     User,
@@ -21,7 +22,7 @@ from .models import (
 )
 
 
-def _transition_from_here(obj: Contract | Action, name: str) -> Transition | None:
+def _transition_from_here(obj: Contract | Action | Amendment, name: str) -> Transition | None:
     """FSM transition ``name`` of ``obj`` as declared for its current state, if any (read
     through django-fsm's public ``get_all_transitions``, as its own lookup does: the current
     state, then "*" for any state, then "+" for any but the target)."""
@@ -38,7 +39,7 @@ def _transition_from_here(obj: Contract | Action, name: str) -> Transition | Non
     return None
 
 
-def transition_blockers(obj: Contract | Action, name: str) -> list[str] | None:
+def transition_blockers(obj: Contract | Action | Amendment, name: str) -> list[str] | None:
     """Why FSM transition `name` cannot fire now: None when it does not leave the current
     state at all, else the refusal messages of its unmet guards (empty when it may fire)."""
     fsm_transition = _transition_from_here(obj, name)
@@ -52,7 +53,7 @@ def transition_blockers(obj: Contract | Action, name: str) -> list[str] | None:
     ]
 
 
-def may_fire(obj: Contract | Action, name: str, user: User) -> bool:
+def may_fire(obj: Contract | Action | Amendment, name: str, user: User) -> bool:
     """Whether ``user`` is among those who may fire transition ``name`` of ``obj`` (the
     ``permission`` declared on the transition, the only place it is said), whatever the state."""
     transitions = type(obj)._meta.get_field("status").get_all_transitions(type(obj))

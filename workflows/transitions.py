@@ -27,6 +27,7 @@ from .history import UnitOfWork
 from .models import (
     Action,
     ActionStatus,
+    Amendment,
     AnnualReview,
     AnnualReviewStatus,
     CommitteeVote,
@@ -50,13 +51,16 @@ CONTRACT_TRANSITION_NOT_ALLOWED = gettext_noop(
 ACTION_TRANSITION_NOT_ALLOWED = gettext_noop(
     '"%(transition)s" is not possible while the action is "%(state)s".'
 )
+AMENDMENT_TRANSITION_NOT_ALLOWED = gettext_noop(
+    '"%(transition)s" is not possible while the amendment is "%(state)s".'
+)
 CHANGED_MEANWHILE = gettext_noop("Someone else changed this meanwhile; reload and try again.")
 
 
 # --- Firing transitions -------------------------------------------------------------------
 
 
-def _apply(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
+def _apply(obj: Contract | Action | Amendment, name: str, **kwargs: Any) -> tuple[str, str]:
     """Fire FSM transition ``name`` on ``obj`` in memory, or refuse with a clear 409."""
     source = obj.status
     blockers = transition_blockers(obj, name)
@@ -64,6 +68,8 @@ def _apply(obj: Contract | Action, name: str, **kwargs: Any) -> tuple[str, str]:
         refusal = (
             CONTRACT_TRANSITION_NOT_ALLOWED
             if isinstance(obj, Contract)
+            else AMENDMENT_TRANSITION_NOT_ALLOWED
+            if isinstance(obj, Amendment)
             else ACTION_TRANSITION_NOT_ALLOWED
         )
         raise Conflict(
@@ -198,6 +204,28 @@ def withdraw(unit: UnitOfWork, *, actor: User, reason: str) -> None:
     if not reason:
         raise ApplicationError(_("A reason is required to withdraw a contract."))
     fire(unit, unit.contract, "withdraw", actor=actor, comment=reason, reason=reason)
+
+
+def amendment_withdraw(unit: UnitOfWork, amendment: Amendment, *, actor: User, reason: str) -> None:
+    """Give up an amendment of the unit's contract: its proposals stay, as what was
+    proposed, and the contract stays as signed; another amendment may be opened."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("A reason is required to withdraw an amendment."))
+    source, target = _apply(amendment, "withdraw", reason=reason)
+    try:
+        amendment.save()
+    except ConcurrentTransition as exc:
+        raise Conflict(_(CHANGED_MEANWHILE)) from exc
+    unit.record(
+        event=HistoryEvent.AMENDMENT_WITHDRAWN,
+        actor=actor,
+        name="withdraw",
+        from_state=source,
+        to_state=target,
+        comment=reason,
+        data={"amendment": amendment.number},
+    )
 
 
 def close(

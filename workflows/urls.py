@@ -3,6 +3,7 @@ from django.urls import path
 from .audit import views as audit_views
 from .views import (
     absences,
+    amendments,
     annual,
     attachments,
     authoring,
@@ -34,6 +35,22 @@ urlpatterns = [
         "contrats/<int:pk>/transitions/<str:name>/",
         contracts.contract_transition,
         name="contract_transition",
+    ),
+    path("contrats/<int:pk>/avenants/", amendments.amendment_open, name="amendment_open"),
+    path(
+        "contrats/<int:pk>/avenants/<int:number>/",
+        amendments.amendment_detail,
+        name="amendment_detail",
+    ),
+    path(
+        "contrats/<int:pk>/avenants/<int:number>/fiches/<str:code>/",
+        amendments.amendment_sheet,
+        name="amendment_sheet",
+    ),
+    path(
+        "contrats/<int:pk>/avenants/<int:number>/fiches/<str:code>/retirer/",
+        amendments.amendment_sheet_remove,
+        name="amendment_sheet_remove",
     ),
     path("contrats/<int:pk>/export/", contracts.contract_export, name="contract_export"),
     path("contrats/<int:pk>/convention/", convention.convention_edit, name="convention_edit"),

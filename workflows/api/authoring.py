@@ -17,11 +17,19 @@ from rest_framework.views import APIView
 
 from workflows import services
 from workflows.errors import ApplicationError
-from workflows.models import SHEET_EDITABLE_STATES, Action, ActionVersion, User, sheet_content
+from workflows.models import (
+    SHEET_EDITABLE_STATES,
+    Action,
+    ActionVersion,
+    ContractStatus,
+    User,
+    sheet_content,
+)
 from workflows.rules import may_edit_sheet
 from workflows.selectors import actions_visible_to, last_reviewed_version, sheet_changes_between
 from workflows.services.sheets import current_version
 
+from . import amendments
 from .serializers import ContractDetailOutput, ContractImportOutput, ErrorOutput
 from .sheets import SheetContentIO, SheetDiffOutput, SheetInput, sheet_edit_of
 from .views import ERRORS, ContractDetailApi, ContractListApi, contract_for_detail
@@ -128,7 +136,10 @@ class ContractActionsApi(APIView):
     )
     def post(self, request, pk: int):
         """Add an action sheet to a draft contract: the fields of a contract file's action,
-        and ``theme``; the answer is its version 1."""
+        and ``theme``; the answer is its version 1. With ``?amendment={n}``: a sheet the
+        open amendment n proposes to add."""
+        if (number := amendments.amendment_number(request)) is not None:
+            return amendments.sheet_add(request, pk, number)
         contract = contract_for_detail(request, pk)
         body = _object(request.data)
         theme = body.pop("theme", None)
@@ -153,7 +164,10 @@ class ContractActionsApi(APIView):
 class ContractActionApi(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
     def get(self, request, pk: int, code: str):
-        """The sheet's current version, with its version number and SHA-256."""
+        """The sheet's current version, with its version number and SHA-256; with
+        ``?amendment={n}``, as amendment n proposes it."""
+        if (number := amendments.amendment_number(request)) is not None:
+            return amendments.sheet_get(request, pk, code, number)
         version = current_version(_visible_action(request, pk, code))
         return Response(SheetByCodeOutput(version, context={"request": request}).data)
 
@@ -173,7 +187,11 @@ class ContractActionApi(APIView):
     )
     def patch(self, request, pk: int, code: str):
         """Write some fields of the sheet, on top of ``version`` (the one the edit starts
-        from): a new version; the fields not given stay as they are."""
+        from): a new version; the fields not given stay as they are. With
+        ``?amendment={n}``: the sheet as amendment n proposes it (the contract file's words),
+        on top of the ``version`` its reading gave."""
+        if (number := amendments.amendment_number(request)) is not None:
+            return amendments.sheet_patch(request, pk, code, number)
         action = _visible_action(request, pk, code)
         current = {
             key: value
@@ -195,17 +213,27 @@ class ContractActionApi(APIView):
         request=None,
         responses={
             204: None,
+            400: OpenApiResponse(ErrorOutput, description="The removal brings a problem."),
             403: OpenApiResponse(ErrorOutput, description="Not the pilot nor a coordinator."),
             409: OpenApiResponse(
-                ErrorOutput, description="The contract is no longer a draft, or the sheet left it."
+                ErrorOutput,
+                description="A signed contract's sheet (through an amendment only), or a sheet "
+                "that left the draft.",
             ),
             **ERRORS,
         },
     )
     def delete(self, request, pk: int, code: str):
-        """Remove the sheet from a draft contract: it stays in the history, in state
-        ``removed``, and its code is not given again."""
-        services.action_remove(action=_visible_action(request, pk, code), actor=request.user)
+        """Without ``?amendment``: remove the sheet from a draft contract (it stays in the
+        history, in state ``removed``, and its code is not given again); a signed contract's
+        sheet is refused (409): it goes through an amendment. With ``?amendment={n}``:
+        amendment n proposes to remove the sheet."""
+        if (number := amendments.amendment_number(request)) is not None:
+            return amendments.sheet_delete(request, pk, code, number)
+        action = _visible_action(request, pk, code)
+        if action.contract.status == ContractStatus.SIGNED:
+            raise amendments.signed_sheet_delete_refusal(action.contract)
+        services.action_remove(action=action, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

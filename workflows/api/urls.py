@@ -5,7 +5,17 @@ from drf_spectacular.views import SpectacularAPIView
 
 from workflows.audit import api as audit
 
-from . import annual, attachments, authoring, convention, exports, follow_up, sheets, views
+from . import (
+    amendments,
+    annual,
+    attachments,
+    authoring,
+    convention,
+    exports,
+    follow_up,
+    sheets,
+    views,
+)
 
 app_name = "api"
 
@@ -48,6 +58,31 @@ urlpatterns = [
         "contracts/<int:pk>/actions/<str:code>/versions/<int:number>/diff/",
         authoring.ContractActionDiffApi.as_view(),
         name="contract_action_diff",
+    ),
+    path(
+        "contracts/<int:pk>/amendments/",
+        amendments.AmendmentsApi.as_view(),
+        name="contract_amendments",
+    ),
+    path(
+        "contracts/<int:pk>/amendments/<int:number>/",
+        amendments.AmendmentApi.as_view(),
+        name="contract_amendment",
+    ),
+    path(
+        "contracts/<int:pk>/amendments/<int:number>/transitions/<str:name>/",
+        amendments.AmendmentTransitionApi.as_view(),
+        name="contract_amendment_transition",
+    ),
+    path(
+        "contracts/<int:pk>/amendments/<int:number>/signatories/",
+        amendments.AmendmentSignatoriesApi.as_view(),
+        name="contract_amendment_signatories",
+    ),
+    path(
+        "contracts/<int:pk>/amendments/<int:number>/signatories/<str:organisation>/",
+        amendments.AmendmentSignatoryApi.as_view(),
+        name="contract_amendment_signatory",
     ),
     path("contracts/<int:pk>/export/", exports.ContractExportApi.as_view(), name="contract_export"),
     path(

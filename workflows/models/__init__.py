@@ -2,11 +2,21 @@
 ``contracts`` (a contract and its action sheets, their state machines and roles), ``history``
 (the hash-chained entries), ``flows`` (processes, tasks, committee votes, absences),
 ``attachments`` (the files joined to a contract), ``follow_up`` (indicator values),
-``annual`` (the annual reviews) and
+``annual`` (the annual reviews), ``amendments`` (a signed contract's avenants and their
+proposed changes) and
 ``audit`` (auditors, checkpoints, exports). Everything is importable from here, as Django
 expects of an app's models.
 """
 
+from .amendments import (
+    AMENDMENT_WITHDRAWABLE_STATES,
+    CLOSED_AMENDMENT_STATES,
+    Amendment,
+    AmendmentChange,
+    AmendmentChangeKind,
+    AmendmentSignatory,
+    AmendmentStatus,
+)
 from .annual import AnnualReview, AnnualReviewStatus
 from .attachments import Attachment, AttachmentKind, attachment_path
 from .audit import (
@@ -87,6 +97,8 @@ from .people import (
 
 __all__ = [
     "ACTION_TRANSITION_WORDS",
+    "AMENDMENT_WITHDRAWABLE_STATES",
+    "CLOSED_AMENDMENT_STATES",
     "CONTRACT_TRANSITION_WORDS",
     "COORDINATOR_TRANSITIONS",
     "FOLLOW_UP_TRANSITIONS",
@@ -99,6 +111,11 @@ __all__ = [
     "Action",
     "ActionStatus",
     "ActionVersion",
+    "Amendment",
+    "AmendmentChange",
+    "AmendmentChangeKind",
+    "AmendmentSignatory",
+    "AmendmentStatus",
     "AnnualReview",
     "AnnualReviewStatus",
     "Attachment",

@@ -53,6 +53,9 @@ class HistoryEvent(models.TextChoices):
     ANNUAL_REVIEW_LAUNCHED = "annual_review_launched", _("Annual review launched")
     REPORT_COLLECTION_CLOSED = "report_collection_closed", _("Collection of the reports closed")
     ANNUAL_REPORT_DECIDED = "annual_report_decided", _("Annual report decided by the committee")
+    AMENDMENT_OPENED = "amendment_opened", _("Amendment opened")
+    AMENDMENT_CHANGED = "amendment_changed", _("Amendment changed")
+    AMENDMENT_WITHDRAWN = "amendment_withdrawn", _("Amendment withdrawn")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

@@ -16,6 +16,8 @@ the unit finishes.
 - ``imports``: create a contract from a contract file.
 - ``authoring``: create a draft contract in Accord, write its parts, add its action sheets.
 - ``sheets``: write an action sheet (every save a version).
+- ``amendments``: open an amendment on a signed contract, write its proposals (sheets added,
+  modified, removed; signatories added; the period extended), withdraw it.
 - ``follow_up``: record an indicator's value for a year (signed contracts); a pilot's annual
   report (its steps, run by ``tasks.task_decide``).
 - ``annual``: launch a year's annual review, close its collection of reports, close the
@@ -29,6 +31,17 @@ the unit finishes.
 from ..selectors import draft_problems
 from ..transitions import CONTRACT_TRANSITION_NOT_ALLOWED, NOT_A_COORDINATOR
 from .absences import delegation_cancel, delegation_declare, delegations_apply
+from .amendments import (
+    amendment_action_add,
+    amendment_action_change,
+    amendment_action_remove,
+    amendment_change_discard,
+    amendment_edit,
+    amendment_open,
+    amendment_signatory_add,
+    amendment_signatory_remove,
+    amendment_withdraw,
+)
 from .annual import (
     ALREADY_LAUNCHED,
     NO_ACTION_RUNNING,
@@ -94,6 +107,15 @@ __all__ = [
     "action_follow_up",
     "action_remove",
     "action_sheet_save",
+    "amendment_action_add",
+    "amendment_action_change",
+    "amendment_action_remove",
+    "amendment_change_discard",
+    "amendment_edit",
+    "amendment_open",
+    "amendment_signatory_add",
+    "amendment_signatory_remove",
+    "amendment_withdraw",
     "attachment_add",
     "close",
     "close_report_collection",

@@ -22,7 +22,6 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from .. import transitions
 from ..contract_file import (
@@ -34,7 +33,7 @@ from ..contract_file import (
     reference_taken_problem,
 )
 from ..contract_file.export import action_entry
-from ..errors import ApplicationError, Conflict, InvalidContractFile, NotAllowed
+from ..errors import ApplicationError, Conflict, NotAllowed
 from ..history import UnitOfWork
 from ..models import (
     Action,
@@ -52,6 +51,8 @@ from ..models import (
     is_pilot_or_coordinator,
 )
 from ..selectors import user_may_import_contracts
+from .checking import problems_brought
+from .checking import refused as _refused
 from .imports import (
     contract_fields,
     convention_fields,
@@ -79,19 +80,6 @@ SECTIONS = (
 )
 # What a contract row cannot be created without.
 REQUIRED_TO_CREATE = ("reference", "title", "kind", "territory", "period")
-
-
-def _refused(problems: list[Problem]) -> InvalidContractFile:
-    message = ngettext(
-        "The contract has %(count)d problem; nothing was saved.",
-        "The contract has %(count)d problems; nothing was saved.",
-        len(problems),
-    ) % {"count": len(problems)}
-    return InvalidContractFile(
-        message,
-        [str(problem) for problem in problems],
-        [(problem.path, problem.message) for problem in problems],
-    )
 
 
 def _unknown_parts(changes: dict[str, Any], allowed: Iterable[str]) -> list[Problem]:
@@ -230,15 +218,8 @@ def _require_draft_coordinator(contract: Contract, actor: User) -> None:
 def _new_problems(
     before: dict[str, Any], after: dict[str, Any], contract: Contract, written: set[str]
 ) -> list[Problem]:
-    """The problems of ``after`` the change is answerable for: every one in the parts it
-    wrote, and any other the contract did not have before (a person removed while a group
-    still names them)."""
-    had = {str(problem) for problem in contract_file_problems(before, contract=contract)}
-    return [
-        problem
-        for problem in contract_file_problems(after, contract=contract)
-        if (problem.path and problem.path[0] in written) or str(problem) not in had
-    ]
+    """The problems of ``after`` the change of parts ``written`` is answerable for."""
+    return problems_brought(before, after, contract, [(key,) for key in written])
 
 
 @transaction.atomic

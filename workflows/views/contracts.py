@@ -44,6 +44,7 @@ from ..selectors import (
     contracts_visible_to,
     user_may_import_contracts,
 )
+from .amendments import amendments_context
 from .annual import annual_context
 from .authoring import problem_links
 
@@ -139,6 +140,12 @@ def _render_detail(
         # The follow-up of a signed contract: indicators against targets, annual reviews.
         **(
             annual_context(contract, page.is_coordinator)
+            if contract.status in (ContractStatus.SIGNED, ContractStatus.CLOSED)
+            else {}
+        ),
+        # A signed contract's amendments: the open one, the form that opens one.
+        **(
+            amendments_context(contract, page.is_coordinator)
             if contract.status in (ContractStatus.SIGNED, ContractStatus.CLOSED)
             else {}
         ),

@@ -32,6 +32,15 @@ def _forms(action: Action, version_number: int, content: dict[str, Any], data=No
         (code, f"{name} ({code})")
         for code, name in action.contract.organisations.order_by("name").values_list("code", "name")
     ]
+    return sheet_forms(organisations, version_number, content, data)
+
+
+def sheet_forms(
+    organisations: list[tuple[str, str]], version_number: int, content: dict[str, Any], data=None
+):
+    """The sheet's form and formsets (milestones, funding, indicators), filled with
+    ``content`` (a version's, ``sheet_content``'s words): a sheet's page, or an amendment's
+    proposed sheet."""
     schedule = content.get("schedule") or {}
     initial = {
         "base_version": version_number,
@@ -86,6 +95,31 @@ def _kept(formset) -> list[dict[str, Any]]:
     ]
 
 
+def sheet_edit_of(sheet, milestones, funding, indicators) -> SheetEdit:
+    """The sheet as its valid form and formsets write it."""
+    text = sheet.cleaned_data
+    return SheetEdit(
+        title=text["title"],
+        objective=text["objective"],
+        operational_objectives=text["operational_objectives"].splitlines(),
+        description=text["description"],
+        target_public=text["target_public"],
+        place=text["place"],
+        starts_on=text["starts_on"],
+        ends_on=text["ends_on"],
+        milestones=[Milestone(row["date"], row["label"]) for row in _kept(milestones)],
+        partners=text["partners"],
+        funding=[
+            FundingEntry(row["funder"], row["amount"], row["year"], row["status"])
+            for row in _kept(funding)
+        ],
+        indicators=[
+            IndicatorEntry(row["label"], row["unit"], row["baseline"], row["target"], row["source"])
+            for row in _kept(indicators)
+        ],
+    )
+
+
 @login_required
 def sheet_edit(request: AuthenticatedHttpRequest, pk: int):
     action = get_object_or_404(
@@ -100,29 +134,7 @@ def sheet_edit(request: AuthenticatedHttpRequest, pk: int):
     formsets = (milestones, funding, indicators)
     refusal, status = "", 200 if editable else 409
     if data is not None and sheet.is_valid() and all(f.is_valid() for f in formsets):
-        text = sheet.cleaned_data
-        edit = SheetEdit(
-            title=text["title"],
-            objective=text["objective"],
-            operational_objectives=text["operational_objectives"].splitlines(),
-            description=text["description"],
-            target_public=text["target_public"],
-            place=text["place"],
-            starts_on=text["starts_on"],
-            ends_on=text["ends_on"],
-            milestones=[Milestone(row["date"], row["label"]) for row in _kept(milestones)],
-            partners=text["partners"],
-            funding=[
-                FundingEntry(row["funder"], row["amount"], row["year"], row["status"])
-                for row in _kept(funding)
-            ],
-            indicators=[
-                IndicatorEntry(
-                    row["label"], row["unit"], row["baseline"], row["target"], row["source"]
-                )
-                for row in _kept(indicators)
-            ],
-        )
+        edit = sheet_edit_of(sheet, milestones, funding, indicators)
         try:
             saved = services.action_sheet_save(
                 action=action,

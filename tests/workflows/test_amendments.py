@@ -1,0 +1,442 @@
+"""Amendments (life.md, "Amendments (avenants)"): a coordinator opens one on a signed contract
+and writes its changes while it is a draft, through the API's paths; it says what changes and
+who is concerned, draws its own document, and leaves the signed contract as it was signed."""
+
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import (
+    ActionFactory,
+    FundingLineFactory,
+    OrganisationFactory,
+    SignatoryFactory,
+    UserFactory,
+)
+from tests.flows import walk_to_signed
+from tests.signatures.pdf import pdf_text
+from workflows.models import (
+    Action,
+    ActionVersion,
+    Amendment,
+    HistoryEntry,
+    HistoryEvent,
+    SignatoryKind,
+    User,
+)
+
+pytestmark = pytest.mark.django_db
+
+EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+
+def client_for(user: User) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def partner():
+    return OrganisationFactory(code="CPAM", name="CPAM de la Nièvre")
+
+
+@pytest.fixture
+def bystander():
+    return OrganisationFactory(code="MSA", name="MSA Bourgogne")
+
+
+@pytest.fixture
+def funder():
+    return OrganisationFactory(code="DEP", name="Département de la Nièvre")
+
+
+@pytest.fixture
+def signed(contract, coordinator, partner, bystander, funder):
+    """A signed contract: A1 (the CPAM a partner, the Département its funder for 10 000 €),
+    A2 (nobody's but its pilot's); the mandatory signatory, and two associated ones: the CPAM
+    and the MSA."""
+    pilot = UserFactory(username="pilote")
+    a1 = ActionFactory(contract=contract, code="A1", title="Maison de santé", pilot=pilot)
+    a1.partners.add(partner)
+    FundingLineFactory(action=a1, funder=funder, amount=Decimal("10000.00"))
+    ActionFactory(contract=contract, code="A2", title="Prévention", pilot=pilot, theme=a1.theme)
+    SignatoryFactory(contract=contract)
+    SignatoryFactory(contract=contract, organisation=partner, kind=SignatoryKind.ASSOCIATED)
+    SignatoryFactory(contract=contract, organisation=bystander, kind=SignatoryKind.ASSOCIATED)
+    return walk_to_signed(contract, coordinator)
+
+
+@pytest.fixture
+def as_coordinator(coordinator):
+    return client_for(coordinator)
+
+
+def url(contract, tail=""):
+    return f"/api/v1/contracts/{contract.pk}/{tail}"
+
+
+def opened(client, contract, summary="Prolonger et renforcer l'action A1") -> int:
+    response = client.post(url(contract, "amendments/"), {"summary": summary}, format="json")
+    assert response.status_code == 201, response.json()
+    return response.json()["number"]
+
+
+def amendment_read(client, contract, number=1) -> dict:
+    response = client.get(url(contract, f"amendments/{number}/"))
+    assert response.status_code == 200, response.json()
+    return response.json()
+
+
+def test_a_coordinator_opens_an_amendment_on_a_signed_contract(signed, as_coordinator):
+    response = as_coordinator.post(url(signed, "amendments/"), {}, format="json")
+
+    assert response.status_code == 201
+    assert response.json() == {"number": 1, "status": "draft"}
+    amendment = Amendment.objects.get(contract=signed)
+    assert amendment.amended_document_sha256 == signed.document_sha256 != ""
+    body = amendment_read(as_coordinator, signed)
+    assert body["amended_document_sha256"] == signed.document_sha256
+    assert body["changes"] == {"added": [], "modified": [], "removed": []}
+    entry = HistoryEntry.objects.filter(contract=signed).order_by("-seq").first()
+    assert entry.event == HistoryEvent.AMENDMENT_OPENED
+    assert entry.data["amendment"] == 1
+
+
+def test_only_one_amendment_is_open_at_a_time(signed, as_coordinator):
+    opened(as_coordinator, signed)
+
+    response = as_coordinator.post(url(signed, "amendments/"), {}, format="json", **EN)
+
+    assert response.status_code == 409
+    assert "Amendment no. 1 is open" in response.json()["detail"]
+
+
+def test_a_contract_not_signed_cannot_be_amended(contract, as_coordinator):
+    response = as_coordinator.post(url(contract, "amendments/"), {}, format="json")
+
+    assert response.status_code == 409
+    assert not Amendment.objects.exists()
+
+
+def test_only_a_coordinator_amends_and_a_stranger_sees_nothing(signed, stranger):
+    signer = signed.signatories.first().signer
+
+    assert client_for(signer).post(url(signed, "amendments/"), {}).status_code == 403
+    assert client_for(stranger).post(url(signed, "amendments/"), {}).status_code == 404
+    assert client_for(stranger).get(url(signed, "amendments/1/")).status_code == 404
+
+
+def test_a_sheet_is_added_modified_and_removed_by_the_amendment_only(signed, as_coordinator):
+    signed_document = as_coordinator.get(url(signed, "document/")).content
+    opened(as_coordinator, signed)
+    a1 = Action.objects.get(contract=signed, code="A1")
+    theme, group, pilot = a1.theme.code, a1.working_group.code, a1.pilot.username
+    versions = ActionVersion.objects.filter(action__contract=signed).count()
+
+    added = as_coordinator.post(
+        url(signed, "actions/?amendment=1"),
+        {
+            "theme": theme,
+            "code": "A3",
+            "title": "Télémédecine",
+            "objective": "Téléconsultations en pharmacie",
+            "pilot": pilot,
+            "working_group": group,
+            "partners": [],
+            "funding": [{"funder": "DEP", "amount": "5000.00", "year": 2026}],
+            "indicators": [],
+        },
+        format="json",
+    )
+    assert added.status_code == 201, added.json()
+    sheet = as_coordinator.get(url(signed, "actions/A1/?amendment=1")).json()
+    assert sheet["change"] is None
+    modified = as_coordinator.patch(
+        url(signed, "actions/A1/?amendment=1"),
+        {
+            "version": sheet["version"],
+            "title": "Maison de santé pluriprofessionnelle",
+            "funding": [{"funder": "DEP", "amount": "15000.00"}],
+        },
+        format="json",
+    )
+    assert modified.status_code == 200, modified.json()
+    assert modified.json()["version"] == sheet["version"] + 1
+    removed = as_coordinator.delete(url(signed, "actions/A2/?amendment=1"))
+    assert removed.status_code == 204
+
+    body = amendment_read(as_coordinator, signed)
+    assert body["changes"] == {
+        "added": ["A3"],
+        "modified": [{"code": "A1", "fields": ["title", "funding"]}],
+        "removed": ["A2"],
+    }
+    assert body["funding"]["before"] == "10000.00"
+    assert body["funding"]["after"] == "20000.00"
+    # The signed contract is as it was signed: its rows, its versions, its document.
+    a1.refresh_from_db()
+    assert a1.title == "Maison de santé"
+    assert sorted(signed.actions.values_list("code", flat=True)) == ["A1", "A2"]
+    assert ActionVersion.objects.filter(action__contract=signed).count() == versions
+    assert as_coordinator.get(url(signed, "document/")).content == signed_document
+    changes = HistoryEntry.objects.filter(contract=signed, event=HistoryEvent.AMENDMENT_CHANGED)
+    assert [(e.data["change"], e.data["code"]) for e in changes.order_by("seq")] == [
+        ("added", "A3"),
+        ("modified", "A1"),
+        ("removed", "A2"),
+    ]
+
+
+def test_a_change_on_an_older_version_is_refused(signed, as_coordinator):
+    opened(as_coordinator, signed)
+    version = as_coordinator.get(url(signed, "actions/A1/?amendment=1")).json()["version"]
+    first = as_coordinator.patch(
+        url(signed, "actions/A1/?amendment=1"), {"version": version, "title": "Un"}, format="json"
+    )
+    assert first.status_code == 200
+
+    stale = as_coordinator.patch(
+        url(signed, "actions/A1/?amendment=1"), {"version": version, "title": "Deux"}, format="json"
+    )
+
+    assert stale.status_code == 409
+    assert as_coordinator.get(url(signed, "actions/A1/?amendment=1")).json()["title"] == "Un"
+
+
+def test_a_bad_sheet_is_refused_with_each_problem_at_its_place(signed, as_coordinator):
+    opened(as_coordinator, signed)
+    a1 = Action.objects.get(contract=signed, code="A1")
+
+    response = as_coordinator.post(
+        url(signed, "actions/?amendment=1"),
+        {
+            "theme": a1.theme.code,
+            "code": "A4",
+            "title": "",
+            "pilot": "personne.inconnue",
+            "working_group": a1.working_group.code,
+            "funding": [{"funder": "DEP", "amount": "-3"}],
+        },
+        format="json",
+        **EN,
+    )
+
+    assert response.status_code == 400
+    errors = " ".join(response.json()["errors"])
+    assert 'pilot: unknown person "personne.inconnue"' in errors
+    assert "funding[0].amount" in errors
+    assert not signed.amendments.get().changes.exists()
+
+
+def test_the_period_is_only_extended(signed, as_coordinator):
+    opened(as_coordinator, signed)
+
+    shorter = as_coordinator.patch(
+        url(signed, "amendments/1/"), {"period_end": "2026-12-31"}, format="json", **EN
+    )
+    longer = as_coordinator.patch(
+        url(signed, "amendments/1/"), {"period_end": "2029-12-31"}, format="json"
+    )
+
+    assert shorter.status_code == 400
+    assert shorter.json()["errors"][0].startswith("period_end: an amendment extends the period")
+    assert longer.status_code == 200
+    assert longer.json()["period"] == {
+        "start": "2024-01-01",
+        "end": "2027-12-31",
+        "new_end": "2029-12-31",
+    }
+    signed.refresh_from_db()
+    assert signed.period_end.isoformat() == "2027-12-31"
+
+
+def concerned(body) -> dict[str, bool]:
+    return {s["organisation"]: s["concerned"] for s in body["signatories"]}
+
+
+def test_who_signs_the_mandatory_signatories_the_parties_of_a_changed_action_and_the_added(
+    signed, as_coordinator, bystander
+):
+    opened(as_coordinator, signed)
+    mandatory = signed.signatories.get(kind=SignatoryKind.MANDATORY).organisation.code
+    assert concerned(amendment_read(as_coordinator, signed)) == {
+        mandatory: True,
+        "CPAM": False,
+        "MSA": False,
+    }
+    version = as_coordinator.get(url(signed, "actions/A1/?amendment=1")).json()["version"]
+    as_coordinator.patch(
+        url(signed, "actions/A1/?amendment=1"),
+        {"version": version, "description": "Un cabinet secondaire."},
+        format="json",
+    )
+    newcomer = OrganisationFactory(code="MUT", name="Mutualité française")
+    signer = UserFactory(username="dg.mut", organisation=newcomer)
+
+    added = as_coordinator.post(
+        url(signed, "amendments/1/signatories/"),
+        {"organisation": "MUT", "kind": "associated", "signer": signer.username},
+        format="json",
+    )
+
+    assert added.status_code == 201, added.json()
+    body = amendment_read(as_coordinator, signed)
+    assert concerned(body) == {mandatory: True, "CPAM": True, "MSA": False, "MUT": True}
+    assert {s["organisation"]: s["status"] for s in body["signatories"]}["MSA"] == "not_concerned"
+    assert not signed.signatories.filter(organisation=newcomer).exists()
+
+
+def test_a_withdrawn_amendment_is_no_longer_written_and_another_may_be_opened(
+    signed, as_coordinator
+):
+    opened(as_coordinator, signed)
+    without_reason = as_coordinator.post(
+        url(signed, "amendments/1/transitions/withdraw/"), {}, format="json"
+    )
+    withdrawn = as_coordinator.post(
+        url(signed, "amendments/1/transitions/withdraw/"),
+        {"reason": "Le financement n'est pas acquis."},
+        format="json",
+    )
+
+    assert without_reason.status_code == 400
+    assert withdrawn.status_code == 200
+    assert withdrawn.json()["status"] == "withdrawn"
+    edit = as_coordinator.patch(url(signed, "amendments/1/"), {"summary": "x"}, format="json")
+    assert edit.status_code == 409
+    assert as_coordinator.delete(url(signed, "actions/A2/?amendment=1")).status_code == 409
+    assert opened(as_coordinator, signed) == 2
+    events = HistoryEntry.objects.filter(contract=signed).values_list("event", flat=True)
+    assert HistoryEvent.AMENDMENT_WITHDRAWN in events
+
+
+def test_a_signed_contracts_sheet_is_not_removed_without_an_amendment(signed, as_coordinator):
+    response = as_coordinator.delete(url(signed, "actions/A2/"))
+
+    assert response.status_code == 409
+    assert signed.actions.filter(code="A2").exists()
+
+
+def test_the_amendments_document_says_what_changes_before_and_after(signed, as_coordinator):
+    opened(as_coordinator, signed)
+    as_coordinator.patch(url(signed, "amendments/1/"), {"period_end": "2029-12-31"}, format="json")
+    version = as_coordinator.get(url(signed, "actions/A1/?amendment=1")).json()["version"]
+    as_coordinator.patch(
+        url(signed, "actions/A1/?amendment=1"),
+        {
+            "version": version,
+            "title": "Maison de santé pluriprofessionnelle",
+            "funding": [{"funder": "DEP", "amount": "15000.00"}],
+        },
+        format="json",
+    )
+
+    response = as_coordinator.get(url(signed, "amendments/1/document/"))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    flat = pdf_text(response.content).replace("\u202f", " ").replace("\xa0", " ")
+    assert "Avenant n° 1" in flat
+    assert signed.document_sha256 in flat
+    assert "Avant : Maison de santé Après : Maison de santé pluriprofessionnelle" in flat
+    assert "10 000,00 €" in flat
+    assert "15 000,00 €" in flat
+    assert "31 décembre 2029" in flat
+    assert "PROJET" in flat
+    assert "MSA Bourgogne" in flat  # listed as not concerned
+
+
+# --- Pages ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(client, coordinator):
+    client.force_login(coordinator)
+    return client
+
+
+def page(contract, tail=""):
+    return f"/contrats/{contract.pk}/avenants/{tail}"
+
+
+def test_the_signed_contracts_page_opens_an_amendment(signed, browser):
+    contract_page = browser.get(f"/contrats/{signed.pk}/")
+    assert "Ouvrir un avenant" in contract_page.content.decode()
+
+    response = browser.post(page(signed), {"amendment-summary": "Prolonger le contrat"})
+
+    assert response.status_code == 302
+    assert response["Location"] == page(signed, "1/")
+    assert "Avenant n° 1" in browser.get(f"/contrats/{signed.pk}/").content.decode()
+
+
+def test_the_amendment_page_shows_its_changes_in_french(signed, browser, as_coordinator):
+    opened(as_coordinator, signed)
+    version = as_coordinator.get(url(signed, "actions/A1/?amendment=1")).json()["version"]
+    as_coordinator.patch(
+        url(signed, "actions/A1/?amendment=1"),
+        {"version": version, "title": "Maison de santé pluriprofessionnelle"},
+        format="json",
+    )
+
+    html = browser.get(page(signed, "1/")).content.decode()
+
+    assert "Avenant n° 1" in html
+    assert "Ce que l\u2019avenant modifie" in html
+    assert "<del>Maison de santé</del> → <ins>Maison de santé pluriprofessionnelle</ins>" in html
+    assert "Non concerné" in html
+    assert "Ajouter une fiche" in html
+
+
+def test_a_sheet_added_with_a_code_taken_shows_the_problem_beside_the_code(signed, browser):
+    browser.post(page(signed), {})
+    a1 = Action.objects.get(contract=signed, code="A1")
+
+    response = browser.post(
+        page(signed, "1/"),
+        {
+            "part": "sheet",
+            "sheet-theme": a1.theme.code,
+            "sheet-code": "A1",
+            "sheet-title": "Doublon",
+            "sheet-pilot": a1.pilot.username,
+            "sheet-working_group": a1.working_group.code,
+        },
+    )
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="id_sheet-code_error"><li>l\u2019action &quot;A1&quot; existe déjà' in html
+
+
+def test_a_proposed_sheet_is_written_with_the_sheets_form(signed, browser):
+    browser.post(page(signed), {})
+    form = browser.get(page(signed, "1/fiches/A1/"))
+    assert form.status_code == 200
+    assert "Enregistrer dans l\u2019avenant" in form.content.decode()
+
+    response = browser.post(
+        page(signed, "1/fiches/A1/"),
+        {
+            "base_version": form.context["version"],
+            "title": "Maison de santé, deux sites",
+            "objective": "Améliorer l'accès aux soins.",
+            "partners": ["CPAM"],
+            "milestones-TOTAL_FORMS": "0",
+            "milestones-INITIAL_FORMS": "0",
+            "funding-TOTAL_FORMS": "1",
+            "funding-INITIAL_FORMS": "0",
+            "funding-0-funder": "DEP",
+            "funding-0-amount": "12 500,50",
+            "indicators-TOTAL_FORMS": "0",
+            "indicators-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    change = signed.amendments.get().changes.get(code="A1")
+    assert change.content["title"] == "Maison de santé, deux sites"
+    assert change.content["funding"] == [{"funder": "DEP", "amount": "12500.50"}]
+    assert Action.objects.get(contract=signed, code="A1").title == "Maison de santé"

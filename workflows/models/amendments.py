@@ -1,0 +1,264 @@
+"""Amendments (avenants): the changes a signed contract goes through while it is in force.
+
+An ``Amendment`` is a draft of changes to a signed contract, numbered 1, 2... per contract;
+one at a time is open. Its changes are **proposals**: rows of their own
+(``AmendmentChange``: a sheet added, modified or removed; ``AmendmentSignatory``: a
+signatory added; the amendment's own ``period_end``: the period extended) that leave the
+signed contract's rows (its actions, their versions, its signatories) and its signed document
+exactly as they were signed until the amendment itself is signed. So the contract in force
+stays what its parties signed while an amendment is written, reviewed and voted, an amendment
+withdrawn leaves nothing behind, and what the amendment changes is the difference between
+two documents that both exist: the signed contract's contract file and the same file with the
+proposals applied (``workflows.services.amendments.amended_file``), which the contract file's
+own rules check as they check a draft written in Accord.
+
+A proposed sheet is written in the contract file's words (an ``action`` of
+``contract.schema.json``, as ``action_entry`` writes one), so that applying a proposal is
+putting it in the file, checking it is running the file's rules, and consolidating it once
+signed is what ``action_add`` and ``action_sheet_save`` already do with such a sheet.
+
+The amendment's status is a protected FSM field, as the contract's: ``draft`` while it is
+written, then (the circuit, the next step) ``review`` of the added and modified sheets only,
+``committee``, ``deliberation``, ``signing``, ``signed``; ``withdrawn`` when a coordinator
+gives it up. A mandatory signatory's decline will send the amendment (not the contract) back
+to ``draft`` with ``version`` + 1, as a decline does to a contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from .contracts import Contract, SignatoryKind, coordinator_permission
+from .people import Organisation
+
+
+class AmendmentStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    # The circuit's states (the next step): declared now so that the column holds them.
+    REVIEW = "review", _("Working-group review")
+    COMMITTEE = "committee", _("Steering committee")
+    DELIBERATION = "deliberation", _("Council deliberation")
+    SIGNING = "signing", _("Signing")
+    SIGNED = "signed", _("Signed")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+# An amendment in one of these is over: another may be opened.
+CLOSED_AMENDMENT_STATES = (AmendmentStatus.SIGNED, AmendmentStatus.WITHDRAWN)
+# Its changes are written while it is a draft only (as a contract's parts).
+AMENDMENT_WITHDRAWABLE_STATES = (AmendmentStatus.DRAFT,)
+
+
+def _is_amendment_coordinator(amendment: Amendment, user: Any) -> bool:
+    """Who moves an amendment: the coordinators of its contract."""
+    return coordinator_permission(amendment.contract, user)
+
+
+# As `coordinator_permission`: the amendment transitions' `permission=`.
+amendment_coordinator_permission: Callable[[Any, Any], bool] = _is_amendment_coordinator
+
+
+class Amendment(ConcurrentTransitionMixin, models.Model):
+    """An amendment (avenant) to a signed contract: its number, where it stands, and what it
+    changes besides its sheets and signatories (the period, the reason)."""
+
+    contract = models.ForeignKey(
+        Contract, verbose_name=_("contract"), on_delete=models.CASCADE, related_name="amendments"
+    )
+    number = models.PositiveIntegerField(_("number"))
+    status = FSMField(
+        _("status"),
+        max_length=20,
+        choices=AmendmentStatus.choices,
+        default=AmendmentStatus.DRAFT,
+        protected=True,
+        db_index=True,
+    )
+    # As a contract's: + 1 each time a mandatory decline sends it back to draft (next step).
+    version = models.PositiveIntegerField(_("version"), default=1)
+    summary = models.TextField(
+        _("reason"), blank=True, help_text=_("Why the contract is amended, in a few lines.")
+    )
+    # The signed document the amendment amends, named in the amendment's own document.
+    amended_document_sha256 = models.CharField(_("amended document fingerprint"), max_length=64)
+    period_end = models.DateField(
+        _("new period end"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the period does not change."),
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("opened by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
+    # The amendment's own document, frozen when its deliberation is recorded (next step).
+    document_sha256 = models.CharField(_("document fingerprint"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["contract", "number"]
+        verbose_name = _("amendment")
+        verbose_name_plural = _("amendments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "number"], name="one_amendment_number_per_contract"
+            ),
+            # One open at a time: the service says so politely (409), the database surely.
+            models.UniqueConstraint(
+                fields=["contract"],
+                condition=~Q(status__in=["signed", "withdrawn"]),
+                name="one_open_amendment_per_contract",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(
+            _("Amendment no. %(number)d to %(reference)s")
+            % {"number": self.number, "reference": self.contract.reference}
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED_AMENDMENT_STATES
+
+    @transition(
+        field=status,
+        source=AMENDMENT_WITHDRAWABLE_STATES,
+        target=AmendmentStatus.WITHDRAWN,
+        permission=amendment_coordinator_permission,
+        custom={"label": _("Withdraw the amendment")},
+    )
+    def withdraw(self, *, reason: str) -> None:
+        self.withdrawal_reason = reason
+
+
+class AmendmentChangeKind(models.TextChoices):
+    ADDED = "added", _("Added")
+    MODIFIED = "modified", _("Modified")
+    REMOVED = "removed", _("Removed")
+
+
+class AmendmentChange(models.Model):
+    """One action sheet the amendment adds, modifies or removes: a proposal, kept apart from
+    the signed contract's rows until the amendment is signed.
+
+    ``content``: the sheet as the amendment proposes it, in the contract file's words (an
+    ``action`` as ``action_entry`` writes it); empty for a removal. ``base_version``: the
+    signed sheet's version it modifies or removes (none for an added sheet), which must still
+    be the sheet's current one when the amendment is consolidated. ``version``: the proposal's
+    own version number, as a sheet's: a modified sheet's proposal is first its base's
+    version + 1, an added one's 1, and every save adds one; a save made on an older one is
+    refused (409) rather than overwriting someone else's."""
+
+    amendment = models.ForeignKey(
+        Amendment, verbose_name=_("amendment"), on_delete=models.CASCADE, related_name="changes"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=AmendmentChangeKind.choices)
+    code = models.CharField(_("action code"), max_length=20)
+    theme_code = models.CharField(_("theme code"), max_length=20)
+    content = models.JSONField(_("proposed sheet"), default=dict, blank=True)
+    base_version = models.PositiveIntegerField(_("base version"), null=True, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("saved at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["amendment", "pk"]
+        verbose_name = _("amendment change")
+        verbose_name_plural = _("amendment changes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["amendment", "code"], name="one_change_per_action_and_amendment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amendment}: {self.get_kind_display()} {self.code}"
+
+
+class AmendmentSignatory(models.Model):
+    """A signatory the amendment adds (a new partner joining the contract): a proposal, as
+    the contract file writes a signatory, until the amendment is signed."""
+
+    amendment = models.ForeignKey(
+        Amendment,
+        verbose_name=_("amendment"),
+        on_delete=models.CASCADE,
+        related_name="added_signatories",
+    )
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=SignatoryKind.choices)
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signer"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    represented_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("represented by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    order = models.PositiveIntegerField(_("signing order"), default=1)
+    mandate_reference = models.CharField(_("mandate reference"), max_length=120, blank=True)
+    mandate_date = models.DateField(_("mandate date"), null=True, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("author"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["amendment", "order", "pk"]
+        verbose_name = _("signatory added by an amendment")
+        verbose_name_plural = _("signatories added by an amendment")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["amendment", "organisation"],
+                name="one_added_signatory_per_organisation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amendment}: {self.organisation}"
+
+    def entry(self) -> dict[str, Any]:
+        """The signatory as the contract file writes it (``_signatory_entry``'s words)."""
+        entry: dict[str, Any] = {
+            "organisation": self.organisation.code,
+            "kind": self.kind,
+            "signer": self.signer.username,
+        }
+        if self.represented_by is not None:
+            entry["represented_by"] = self.represented_by.username
+        entry["order"] = self.order
+        if self.mandate_reference and self.mandate_date:
+            entry["mandate"] = {
+                "reference": self.mandate_reference,
+                "date": self.mandate_date.isoformat(),
+            }
+        return entry
