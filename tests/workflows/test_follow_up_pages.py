@@ -82,3 +82,13 @@ def test_someone_else_reads_but_neither_moves_nor_records(signed_contract, follo
     assert refused.status_code == 403
     stranger = browser_for(UserFactory())
     assert stranger.get(f"/fiches/{followed.pk}/suivi/").status_code == 404
+
+
+def test_a_reason_the_form_refuses_is_said_and_nothing_moves(signed_contract, followed, pilot):
+    response = browser_for(pilot).post(
+        f"/fiches/{followed.pk}/suivi/abandon/", {"reason": "Plus de\x00financement"}
+    )
+
+    assert response.status_code == 400
+    followed.refresh_from_db()
+    assert followed.status == "validated"

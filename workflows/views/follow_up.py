@@ -102,7 +102,9 @@ def follow_up_step(request: AuthenticatedHttpRequest, pk: int, name: str):
     if name not in FOLLOW_UP_TRANSITIONS:
         return _page(request, action, refusal=_("Unknown follow-up step."), status=404)
     form = FollowUpStepForm(request.POST)
-    form.is_valid()
+    if not form.is_valid():
+        refusal = " ".join(error for errors in form.errors.values() for error in errors)
+        return _page(request, action, refusal=refusal, status=400)
     try:
         services.action_follow_up(
             action=action, name=name, actor=request.user, comment=form.cleaned_data["reason"]
