@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    "workflows.middleware.RefuseNulCharacters",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -212,6 +213,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's parsers, refusing a NUL character (PostgreSQL stores none in a text) as bad input.
+    "DEFAULT_PARSER_CLASSES": [
+        "workflows.api.parsers.JSONParser",
+        "workflows.api.parsers.FormParser",
+        "workflows.api.parsers.MultiPartParser",
+    ],
     # Only views that name a throttle_scope are throttled; counts live in the default cache.
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"login": env.str("ACCORD_LOGIN_RATE", default="10/min")},

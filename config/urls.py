@@ -4,6 +4,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+# A path under /api/ that no route matches is answered in JSON, as every API error.
+handler404 = "workflows.api.errors.not_found"
+
 urlpatterns = [
     path("", include("workflows.urls")),
     path("", include("signatures.urls")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -94,6 +95,25 @@ def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
 # --- Steering committee meetings ----------------------------------------------------------
 
 
+def _may_see_meetings(contract: Contract, user) -> bool:
+    """The meetings (dates, places, links, agendas) are for the committee's members and chair,
+    the contract's coordinators and staff, not everyone who sees the contract."""
+    if user.is_staff or is_coordinator(contract, user):
+        return True
+    committee = getattr(contract, "steering_committee", None)
+    if committee is None:
+        return False
+    return committee.chair_id == user.pk or committee.members.filter(pk=user.pk).exists()
+
+
+def _meetings_of(request: AuthenticatedHttpRequest, contract: Contract) -> Contract:
+    """The contract, once the person may see its meetings: 403 otherwise (the contract itself
+    is visible to them, or they would have had a 404)."""
+    if not _may_see_meetings(contract, request.user):
+        raise PermissionDenied(_("The meetings are for the steering committee and coordinators."))
+    return contract
+
+
 def _meeting_page(
     request: AuthenticatedHttpRequest,
     contract: Contract,
@@ -122,7 +142,7 @@ def _meeting_page(
 @login_required
 def meetings(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The contract's committee meetings; the coordinator convenes one here."""
-    contract = get_object_or_404(contracts_visible_to(request.user), pk=pk)
+    contract = _meetings_of(request, get_object_or_404(contracts_visible_to(request.user), pk=pk))
     if request.method != "POST":
         return _meeting_page(request, contract, MeetingForm())
     if not is_coordinator(contract, request.user):
@@ -141,12 +161,14 @@ def meetings(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 def _visible_meeting(request: AuthenticatedHttpRequest, pk: int) -> Meeting:
-    return get_object_or_404(
+    meeting = get_object_or_404(
         Meeting.objects.select_related("contract").filter(
             contract__in=contracts_visible_to(request.user)
         ),
         pk=pk,
     )
+    _meetings_of(request, meeting.contract)
+    return meeting
 
 
 @login_required

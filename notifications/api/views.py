@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +13,19 @@ from .. import selectors, services
 from ..models import Notification, NotificationEvent
 
 MAX_PAGE = 200
+
+
+class NotificationErrorOutput(serializers.Serializer):
+    """The API's error shape (api.md), as every API error."""
+
+    detail = serializers.CharField()
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
+
+
+ERRORS = {
+    400: OpenApiResponse(NotificationErrorOutput, description="A malformed parameter."),
+    401: OpenApiResponse(NotificationErrorOutput, description="Not authenticated."),
+}
 
 
 class NotificationOutput(serializers.ModelSerializer):
@@ -36,10 +49,13 @@ class NotificationListApi(APIView):
     @extend_schema(
         operation_id="notifications_list",
         parameters=[FilterInput],
-        responses=inline_serializer(
-            "NotificationList",
-            {"unread": serializers.IntegerField(), "results": NotificationOutput(many=True)},
-        ),
+        responses={
+            200: inline_serializer(
+                "NotificationList",
+                {"unread": serializers.IntegerField(), "results": NotificationOutput(many=True)},
+            ),
+            **ERRORS,
+        },
     )
     def get(self, request: AuthenticatedRequest) -> Response:
         filters = self.FilterInput(data=request.query_params)
@@ -70,10 +86,13 @@ class NotificationReadApi(APIView):
     @extend_schema(
         operation_id="notifications_read",
         request=ReadInput,
-        responses=inline_serializer(
-            "NotificationRead",
-            {"marked": serializers.IntegerField(), "unread": serializers.IntegerField()},
-        ),
+        responses={
+            200: inline_serializer(
+                "NotificationRead",
+                {"marked": serializers.IntegerField(), "unread": serializers.IntegerField()},
+            ),
+            **ERRORS,
+        },
     )
     def post(self, request: AuthenticatedRequest) -> Response:
         data = self.ReadInput(data=request.data)

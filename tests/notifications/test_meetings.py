@@ -165,7 +165,7 @@ def test_members_download_the_invitation_and_strangers_cannot(
     pilot = ActionFactory(contract=contract).pilot
     client.force_login(pilot)
     assert client.get(reverse("workflows:contract_detail", args=[contract.pk])).status_code == 200
-    assert client.get(url).status_code == 404
+    assert client.get(url).status_code == 403
 
 
 def test_the_meetings_life_is_in_the_contracts_history(as_coordinator, contract, committee):

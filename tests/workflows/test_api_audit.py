@@ -70,18 +70,18 @@ def test_a_bad_criterion_is_a_clear_400(two_contracts, coordinator):
 def test_the_exports_are_recorded_and_scoped(two_contracts, coordinator):
     mine, _other = two_contracts
     client = api_for(coordinator)
-    response = client.get("/api/v1/history/export.csv", HTTP_ACCEPT="text/csv")
+    response = client.post("/api/v1/history/export.csv", HTTP_ACCEPT="text/csv")
     assert response.status_code == 200
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
     assert {row[0] for row in rows[1:]} == {mine.reference}
-    document = json.loads(b"".join(client.get("/api/v1/history/export.json").streaming_content))
+    document = json.loads(b"".join(client.post("/api/v1/history/export.json").streaming_content))
     assert len(document["entries"]) == 11
     assert list(HistoryExport.objects.order_by("at").values_list("format", "entries")) == [
         ("csv", 11),
         ("json", 11),
     ]
-    assert client.get("/api/v1/history/export.xml").status_code == 404
+    assert client.post("/api/v1/history/export.xml").status_code == 404
 
 
 def test_the_bundle_by_api_for_an_auditor_only_of_their_contract(two_contracts):

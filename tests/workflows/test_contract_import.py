@@ -729,8 +729,10 @@ def test_existing_reference(scenario):
 def test_an_existing_account_of_another_organisation(scenario):
     UserFactory(username="dg.ars", organisation=OrganisationFactory(code="AUTRE"))
 
+    # Which organisation the account belongs to is not told: only that it is not this one.
     assert problems(scenario) == [
-        'people[7].organisation: the existing account "dg.ars" belongs to "AUTRE", not "ARS-OCC"'
+        'people[7].organisation: the username "dg.ars" is already taken by an account that does'
+        ' not belong to "ARS-OCC"'
     ]
 
 

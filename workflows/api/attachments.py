@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import parsers, serializers, status
+from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +18,7 @@ from workflows.http import attachment_response, refuse_oversized_attachment
 from workflows.models import Attachment, AttachmentKind, Contract
 from workflows.selectors import attachments_visible_to, contract_attachments, contracts_visible_to
 
+from .parsers import MultiPartParser as NulSafeMultiPartParser
 from .serializers import ErrorOutput
 from .views import ERRORS
 
@@ -66,7 +67,7 @@ class AttachmentInput(serializers.Serializer):
 
 
 class ContractAttachmentsApi(APIView):
-    parser_classes = (parsers.MultiPartParser,)
+    parser_classes = (NulSafeMultiPartParser,)
 
     @extend_schema(responses={200: AttachmentOutput(many=True), **ERRORS})
     def get(self, request, pk: int):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -52,3 +54,16 @@ def exception_handler(exc, context):
         detail = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else exc
         response.data = {"detail": str(detail), "errors": []}
     return response
+
+
+API_PREFIX = "/api/"
+
+
+def not_found(request, exception=None):
+    """Django's 404 (no route matched, e.g. ``/api/v1/contracts/abc/``): JSON under the API, as
+    every other API error; the site's 404 page elsewhere."""
+    if request.path_info.startswith(API_PREFIX):
+        return JsonResponse(
+            {"detail": str(exceptions.NotFound.default_detail), "errors": []}, status=404
+        )
+    return defaults.page_not_found(request, exception)

@@ -347,7 +347,10 @@ class InboxApi(APIView):
             default=INBOX_PAGE_SIZE,
             help_text=f"Tasks per page (default {INBOX_PAGE_SIZE}, at most {INBOX_MAX_PAGE_SIZE}).",
         )
-        offset = serializers.IntegerField(required=False, min_value=0, default=0)
+        # Bounded: an offset past the database's integers is a probe, not a page (400).
+        offset = serializers.IntegerField(
+            required=False, min_value=0, max_value=1_000_000_000, default=0
+        )
 
     @extend_schema(
         operation_id="inbox_list",

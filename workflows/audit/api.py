@@ -5,10 +5,11 @@ contracts they see (staff: all), and every export is recorded."""
 from __future__ import annotations
 
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import MethodNotAllowed, NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -22,7 +23,7 @@ from workflows.selectors import contracts_visible_to
 from . import services
 from .forms import HistorySearchForm
 from .selectors import HistorySearch, bundle_folder, history_search
-from .views import export_response
+from .views import EXPORT_IS_POST, export_response
 
 API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
@@ -45,7 +46,9 @@ class AuditEntryOutput(HistoryEntryOutput):
 
 
 def _search(request: AuthenticatedRequest) -> HistorySearch:
-    form = HistorySearchForm(request.query_params, contracts=contracts_visible_to(request.user))
+    form = HistorySearchForm(
+        request.query_params, contracts=contracts_visible_to(request.user), user=request.user
+    )
     if not form.is_valid():
         # An ErrorList iterates as its messages, which DRF reads; django-stubs types its items
         # as ValidationError, which DRF's stubs do not accept.
@@ -109,13 +112,36 @@ class HistoryExportApi(APIView):
 
     @extend_schema(
         operation_id="history_export",
-        parameters=SEARCH_PARAMETERS,
-        responses={(200, "text/csv"): OpenApiTypes.BINARY, **ERRORS},
+        description="The search (criteria in the query string) as a file: CSV for a French "
+        "spreadsheet (`export.csv`) or JSON (`export.json`). A POST, since every export is "
+        "recorded in the history (a GET answers 405).",
+        parameters=[
+            OpenApiParameter(
+                "format", str, OpenApiParameter.PATH, enum=["csv", "json"], description="The file."
+            ),
+            *SEARCH_PARAMETERS,
+        ],
+        request=None,
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="export.csv: the entries, one a line."
+            ),
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="export.json: the search and its entries."
+            ),
+            **ERRORS,
+            404: OpenApiResponse(ErrorOutput, description="Neither csv nor json."),
+            405: OpenApiResponse(ErrorOutput, description="Not a POST."),
+        },
     )
-    def get(self, request: AuthenticatedRequest, format: str) -> StreamingHttpResponse:
+    def post(self, request: AuthenticatedRequest, format: str) -> StreamingHttpResponse:
         if format not in ("csv", "json"):
             raise NotFound
         return export_response(request.user, _search(request), format)
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        # An export writes a record: a link (a GET) must not, so say how to ask for one.
+        raise MethodNotAllowed(request.method, detail=_(EXPORT_IS_POST))
 
 
 class ContractHistoryBundleApi(APIView):
@@ -126,7 +152,11 @@ class ContractHistoryBundleApi(APIView):
     @extend_schema(
         operation_id="contracts_history_bundle",
         request=None,
-        responses={(200, "application/zip"): OpenApiTypes.BINARY, **ERRORS},
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            **ERRORS,
+            404: OpenApiResponse(ErrorOutput, description="Unknown, or not visible to the caller."),
+        },
     )
     def post(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
         contract = contracts_visible_to(request.user).filter(pk=pk).first()

@@ -49,12 +49,28 @@ class HistorySearchForm(forms.Form):
         help_text=_("Its reference, for example CLS-TDC-2019."),
     )
 
-    def __init__(self, *args: Any, contracts: QuerySet[Contract], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        contracts: QuerySet[Contract],
+        user: User | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         event = self.fields["event"]
         assert isinstance(event, forms.ChoiceField)
         event.choices = [("", _("All events")), *HistoryEvent.choices]
         self.contracts = contracts
+        # Only the organisations of the contracts the person may audit (staff: all): the list
+        # must not tell a partner which organisations exist elsewhere.
+        if user is None or not user.is_staff:
+            organisation = self.fields["organisation"]
+            assert isinstance(organisation, forms.ModelChoiceField)
+            organisation.queryset = Organisation.objects.filter(
+                pk__in=Contract.organisations.through.objects.filter(contract__in=contracts).values(
+                    "organisation"
+                )
+            ).order_by("name")
 
     def clean_contract(self) -> Contract | None:
         reference = self.cleaned_data["contract"].strip()
@@ -72,12 +88,9 @@ class HistorySearchForm(forms.Form):
         username = self.cleaned_data["person"].strip()
         if not username:
             return None
-        try:
-            return User.objects.get(username=username)
-        except User.DoesNotExist:
-            raise forms.ValidationError(
-                _("Nobody has the username “%(username)s”."), params={"username": username}
-            ) from None
+        # An unknown username is not told apart from a person with no entry here: both find
+        # nothing, so that the search cannot be used to learn who has an account.
+        return User.objects.filter(username=username).first() or User(username=username)
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -90,6 +90,8 @@ def history_search(user: User, search: HistorySearch) -> QuerySet[HistoryEntry]:
     entries = history_readable_by(user)
     if search.contract is not None:
         entries = entries.filter(contract=search.contract)
+    if search.person is not None and search.person.pk is None:
+        return entries.none()  # a username nobody has: nothing, as for someone with no entry
     if search.person is not None:
         entries = entries.filter(Q(actor=search.person) | Q(on_behalf_of=search.person))
     if search.organisation is not None:

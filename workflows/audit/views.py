@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
 from workflows.http import AuthenticatedHttpRequest
@@ -46,7 +48,9 @@ def search_form(request: AuthenticatedHttpRequest) -> HistorySearchForm:
     """The search form, bound when the query string has a criterion."""
     bound = bool(set(SEARCH_FIELDS) & set(request.GET))
     return HistorySearchForm(
-        request.GET if bound else None, contracts=contracts_visible_to(request.user)
+        request.GET if bound else None,
+        contracts=contracts_visible_to(request.user),
+        user=request.user,
     )
 
 
@@ -112,11 +116,24 @@ def history_search_page_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
+EXPORT_IS_POST = gettext_noop(
+    "An export is recorded in the history: ask for it with POST (the search stays in the query "
+    "string), not by following a link."
+)
+
+
 @login_required
 def history_export(request: AuthenticatedHttpRequest, format: str) -> HttpResponseBase:
-    """The search's entries as CSV (for a French spreadsheet) or JSON; recorded first."""
+    """The search's entries as CSV (for a French spreadsheet) or JSON; recorded first.
+
+    A POST with its CSRF token: since it writes a record, a link on another site must not be
+    able to add lines to someone's export log. The search is read from the query string."""
     if format not in EXPORT_FORMATS:
         raise Http404
+    if request.method != "POST":
+        response = HttpResponseNotAllowed(["POST"], content=_(EXPORT_IS_POST))
+        response["Content-Type"] = "text/plain; charset=utf-8"
+        return response
     form = search_form(request)
     if form.is_bound and not form.is_valid():
         return render(

@@ -204,16 +204,15 @@ class _Checker:
             actual = user.organisation.code if user.organisation else None
             if actual == expected:
                 continue
-            if actual is None:
-                message = _(
-                    'the existing account "%(username)s" has no organisation, not "%(code)s"'
-                )
-            else:
-                message = _(
-                    'the existing account "%(username)s" belongs to "%(actual)s", not "%(code)s"'
-                )
+            # Which organisation the account belongs to is not the importer's to learn.
             self.problem(
-                places[user.username], message, username=user.username, actual=actual, code=expected
+                places[user.username],
+                _(
+                    'the username "%(username)s" is already taken by an account that does not'
+                    ' belong to "%(code)s"'
+                ),
+                username=user.username,
+                code=expected,
             )
 
     def diagnosis(self) -> None:

@@ -20,7 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..errors import ContractFileTooLarge, InvalidContractFile
-from .problems import root_problems
+from .problems import Path, place, root_problems
+
+NUL = "\x00"
 
 
 class _ContractYamlLoader(yaml.SafeLoader):
@@ -165,7 +167,33 @@ def parse_contract_file(raw: bytes, *, filename: str = "") -> dict:
         raise InvalidContractFile(
             _("The contract file must hold one object."), root_problems(document)
         )
+    if nul_places := list(nul_character_paths(document)):
+        # PostgreSQL stores no NUL in a text: refused here, with its places, before any write.
+        raise InvalidContractFile(
+            _("The contract file holds a NUL character (\\u0000), which no text may contain."),
+            [
+                _("%(place)s: a NUL character (\\u0000) is not allowed in a text")
+                % {"place": place(path) or _("file")}
+                for path in nul_places
+            ],
+        )
     return document
+
+
+def nul_character_paths(value: Any, path: Path = ()) -> Any:
+    """The places of the texts (values or keys) holding a NUL character, in document order."""
+    if isinstance(value, str):
+        if NUL in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and NUL in key:
+                yield (*path, key.replace(NUL, "\\u0000"))
+            else:
+                yield from nul_character_paths(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from nul_character_paths(item, (*path, index))
 
 
 def _canonical(value: Any) -> Any:
