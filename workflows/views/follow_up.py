@@ -103,7 +103,7 @@ def follow_up_step(request: AuthenticatedHttpRequest, pk: int, name: str):
         return _page(request, action, refusal=_("Unknown follow-up step."), status=404)
     form = FollowUpStepForm(request.POST)
     if not form.is_valid():
-        refusal = " ".join(error for errors in form.errors.values() for error in errors)
+        refusal = " ".join(str(error) for errors in form.errors.values() for error in errors)
         return _page(request, action, refusal=refusal, status=400)
     try:
         services.action_follow_up(
