@@ -6,6 +6,7 @@ nothing into a 500."""
 import datetime
 
 import pytest
+from asgiref.sync import sync_to_async
 from axes.models import AccessAttempt
 from django.core.cache import cache
 from django.test import Client, override_settings
@@ -270,3 +271,19 @@ def test_the_api_token_answers_without_redis(coordinator):
 
     assert right.status_code == 200
     assert wrong.status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+async def test_the_lockout_page_comes_through_the_asgi_stack_too(async_client):
+    """Production serves ASGI: django-axes' middleware takes its asynchronous path there."""
+    await sync_to_async(UserFactory)(username="camille")
+    for _ in range(LIMIT):
+        await async_client.post(reverse("login"), {"username": "camille", "password": "devine"})
+
+    response = await async_client.post(
+        reverse("login"), {"username": "camille", "password": PASSWORD}
+    )
+
+    assert response.status_code == 429
+    assert "réessayez dans 15" in response.content.decode()
