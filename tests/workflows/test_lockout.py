@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD, ActionFactory, SignatoryFactory, UserFactory
 from tests.flows import open_tasks, record_deliberation, walk_to_deliberation
+from workflows.api.throttling import FALLBACK_CACHE
 from workflows.models import HistoryEntry, Task, TaskKind, TaskStatus
 
 pytestmark = pytest.mark.django_db
@@ -264,13 +265,20 @@ REDIS_DOWN = {
 }
 
 
-def test_the_api_token_answers_without_redis(coordinator):
+def test_the_api_token_answers_without_redis_and_is_still_throttled(coordinator):
+    FALLBACK_CACHE.clear()
     with override_settings(CACHES=REDIS_DOWN):
         right = APIClient().post(TOKEN_URL, {"username": "coordinatrice", "password": PASSWORD})
         wrong = APIClient().post(TOKEN_URL, {"username": "coordinatrice", "password": "x"})
+        for n in range(8):  # ten attempts a minute in all (ACCORD_LOGIN_RATE)
+            APIClient().post(TOKEN_URL, {"username": f"guess-{n}", "password": "x"})
+        throttled = APIClient().post(TOKEN_URL, {"username": "coordinatrice", "password": PASSWORD})
+    FALLBACK_CACHE.clear()
 
     assert right.status_code == 200
     assert wrong.status_code == 400
+    assert throttled.status_code == 429
+    assert int(throttled["Retry-After"]) > 0
 
 
 @pytest.mark.django_db(transaction=True)
