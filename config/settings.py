@@ -5,6 +5,7 @@ layer, eager Celery tasks and e-mail printed on the console. Production sets at 
 DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -60,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a log-in refused by a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -114,9 +118,18 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
-    # Shared by every server process: log-in throttling counts across all of them.
+    # Shared by every server process: log-in throttling counts across all of them. Short
+    # socket timeouts: with Redis away, the API's log-in throttle lets requests through
+    # (workflows.api.throttling) instead of hanging or answering 500.
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": env.float("ACCORD_REDIS_TIMEOUT", default=1.0),
+                "socket_timeout": env.float("ACCORD_REDIS_TIMEOUT", default=1.0),
+            },
+        }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -174,6 +187,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# django-axes first: a locked-out account or address is refused before any password is checked
+# (pages, admin, API token; the signing password goes through workflows.lockout).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed attempts are counted in the database (django-axes' handler) per account and per
+# address, each with its own limit (workflows.lockout.AccordAxesHandler): one person mistyping
+# their password blocks neither their colleagues behind the same address nor anyone else.
+AXES_HANDLER = "workflows.lockout.AccordAxesHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int("ACCORD_LOGIN_FAILURE_LIMIT", default=5)
+ACCORD_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("ACCORD_LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ACCORD_LOGIN_COOLOFF_MINUTES", default=15))
+# Attempts during a lockout are refused without being counted: the cool-off ends when it said.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The client's address as the API's throttle and the signatures' evidence read it.
+AXES_CLIENT_IP_CALLABLE = "workflows.lockout.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "workflows.http.lockout_response"
+AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "workflows:contract_list"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -220,7 +253,8 @@ REST_FRAMEWORK = {
         "workflows.api.parsers.MultiPartParser",
     ],
     # Only views that name a throttle_scope are throttled; counts live in the default cache.
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    # With the cache (Redis) away it lets requests through rather than answer 500.
+    "DEFAULT_THROTTLE_CLASSES": ["workflows.api.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"login": env.str("ACCORD_LOGIN_RATE", default="10/min")},
     # Clients are told apart by REMOTE_ADDR unless this many reverse proxies are trusted to
     # set X-Forwarded-For: otherwise anyone could dodge the login throttle with a made-up one.

@@ -2,22 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
+from django.conf import settings
 
 from . import selectors
 from .delivery import PUSH_FIELDS, group_name, payload
 
 # Closing before accepting refuses the handshake (HTTP 403 to the client).
 REFUSED = 4403
+# Closing after accepting when the channel layer (Redis) is away: "try again later"; the page
+# reconnects with back-off and catches up on what it missed.
+TRY_AGAIN_LATER = 1013
+
+log = logging.getLogger(__name__)
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
     """Joins the person's group; ``?after=<id>`` (or a ``{"type": "catch_up", "after": id}``
     message) first sends what they missed since that id, so a page that reconnects after a
     network or Redis outage loses nothing. Pages drop an id they already have."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        """channels' own, except that a channel layer that cannot give this socket its channel
+        (Redis away) leaves it without live delivery, with a warning, instead of failing the
+        handshake with a 500; ``connect`` then closes it gracefully."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        if self.channel_layer is not None:
+            try:
+                self.channel_name = await asyncio.wait_for(
+                    self.channel_layer.new_channel(), timeout=settings.ACCORD_PUSH_TIMEOUT
+                )
+            except Exception:  # redis' errors, OSError, TimeoutError: the layer is unreachable
+                log.warning("Live notifications unavailable: no channel layer.", exc_info=True)
+                self.channel_layer = None
+        self.base_send = send
+        receivers = [receive]
+        if self.channel_layer is not None:
+            receivers.append(functools.partial(self.channel_layer.receive, self.channel_name))
+        with contextlib.suppress(StopConsumer):  # closed cleanly
+            await await_many_dispatch(receivers, self.dispatch)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -28,15 +62,44 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         self.group = group_name(user.pk)
         # Join before reading what was missed: a notification committed in between is sent
         # twice at worst, never lost.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        joined = await self._join()
         await self.accept()
         after = parse_qs(self.scope.get("query_string", b"").decode()).get("after", [""])[0]
         if after.isascii() and after.isdigit() and len(after) < 19:
             await self._catch_up(int(after))
+        if not joined:
+            # No live delivery without the channel layer: what was missed is sent (from the
+            # database), then the page is told to come back later rather than wait for nothing.
+            await self.close(code=TRY_AGAIN_LATER)
+
+    async def _join(self) -> bool:
+        """Join the person's group; False (and a warning) when the channel layer is away."""
+        if self.channel_layer is None:
+            del self.group
+            return False
+        try:
+            await asyncio.wait_for(
+                self.channel_layer.group_add(self.group, self.channel_name),
+                timeout=settings.ACCORD_PUSH_TIMEOUT,
+            )
+        except Exception:  # redis' errors, OSError, TimeoutError: the layer is unreachable
+            log.warning(
+                "Live notifications unavailable: the channel layer could not be joined.",
+                exc_info=True,
+            )
+            del self.group
+            return False
+        return True
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            try:
+                await asyncio.wait_for(
+                    self.channel_layer.group_discard(self.group, self.channel_name),
+                    timeout=settings.ACCORD_PUSH_TIMEOUT,
+                )
+            except Exception:
+                log.warning("The channel layer could not be left.", exc_info=True)
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "catch_up":

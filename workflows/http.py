@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from . import lockout
 from .contract_file import EXPORT_FORMATS, contract_file_of, contract_file_text
 from .errors import AttachmentTooLarge
 from .models import Attachment, Contract, User
@@ -81,4 +83,29 @@ def attachment_response(attachment: Attachment) -> FileResponse:
         content_type=attachment.content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def lockout_response(
+    request: HttpRequest | Request,
+    original_response: HttpResponse | None = None,
+    credentials: dict | None = None,
+) -> HttpResponse:
+    """What a locked-out log-in gets (django-axes' AXES_LOCKOUT_CALLABLE, and the API's token):
+    429 with "Too many attempts: try again in N minutes.", as ``{"detail"}`` for the API and
+    as a page otherwise; Retry-After says when to come back."""
+    if not isinstance(credentials, dict):
+        credentials = getattr(request, "axes_credentials", None)
+    message = lockout.lockout_message(request, credentials)
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"detail": message, "errors": []}, status=429)
+    else:
+        response = render(
+            request,
+            "registration/locked_out.html",
+            {"message": message, "title": _("Too many attempts")},
+            status=429,
+        )
+    response["Retry-After"] = str(lockout.retry_after(request, credentials))
     return response

@@ -10,7 +10,7 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from notifications.models import Notification, NotificationEvent
-from tests.factories import PASSWORD, ActionFactory, SteeringCommitteeFactory, UserFactory
+from tests.factories import ActionFactory, SteeringCommitteeFactory, UserFactory
 from workflows.models import Meeting
 from workflows.selectors import history_verify
 
@@ -31,7 +31,7 @@ def committee(contract):
 
 @pytest.fixture
 def as_coordinator(client, coordinator):
-    client.login(username=coordinator.username, password=PASSWORD)
+    client.force_login(coordinator)
     return client
 
 
@@ -129,7 +129,7 @@ def test_a_change_then_a_cancellation_update_the_same_event(
 
 
 def test_only_a_coordinator_convenes_the_committee(client, contract, committee):
-    client.login(username=committee.chair.username, password=PASSWORD)
+    client.force_login(committee.chair)
     response = schedule(client, contract)
     assert response.status_code == 403
     assert not Meeting.objects.exists()
@@ -150,7 +150,7 @@ def test_members_download_the_invitation_and_strangers_cannot(
     schedule(as_coordinator, contract)
     meeting = Meeting.objects.get()
     client.logout()
-    client.login(username=committee.chair.username, password=PASSWORD)
+    client.force_login(committee.chair)
     url = reverse("notifications:meeting_invitation", args=[meeting.pk])
 
     response = client.get(url)
@@ -158,7 +158,7 @@ def test_members_download_the_invitation_and_strangers_cannot(
     assert str(Calendar.from_ical(response.content)["METHOD"]) == "REQUEST"
 
     client.logout()
-    client.login(username=stranger.username, password=PASSWORD)
+    client.force_login(stranger)
     assert client.get(url).status_code == 404
 
     # A pilot sees the contract, but not the members' addresses the invitation lists.

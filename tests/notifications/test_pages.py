@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import Notification, NotificationEvent, NotificationPreference
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def english(client):
 @pytest.fixture
 def person(client):
     user = UserFactory(username="lea", email="lea@example.org")
-    client.login(username="lea", password=PASSWORD)
+    client.force_login(user)
     return user
 
 

@@ -18,7 +18,6 @@ from notifications import tasks
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from notifications.tasks import deliver_webhook
 from tests.factories import (
-    PASSWORD,
     ActionFactory,
     OrganisationFactory,
     SteeringCommitteeFactory,
@@ -178,7 +177,7 @@ def test_the_delivery_log_is_in_the_administration(client, launch, endpoint, par
     partner.answers = [500]
     launch()
     admin = UserFactory(is_staff=True, is_superuser=True)
-    client.login(username=admin.username, password=PASSWORD)
+    client.force_login(admin)
 
     page = client.get(reverse("admin:notifications_webhookdelivery_changelist"))
     assert page.status_code == 200

@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from config.asgi import application
 from notifications import tasks
 from notifications.models import Notification
-from tests.factories import PASSWORD, ActionFactory, SteeringCommitteeFactory, UserFactory
+from tests.factories import ActionFactory, SteeringCommitteeFactory, UserFactory
 from tests.flows import decide, launch, open_tasks
 from workflows.models import TaskKind
 
@@ -24,7 +24,7 @@ ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
 def session_cookie(user) -> bytes:
     client = Client()
-    client.login(username=user.username, password=PASSWORD)
+    client.force_login(user)
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 

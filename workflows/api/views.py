@@ -23,16 +23,15 @@ from drf_spectacular.utils import (
 from rest_framework import parsers, serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import NotFound, UnsupportedMediaType
+from rest_framework.exceptions import NotFound, UnsupportedMediaType, ValidationError
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from workflows import services, transitions
 from workflows.contract_file import parse_contract_file
 from workflows.errors import ContractFileTooLarge, NotAllowed
-from workflows.http import client_info
+from workflows.http import client_info, lockout_response
 from workflows.models import (
     COORDINATOR_TRANSITIONS,
     Contract,
@@ -66,6 +65,7 @@ from .serializers import (
     TaskDetailOutput,
     TaskOutput,
 )
+from .throttling import ScopedRateThrottle
 
 MAY_NOT_IMPORT = gettext_noop("You may not import contracts.")
 REQUEST_TOO_LARGE = gettext_noop(
@@ -116,7 +116,14 @@ class TokenObtainApi(ObtainAuthToken):
         auth=[],
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        # AuthTokenSerializer authenticates with the request: django-axes counts a wrong
+        # password and refuses a locked-out account or address (it marks the request).
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            if getattr(request, "axes_locked_out", False):
+                return lockout_response(request, None, getattr(request, "axes_credentials", None))
+            raise
 
 
 # --- Contracts ----------------------------------------------------------------------------

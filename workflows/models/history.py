@@ -56,6 +56,7 @@ class HistoryEvent(models.TextChoices):
     AMENDMENT_OPENED = "amendment_opened", _("Amendment opened")
     AMENDMENT_CHANGED = "amendment_changed", _("Amendment changed")
     AMENDMENT_WITHDRAWN = "amendment_withdrawn", _("Amendment withdrawn")
+    SIGNATURE_LOCKED = "signature_locked", _("Signing refused: too many wrong passwords")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

@@ -12,7 +12,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from .. import transitions
+from .. import lockout, transitions
 from ..documents import contract_documents
 from ..errors import ApplicationError, Conflict, NotAllowed
 from ..history import UnitOfWork
@@ -134,7 +134,9 @@ def _require_comment(decision: Decision, message: str) -> None:
         raise ApplicationError(message)
 
 
-def _check_decision(task: Task, decision: Decision, actor: User) -> dict[str, Any]:
+def _check_decision(
+    task: Task, decision: Decision, actor: User, client: ClientInfo | None = None
+) -> dict[str, Any]:
     """Refuse a decision that does not fit the task (400); returns what the task keeps."""
     allowed = TASK_KIND_DECISIONS[task.kind]
     if decision.decision not in allowed:
@@ -168,6 +170,10 @@ def _check_decision(task: Task, decision: Decision, actor: User) -> dict[str, An
     elif decision.decision == TaskDecision.SIGN:
         if not decision.consent:
             raise ApplicationError(_("Tick the consent box to sign."))
+        # The lockout first: once locked out, even the right password does not sign.
+        attempt = lockout.signing_request(*_client_of(client))
+        if not lockout.signing_allowed(actor.username, attempt):
+            raise SigningLockedOut(lockout.lockout_message(attempt, {"username": actor.username}))
         if not actor.check_password(decision.password):
             raise SignaturePasswordRefused(_("The password is incorrect."))
     elif decision.decision == TaskDecision.DECLINE:
@@ -227,8 +233,19 @@ def _record_signatory_answer(
     )
 
 
+def _client_of(client: ClientInfo | None) -> tuple[str, str]:
+    return (client.ip_address, client.user_agent) if client else ("", "")
+
+
 class SignaturePasswordRefused(ApplicationError):
     """A signer's password did not match: the attempt is recorded, the signature is not."""
+
+
+class SigningLockedOut(ApplicationError):
+    """Too many wrong passwords (to log in or to sign) from this account or address: signing is
+    refused, even with the right password, until the cool-off ends (workflows.lockout)."""
+
+    status_code = 429
 
 
 def task_decide(
@@ -239,8 +256,17 @@ def task_decide(
     try:
         return _task_decide(task=task, actor=actor, decision=decision, client=client)
     except SignaturePasswordRefused:
-        # After the decision's transaction rolled back: the failed attempt stays on record.
+        # After the decision's transaction rolled back: the failed attempt stays on record,
+        # and counts towards the lockout of the account and of the address.
         _record_password_refused(task, actor, client)
+        attempt = lockout.signing_request(client.ip_address, client.user_agent)
+        if lockout.signing_failed(actor.username, attempt):
+            message = lockout.lockout_message(attempt, {"username": actor.username})
+            _record_signing_locked(task, actor, client, message, started=True)
+            raise SigningLockedOut(message) from None
+        raise
+    except SigningLockedOut as exc:
+        _record_signing_locked(task, actor, client, exc.message, started=False)
         raise
 
 
@@ -261,6 +287,29 @@ def _record_password_refused(task: Task, actor: User, client: ClientInfo) -> Non
 
 
 @transaction.atomic
+def _record_signing_locked(
+    task: Task, actor: User, client: ClientInfo, message: str, *, started: bool
+) -> None:
+    """The lockout in the contract's history, like a refused password: after the decision's
+    transaction rolled back. ``started``: this attempt's wrong password locked the account
+    out; otherwise the attempt came while it was locked out."""
+    with UnitOfWork.lock(task.contract_id) as unit:
+        unit.record(
+            event=HistoryEvent.SIGNATURE_LOCKED,
+            actor=actor,
+            on_behalf_of=task.on_behalf_of,
+            name=task.kind,
+            comment=message,
+            data={
+                "task": task.pk,
+                "lockout": "started" if started else "refused",
+                "ip_address": client.ip_address,
+                "user_agent": client.user_agent,
+            },
+        )
+
+
+@transaction.atomic
 def _task_decide(*, task: Task, actor: User, decision: Decision, client: ClientInfo) -> Task:
     with UnitOfWork.lock(task.contract_id) as unit:
         return decide(unit, task, actor=actor, decision=decision, client=client)
@@ -272,7 +321,7 @@ def decide(
     """The decision inside the unit: the flows change ``unit.contract`` itself, so the task
     comes back with the contract's new status."""
     task = _claim(unit, task, actor)
-    kept = _check_decision(task, decision, actor)
+    kept = _check_decision(task, decision, actor, client)
     if task.kind == TaskKind.REVIEW and task.action is not None:
         # Which version of the sheet the lead decided on: what changed since, they are shown.
         kept["sheet_version"] = current_version(task.action).number
