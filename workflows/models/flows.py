@@ -19,6 +19,7 @@ from viewflow.workflow.models import AbstractProcess, AbstractTask
 if TYPE_CHECKING:
     from ..history import UnitOfWork
 
+from .amendments import Amendment, AmendmentChange, AmendmentParty
 from .annual import AnnualReview
 from .contracts import (
     Action,
@@ -153,6 +154,15 @@ class CommitteeVote(models.Model):
         blank=True,
         related_name="votes",
         help_text=_("Set for a vote on an annual report rather than on the contract."),
+    )
+    amendment = models.ForeignKey(
+        Amendment,
+        verbose_name=_("amendment"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="votes",
+        help_text=_("Set for a vote on an amendment rather than on the contract."),
     )
 
     class Meta:
@@ -291,6 +301,32 @@ class Task(AbstractTask):
     signatory: models.ForeignKey[Signatory | None] = models.ForeignKey(
         Signatory,
         verbose_name=_("signatory"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    # An amendment's task (AmendmentFlow): the amendment, the proposal a review or a revision
+    # is about, the party a signature is asked of.
+    amendment: models.ForeignKey[Amendment | None] = models.ForeignKey(
+        Amendment,
+        verbose_name=_("amendment"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    amendment_change: models.ForeignKey[AmendmentChange | None] = models.ForeignKey(
+        AmendmentChange,
+        verbose_name=_("amendment change"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    amendment_party: models.ForeignKey[AmendmentParty | None] = models.ForeignKey(
+        AmendmentParty,
+        verbose_name=_("party to the amendment"),
         on_delete=models.CASCADE,
         null=True,
         blank=True,

@@ -56,6 +56,8 @@ class HistoryEvent(models.TextChoices):
     AMENDMENT_OPENED = "amendment_opened", _("Amendment opened")
     AMENDMENT_CHANGED = "amendment_changed", _("Amendment changed")
     AMENDMENT_WITHDRAWN = "amendment_withdrawn", _("Amendment withdrawn")
+    AMENDMENT_TRANSITION = "amendment_transition", _("Amendment status changed")
+    AMENDMENT_CONSOLIDATED = "amendment_consolidated", _("Amendment consolidated into the contract")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by
