@@ -89,7 +89,13 @@ def render_amendment_document(
         pdf.sections(render_to_string("signatures/amendment_document.html", context))
         if parties is None:
             return bytes(pdf.output())
-        boxes = _signature_blocks(pdf, parties)  # type: ignore[arg-type]  # a Signatory's attributes
+        intro = _(
+            "Done in a single electronic original. Each party concerned signs it "
+            "electronically in its block below, on the date its signature shows; Accord's "
+            "seal closes the document once every signature is in."
+        )
+        # An AmendmentParty has the attributes of a Signatory that the blocks read.
+        boxes = _signature_blocks(pdf, parties, intro=intro)  # type: ignore[arg-type]
         return _with_fields(bytes(pdf.output()), boxes)
 
 

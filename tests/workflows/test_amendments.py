@@ -565,11 +565,23 @@ def test_the_amendment_s_circuit_from_review_to_consolidation(signed, as_coordin
     assert sorted(t.amendment_party.organisation.code for t in signing) == sorted(
         [mandatory, "CPAM"]
     )
+    detail = client_for(signing[0].owner).get(f"/api/v1/tasks/{signing[0].pk}/").json()
+    assert detail["amendment"]["number"] == 1
+    assert detail["amendment"]["party"] == signing[0].amendment_party.organisation.code
+    assert detail["document_sha256"] == body["document_sha256"]
     while tasks := open_tasks(signed, TaskKind.SIGNATURE):
         decided(tasks[0], "sign")
 
     body = amendment_read(as_coordinator, signed)
     assert body["status"] == "signed"
+    # What it changed, as its frozen document says (the contract includes it now).
+    assert body["changes"]["added"] == ["A3"]
+    assert sorted(m["code"] for m in body["changes"]["modified"]) == ["A1", "A2"]
+    assert body["funding"] == {
+        "before": "10000.00",
+        "after": "20000.00",
+        "by_funder": [{"funder": "DEP", "before": "10000.00", "after": "20000.00"}],
+    }
     assert {s["organisation"]: s["status"] for s in body["signatories"]} == {
         mandatory: "signed",
         "CPAM": "signed",
@@ -645,3 +657,41 @@ def test_a_mandatory_decline_sends_the_amendment_back_to_draft(signed, as_coordi
     assert sorted(signed.actions.values_list("code", flat=True)) == ["A1", "A2"]
     # Written again, it goes round once more.
     assert transition(as_coordinator, signed, "launch_review").status_code == 200
+
+
+def test_the_amendment_s_pages_show_its_circuit_and_its_tasks(signed, coordinator, client):
+    as_coordinator = client_for(coordinator)
+    amendment_with_three_changes(as_coordinator, signed)
+    client.force_login(coordinator)
+    page = f"/contrats/{signed.pk}/avenants/1/"
+
+    launched = client.post(page, {"part": "launch"})
+    assert launched.status_code == 302
+    body = client.get(page).content.decode()
+    assert 'aria-current="step"' in body
+    review = next(t for t in open_tasks(signed, TaskKind.REVIEW) if t.amendment_change.code == "A1")
+    client.force_login(review.owner)
+    task_page = client.get(f"/taches/{review.pk}/").content.decode()
+    # The proposal before → after, and the amendment's page and PDF linked.
+    assert "<del>" in task_page
+    assert "<ins>" in task_page
+    assert f"/contrats/{signed.pk}/avenants/1/" in task_page
+    while tasks := open_tasks(signed, TaskKind.REVIEW):
+        decided(tasks[0])
+    (vote,) = open_tasks(signed, TaskKind.VOTE)[:1]
+    client.force_login(vote.owner)
+    assert client.get(f"/taches/{vote.pk}/").status_code == 200
+    while tasks := open_tasks(signed, TaskKind.VOTE):
+        decided(tasks[0])
+    client.force_login(coordinator)
+    recorded = client.post(
+        page,
+        {"part": "deliberation", "deliberation-number": "D-7", "deliberation-date": "2026-01-15"},
+    )
+    assert recorded.status_code == 302, recorded.content.decode()[:2000]
+    signature = open_tasks(signed, TaskKind.SIGNATURE)[0]
+    client.force_login(signature.owner)
+    signature_page = client.get(f"/taches/{signature.pk}/")
+    assert signature_page.status_code == 200
+    amendment = Amendment.objects.get(contract=signed)
+    assert amendment.document_sha256[:8] in signature_page.content.decode()

@@ -20,7 +20,13 @@ from workflows import services
 from workflows.amending import NOT_CONCERNED, AmendmentSummary, amendment_summary
 from workflows.contract_file.export import action_entry
 from workflows.errors import ApplicationError, Conflict
-from workflows.models import Amendment, AmendmentChangeKind, AmendmentParty, Contract
+from workflows.models import (
+    Amendment,
+    AmendmentChangeKind,
+    AmendmentParty,
+    AmendmentStatus,
+    Contract,
+)
 from workflows.services.sheets import current_version
 
 from .serializers import ErrorOutput
@@ -112,7 +118,38 @@ def _signatories(summary: AmendmentSummary) -> list[dict[str, Any]]:
     return rows
 
 
+def _frozen_changes(amendment: Amendment) -> dict[str, Any] | None:
+    """A signed amendment's changes as its frozen document said them: the contract in force
+    includes them now, so they are no longer the difference between the two."""
+    data = amendment.document_data
+    if amendment.status != AmendmentStatus.SIGNED or not data:
+        return None
+    return {
+        "changes": {
+            "added": [sheet["code"] for sheet in data["added"]],
+            "modified": [
+                {"code": sheet["code"], "fields": [c["field"] for c in sheet["changes"]]}
+                for sheet in data["modified"]
+            ],
+            "removed": [sheet["code"] for sheet in data["removed"]],
+        },
+        "funding": {
+            "before": data["total_before"],
+            "after": data["total_after"],
+            "by_funder": [
+                {"funder": row["funder"], "before": row["before"], "after": row["after"]}
+                for row in data["funding"]
+            ],
+        },
+    }
+
+
 def amendment_output(summary: AmendmentSummary) -> dict[str, Any]:
+    output = _amendment_output(summary)
+    return {**output, **(_frozen_changes(summary.amendment) or {})}
+
+
+def _amendment_output(summary: AmendmentSummary) -> dict[str, Any]:
     amendment = summary.amendment
     return {
         "number": amendment.number,

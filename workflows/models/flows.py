@@ -398,6 +398,8 @@ class Task(AbstractTask):
             "code": action.code if action else "",
             "title": action.title if action else "",
         }
+        if self.amendment_id:
+            return self._amendment_headline(contract.reference)
         if self.kind == TaskKind.REVIEW and self.action_id:
             return _("Review of action %(code)s: %(title)s") % names
         if self.kind == TaskKind.REVISION and self.action_id:
@@ -422,6 +424,35 @@ class Task(AbstractTask):
                 "organisation": self.signatory.organisation.name,
             }
         return f"{self.kind_label} — {contract.reference}"
+
+    def _amendment_headline(self, reference: str) -> str:
+        assert self.amendment is not None
+        names = {"number": self.amendment.number, "contract": reference}
+        change = self.amendment_change
+        if self.kind == TaskKind.REVIEW and change is not None:
+            return _(
+                "Review of sheet %(code)s proposed by amendment no. %(number)d to %(contract)s"
+            ) % {
+                **names,
+                "code": change.code,
+            }
+        if self.kind == TaskKind.REVISION and change is not None:
+            return _(
+                "Revision of sheet %(code)s proposed by amendment no. %(number)d to %(contract)s"
+            ) % {
+                **names,
+                "code": change.code,
+            }
+        if self.kind == TaskKind.VOTE:
+            return _("Committee vote on amendment no. %(number)d to %(contract)s") % names
+        if self.kind == TaskKind.SIGNATURE and self.amendment_party is not None:
+            return _(
+                "Signature of amendment no. %(number)d to %(contract)s for %(organisation)s"
+            ) % {
+                **names,
+                "organisation": self.amendment_party.organisation.name,
+            }
+        return f"{self.kind_label} — {reference}"
 
     @property
     def status_label(self) -> str:
