@@ -75,6 +75,8 @@ REFUSALS: dict[str, str] = {
 
 def task_label(task: Task) -> str:
     """ "Revue de la fiche action A1", "Vote du comité de pilotage"... in the active language."""
+    if task.amendment_id:
+        return _amendment_task_label(task)
     # The tasks of an action's review are about that action.
     if task.kind == TaskKind.REVIEW:
         assert task.action is not None
@@ -97,6 +99,26 @@ def task_label(task: Task) -> str:
     if task.kind == TaskKind.DELIBERATION:
         return _("council deliberation")
     return _("signature")
+
+
+def _amendment_task_label(task: Task) -> str:
+    """An amendment's task: about its proposal (a review, a revision) or the amendment."""
+    assert task.amendment is not None
+    number = task.amendment.number
+    change = task.amendment_change
+    if task.kind == TaskKind.REVIEW and change is not None:
+        return _("review of the sheet %(code)s proposed by amendment no. %(number)d") % {
+            "code": change.code,
+            "number": number,
+        }
+    if task.kind == TaskKind.REVISION and change is not None:
+        return _("revision of the sheet %(code)s proposed by amendment no. %(number)d") % {
+            "code": change.code,
+            "number": number,
+        }
+    if task.kind == TaskKind.VOTE:
+        return _("steering committee vote on amendment no. %(number)d") % {"number": number}
+    return _("signature of amendment no. %(number)d") % {"number": number}
 
 
 def _person(user: User) -> str:

@@ -8,33 +8,54 @@ contract document named by its SHA-256, the period before and after, every sheet
 modified (part by part, before → after) or removed, the funding by funder before and after,
 and the signatories concerned and not.
 
-The hook for the circuit (the next step): ``render_amendment_document`` returns the document
-without signature fields; freezing it will append, as ``render_contract_document`` does, an
-empty field per concerned signatory and one for Accord's seal (``_signature_blocks`` and
-``_with_fields`` of ``signatures.document``), which ``PdfContractDocuments``'s signing and the
-seal reaction then fill, on the amendment's own ``ContractDocument``-like row.
+The circuit: when the amendment's deliberation is recorded, ``amendment_freeze`` draws the
+document with an empty field per concerned party (``AmendmentParty``, which has a
+``Signatory``'s attributes, so ``_signature_blocks`` draws it) and one for Accord's seal, and
+keeps it as an ``AmendmentDocument`` per amendment version; each party's signature is an
+incremental PAdES signature in its field (``services._sign``, the contract's own signing),
+the seal closes it once every concerned party answered, and a mandatory decline voids it.
 """
 
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from workflows.models import SignatoryKind
+from workflows.errors import Conflict
+from workflows.models import Amendment, AmendmentParty, SignatoryKind, Task
 
-from .document import LANGUAGE, _Document
+from . import keys
+from .document import (
+    LANGUAGE,
+    SEAL_FIELD,
+    _Document,
+    _signature_blocks,
+    _with_fields,
+    mandate_text,
+    signature_field_name,
+)
+from .models import AmendmentDocument, AuthenticationMethod
+from .services import _sign, _wrapped, sha256, signature_text
 
 
 def _date(value: str | None) -> str:
     return date_format(datetime.date.fromisoformat(value), "DATE_FORMAT") if value else "—"
 
 
-def render_amendment_document(data: dict, *, draft: bool, when: datetime.datetime) -> bytes:
-    """The amendment's document; ``draft``: marked "PROJET" in its title and every footer."""
+def render_amendment_document(
+    data: dict,
+    *,
+    draft: bool,
+    when: datetime.datetime,
+    parties: list[AmendmentParty] | None = None,
+) -> bytes:
+    """The amendment's document; ``draft``: marked "PROJET" in its title and every footer;
+    ``parties``: the concerned parties, each given an empty signature field (and the seal)."""
     with translation.override(LANGUAGE):
         footer = _("Amendment no. %(number)d to the contract %(reference)s") % {
             "number": data["number"],
@@ -66,7 +87,156 @@ def render_amendment_document(data: dict, *, draft: bool, when: datetime.datetim
             ],
         }
         pdf.sections(render_to_string("signatures/amendment_document.html", context))
-        return bytes(pdf.output())
+        if parties is None:
+            return bytes(pdf.output())
+        intro = _(
+            "Done in a single electronic original. Each party concerned signs it "
+            "electronically in its block below, on the date its signature shows; Accord's "
+            "seal closes the document once every signature is in."
+        )
+        # An AmendmentParty has the attributes of a Signatory that the blocks read.
+        boxes = _signature_blocks(pdf, parties, intro=intro)  # type: ignore[arg-type]
+        return _with_fields(bytes(pdf.output()), boxes)
+
+
+NO_AMENDMENT_DOCUMENT = "There is no amendment document to sign: its deliberation is not recorded."
+
+
+def _current(amendment: Amendment) -> AmendmentDocument:
+    document = (
+        AmendmentDocument.objects.select_for_update()
+        .filter(amendment=amendment, amendment_version=amendment.version, voided_at__isnull=True)
+        .first()
+    )
+    if document is None:
+        raise Conflict(_(NO_AMENDMENT_DOCUMENT))
+    return document
+
+
+def amendment_freeze(amendment: Amendment, data: dict, parties: list[AmendmentParty]) -> str:
+    """Draw up the amendment's document for its deliberation, with a field per concerned
+    party and the seal's, and keep it as it is; returns its SHA-256."""
+    pdf = render_amendment_document(data, draft=False, when=timezone.now(), parties=parties)
+    return AmendmentDocument.objects.create(
+        amendment=amendment,
+        amendment_version=amendment.version,
+        sha256=sha256(pdf),
+        frozen_size=len(pdf),
+        pdf=pdf,
+    ).sha256
+
+
+def amendment_sign(
+    *, task: Task, party: AmendmentParty, ip_address: str, user_agent: str
+) -> dict[str, Any]:
+    """The party's PAdES signature in its field of the amendment's document; returns the
+    evidence, kept on the document (and written in the history by the caller)."""
+    amendment, signed_by = party.amendment, task.owner
+    assert signed_by is not None  # a task being decided, held by who decides it
+    document = _current(amendment)
+    stored_key = keys.organisation_key(party.organisation) or keys.person_key(signed_by)
+    now = timezone.now()
+    with translation.override(LANGUAGE):
+        mandate = (
+            mandate_text(party.mandate_reference, party.mandate_date)
+            if party.mandate_reference
+            else ""
+        )
+        text = signature_text(
+            signed_by=signed_by.formal_name,
+            signer=party.signer.formal_name,
+            organisation=party.organisation.name,
+            when=now,
+            mandate=mandate,
+        )
+        reason = _(
+            "Signature of amendment no. %(number)d to %(reference)s for %(organisation)s"
+        ) % {
+            "number": amendment.number,
+            "reference": amendment.contract.reference,
+            "organisation": party.organisation.name,
+        }
+        field_name = signature_field_name(party)  # type: ignore[arg-type]  # its attributes
+        pdf = _sign(
+            document,
+            field_name=field_name,
+            stored_key=stored_key,
+            name=signed_by.display_name,
+            reason=reason,
+            stamp=_wrapped(text),
+        )
+    evidence = {
+        "task": task.pk,
+        "organisation": party.organisation.code,
+        "signer": party.signer.username,
+        "signed_by": signed_by.username,
+        "field_name": field_name,
+        "signed_at": now.isoformat(),
+        "authentication": AuthenticationMethod.PASSWORD,
+        "ip_address": ip_address,
+        "user_agent": user_agent,
+        "certificate_fingerprint": stored_key.fingerprint,
+        "certificate_subject": stored_key.subject,
+        "document_sha256": document.sha256,
+        "signed_pdf_sha256": sha256(pdf),
+    }
+    document.pdf = pdf
+    document.signatures = [*document.signatures, evidence]
+    document.save(update_fields=["pdf", "signatures"])
+    return evidence
+
+
+def amendment_seal(amendment: Amendment) -> str:
+    """Accord's seal closes the amendment's signed document; returns its SHA-256."""
+    document = _current(amendment)
+    now = timezone.now()
+    with translation.override(LANGUAGE):
+        document.pdf = _sign(
+            document,
+            field_name=SEAL_FIELD,
+            stored_key=keys.seal_key(),
+            name="Accord",
+            reason=_("Accord's seal: every signature of amendment no. %(number)d is in")
+            % {"number": amendment.number},
+            stamp=_wrapped(
+                [
+                    _("Sealed by Accord on %(date)s")
+                    % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
+                    _("Amendment no. %(number)d to the contract %(reference)s")
+                    % {"number": amendment.number, "reference": amendment.contract.reference},
+                ]
+            ),
+        )
+    document.sealed_at = now
+    document.save(update_fields=["pdf", "sealed_at"])
+    return sha256(bytes(document.pdf))
+
+
+def amendment_void(amendment: Amendment, *, reason: str) -> int:
+    """A mandatory decline: the version's document and its signatures no longer count;
+    returns how many signatures were on it. Nothing is deleted."""
+    document = (
+        AmendmentDocument.objects.filter(
+            amendment=amendment, amendment_version=amendment.version, voided_at__isnull=True
+        )
+        .select_for_update()
+        .first()
+    )
+    if document is None:
+        return 0
+    document.voided_at, document.void_reason = timezone.now(), reason
+    document.save(update_fields=["voided_at", "void_reason"])
+    return len(document.signatures)
+
+
+def amendment_document_pdf(amendment: Amendment) -> bytes | None:
+    """The amendment's frozen document as signed so far (sealed once signed), if any."""
+    document = (
+        AmendmentDocument.objects.filter(amendment=amendment, voided_at__isnull=True)
+        .order_by("-amendment_version")
+        .first()
+    )
+    return bytes(document.pdf) if document is not None else None
 
 
 class PdfAmendmentDocuments:
@@ -74,3 +244,20 @@ class PdfAmendmentDocuments:
 
     def render(self, data: dict, *, draft: bool) -> bytes:
         return render_amendment_document(data, draft=draft, when=timezone.now())
+
+    def freeze(self, amendment: Amendment, data: dict, parties: list[AmendmentParty]) -> str:
+        return amendment_freeze(amendment, data, parties)
+
+    def sign(
+        self, *, task: Task, party: AmendmentParty, ip_address: str, user_agent: str
+    ) -> dict[str, Any]:
+        return amendment_sign(task=task, party=party, ip_address=ip_address, user_agent=user_agent)
+
+    def seal(self, amendment: Amendment) -> str:
+        return amendment_seal(amendment)
+
+    def void(self, amendment: Amendment, *, reason: str) -> int:
+        return amendment_void(amendment, reason=reason)
+
+    def frozen_pdf(self, amendment: Amendment) -> bytes | None:
+        return amendment_document_pdf(amendment)

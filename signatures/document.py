@@ -354,7 +354,9 @@ def render_contract_document(
         return _with_fields(bytes(pdf.output()), boxes)
 
 
-def _signature_blocks(pdf: _Document, signatories: list[Signatory]) -> list[FieldBox]:
+def _signature_blocks(
+    pdf: _Document, signatories: list[Signatory], *, intro: str | None = None
+) -> list[FieldBox]:
     pdf.add_page()
     pdf.heading(_("Signatures"))
     pdf.set_font(pdf.text_font, size=9)
@@ -362,7 +364,8 @@ def _signature_blocks(pdf: _Document, signatories: list[Signatory]) -> list[Fiel
         0,
         5,
         pdf.printable(
-            _(
+            intro
+            or _(
                 "Done in a single electronic original. Each party signs it electronically in "
                 "its block below, on the date its signature shows; Accord's seal closes the "
                 "document once every signature is in. The annexes follow the signatures."

@@ -111,6 +111,42 @@ class ContractDocument(models.Model):
         return f"{self.contract.reference} v{self.contract_version}"
 
 
+class AmendmentDocument(models.Model):
+    """An amendment's PDF for one of its versions, frozen at its deliberation with a field per
+    concerned party and the seal's, signed so far; ``signatures``: what proves each one (the
+    evidence a ``SignatureEvidence`` keeps of a contract's), also written in the history."""
+
+    amendment = models.ForeignKey(
+        "workflows.Amendment",
+        verbose_name=_("amendment"),
+        on_delete=models.PROTECT,
+        related_name="documents",
+    )
+    amendment_version = models.PositiveIntegerField(_("amendment version"))
+    sha256 = models.CharField(_("frozen document SHA-256"), max_length=64)
+    frozen_size = models.PositiveIntegerField(_("frozen document size (bytes)"))
+    pdf = models.BinaryField(_("PDF, with the signatures so far"))
+    signatures = models.JSONField(_("signatures"), default=list, blank=True)
+    frozen_at = models.DateTimeField(_("frozen at"), auto_now_add=True)
+    sealed_at = models.DateTimeField(_("sealed at"), null=True, blank=True)
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    void_reason = models.TextField(_("void reason"), blank=True)
+
+    class Meta:
+        ordering = ["amendment", "-amendment_version"]
+        verbose_name = _("amendment document")
+        verbose_name_plural = _("amendment documents")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["amendment", "amendment_version"],
+                name="one_document_per_amendment_version",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amendment} v{self.amendment_version}"
+
+
 class AuthenticationMethod(models.TextChoices):
     PASSWORD = "password", _("Password entered again")
 

@@ -41,7 +41,13 @@ from .document import (
     signature_field_name,
     unicode_font_files,
 )
-from .models import AuthenticationMethod, ContractDocument, SignatureEvidence, SigningKey
+from .models import (
+    AmendmentDocument,
+    AuthenticationMethod,
+    ContractDocument,
+    SignatureEvidence,
+    SigningKey,
+)
 
 # The evidence keeps the names as the signature says them (SignatureEvidence.signer_name).
 NAME_MAX_LENGTH = 255
@@ -123,7 +129,7 @@ def _stamp(lines: list[str]) -> TextStampStyle:
 
 
 def _sign(
-    document: ContractDocument,
+    document: ContractDocument | AmendmentDocument,
     *,
     field_name: str,
     stored_key: SigningKey,

@@ -473,6 +473,14 @@ def amendment_document_data(summary: AmendmentSummary) -> dict[str, Any]:
 
 
 def amendment_pdf(amendment: Amendment) -> bytes:
-    """The amendment's document as PDF, marked as a draft (projet) until it is signed."""
+    """The amendment's document as PDF: once its deliberation is recorded, the frozen one as
+    signed so far (sealed once signed); before, drawn from its proposals and marked as a
+    draft (projet)."""
+    frozen = amendment_documents().frozen_pdf(amendment)
+    if frozen is not None and amendment.status in (
+        AmendmentStatus.SIGNING,
+        AmendmentStatus.SIGNED,
+    ):
+        return frozen
     data = amendment_document_data(amendment_summary(amendment))
     return amendment_documents().render(data, draft=data["draft"])

@@ -22,6 +22,9 @@ class Assignment:
     action_id: int | None = None
     signatory_id: int | None = None
     committee_vote_id: int | None = None
+    amendment_id: int | None = None
+    amendment_change_id: int | None = None
+    amendment_party_id: int | None = None
 
 
 def absence_of(unit: UnitOfWork, user_id: int, day: datetime.date) -> Delegation | None:
@@ -54,6 +57,9 @@ def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
     task.assignee_id = assignment.assignee_id
     task.signatory_id = assignment.signatory_id
     task.committee_vote_id = assignment.committee_vote_id
+    task.amendment_id = assignment.amendment_id
+    task.amendment_change_id = assignment.amendment_change_id
+    task.amendment_party_id = assignment.amendment_party_id
     task.delegation = delegation
     if delegation is not None:
         task.owner_id = delegation.delegate_id

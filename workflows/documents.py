@@ -17,7 +17,7 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .models import Contract, Signatory, Task
+from .models import Amendment, AmendmentParty, Contract, Signatory, Task
 
 
 class SignatureProof(Protocol):
@@ -72,13 +72,33 @@ class AmendmentDocuments(Protocol):
     """An amendment's document: the domain hands over what it changes
     (``workflows.amending.amendment_document_data``, JSON-ready) and keeps the bytes.
 
-    The amendment's circuit (the next step) will ask this port, as it asks
-    ``ContractDocuments`` of a contract, to freeze the document when the deliberation is
-    recorded (the same layout, with an empty signature field per concerned party and one for
-    the seal), to sign it per party and to void it on a mandatory decline."""
+    The amendment's circuit asks it, as it asks ``ContractDocuments`` of a contract, to
+    freeze the document when the deliberation is recorded (the same layout, with an empty
+    signature field per concerned party and one for the seal), to sign it per party, to seal
+    it once every concerned party answered and to void it on a mandatory decline."""
 
     def render(self, data: dict, *, draft: bool) -> bytes:
         """The amendment as PDF; ``draft``: marked as a draft (projet) on every page."""
+        ...
+
+    def freeze(self, amendment: Amendment, data: dict, parties: list[AmendmentParty]) -> str:
+        """Draw up and freeze the document the concerned ``parties`` sign; its SHA-256."""
+        ...
+
+    def sign(self, *, task: Task, party: AmendmentParty, ip_address: str, user_agent: str) -> dict:
+        """Apply the party's signature; returns its evidence (JSON-ready, for the history)."""
+        ...
+
+    def seal(self, amendment: Amendment) -> str:
+        """Accord's seal closes the signed document; returns the sealed file's SHA-256."""
+        ...
+
+    def void(self, amendment: Amendment, *, reason: str) -> int:
+        """The version's document and signatures no longer count; how many signatures were."""
+        ...
+
+    def frozen_pdf(self, amendment: Amendment) -> bytes | None:
+        """The frozen document as signed so far (sealed once signed); None before."""
         ...
 
 

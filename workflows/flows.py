@@ -21,8 +21,14 @@ from .history import UnitOfWork, unit_of
 from .models import (
     Action,
     ActionStatus,
+    Amendment,
+    AmendmentChange,
+    AmendmentParty,
+    AmendmentPartyStatus,
+    AmendmentStatus,
     AnnualReview,
     AnnualReviewStatus,
+    ChangeReview,
     CommitteeVote,
     Contract,
     ContractStatus,
@@ -34,6 +40,7 @@ from .models import (
     TaskDecision,
     TaskKind,
     TaskStatus,
+    User,
     WorkingGroup,
 )
 from .nodes import Conclude, ForEach, Gather, HumanTask, contract_lock
@@ -591,10 +598,419 @@ class AnnualReviewFlow(flow.Flow):
         )
 
 
+def _amendment(activation: Activation) -> Amendment:
+    amendment = Amendment.objects.get(pk=activation.process.data["amendment"])
+    amendment.contract = _contract(activation)
+    return amendment
+
+
+class AmendmentChangeReviewFlow(flow.Flow):
+    """Review of a sheet an amendment adds or modifies
+
+    As an action sheet's review: each lead of the working group the proposed sheet names
+    reviews the proposal; all approve, it is approved; one asks for changes, the others'
+    reviews are cancelled and the amendment's pilot of the sheet (else its first coordinator)
+    revises it; resubmitting reopens the review for every lead. The last proposal approved
+    moves the amendment on to its committee.
+    """
+
+    process_class = Process
+    task_class = Task
+    lock_impl = contract_lock
+
+    start = (
+        flow.StartHandle(this.begin)
+        .Next(this.review_by_leads)
+        .Annotation(title=_("Review of the proposal launched"))
+    )
+    review_by_leads = (
+        ForEach(this.leads).Next(this.review).Annotation(title=_("One review per lead"))
+    )
+    review = (
+        HumanTask(TaskKind.REVIEW, this.assign_review)
+        .Next(this.reviewed)
+        .Annotation(title=_("Review by a lead"))
+    )
+    reviewed = (
+        Gather(continue_on_condition=this.changes_requested_in_round)
+        .Next(this.conclude_review)
+        .Annotation(title=_("Reviews in"))
+    )
+    conclude_review = (
+        Conclude(this.fire_review_outcome)
+        .Then(this.end)
+        .Else(this.revise)
+        .Annotation(title=_("Approved by every lead?"))
+    )
+    revise = (
+        HumanTask(TaskKind.REVISION, this.assign_revision)
+        .Next(this.resubmit)
+        .Annotation(title=_("Revision of the proposal"))
+    )
+    resubmit = (
+        flow.Function(this.fire_resubmit)
+        .Next(this.review_by_leads)
+        .Annotation(title=_("Sent back for review"))
+    )
+    end = flow.End().Annotation(title=_("Approved"))
+
+    def begin(
+        self, activation: Activation, *, change: AmendmentChange, unit: UnitOfWork
+    ) -> Process:
+        activation.process.contract = unit.contract
+        unit.drive(activation.process)
+        activation.process.contract_version = unit.contract.version
+        activation.process.data = {"amendment": change.amendment_id, "change": change.pk}
+        return activation.process
+
+    def _change(self, activation: Activation) -> AmendmentChange:
+        change = AmendmentChange.objects.select_related("amendment").get(
+            pk=activation.process.data["change"]
+        )
+        change.amendment.contract = _contract(activation)
+        return change
+
+    def leads(self, activation: Activation) -> list[dict[str, Any]]:
+        change = self._change(activation)
+        group_code = change.content.get("working_group")
+        group = _contract(activation).working_groups.filter(code=group_code).first()
+        lead_ids = (
+            list(
+                WorkingGroup.leads.through.objects.filter(workinggroup_id=group.pk)
+                .order_by("pk")
+                .values_list("user_id", flat=True)
+            )
+            if group is not None
+            else []
+        )
+        return [{"assignee": lead_id} for lead_id in lead_ids]
+
+    def _assignment(self, activation: Activation, assignee_id: int) -> Assignment:
+        return Assignment(
+            assignee_id=assignee_id,
+            amendment_id=activation.process.data["amendment"],
+            amendment_change_id=activation.process.data["change"],
+        )
+
+    def assign_review(self, activation: Activation, data: dict) -> Assignment:
+        return self._assignment(activation, data["assignee"])
+
+    def changes_requested_in_round(self, activation: Activation, active_tasks) -> bool:
+        if activation.arrived is not None:
+            return activation.arrived.decision == TaskDecision.REQUEST_CHANGES
+        return activation.task.previous.filter(
+            status=TaskStatus.DONE, decision=TaskDecision.REQUEST_CHANGES
+        ).exists()
+
+    def fire_review_outcome(self, activation: Activation) -> bool:
+        """Approve the proposal, or send it back for revision; True when approved."""
+        arrived = activation.arrived
+        if arrived is not None:
+            decisive = arrived if arrived.decision == TaskDecision.REQUEST_CHANGES else None
+        else:
+            decisive = (
+                Task.objects.filter(
+                    leading__leading=activation.task,
+                    status=TaskStatus.DONE,
+                    decision=TaskDecision.REQUEST_CHANGES,
+                )
+                .select_related("owner", "on_behalf_of")
+                .order_by("finished")
+                .first()
+            )
+        unit = _unit(activation)
+        change = self._change(activation)
+        if decisive:
+            transitions.amendment_change_reviewed(
+                unit,
+                change,
+                ChangeReview.CHANGES_REQUESTED,
+                actor=decisive.owner,
+                on_behalf_of=decisive.on_behalf_of,
+                comment=decisive.comment,
+            )
+            return False
+        transitions.amendment_change_reviewed(unit, change, ChangeReview.APPROVED, actor=None)
+        self._wake_amendment_flow(unit, change.amendment)
+        return True
+
+    def assign_revision(self, activation: Activation, data: dict) -> Assignment:
+        change = self._change(activation)
+        contract = _contract(activation)
+        pilot = User.objects.filter(username=change.content.get("pilot") or "").first()
+        coordinators = contract.coordinators.through.objects.filter(contract_id=contract.pk)
+        if pilot is None or not contract.coordinators.filter(pk=pilot.pk).exists():
+            # The proposal is the coordinators' to write (only they edit an amendment).
+            assignee = coordinators.order_by("pk").values_list("user_id", flat=True)[0]
+        else:
+            assignee = pilot.pk
+        return self._assignment(activation, assignee)
+
+    def fire_resubmit(self, activation: Activation) -> None:
+        revision = _previous_task(activation)
+        transitions.amendment_change_reviewed(
+            _unit(activation),
+            self._change(activation),
+            ChangeReview.REVIEW,
+            actor=revision.owner,
+            on_behalf_of=revision.on_behalf_of,
+            comment=revision.comment,
+        )
+
+    def _wake_amendment_flow(self, unit: UnitOfWork, amendment: Amendment) -> None:
+        """The last proposal approved moves the amendment on to its committee."""
+        if amendment.changes.exclude(review_status=ChangeReview.APPROVED).exists():
+            return
+        waiting = Task.objects.filter(
+            process__contract_id=unit.contract.pk,
+            process__flow_class=AmendmentFlow,
+            flow_task=AmendmentFlow.await_reviews,
+            status=TaskStatus.NEW,
+        ).first()
+        if waiting is not None:
+            AmendmentFlow.await_reviews.run(waiting, unit=unit)
+
+
+class AmendmentFlow(flow.Flow):
+    """Approval of an amendment
+
+    One process per amendment round (its version): the sheets it adds or modifies are
+    reviewed by their working groups' leads (``AmendmentChangeReviewFlow``), the steering
+    committee votes on it (the contract's vote rules: quorum, majority, decided early), a
+    coordinator records the council's deliberation (which freezes the amendment's document
+    with a field per concerned party), then the concerned parties sign, order group by order
+    group. A mandatory decline, or the committee's rejection, ends the round with the
+    amendment back to draft; once signed, the verb that decided the last signature
+    consolidates the amendment into the contract (``services.consolidation``).
+
+    A flow, as the contract's and the annual review's: the amendment's tasks are the same
+    parallel human tasks, and get the same exactly-once completion, absences, suspension and
+    reminders; its nodes fire the amendment's transitions through ``workflows.transitions``.
+    """
+
+    process_class = Process
+    task_class = Task
+    lock_impl = contract_lock
+
+    start = (
+        flow.StartHandle(this.begin)
+        .Next(this.start_change_reviews)
+        .Annotation(title=_("Amendment's review launched"))
+    )
+    start_change_reviews = (
+        flow.Function(this.launch_change_reviews)
+        .Next(this.any_review)
+        .Annotation(title=_("Reviews of the sheets added or modified"))
+    )
+    any_review = (
+        flow.If(this.has_reviews)
+        .Then(this.await_reviews)
+        .Else(this.open_committee)
+        .Annotation(title=_("Any sheet to review?"))
+    )
+    await_reviews = (
+        flow.Handle(this.reviews_in)
+        .Next(this.open_committee)
+        .Annotation(title=_("Every proposal approved"))
+    )
+    open_committee = (
+        flow.Function(this.fire_open_committee)
+        .Next(this.call_votes)
+        .Annotation(title=_("Committee vote opened"))
+    )
+    call_votes = (
+        ForEach(this.committee_members).Next(this.vote).Annotation(title=_("One vote per member"))
+    )
+    vote = (
+        HumanTask(TaskKind.VOTE, this.assign_vote)
+        .Next(this.votes_in)
+        .Annotation(title=_("Vote of a member"))
+    )
+    votes_in = (
+        Gather(continue_on_condition=this.vote_is_decided)
+        .Next(this.count_votes)
+        .Annotation(title=_("Vote decided"))
+    )
+    count_votes = (
+        flow.Function(this.fire_vote_outcome)
+        .Next(this.validated)
+        .Annotation(title=_("Outcome of the vote"))
+    )
+    validated = (
+        flow.If(this.is_validated)
+        .Then(this.await_deliberation)
+        .Else(this.rejected)
+        .Annotation(title=_("Validated by the committee?"))
+    )
+    await_deliberation = (
+        flow.Handle(this.deliberation_recorded)
+        .Next(this.call_signatories)
+        .Annotation(title=_("Council deliberation recorded, document frozen"))
+    )
+    call_signatories = (
+        ForEach(this.next_parties)
+        .Next(this.sign)
+        .Annotation(title=_("Next concerned parties, by order"))
+    )
+    sign = (
+        HumanTask(TaskKind.SIGNATURE, this.assign_signature)
+        .Next(this.signatures_in)
+        .Annotation(title=_("Signature"))
+    )
+    signatures_in = (
+        Gather(continue_on_condition=this.mandatory_decline)
+        .Next(this.conclude_signatures)
+        .Annotation(title=_("Signatures of the order group in"))
+    )
+    conclude_signatures = (
+        flow.Function(this.fire_signing_outcome)
+        .Next(this.signing_outcome)
+        .Annotation(title=_("Signatures collected"))
+    )
+    signing_outcome = (
+        flow.Switch()
+        .Case(this.back_to_draft, this.amendment_is_draft)
+        .Case(this.call_signatories, this.signatures_pending)
+        .Default(this.signed)
+        .Annotation(title=_("Next step of the signing"))
+    )
+    signed = flow.End().Annotation(title=_("Signed"))
+    back_to_draft = flow.End().Annotation(title=_("Back to draft"))
+    rejected = flow.End().Annotation(title=_("Rejected by the committee: back to draft"))
+
+    def begin(self, activation: Activation, *, amendment: Amendment, unit: UnitOfWork) -> Process:
+        activation.process.contract = unit.contract
+        unit.drive(activation.process)
+        activation.process.contract_version = unit.contract.version
+        activation.process.data = {"amendment": amendment.pk, "version": amendment.version}
+        return activation.process
+
+    def launch_change_reviews(self, activation: Activation) -> None:
+        unit = _unit(activation)
+        for change in (
+            _amendment(activation).changes.filter(review_status=ChangeReview.REVIEW).order_by("pk")
+        ):
+            AmendmentChangeReviewFlow.start.run(change=change, unit=unit)
+
+    def has_reviews(self, activation: Activation) -> bool:
+        return _amendment(activation).changes.exclude(review_status=ChangeReview.APPROVED).exists()
+
+    def reviews_in(self, activation: Activation, *, unit: UnitOfWork) -> None:
+        unit.drive(activation.process)
+
+    def fire_open_committee(self, activation: Activation) -> None:
+        amendment = _amendment(activation)
+        transitions.amendment_open_committee(_unit(activation), amendment)
+        vote = _new_vote(_contract(activation), amendment=amendment)
+        activation.process.data["vote"] = vote.pk
+        activation.process.save(update_fields=["data"])
+
+    def _current_vote(self, activation: Activation) -> CommitteeVote:
+        return CommitteeVote.objects.get(pk=activation.process.data["vote"])
+
+    def committee_members(self, activation: Activation) -> list[dict[str, Any]]:
+        return _committee_members(activation)
+
+    def assign_vote(self, activation: Activation, data: dict) -> Assignment:
+        return Assignment(
+            assignee_id=data["assignee"],
+            committee_vote_id=data["committee_vote"],
+            amendment_id=activation.process.data["amendment"],
+        )
+
+    def vote_is_decided(self, activation: Activation, active_tasks) -> bool:
+        return _vote_is_decided(self._current_vote(activation), active_tasks)
+
+    def fire_vote_outcome(self, activation: Activation) -> None:
+        transitions.amendment_vote_conclude(
+            _unit(activation), _amendment(activation), vote=self._current_vote(activation)
+        )
+
+    def is_validated(self, activation: Activation) -> bool:
+        return self._current_vote(activation).outcome == CommitteeVote.Outcome.VALIDATED
+
+    def deliberation_recorded(self, activation: Activation, *, unit: UnitOfWork) -> None:
+        """Woken by the coordinator's ``record_deliberation``, inside its unit of work."""
+        unit.drive(activation.process)
+
+    def _parties(self, activation: Activation):
+        return AmendmentParty.objects.filter(
+            amendment_id=activation.process.data["amendment"],
+            amendment_version=activation.process.data["version"],
+        )
+
+    def next_parties(self, activation: Activation) -> list[dict[str, Any]]:
+        """The pending concerned parties of the lowest order: they sign in parallel."""
+        pending = self._parties(activation).filter(status=AmendmentPartyStatus.PENDING)
+        first = pending.order_by("order", "pk").first()
+        if first is None:
+            return []
+        return [
+            {"party": pk} for pk in pending.filter(order=first.order).values_list("pk", flat=True)
+        ]
+
+    def assign_signature(self, activation: Activation, data: dict) -> Assignment:
+        party = AmendmentParty.objects.only("signer_id", "represented_by_id").get(pk=data["party"])
+        amendment_id = activation.process.data["amendment"]
+        if party.represented_by_id:
+            return Assignment(
+                assignee_id=party.represented_by_id,
+                on_behalf_of_id=party.signer_id,
+                amendment_id=amendment_id,
+                amendment_party_id=party.pk,
+            )
+        return Assignment(
+            assignee_id=party.signer_id, amendment_id=amendment_id, amendment_party_id=party.pk
+        )
+
+    def mandatory_decline(self, activation: Activation, active_tasks) -> bool:
+        return (
+            self._parties(activation)
+            .filter(kind=SignatoryKind.MANDATORY, status=AmendmentPartyStatus.DECLINED)
+            .exists()
+        )
+
+    def fire_signing_outcome(self, activation: Activation) -> None:
+        amendment = _amendment(activation)
+        parties = self._parties(activation)
+        declined = (
+            parties.filter(kind=SignatoryKind.MANDATORY, status=AmendmentPartyStatus.DECLINED)
+            .select_related("organisation", "signer")
+            .order_by("-decided_at")
+            .first()
+        )
+        unit = _unit(activation)
+        if declined is not None:
+            task = (
+                Task.objects.filter(amendment_party=declined, decision=TaskDecision.DECLINE)
+                .select_related("owner")
+                .order_by("-finished")
+                .first()
+            )
+            assert task is not None  # the decline's own task
+            assert task.owner is not None
+            transitions.amendment_return_to_draft(
+                unit, amendment, party=declined, actor=task.owner, reason=task.comment
+            )
+        elif not parties.filter(status=AmendmentPartyStatus.PENDING).exists():
+            transitions.amendment_complete_signing(unit, amendment)
+
+    def _status(self, activation: Activation) -> str:
+        return Amendment.objects.values_list("status", flat=True).get(
+            pk=activation.process.data["amendment"]
+        )
+
+    def amendment_is_draft(self, activation: Activation) -> bool:
+        return self._status(activation) == AmendmentStatus.DRAFT
+
+    def signatures_pending(self, activation: Activation) -> bool:
+        return self._status(activation) == AmendmentStatus.SIGNING
+
+
 # The actions whose pilots report in an annual review: those neither done nor abandoned.
 ANNUAL_REPORT_STATES = (ActionStatus.VALIDATED, ActionStatus.IN_PROGRESS)
 
-FLOWS = (ContractFlow, ActionReviewFlow, AnnualReviewFlow)
+FLOWS = (ContractFlow, ActionReviewFlow, AnnualReviewFlow, AmendmentFlow, AmendmentChangeReviewFlow)
 
 # The words of each decision, for the pages and the API.
 DECISION_LABELS = {decision.value: decision.label for decision in TaskDecision}

@@ -21,15 +21,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django_fsm import ConcurrentTransition
 
-from .documents import annual_reports, contract_documents
+from .documents import amendment_documents, annual_reports, contract_documents
 from .errors import ApplicationError, Conflict
 from .history import UnitOfWork
 from .models import (
     Action,
     ActionStatus,
     Amendment,
+    AmendmentChangeKind,
+    AmendmentParty,
+    AmendmentPartyStatus,
     AnnualReview,
     AnnualReviewStatus,
+    ChangeReview,
     CommitteeVote,
     Contract,
     HistoryEvent,
@@ -483,3 +487,210 @@ def action_resubmit(
     """The pilot sends the revised sheet back to review."""
     fire(unit, action, "resubmit", actor=actor, on_behalf_of=on_behalf_of, comment=comment)
     return action
+
+
+# --- An amendment's circuit (AmendmentFlow's steps, and the coordinator's) ------------------
+
+
+def amendment_fire(
+    unit: UnitOfWork,
+    amendment: Amendment,
+    name: str,
+    *,
+    actor: User | None,
+    on_behalf_of: User | None = None,
+    comment: str = "",
+    data: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> tuple[str, str]:
+    """Fire transition ``name`` of an amendment of the unit's contract (through ``_apply``,
+    as every transition), save it and record it in the contract's history as an
+    ``amendment_transition`` naming the amendment. Returns (source, target)."""
+    amendment.contract = unit.contract
+    source, target = _apply(amendment, name, **kwargs)
+    try:
+        amendment.save()
+    except ConcurrentTransition as exc:
+        raise Conflict(_(CHANGED_MEANWHILE)) from exc
+    unit.record(
+        event=HistoryEvent.AMENDMENT_TRANSITION,
+        actor=actor,
+        on_behalf_of=on_behalf_of,
+        name=name,
+        from_state=source,
+        to_state=target,
+        comment=comment,
+        data={"amendment": amendment.number, "version": amendment.version, **(data or {})},
+    )
+    return source, target
+
+
+def amendment_launch_review(unit: UnitOfWork, amendment: Amendment, *, actor: User) -> list[str]:
+    """The review opens on the sheets the amendment adds or modifies (a removal is the
+    committee's to judge); returns their codes, whose leads get a review task."""
+    amendment_fire(unit, amendment, "launch_review", actor=actor)
+    reviewed = amendment.changes.exclude(kind=AmendmentChangeKind.REMOVED)
+    reviewed.update(review_status=ChangeReview.REVIEW)
+    amendment.changes.filter(kind=AmendmentChangeKind.REMOVED).update(
+        review_status=ChangeReview.APPROVED
+    )
+    return list(reviewed.order_by("pk").values_list("code", flat=True))
+
+
+def amendment_open_committee(unit: UnitOfWork, amendment: Amendment) -> None:
+    """Every proposal reviewed is approved: the steering committee votes on the amendment."""
+    amendment_fire(unit, amendment, "open_committee", actor=None)
+
+
+def amendment_vote_conclude(
+    unit: UnitOfWork, amendment: Amendment, *, vote: CommitteeVote
+) -> CommitteeVote:
+    """Record the committee's outcome on the amendment: validated, its deliberation opens;
+    rejected, the amendment goes back to draft (version + 1) for its coordinators."""
+    approvals, rejections = vote.tally()
+    open_votes = vote.tasks.filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD]).count()
+    outcome = vote.outcome_when(approvals, rejections, open_votes=open_votes)
+    assert outcome is not None  # concluded once decided (the flow's vote_is_decided)
+    vote.outcome, vote.approvals, vote.rejections = outcome, approvals, rejections
+    vote.decided_at = timezone.now()
+    vote.save(update_fields=["outcome", "approvals", "rejections", "decided_at"])
+    unit.record(
+        event=HistoryEvent.VOTE_DECIDED,
+        actor=vote.closed_by,
+        name=vote.outcome,
+        data={
+            "amendment": amendment.number,
+            "round": vote.round,
+            "approvals": approvals,
+            "rejections": rejections,
+            "quorum": vote.quorum,
+            "members": vote.members,
+            "closed_by_chair": vote.closed_by_id is not None,
+        },
+    )
+    if outcome == CommitteeVote.Outcome.VALIDATED:
+        amendment_fire(unit, amendment, "committee_validate", actor=None)
+    else:
+        amendment_fire(unit, amendment, "committee_reject", actor=None)
+        amendment.changes.update(review_status=ChangeReview.PENDING)
+    return vote
+
+
+def amendment_record_deliberation(
+    unit: UnitOfWork,
+    amendment: Amendment,
+    *,
+    actor: User,
+    number: str,
+    date: datetime.date,
+    document_data: dict[str, Any],
+    parties: list[AmendmentParty],
+) -> None:
+    """The council approved the amendment: its document is frozen with a field per
+    concerned party (``parties``, frozen by the caller) and the seal's; signing opens."""
+    number = check_deliberation(number, date)
+    amendment.document_data = document_data
+    document_sha256 = amendment_documents().freeze(amendment, document_data, parties)
+    amendment_fire(
+        unit,
+        amendment,
+        "record_deliberation",
+        actor=actor,
+        data={
+            "number": number,
+            "date": date,
+            "document_sha256": document_sha256,
+            "concerned": [party.organisation.code for party in parties],
+        },
+        number=number,
+        date=date,
+        document_sha256=document_sha256,
+    )
+
+
+def amendment_complete_signing(unit: UnitOfWork, amendment: Amendment) -> None:
+    """Every mandatory concerned party signed and every associated one answered: Accord's
+    seal closes the amendment's document, and the amendment is signed (the verb consolidates
+    it into the contract in the same unit)."""
+    sealed_sha256 = amendment_documents().seal(amendment)
+    amendment_fire(
+        unit,
+        amendment,
+        "complete_signing",
+        actor=None,
+        data={"document_sha256": amendment.document_sha256, "sealed_pdf_sha256": sealed_sha256},
+    )
+
+
+def amendment_return_to_draft(
+    unit: UnitOfWork, amendment: Amendment, *, party: AmendmentParty, actor: User, reason: str
+) -> None:
+    """A mandatory concerned party declined: the amendment (not the contract) goes back to
+    draft as version + 1, its document and the signatures on it voided by name."""
+    amendment_documents().void(amendment, reason=reason)
+    signed = list(
+        amendment.parties.filter(
+            amendment_version=amendment.version, status=AmendmentPartyStatus.SIGNED
+        )
+        .order_by("order", "pk")
+        .values_list("organisation__code", "kind", "signer__username")
+    )
+    amendment_fire(
+        unit,
+        amendment,
+        "return_to_draft",
+        actor=actor,
+        on_behalf_of=party.signer if party.represented_by_id else None,
+        comment=reason,
+        data={
+            "declined_by": party.organisation.code,
+            "voided_signatures": [code for code, _kind, _signer in signed],
+        },
+    )
+    unit.record_many(
+        {
+            "event": HistoryEvent.SIGNATURE_VOIDED,
+            "name": kind,
+            "data": {
+                "amendment": amendment.number,
+                "organisation": code,
+                "signer": signer,
+                "declined_by": party.organisation.code,
+            },
+        }
+        for code, kind, signer in signed
+    )
+    amendment.changes.update(review_status=ChangeReview.PENDING)
+
+
+def amendment_change_reviewed(
+    unit: UnitOfWork,
+    change: Any,
+    outcome: str,
+    *,
+    actor: User | None,
+    on_behalf_of: User | None = None,
+    comment: str = "",
+) -> None:
+    """A proposal's review moves on: ``approved`` by every lead, ``changes_requested`` by
+    one (a comment says which), ``review`` again once revised and resubmitted."""
+    if outcome == ChangeReview.CHANGES_REQUESTED and not (comment or "").strip():
+        raise ApplicationError(_("A comment is required to request changes."))
+    source = change.review_status
+    change.review_status = outcome
+    change.save(update_fields=["review_status"])
+    unit.record(
+        event=HistoryEvent.AMENDMENT_CHANGED,
+        actor=actor,
+        on_behalf_of=on_behalf_of,
+        name=f"review_{outcome}",
+        from_state=source,
+        to_state=outcome,
+        comment=comment,
+        data={
+            "amendment": change.amendment.number,
+            "change": change.kind,
+            "code": change.code,
+            "version": change.version,
+        },
+    )

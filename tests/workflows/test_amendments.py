@@ -7,14 +7,16 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
+from signatures.selectors import document_verify
 from tests.factories import (
+    PASSWORD,
     ActionFactory,
     FundingLineFactory,
     OrganisationFactory,
     SignatoryFactory,
     UserFactory,
 )
-from tests.flows import walk_to_signed
+from tests.flows import open_tasks, walk_to_signed
 from tests.signatures.pdf import pdf_text
 from workflows.models import (
     Action,
@@ -23,6 +25,7 @@ from workflows.models import (
     HistoryEntry,
     HistoryEvent,
     SignatoryKind,
+    TaskKind,
     User,
 )
 
@@ -440,3 +443,255 @@ def test_a_proposed_sheet_is_written_with_the_sheets_form(signed, browser):
     assert change.content["title"] == "Maison de santé, deux sites"
     assert change.content["funding"] == [{"funder": "DEP", "amount": "12500.50"}]
     assert Action.objects.get(contract=signed, code="A1").title == "Maison de santé"
+
+
+# --- The circuit (issue 14, item 3, second step) ---------------------------------------------
+
+
+def decided(task, decision="approve", **fields):
+    """A task decided through the API by whoever holds it."""
+    body = {"decision": decision, **fields}
+    if decision == "sign":
+        body.update(password=PASSWORD, consent=True)
+    response = client_for(task.owner).post(
+        f"/api/v1/tasks/{task.pk}/decision/", body, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    return response
+
+
+def transition(client, contract, name, body=None, number=1):
+    return client.post(
+        url(contract, f"amendments/{number}/transitions/{name}/"), body or {}, format="json"
+    )
+
+
+def amendment_with_three_changes(client, contract):
+    """A1's funding raised, A2 renamed, A3 added with the CPAM (associated) as its partner."""
+    opened(client, contract)
+    a1 = Action.objects.get(contract=contract, code="A1")
+    for code, change in (
+        ("A1", {"funding": [{"funder": "DEP", "amount": "15000.00"}]}),
+        ("A2", {"title": "Prévention renforcée"}),
+    ):
+        version = client.get(url(contract, f"actions/{code}/?amendment=1")).json()["version"]
+        response = client.patch(
+            url(contract, f"actions/{code}/?amendment=1"),
+            {"version": version, **change},
+            format="json",
+        )
+        assert response.status_code == 200, response.json()
+    added = client.post(
+        url(contract, "actions/?amendment=1"),
+        {
+            "theme": a1.theme.code,
+            "code": "A3",
+            "title": "Télémédecine",
+            "objective": "Téléconsultations en pharmacie",
+            "pilot": a1.pilot.username,
+            "working_group": a1.working_group.code,
+            "partners": ["CPAM"],
+            "funding": [{"funder": "DEP", "amount": "5000.00", "year": 2026}],
+            "indicators": [],
+        },
+        format="json",
+    )
+    assert added.status_code == 201, added.json()
+
+
+def test_launching_an_amendment_without_change_or_twice_is_refused(signed, as_coordinator):
+    opened(as_coordinator, signed)
+
+    assert transition(as_coordinator, signed, "launch_review").status_code == 409
+    as_coordinator.patch(url(signed, "amendments/1/"), {"period_end": "2031-12-31"}, format="json")
+    signer = signed.signatories.first().signer
+    assert transition(client_for(signer), signed, "launch_review").status_code == 403
+    assert transition(as_coordinator, signed, "launch_review").status_code == 200
+    assert transition(as_coordinator, signed, "launch_review").status_code == 409
+    assert transition(as_coordinator, signed, "record_deliberation").status_code == 409
+
+
+def test_the_amendment_s_circuit_from_review_to_consolidation(signed, as_coordinator):
+    signed_document = as_coordinator.get(url(signed, "document/")).content
+    amendment_with_three_changes(as_coordinator, signed)
+
+    launched = transition(as_coordinator, signed, "launch_review")
+    assert launched.status_code == 200, launched.json()
+    assert launched.json()["status"] == "review"
+    reviews = open_tasks(signed, TaskKind.REVIEW)
+    # Only the three proposals are reviewed, each by the two leads of its working group.
+    assert sorted({t.amendment_change.code for t in reviews}) == ["A1", "A2", "A3"]
+    assert all(t.action_id is None for t in reviews)
+    # A lead asks for changes on A2: its coordinator revises the proposal and resubmits it.
+    a2_review = next(t for t in reviews if t.amendment_change.code == "A2")
+    decided(a2_review, "request_changes", comment="Préciser le public")
+    (revision,) = open_tasks(signed, TaskKind.REVISION)
+    assert revision.amendment_change.code == "A2"
+    version = as_coordinator.get(url(signed, "actions/A2/?amendment=1")).json()["version"]
+    revised = as_coordinator.patch(
+        url(signed, "actions/A2/?amendment=1"),
+        {"version": version, "target_public": "Jeunes de 16 à 25 ans"},
+        format="json",
+    )
+    assert revised.status_code == 200, revised.json()
+    decided(revision, "resubmit")
+    while tasks := open_tasks(signed, TaskKind.REVIEW):
+        decided(tasks[0])
+    assert amendment_read(as_coordinator, signed)["status"] == "committee"
+    while tasks := open_tasks(signed, TaskKind.VOTE):
+        assert tasks[0].amendment.number == 1
+        decided(tasks[0])
+    assert amendment_read(as_coordinator, signed)["status"] == "deliberation"
+
+    recorded = transition(
+        as_coordinator,
+        signed,
+        "record_deliberation",
+        {"number": "DEL-2026-12", "date": "2026-01-15"},
+    )
+    assert recorded.status_code == 200, recorded.json()
+    body = recorded.json()
+    assert body["status"] == "signing"
+    assert body["document_sha256"]
+    concern = {s["organisation"]: (s["concerned"], s["status"]) for s in body["signatories"]}
+    mandatory = signed.signatories.get(kind=SignatoryKind.MANDATORY).organisation.code
+    assert concern == {
+        mandatory: (True, "pending"),
+        "CPAM": (True, "pending"),
+        "MSA": (False, "not_concerned"),
+    }
+    signing = open_tasks(signed, TaskKind.SIGNATURE)
+    # Exactly the concerned parties are asked to sign.
+    assert sorted(t.amendment_party.organisation.code for t in signing) == sorted(
+        [mandatory, "CPAM"]
+    )
+    detail = client_for(signing[0].owner).get(f"/api/v1/tasks/{signing[0].pk}/").json()
+    assert detail["amendment"]["number"] == 1
+    assert detail["amendment"]["party"] == signing[0].amendment_party.organisation.code
+    assert detail["document_sha256"] == body["document_sha256"]
+    while tasks := open_tasks(signed, TaskKind.SIGNATURE):
+        decided(tasks[0], "sign")
+
+    body = amendment_read(as_coordinator, signed)
+    assert body["status"] == "signed"
+    # What it changed, as its frozen document says (the contract includes it now).
+    assert body["changes"]["added"] == ["A3"]
+    assert sorted(m["code"] for m in body["changes"]["modified"]) == ["A1", "A2"]
+    assert body["funding"] == {
+        "before": "10000.00",
+        "after": "20000.00",
+        "by_funder": [{"funder": "DEP", "before": "10000.00", "after": "20000.00"}],
+    }
+    assert {s["organisation"]: s["status"] for s in body["signatories"]} == {
+        mandatory: "signed",
+        "CPAM": "signed",
+        "MSA": "not_concerned",
+    }
+    pdf = as_coordinator.get(url(signed, "amendments/1/document/")).content
+    check = document_verify(pdf)
+    assert check.ok, check
+    assert [s.field_name for s in check.signatures] == [
+        f"signature-{mandatory}",
+        "signature-CPAM",
+        "accord-seal",
+    ]
+    # The contract in force includes the amendment; its own signed document is unchanged.
+    assert as_coordinator.get(url(signed, "document/")).content == signed_document
+    a1 = Action.objects.get(contract=signed, code="A1")
+    a2 = Action.objects.get(contract=signed, code="A2")
+    a3 = Action.objects.get(contract=signed, code="A3")
+    assert [str(line.amount) for line in a1.funding_lines.all()] == ["15000.00"]
+    assert a2.title == "Prévention renforcée"
+    assert a2.target_public == "Jeunes de 16 à 25 ans"
+    assert a3.status == "validated"
+    assert list(a3.partners.values_list("code", flat=True)) == ["CPAM"]
+    assert list(a1.versions.values_list("number", flat=True).order_by("number")) == [1, 2]
+    assert a1.versions.get(number=1).content["funding"][0]["amount"] == "10000.00"
+    assert a1.versions.get(number=2).content["funding"][0]["amount"] == "15000.00"
+    assert list(a3.versions.values_list("number", flat=True)) == [1]
+    verified = as_coordinator.get(url(signed, "history/verify/")).json()
+    assert verified["valid"] is True
+    names = list(
+        HistoryEntry.objects.filter(contract=signed, event=HistoryEvent.AMENDMENT_TRANSITION)
+        .order_by("seq")
+        .values_list("name", flat=True)
+    )
+    assert names == [
+        "launch_review",
+        "open_committee",
+        "committee_validate",
+        "record_deliberation",
+        "complete_signing",
+    ]
+    assert HistoryEntry.objects.filter(
+        contract=signed, event=HistoryEvent.AMENDMENT_CONSOLIDATED
+    ).exists()
+    # Another amendment may be opened now.
+    assert as_coordinator.post(url(signed, "amendments/"), {}, format="json").status_code == 201
+
+
+def test_a_mandatory_decline_sends_the_amendment_back_to_draft(signed, as_coordinator):
+    amendment_with_three_changes(as_coordinator, signed)
+    transition(as_coordinator, signed, "launch_review")
+    while tasks := open_tasks(signed, TaskKind.REVIEW):
+        decided(tasks[0])
+    while tasks := open_tasks(signed, TaskKind.VOTE):
+        decided(tasks[0])
+    transition(
+        as_coordinator, signed, "record_deliberation", {"number": "D-1", "date": "2026-01-15"}
+    )
+    mandatory = next(
+        t
+        for t in open_tasks(signed, TaskKind.SIGNATURE)
+        if t.amendment_party.kind == SignatoryKind.MANDATORY
+    )
+
+    decided(mandatory, "decline", comment="Montants à revoir")
+
+    body = amendment_read(as_coordinator, signed)
+    assert body["status"] == "draft"
+    assert body["version"] == 2
+    assert not open_tasks(signed, TaskKind.SIGNATURE)
+    signed.refresh_from_db()
+    assert signed.status == "signed"
+    assert sorted(signed.actions.values_list("code", flat=True)) == ["A1", "A2"]
+    # Written again, it goes round once more.
+    assert transition(as_coordinator, signed, "launch_review").status_code == 200
+
+
+def test_the_amendment_s_pages_show_its_circuit_and_its_tasks(signed, coordinator, client):
+    as_coordinator = client_for(coordinator)
+    amendment_with_three_changes(as_coordinator, signed)
+    client.force_login(coordinator)
+    page = f"/contrats/{signed.pk}/avenants/1/"
+
+    launched = client.post(page, {"part": "launch"})
+    assert launched.status_code == 302
+    body = client.get(page).content.decode()
+    assert 'aria-current="step"' in body
+    review = next(t for t in open_tasks(signed, TaskKind.REVIEW) if t.amendment_change.code == "A1")
+    client.force_login(review.owner)
+    task_page = client.get(f"/taches/{review.pk}/").content.decode()
+    # The proposal before → after, and the amendment's page and PDF linked.
+    assert "<del>" in task_page
+    assert "<ins>" in task_page
+    assert f"/contrats/{signed.pk}/avenants/1/" in task_page
+    while tasks := open_tasks(signed, TaskKind.REVIEW):
+        decided(tasks[0])
+    (vote,) = open_tasks(signed, TaskKind.VOTE)[:1]
+    client.force_login(vote.owner)
+    assert client.get(f"/taches/{vote.pk}/").status_code == 200
+    while tasks := open_tasks(signed, TaskKind.VOTE):
+        decided(tasks[0])
+    client.force_login(coordinator)
+    recorded = client.post(
+        page,
+        {"part": "deliberation", "deliberation-number": "D-7", "deliberation-date": "2026-01-15"},
+    )
+    assert recorded.status_code == 302, recorded.content.decode()[:2000]
+    signature = open_tasks(signed, TaskKind.SIGNATURE)[0]
+    client.force_login(signature.owner)
+    signature_page = client.get(f"/taches/{signature.pk}/")
+    assert signature_page.status_code == 200
+    amendment = Amendment.objects.get(contract=signed)
+    assert amendment.document_sha256[:8] in signature_page.content.decode()

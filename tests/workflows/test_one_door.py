@@ -31,6 +31,7 @@ from workflows.models import (
     COORDINATOR_TRANSITIONS,
     FOLLOW_UP_TRANSITIONS,
     Action,
+    Amendment,
     Contract,
     ContractStatus,
     TaskKind,
@@ -45,7 +46,7 @@ def every_transition() -> set[tuple[str, str]]:
     """(model, transition) for every transition the models declare, from any state."""
     return {
         (model.__name__, transition.name)
-        for model in (Contract, Action)
+        for model in (Contract, Action, Amendment)
         for transition in model._meta.get_field("status").get_all_transitions(model)
     }
 
@@ -77,7 +78,7 @@ def test_the_tracer_sees_a_transition_fired_behind_the_services_back(contract):
 
 def test_every_transition_is_fired_through_the_one_door(coordinator):
     contract = ContractFactory(coordinator=coordinator)
-    first, second, third, dropped = (ActionFactory(contract=contract) for _ in range(4))
+    first, second, third, dropped, amended = (ActionFactory(contract=contract) for _ in range(5))
     other = ContractFactory(coordinator=coordinator)
     ActionFactory(contract=other)
 
@@ -105,6 +106,32 @@ def test_every_transition_is_fired_through_the_one_door(coordinator):
         vote(contract)
         record_deliberation(contract)
         sign_all(contract)
+        # An amendment removes a sheet: rejected by the committee once, declined once by the
+        # mandatory signatory, then signed; a second one is withdrawn.
+        amendment = services.amendment_open(contract=contract, actor=coordinator)
+        services.amendment_action_remove(amendment=amendment, actor=coordinator, code=amended.code)
+        services.amendment_launch_review(amendment=amendment, actor=coordinator)
+        vote(contract, "reject", comment="Pas maintenant")
+        for _round in ("declined", "signed"):
+            services.amendment_launch_review(amendment=amendment, actor=coordinator)
+            vote(contract)
+            services.amendment_record_deliberation(
+                amendment=amendment,
+                actor=coordinator,
+                number="DEL-AV1",
+                date=timezone.localdate() - datetime.timedelta(days=1),
+            )
+            if _round == "declined":
+                (signature,) = open_tasks(contract, TaskKind.SIGNATURE)
+                decide(signature, "decline", comment="Pas ainsi")
+        sign_all(contract)
+        amended.refresh_from_db()
+        assert amended.status == "removed"
+        services.amendment_withdraw(
+            amendment=services.amendment_open(contract=contract, actor=coordinator),
+            actor=coordinator,
+            reason="Plus tard",
+        )
         # Follow-up by the pilot, then the contract closed once its period is over.
         for action, steps in ((first, ["start", "complete"]), (second, ["abandon"])):
             for step in steps:

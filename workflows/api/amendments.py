@@ -17,10 +17,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows import services
-from workflows.amending import AmendmentSummary, amendment_summary
+from workflows.amending import NOT_CONCERNED, AmendmentSummary, amendment_summary
 from workflows.contract_file.export import action_entry
 from workflows.errors import ApplicationError, Conflict
-from workflows.models import Amendment, AmendmentChangeKind, Contract
+from workflows.models import (
+    Amendment,
+    AmendmentChangeKind,
+    AmendmentParty,
+    AmendmentStatus,
+    Contract,
+)
 from workflows.services.sheets import current_version
 
 from .serializers import ErrorOutput
@@ -65,7 +71,85 @@ def _amendment(contract: Contract, number: int) -> Amendment:
     return amendment
 
 
+def _signatories(summary: AmendmentSummary) -> list[dict[str, Any]]:
+    """Who signs the amendment: once its deliberation froze the concerned parties, theirs
+    (with their signing status) and the others as not concerned; before, as it stands."""
+    amendment = summary.amendment
+    frozen = {
+        party.organisation.code: party
+        for party in AmendmentParty.objects.filter(
+            amendment=amendment, amendment_version=amendment.version
+        ).select_related("organisation")
+    }
+    if not frozen:
+        return [
+            {
+                "organisation": s.organisation,
+                "kind": s.kind,
+                "added": s.added,
+                "concerned": s.concerned,
+                "status": s.status,
+            }
+            for s in summary.signatories
+        ]
+    rows = [
+        {
+            "organisation": code,
+            "kind": party.kind,
+            "added": party.added_id is not None,
+            "concerned": True,
+            "status": party.status,
+        }
+        for code, party in frozen.items()
+    ]
+    for signatory in amendment.contract.signatories.select_related("organisation").order_by(
+        "order", "pk"
+    ):
+        if signatory.organisation.code not in frozen:
+            rows.append(
+                {
+                    "organisation": signatory.organisation.code,
+                    "kind": signatory.kind,
+                    "added": False,
+                    "concerned": False,
+                    "status": NOT_CONCERNED,
+                }
+            )
+    return rows
+
+
+def _frozen_changes(amendment: Amendment) -> dict[str, Any] | None:
+    """A signed amendment's changes as its frozen document said them: the contract in force
+    includes them now, so they are no longer the difference between the two."""
+    data = amendment.document_data
+    if amendment.status != AmendmentStatus.SIGNED or not data:
+        return None
+    return {
+        "changes": {
+            "added": [sheet["code"] for sheet in data["added"]],
+            "modified": [
+                {"code": sheet["code"], "fields": [c["field"] for c in sheet["changes"]]}
+                for sheet in data["modified"]
+            ],
+            "removed": [sheet["code"] for sheet in data["removed"]],
+        },
+        "funding": {
+            "before": data["total_before"],
+            "after": data["total_after"],
+            "by_funder": [
+                {"funder": row["funder"], "before": row["before"], "after": row["after"]}
+                for row in data["funding"]
+            ],
+        },
+    }
+
+
 def amendment_output(summary: AmendmentSummary) -> dict[str, Any]:
+    output = _amendment_output(summary)
+    return {**output, **(_frozen_changes(summary.amendment) or {})}
+
+
+def _amendment_output(summary: AmendmentSummary) -> dict[str, Any]:
     amendment = summary.amendment
     return {
         "number": amendment.number,
@@ -88,16 +172,7 @@ def amendment_output(summary: AmendmentSummary) -> dict[str, Any]:
             ],
             "removed": [sheet["code"] for sheet in summary.removed],
         },
-        "signatories": [
-            {
-                "organisation": s.organisation,
-                "kind": s.kind,
-                "added": s.added,
-                "concerned": s.concerned,
-                "status": s.status,
-            }
-            for s in summary.signatories
-        ],
+        "signatories": _signatories(summary),
         "funding": {
             "before": f"{summary.total_before:.2f}",
             "after": f"{summary.total_after:.2f}",
@@ -111,6 +186,17 @@ def amendment_output(summary: AmendmentSummary) -> dict[str, Any]:
             ],
         },
         "withdrawal_reason": amendment.withdrawal_reason,
+        "deliberation": {
+            "number": amendment.deliberation_number,
+            "date": amendment.deliberation_date.isoformat()
+            if amendment.deliberation_date
+            else None,
+        },
+        "document_sha256": amendment.document_sha256,
+        "proposals": [
+            {"code": c.code, "kind": c.kind, "review": c.review_status}
+            for c in amendment.changes.order_by("pk")
+        ],
     }
 
 
@@ -178,20 +264,38 @@ class AmendmentWithdrawInput(serializers.Serializer):
     reason = serializers.CharField()
 
 
+class AmendmentDeliberationInput(serializers.Serializer):
+    number = serializers.CharField(required=False, allow_blank=True, default="")
+    date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
 class AmendmentTransitionApi(APIView):
     @extend_schema(
-        request=AmendmentWithdrawInput, responses={200: OpenApiTypes.OBJECT, **WRITE_ERRORS}
+        request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT, **WRITE_ERRORS}
     )
     def post(self, request, pk: int, number: int, name: str):
-        """``withdraw`` (``{"reason"}``); the circuit's transitions come with the circuit."""
+        """A coordinator's step: ``launch_review`` (no body), ``record_deliberation``
+        (``{"number", "date"}``), ``withdraw`` (``{"reason"}``). 409 from another state."""
         amendment = _amendment(contract_for_detail(request, pk), number)
-        if name != "withdraw":
+        if name == "withdraw":
+            body = AmendmentWithdrawInput(data=_object(request.data))
+            body.is_valid(raise_exception=True)
+            amendment = services.amendment_withdraw(
+                amendment=amendment, actor=request.user, reason=body.validated_data["reason"]
+            )
+        elif name == "launch_review":
+            amendment = services.amendment_launch_review(amendment=amendment, actor=request.user)
+        elif name == "record_deliberation":
+            deliberation = AmendmentDeliberationInput(data=_object(request.data))
+            deliberation.is_valid(raise_exception=True)
+            amendment = services.amendment_record_deliberation(
+                amendment=amendment,
+                actor=request.user,
+                number=deliberation.validated_data["number"],
+                date=deliberation.validated_data["date"],
+            )
+        else:
             raise NotFound(_("Unknown transition of an amendment: “%(name)s”.") % {"name": name})
-        body = AmendmentWithdrawInput(data=_object(request.data))
-        body.is_valid(raise_exception=True)
-        amendment = services.amendment_withdraw(
-            amendment=amendment, actor=request.user, reason=body.validated_data["reason"]
-        )
         return Response(amendment_output(amendment_summary(amendment)))
 
 

@@ -394,6 +394,7 @@ class TaskDetailOutput(TaskResultOutput):
     decision_choices = serializers.SerializerMethodField()
     contract_summary = TaskContractOutput(source="contract")
     document_sha256 = serializers.SerializerMethodField()
+    amendment = serializers.SerializerMethodField()
     action_sheet = serializers.SerializerMethodField()
     changes_requested = serializers.SerializerMethodField()
     actions = serializers.SerializerMethodField()
@@ -412,10 +413,25 @@ class TaskDetailOutput(TaskResultOutput):
         ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_amendment(self, task: Task) -> dict | None:
+        """An amendment's task: its number, the proposal a review or a revision is about,
+        the party a signature is asked of; null for the contract's own tasks."""
+        amendment = task.amendment
+        if amendment is None:
+            return None
+        return {
+            "number": amendment.number,
+            "proposal": task.amendment_change.code if task.amendment_change else None,
+            "party": task.amendment_party.organisation.code if task.amendment_party else None,
+        }
+
     def get_document_sha256(self, task: Task) -> str | None:
         """For a signature: the fingerprint of the frozen document the signature binds."""
         if task.kind != TaskKind.SIGNATURE:
             return None
+        if task.amendment is not None:
+            return task.amendment.document_sha256 or None
         assert task.contract is not None  # a flow's task is opened with its contract
         return task.contract.document_sha256 or None
 

@@ -26,6 +26,7 @@ to ``draft`` with ``version`` + 1, as a decline does to a contract.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -36,13 +37,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from .contracts import Contract, SignatoryKind, coordinator_permission
+from .contracts import Contract, Signatory, SignatoryKind, coordinator_permission, guard
 from .people import Organisation
 
 
 class AmendmentStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
-    # The circuit's states (the next step): declared now so that the column holds them.
     REVIEW = "review", _("Working-group review")
     COMMITTEE = "committee", _("Steering committee")
     DELIBERATION = "deliberation", _("Council deliberation")
@@ -55,6 +55,15 @@ class AmendmentStatus(models.TextChoices):
 CLOSED_AMENDMENT_STATES = (AmendmentStatus.SIGNED, AmendmentStatus.WITHDRAWN)
 # Its changes are written while it is a draft only (as a contract's parts).
 AMENDMENT_WITHDRAWABLE_STATES = (AmendmentStatus.DRAFT,)
+
+
+@guard(_("The amendment changes nothing yet: propose a change before launching its review."))
+def amendment_has_changes(amendment: Amendment) -> bool:
+    return (
+        amendment.changes.exists()
+        or amendment.added_signatories.exists()
+        or amendment.period_end is not None
+    )
 
 
 def _is_amendment_coordinator(amendment: Amendment, user: Any) -> bool:
@@ -103,8 +112,14 @@ class Amendment(ConcurrentTransitionMixin, models.Model):
     )
     opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
     withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
-    # The amendment's own document, frozen when its deliberation is recorded (next step).
+    # The amendment's own document, frozen when its deliberation is recorded.
     document_sha256 = models.CharField(_("document fingerprint"), max_length=64, blank=True)
+    deliberation_number = models.CharField(_("deliberation number"), max_length=50, blank=True)
+    deliberation_date = models.DateField(_("deliberation date"), null=True, blank=True)
+    # What the amendment changed, as its document said it when frozen (the contract in force
+    # includes it once signed, so that it can no longer be read from the difference).
+    document_data = models.JSONField(_("frozen document data"), default=dict, blank=True)
+    signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
 
     class Meta:
         ordering = ["contract", "number"]
@@ -142,11 +157,92 @@ class Amendment(ConcurrentTransitionMixin, models.Model):
     def withdraw(self, *, reason: str) -> None:
         self.withdrawal_reason = reason
 
+    # --- The circuit (AmendmentFlow drives it; ``workflows.transitions`` fires it) ---------
+
+    @transition(
+        field=status,
+        source=AmendmentStatus.DRAFT,
+        target=AmendmentStatus.REVIEW,
+        conditions=[amendment_has_changes],
+        permission=amendment_coordinator_permission,
+        custom={"label": _("Launch the amendment's review")},
+    )
+    def launch_review(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=AmendmentStatus.REVIEW,
+        target=AmendmentStatus.COMMITTEE,
+        custom={"label": _("Send the amendment to the steering committee")},
+    )
+    def open_committee(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=AmendmentStatus.COMMITTEE,
+        target=AmendmentStatus.DELIBERATION,
+        custom={"label": _("Validate the amendment (committee)")},
+    )
+    def committee_validate(self) -> None:
+        pass
+
+    @transition(
+        field=status,
+        source=AmendmentStatus.COMMITTEE,
+        target=AmendmentStatus.DRAFT,
+        custom={"label": _("Reject the amendment (committee)")},
+    )
+    def committee_reject(self) -> None:
+        self.version += 1
+
+    @transition(
+        field=status,
+        source=AmendmentStatus.DELIBERATION,
+        target=AmendmentStatus.SIGNING,
+        permission=amendment_coordinator_permission,
+        custom={"label": _("Record the amendment's deliberation")},
+    )
+    def record_deliberation(
+        self, *, number: str, date: datetime.date, document_sha256: str
+    ) -> None:
+        self.deliberation_number, self.deliberation_date = number, date
+        self.document_sha256 = document_sha256
+
+    @transition(
+        field=status,
+        source=AmendmentStatus.SIGNING,
+        target=AmendmentStatus.SIGNED,
+        custom={"label": _("Complete the amendment's signing")},
+    )
+    def complete_signing(self) -> None:
+        self.signed_at = timezone.now()
+
+    @transition(
+        field=status,
+        source=AmendmentStatus.SIGNING,
+        target=AmendmentStatus.DRAFT,
+        custom={"label": _("Send the amendment back to draft")},
+    )
+    def return_to_draft(self) -> None:
+        self.version += 1
+        self.document_sha256 = ""
+        self.deliberation_number, self.deliberation_date = "", None
+        self.document_data = {}
+
 
 class AmendmentChangeKind(models.TextChoices):
     ADDED = "added", _("Added")
     MODIFIED = "modified", _("Modified")
     REMOVED = "removed", _("Removed")
+
+
+class ChangeReview(models.TextChoices):
+    PENDING = "pending", _("Not reviewed yet")
+    REVIEW = "review", _("Under review")
+    CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+    APPROVED = "approved", _("Approved")
 
 
 class AmendmentChange(models.Model):
@@ -178,6 +274,13 @@ class AmendmentChange(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("saved at"), default=timezone.now)
+    # Where its review by the working group's leads stands (added and modified sheets only).
+    review_status = models.CharField(
+        _("review"),
+        max_length=20,
+        choices=ChangeReview.choices,
+        default=ChangeReview.PENDING,
+    )
 
     class Meta:
         ordering = ["amendment", "pk"]
@@ -262,3 +365,79 @@ class AmendmentSignatory(models.Model):
                 "date": self.mandate_date.isoformat(),
             }
         return entry
+
+
+class AmendmentPartyStatus(models.TextChoices):
+    PENDING = "pending", _("To sign")
+    SIGNED = "signed", _("Signed")
+    DECLINED = "declined", _("Declined")
+
+
+class AmendmentParty(models.Model):
+    """A party concerned by an amendment round, frozen when its deliberation is recorded: a
+    signatory of the contract (mandatory, or associated and concerned) or one the amendment
+    adds. Its signature goes on the amendment's document, never on the contract's rows: the
+    attributes are those of a ``Signatory``, so the document's signature blocks draw both."""
+
+    amendment = models.ForeignKey(
+        Amendment, verbose_name=_("amendment"), on_delete=models.CASCADE, related_name="parties"
+    )
+    amendment_version = models.PositiveIntegerField(_("amendment version"))
+    signatory = models.ForeignKey(
+        Signatory,
+        verbose_name=_("signatory"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    added = models.ForeignKey(
+        AmendmentSignatory,
+        verbose_name=_("added signatory"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=SignatoryKind.choices)
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signer"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    represented_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("represented by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    order = models.PositiveIntegerField(_("signing order"), default=1)
+    mandate_reference = models.CharField(_("mandate reference"), max_length=120, blank=True)
+    mandate_date = models.DateField(_("mandate date"), null=True, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=AmendmentPartyStatus.choices,
+        default=AmendmentPartyStatus.PENDING,
+    )
+    decided_at = models.DateTimeField(_("signed or declined at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["amendment", "amendment_version", "order", "pk"]
+        verbose_name = _("party to an amendment")
+        verbose_name_plural = _("parties to an amendment")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["amendment", "amendment_version", "organisation"],
+                name="one_party_per_organisation_and_amendment_version",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amendment}: {self.organisation}"

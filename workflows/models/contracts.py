@@ -639,6 +639,21 @@ class Action(ConcurrentTransitionMixin, models.Model):
     def remove(self) -> None:
         pass
 
+    @transition(
+        field=status,
+        source=[
+            ActionStatus.VALIDATED,
+            ActionStatus.IN_PROGRESS,
+            ActionStatus.DONE,
+            ActionStatus.ABANDONED,
+        ],
+        target=ActionStatus.REMOVED,
+        conditions=[contract_is_signed],
+        custom={"label": _("Removed by an amendment")},
+    )
+    def amendment_remove(self) -> None:
+        """Fired only by a signed amendment's consolidation (``workflows.consolidation``)."""
+
 
 # An action sheet may be edited, by its pilot or a coordinator, only while it is being written
 # or revised: what a lead approved stays what they approved.

@@ -19,6 +19,7 @@ from viewflow.workflow.models import AbstractProcess, AbstractTask
 if TYPE_CHECKING:
     from ..history import UnitOfWork
 
+from .amendments import Amendment, AmendmentChange, AmendmentParty
 from .annual import AnnualReview
 from .contracts import (
     Action,
@@ -153,6 +154,15 @@ class CommitteeVote(models.Model):
         blank=True,
         related_name="votes",
         help_text=_("Set for a vote on an annual report rather than on the contract."),
+    )
+    amendment = models.ForeignKey(
+        Amendment,
+        verbose_name=_("amendment"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="votes",
+        help_text=_("Set for a vote on an amendment rather than on the contract."),
     )
 
     class Meta:
@@ -296,6 +306,32 @@ class Task(AbstractTask):
         blank=True,
         related_name="tasks",
     )
+    # An amendment's task (AmendmentFlow): the amendment, the proposal a review or a revision
+    # is about, the party a signature is asked of.
+    amendment: models.ForeignKey[Amendment | None] = models.ForeignKey(
+        Amendment,
+        verbose_name=_("amendment"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    amendment_change: models.ForeignKey[AmendmentChange | None] = models.ForeignKey(
+        AmendmentChange,
+        verbose_name=_("amendment change"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    amendment_party: models.ForeignKey[AmendmentParty | None] = models.ForeignKey(
+        AmendmentParty,
+        verbose_name=_("party to the amendment"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
     committee_vote: models.ForeignKey[CommitteeVote | None] = models.ForeignKey(
         CommitteeVote,
         verbose_name=_("committee vote"),
@@ -362,6 +398,8 @@ class Task(AbstractTask):
             "code": action.code if action else "",
             "title": action.title if action else "",
         }
+        if self.amendment_id:
+            return self._amendment_headline(contract.reference)
         if self.kind == TaskKind.REVIEW and self.action_id:
             return _("Review of action %(code)s: %(title)s") % names
         if self.kind == TaskKind.REVISION and self.action_id:
@@ -386,6 +424,35 @@ class Task(AbstractTask):
                 "organisation": self.signatory.organisation.name,
             }
         return f"{self.kind_label} — {contract.reference}"
+
+    def _amendment_headline(self, reference: str) -> str:
+        assert self.amendment is not None
+        names = {"number": self.amendment.number, "contract": reference}
+        change = self.amendment_change
+        if self.kind == TaskKind.REVIEW and change is not None:
+            return _(
+                "Review of sheet %(code)s proposed by amendment no. %(number)d to %(contract)s"
+            ) % {
+                **names,
+                "code": change.code,
+            }
+        if self.kind == TaskKind.REVISION and change is not None:
+            return _(
+                "Revision of sheet %(code)s proposed by amendment no. %(number)d to %(contract)s"
+            ) % {
+                **names,
+                "code": change.code,
+            }
+        if self.kind == TaskKind.VOTE:
+            return _("Committee vote on amendment no. %(number)d to %(contract)s") % names
+        if self.kind == TaskKind.SIGNATURE and self.amendment_party is not None:
+            return _(
+                "Signature of amendment no. %(number)d to %(contract)s for %(organisation)s"
+            ) % {
+                **names,
+                "organisation": self.amendment_party.organisation.name,
+            }
+        return f"{self.kind_label} — {reference}"
 
     @property
     def status_label(self) -> str:

@@ -57,6 +57,8 @@ class HistoryEvent(models.TextChoices):
     AMENDMENT_CHANGED = "amendment_changed", _("Amendment changed")
     AMENDMENT_WITHDRAWN = "amendment_withdrawn", _("Amendment withdrawn")
     SIGNATURE_LOCKED = "signature_locked", _("Signing refused: too many wrong passwords")
+    AMENDMENT_TRANSITION = "amendment_transition", _("Amendment status changed")
+    AMENDMENT_CONSOLIDATED = "amendment_consolidated", _("Amendment consolidated into the contract")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

@@ -27,20 +27,31 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from .. import transitions
-from ..amending import amended_file, open_amendment, sheet_of
+from ..amending import (
+    amended_file,
+    amendment_document_data,
+    amendment_summary,
+    open_amendment,
+    sheet_of,
+)
 from ..contract_file import Path, Problem, contract_file_of
 from ..errors import Conflict, NotAllowed
+from ..flows import AmendmentFlow
 from ..history import UnitOfWork
 from ..models import (
     Amendment,
     AmendmentChange,
     AmendmentChangeKind,
+    AmendmentParty,
     AmendmentSignatory,
     AmendmentStatus,
+    ChangeReview,
     Contract,
     ContractStatus,
     HistoryEvent,
     Organisation,
+    Task,
+    TaskStatus,
     User,
     content_sha256,
     is_coordinator,
@@ -68,15 +79,30 @@ def _require(contract: Contract, actor: User) -> None:
         )
 
 
+def _in_revision(amendment: Amendment, code: str | None) -> bool:
+    """A proposal sent back for revision by a lead of its working group, while the amendment
+    is under review: its coordinators rewrite it before resubmitting it."""
+    return (
+        code is not None
+        and amendment.status == AmendmentStatus.REVIEW
+        and amendment.changes.filter(
+            code=code, review_status=ChangeReview.CHANGES_REQUESTED
+        ).exists()
+    )
+
+
 @contextmanager
-def _writing(amendment: Amendment, actor: User) -> Iterator[tuple[UnitOfWork, Amendment]]:
-    """The unit of work of a change to a draft amendment: the contract locked, the amendment
-    read again under the lock, who acts and the states checked."""
+def _writing(
+    amendment: Amendment, actor: User, *, revising: str | None = None
+) -> Iterator[tuple[UnitOfWork, Amendment]]:
+    """The unit of work of a change to a draft amendment (or to its proposal ``revising``
+    sent back for revision): the contract locked, the amendment read again under the lock,
+    who acts and the states checked."""
     with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
         amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
         amendment.contract = unit.contract
         _require(unit.contract, actor)
-        if amendment.status != AmendmentStatus.DRAFT:
+        if amendment.status != AmendmentStatus.DRAFT and not _in_revision(amendment, revising):
             raise Conflict(
                 _(NOT_A_DRAFT) % {"state": amendment.get_status_display()},
                 {"state": amendment.status},
@@ -288,8 +314,9 @@ def amendment_action_change(
 ) -> AmendmentChange:
     """Propose sheet ``code`` as ``sheet`` (in full, in the contract file's words), on top of
     version ``base_version``, the one the writer started from: the signed sheet's current
-    version for a first change, else the proposal's; a newer one meanwhile is a conflict."""
-    with _writing(amendment, actor) as (unit, amendment):
+    version for a first change, else the proposal's; a newer one meanwhile is a conflict.
+    While the amendment is under review, only a proposal sent back for revision is written."""
+    with _writing(amendment, actor, revising=code) as (unit, amendment):
         sheet = _sheet(sheet)
         change = amendment.changes.filter(code=code).first()
         action = unit.contract.actions.filter(code=code).first()
@@ -471,3 +498,96 @@ def amendment_signatory_remove(*, amendment: Amendment, actor: User, organisatio
         ).delete()
         if deleted:
             _record(unit, amendment, actor, "signatory_removed", organisation=organisation)
+
+
+# --- The circuit ----------------------------------------------------------------------------
+
+
+def amendment_launch_review(*, amendment: Amendment, actor: User) -> Amendment:
+    """Launch the amendment's circuit (a coordinator; at least one change, 409 otherwise):
+    the sheets it adds or modifies go to their working groups' leads, then the committee."""
+    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
+        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
+        amendment.contract = unit.contract
+        _require(unit.contract, actor)
+        transitions.amendment_launch_review(unit, amendment, actor=actor)
+        AmendmentFlow.start.run(amendment=amendment, unit=unit)
+    amendment.refresh_from_db()
+    return amendment
+
+
+def _freeze_parties(amendment: Amendment) -> tuple[dict[str, Any], list[AmendmentParty]]:
+    """The amendment's document data and its concerned parties, frozen for this version:
+    every mandatory signatory, the associated ones a change touches, the ones it adds."""
+    summary = amendment_summary(amendment)
+    data = amendment_document_data(summary)
+    concerned = {s.organisation for s in summary.signatories if s.concerned}
+    parties = []
+    for row in amendment.contract.signatories.select_related(
+        "organisation", "signer", "represented_by"
+    ).order_by("order", "pk"):
+        if row.organisation.code in concerned:
+            parties.append(_party(amendment, row, signatory=row))
+    for entry in amendment.added_signatories.select_related(
+        "organisation", "signer", "represented_by"
+    ).order_by("order", "pk"):
+        parties.append(_party(amendment, entry, added=entry))
+    return data, parties
+
+
+def _party(amendment: Amendment, row: Any, **link: Any) -> AmendmentParty:
+    return AmendmentParty.objects.create(
+        amendment=amendment,
+        amendment_version=amendment.version,
+        organisation=row.organisation,
+        kind=row.kind,
+        signer=row.signer,
+        represented_by=row.represented_by,
+        order=row.order,
+        mandate_reference=row.mandate_reference,
+        mandate_date=row.mandate_date,
+        **link,
+    )
+
+
+def amendment_record_deliberation(
+    *, amendment: Amendment, actor: User, number: str, date: datetime.date | None
+) -> Amendment:
+    """The council's deliberation on the amendment (a coordinator): its concerned parties
+    are frozen, its document drawn up and frozen, and they are asked to sign."""
+    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
+        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
+        amendment.contract = unit.contract
+        _require(unit.contract, actor)
+        if amendment.status != AmendmentStatus.DELIBERATION:
+            raise Conflict(
+                _(transitions.AMENDMENT_TRANSITION_NOT_ALLOWED)
+                % {
+                    "transition": _("Record the amendment's deliberation"),
+                    "state": amendment.get_status_display(),
+                },
+                {"transition": "record_deliberation", "state": amendment.status},
+            )
+        number = transitions.check_deliberation(number, date)
+        assert date is not None  # check_deliberation refuses a missing date
+        data, parties = _freeze_parties(amendment)
+        transitions.amendment_record_deliberation(
+            unit,
+            amendment,
+            actor=actor,
+            number=number,
+            date=date,
+            document_data=data,
+            parties=parties,
+        )
+        waiting = Task.objects.filter(
+            process__contract_id=unit.contract.pk,
+            process__flow_class=AmendmentFlow,
+            flow_task=AmendmentFlow.await_deliberation,
+            status=TaskStatus.NEW,
+        ).first()
+        if waiting is None:
+            raise Conflict(_("The amendment's circuit is not waiting for its deliberation."))
+        AmendmentFlow.await_deliberation.run(waiting, unit=unit)
+    amendment.refresh_from_db()
+    return amendment

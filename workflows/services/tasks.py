@@ -13,11 +13,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from .. import lockout, transitions
-from ..documents import contract_documents
+from ..documents import amendment_documents, contract_documents
 from ..errors import ApplicationError, Conflict, NotAllowed
 from ..history import UnitOfWork
 from ..models import (
     TASK_KIND_DECISIONS,
+    Amendment,
+    AmendmentParty,
+    AmendmentPartyStatus,
+    AmendmentStatus,
     HistoryEvent,
     Signatory,
     SignatoryStatus,
@@ -27,6 +31,7 @@ from ..models import (
     TaskStatus,
     User,
 )
+from .consolidation import amendment_consolidate
 from .follow_up import report_check, report_record
 from .sheets import current_version
 
@@ -237,6 +242,54 @@ def _client_of(client: ClientInfo | None) -> tuple[str, str]:
     return (client.ip_address, client.user_agent) if client else ("", "")
 
 
+def _record_party_answer(
+    unit: UnitOfWork, task: Task, decision: Decision, client: ClientInfo
+) -> None:
+    """An amendment's signature task: the concerned party signs the amendment's document
+    (the contract's signing: password and consent, checked before) or declines."""
+    party = AmendmentParty.objects.select_related("organisation", "signer", "amendment").get(
+        pk=task.amendment_party_id
+    )
+    party.amendment.contract = unit.contract
+    signed = decision.decision == TaskDecision.SIGN
+    party.status = AmendmentPartyStatus.SIGNED if signed else AmendmentPartyStatus.DECLINED
+    party.decided_at = timezone.now()
+    party.save(update_fields=["status", "decided_at"])
+    evidence = (
+        amendment_documents().sign(
+            task=task, party=party, ip_address=client.ip_address, user_agent=client.user_agent
+        )
+        if signed
+        else {}
+    )
+    unit.record(
+        event=HistoryEvent.SIGNATURE if signed else HistoryEvent.DECLINE,
+        actor=task.owner,
+        on_behalf_of=task.on_behalf_of,
+        name=party.kind,
+        comment=decision.comment,
+        data={
+            "task": task.pk,
+            "amendment": party.amendment.number,
+            "amendment_version": party.amendment_version,
+            "organisation": party.organisation.code,
+            "signer": party.signer.username,
+            "document_sha256": party.amendment.document_sha256,
+            **(
+                {
+                    "authentication": "password",
+                    "ip_address": client.ip_address,
+                    "user_agent": client.user_agent,
+                    "certificate_sha256": evidence["certificate_fingerprint"],
+                    "signed_pdf_sha256": evidence["signed_pdf_sha256"],
+                }
+                if signed
+                else {}
+            ),
+        },
+    )
+
+
 class SignaturePasswordRefused(ApplicationError):
     """A signer's password did not match: the attempt is recorded, the signature is not."""
 
@@ -325,11 +378,15 @@ def decide(
     if task.kind == TaskKind.REVIEW and task.action is not None:
         # Which version of the sheet the lead decided on: what changed since, they are shown.
         kept["sheet_version"] = current_version(task.action).number
+    elif task.kind == TaskKind.REVIEW and task.amendment_change is not None:
+        kept["proposal_version"] = task.amendment_change.version
     task.decision = decision.decision
     task.comment = decision.comment.strip()
     task.completed_by = actor
     task.data = {**task.data, **kept}
-    if task.kind == TaskKind.SIGNATURE:
+    if task.kind == TaskKind.SIGNATURE and task.amendment_party_id:
+        _record_party_answer(unit, task, decision, client)
+    elif task.kind == TaskKind.SIGNATURE:
         _record_signatory_answer(unit, task, decision, client)
     elif task.kind == TaskKind.REPORT:
         report_record(unit, task, year=task.data["year"], kept=kept)
@@ -347,4 +404,10 @@ def decide(
         activation = task.flow_task.activation_class(task)
         activation.complete()
         activation.activate_next()
+    if task.kind == TaskKind.SIGNATURE and task.amendment_id:
+        amendment = Amendment.objects.get(pk=task.amendment_id)
+        if amendment.status == AmendmentStatus.SIGNED:
+            # The last answer signed the amendment: the contract in force includes it now.
+            amendment.contract = unit.contract
+            amendment_consolidate(unit, amendment)
     return task

@@ -30,9 +30,11 @@ from ..http import AuthenticatedHttpRequest
 from ..models import (
     Amendment,
     AmendmentChangeKind,
+    AmendmentParty,
     AmendmentStatus,
     Contract,
     ContractStatus,
+    TaskStatus,
     is_coordinator,
 )
 from ..selectors import contracts_visible_to
@@ -67,6 +69,54 @@ class AmendmentWithdrawForm(forms.Form):
     reason = forms.CharField(
         label=gettext_lazy("Reason for withdrawing"), widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class AmendmentLaunchForm(forms.Form):
+    """Launching the amendment's circuit: nothing to write."""
+
+
+class AmendmentDeliberationForm(forms.Form):
+    number = forms.CharField(label=gettext_lazy("Deliberation number"), max_length=50)
+    date = forms.DateField(label=gettext_lazy("Deliberation date"), widget=DATE_WIDGET)
+
+
+# The circuit's steps, in order, as the amendment's page shows its progress.
+CIRCUIT = (
+    AmendmentStatus.DRAFT,
+    AmendmentStatus.REVIEW,
+    AmendmentStatus.COMMITTEE,
+    AmendmentStatus.DELIBERATION,
+    AmendmentStatus.SIGNING,
+    AmendmentStatus.SIGNED,
+)
+
+
+def circuit_context(amendment: Amendment) -> dict[str, Any]:
+    """Where the amendment stands in its circuit: each step (done, current, to come), its
+    proposals' reviews, the concerned parties frozen at the deliberation and their answers,
+    its open tasks."""
+    index = CIRCUIT.index(amendment.status) if amendment.status in CIRCUIT else -1
+    steps = [
+        {
+            "label": AmendmentStatus(status).label,
+            "state": "done" if n < index else "current" if n == index else "todo",
+        }
+        for n, status in enumerate(CIRCUIT)
+    ]
+    return {
+        "circuit_steps": steps,
+        "proposals": list(amendment.changes.order_by("pk")),
+        "parties": list(
+            AmendmentParty.objects.filter(
+                amendment=amendment, amendment_version=amendment.version
+            ).select_related("organisation", "signer")
+        ),
+        "amendment_tasks": list(
+            amendment.tasks.filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD])
+            .select_related("owner", "amendment_change")
+            .order_by("pk")
+        ),
+    }
 
 
 def amendments_context(contract: Contract, coordinates: bool) -> dict[str, Any]:
@@ -146,6 +196,10 @@ def _forms(amendment: Amendment, data: Any = None, part: str = "") -> dict[str, 
             bound("signatory"), prefix="signatory", choices=choices, initial={"order": 1}
         ),
         "withdraw_form": AmendmentWithdrawForm(bound("withdraw"), prefix="withdraw"),
+        "launch_form": AmendmentLaunchForm(bound("launch"), prefix="launch"),
+        "deliberation_form": AmendmentDeliberationForm(
+            bound("deliberation"), prefix="deliberation"
+        ),
         "document": document,
     }
 
@@ -221,6 +275,20 @@ def _write(request: AuthenticatedHttpRequest, amendment: Amendment, part: str, f
     elif part == "withdraw":
         services.amendment_withdraw(amendment=amendment, actor=request.user, reason=data["reason"])
         messages.success(request, _("The amendment is withdrawn."))
+    elif part == "launch":
+        services.amendment_launch_review(amendment=amendment, actor=request.user)
+        messages.success(
+            request,
+            _("The review is launched: the leads of the sheets it adds or modifies review them."),
+        )
+    elif part == "deliberation":
+        services.amendment_record_deliberation(
+            amendment=amendment, actor=request.user, number=data["number"], date=data["date"]
+        )
+        messages.success(
+            request,
+            _("The deliberation is recorded: the amendment's document is frozen, to be signed."),
+        )
 
 
 def _render(
@@ -262,6 +330,8 @@ def _render(
             "sheets": sheets,
             "removed_codes": removed,
             "writable": writable,
+            "coordinates": coordinates,
+            **circuit_context(amendment),
             "refusal": refusal,
             "bound": bound,
             "has_errors": status >= 400,

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_post_parameters
 
 from .. import services
+from ..amending import amendment_summary
 from ..errors import ApplicationError, NotAllowed
 from ..flows import DECISION_LABELS
 from ..forms import (
@@ -166,7 +167,24 @@ def _contract_actions(contract: Contract) -> list[Action]:
     )
 
 
+def _amendment_consent_label(task: Task) -> str:
+    party, amendment = task.amendment_party, task.amendment
+    assert party is not None
+    assert amendment is not None
+    return _(
+        "I sign amendment no. %(number)d to the contract %(reference)s for %(organisation)s. "
+        "The document I sign has the fingerprint %(sha256)s."
+    ) % {
+        "number": amendment.number,
+        "reference": _contract_of(task).reference,
+        "organisation": party.organisation.name,
+        "sha256": amendment.document_sha256,
+    }
+
+
 def _consent_label(task: Task) -> str:
+    if task.amendment_party_id:
+        return _amendment_consent_label(task)
     contract, signatory = _contract_of(task), task.signatory
     values = {
         "reference": contract.reference,
@@ -200,6 +218,8 @@ def _task_forms(task: Task, data=None) -> list[TaskDecisionForm]:
         kinds = [(ReviewDecisionForm, {})]
     elif task.kind == TaskKind.REVISION:
         kinds = [(RevisionDecisionForm, {})]
+    elif task.kind == TaskKind.VOTE and task.amendment_id:
+        kinds = [(VoteDecisionForm, {"actions": []})]
     elif task.kind == TaskKind.VOTE:
         kinds = [(VoteDecisionForm, {"actions": _contract_actions(_contract_of(task))})]
     elif task.kind == TaskKind.DELIBERATION:
@@ -242,6 +262,8 @@ def _task_context(task: Task, user: User) -> dict:
     """What each kind of task page shows besides its forms."""
     contract = _contract_of(task)
     context: dict[str, Any] = {}
+    if task.amendment_id:
+        return _amendment_task_context(task)
     action = task.action
     if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and action is not None:
         context["action"] = action
@@ -297,6 +319,32 @@ def _task_context(task: Task, user: User) -> dict:
             "organisation", "signer", "represented_by"
         ).get(pk=task.signatory_id)
         context["is_mandatory"] = context["signatory"].kind == SignatoryKind.MANDATORY
+    return context
+
+
+def _amendment_task_context(task: Task) -> dict[str, Any]:
+    """An amendment's task: the amendment, the proposal (before → after) a review or a
+    revision is about, the party a signature is asked of; the amendment's PDF is linked."""
+    amendment = task.amendment
+    assert amendment is not None
+    context: dict[str, Any] = {"amendment": amendment}
+    change = task.amendment_change
+    if change is not None:
+        summary = amendment_summary(amendment)
+        context["proposal"] = change
+        context["proposal_sheet"] = next(
+            (
+                sheet
+                for sheet in (*summary.added, *summary.modified)
+                if sheet["code"] == change.code
+            ),
+            None,
+        )
+    if task.amendment_party_id:
+        party = task.amendment_party
+        assert party is not None
+        context["party"] = party
+        context["is_mandatory"] = party.kind == SignatoryKind.MANDATORY
     return context
 
 
