@@ -31,6 +31,12 @@ The story:
 14. The annual review of 2021: a report task for the pilot of every running action, their
     reports submitted, the committee adopts the report; its PDF, whose SHA-256 the history
     keeps, has a chart per indicator; the chain is still intact.
+15. Amendment no. 1: T1-A1 gets funding, T1-A2 a new title, T1-A9 is added with the CH-MTB
+    (an associated signatory) as partner. Only those three sheets are reviewed; the chair
+    closes the committee's vote; the mandatory signatories and the associated ones the
+    changes concern (CPAM, MSA, CH-MTB) sign, the others are not asked; pdfsig finds the
+    amendment's signatures valid; the contract in force includes it, its earlier versions
+    stay readable, and the history's chain is still intact.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from rest_framework.test import APIClient
 from signatures.models import ContractDocument
 from signatures.selectors import document_verify
 from tests.factories import PASSWORD, UserFactory
-from tests.signatures.pdf import pdf_text_and_images
+from tests.signatures.pdf import pdf_text_and_images, run_pdfsig
 from workflows.models import Contract, Task, TaskStatus, User
 
 API = "/api/v1"
@@ -83,6 +89,9 @@ class Person:
 
     def post(self, path: str, body: dict | None = None):
         return self.client().post(f"{API}{path}", body or {}, format="json", **EN)
+
+    def patch(self, path: str, body: dict):
+        return self.client().patch(f"{API}{path}", body, format="json", **EN)
 
     def inbox(self, kind: str | None = None) -> list[dict]:
         response = self.get("/inbox/", limit=200, **({"kind": kind} if kind else {}))
@@ -216,7 +225,7 @@ def double_click(person: Person, task: dict, decision: str) -> list[int]:
 
 # Committed data: the threads of the double click read what the story wrote before them.
 @pytest.mark.django_db(transaction=True)
-def test_the_demo_contract_from_its_import_to_its_annual_review(scenario, tmp_path):
+def test_the_demo_contract_from_its_import_to_its_first_amendment(scenario, tmp_path, pdfsig):
     today = timezone.localdate()
     document = copy.deepcopy(scenario)
     # The demo file signs everyone in parallel; here the mandatory signatories sign first.
@@ -688,5 +697,127 @@ def test_the_demo_contract_from_its_import_to_its_annual_review(scenario, tmp_pa
     assert first in text
     # One chart per indicator of every sheet, the abandoned one's included.
     assert charts == sum(len(sheet["indicators"]) for sheet in sheets.values())
+    verification = coordinator.get(f"/contracts/{contract.pk}/history/verify/").json()
+    assert verification["valid"] is True
+
+    # --- 15. Amendment no. 1: two sheets changed, one added ------------------------------
+    amendments = f"/contracts/{contract.pk}/amendments/"
+    opened = coordinator.post(amendments, {"summary": "Renforcer l'accès aux soins"})
+    assert opened.status_code == 201, opened.json()
+    assert coordinator.post(amendments).status_code == 409  # one open at a time
+    proposed = f"/contracts/{contract.pk}/actions/{{code}}/?amendment=1"
+
+    def propose(code: str, change: dict) -> None:
+        version = coordinator.get(proposed.format(code=code)).json()["version"]
+        answer = coordinator.patch(proposed.format(code=code), {"version": version, **change})
+        assert answer.status_code == 200, answer.json()
+
+    propose("T1-A1", {"funding": [{"funder": "ARS-OCC", "amount": "12000.00", "year": 2022}]})
+    propose("T1-A2", {"title": "Développer l'exercice coordonné en maisons de santé"})
+    added = coordinator.post(
+        f"/contracts/{contract.pk}/actions/?amendment=1",
+        {
+            "theme": "T1",
+            "code": "T1-A9",
+            "title": "Téléconsultations assistées en officine",
+            "objective": "Ouvrir la téléconsultation dans les pharmacies des communes isolées.",
+            "pilot": "tech1.cctdc",
+            "working_group": "GT1",
+            "partners": ["CH-MTB"],
+            "funding": [{"funder": "CCTDC", "amount": "8000.00", "year": 2022}],
+            "indicators": ["Téléconsultations réalisées"],
+        },
+    )
+    assert added.status_code == 201, added.json()
+    sheets_before = contract.actions()
+    mark = contract.last_seq()
+    launched = coordinator.post(f"{amendments}1/transitions/launch_review/")
+    assert launched.json()["status"] == "review", launched.json()
+
+    # Only the three proposals are reviewed, by the two leads of GT1 each.
+    reviews = {
+        (lead.username, lead.get(f"/tasks/{task['id']}/").json()["amendment"]["proposal"])
+        for lead in leads
+        for task in lead.inbox("review")
+    }
+    assert reviews == {
+        (lead, code) for lead in groups["GT1"]["leads"] for code in ("T1-A1", "T1-A2", "T1-A9")
+    }
+    assert approve_every_review(leads) == 6
+    assert coordinator.get(f"{amendments}1/").json()["status"] == "committee"
+
+    # Two for, one against: undecided; the chair closes the vote, the majority approves.
+    elu2, elu3, delegue = people["elu2.cctdc"], people["elu3.cctdc"], people["delegue82.ars"]
+    elu2.decide(elu2.task("vote"), "approve")
+    elu3.decide(elu3.task("vote"), "approve")
+    delegue.decide(delegue.task("vote"), "reject", comment="Financement ARS à confirmer")
+    assert coordinator.get(f"{amendments}1/").json()["status"] == "committee"
+    assert elue_cd82.post(f"{amendments}1/vote/close/").status_code == 403
+    closed = chair.post(f"{amendments}1/vote/close/")
+    assert closed.json()["status"] == "deliberation", closed.json()
+    assert chair.inbox() == elue_cd82.inbox() == []
+
+    recorded = coordinator.post(
+        f"{amendments}1/transitions/record_deliberation/",
+        {"number": "2021-204", "date": (today - datetime.timedelta(days=1)).isoformat()},
+    )
+    amendment = recorded.json()
+    assert amendment["status"] == "signing", amendment
+    concerned = {"CCTDC", "ARS-OCC", "CPAM82", "MSA", "CH-MTB"}
+    assert {s["organisation"]: s["status"] for s in amendment["signatories"]} == {
+        code: "pending" if code in concerned else "not_concerned" for code in contract.signatories()
+    }
+    holders = {
+        s["organisation"]: people[s.get("represented_by") or s["signer"]]
+        for s in document["signatories"]
+    }
+    # Exactly the concerned parties sign, the mandatory ones first (order 1).
+    for order in ({"CCTDC", "ARS-OCC"}, {"CPAM82", "MSA", "CH-MTB"}):
+        asked = {code for code, holder in holders.items() if holder.inbox("signature")}
+        assert asked == order
+        for code in sorted(order):
+            holders[code].decide(holders[code].task("signature"), "sign")
+    assert all(p.inbox() == [] for p in people.values())
+    amendment = coordinator.get(f"{amendments}1/").json()
+    assert amendment["status"] == "signed"
+    assert amendment["changes"]["added"] == ["T1-A9"]
+    assert sorted(m["code"] for m in amendment["changes"]["modified"]) == ["T1-A1", "T1-A2"]
+
+    # Its own PDF: the signatures of the five concerned parties and Accord's seal, valid for
+    # Accord and for poppler's pdfsig, over the document frozen at its deliberation.
+    pdf = coordinator.get(f"{amendments}1/document/")
+    assert pdf["Content-Type"] == "application/pdf"
+    check = document_verify(pdf.content)
+    assert check.ok
+    fields = [s.field_name for s in check.signatures]
+    assert sorted(fields[:-1]) == sorted(f"signature-{code}" for code in concerned)
+    assert fields[-1] == "accord-seal"
+    out = run_pdfsig(pdfsig, pdf.content, tmp_path, "avenant-1.pdf")
+    assert out.count("Signature Validation: Signature is Valid.") == len(concerned) + 1
+    text, _ = pdf_text_and_images(pdf.content, tmp_path)
+    assert "T1-A9" in text
+    assert amendment["amended_document_sha256"] == contract.detail()["document_sha256"]
+
+    # The contract in force includes it; the earlier versions of its sheets stay readable.
+    assert contract.actions() == {**sheets_before, "T1-A9": "validated"}
+    a2 = coordinator.get(f"/contracts/{contract.pk}/actions/T1-A2/").json()
+    assert a2["title"] == "Développer l'exercice coordonné en maisons de santé"
+    versions = coordinator.get(f"/contracts/{contract.pk}/actions/T1-A1/versions/").json()
+    latest = versions[-1]["number"]
+    assert latest >= 2
+    diff = coordinator.get(
+        f"/contracts/{contract.pk}/actions/T1-A1/versions/{latest}/diff/", against=latest - 1
+    ).json()
+    assert [change["field"] for change in diff["changes"]] == ["funding"], diff
+    written = contract.since(mark)
+    assert [e["name"] for e in written if e["event"] == "amendment_transition"] == [
+        "launch_review",
+        "open_committee",
+        "committee_validate",
+        "record_deliberation",
+        "complete_signing",
+    ]
+    assert one(written, event="vote_decided")["data"]["closed_by_chair"] is True
+    assert events(written)["amendment_consolidated"] == 1
     verification = coordinator.get(f"/contracts/{contract.pk}/history/verify/").json()
     assert verification["valid"] is True

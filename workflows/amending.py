@@ -309,18 +309,19 @@ class AmendmentSummary:
     funding: list[dict[str, Any]]
     total_before: Decimal
     total_after: Decimal
-
-    @property
-    def period_end_before(self) -> datetime.date:
-        return datetime.date.fromisoformat(self.before["period"]["end"])
-
-    @property
-    def period_end_after(self) -> datetime.date:
-        return datetime.date.fromisoformat(self.after["period"]["end"])
+    period_start: str
+    period_end_before: datetime.date
+    period_end_after: datetime.date
+    # Read from the document frozen at its deliberation (a signed amendment): the contract in
+    # force includes its changes, so they are no longer the difference between the two.
+    frozen: bool = False
 
 
 def amendment_summary(amendment: Amendment) -> AmendmentSummary:
-    """What the amendment changes, read from the signed contract and its proposals."""
+    """What the amendment changes, read from the signed contract and its proposals; once
+    signed, what its frozen document says it changed."""
+    if amendment.status == AmendmentStatus.SIGNED and amendment.document_data:
+        return _frozen_summary(amendment)
     before = contract_file_of(amendment.contract)
     changes = list(amendment.changes.all())
     added_signatories = list(
@@ -424,6 +425,38 @@ def amendment_summary(amendment: Amendment) -> AmendmentSummary:
         funding=funding,
         total_before=sum(totals_before.values(), Decimal("0.00")),
         total_after=sum(totals_after.values(), Decimal("0.00")),
+        period_start=before["period"]["start"],
+        period_end_before=datetime.date.fromisoformat(before["period"]["end"]),
+        period_end_after=datetime.date.fromisoformat(after["period"]["end"]),
+    )
+
+
+def _frozen_summary(amendment: Amendment) -> AmendmentSummary:
+    """A signed amendment as its frozen document (``amendment_document_data``) says it; the
+    contract file it is read beside is the version in force, which includes it."""
+    data = amendment.document_data
+    in_force = contract_file_of(amendment.contract)
+    return AmendmentSummary(
+        amendment=amendment,
+        before=in_force,
+        after=in_force,
+        added=data["added"],
+        modified=data["modified"],
+        removed=data["removed"],
+        signatories=[
+            SignatoryConcern(**row, status="pending" if row["concerned"] else NOT_CONCERNED)
+            for row in data["signatories"]
+        ],
+        funding=[
+            {**row, "before": Decimal(row["before"]), "after": Decimal(row["after"])}
+            for row in data["funding"]
+        ],
+        total_before=Decimal(data["total_before"]),
+        total_after=Decimal(data["total_after"]),
+        period_start=data["period"]["start"],
+        period_end_before=datetime.date.fromisoformat(data["period"]["end_before"]),
+        period_end_after=datetime.date.fromisoformat(data["period"]["end_after"]),
+        frozen=True,
     )
 
 
@@ -445,7 +478,7 @@ def amendment_document_data(summary: AmendmentSummary) -> dict[str, Any]:
         "opened_at": amendment.opened_at.isoformat(),
         "amended_document_sha256": amendment.amended_document_sha256,
         "period": {
-            "start": summary.before["period"]["start"],
+            "start": summary.period_start,
             "end_before": summary.period_end_before.isoformat(),
             "end_after": summary.period_end_after.isoformat(),
         },

@@ -241,7 +241,92 @@ class ActionReviewFlow(flow.Flow):
             ContractFlow.await_reviews.run(waiting, unit=unit)
 
 
-class ContractFlow(flow.Flow):
+class CommitteeVoting:
+    """The steering committee's vote, as nodes of a flow: one vote task per member of the
+    committee, gathered until the vote is decided (quorum and majority, decided early once
+    the outcome cannot change, or closed by the chair: ``services.voting``).
+
+    The contract, its annual reports and its amendments are voted on by the same rules; each
+    flow opens the round before ``call_votes`` (``_new_vote``, kept in ``process.data["vote"]``)
+    and declares ``count_votes``, what the outcome leads to. Its nodes are copied into each
+    flow that lists this class among its bases (viewflow collects a flow's nodes from all of
+    its attributes, inherited ones included).
+    """
+
+    call_votes = (
+        ForEach(this.committee_members).Next(this.vote).Annotation(title=_("One vote per member"))
+    )
+    vote = (
+        HumanTask(TaskKind.VOTE, this.assign_vote)
+        .Next(this.votes_in)
+        .Annotation(title=_("Vote of a member"))
+    )
+    votes_in = (
+        Gather(continue_on_condition=this.vote_is_decided)
+        .Next(this.count_votes)
+        .Annotation(title=_("Vote decided"))
+    )
+
+    def _current_vote(self, activation: Activation) -> CommitteeVote:
+        return CommitteeVote.objects.get(pk=activation.process.data["vote"])
+
+    def committee_members(self, activation: Activation) -> list[dict[str, Any]]:
+        return _committee_members(activation)
+
+    def assign_vote(self, activation: Activation, data: dict) -> Assignment:
+        return Assignment(assignee_id=data["assignee"], committee_vote_id=data["committee_vote"])
+
+    def vote_is_decided(self, activation: Activation, active_tasks) -> bool:
+        return _vote_is_decided(self._current_vote(activation), active_tasks)
+
+    def is_validated(self, activation: Activation) -> bool:
+        return self._current_vote(activation).outcome == CommitteeVote.Outcome.VALIDATED
+
+
+class Signing:
+    """The signatures, as nodes of a flow: the signatories of the lowest order still pending
+    sign in parallel, order group after order group; a mandatory signatory's decline ends
+    the round at once, back to draft.
+
+    The contract's and the amendment's signatures follow the same rules over different rows
+    (``Signatory``, ``AmendmentParty``): the flow says who signs next
+    (``next_signatories``, ``assign_signature``), whether a mandatory one declined
+    (``mandatory_decline``), records the outcome (``fire_signing_outcome``) and says where it
+    left things (``returned_to_draft``, ``signatures_pending``).
+    """
+
+    call_signatories = (
+        ForEach(this.next_signatories)
+        .Next(this.sign)
+        .Annotation(title=_("Next signatories, by order"))
+    )
+    sign = (
+        HumanTask(TaskKind.SIGNATURE, this.assign_signature)
+        .Next(this.signatures_in)
+        .Annotation(title=_("Signature"))
+    )
+    signatures_in = (
+        Gather(continue_on_condition=this.mandatory_decline)
+        .Next(this.conclude_signatures)
+        .Annotation(title=_("Signatures of the order group in"))
+    )
+    conclude_signatures = (
+        flow.Function(this.fire_signing_outcome)
+        .Next(this.signing_outcome)
+        .Annotation(title=_("Signatures collected"))
+    )
+    signing_outcome = (
+        flow.Switch()
+        .Case(this.back_to_draft, this.returned_to_draft)
+        .Case(this.call_signatories, this.signatures_pending)
+        .Default(this.signed)
+        .Annotation(title=_("Next step of the signing"))
+    )
+    signed = flow.End().Annotation(title=_("Signed"))
+    back_to_draft = flow.End().Annotation(title=_("Back to draft"))
+
+
+class ContractFlow(CommitteeVoting, Signing, flow.Flow):
     """Approval of a contract
 
     Working-group review of every action, steering-committee vote, council deliberation,
@@ -272,19 +357,6 @@ class ContractFlow(flow.Flow):
         .Next(this.call_votes)
         .Annotation(title=_("Committee vote opened"))
     )
-    call_votes = (
-        ForEach(this.committee_members).Next(this.vote).Annotation(title=_("One vote per member"))
-    )
-    vote = (
-        HumanTask(TaskKind.VOTE, this.assign_vote)
-        .Next(this.votes_in)
-        .Annotation(title=_("Vote of a member"))
-    )
-    votes_in = (
-        Gather(continue_on_condition=this.vote_is_decided)
-        .Next(this.count_votes)
-        .Annotation(title=_("Vote decided"))
-    )
     count_votes = (
         flow.Function(this.fire_vote_outcome)
         .Next(this.validated)
@@ -311,35 +383,6 @@ class ContractFlow(flow.Flow):
         .Next(this.call_signatories)
         .Annotation(title=_("Document frozen, signing opens"))
     )
-    call_signatories = (
-        ForEach(this.next_signatories)
-        .Next(this.sign)
-        .Annotation(title=_("Next signatories, by order"))
-    )
-    sign = (
-        HumanTask(TaskKind.SIGNATURE, this.assign_signature)
-        .Next(this.signatures_in)
-        .Annotation(title=_("Signature"))
-    )
-    signatures_in = (
-        Gather(continue_on_condition=this.mandatory_decline)
-        .Next(this.conclude_signatures)
-        .Annotation(title=_("Signatures of the order group in"))
-    )
-    conclude_signatures = (
-        flow.Function(this.fire_signing_outcome)
-        .Next(this.signing_outcome)
-        .Annotation(title=_("Signatures collected"))
-    )
-    signing_outcome = (
-        flow.Switch()
-        .Case(this.back_to_draft, this.contract_is_draft)
-        .Case(this.call_signatories, this.signatures_pending)
-        .Default(this.signed)
-        .Annotation(title=_("Next step of the signing"))
-    )
-    signed = flow.End().Annotation(title=_("Signed"))
-    back_to_draft = flow.End().Annotation(title=_("Back to draft"))
 
     # --- review -----------------------------------------------------------------------
 
@@ -371,23 +414,8 @@ class ContractFlow(flow.Flow):
         activation.process.data["vote"] = vote.pk
         activation.process.save(update_fields=["data"])
 
-    def _current_vote(self, activation: Activation) -> CommitteeVote:
-        return CommitteeVote.objects.get(pk=activation.process.data["vote"])
-
-    def committee_members(self, activation: Activation) -> list[dict[str, Any]]:
-        return _committee_members(activation)
-
-    def assign_vote(self, activation: Activation, data: dict) -> Assignment:
-        return Assignment(assignee_id=data["assignee"], committee_vote_id=data["committee_vote"])
-
-    def vote_is_decided(self, activation: Activation, active_tasks) -> bool:
-        return _vote_is_decided(self._current_vote(activation), active_tasks)
-
     def fire_vote_outcome(self, activation: Activation) -> None:
         transitions.committee_vote_conclude(_unit(activation), vote=self._current_vote(activation))
-
-    def is_validated(self, activation: Activation) -> bool:
-        return self._current_vote(activation).outcome == CommitteeVote.Outcome.VALIDATED
 
     # --- deliberation -----------------------------------------------------------------
 
@@ -473,14 +501,14 @@ class ContractFlow(flow.Flow):
             pk=activation.process.contract_id
         )
 
-    def contract_is_draft(self, activation: Activation) -> bool:
+    def returned_to_draft(self, activation: Activation) -> bool:
         return self._status(activation) == ContractStatus.DRAFT
 
     def signatures_pending(self, activation: Activation) -> bool:
         return self._status(activation) == ContractStatus.SIGNING
 
 
-class AnnualReviewFlow(flow.Flow):
+class AnnualReviewFlow(CommitteeVoting, flow.Flow):
     """Annual review of a signed contract
 
     Each pilot of an action still running reports on its year (progress, indicator values,
@@ -522,19 +550,6 @@ class AnnualReviewFlow(flow.Flow):
         flow.Function(this.fire_open_vote)
         .Next(this.call_votes)
         .Annotation(title=_("Committee vote on the report opened"))
-    )
-    call_votes = (
-        ForEach(this.committee_members).Next(this.vote).Annotation(title=_("One vote per member"))
-    )
-    vote = (
-        HumanTask(TaskKind.VOTE, this.assign_vote)
-        .Next(this.votes_in)
-        .Annotation(title=_("Vote of a member"))
-    )
-    votes_in = (
-        Gather(continue_on_condition=this.vote_is_decided)
-        .Next(this.count_votes)
-        .Annotation(title=_("Vote decided"))
     )
     count_votes = (
         flow.Function(this.fire_vote_outcome)
@@ -580,15 +595,6 @@ class AnnualReviewFlow(flow.Flow):
 
     def committee_members(self, activation: Activation) -> list[dict[str, Any]]:
         return _committee_members(activation, year=activation.process.data["year"])
-
-    def assign_vote(self, activation: Activation, data: dict) -> Assignment:
-        return Assignment(assignee_id=data["assignee"], committee_vote_id=data["committee_vote"])
-
-    def _current_vote(self, activation: Activation) -> CommitteeVote:
-        return CommitteeVote.objects.get(pk=activation.process.data["vote"])
-
-    def vote_is_decided(self, activation: Activation, active_tasks) -> bool:
-        return _vote_is_decided(self._current_vote(activation), active_tasks)
 
     def fire_vote_outcome(self, activation: Activation) -> None:
         transitions.annual_report_conclude(
@@ -771,7 +777,7 @@ class AmendmentChangeReviewFlow(flow.Flow):
             AmendmentFlow.await_reviews.run(waiting, unit=unit)
 
 
-class AmendmentFlow(flow.Flow):
+class AmendmentFlow(CommitteeVoting, Signing, flow.Flow):
     """Approval of an amendment
 
     One process per amendment round (its version): the sheets it adds or modifies are
@@ -818,19 +824,6 @@ class AmendmentFlow(flow.Flow):
         .Next(this.call_votes)
         .Annotation(title=_("Committee vote opened"))
     )
-    call_votes = (
-        ForEach(this.committee_members).Next(this.vote).Annotation(title=_("One vote per member"))
-    )
-    vote = (
-        HumanTask(TaskKind.VOTE, this.assign_vote)
-        .Next(this.votes_in)
-        .Annotation(title=_("Vote of a member"))
-    )
-    votes_in = (
-        Gather(continue_on_condition=this.vote_is_decided)
-        .Next(this.count_votes)
-        .Annotation(title=_("Vote decided"))
-    )
     count_votes = (
         flow.Function(this.fire_vote_outcome)
         .Next(this.validated)
@@ -847,35 +840,6 @@ class AmendmentFlow(flow.Flow):
         .Next(this.call_signatories)
         .Annotation(title=_("Council deliberation recorded, document frozen"))
     )
-    call_signatories = (
-        ForEach(this.next_parties)
-        .Next(this.sign)
-        .Annotation(title=_("Next concerned parties, by order"))
-    )
-    sign = (
-        HumanTask(TaskKind.SIGNATURE, this.assign_signature)
-        .Next(this.signatures_in)
-        .Annotation(title=_("Signature"))
-    )
-    signatures_in = (
-        Gather(continue_on_condition=this.mandatory_decline)
-        .Next(this.conclude_signatures)
-        .Annotation(title=_("Signatures of the order group in"))
-    )
-    conclude_signatures = (
-        flow.Function(this.fire_signing_outcome)
-        .Next(this.signing_outcome)
-        .Annotation(title=_("Signatures collected"))
-    )
-    signing_outcome = (
-        flow.Switch()
-        .Case(this.back_to_draft, this.amendment_is_draft)
-        .Case(this.call_signatories, this.signatures_pending)
-        .Default(this.signed)
-        .Annotation(title=_("Next step of the signing"))
-    )
-    signed = flow.End().Annotation(title=_("Signed"))
-    back_to_draft = flow.End().Annotation(title=_("Back to draft"))
     rejected = flow.End().Annotation(title=_("Rejected by the committee: back to draft"))
 
     def begin(self, activation: Activation, *, amendment: Amendment, unit: UnitOfWork) -> Process:
@@ -905,12 +869,6 @@ class AmendmentFlow(flow.Flow):
         activation.process.data["vote"] = vote.pk
         activation.process.save(update_fields=["data"])
 
-    def _current_vote(self, activation: Activation) -> CommitteeVote:
-        return CommitteeVote.objects.get(pk=activation.process.data["vote"])
-
-    def committee_members(self, activation: Activation) -> list[dict[str, Any]]:
-        return _committee_members(activation)
-
     def assign_vote(self, activation: Activation, data: dict) -> Assignment:
         return Assignment(
             assignee_id=data["assignee"],
@@ -918,16 +876,10 @@ class AmendmentFlow(flow.Flow):
             amendment_id=activation.process.data["amendment"],
         )
 
-    def vote_is_decided(self, activation: Activation, active_tasks) -> bool:
-        return _vote_is_decided(self._current_vote(activation), active_tasks)
-
     def fire_vote_outcome(self, activation: Activation) -> None:
         transitions.amendment_vote_conclude(
             _unit(activation), _amendment(activation), vote=self._current_vote(activation)
         )
-
-    def is_validated(self, activation: Activation) -> bool:
-        return self._current_vote(activation).outcome == CommitteeVote.Outcome.VALIDATED
 
     def deliberation_recorded(self, activation: Activation, *, unit: UnitOfWork) -> None:
         """Woken by the coordinator's ``record_deliberation``, inside its unit of work."""
@@ -939,7 +891,7 @@ class AmendmentFlow(flow.Flow):
             amendment_version=activation.process.data["version"],
         )
 
-    def next_parties(self, activation: Activation) -> list[dict[str, Any]]:
+    def next_signatories(self, activation: Activation) -> list[dict[str, Any]]:
         """The pending concerned parties of the lowest order: they sign in parallel."""
         pending = self._parties(activation).filter(status=AmendmentPartyStatus.PENDING)
         first = pending.order_by("order", "pk").first()
@@ -1000,7 +952,7 @@ class AmendmentFlow(flow.Flow):
             pk=activation.process.data["amendment"]
         )
 
-    def amendment_is_draft(self, activation: Activation) -> bool:
+    def returned_to_draft(self, activation: Activation) -> bool:
         return self._status(activation) == AmendmentStatus.DRAFT
 
     def signatures_pending(self, activation: Activation) -> bool:

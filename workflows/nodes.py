@@ -201,6 +201,23 @@ class Gather(Join):
 
             self._continue_on_condition = continue_on_condition
 
+    def close(self, process: Any) -> bool:
+        """Go on past this join now, whatever branches are still open (they are cancelled):
+        a chair closing a vote, a coordinator closing a collection. False when no branch has
+        arrived yet, so that there is no join to go past. ``process`` is the caller's, driven
+        by its unit of work."""
+        join = self.flow_class.task_class._default_manager.filter(
+            process=process, flow_task=self, status=TaskStatus.STARTED
+        ).first()
+        if join is None:
+            return False
+        join.process = process
+        with self.flow_class.lock(process.pk):
+            activation = self.activation_class(join)
+            activation.complete()
+            activation.activate_next()
+        return True
+
 
 class ConcludeActivation(IfActivation):
     arrived: Task | None = None  # unknown for an activation rebuilt from a stored task

@@ -43,6 +43,11 @@ urlpatterns = [
         name="amendment_detail",
     ),
     path(
+        "contrats/<int:pk>/avenants/<int:number>/vote/clore/",
+        amendments.amendment_close_vote,
+        name="amendment_close_vote",
+    ),
+    path(
         "contrats/<int:pk>/avenants/<int:number>/fiches/<str:code>/",
         amendments.amendment_sheet,
         name="amendment_sheet",

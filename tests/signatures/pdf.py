@@ -88,3 +88,13 @@ def pdf_text_and_images(pdf: bytes, folder) -> tuple[str, int]:
         [poppler("pdfimages"), "-list", str(path)], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     return text, len(listed[2:])  # after its two header lines
+
+
+def run_pdfsig(pdfsig: str, pdf: bytes, tmp_path, name: str) -> str:
+    """What poppler's pdfsig, a reader independent of Accord, says of the PDF's signatures."""
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    result = subprocess.run(
+        [pdfsig, str(path)], capture_output=True, text=True, check=False, timeout=60
+    )
+    return result.stdout

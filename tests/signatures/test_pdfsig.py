@@ -4,32 +4,18 @@ pdfsig comes with poppler-utils, which .ci/run installs: under ``CI=true`` a mis
 fails the run instead of skipping it.
 """
 
-import os
 import re
-import shutil
-import subprocess
 
 import pytest
 from django.core.management import call_command
 
 from signatures.selectors import contract_document_pdf
 from tests.flows import approve_reviews, decide, open_tasks, record_deliberation, vote
-from tests.signatures.pdf import tampered
+from tests.signatures.pdf import run_pdfsig, tampered
 from workflows.management.commands.load_demo import DEMO_PASSWORD
 from workflows.models import Contract, TaskKind
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def pdfsig() -> str:
-    path = shutil.which("pdfsig")
-    if path is None:
-        reason = "pdfsig is missing: apt-get install poppler-utils"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason} (CI=true: this test may not be skipped)", pytrace=False)
-        pytest.skip(reason)
-    return path
 
 
 @pytest.fixture
@@ -47,15 +33,6 @@ def signed_demo(settings, capsys) -> Contract:
     contract.refresh_from_db()
     assert contract.status == "signed"
     return contract
-
-
-def run_pdfsig(pdfsig: str, pdf: bytes, tmp_path, name: str) -> str:
-    path = tmp_path / name
-    path.write_bytes(pdf)
-    result = subprocess.run(
-        [pdfsig, str(path)], capture_output=True, text=True, check=False, timeout=60
-    )
-    return result.stdout
 
 
 def test_pdfsig_finds_every_signature_valid_and_a_tampered_copy_invalid(

@@ -659,6 +659,50 @@ def test_a_mandatory_decline_sends_the_amendment_back_to_draft(signed, as_coordi
     assert transition(as_coordinator, signed, "launch_review").status_code == 200
 
 
+def test_the_chair_closes_the_amendment_s_vote_once_the_quorum_is_reached(
+    signed, as_coordinator, client
+):
+    amendment_with_three_changes(as_coordinator, signed)
+    transition(as_coordinator, signed, "launch_review")
+    while tasks := open_tasks(signed, TaskKind.REVIEW):
+        decided(tasks[0])
+    chair = signed.steering_committee.chair
+    as_chair = client_for(chair)
+    close = url(signed, "amendments/1/vote/close/")
+    votes = {t.owner: t for t in open_tasks(signed, TaskKind.VOTE)}
+    assert len(votes) == 3  # quorum 2
+
+    nobody_yet = as_chair.post(close, **EN)
+    assert nobody_yet.status_code == 409
+    assert nobody_yet.json()["detail"] == "The quorum is not reached: 0 vote(s) cast, 2 needed."
+    chair_vote = votes.pop(chair)
+    decided(chair_vote)
+    other, last = votes.values()
+    decided(other, "reject", comment="Montants non justifiés")
+    # One for, one against, one to come: undecided, and only the chair may end it.
+    assert amendment_read(as_coordinator, signed)["status"] == "committee"
+    assert client_for(last.owner).post(close).status_code == 403
+    assert as_coordinator.post(close).status_code == 403
+    # The chair's page offers it, as for the contract's vote.
+    client.force_login(chair)
+    page = client.get(f"/taches/{chair_vote.pk}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert f'action="/contrats/{signed.pk}/avenants/1/vote/clore/"' in page
+    assert "2 voix exprimées</strong>" in page
+
+    closed = as_chair.post(close)
+
+    assert closed.status_code == 200, closed.json()
+    # A tie is no majority: rejected, the amendment goes back to draft as its version 2.
+    assert (closed.json()["status"], closed.json()["version"]) == ("draft", 2)
+    assert open_tasks(signed, TaskKind.VOTE) == []  # the vote not cast is cancelled
+    decision = HistoryEntry.objects.get(
+        contract=signed, event=HistoryEvent.VOTE_DECIDED, data__amendment=1
+    )
+    assert decision.actor == chair
+    assert decision.data["closed_by_chair"] is True
+    assert as_chair.post(close).status_code == 409  # no vote in progress any more
+
+
 def test_the_amendment_s_pages_show_its_circuit_and_its_tasks(signed, coordinator, client):
     as_coordinator = client_for(coordinator)
     amendment_with_three_changes(as_coordinator, signed)
@@ -680,7 +724,12 @@ def test_the_amendment_s_pages_show_its_circuit_and_its_tasks(signed, coordinato
         decided(tasks[0])
     (vote,) = open_tasks(signed, TaskKind.VOTE)[:1]
     client.force_login(vote.owner)
-    assert client.get(f"/taches/{vote.pk}/").status_code == 200
+    vote_page = client.get(f"/taches/{vote.pk}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    vote_page = vote_page.replace("\xa0", " ").replace("\u202f", " ")
+    # What the member votes on: every change, and the funding before and after.
+    assert "Ajoutée : A3 \u2013 Télémédecine" in vote_page
+    assert "Modifiée : A1 \u2013 Maison de santé" in vote_page
+    assert "20 000,00 €" in vote_page
     while tasks := open_tasks(signed, TaskKind.VOTE):
         decided(tasks[0])
     client.force_login(coordinator)

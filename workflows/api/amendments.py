@@ -24,7 +24,6 @@ from workflows.models import (
     Amendment,
     AmendmentChangeKind,
     AmendmentParty,
-    AmendmentStatus,
     Contract,
 )
 from workflows.services.sheets import current_version
@@ -118,38 +117,7 @@ def _signatories(summary: AmendmentSummary) -> list[dict[str, Any]]:
     return rows
 
 
-def _frozen_changes(amendment: Amendment) -> dict[str, Any] | None:
-    """A signed amendment's changes as its frozen document said them: the contract in force
-    includes them now, so they are no longer the difference between the two."""
-    data = amendment.document_data
-    if amendment.status != AmendmentStatus.SIGNED or not data:
-        return None
-    return {
-        "changes": {
-            "added": [sheet["code"] for sheet in data["added"]],
-            "modified": [
-                {"code": sheet["code"], "fields": [c["field"] for c in sheet["changes"]]}
-                for sheet in data["modified"]
-            ],
-            "removed": [sheet["code"] for sheet in data["removed"]],
-        },
-        "funding": {
-            "before": data["total_before"],
-            "after": data["total_after"],
-            "by_funder": [
-                {"funder": row["funder"], "before": row["before"], "after": row["after"]}
-                for row in data["funding"]
-            ],
-        },
-    }
-
-
 def amendment_output(summary: AmendmentSummary) -> dict[str, Any]:
-    output = _amendment_output(summary)
-    return {**output, **(_frozen_changes(summary.amendment) or {})}
-
-
-def _amendment_output(summary: AmendmentSummary) -> dict[str, Any]:
     amendment = summary.amendment
     return {
         "number": amendment.number,
@@ -160,7 +128,7 @@ def _amendment_output(summary: AmendmentSummary) -> dict[str, Any]:
         "opened_at": amendment.opened_at.isoformat(),
         "amended_document_sha256": amendment.amended_document_sha256,
         "period": {
-            "start": summary.before["period"]["start"],
+            "start": summary.period_start,
             "end": summary.period_end_before.isoformat(),
             "new_end": amendment.period_end.isoformat() if amendment.period_end else None,
         },
@@ -296,6 +264,29 @@ class AmendmentTransitionApi(APIView):
             )
         else:
             raise NotFound(_("Unknown transition of an amendment: “%(name)s”.") % {"name": name})
+        return Response(amendment_output(amendment_summary(amendment)))
+
+
+class AmendmentVoteCloseApi(APIView):
+    @extend_schema(
+        operation_id="contracts_amendments_vote_close",
+        request=None,
+        responses={
+            200: OpenApiTypes.OBJECT,
+            403: OpenApiResponse(ErrorOutput, description="Not the chair of the committee."),
+            409: OpenApiResponse(
+                ErrorOutput,
+                description="The amendment is not before the committee, or the quorum is not "
+                "reached.",
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request, pk: int, number: int):
+        """The chair of the steering committee closes the vote on the amendment once the
+        quorum is reached; the answer is the amendment."""
+        amendment = _amendment(contract_for_detail(request, pk), number)
+        amendment = services.amendment_close_vote(amendment=amendment, actor=request.user)
         return Response(amendment_output(amendment_summary(amendment)))
 
 

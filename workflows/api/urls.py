@@ -75,6 +75,11 @@ urlpatterns = [
         name="contract_amendment_transition",
     ),
     path(
+        "contracts/<int:pk>/amendments/<int:number>/vote/close/",
+        amendments.AmendmentVoteCloseApi.as_view(),
+        name="contract_amendment_vote_close",
+    ),
+    path(
         "contracts/<int:pk>/amendments/<int:number>/signatories/",
         amendments.AmendmentSignatoriesApi.as_view(),
         name="contract_amendment_signatories",

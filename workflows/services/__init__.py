@@ -17,7 +17,8 @@ the unit finishes.
 - ``authoring``: create a draft contract in Accord, write its parts, add its action sheets.
 - ``sheets``: write an action sheet (every save a version).
 - ``amendments``: open an amendment on a signed contract, write its proposals (sheets added,
-  modified, removed; signatories added; the period extended), withdraw it.
+  modified, removed; signatories added; the period extended), withdraw it; launch its
+  circuit, close its committee vote (the chair), record its deliberation.
 - ``follow_up``: record an indicator's value for a year (signed contracts); a pilot's annual
   report (its steps, run by ``tasks.task_decide``).
 - ``annual``: launch a year's annual review, close its collection of reports, close the
@@ -36,6 +37,7 @@ from .amendments import (
     amendment_action_change,
     amendment_action_remove,
     amendment_change_discard,
+    amendment_close_vote,
     amendment_edit,
     amendment_launch_review,
     amendment_open,
@@ -115,6 +117,7 @@ __all__ = [
     "amendment_action_change",
     "amendment_action_remove",
     "amendment_change_discard",
+    "amendment_close_vote",
     "amendment_edit",
     "amendment_launch_review",
     "amendment_open",

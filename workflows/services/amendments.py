@@ -50,6 +50,7 @@ from ..models import (
     ContractStatus,
     HistoryEvent,
     Organisation,
+    Process,
     Task,
     TaskStatus,
     User,
@@ -58,6 +59,7 @@ from ..models import (
 )
 from .checking import problems_brought, refused
 from .sheets import SHEET_CHANGED_MEANWHILE, current_version
+from .voting import close_committee_vote, require_chair
 
 # Stable messages, so that tests and API clients can rely on them.
 NOT_A_COORDINATOR = gettext_noop("Only a coordinator of the contract may amend it.")
@@ -512,6 +514,31 @@ def amendment_launch_review(*, amendment: Amendment, actor: User) -> Amendment:
         _require(unit.contract, actor)
         transitions.amendment_launch_review(unit, amendment, actor=actor)
         AmendmentFlow.start.run(amendment=amendment, unit=unit)
+    amendment.refresh_from_db()
+    return amendment
+
+
+@transaction.atomic
+def amendment_close_vote(*, amendment: Amendment, actor: User) -> Amendment:
+    """The chair ends the committee's vote on the amendment once the quorum is reached, as
+    for the contract's vote (``contracts.close_vote``)."""
+    with UnitOfWork.lock(amendment.contract_id) as unit:
+        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
+        amendment.contract = unit.contract
+        require_chair(unit.contract, actor)
+        if amendment.status != AmendmentStatus.COMMITTEE:
+            raise Conflict(
+                _(transitions.AMENDMENT_TRANSITION_NOT_ALLOWED)
+                % {"transition": _("Close the vote"), "state": amendment.get_status_display()},
+                {"transition": "close_vote", "state": amendment.status},
+            )
+        process = Process.objects.get(
+            contract=unit.contract,
+            flow_class=AmendmentFlow,
+            data__amendment=amendment.pk,
+            finished__isnull=True,
+        )
+        close_committee_vote(unit, process=process, votes_in=AmendmentFlow.votes_in, actor=actor)
     amendment.refresh_from_db()
     return amendment
 

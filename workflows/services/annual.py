@@ -17,22 +17,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from ..errors import ApplicationError, Conflict, NotAllowed
+from ..errors import ApplicationError, Conflict
 from ..flows import ANNUAL_REPORT_STATES, AnnualReviewFlow
 from ..history import UnitOfWork
 from ..models import (
     AnnualReview,
     AnnualReviewStatus,
-    CommitteeVote,
     Contract,
     ContractStatus,
     HistoryEvent,
     Process,
-    Task,
     TaskStatus,
     User,
 )
 from .contracts import require_coordinator
+from .voting import close_committee_vote, require_chair
 
 # Stable messages, so that tests and API clients can rely on them.
 NOT_SIGNED = gettext_noop(
@@ -119,29 +118,21 @@ def close_report_collection(*, contract: Contract, year: int, actor: User) -> An
         if review.status != AnnualReviewStatus.COLLECTING:
             raise Conflict(_(NOT_COLLECTING) % {"year": year}, {"status": review.status})
         process = _process(unit, review)
-        # The join exists from the first report in on (nodes.GatherActivation).
-        join = Task.objects.filter(
-            process=process, flow_task=AnnualReviewFlow.reports_in, status=TaskStatus.STARTED
-        ).first()
-        if join is None:
-            raise Conflict(_(NO_REPORT_YET))
-        review.collection_closed_at = timezone.now()
-        review.collection_closed_by = actor
-        review.save(update_fields=["collection_closed_at", "collection_closed_by"])
         open_reports = process.task_set.filter(
             flow_task=AnnualReviewFlow.report, status=TaskStatus.ASSIGNED
         ).count()
+        review.collection_closed_at = timezone.now()
+        review.collection_closed_by = actor
+        review.save(update_fields=["collection_closed_at", "collection_closed_by"])
         unit.record(
             event=HistoryEvent.REPORT_COLLECTION_CLOSED,
             actor=actor,
             name=str(year),
             data={"year": year, "reports_missing": open_reports},
         )
-        join.process = process
-        with AnnualReviewFlow.lock(process.pk):
-            activation = join.flow_task.activation_class(join)
-            activation.complete()
-            activation.activate_next()
+        # The join exists from the first report in on (nodes.GatherActivation).
+        if not AnnualReviewFlow.reports_in.close(process):
+            raise Conflict(_(NO_REPORT_YET))
         review.refresh_from_db()
     return review
 
@@ -151,31 +142,12 @@ def close_report_vote(*, contract: Contract, year: int, actor: User) -> AnnualRe
     """The chair ends the committee's vote on the annual report once the quorum is reached,
     as for the contract's vote (``contracts.close_vote``)."""
     with UnitOfWork.lock(contract.pk) as unit:
-        committee = getattr(unit.contract, "steering_committee", None)
-        if committee is None or committee.chair_id != actor.pk:
-            raise NotAllowed(_("Only the chair of the steering committee may close the vote."))
+        require_chair(unit.contract, actor)
         review = _review(unit.contract, year)
         if review.status != AnnualReviewStatus.VOTING:
             raise Conflict(_(NO_VOTE_IN_PROGRESS) % {"year": year}, {"status": review.status})
-        process = _process(unit, review)
-        vote = CommitteeVote.objects.get(pk=process.data["vote"])
-        approvals, rejections = vote.tally()
-        if approvals + rejections < vote.quorum:
-            raise Conflict(
-                _("The quorum is not reached: %(cast)d vote(s) cast, %(quorum)d needed.")
-                % {"cast": approvals + rejections, "quorum": vote.quorum}
-            )
-        join = Task.objects.filter(
-            process=process, flow_task=AnnualReviewFlow.votes_in, status=TaskStatus.STARTED
-        ).first()
-        if join is None:
-            raise Conflict(_("No member has voted yet: there is no vote to close."))
-        vote.closed_by = actor
-        vote.save(update_fields=["closed_by"])
-        join.process = process
-        with AnnualReviewFlow.lock(process.pk):
-            activation = join.flow_task.activation_class(join)
-            activation.complete()
-            activation.activate_next()
+        close_committee_vote(
+            unit, process=_process(unit, review), votes_in=AnnualReviewFlow.votes_in, actor=actor
+        )
         review.refresh_from_db()
     return review

@@ -19,12 +19,10 @@ from ..models import (
     Action,
     AnnualReview,
     AnnualReviewStatus,
-    CommitteeVote,
     Contract,
     ContractStatus,
     HistoryEvent,
     Process,
-    Task,
     TaskDecision,
     TaskKind,
     TaskStatus,
@@ -35,6 +33,7 @@ from ..rules import may_fire, transition_blockers
 from ..selectors import draft_problems
 from .follow_up import follow_up_fire
 from .tasks import OPEN_STATUSES, ClientInfo, Decision, decide
+from .voting import close_committee_vote, require_chair
 
 # --- Coordinator steps --------------------------------------------------------------------
 
@@ -249,41 +248,18 @@ def fire_coordinator_transition(
 
 @transaction.atomic
 def close_vote(*, contract: Contract, actor: User) -> Contract:
-    """The chair ends the committee vote once the quorum is reached."""
+    """The chair ends the committee vote on the contract once the quorum is reached."""
     with UnitOfWork.lock(contract.pk) as unit:
-        contract = unit.contract
-        # A contract without a steering committee has no chair: nobody may close its vote.
-        committee = getattr(contract, "steering_committee", None)
-        if committee is None or committee.chair_id != actor.pk:
-            raise NotAllowed(_("Only the chair of the steering committee may close the vote."))
-        if contract.status != ContractStatus.COMMITTEE:
+        require_chair(unit.contract, actor)
+        if unit.contract.status != ContractStatus.COMMITTEE:
             raise Conflict(
                 _("There is no vote in progress: the contract is “%(state)s”.")
-                % {"state": contract.get_status_display()}
+                % {"state": unit.contract.get_status_display()}
             )
-        process = unit.drive(
-            Process.objects.get(contract=contract, flow_class=ContractFlow, finished__isnull=True)
+        process = Process.objects.get(
+            contract=unit.contract, flow_class=ContractFlow, finished__isnull=True
         )
-        vote = CommitteeVote.objects.get(pk=process.data["vote"])
-        approvals, rejections = vote.tally()
-        if approvals + rejections < vote.quorum:
-            raise Conflict(
-                _("The quorum is not reached: %(cast)d vote(s) cast, %(quorum)d needed.")
-                % {"cast": approvals + rejections, "quorum": vote.quorum}
-            )
-        vote.closed_by = actor
-        vote.save(update_fields=["closed_by"])
-        # The round's join exists from the first vote cast on (nodes.GatherActivation).
-        join = Task.objects.filter(
-            process=process, flow_task=ContractFlow.votes_in, status=TaskStatus.STARTED
-        ).first()
-        if join is None:
-            raise Conflict(_("No member has voted yet: there is no vote to close."))
-        join.process = process
-        with ContractFlow.lock(process.pk):
-            activation = join.flow_task.activation_class(join)
-            activation.complete()
-            activation.activate_next()
+        close_committee_vote(unit, process=process, votes_in=ContractFlow.votes_in, actor=actor)
     return unit.contract
 
 

@@ -177,6 +177,26 @@ def amendment_open(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return redirect(amendment_url(amendment))
 
 
+@login_required
+def amendment_close_vote(request: AuthenticatedHttpRequest, pk: int, number: int) -> HttpResponse:
+    """The chair ends the committee's vote on the amendment once the quorum is reached."""
+    amendment = _amendment(request, pk, number)
+    if request.method != "POST":
+        return redirect(amendment_url(amendment))
+    try:
+        amendment = services.amendment_close_vote(amendment=amendment, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(amendment_url(amendment))
+    messages.success(
+        request,
+        _("The vote is closed: the steering committee validated the amendment.")
+        if amendment.status == AmendmentStatus.DELIBERATION
+        else _("The vote is closed: the steering committee rejected the amendment."),
+    )
+    return redirect(amendment_url(amendment))
+
+
 def _forms(amendment: Amendment, data: Any = None, part: str = "") -> dict[str, Any]:
     """The amendment page's forms, ``part``'s bound to ``data``."""
     document = amended_file(amendment).document
@@ -307,14 +327,16 @@ def _render(
         and amendment.status == AmendmentStatus.DRAFT
         and amendment.contract.status == ContractStatus.SIGNED
     )
-    changed = {change["code"] for change in (*summary.added, *summary.modified)}
+    added = {change["code"] for change in summary.added}
+    modified = {change["code"] for change in summary.modified}
     removed = {change["code"] for change in summary.removed}
     sheets = [
         {
             "code": sheet["code"],
             "title": sheet.get("title", ""),
             "theme": theme["code"],
-            "changed": sheet["code"] in changed,
+            "changed": sheet["code"] in added | modified,
+            "added": sheet["code"] in added,
         }
         for theme in summary.after["themes"]
         for sheet in theme["actions"]

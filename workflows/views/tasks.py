@@ -33,6 +33,7 @@ from ..http import AuthenticatedHttpRequest, client_info
 from ..models import (
     SHEET_EDITABLE_STATES,
     Action,
+    AmendmentStatus,
     Contract,
     ContractStatus,
     FundingLine,
@@ -263,7 +264,7 @@ def _task_context(task: Task, user: User) -> dict:
     contract = _contract_of(task)
     context: dict[str, Any] = {}
     if task.amendment_id:
-        return _amendment_task_context(task)
+        return _amendment_task_context(task, user)
     action = task.action
     if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and action is not None:
         context["action"] = action
@@ -301,19 +302,9 @@ def _task_context(task: Task, user: User) -> dict:
     if task.kind == TaskKind.VOTE:
         if "actions" not in context:
             context["actions"] = _contract_actions(contract)
-        vote = task.committee_vote
-        committee = SteeringCommittee.objects.filter(contract=contract).first()
-        if vote is not None:
-            context["vote"] = vote
-            context["vote_cast"] = vote.cast if vote.outcome else sum(vote.tally())
-            context["may_close_vote"] = (
-                committee is not None
-                and committee.chair_id == user.pk
-                and not vote.outcome
-                and contract.status == ContractStatus.COMMITTEE
-                and context["vote_cast"] >= vote.quorum
-            )
-            context["is_chair"] = committee is not None and committee.chair_id == user.pk
+        context.update(
+            _vote_context(task, user, in_progress=contract.status == ContractStatus.COMMITTEE)
+        )
     if task.kind == TaskKind.SIGNATURE and task.signatory_id:
         context["signatory"] = Signatory.objects.select_related(
             "organisation", "signer", "represented_by"
@@ -322,13 +313,32 @@ def _task_context(task: Task, user: User) -> dict:
     return context
 
 
-def _amendment_task_context(task: Task) -> dict[str, Any]:
+def _vote_context(task: Task, user: User, *, in_progress: bool) -> dict[str, Any]:
+    """A vote's standing, and whether the holder, as chair, may close it now."""
+    vote = task.committee_vote
+    if vote is None:
+        return {}
+    committee = SteeringCommittee.objects.filter(contract_id=task.contract_id).first()
+    is_chair = committee is not None and committee.chair_id == user.pk
+    cast = vote.cast if vote.outcome else sum(vote.tally())
+    return {
+        "vote": vote,
+        "vote_cast": cast,
+        "is_chair": is_chair,
+        "may_close_vote": is_chair and not vote.outcome and in_progress and cast >= vote.quorum,
+    }
+
+
+def _amendment_task_context(task: Task, user: User) -> dict[str, Any]:
     """An amendment's task: the amendment, the proposal (before → after) a review or a
     revision is about, the party a signature is asked of; the amendment's PDF is linked."""
     amendment = task.amendment
     assert amendment is not None
     context: dict[str, Any] = {"amendment": amendment}
     change = task.amendment_change
+    if task.kind in (TaskKind.VOTE, TaskKind.SIGNATURE):
+        # What the member votes on, what the party signs: every change, the funding.
+        context["amendment_summary"] = amendment_summary(amendment)
     if change is not None:
         summary = amendment_summary(amendment)
         context["proposal"] = change
@@ -339,6 +349,10 @@ def _amendment_task_context(task: Task) -> dict[str, Any]:
                 if sheet["code"] == change.code
             ),
             None,
+        )
+    if task.kind == TaskKind.VOTE:
+        context.update(
+            _vote_context(task, user, in_progress=amendment.status == AmendmentStatus.COMMITTEE)
         )
     if task.amendment_party_id:
         party = task.amendment_party
