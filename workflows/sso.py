@@ -16,10 +16,12 @@ shows no ProConnect button and the pages below answer 404. When on:
   end_session endpoint with the ID token as ``id_token_hint``, and back to the log-in page.
 
 The log-in goes through Django's ``authenticate`` with the request: django-axes' backend,
-first, refuses a locked-out address; a failure counts towards the address's lockout
-(``workflows.lockout.lockout_parameters``); a success is recorded as a password log-in is
-(``user_logged_in``: django-axes' access log, ``last_login``). Every call to the provider has
-``OIDC_TIMEOUT``, and none is made inside a database transaction.
+first, refuses a locked-out address; a failure Django signals (``user_login_failed``: no
+backend logged the callback in) counts towards the address only
+(``workflows.lockout.lockout_parameters``), a refusal (``Refused``) towards nothing, being no
+guess of anything; a success is recorded as a password log-in is (``user_logged_in``:
+django-axes' access log, ``last_login``). Every call to the provider has ``OIDC_TIMEOUT``, and
+none is made inside a database transaction.
 """
 
 from __future__ import annotations
