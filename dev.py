@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -28,6 +29,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 STAMP = VENV / ".accord-installed"
+# The single sign-on tests' OpenID provider: a Node.js script and its npm packages.
+OIDC_PROVIDER = ROOT / "tests" / "oidc"
 
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/accord"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
@@ -40,8 +43,8 @@ def say(message: str) -> None:
     print(f"\033[1m==> {message}\033[0m", flush=True)
 
 
-def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
-    completed = subprocess.run([str(part) for part in command], cwd=ROOT, env=env, check=False)
+def run(*command: str | Path, env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
+    completed = subprocess.run([str(part) for part in command], cwd=cwd, env=env, check=False)
     if completed.returncode:
         sys.exit(completed.returncode)
 
@@ -80,6 +83,24 @@ def read_stamp() -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return stamp if isinstance(stamp, dict) else {}
+
+
+def ensure_test_provider() -> None:
+    """The npm packages of the OpenID provider that the single sign-on tests start (tests/oidc/,
+    panva's oidc-provider), exactly as its package-lock.json says, from the npm registry:
+    `npm ci` once, and again whenever the lock changes. Without npm those tests are skipped,
+    except with CI=true, where they fail (.ci/run installs npm when it is missing)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        say("npm not found: the single sign-on tests will be skipped (apt-get install npm)")
+        return
+    lock = hashlib.sha256((OIDC_PROVIDER / "package-lock.json").read_bytes()).hexdigest()
+    stamp = OIDC_PROVIDER / "node_modules" / ".accord-installed"
+    if stamp.exists() and stamp.read_text() == lock:
+        return
+    say("Installing the test OpenID provider's npm packages (tests/oidc: npm ci)")
+    run(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", cwd=OIDC_PROVIDER)
+    stamp.write_text(lock)
 
 
 def embedded_env() -> dict[str, str]:
@@ -131,6 +152,7 @@ def command_test(args: argparse.Namespace) -> None:
     say("Types (mypy, mypy.ini)")
     # The Django plugin loads the settings: the embedded ones, whatever the environment says.
     run(BIN / "mypy", env=embedded_env())
+    ensure_test_provider()
     # In parallel: each worker has its own test database, Redis database, channel prefix and
     # var/ (tests/workers.py). Given after ours, the caller's own -n (-n 0: one process) wins.
     pytest = (PYTHON, "-m", "pytest", "-n", WORKERS, *args.pytest_args)

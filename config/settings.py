@@ -197,7 +197,7 @@ AUTHENTICATION_BACKENDS = [
 # address, each with its own limit (workflows.lockout.AccordAxesHandler): one person mistyping
 # their password blocks neither their colleagues behind the same address nor anyone else.
 AXES_HANDLER = "workflows.lockout.AccordAxesHandler"
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = "workflows.lockout.lockout_parameters"  # account and address
 AXES_FAILURE_LIMIT = env.int("ACCORD_LOGIN_FAILURE_LIMIT", default=5)
 ACCORD_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("ACCORD_LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("ACCORD_LOGIN_COOLOFF_MINUTES", default=15))
@@ -209,6 +209,53 @@ AXES_LOCKOUT_CALLABLE = "workflows.http.lockout_response"
 AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "workflows:contract_list"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Single sign-on: ProConnect (OpenID Connect, mozilla-django-oidc) ----------------------
+# Off unless ACCORD_OIDC_CLIENT_ID is set (docs/security.md, "Single sign-on"). Accounts are
+# matched by e-mail address, never created. The endpoints are ProConnect's, under its issuer,
+# unless given one by one.
+ACCORD_OIDC_CLIENT_ID = env.str("ACCORD_OIDC_CLIENT_ID", default="")
+ACCORD_OIDC_ENABLED = bool(ACCORD_OIDC_CLIENT_ID)
+ACCORD_OIDC_ISSUER = env.str("ACCORD_OIDC_ISSUER", default="").rstrip("/")
+if ACCORD_OIDC_ENABLED:
+    _missing = [
+        name
+        for name in ("ACCORD_OIDC_CLIENT_SECRET", "ACCORD_OIDC_ISSUER")
+        if not env.str(name, "")
+    ]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"ACCORD_OIDC_CLIENT_ID is set (single sign-on on): set {' and '.join(_missing)} too."
+        )
+    # After django-axes' backend: a locked-out address is refused before ProConnect is asked.
+    AUTHENTICATION_BACKENDS.append("workflows.sso.ProConnectBackend")
+OIDC_RP_CLIENT_ID = ACCORD_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = env.str("ACCORD_OIDC_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str(
+    "ACCORD_OIDC_AUTHORIZATION_ENDPOINT", default=f"{ACCORD_OIDC_ISSUER}/authorize"
+)
+OIDC_OP_TOKEN_ENDPOINT = env.str(
+    "ACCORD_OIDC_TOKEN_ENDPOINT", default=f"{ACCORD_OIDC_ISSUER}/token"
+)
+OIDC_OP_USER_ENDPOINT = env.str(
+    "ACCORD_OIDC_USERINFO_ENDPOINT", default=f"{ACCORD_OIDC_ISSUER}/userinfo"
+)
+OIDC_OP_JWKS_ENDPOINT = env.str("ACCORD_OIDC_JWKS_URI", default=f"{ACCORD_OIDC_ISSUER}/jwks")
+ACCORD_OIDC_END_SESSION_ENDPOINT = env.str(
+    "ACCORD_OIDC_END_SESSION_ENDPOINT", default=f"{ACCORD_OIDC_ISSUER}/session/end"
+)
+# The ID token's and the userinfo's signature (ProConnect: RS256, ES256 or HS256, as registered).
+OIDC_RP_SIGN_ALGO = env.str("ACCORD_OIDC_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("ACCORD_OIDC_SCOPES", default="openid email given_name usual_name")
+# The eIDAS level asked for (ProConnect: eidas1); empty: none asked.
+ACCORD_OIDC_ACR_VALUES = env.str("ACCORD_OIDC_ACR_VALUES", default="eidas1")
+# Every call to the provider (token, userinfo, keys) gives up after this many seconds.
+OIDC_TIMEOUT = env.float("ACCORD_OIDC_TIMEOUT", default=5.0)
+OIDC_AUTHENTICATION_CALLBACK_URL = "proconnect_callback"
+OIDC_CREATE_USER = False
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = False  # ProConnect refuses any parameter it does not know, code_challenge too
+OIDC_STORE_ID_TOKEN = True  # the id_token_hint of the log-out at the provider
 
 # --- Internationalisation: French first, English available --------------------------------
 LANGUAGE_CODE = "fr"

@@ -1,8 +1,9 @@
 from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
+
+from workflows import sso
 
 # A path under /api/ that no route matches is answered in JSON, as every API error.
 handler404 = "workflows.api.errors.not_found"
@@ -10,8 +11,15 @@ handler404 = "workflows.api.errors.not_found"
 urlpatterns = [
     path("", include("workflows.urls")),
     path("", include("signatures.urls")),
-    path("connexion/", auth_views.LoginView.as_view(), name="login"),
-    path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
+    path("connexion/", sso.LoginView.as_view(), name="login"),
+    path("deconnexion/", sso.LogoutView.as_view(), name="logout"),
+    # Single sign-on (ProConnect): 404 unless ACCORD_OIDC_CLIENT_ID is set.
+    path("connexion/proconnect/", sso.ProConnectStartView.as_view(), name="proconnect_start"),
+    path(
+        "connexion/proconnect/retour/",
+        sso.ProConnectCallbackView.as_view(),
+        name=sso.CALLBACK_URL_NAME,
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("notifications/", include("notifications.urls")),

@@ -33,6 +33,17 @@ def client_ip_address(request: HttpRequest) -> str:
     return BaseThrottle().get_ident(request) or ""  # type: ignore[arg-type]  # reads META only
 
 
+def lockout_parameters(request_or_attempt, credentials: dict | None = None) -> list[str]:
+    """What django-axes counts failures by (AXES_LOCKOUT_PARAMETERS): the account and the
+    address. A log-in that names no account, ProConnect's (the provider said who it is), counts
+    by address only: its failures, all of them without a user name, would otherwise pile up as
+    one account's and lock every ProConnect log-in out."""
+    field = settings.AXES_USERNAME_FORM_FIELD  # type: ignore[misc]  # axes.conf's
+    if credentials is not None and credentials.get(field) is None:
+        return ["ip_address"]
+    return ["username", "ip_address"]
+
+
 class AccordAxesHandler(AxesDatabaseHandler):
     """django-axes' database handler with a limit per lockout parameter: an account is locked
     after AXES_FAILURE_LIMIT failures, an address after ACCORD_LOGIN_ADDRESS_FAILURE_LIMIT
@@ -59,7 +70,9 @@ def _attempts(request: HttpRequest, credentials: dict | None):
     username = get_client_username(request, credentials)
     recent = AccessAttempt.objects.filter(attempt_time__gte=get_cool_off_threshold(request))
     address = request.axes_ip_address  # type: ignore[attr-defined]  # AxesProxyHandler's
-    return recent.filter(username=username), recent.filter(ip_address=address)
+    # No user name (ProConnect's log-in): only the address counts (lockout_parameters).
+    by_account = recent.none() if username is None else recent.filter(username=username)
+    return by_account, recent.filter(ip_address=address)
 
 
 def locked_until(request: HttpRequest, credentials: dict | None = None) -> datetime | None:
