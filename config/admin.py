@@ -1,21 +1,14 @@
-"""The administration site, titled Accord (Django's "overriding the default admin site")."""
+"""The administration's app: django.contrib.admin with Accord's site (config.admin_site)."""
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
-from django.utils.translation import gettext_lazy as _
-
-
-class AccordAdminSite(admin.AdminSite):
-    site_header = _("Accord administration")
-    site_title = _("Accord administration")
-    index_title = _("Contracts, people and records")
 
 
 class AccordAdminConfig(AdminConfig):
     """Takes the place of ``django.contrib.admin`` in INSTALLED_APPS: ``admin.site`` and
     ``@admin.register`` then use AccordAdminSite."""
 
-    default_site = "config.admin.AccordAdminSite"
+    default_site = "config.admin_site.AccordAdminSite"
 
     def ready(self) -> None:
         super().ready()  # autodiscover: every app's admin module registers its models

@@ -40,6 +40,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    # Two-factor authentication: an authenticator app's codes (TOTP) and recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -60,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "workflows.middleware.RefuseNulCharacters",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second step (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a log-in refused by a lockout into the lockout page.
@@ -209,6 +215,20 @@ AXES_LOCKOUT_CALLABLE = "workflows.http.lockout_response"
 AXES_VERBOSE = False
 LOGIN_REDIRECT_URL = "workflows:contract_list"
 LOGOUT_REDIRECT_URL = "login"
+# Two-factor authentication (django-otp, workflows.two_factor): whoever has enrolled an
+# authenticator app types its code after the password; the administration requires it of
+# staff. Signing asks for a code too when this is on: by default outside the embedded default
+# (the demo signs with the password alone).
+ACCORD_REQUIRE_2FA_FOR_SIGNING = env.bool("ACCORD_REQUIRE_2FA_FOR_SIGNING", default=not EMBEDDED)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env.str("ACCORD_OTP_ISSUER", default="Accord")
+# The admin's lists of devices show no secret key and no recovery code.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Wrong codes count towards django-axes' lockout, as wrong passwords do: one lockout, with its
+# message and cool-off. django-otp's own throttle (growing delays per device) is off, or it
+# would refuse a right code typed soon after a wrong one as if it were wrong.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # --- Single sign-on: ProConnect (OpenID Connect, mozilla-django-oidc) ----------------------
 # Off unless ACCORD_OIDC_CLIENT_ID is set (docs/security.md, "Single sign-on"). Accounts are

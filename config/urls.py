@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from workflows import sso
+from workflows.views.account import login_code
 
 # A path under /api/ that no route matches is answered in JSON, as every API error.
 handler404 = "workflows.api.errors.not_found"
@@ -12,6 +13,7 @@ urlpatterns = [
     path("", include("workflows.urls")),
     path("", include("signatures.urls")),
     path("connexion/", sso.LoginView.as_view(), name="login"),
+    path("connexion/code/", login_code, name="login_code"),
     path("deconnexion/", sso.LogoutView.as_view(), name="logout"),
     # Single sign-on (ProConnect): 404 unless ACCORD_OIDC_CLIENT_ID is set.
     path("connexion/proconnect/", sso.ProConnectStartView.as_view(), name="proconnect_start"),

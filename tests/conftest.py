@@ -83,3 +83,11 @@ def _signing_key(settings):
     """The signing keys' encryption key, as production sets ACCORD_SIGNING_KEY."""
     if not settings.ACCORD_SIGNING_KEY:
         settings.ACCORD_SIGNING_KEY = "tests-only-signing-key"
+
+
+@pytest.fixture(autouse=True)
+def _signing_with_the_password_alone(settings):
+    """Signing asks for no two-factor code unless a test says so (override_settings): the
+    setting's own default follows the database (off on the embedded SQLite, on with
+    PostgreSQL), and the suite runs on both."""
+    settings.ACCORD_REQUIRE_2FA_FOR_SIGNING = False

@@ -280,12 +280,35 @@ class SignDecisionForm(TaskDecisionForm):
         error_messages={"required": _("Tick the consent box to sign.")},
     )
 
-    field_order = ["password", "consent"]
+    field_order = ["password", "otp", "consent"]
 
-    def __init__(self, *args, consent_label: str = "", **kwargs):
+    def __init__(self, *args, consent_label: str = "", ask_code: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["comment"]
         self.fields["consent"].label = consent_label
+        if ask_code:  # ACCORD_REQUIRE_2FA_FOR_SIGNING
+            self.fields["otp"] = two_factor_code_field(
+                required_message=_(
+                    "Enter the code from your authenticator app (or one of your recovery "
+                    "codes) to sign."
+                )
+            )
+            self.order_fields(self.field_order)
+
+
+def two_factor_code_field(*, required_message: StrOrPromise) -> forms.CharField:
+    """A second factor: an authenticator app's current code, or one of the recovery codes."""
+    return forms.CharField(
+        label=_("Two-factor authentication code"),
+        max_length=32,
+        help_text=_(
+            "The 6-digit code your authenticator app shows now, or one of your recovery codes."
+        ),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}
+        ),
+        error_messages={"required": required_message},
+    )
 
 
 class DeclineDecisionForm(TaskDecisionForm):
@@ -676,3 +699,37 @@ class IndicatorValueForm(forms.Form):
     def __init__(self, *args: Any, indicators: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["indicator"].choices = [(name, name) for name in indicators]  # type: ignore[attr-defined]
+
+
+# --- Account security (two-factor authentication) ---------------------------------------------
+
+
+class LoginCodeForm(forms.Form):
+    """The log-in's second step."""
+
+    otp = two_factor_code_field(required_message=_("Enter the code to log in."))
+
+
+class TwoFactorEnrolForm(forms.Form):
+    """The first code of a newly added authenticator app, which confirms it."""
+
+    code = forms.CharField(
+        label=_("Code shown by the app"),
+        max_length=16,
+        help_text=_("Six digits; a new code appears every 30 seconds."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
+        ),
+        error_messages={"required": _("Enter the code your authenticator app shows.")},
+    )
+
+
+class TwoFactorRemoveForm(forms.Form):
+    """Removing the authenticator: the password again."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        error_messages={"required": _("Enter your password to remove two-factor authentication.")},
+    )

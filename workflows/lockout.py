@@ -1,9 +1,11 @@
 """Log-in protection (django-axes): failed passwords counted per account and per address, each
 with its own limit, and a lockout for a cool-off once one is reached.
 
-Every password Accord checks goes through it: the pages' and the admin's log-in and the API's
-token (Django's ``authenticate`` with the request, AxesStandaloneBackend first), and the
-password typed again to sign (``signing_allowed`` and ``signing_failed`` below).
+Every password and two-factor code Accord checks goes through it: the pages' log-in (the
+admin's leads there) and the API's token (Django's ``authenticate`` with the request,
+AxesStandaloneBackend first); the log-in's second step, the password and code typed again to
+sign and the password that removes an authenticator (``credential_allowed`` and
+``credential_failed`` below). A wrong code counts as a wrong password.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from rest_framework.throttling import BaseThrottle
 
 # Where a failed signing password is said to come from, in django-axes' records.
 SIGNING_PATH = "signature"
+# And a password typed to remove an authenticator (workflows.services.account).
+ACCOUNT_PATH = "compte"
 
 
 def client_ip_address(request: HttpRequest) -> str:
@@ -110,15 +114,15 @@ def retry_after(request: HttpRequest, credentials: dict | None = None) -> int:
     return max(1, math.ceil((until - timezone.now()).total_seconds()))
 
 
-# --- The signing password ---------------------------------------------------------------------
+# --- Passwords and codes checked outside the log-in's first step -------------------------------
 
 
-def signing_request(ip_address: str, user_agent: str) -> HttpRequest:
-    """A request as django-axes reads one, for a signature's password (the domain knows the
-    client only by its ClientInfo)."""
+def signing_request(ip_address: str, user_agent: str, path: str = SIGNING_PATH) -> HttpRequest:
+    """A request as django-axes reads one, for a password or a code typed to sign (or, with
+    ``path``, elsewhere by the domain, which knows the client only by its ClientInfo)."""
     request = HttpRequest()
     request.method = "POST"
-    request.path = request.path_info = f"/{SIGNING_PATH}/"
+    request.path = request.path_info = f"/{path}/"
     request.META.update(
         {
             "REMOTE_ADDR": ip_address,
@@ -132,14 +136,14 @@ def signing_request(ip_address: str, user_agent: str) -> HttpRequest:
     return request
 
 
-def signing_allowed(username: str, request: HttpRequest) -> bool:
-    """Whether this account may try its password to sign from this address."""
+def credential_allowed(username: str, request: HttpRequest) -> bool:
+    """Whether this account may try a password or a code from this request's address."""
     return AxesProxyHandler.is_allowed(request, {"username": username})
 
 
-def signing_failed(username: str, request: HttpRequest) -> bool:
-    """Count a wrong signing password; True when it locks the account (or address) out."""
+def credential_failed(username: str, request: HttpRequest) -> bool:
+    """Count a wrong password or code; True when it locks the account (or address) out."""
     AxesProxyHandler.user_login_failed(
-        sender=signing_failed, credentials={"username": username}, request=request
+        sender=credential_failed, credentials={"username": username}, request=request
     )
-    return not signing_allowed(username, request)
+    return not credential_allowed(username, request)

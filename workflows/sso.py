@@ -45,6 +45,8 @@ from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from .views import account
+
 logger = logging.getLogger(__name__)
 
 # Where the provider sends the browser back to; registered with the provider as they are.
@@ -226,8 +228,9 @@ class ProConnectCallbackView(OIDCAuthenticationCallbackView):
         return HttpResponseRedirect(reverse("login"))
 
 
-class LoginView(auth_views.LoginView):
-    """Django's log-in page, with the ProConnect button when single sign-on is on."""
+class LoginView(account.LoginView):
+    """The log-in page (its password and code steps), with the ProConnect button when single
+    sign-on is on."""
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return {**super().get_context_data(**kwargs), "proconnect": enabled()}

@@ -3,6 +3,7 @@ from django.urls import path
 from .audit import views as audit_views
 from .views import (
     absences,
+    account,
     amendments,
     annual,
     attachments,
@@ -18,6 +19,22 @@ app_name = "workflows"
 
 urlpatterns = [
     path("", contracts.contract_list, name="contract_list"),
+    path("compte/securite/", account.account_security, name="account_security"),
+    path(
+        "compte/securite/activer/",
+        account.account_two_factor_enrol,
+        name="account_two_factor_enrol",
+    ),
+    path(
+        "compte/securite/codes-de-secours/",
+        account.account_recovery_codes,
+        name="account_recovery_codes",
+    ),
+    path(
+        "compte/securite/retirer/",
+        account.account_two_factor_remove,
+        name="account_two_factor_remove",
+    ),
     path("contrats/importer/", contracts.contract_import, name="contract_import"),
     path("contrats/nouveau/", authoring.contract_new, name="contract_new"),
     path(

@@ -24,6 +24,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.flows import approve_reviews, ensure_committee_and_signatory
+from tests.two_factor import log_in_verified
 from workflows import services
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +178,7 @@ def test_the_delivery_log_is_in_the_administration(client, launch, endpoint, par
     partner.answers = [500]
     launch()
     admin = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin)
+    log_in_verified(client, admin)
 
     page = client.get(reverse("admin:notifications_webhookdelivery_changelist"))
     assert page.status_code == 200

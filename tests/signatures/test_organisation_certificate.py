@@ -14,6 +14,7 @@ from signatures.models import ContractDocument, SignatureEvidence, SigningKey
 from signatures.selectors import document_verify
 from tests.factories import ActionFactory, SignatoryFactory, UserFactory
 from tests.flows import walk_to_signed
+from tests.two_factor import log_in_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def make_pkcs12(common_name: str, password: bytes, *, days: int = 365) -> bytes:
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    log_in_verified(client, UserFactory(is_staff=True, is_superuser=True))
     return client
 
 

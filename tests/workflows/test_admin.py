@@ -9,6 +9,7 @@ from django.utils.functional import Promise
 
 from tests.factories import ActionFactory, FundingLineFactory, UserFactory
 from tests.flows import ensure_committee_and_signatory, launch
+from tests.two_factor import log_in_verified
 from workflows.models import (
     Action,
     CommitteeVote,
@@ -27,7 +28,7 @@ REGISTERED = [Organisation, User, Contract, Action, HistoryEntry, Task, Committe
 
 @pytest.fixture
 def admin_client(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    log_in_verified(client, UserFactory(is_staff=True, is_superuser=True))
     return client
 
 

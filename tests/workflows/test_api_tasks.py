@@ -881,7 +881,7 @@ def test_the_schema_describes_the_task_and_absence_endpoints(api_client):
         "/api/v1/contracts/{id}/vote/close/",
     } <= set(schema["paths"])
     decision = schema["paths"]["/api/v1/tasks/{id}/decision/"]["post"]
-    assert set(decision["responses"]) == {"200", "400", "401", "403", "404", "409"}
+    assert set(decision["responses"]) == {"200", "400", "401", "403", "404", "409", "429"}
     inbox = schema["paths"]["/api/v1/inbox/"]["get"]
     assert {p["name"] for p in inbox["parameters"]} == {
         "kind",

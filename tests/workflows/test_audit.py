@@ -28,6 +28,7 @@ from tests.factories import (
     WorkingGroupFactory,
 )
 from tests.flows import launch, tamper_with_history, walk_to_signed
+from tests.two_factor import log_in_verified
 from workflows import services, tasks
 from workflows.audit.selectors import csv_row
 from workflows.models import GENESIS_HASH, ContractAuditor, HistoryEntry, HistoryExport
@@ -441,7 +442,7 @@ def test_the_search_pages_without_counting(client, contract, coordinator):
 
 def test_an_admin_change_to_the_people_is_recorded_before_and_after(client, history_contract):
     admin = UserFactory(is_staff=True, is_superuser=True, username="admin.ars")
-    client.force_login(admin)
+    log_in_verified(client, admin)
     new_coordinator, auditor = UserFactory(username="nouvelle.coord"), UserFactory()
     history_contract.organisations.add(OrganisationFactory())
     url = reverse("admin:workflows_contract_change", args=[history_contract.pk])
@@ -490,7 +491,7 @@ def test_an_admin_change_to_the_people_is_recorded_before_and_after(client, hist
 
 
 def test_a_new_pilot_set_in_the_admin_is_recorded(client, history_contract):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    log_in_verified(client, UserFactory(is_staff=True, is_superuser=True))
     action = history_contract.actions.first()
     old_pilot, new_pilot = action.pilot, UserFactory(organisation=OrganisationFactory())
     url = reverse("admin:workflows_action_change", args=[action.pk])

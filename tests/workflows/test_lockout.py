@@ -1,5 +1,5 @@
-"""Log-in protection everywhere (django-axes): the pages' and the admin's log-in, the API's
-token and the password typed again to sign lock an account out after repeated wrong
+"""Log-in protection everywhere (django-axes): the pages' log-in (the admin's leads there), the
+API's token and the password typed again to sign lock an account out after repeated wrong
 passwords, and an address after more; others go on; the cool-off ends it; Redis away turns
 nothing into a 500."""
 
@@ -109,13 +109,18 @@ def test_after_the_cool_off_the_right_password_logs_in_again():
     assert "_auth_user_id" in client.session
 
 
-def test_the_admin_log_in_locks_out_too():
+def test_the_admin_logs_in_through_the_log_in_page_and_is_locked_out_there_too():
     UserFactory(username="admin", is_staff=True, is_superuser=True)
     client = Client()
+    # The admin's own log-in checks no password: it leads to the pages' log-in.
+    sent = log_in(client, reverse("admin:login"), "admin", PASSWORD)
+    assert sent.status_code == 302
+    assert sent["Location"].startswith(reverse("login") + "?next=/admin/")
+    assert "_auth_user_id" not in client.session
     for _ in range(LIMIT):
-        log_in(client, reverse("admin:login"), "admin", "devine")
+        log_in(client, reverse("login") + "?next=/admin/", "admin", "devine")
 
-    response = log_in(client, reverse("admin:login"), "admin", PASSWORD)
+    response = log_in(client, reverse("login") + "?next=/admin/", "admin", PASSWORD)
 
     assert response.status_code == 429
     assert "Trop d" in response.content.decode()

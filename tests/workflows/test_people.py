@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.translation import override
 
 from tests.factories import UserFactory
+from tests.two_factor import log_in_verified
 from workflows.models import User, fields_with_full_name
 from workflows.models.people import PersonName, name_in_full_name, position_with
 
@@ -188,7 +189,7 @@ def test_migration_0011_reads_every_full_name_and_can_be_undone():
 
 @pytest.mark.django_db
 def test_the_admin_edits_the_civility_the_name_and_the_position(client):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    log_in_verified(client, UserFactory(is_staff=True, is_superuser=True))
     person = UserFactory(username="tech1.ars", first_name="", last_name="", position="")
     url = reverse("admin:workflows_user_change", args=[person.pk])
     page = client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()

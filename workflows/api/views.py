@@ -449,6 +449,19 @@ class TaskDecisionApi(APIView):
             style={"input_type": "password"},
             help_text="Signing: the signing person's password again.",
         )
+        otp = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            default="",
+            max_length=32,
+            write_only=True,
+            help_text="Signing, when the installation requires two-factor authentication to "
+            "sign (ACCORD_REQUIRE_2FA_FOR_SIGNING): the current 6-digit code of the signing "
+            "person's authenticator app, or one of their unused recovery codes (used up by the "
+            "signature). A missing or wrong code is a 400 and nothing is signed; a wrong one "
+            "counts towards the lockout as a wrong password does; no authenticator enrolled is "
+            "a 403.",
+        )
         consent = serializers.BooleanField(
             required=False,
             default=False,
@@ -475,13 +488,24 @@ class TaskDecisionApi(APIView):
         responses={
             200: TaskDecisionOutput,
             400: OpenApiResponse(
-                ErrorOutput, description="Not a decision for this task, or its input is wrong."
+                ErrorOutput,
+                description="Not a decision for this task, or its input is wrong (signing: "
+                "consent missing, wrong password, two-factor code missing or wrong).",
             ),
             401: ERRORS[401],
-            403: OpenApiResponse(ErrorOutput, description="Someone else holds this task."),
+            403: OpenApiResponse(
+                ErrorOutput,
+                description="Someone else holds this task; or signing requires two-factor "
+                "authentication and the signing person has not enrolled an authenticator app.",
+            ),
             404: ERRORS[404],
             409: OpenApiResponse(
                 ErrorOutput, description="Already completed, cancelled, or on hold."
+            ),
+            429: OpenApiResponse(
+                ErrorOutput,
+                description="Signing: too many wrong passwords or codes from this account or "
+                "address; Retry-After says when to try again.",
             ),
         },
         examples=[
@@ -514,6 +538,11 @@ class TaskDecisionApi(APIView):
             OpenApiExample(
                 "sign",
                 value={"decision": "sign", "password": "…", "consent": True},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "sign with two-factor authentication",
+                value={"decision": "sign", "password": "…", "otp": "123456", "consent": True},
                 request_only=True,
             ),
         ],

@@ -12,6 +12,7 @@ the unit finishes.
 - ``contracts``: launch the review, record the deliberation, suspend, resume, withdraw,
   close; close the committee's vote; follow an action up.
 - ``tasks``: decide a task.
+- ``account``: a person's own two-factor authentication (enrol, recovery codes, remove).
 - ``absences``: declare or cancel an absence; hand tasks over (daily).
 - ``imports``: create a contract from a contract file.
 - ``authoring``: create a draft contract in Accord, write its parts, add its action sheets.
@@ -85,6 +86,8 @@ from .tasks import (
     ClientInfo,
     Decision,
     SignaturePasswordRefused,
+    SigningCodeMissing,
+    SigningCodeRefused,
     SigningLockedOut,
     holder_refusal,
     state_refusal,
@@ -108,6 +111,8 @@ __all__ = [
     "Decision",
     "Measure",
     "SignaturePasswordRefused",
+    "SigningCodeMissing",
+    "SigningCodeRefused",
     "SigningLockedOut",
     "action_add",
     "action_follow_up",

@@ -12,7 +12,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from .. import lockout, transitions
+from .. import lockout, transitions, two_factor
 from ..documents import amendment_documents, contract_documents
 from ..errors import ApplicationError, Conflict, NotAllowed
 from ..history import UnitOfWork
@@ -45,6 +45,15 @@ TASK_WITH_YOUR_DELEGATE = gettext_noop(
     "want to decide it yourself."
 )
 
+SIGNING_NEEDS_AUTHENTICATOR = gettext_noop(
+    "Signing requires two-factor authentication, and your account has no authenticator app: "
+    "set one up on your account security page first."
+)
+SIGNING_CODE_MISSING = gettext_noop(
+    "Enter the code from your authenticator app (or one of your recovery codes) to sign."
+)
+SIGNING_CODE_REFUSED = gettext_noop("The two-factor authentication code is incorrect.")
+
 OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.HELD)
 
 
@@ -62,6 +71,7 @@ class Decision:
     number: str = ""
     date: datetime.date | None = None
     password: str = ""
+    otp: str = ""  # signing, when ACCORD_REQUIRE_2FA_FOR_SIGNING is on: the second factor
     consent: bool = False
     progress: str = ""  # a report: in_progress, done or abandoned
     indicators: list[dict[str, str]] = field(default_factory=list)  # a report's values
@@ -177,10 +187,21 @@ def _check_decision(
             raise ApplicationError(_("Tick the consent box to sign."))
         # The lockout first: once locked out, even the right password does not sign.
         attempt = lockout.signing_request(*_client_of(client))
-        if not lockout.signing_allowed(actor.username, attempt):
+        if not lockout.credential_allowed(actor.username, attempt):
             raise SigningLockedOut(lockout.lockout_message(attempt, {"username": actor.username}))
+        needs_code = two_factor.signing_requires_code()
+        if needs_code and not two_factor.has_authenticator(actor):
+            raise NotAllowed(_(SIGNING_NEEDS_AUTHENTICATOR))
+        if needs_code and not two_factor.normalise(decision.otp):
+            raise SigningCodeMissing(_(SIGNING_CODE_MISSING))
         if not actor.check_password(decision.password):
             raise SignaturePasswordRefused(_("The password is incorrect."))
+        if needs_code:
+            # In the decision's transaction: a recovery code is used up only by a signature.
+            device = two_factor.verify(actor, decision.otp)
+            if device is None:
+                raise SigningCodeRefused(_(SIGNING_CODE_REFUSED))
+            kept["second_factor"] = two_factor.factor_of(device)
     elif decision.decision == TaskDecision.DECLINE:
         _require_comment(decision, _("A reason is required to decline."))
     elif decision.decision == TaskDecision.SUBMIT:
@@ -195,7 +216,7 @@ def _check_decision(
 
 
 def _record_signatory_answer(
-    unit: UnitOfWork, task: Task, decision: Decision, client: ClientInfo
+    unit: UnitOfWork, task: Task, decision: Decision, client: ClientInfo, second_factor: str
 ) -> None:
     signatory = Signatory.objects.select_related("organisation", "signer").get(pk=task.signatory_id)
     signed = decision.decision == TaskDecision.SIGN
@@ -226,6 +247,8 @@ def _record_signatory_answer(
             **(
                 {
                     "authentication": "password",
+                    # totp or recovery_code, when signing asks for a code as well
+                    **({"second_factor": second_factor} if second_factor else {}),
                     "ip_address": client.ip_address,
                     "user_agent": client.user_agent,
                     "certificate_sha256": proof.certificate_fingerprint,
@@ -243,7 +266,7 @@ def _client_of(client: ClientInfo | None) -> tuple[str, str]:
 
 
 def _record_party_answer(
-    unit: UnitOfWork, task: Task, decision: Decision, client: ClientInfo
+    unit: UnitOfWork, task: Task, decision: Decision, client: ClientInfo, second_factor: str
 ) -> None:
     """An amendment's signature task: the concerned party signs the amendment's document
     (the contract's signing: password and consent, checked before) or declines."""
@@ -278,6 +301,8 @@ def _record_party_answer(
             **(
                 {
                     "authentication": "password",
+                    # totp or recovery_code, when signing asks for a code as well
+                    **({"second_factor": second_factor} if second_factor else {}),
                     "ip_address": client.ip_address,
                     "user_agent": client.user_agent,
                     "certificate_sha256": evidence["certificate_fingerprint"],
@@ -294,6 +319,15 @@ class SignaturePasswordRefused(ApplicationError):
     """A signer's password did not match: the attempt is recorded, the signature is not."""
 
 
+class SigningCodeRefused(SignaturePasswordRefused):
+    """A wrong two-factor code to sign: recorded and counted towards the lockout as a wrong
+    password is."""
+
+
+class SigningCodeMissing(ApplicationError):
+    """Signing requires a two-factor code and none was given (nothing recorded)."""
+
+
 class SigningLockedOut(ApplicationError):
     """Too many wrong passwords (to log in or to sign) from this account or address: signing is
     refused, even with the right password, until the cool-off ends (workflows.lockout)."""
@@ -308,12 +342,12 @@ def task_decide(
     client = client or ClientInfo()
     try:
         return _task_decide(task=task, actor=actor, decision=decision, client=client)
-    except SignaturePasswordRefused:
+    except SignaturePasswordRefused as exc:
         # After the decision's transaction rolled back: the failed attempt stays on record,
         # and counts towards the lockout of the account and of the address.
-        _record_password_refused(task, actor, client)
+        _record_password_refused(task, actor, client, exc)
         attempt = lockout.signing_request(client.ip_address, client.user_agent)
-        if lockout.signing_failed(actor.username, attempt):
+        if lockout.credential_failed(actor.username, attempt):
             message = lockout.lockout_message(attempt, {"username": actor.username})
             _record_signing_locked(task, actor, client, message, started=True)
             raise SigningLockedOut(message) from None
@@ -324,15 +358,21 @@ def task_decide(
 
 
 @transaction.atomic
-def _record_password_refused(task: Task, actor: User, client: ClientInfo) -> None:
+def _record_password_refused(
+    task: Task, actor: User, client: ClientInfo, refusal: SignaturePasswordRefused
+) -> None:
+    """A wrong password, or a wrong two-factor code (the same event, saying which)."""
+    wrong_code = isinstance(refusal, SigningCodeRefused)
     with UnitOfWork.lock(task.contract_id) as unit:
         unit.record(
             event=HistoryEvent.SIGNATURE_PASSWORD_REFUSED,
             actor=actor,
             on_behalf_of=task.on_behalf_of,
             name=task.kind,
+            comment=refusal.message if wrong_code else "",
             data={
                 "task": task.pk,
+                **({"credential": "two_factor_code"} if wrong_code else {}),
                 "ip_address": client.ip_address,
                 "user_agent": client.user_agent,
             },
@@ -375,6 +415,8 @@ def decide(
     comes back with the contract's new status."""
     task = _claim(unit, task, actor)
     kept = _check_decision(task, decision, actor, client)
+    # The signer's second factor, if signing asked for one: in the signature's record.
+    second_factor = kept.pop("second_factor", "")
     if task.kind == TaskKind.REVIEW and task.action is not None:
         # Which version of the sheet the lead decided on: what changed since, they are shown.
         kept["sheet_version"] = current_version(task.action).number
@@ -385,9 +427,9 @@ def decide(
     task.completed_by = actor
     task.data = {**task.data, **kept}
     if task.kind == TaskKind.SIGNATURE and task.amendment_party_id:
-        _record_party_answer(unit, task, decision, client)
+        _record_party_answer(unit, task, decision, client, second_factor)
     elif task.kind == TaskKind.SIGNATURE:
-        _record_signatory_answer(unit, task, decision, client)
+        _record_signatory_answer(unit, task, decision, client, second_factor)
     elif task.kind == TaskKind.REPORT:
         report_record(unit, task, year=task.data["year"], kept=kept)
     unit.record(

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_post_parameters
 
-from .. import services
+from .. import services, two_factor
 from ..amending import amendment_summary
 from ..errors import ApplicationError, NotAllowed
 from ..flows import DECISION_LABELS
@@ -211,7 +211,17 @@ def _consent_label(task: Task) -> str:
     )
 
 
-def _task_forms(task: Task, data=None) -> list[TaskDecisionForm]:
+def _needs_authenticator(task: Task, user: User) -> bool:
+    """Signing asks for a code and this person has no authenticator app: they are told to
+    set one up (and the service refuses to sign, 403) rather than asked for a code."""
+    return (
+        task.kind == TaskKind.SIGNATURE
+        and two_factor.signing_requires_code()
+        and not two_factor.has_authenticator(user)
+    )
+
+
+def _task_forms(task: Task, user: User, data=None) -> list[TaskDecisionForm]:
     """The decision forms of the task's page; with ``data``, the one whose decision was
     pressed is bound (the first one when no known decision was sent)."""
     kinds: list[tuple[type[TaskDecisionForm], dict[str, Any]]]
@@ -227,7 +237,14 @@ def _task_forms(task: Task, data=None) -> list[TaskDecisionForm]:
         kinds = [(DeliberationDecisionForm, {})]
     elif task.kind == TaskKind.SIGNATURE:
         kinds = [
-            (SignDecisionForm, {"consent_label": _consent_label(task)}),
+            (
+                SignDecisionForm,
+                {
+                    "consent_label": _consent_label(task),
+                    "ask_code": two_factor.signing_requires_code()
+                    and not _needs_authenticator(task, user),
+                },
+            ),
             (DeclineDecisionForm, {}),
         ]
     elif task.kind == TaskKind.REPORT and task.action is not None:
@@ -254,6 +271,7 @@ def _decision_of(task: Task, form: TaskDecisionForm) -> Decision:
         decision.number, decision.date = data["number"], data["date"]
     elif isinstance(form, SignDecisionForm):
         decision.password, decision.consent = data["password"], data["consent"]
+        decision.otp = data.get("otp", "")
     elif isinstance(form, ReportDecisionForm):
         decision.progress, decision.indicators = data["progress"], form.indicator_values()
     return decision
@@ -383,6 +401,7 @@ def _render_task(
         "refusal": refusal,
         "decision_labels": {key: str(label) for key, label in DECISION_LABELS.items()},
         "nav_section": "tasks",
+        "needs_authenticator": _needs_authenticator(task, request.user),
         **_task_context(task, request.user),
     }
     return render(request, "workflows/task_detail.html", context, status=status)
@@ -395,18 +414,19 @@ def _visible_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
     return task
 
 
-@sensitive_post_parameters("password")  # a signer's password never reaches an error report
+# A signer's password and code never reach an error report.
+@sensitive_post_parameters("password", "otp")
 @login_required
 def task_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One task: what to decide and the buttons to decide it; read-only when it is not (or no
     longer) this person's to decide, with the reason. 404 when the task is not theirs to see."""
     task = _visible_task(request, pk)
     if request.method != "POST":
-        return _render_task(request, task, _task_forms(task))
+        return _render_task(request, task, _task_forms(task, request.user))
     reason = _read_only_reason(task, request.user)
     if reason is not None:
         return _render_task(request, task, [], refusal=reason[0], status=reason[1])
-    forms = _task_forms(task, request.POST)
+    forms = _task_forms(task, request.user, request.POST)
     form = next(form for form in forms if form.is_bound)
     if not form.is_valid():
         return _render_task(request, task, forms, status=400)
@@ -419,7 +439,10 @@ def task_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             client=client_info(request),
         )
     except ApplicationError as exc:
-        if isinstance(exc, services.SignaturePasswordRefused) and "password" in form.fields:
+        code_problem = (services.SigningCodeRefused, services.SigningCodeMissing)
+        if isinstance(exc, code_problem) and "otp" in form.fields:
+            form.add_error("otp", exc.message)
+        elif isinstance(exc, services.SignaturePasswordRefused) and "password" in form.fields:
             form.add_error("password", exc.message)
         else:
             form.add_error(None, exc.message)
