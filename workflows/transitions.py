@@ -210,6 +210,24 @@ def withdraw(unit: UnitOfWork, *, actor: User, reason: str) -> None:
     fire(unit, unit.contract, "withdraw", actor=actor, comment=reason, reason=reason)
 
 
+def amendment_suspend(unit: UnitOfWork, amendment: Amendment, *, actor: User, reason: str) -> None:
+    """Pause the amendment's circuit, as a contract's (its tasks are held by the verb)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("A reason is required to suspend an amendment."))
+    amendment_fire(unit, amendment, "suspend", actor=actor, comment=reason, reason=reason)
+
+
+def amendment_resume(
+    unit: UnitOfWork, amendment: Amendment, *, actor: User, comment: str = ""
+) -> None:
+    """Back to where the amendment's circuit was suspended."""
+    suspended_at = amendment.suspended_at
+    suspended_for = timezone.now() - suspended_at if suspended_at else None
+    data = {"suspended_for_seconds": int(suspended_for.total_seconds())} if suspended_for else {}
+    amendment_fire(unit, amendment, "resume", actor=actor, comment=comment, data=data)
+
+
 def amendment_withdraw(unit: UnitOfWork, amendment: Amendment, *, actor: User, reason: str) -> None:
     """Give up an amendment of the unit's contract: its proposals stay, as what was
     proposed, and the contract stays as signed; another amendment may be opened."""

@@ -2,11 +2,15 @@
 and writes its changes while it is a draft, through the API's paths; it says what changes and
 who is concerned, draws its own document, and leaves the signed contract as it was signed."""
 
+import datetime
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from notifications.models import Notification, NotificationEvent
 from signatures.selectors import document_verify
 from tests.factories import (
     PASSWORD,
@@ -18,6 +22,7 @@ from tests.factories import (
 )
 from tests.flows import open_tasks, walk_to_signed
 from tests.signatures.pdf import pdf_text
+from workflows import services
 from workflows.models import (
     Action,
     ActionVersion,
@@ -25,6 +30,7 @@ from workflows.models import (
     HistoryEntry,
     HistoryEvent,
     SignatoryKind,
+    Task,
     TaskKind,
     User,
 )
@@ -32,6 +38,7 @@ from workflows.models import (
 pytestmark = pytest.mark.django_db
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
+TEN_DAYS = datetime.timedelta(days=10)
 
 
 def client_for(user: User) -> APIClient:
@@ -701,6 +708,84 @@ def test_the_chair_closes_the_amendment_s_vote_once_the_quorum_is_reached(
     assert decision.actor == chair
     assert decision.data["closed_by_chair"] is True
     assert as_chair.post(close).status_code == 409  # no vote in progress any more
+
+
+def test_a_suspended_amendment_holds_its_tasks_and_resumes_where_it_was(
+    signed, coordinator, as_coordinator, client
+):
+    amendment_with_three_changes(as_coordinator, signed)
+    transition(as_coordinator, signed, "launch_review")
+    reviews = open_tasks(signed, TaskKind.REVIEW)
+    due = {t.pk: t.due for t in reviews}
+    signer = signed.signatories.first().signer
+
+    assert transition(client_for(signer), signed, "suspend", {"reason": "x"}).status_code == 403
+    assert transition(as_coordinator, signed, "suspend", {}).status_code == 400
+    suspended = transition(as_coordinator, signed, "suspend", {"reason": "Élections municipales"})
+
+    assert suspended.status_code == 200, suspended.json()
+    assert suspended.json()["status"] == "suspended"
+    assert open_tasks(signed, TaskKind.REVIEW) == []  # held, not cancelled
+    held = reviews[0]
+    refused = client_for(held.owner).post(
+        f"/api/v1/tasks/{held.pk}/decision/", {"decision": "approve"}, format="json"
+    )
+    assert refused.status_code == 409
+    assert transition(as_coordinator, signed, "launch_review").status_code == 409
+    assert transition(as_coordinator, signed, "suspend", {"reason": "again"}).status_code == 409
+    client.force_login(coordinator)
+    page = client.get(f"/contrats/{signed.pk}/avenants/1/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert "Élections municipales" in page.content.decode()
+    # Ten days pass.
+    Amendment.objects.update(suspended_at=F("suspended_at") - TEN_DAYS)
+    Task.objects.filter(pk__in=due).update(held_at=F("held_at") - TEN_DAYS)
+
+    resumed = client.post(f"/contrats/{signed.pk}/avenants/1/", {"part": "resume"})
+
+    assert resumed.status_code == 302
+    assert amendment_read(as_coordinator, signed)["status"] == "review"
+    reopened = open_tasks(signed, TaskKind.REVIEW)
+    assert sorted(t.pk for t in reopened) == sorted(due)
+    assert all(t.due - due[t.pk] >= TEN_DAYS for t in reopened)
+    names = list(
+        HistoryEntry.objects.filter(contract=signed, event=HistoryEvent.AMENDMENT_TRANSITION)
+        .order_by("seq")
+        .values_list("name", flat=True)
+    )
+    assert names[-2:] == ["suspend", "resume"]
+    assert HistoryEntry.objects.filter(
+        contract=signed, event=HistoryEvent.TASK_HELD
+    ).count() == len(due)
+
+
+def test_an_absent_lead_s_amendment_reviews_go_to_the_delegate_who_is_notified(
+    signed, as_coordinator
+):
+    amendment_with_three_changes(as_coordinator, signed)
+    lead = signed.actions.get(code="A1").working_group.leads.first()
+    delegate = UserFactory(username="remplacante")
+    services.delegation_declare(
+        user=lead,
+        delegate=delegate,
+        start=timezone.localdate(),
+        end=timezone.localdate() + datetime.timedelta(days=7),
+    )
+
+    transition(as_coordinator, signed, "launch_review")
+
+    held = [t for t in open_tasks(signed, TaskKind.REVIEW) if t.assignee_id == lead.pk]
+    assert held
+    assert {t.owner for t in held} == {delegate}
+    assert {t.on_behalf_of for t in held} == {lead}
+    # She learns it as for the contract's tasks, and decides for him.
+    assert Notification.objects.filter(
+        recipient=delegate, event=NotificationEvent.TASK_ASSIGNED, task__in=held
+    ).count() == len(held)
+    decided(held[0])
+    entry = HistoryEntry.objects.filter(contract=signed, event=HistoryEvent.TASK_COMPLETED).latest(
+        "seq"
+    )
+    assert (entry.actor, entry.on_behalf_of) == (delegate, lead)
 
 
 def test_the_amendment_s_pages_show_its_circuit_and_its_tasks(signed, coordinator, client):

@@ -228,7 +228,7 @@ class AmendmentApi(APIView):
         return Response(amendment_output(amendment_summary(amendment)))
 
 
-class AmendmentWithdrawInput(serializers.Serializer):
+class AmendmentReasonInput(serializers.Serializer):
     reason = serializers.CharField()
 
 
@@ -243,13 +243,26 @@ class AmendmentTransitionApi(APIView):
     )
     def post(self, request, pk: int, number: int, name: str):
         """A coordinator's step: ``launch_review`` (no body), ``record_deliberation``
-        (``{"number", "date"}``), ``withdraw`` (``{"reason"}``). 409 from another state."""
+        (``{"number", "date"}``), ``withdraw`` (``{"reason"}``), ``suspend`` (``{"reason"}``:
+        its open tasks held), ``resume`` (``{"comment"}`` optional: back where it was, the
+        held tasks due later by the time spent). 409 from another state."""
         amendment = _amendment(contract_for_detail(request, pk), number)
         if name == "withdraw":
-            body = AmendmentWithdrawInput(data=_object(request.data))
+            body = AmendmentReasonInput(data=_object(request.data))
             body.is_valid(raise_exception=True)
             amendment = services.amendment_withdraw(
                 amendment=amendment, actor=request.user, reason=body.validated_data["reason"]
+            )
+        elif name == "suspend":
+            body = AmendmentReasonInput(data=_object(request.data))
+            body.is_valid(raise_exception=True)
+            amendment = services.amendment_suspend(
+                amendment=amendment, actor=request.user, reason=body.validated_data["reason"]
+            )
+        elif name == "resume":
+            comment = _object(request.data).get("comment", "")
+            amendment = services.amendment_resume(
+                amendment=amendment, actor=request.user, comment=str(comment or "")
             )
         elif name == "launch_review":
             amendment = services.amendment_launch_review(amendment=amendment, actor=request.user)

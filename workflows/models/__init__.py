@@ -9,6 +9,7 @@ expects of an app's models.
 """
 
 from .amendments import (
+    AMENDMENT_SUSPENDABLE_STATES,
     AMENDMENT_WITHDRAWABLE_STATES,
     CLOSED_AMENDMENT_STATES,
     Amendment,
@@ -101,6 +102,7 @@ from .people import (
 
 __all__ = [
     "ACTION_TRANSITION_WORDS",
+    "AMENDMENT_SUSPENDABLE_STATES",
     "AMENDMENT_WITHDRAWABLE_STATES",
     "CLOSED_AMENDMENT_STATES",
     "CONTRACT_TRANSITION_WORDS",

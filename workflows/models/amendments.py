@@ -35,7 +35,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from .contracts import Contract, Signatory, SignatoryKind, coordinator_permission, guard
 from .people import Organisation
@@ -49,12 +49,20 @@ class AmendmentStatus(models.TextChoices):
     SIGNING = "signing", _("Signing")
     SIGNED = "signed", _("Signed")
     WITHDRAWN = "withdrawn", _("Withdrawn")
+    SUSPENDED = "suspended", _("Suspended")
 
 
 # An amendment in one of these is over: another may be opened.
 CLOSED_AMENDMENT_STATES = (AmendmentStatus.SIGNED, AmendmentStatus.WITHDRAWN)
 # Its changes are written while it is a draft only (as a contract's parts).
 AMENDMENT_WITHDRAWABLE_STATES = (AmendmentStatus.DRAFT,)
+# Its circuit may be paused, as a contract's, while people have tasks on it.
+AMENDMENT_SUSPENDABLE_STATES = [
+    AmendmentStatus.REVIEW,
+    AmendmentStatus.COMMITTEE,
+    AmendmentStatus.DELIBERATION,
+    AmendmentStatus.SIGNING,
+]
 
 
 @guard(_("The amendment changes nothing yet: propose a change before launching its review."))
@@ -120,6 +128,12 @@ class Amendment(ConcurrentTransitionMixin, models.Model):
     # includes it once signed, so that it can no longer be read from the difference).
     document_data = models.JSONField(_("frozen document data"), default=dict, blank=True)
     signed_at = models.DateTimeField(_("signed at"), null=True, blank=True)
+    # While suspended, as a contract's: where its circuit resumes, since when, why.
+    suspended_from = models.CharField(
+        _("suspended from"), max_length=20, choices=AmendmentStatus.choices, blank=True
+    )
+    suspended_at = models.DateTimeField(_("suspended at"), null=True, blank=True)
+    suspension_reason = models.TextField(_("suspension reason"), blank=True)
 
     class Meta:
         ordering = ["contract", "number"]
@@ -158,6 +172,32 @@ class Amendment(ConcurrentTransitionMixin, models.Model):
         self.withdrawal_reason = reason
 
     # --- The circuit (AmendmentFlow drives it; ``workflows.transitions`` fires it) ---------
+
+    @transition(
+        field=status,
+        source=AMENDMENT_SUSPENDABLE_STATES,
+        target=AmendmentStatus.SUSPENDED,
+        permission=amendment_coordinator_permission,
+        custom={"label": _("Suspend the amendment's circuit")},
+    )
+    def suspend(self, *, reason: str) -> None:
+        self.suspended_from = self.status
+        self.suspended_at = timezone.now()
+        self.suspension_reason = reason
+
+    @transition(
+        field=status,
+        source=AmendmentStatus.SUSPENDED,
+        target=RETURN_VALUE(*AMENDMENT_SUSPENDABLE_STATES),
+        permission=amendment_coordinator_permission,
+        custom={"label": _("Resume the amendment's circuit")},
+    )
+    def resume(self) -> str:
+        state = self.suspended_from
+        self.suspended_from = ""
+        self.suspended_at = None
+        self.suspension_reason = ""
+        return state
 
     @transition(
         field=status,

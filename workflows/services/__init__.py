@@ -19,7 +19,8 @@ the unit finishes.
 - ``sheets``: write an action sheet (every save a version).
 - ``amendments``: open an amendment on a signed contract, write its proposals (sheets added,
   modified, removed; signatories added; the period extended), withdraw it; launch its
-  circuit, close its committee vote (the chair), record its deliberation.
+  circuit, suspend and resume it, close its committee vote (the chair), record its
+  deliberation.
 - ``follow_up``: record an indicator's value for a year (signed contracts); a pilot's annual
   report (its steps, run by ``tasks.task_decide``).
 - ``annual``: launch a year's annual review, close its collection of reports, close the
@@ -43,8 +44,10 @@ from .amendments import (
     amendment_launch_review,
     amendment_open,
     amendment_record_deliberation,
+    amendment_resume,
     amendment_signatory_add,
     amendment_signatory_remove,
+    amendment_suspend,
     amendment_withdraw,
 )
 from .annual import (
@@ -127,8 +130,10 @@ __all__ = [
     "amendment_launch_review",
     "amendment_open",
     "amendment_record_deliberation",
+    "amendment_resume",
     "amendment_signatory_add",
     "amendment_signatory_remove",
+    "amendment_suspend",
     "amendment_withdraw",
     "attachment_add",
     "close",

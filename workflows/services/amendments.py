@@ -58,6 +58,7 @@ from ..models import (
     is_coordinator,
 )
 from .checking import problems_brought, refused
+from .contracts import hold_tasks, release_tasks
 from .sheets import SHEET_CHANGED_MEANWHILE, current_version
 from .voting import close_committee_vote, require_chair
 
@@ -225,6 +226,28 @@ def amendment_withdraw(*, amendment: Amendment, actor: User, reason: str) -> Ame
     """Give the amendment up (a reason is required): the contract stays as signed."""
     with _writing(amendment, actor) as (unit, amendment):
         transitions.amendment_withdraw(unit, amendment, actor=actor, reason=reason)
+    return amendment
+
+
+def amendment_suspend(*, amendment: Amendment, actor: User, reason: str) -> Amendment:
+    """Pause the amendment's circuit (a coordinator, a reason): its open tasks are held, not
+    cancelled, as a suspended contract's."""
+    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
+        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
+        _require(unit.contract, actor)
+        transitions.amendment_suspend(unit, amendment, actor=actor, reason=reason)
+        hold_tasks(unit, amendment.tasks.all(), actor=actor)
+    return amendment
+
+
+def amendment_resume(*, amendment: Amendment, actor: User, comment: str = "") -> Amendment:
+    """Resume the amendment's circuit where it was: held tasks reopen, due later by the time
+    spent suspended."""
+    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
+        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
+        _require(unit.contract, actor)
+        transitions.amendment_resume(unit, amendment, actor=actor, comment=comment)
+        release_tasks(unit, amendment.tasks.all(), actor=actor)
     return amendment
 
 

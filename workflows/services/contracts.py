@@ -6,6 +6,7 @@ import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -23,6 +24,7 @@ from ..models import (
     ContractStatus,
     HistoryEvent,
     Process,
+    Task,
     TaskDecision,
     TaskKind,
     TaskStatus,
@@ -117,25 +119,44 @@ def record_deliberation(
     return unit.contract
 
 
+def hold_tasks(unit: UnitOfWork, tasks: QuerySet[Task], *, actor: User) -> None:
+    """Put the open ones of ``tasks`` on hold (a suspension), each in the history."""
+    for task in tasks.filter(status=TaskStatus.ASSIGNED).select_related(
+        "action", "owner", "process"
+    ):
+        # viewflow's own transition of the task (HumanTaskActivation.hold).
+        task.flow_task.activation_class(task).hold()
+        assert task.owner is not None  # an open task has its holder
+        unit.record(
+            event=HistoryEvent.TASK_HELD,
+            actor=actor,
+            name=task.kind,
+            action=task.action,
+            data={"task": task.pk, "owner": task.owner.username},
+        )
+
+
+def release_tasks(unit: UnitOfWork, tasks: QuerySet[Task], *, actor: User) -> None:
+    """Reopen the held ones of ``tasks`` (a resumption), due later by the time they waited."""
+    for task in tasks.filter(status=TaskStatus.HELD).select_related("action", "owner", "process"):
+        task.flow_task.activation_class(task).release()
+        assert task.owner is not None  # an open task has its holder
+        unit.record(
+            event=HistoryEvent.TASK_RESUMED,
+            actor=actor,
+            name=task.kind,
+            action=task.action,
+            data={"task": task.pk, "owner": task.owner.username, "due": task.due},
+        )
+
+
 @transaction.atomic
 def suspend(*, contract: Contract, actor: User, reason: str) -> Contract:
     """Pause the contract: its open tasks are put on hold, not cancelled."""
     with UnitOfWork.lock(contract.pk) as unit:
         _require(unit.contract, "suspend", actor)
         transitions.suspend(unit, actor=actor, reason=reason)
-        for task in unit.contract.tasks.filter(status=TaskStatus.ASSIGNED).select_related(
-            "action", "owner", "process"
-        ):
-            # viewflow's own transition of the task (HumanTaskActivation.hold).
-            task.flow_task.activation_class(task).hold()
-            assert task.owner is not None  # an open task has its holder
-            unit.record(
-                event=HistoryEvent.TASK_HELD,
-                actor=actor,
-                name=task.kind,
-                action=task.action,
-                data={"task": task.pk, "owner": task.owner.username},
-            )
+        hold_tasks(unit, unit.contract.tasks.all(), actor=actor)
     return unit.contract
 
 
@@ -145,18 +166,7 @@ def resume(*, contract: Contract, actor: User, comment: str = "") -> Contract:
     with UnitOfWork.lock(contract.pk) as unit:
         _require(unit.contract, "resume", actor)
         transitions.resume(unit, actor=actor, comment=comment)
-        for task in unit.contract.tasks.filter(status=TaskStatus.HELD).select_related(
-            "action", "owner", "process"
-        ):
-            task.flow_task.activation_class(task).release()
-            assert task.owner is not None  # an open task has its holder
-            unit.record(
-                event=HistoryEvent.TASK_RESUMED,
-                actor=actor,
-                name=task.kind,
-                action=task.action,
-                data={"task": task.pk, "owner": task.owner.username, "due": task.due},
-            )
+        release_tasks(unit, unit.contract.tasks.all(), actor=actor)
     return unit.contract
 
 

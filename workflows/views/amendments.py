@@ -28,6 +28,7 @@ from ..contract_file import contract_file_of
 from ..errors import ApplicationError, InvalidContractFile
 from ..http import AuthenticatedHttpRequest
 from ..models import (
+    AMENDMENT_SUSPENDABLE_STATES,
     Amendment,
     AmendmentChangeKind,
     AmendmentParty,
@@ -71,6 +72,20 @@ class AmendmentWithdrawForm(forms.Form):
     )
 
 
+class AmendmentSuspendForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason for the suspension"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("The tasks under way are put on hold, not cancelled."),
+    )
+
+
+class AmendmentResumeForm(forms.Form):
+    comment = forms.CharField(
+        label=gettext_lazy("Comment"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
 class AmendmentLaunchForm(forms.Form):
     """Launching the amendment's circuit: nothing to write."""
 
@@ -95,7 +110,9 @@ def circuit_context(amendment: Amendment) -> dict[str, Any]:
     """Where the amendment stands in its circuit: each step (done, current, to come), its
     proposals' reviews, the concerned parties frozen at the deliberation and their answers,
     its open tasks."""
-    index = CIRCUIT.index(amendment.status) if amendment.status in CIRCUIT else -1
+    # Suspended, it shows where it stopped.
+    at = amendment.suspended_from or amendment.status
+    index = CIRCUIT.index(at) if at in CIRCUIT else -1
     steps = [
         {
             "label": AmendmentStatus(status).label,
@@ -217,6 +234,8 @@ def _forms(amendment: Amendment, data: Any = None, part: str = "") -> dict[str, 
         ),
         "withdraw_form": AmendmentWithdrawForm(bound("withdraw"), prefix="withdraw"),
         "launch_form": AmendmentLaunchForm(bound("launch"), prefix="launch"),
+        "suspend_form": AmendmentSuspendForm(bound("suspend"), prefix="suspend"),
+        "resume_form": AmendmentResumeForm(bound("resume"), prefix="resume"),
         "deliberation_form": AmendmentDeliberationForm(
             bound("deliberation"), prefix="deliberation"
         ),
@@ -295,6 +314,14 @@ def _write(request: AuthenticatedHttpRequest, amendment: Amendment, part: str, f
     elif part == "withdraw":
         services.amendment_withdraw(amendment=amendment, actor=request.user, reason=data["reason"])
         messages.success(request, _("The amendment is withdrawn."))
+    elif part == "suspend":
+        services.amendment_suspend(amendment=amendment, actor=request.user, reason=data["reason"])
+        messages.success(request, _("The amendment's circuit is suspended: its tasks are on hold."))
+    elif part == "resume":
+        services.amendment_resume(amendment=amendment, actor=request.user, comment=data["comment"])
+        messages.success(
+            request, _("The amendment's circuit resumes: its tasks are open again, due later.")
+        )
     elif part == "launch":
         services.amendment_launch_review(amendment=amendment, actor=request.user)
         messages.success(
@@ -354,6 +381,7 @@ def _render(
             "writable": writable,
             "coordinates": coordinates,
             **circuit_context(amendment),
+            "suspendable_states": AMENDMENT_SUSPENDABLE_STATES,
             "refusal": refusal,
             "bound": bound,
             "has_errors": status >= 400,
