@@ -37,7 +37,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from .contracts import Contract, Signatory, SignatoryKind, coordinator_permission, guard
+from .contracts import (
+    Contract,
+    Signatory,
+    SignatoryKind,
+    Suspendable,
+    coordinator_permission,
+    guard,
+)
 from .people import Organisation
 
 
@@ -83,7 +90,7 @@ def _is_amendment_coordinator(amendment: Amendment, user: Any) -> bool:
 amendment_coordinator_permission: Callable[[Any, Any], bool] = _is_amendment_coordinator
 
 
-class Amendment(ConcurrentTransitionMixin, models.Model):
+class Amendment(Suspendable, ConcurrentTransitionMixin, models.Model):
     """An amendment (avenant) to a signed contract: its number, where it stands, and what it
     changes besides its sheets and signatories (the period, the reason)."""
 
@@ -181,9 +188,7 @@ class Amendment(ConcurrentTransitionMixin, models.Model):
         custom={"label": _("Suspend the amendment's circuit")},
     )
     def suspend(self, *, reason: str) -> None:
-        self.suspended_from = self.status
-        self.suspended_at = timezone.now()
-        self.suspension_reason = reason
+        self.pause(reason)
 
     @transition(
         field=status,
@@ -193,11 +198,7 @@ class Amendment(ConcurrentTransitionMixin, models.Model):
         custom={"label": _("Resume the amendment's circuit")},
     )
     def resume(self) -> str:
-        state = self.suspended_from
-        self.suspended_from = ""
-        self.suspended_at = None
-        self.suspension_reason = ""
-        return state
+        return self.unpause()
 
     @transition(
         field=status,

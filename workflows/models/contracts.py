@@ -156,7 +156,30 @@ def period_ended(contract: Contract) -> bool:
     return timezone.localdate() >= contract.period_end
 
 
-class Contract(ConcurrentTransitionMixin, models.Model):
+class Suspendable:
+    """What a suspension writes on a row whose circuit may be paused (a contract, an
+    amendment): where it stopped, since when, why; resuming clears them and says where to go
+    back to. The FSM transitions, which differ by their states and permission, call these."""
+
+    status: str
+    suspended_from: str
+    suspended_at: datetime.datetime | None
+    suspension_reason: str
+
+    def pause(self, reason: str) -> None:
+        self.suspended_from = self.status
+        self.suspended_at = timezone.now()
+        self.suspension_reason = reason
+
+    def unpause(self) -> str:
+        state = self.suspended_from
+        self.suspended_from = ""
+        self.suspended_at = None
+        self.suspension_reason = ""
+        return state
+
+
+class Contract(Suspendable, ConcurrentTransitionMixin, models.Model):
     """A multi-partner contract (CLS, CTG...) and where it stands in its life."""
 
     reference = models.CharField(_("reference"), max_length=60, unique=True)
@@ -337,9 +360,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         custom={"label": _("Suspend the work")},
     )
     def suspend(self, *, reason: str) -> None:
-        self.suspended_from = self.status
-        self.suspended_at = timezone.now()
-        self.suspension_reason = reason
+        self.pause(reason)
 
     @transition(
         field=status,
@@ -349,11 +370,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
         custom={"label": _("Resume the work")},
     )
     def resume(self) -> str:
-        state = self.suspended_from
-        self.suspended_from = ""
-        self.suspended_at = None
-        self.suspension_reason = ""
-        return state
+        return self.unpause()
 
     @transition(
         field=status,

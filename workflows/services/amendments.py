@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -95,16 +95,28 @@ def _in_revision(amendment: Amendment, code: str | None) -> bool:
 
 
 @contextmanager
+def _locked(
+    amendment: Amendment,
+    actor: User,
+    *,
+    require: Callable[[Contract, User], None] = _require,
+) -> Iterator[tuple[UnitOfWork, Amendment]]:
+    """The unit of work of a verb on an amendment: the contract locked, the amendment read
+    again under the lock, who acts checked (a coordinator, unless ``require`` says who)."""
+    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
+        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
+        amendment.contract = unit.contract
+        require(unit.contract, actor)
+        yield unit, amendment
+
+
+@contextmanager
 def _writing(
     amendment: Amendment, actor: User, *, revising: str | None = None
 ) -> Iterator[tuple[UnitOfWork, Amendment]]:
     """The unit of work of a change to a draft amendment (or to its proposal ``revising``
-    sent back for revision): the contract locked, the amendment read again under the lock,
-    who acts and the states checked."""
-    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
-        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
-        amendment.contract = unit.contract
-        _require(unit.contract, actor)
+    sent back for revision), its state checked."""
+    with _locked(amendment, actor) as (unit, amendment):
         if amendment.status != AmendmentStatus.DRAFT and not _in_revision(amendment, revising):
             raise Conflict(
                 _(NOT_A_DRAFT) % {"state": amendment.get_status_display()},
@@ -232,9 +244,7 @@ def amendment_withdraw(*, amendment: Amendment, actor: User, reason: str) -> Ame
 def amendment_suspend(*, amendment: Amendment, actor: User, reason: str) -> Amendment:
     """Pause the amendment's circuit (a coordinator, a reason): its open tasks are held, not
     cancelled, as a suspended contract's."""
-    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
-        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
-        _require(unit.contract, actor)
+    with _locked(amendment, actor) as (unit, amendment):
         transitions.amendment_suspend(unit, amendment, actor=actor, reason=reason)
         hold_tasks(unit, amendment.tasks.all(), actor=actor)
     return amendment
@@ -243,9 +253,7 @@ def amendment_suspend(*, amendment: Amendment, actor: User, reason: str) -> Amen
 def amendment_resume(*, amendment: Amendment, actor: User, comment: str = "") -> Amendment:
     """Resume the amendment's circuit where it was: held tasks reopen, due later by the time
     spent suspended."""
-    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
-        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
-        _require(unit.contract, actor)
+    with _locked(amendment, actor) as (unit, amendment):
         transitions.amendment_resume(unit, amendment, actor=actor, comment=comment)
         release_tasks(unit, amendment.tasks.all(), actor=actor)
     return amendment
@@ -531,24 +539,17 @@ def amendment_signatory_remove(*, amendment: Amendment, actor: User, organisatio
 def amendment_launch_review(*, amendment: Amendment, actor: User) -> Amendment:
     """Launch the amendment's circuit (a coordinator; at least one change, 409 otherwise):
     the sheets it adds or modifies go to their working groups' leads, then the committee."""
-    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
-        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
-        amendment.contract = unit.contract
-        _require(unit.contract, actor)
+    with _locked(amendment, actor) as (unit, amendment):
         transitions.amendment_launch_review(unit, amendment, actor=actor)
         AmendmentFlow.start.run(amendment=amendment, unit=unit)
     amendment.refresh_from_db()
     return amendment
 
 
-@transaction.atomic
 def amendment_close_vote(*, amendment: Amendment, actor: User) -> Amendment:
     """The chair ends the committee's vote on the amendment once the quorum is reached, as
     for the contract's vote (``contracts.close_vote``)."""
-    with UnitOfWork.lock(amendment.contract_id) as unit:
-        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
-        amendment.contract = unit.contract
-        require_chair(unit.contract, actor)
+    with _locked(amendment, actor, require=require_chair) as (unit, amendment):
         if amendment.status != AmendmentStatus.COMMITTEE:
             raise Conflict(
                 _(transitions.AMENDMENT_TRANSITION_NOT_ALLOWED)
@@ -605,10 +606,7 @@ def amendment_record_deliberation(
 ) -> Amendment:
     """The council's deliberation on the amendment (a coordinator): its concerned parties
     are frozen, its document drawn up and frozen, and they are asked to sign."""
-    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
-        amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
-        amendment.contract = unit.contract
-        _require(unit.contract, actor)
+    with _locked(amendment, actor) as (unit, amendment):
         if amendment.status != AmendmentStatus.DELIBERATION:
             raise Conflict(
                 _(transitions.AMENDMENT_TRANSITION_NOT_ALLOWED)
