@@ -87,7 +87,7 @@ def baseline(samples: int) -> list[str]:
 # --- Commit to WebSocket, with N connected clients ----------------------------------------
 
 
-def _clients_main(urls, tokens, origin, ready, stop, results):  # in its own process
+def _clients_main(urls, tokens, ready, stop, results):  # in its own process
     import websockets
 
     received: dict[int, list[float]] = {}
@@ -97,7 +97,12 @@ def _clients_main(urls, tokens, origin, ready, stop, results):  # in its own pro
         for attempt in range(5):  # as the page's script does, retry a refused handshake
             try:
                 async with websockets.connect(
-                    f"{url}?token={token}", origin=origin, open_timeout=60, ping_interval=None
+                    url,
+                    # A browser on the server's own page: the same scheme, host and port.
+                    origin=url.replace("ws://", "http://", 1).split("/ws/", 1)[0],
+                    subprotocols=["accord.notifications", f"accord.token.{token}"],
+                    open_timeout=60,
+                    ping_interval=None,
                 ) as socket:
                     counts["connected"] += 1
                     opened.set()
@@ -179,7 +184,7 @@ def commit_to_websocket(clients: int, servers: int, commits: int, fanouts: int) 
         urls = [running.url(n, "/ws/notifications/", scheme="ws") for n in range(servers)]
         process = multiprocessing.Process(
             target=_clients_main,
-            args=(urls, [t.key for t in tokens], running.url(0), ready, stop, results),
+            args=(urls, [t.key for t in tokens], ready, stop, results),
         )
         process.start()
         if not ready.wait(timeout=300):

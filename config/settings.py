@@ -185,6 +185,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: Django's hook called once a new password is saved, wherever it is changed;
+    # it closes the person's open WebSockets (notifications.auth).
+    {"NAME": "notifications.auth.CloseSocketsOnPasswordChange"},
 ]
 LOGIN_URL = "login"
 # django-axes first: a locked-out account or address is refused before any password is checked
@@ -231,6 +234,11 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Security -----------------------------------------------------------------------------
+# Behind a trusted reverse proxy (ACCORD_TRUSTED_PROXIES, which must set X-Forwarded-Proto,
+# docs/deploy.md), a request is secure as the proxy says: the HTTPS redirect, and the scheme
+# a WebSocket's origin is compared with (notifications.auth).
+if env.int("ACCORD_TRUSTED_PROXIES", default=0) > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not (DEBUG or EMBEDDED))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -64,8 +64,15 @@ def due_for_retry(attempts: int, attempted_at, now: datetime.datetime) -> bool:
 
 
 def group_name(user_id: int) -> str:
-    """The channel-layer group of one person's open pages."""
+    """The channel-layer group of one person's open pages (their notifications, and closing
+    them all when their password changes)."""
     return f"notifications.user.{user_id}"
+
+
+def session_group_name(session_key: str) -> str:
+    """The channel-layer group of the pages opened with one session (closed at its log-out).
+    The key is a credential: only its digest goes to Redis."""
+    return "notifications.session." + hashlib.sha256(session_key.encode()).hexdigest()
 
 
 def payload(row: dict[str, Any]) -> dict[str, Any]:
@@ -82,19 +89,13 @@ def payload(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _group_send_all(rows: list[dict[str, Any]]) -> None:
+async def _group_send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """Publish them all, up to 100 at a time: a status change fans out to every participant,
     and waiting for each PUBLISH in turn would add their round trips one after the other."""
     layer = get_channel_layer()
-    for start in range(0, len(rows), 100):
+    for start in range(0, len(messages), 100):
         await asyncio.gather(
-            *(
-                layer.group_send(
-                    group_name(row["recipient_id"]),
-                    {"type": "notification.push", "notification": payload(row)},
-                )
-                for row in rows[start : start + 100]
-            )
+            *(layer.group_send(group, message) for group, message in messages[start : start + 100])
         )
 
 
@@ -106,7 +107,15 @@ def push(rows: list[dict[str, Any]]) -> bool:
     if not rows:
         return True
     try:
-        _run_push(rows)
+        publish(
+            [
+                (
+                    group_name(row["recipient_id"]),
+                    {"type": "notification.push", "notification": payload(row)},
+                )
+                for row in rows
+            ]
+        )
     except Exception:  # Redis down, refused, timed out: the outbox keeps them
         logger.warning("Push of %d notification(s) failed; they stay pending.", len(rows))
         return False
@@ -114,8 +123,21 @@ def push(rows: list[dict[str, Any]]) -> bool:
     return True
 
 
-async def _push_with_timeout(rows: list[dict[str, Any]]) -> None:
-    await asyncio.wait_for(_group_send_all(rows), timeout=settings.ACCORD_PUSH_TIMEOUT)
+def sockets_close(groups: list[str]) -> bool:
+    """Close the open WebSockets of these groups (a log-out, a password change): each consumer
+    closes itself with code 4401 on ``session.revoked``. Never raises: with Redis away the
+    message is lost, logged, and the sockets (which lost their live delivery with Redis) are
+    refused at their next handshake anyway."""
+    try:
+        publish([(group, {"type": "session.revoked"}) for group in groups])
+    except Exception:  # Redis down, refused, timed out
+        logger.warning("Open WebSockets of %d group(s) not closed.", len(groups), exc_info=True)
+        return False
+    return True
+
+
+async def _publish_with_timeout(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    await asyncio.wait_for(_group_send_all(messages), timeout=settings.ACCORD_PUSH_TIMEOUT)
 
 
 class _PushLoop:
@@ -143,12 +165,14 @@ class _PushLoop:
 _push_loop = _PushLoop()
 
 
-def _run_push(rows: list[dict[str, Any]]) -> None:
+def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send each (group, message) through the channel layer within ACCORD_PUSH_TIMEOUT
+    seconds; raises when the layer is away. A remote call: only ever after commit."""
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         # In-process queues belong to the server's own loop: publish from there.
-        async_to_sync(_push_with_timeout)(rows)
+        async_to_sync(_publish_with_timeout)(messages)
         return
-    future = asyncio.run_coroutine_threadsafe(_push_with_timeout(rows), _push_loop.get())
+    future = asyncio.run_coroutine_threadsafe(_publish_with_timeout(messages), _push_loop.get())
     future.result(timeout=settings.ACCORD_PUSH_TIMEOUT + 1)
 
 
