@@ -107,17 +107,37 @@ AUTH_USER_MODEL = "workflows.User"
 
 # --- Redis: channel layer and Celery -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds before a call to Redis gives up (cache, channel layer, Celery's broker): with Redis
+# away or hanging, nothing waits longer than this for it.
+ACCORD_REDIS_TIMEOUT = env.float("ACCORD_REDIS_TIMEOUT", default=1.0)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            # Redis channels are shared by all its databases: a prefix keeps apart several
-            # Accords (or test runs) on one Redis.
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("ACCORD_CHANNEL_PREFIX", "asgi")},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": ACCORD_REDIS_TIMEOUT,
+                        "socket_timeout": ACCORD_REDIS_TIMEOUT,
+                    }
+                ],
+                # Redis channels are shared by all its databases: a prefix keeps apart
+                # several Accords (or test runs) on one Redis.
+                "prefix": env.str("ACCORD_CHANNEL_PREFIX", "asgi"),
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": ACCORD_REDIS_TIMEOUT,
+        # Above the worker's one-second BRPOP poll, which this also bounds.
+        "socket_timeout": max(ACCORD_REDIS_TIMEOUT, 5.0),
+    }
+    # Queuing a task (after commit) gives up after Celery's three retries of this each:
+    # deliver_pending queues it again later.
+    CELERY_BROKER_CONNECTION_TIMEOUT = ACCORD_REDIS_TIMEOUT
     # Shared by every server process: log-in throttling counts across all of them. Short
     # socket timeouts: with Redis away, the API's log-in throttle lets requests through
     # (workflows.api.throttling) instead of hanging or answering 500.
@@ -126,8 +146,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
-                "socket_connect_timeout": env.float("ACCORD_REDIS_TIMEOUT", default=1.0),
-                "socket_timeout": env.float("ACCORD_REDIS_TIMEOUT", default=1.0),
+                "socket_connect_timeout": ACCORD_REDIS_TIMEOUT,
+                "socket_timeout": ACCORD_REDIS_TIMEOUT,
             },
         }
     }
@@ -174,6 +194,9 @@ if EMBEDDED and "EMAIL_URL" not in env:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 else:
     vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Seconds each step of talking to the mail server may take (connect, each reply): a server
+# that hangs fails the attempt, which is recorded and retried (notifications.delivery).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Accord <accord@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Who is alerted when a history chain is found broken (besides active staff with an address).
