@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -26,7 +27,8 @@ os.environ["DATABASE_URL"] = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/accord_bench"
 )
 os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-os.environ.setdefault("DJANGO_SECRET_KEY", "benchmarks-only-not-a-secret")
+# A production start refuses a weak key (config/settings.py): a fresh one per run.
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 os.environ.setdefault("ACCORD_CHANNEL_PREFIX", f"accord-bench-{uuid.uuid4().hex[:8]}")

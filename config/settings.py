@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -20,12 +21,38 @@ VAR_DIR = Path(env.str("ACCORD_VAR_DIR", default=str(BASE_DIR / "var")))
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # The embedded default is what a newcomer gets with no DATABASE_URL: a local SQLite file.
 EMBEDDED = "DATABASE_URL" not in env
+# Production is neither: its secret key must be strong, its cookies sent over HTTPS only.
+PRODUCTION = not (DEBUG or EMBEDDED)
 
+EMBEDDED_SECRET_KEY = "embedded-default-only-not-a-secret"
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not (DEBUG or EMBEDDED):
+
+
+def secret_key_weakness(key: str) -> str:
+    """Why ``key`` may not sign production's sessions and tokens ("" when it may): too short,
+    too few different characters, or a default anyone can read (Django's generated
+    ``django-insecure-`` keys, the embedded default's)."""
+    if len(key) < 50:
+        return f"it has {len(key)} characters, fewer than 50"
+    if len(set(key)) < 10:
+        return f"it has only {len(set(key))} different characters, fewer than 10"
+    if key.startswith("django-insecure") or key == EMBEDDED_SECRET_KEY:
+        return "it is a published default"
+    return ""
+
+
+if PRODUCTION:
+    # A weak key lets anyone forge sessions, password-reset links and signed
+    # values; refuse to start rather than run with it.
+    if not SECRET_KEY:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DATABASE_URL is set.")
-    SECRET_KEY = "embedded-default-only-not-a-secret"
+    if weakness := secret_key_weakness(SECRET_KEY):
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is too weak for production: {weakness}. Generate one with"
+            " `python3 -c 'import secrets; print(secrets.token_urlsafe(50))'` (docs/security.md)."
+        )
+elif not SECRET_KEY:
+    SECRET_KEY = EMBEDDED_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -40,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "axes",
+    "csp",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -53,6 +81,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -262,11 +291,39 @@ WHITENOISE_USE_FINDERS = DEBUG
 # a WebSocket's origin is compared with (notifications.auth).
 if env.int("ACCORD_TRUSTED_PROXIES", default=0) > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS: plain HTTP redirected, browsers told to stay on HTTPS (HSTS, sent on HTTPS answers
+# only), cookies over HTTPS only. The first two are switched on by the production environment
+# of docs/deploy.md (a server reached over plain HTTP, as the tests' are, must not redirect);
+# `manage.py check --deploy` is clean with it (tests/test_production_settings.py).
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Asking to be on the browsers' preload list is the domain owner's decision (hstspreload.org),
+# not Accord's: off unless set, and check --deploy's reminder of it silenced.
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not (DEBUG or EMBEDDED))
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content-Security-Policy (django-csp): scripts, styles, images and fonts from Accord's own
+# origin only, so an injected <script>, on*= attribute or style="" does nothing; no page has
+# any inline script or style (tests/test_csp.py checks the templates, and a browser the pages).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # fetch and the WebSocket (same host and port)
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -277,6 +334,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's own, the browsable API without the inline <style> the CSP refuses.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "workflows.api.renderers.BrowsableAPIRenderer",
+    ],
     # DRF's parsers, refusing a NUL character (PostgreSQL stores none in a text) as bad input.
     "DEFAULT_PARSER_CLASSES": [
         "workflows.api.parsers.JSONParser",
