@@ -17,6 +17,7 @@ import json
 import multiprocessing
 import os
 import random
+import secrets
 import statistics
 import sys
 import time
@@ -26,7 +27,8 @@ os.environ["DATABASE_URL"] = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/accord_bench"
 )
 os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-os.environ.setdefault("DJANGO_SECRET_KEY", "benchmarks-only-not-a-secret")
+# A production start refuses a weak key (config/settings.py): a fresh one per run.
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 os.environ.setdefault("ACCORD_CHANNEL_PREFIX", f"accord-bench-{uuid.uuid4().hex[:8]}")
@@ -87,7 +89,7 @@ def baseline(samples: int) -> list[str]:
 # --- Commit to WebSocket, with N connected clients ----------------------------------------
 
 
-def _clients_main(urls, tokens, origin, ready, stop, results):  # in its own process
+def _clients_main(urls, tokens, ready, stop, results):  # in its own process
     import websockets
 
     received: dict[int, list[float]] = {}
@@ -97,7 +99,12 @@ def _clients_main(urls, tokens, origin, ready, stop, results):  # in its own pro
         for attempt in range(5):  # as the page's script does, retry a refused handshake
             try:
                 async with websockets.connect(
-                    f"{url}?token={token}", origin=origin, open_timeout=60, ping_interval=None
+                    url,
+                    # A browser on the server's own page: the same scheme, host and port.
+                    origin=url.replace("ws://", "http://", 1).split("/ws/", 1)[0],
+                    subprotocols=["accord.notifications", f"accord.token.{token}"],
+                    open_timeout=60,
+                    ping_interval=None,
                 ) as socket:
                     counts["connected"] += 1
                     opened.set()
@@ -179,7 +186,7 @@ def commit_to_websocket(clients: int, servers: int, commits: int, fanouts: int) 
         urls = [running.url(n, "/ws/notifications/", scheme="ws") for n in range(servers)]
         process = multiprocessing.Process(
             target=_clients_main,
-            args=(urls, [t.key for t in tokens], running.url(0), ready, stop, results),
+            args=(urls, [t.key for t in tokens], ready, stop, results),
         )
         process.start()
         if not ready.wait(timeout=300):

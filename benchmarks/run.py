@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import secrets
 import sys
 
 # Never the DATABASE_URL of the environment (CI's, a developer's): this one is dropped.
@@ -27,7 +28,8 @@ os.environ["DATABASE_URL"] = os.environ.get(
 # embedded way instead. Queued messages are purged after the walk: no worker consumes them.
 os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("ACCORD_CHANNEL_PREFIX", "accord-bench")
-os.environ.setdefault("DJANGO_SECRET_KEY", "benchmarks-only-not-a-secret")
+# A production start refuses a weak key (config/settings.py): a fresh one per run.
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("ACCORD_SIGNING_KEY", "benchmarks-only-not-a-secret")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")

@@ -1,7 +1,8 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
-Served by daphne: ``python -m daphne config.asgi:application``. WebSockets are refused
-from an origin outside ALLOWED_HOSTS and without a session or a ``?token=``.
+Served by daphne: ``python -m daphne config.asgi:application``. A WebSocket is refused from
+an origin other than the site's own (scheme, host and port) or CSRF_TRUSTED_ORIGINS, and
+without a session or an API token (docs/api.md).
 """
 
 import os
@@ -14,15 +15,14 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from notifications.auth import TokenAuthMiddleware  # noqa: E402
+from notifications.auth import SameOriginValidator, TokenAuthMiddleware  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": SameOriginValidator(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }

@@ -7,9 +7,11 @@ DATABASE_URL, REDIS_URL, DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS.
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -20,12 +22,38 @@ VAR_DIR = Path(env.str("ACCORD_VAR_DIR", default=str(BASE_DIR / "var")))
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # The embedded default is what a newcomer gets with no DATABASE_URL: a local SQLite file.
 EMBEDDED = "DATABASE_URL" not in env
+# Production is neither: its secret key must be strong, its cookies sent over HTTPS only.
+PRODUCTION = not (DEBUG or EMBEDDED)
 
+EMBEDDED_SECRET_KEY = "embedded-default-only-not-a-secret"
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not (DEBUG or EMBEDDED):
+
+
+def secret_key_weakness(key: str) -> str:
+    """Why ``key`` may not sign production's sessions and tokens ("" when it may): too short,
+    too few different characters, or a default anyone can read (Django's generated
+    ``django-insecure-`` keys, the embedded default's)."""
+    if len(key) < 50:
+        return f"it has {len(key)} characters, fewer than 50"
+    if len(set(key)) < 10:
+        return f"it has only {len(set(key))} different characters, fewer than 10"
+    if key.startswith("django-insecure") or key == EMBEDDED_SECRET_KEY:
+        return "it is a published default"
+    return ""
+
+
+if PRODUCTION:
+    # A weak key lets anyone forge sessions, password-reset links and signed
+    # values; refuse to start rather than run with it.
+    if not SECRET_KEY:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DATABASE_URL is set.")
-    SECRET_KEY = "embedded-default-only-not-a-secret"
+    if weakness := secret_key_weakness(SECRET_KEY):
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is too weak for production: {weakness}. Generate one with"
+            " `python3 -c 'import secrets; print(secrets.token_urlsafe(50))'` (docs/security.md)."
+        )
+elif not SECRET_KEY:
+    SECRET_KEY = EMBEDDED_SECRET_KEY
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -44,6 +72,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "csp",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -57,6 +86,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -113,17 +143,37 @@ AUTH_USER_MODEL = "workflows.User"
 
 # --- Redis: channel layer and Celery -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Seconds before a call to Redis gives up (cache, channel layer, Celery's broker): with Redis
+# away or hanging, nothing waits longer than this for it.
+ACCORD_REDIS_TIMEOUT = env.float("ACCORD_REDIS_TIMEOUT", default=1.0)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            # Redis channels are shared by all its databases: a prefix keeps apart several
-            # Accords (or test runs) on one Redis.
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("ACCORD_CHANNEL_PREFIX", "asgi")},
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": ACCORD_REDIS_TIMEOUT,
+                        "socket_timeout": ACCORD_REDIS_TIMEOUT,
+                    }
+                ],
+                # Redis channels are shared by all its databases: a prefix keeps apart
+                # several Accords (or test runs) on one Redis.
+                "prefix": env.str("ACCORD_CHANNEL_PREFIX", "asgi"),
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": ACCORD_REDIS_TIMEOUT,
+        # Above the worker's one-second BRPOP poll, which this also bounds.
+        "socket_timeout": max(ACCORD_REDIS_TIMEOUT, 5.0),
+    }
+    # Queuing a task (after commit) gives up after Celery's three retries of this each:
+    # deliver_pending queues it again later.
+    CELERY_BROKER_CONNECTION_TIMEOUT = ACCORD_REDIS_TIMEOUT
     # Shared by every server process: log-in throttling counts across all of them. Short
     # socket timeouts: with Redis away, the API's log-in throttle lets requests through
     # (workflows.api.throttling) instead of hanging or answering 500.
@@ -132,8 +182,8 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
-                "socket_connect_timeout": env.float("ACCORD_REDIS_TIMEOUT", default=1.0),
-                "socket_timeout": env.float("ACCORD_REDIS_TIMEOUT", default=1.0),
+                "socket_connect_timeout": ACCORD_REDIS_TIMEOUT,
+                "socket_timeout": ACCORD_REDIS_TIMEOUT,
             },
         }
     }
@@ -180,6 +230,9 @@ if EMBEDDED and "EMAIL_URL" not in env:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 else:
     vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Seconds each step of talking to the mail server may take (connect, each reply): a server
+# that hangs fails the attempt, which is recorded and retried (notifications.delivery).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Accord <accord@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Who is alerted when a history chain is found broken (besides active staff with an address).
@@ -191,6 +244,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: Django's hook called once a new password is saved, wherever it is changed;
+    # it closes the person's open WebSockets (notifications.auth).
+    {"NAME": "notifications.auth.CloseSocketsOnPasswordChange"},
 ]
 LOGIN_URL = "login"
 # django-axes first: a locked-out account or address is refused before any password is checked
@@ -298,11 +354,60 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Security -----------------------------------------------------------------------------
+# Behind a trusted reverse proxy (ACCORD_TRUSTED_PROXIES, which must set X-Forwarded-Proto,
+# docs/deploy.md), a request is secure as the proxy says: the HTTPS redirect, and the scheme
+# a WebSocket's origin is compared with (notifications.auth).
+if env.int("ACCORD_TRUSTED_PROXIES", default=0) > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS: plain HTTP redirected, browsers told to stay on HTTPS (HSTS, sent on HTTPS answers
+# only), cookies over HTTPS only. The first two are switched on by the production environment
+# of docs/deploy.md (a server reached over plain HTTP, as the tests' are, must not redirect);
+# `manage.py check --deploy` is clean with it (tests/test_production_settings.py).
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Asking to be on the browsers' preload list is the domain owner's decision (hstspreload.org),
+# not Accord's: off unless set, and check --deploy's reminder of it silenced.
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not (DEBUG or EMBEDDED))
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Content-Security-Policy (django-csp): scripts, styles, images and fonts from Accord's own
+# origin only, so an injected <script>, on*= attribute or style="" does nothing; no page has
+# any inline script or style (tests/test_csp.py checks the templates, and a browser the pages).
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL: what a CSP source list names."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+# The log-out goes on to ProConnect's end_session when single sign-on is on.
+FORM_TARGETS_ELSEWHERE = [origin_of(ACCORD_OIDC_END_SESSION_ENDPOINT)] * ACCORD_OIDC_ENABLED
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # data: images: the authenticator's QR code (an SVG drawn by the server) and the
+        # administration's icons; an image runs no script.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # fetch and the WebSocket (same host and port)
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        # Forms post to Accord (a redirect after a form is held to this directive too).
+        "form-action": [
+            SELF,
+            *([origin_of(ACCORD_OIDC_END_SESSION_ENDPOINT)] * ACCORD_OIDC_ENABLED),
+        ],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -313,6 +418,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's own, the browsable API without the inline <style> the CSP refuses.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "workflows.api.renderers.BrowsableAPIRenderer",
+    ],
     # DRF's parsers, refusing a NUL character (PostgreSQL stores none in a text) as bad input.
     "DEFAULT_PARSER_CLASSES": [
         "workflows.api.parsers.JSONParser",

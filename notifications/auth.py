@@ -1,11 +1,31 @@
-"""``?token=<token>`` authentication for WebSockets, beside the session cookie (api.md)."""
+"""Who may open the WebSocket ``/ws/notifications/`` (docs/api.md), checked before the
+consumer and its channel layer are reached:
+
+- the origin: the site's own (scheme, host and port of the request, its host one of
+  ALLOWED_HOSTS) or one of CSRF_TRUSTED_ORIGINS, as Django checks a form's;
+- the person: the session cookie (pages), or the API token offered as the subprotocol
+  ``accord.token.<token>`` (or, deprecated, ``?token=<token>``);
+- closing their sockets when their password changes (a password validator's documented
+  ``password_changed`` hook: Django has no signal for it).
+"""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.utils.translation import gettext as _
+
+from . import services
+from .sockets import REFUSED, SCOPE_AUTH, SCOPE_TOKEN_IN_QUERY, TOKEN_SUBPROTOCOL_PREFIX
+
+log = logging.getLogger(__name__)
 
 
 @database_sync_to_async
@@ -18,15 +38,107 @@ def _user_of(key: str):
     return token.user
 
 
+def _token_of(scope: dict[str, Any]) -> tuple[str | None, bool]:
+    """The token the client offered, and whether it came in the query string."""
+    for protocol in scope.get("subprotocols") or []:
+        if protocol.startswith(TOKEN_SUBPROTOCOL_PREFIX):
+            return protocol.removeprefix(TOKEN_SUBPROTOCOL_PREFIX), False
+    keys = parse_qs(scope.get("query_string", b"").decode()).get("token")
+    return (keys[0], True) if keys else (None, False)
+
+
 class TokenAuthMiddleware(BaseMiddleware):
-    """A token in the query string authenticates the connection; a wrong one refuses it
-    (the user becomes anonymous) rather than falling back on the session."""
+    """A token authenticates the connection; a wrong one refuses it (the user becomes
+    anonymous) rather than falling back on the session. A token in the query string (it ends
+    up in proxies' logs) still works for one release, with a warning in the log and a first
+    ``deprecation`` message to the client."""
 
     async def __call__(self, scope, receive, send):
-        keys = parse_qs(scope.get("query_string", b"").decode()).get("token")
-        if keys:
+        key, in_query = _token_of(scope)
+        if key is not None:
             from django.contrib.auth.models import AnonymousUser
 
+            if in_query:
+                log.warning(
+                    "WebSocket authenticated by ?token= (deprecated): offer the subprotocol"
+                    " accord.token.<token> instead."
+                )
             scope = dict(scope)
-            scope["user"] = await _user_of(keys[0]) or AnonymousUser()
+            scope["user"] = await _user_of(key) or AnonymousUser()
+            scope[SCOPE_AUTH] = "token"
+            scope[SCOPE_TOKEN_IN_QUERY] = in_query
         return await super().__call__(scope, receive, send)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for header_name, value in scope.get("headers", []):
+        if header_name == name:
+            return value.decode("latin1")
+    return None
+
+
+def _is_secure(scope: dict[str, Any]) -> bool:
+    """As Django's ``HttpRequest.is_secure``: the connection's scheme, or the header a
+    trusted reverse proxy sets (SECURE_PROXY_SSL_HEADER)."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        meta_name, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        value = _header(scope, meta_name.removeprefix("HTTP_").lower().replace("_", "-").encode())
+        if value is not None:
+            return value.split(",", 1)[0].strip() == secure_value
+    return scope.get("scheme", "ws") == "wss"
+
+
+class SameOriginValidator(OriginValidator):
+    """channels' OriginValidator (scheme, host and port compared), with the allowed origins
+    of each request: its own, and CSRF_TRUSTED_ORIGINS. channels' AllowedHostsOriginValidator
+    compared the host only, so ``http://`` or another port of an allowed host passed.
+
+    A refusal is answered here, without the channel layer: channels' denier is a consumer that
+    asks the layer for a channel first, which failed with a 500 while Redis was away."""
+
+    def __init__(self, application) -> None:
+        super().__init__(application, allowed_origins=[])
+
+    def origins_allowed(self, scope: dict[str, Any]) -> list[str]:
+        allowed = [
+            # channels' patterns write Django's "*.example.org" as ".example.org".
+            origin.replace("://*.", "://.")
+            for origin in settings.CSRF_TRUSTED_ORIGINS
+        ]
+        host = _header(scope, b"host")
+        if host:
+            domain, _port = split_domain_port(host)
+            allowed_hosts = settings.ALLOWED_HOSTS
+            if settings.DEBUG and not allowed_hosts:  # as Django's HttpRequest.get_host
+                allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+            if domain and validate_host(domain, allowed_hosts):
+                allowed.append(f"{'https' if _is_secure(scope) else 'http'}://{host}")
+        return allowed
+
+    async def __call__(self, scope, receive, send):
+        origin = _header(scope, b"origin")
+        parsed = urlparse(origin) if origin else None
+        if parsed is not None and any(
+            self.match_allowed_origin(parsed, pattern) for pattern in self.origins_allowed(scope)
+        ):
+            return await self.application(scope, receive, send)
+        log.info("WebSocket refused: origin %r not allowed.", origin)
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.close", "code": REFUSED})
+
+
+class CloseSocketsOnPasswordChange:
+    """Not a rule on passwords: Django calls each validator's ``password_changed`` once a new
+    password is saved (``AbstractBaseUser.save``), wherever it was changed (the
+    administration, ``changepassword``). The person's open WebSockets are closed then."""
+
+    def validate(self, password: str, user=None) -> None:
+        return None
+
+    def password_changed(self, password: str, user=None) -> None:
+        if user is not None and user.pk is not None:
+            services.sockets_close_for_person(user_id=user.pk)
+
+    def get_help_text(self) -> str:
+        return _("Once the password is changed, every other session is signed out.")

@@ -16,21 +16,28 @@ from channels.utils import await_many_dispatch
 from django.conf import settings
 
 from . import selectors
-from .delivery import PUSH_FIELDS, group_name, payload
+from .delivery import PUSH_FIELDS, group_name, payload, session_group_name
+from .sockets import (
+    REFUSED,
+    REVOKED,
+    SCOPE_AUTH,
+    SCOPE_TOKEN_IN_QUERY,
+    SUBPROTOCOL,
+    TOKEN_IN_QUERY_DEPRECATION,
+    TRY_AGAIN_LATER,
+)
 
-# Closing before accepting refuses the handshake (HTTP 403 to the client).
-REFUSED = 4403
-# Closing after accepting when the channel layer (Redis) is away: "try again later"; the page
-# reconnects with back-off and catches up on what it missed.
-TRY_AGAIN_LATER = 1013
+__all__ = ["REFUSED", "REVOKED", "TRY_AGAIN_LATER", "NotificationConsumer"]
 
 log = logging.getLogger(__name__)
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
-    """Joins the person's group; ``?after=<id>`` (or a ``{"type": "catch_up", "after": id}``
-    message) first sends what they missed since that id, so a page that reconnects after a
-    network or Redis outage loses nothing. Pages drop an id they already have."""
+    """Joins the person's group (and, opened with a session, the session's); ``?after=<id>``
+    (or a ``{"type": "catch_up", "after": id}`` message) first sends what they missed since
+    that id, so a page that reconnects after a network or Redis outage loses nothing. Pages
+    drop an id they already have. ``session.revoked`` sent to either group (a log-out, a
+    password change) closes it with 4401."""
 
     async def __call__(self, scope, receive, send) -> None:
         """channels' own, except that a channel layer that cannot give this socket its channel
@@ -59,11 +66,17 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=REFUSED)
             return
         self.user = user
-        self.group = group_name(user.pk)
+        self.groups_joined = [group_name(user.pk)]
+        session = self.scope.get("session")
+        if self.scope.get(SCOPE_AUTH) != "token" and session is not None and session.session_key:
+            self.groups_joined.append(session_group_name(session.session_key))
         # Join before reading what was missed: a notification committed in between is sent
         # twice at worst, never lost.
         joined = await self._join()
-        await self.accept()
+        offered = self.scope.get("subprotocols") or []
+        await self.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        if self.scope.get(SCOPE_TOKEN_IN_QUERY):
+            await self.send_json(TOKEN_IN_QUERY_DEPRECATION)
         after = parse_qs(self.scope.get("query_string", b"").decode()).get("after", [""])[0]
         if after.isascii() and after.isdigit() and len(after) < 19:
             await self._catch_up(int(after))
@@ -73,13 +86,18 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=TRY_AGAIN_LATER)
 
     async def _join(self) -> bool:
-        """Join the person's group; False (and a warning) when the channel layer is away."""
+        """Join the person's groups; False (and a warning) when the channel layer is away."""
         if self.channel_layer is None:
-            del self.group
+            self.groups_joined = []
             return False
         try:
             await asyncio.wait_for(
-                self.channel_layer.group_add(self.group, self.channel_name),
+                asyncio.gather(
+                    *(
+                        self.channel_layer.group_add(group, self.channel_name)
+                        for group in self.groups_joined
+                    )
+                ),
                 timeout=settings.ACCORD_PUSH_TIMEOUT,
             )
         except Exception:  # redis' errors, OSError, TimeoutError: the layer is unreachable
@@ -87,19 +105,21 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
                 "Live notifications unavailable: the channel layer could not be joined.",
                 exc_info=True,
             )
-            del self.group
+            self.groups_joined = []
             return False
         return True
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            try:
-                await asyncio.wait_for(
-                    self.channel_layer.group_discard(self.group, self.channel_name),
-                    timeout=settings.ACCORD_PUSH_TIMEOUT,
-                )
-            except Exception:
-                log.warning("The channel layer could not be left.", exc_info=True)
+        groups = getattr(self, "groups_joined", [])
+        if not groups:
+            return
+        try:
+            leaving = (
+                self.channel_layer.group_discard(group, self.channel_name) for group in groups
+            )
+            await asyncio.wait_for(asyncio.gather(*leaving), timeout=settings.ACCORD_PUSH_TIMEOUT)
+        except Exception:
+            log.warning("The channel layer could not be left.", exc_info=True)
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "catch_up":
@@ -109,6 +129,10 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def notification_push(self, event: dict) -> None:
         await self.send_json(event["notification"])
+
+    async def session_revoked(self, event: dict) -> None:
+        """The session was logged out or the password changed (notifications.services)."""
+        await self.close(code=REVOKED)
 
     async def _catch_up(self, after: int) -> None:
         for row in await self._missed(after):

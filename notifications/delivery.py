@@ -3,8 +3,10 @@
 Every channel records what it did on the notification row, so that each step can be run
 again (a Celery retry, the periodic ``deliver_pending``, two workers at once) without sending
 twice: a push is marked ``pushed_at`` once published (browsers also drop an id they already
-have), an e-mail is sent under the row's lock and marked ``emailed_at`` in the same
-transaction.
+have); an e-mail or a webhook is first claimed by one conditional UPDATE (committed at once),
+then sent with no transaction open (a mail server or a partner that hangs holds no lock and no
+connection's transaction, only its own timeout: EMAIL_TIMEOUT, ACCORD_WEBHOOK_TIMEOUT), then
+marked ``emailed_at`` (or delivered) with the claim cleared.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -64,8 +67,15 @@ def due_for_retry(attempts: int, attempted_at, now: datetime.datetime) -> bool:
 
 
 def group_name(user_id: int) -> str:
-    """The channel-layer group of one person's open pages."""
+    """The channel-layer group of one person's open pages (their notifications, and closing
+    them all when their password changes)."""
     return f"notifications.user.{user_id}"
+
+
+def session_group_name(session_key: str) -> str:
+    """The channel-layer group of the pages opened with one session (closed at its log-out).
+    The key is a credential: only its digest goes to Redis."""
+    return "notifications.session." + hashlib.sha256(session_key.encode()).hexdigest()
 
 
 def payload(row: dict[str, Any]) -> dict[str, Any]:
@@ -82,19 +92,13 @@ def payload(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _group_send_all(rows: list[dict[str, Any]]) -> None:
+async def _group_send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """Publish them all, up to 100 at a time: a status change fans out to every participant,
     and waiting for each PUBLISH in turn would add their round trips one after the other."""
     layer = get_channel_layer()
-    for start in range(0, len(rows), 100):
+    for start in range(0, len(messages), 100):
         await asyncio.gather(
-            *(
-                layer.group_send(
-                    group_name(row["recipient_id"]),
-                    {"type": "notification.push", "notification": payload(row)},
-                )
-                for row in rows[start : start + 100]
-            )
+            *(layer.group_send(group, message) for group, message in messages[start : start + 100])
         )
 
 
@@ -106,7 +110,15 @@ def push(rows: list[dict[str, Any]]) -> bool:
     if not rows:
         return True
     try:
-        _run_push(rows)
+        publish(
+            [
+                (
+                    group_name(row["recipient_id"]),
+                    {"type": "notification.push", "notification": payload(row)},
+                )
+                for row in rows
+            ]
+        )
     except Exception:  # Redis down, refused, timed out: the outbox keeps them
         logger.warning("Push of %d notification(s) failed; they stay pending.", len(rows))
         return False
@@ -114,8 +126,21 @@ def push(rows: list[dict[str, Any]]) -> bool:
     return True
 
 
-async def _push_with_timeout(rows: list[dict[str, Any]]) -> None:
-    await asyncio.wait_for(_group_send_all(rows), timeout=settings.ACCORD_PUSH_TIMEOUT)
+def sockets_close(groups: list[str]) -> bool:
+    """Close the open WebSockets of these groups (a log-out, a password change): each consumer
+    closes itself with code 4401 on ``session.revoked``. Never raises: with Redis away the
+    message is lost, logged, and the sockets (which lost their live delivery with Redis) are
+    refused at their next handshake anyway."""
+    try:
+        publish([(group, {"type": "session.revoked"}) for group in groups])
+    except Exception:  # Redis down, refused, timed out
+        logger.warning("Open WebSockets of %d group(s) not closed.", len(groups), exc_info=True)
+        return False
+    return True
+
+
+async def _publish_with_timeout(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    await asyncio.wait_for(_group_send_all(messages), timeout=settings.ACCORD_PUSH_TIMEOUT)
 
 
 class _PushLoop:
@@ -143,12 +168,14 @@ class _PushLoop:
 _push_loop = _PushLoop()
 
 
-def _run_push(rows: list[dict[str, Any]]) -> None:
+def publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send each (group, message) through the channel layer within ACCORD_PUSH_TIMEOUT
+    seconds; raises when the layer is away. A remote call: only ever after commit."""
     if isinstance(get_channel_layer(), InMemoryChannelLayer):
         # In-process queues belong to the server's own loop: publish from there.
-        async_to_sync(_push_with_timeout)(rows)
+        async_to_sync(_publish_with_timeout)(messages)
         return
-    future = asyncio.run_coroutine_threadsafe(_push_with_timeout(rows), _push_loop.get())
+    future = asyncio.run_coroutine_threadsafe(_publish_with_timeout(messages), _push_loop.get())
     future.result(timeout=settings.ACCORD_PUSH_TIMEOUT + 1)
 
 
@@ -163,38 +190,48 @@ def _absolute(url: str) -> str:
     return f"{settings.ACCORD_BASE_URL.rstrip('/')}{url}" if url else settings.ACCORD_BASE_URL
 
 
+def _claim_until(timeout: float | None) -> datetime.datetime:
+    """How long a worker's claim on a delivery lasts: well beyond the time one attempt can
+    take (each network step is bounded by ``timeout``), so that only a worker that died
+    mid-send lets another try again."""
+    return timezone.now() + datetime.timedelta(seconds=max(10 * (timeout or 30), 60))
+
+
 def email_send(notification_id: int) -> bool:
-    """Send one notification's e-mail exactly once: under the row's lock, so a second worker
-    waits and then sees it sent; marked in the same transaction. False when there is nothing
-    to send (already sent, or not wanted)."""
-    with transaction.atomic():
-        notification = (
-            # Only the notification's row is locked (the contract is an outer join).
-            Notification.objects.select_for_update(of=("self",))
-            .select_related("recipient")
-            .filter(pk=notification_id, emailed_at__isnull=True)
-            .exclude(email_mode=EmailMode.APP)
-            .first()
+    """Send one notification's e-mail once: claimed first (a second worker finds it claimed
+    or sent and leaves it), sent outside any transaction, then marked. False when there is
+    nothing to send (already sent or being sent, or not wanted)."""
+    now = timezone.now()
+    claimed = (
+        Notification.objects.filter(pk=notification_id, emailed_at__isnull=True)
+        .exclude(email_mode=EmailMode.APP)
+        .filter(Q(email_sending_until__isnull=True) | Q(email_sending_until__lt=now))
+        .update(
+            email_sending_until=_claim_until(settings.EMAIL_TIMEOUT),
+            email_attempts=F("email_attempts") + 1,
+            email_attempted_at=now,
         )
-        if notification is None:
-            return False
-        notification.email_attempts += 1
-        notification.email_attempted_at = timezone.now()
-        fields = ["email_attempts", "email_attempted_at", "email_error"]
-        try:
-            _send_one(notification)
-        except (smtplib.SMTPException, OSError) as exc:
-            notification.email_error = f"{type(exc).__name__}: {exc}"[:1000]
-            notification.save(update_fields=fields)
-            failure = exc
-        else:
-            notification.emailed_at = timezone.now()
-            notification.email_error = ""
-            notification.save(update_fields=[*fields, "emailed_at"])
-            return True
+    )
+    if not claimed:
+        return False
+    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+    claim = Notification.objects.filter(pk=notification_id)
+    try:
+        _send_one(notification)
+    except (smtplib.SMTPException, OSError) as exc:  # refused, disconnected, timed out
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        claim.update(email_error=error, email_sending_until=None)
+        failure = exc
+    except BaseException:
+        claim.update(email_sending_until=None)  # not sent: free for the next try
+        raise
+    else:
+        claim.update(emailed_at=timezone.now(), email_error="", email_sending_until=None)
+        return True
     if notification.email_attempts >= settings.ACCORD_EMAIL_MAX_ATTEMPTS:
         logger.error("E-mail of notification %s abandoned: %s", notification_id, failure)
         return False
+    logger.warning("E-mail of notification %s not sent: %s", notification_id, error)
     raise EmailNotSent(str(failure)) from failure
 
 
@@ -253,11 +290,13 @@ def digests_send(*, now: datetime.datetime | None = None) -> int:
 
 
 def _send_digest(recipient_id: int, now: datetime.datetime) -> int:
-    """One person's digest, marked sent in the same transaction as it leaves."""
+    """One person's digest: its notifications claimed in a short transaction, the e-mail sent
+    outside it, then marked sent."""
     with transaction.atomic():
         rows = list(
-            Notification.objects.select_for_update(of=("self",))
+            Notification.objects.select_for_update(of=("self",), skip_locked=True)
             .filter(
+                Q(email_sending_until__isnull=True) | Q(email_sending_until__lt=timezone.now()),
                 recipient_id=recipient_id,
                 email_mode=EmailMode.DIGEST,
                 emailed_at__isnull=True,
@@ -268,22 +307,28 @@ def _send_digest(recipient_id: int, now: datetime.datetime) -> int:
         )
         if not rows:
             return 0
-        person = rows[0].recipient
-        context = {
-            "notifications": rows,
-            "person": person,
-            "base": settings.ACCORD_BASE_URL.rstrip("/"),
-            "preferences_link": _absolute(reverse("notifications:preferences")),
-        }
-        with translation.override("fr"):
-            text = render_to_string("notifications/email/digest.txt", context)
-            html = render_to_string("notifications/email/digest.html", context)
-            subject = render_to_string("notifications/email/digest_subject.txt", context)
-        message = EmailMultiAlternatives(subject=subject.strip(), body=text, to=[person.email])
-        message.attach_alternative(html, "text/html")
+        claim = Notification.objects.filter(pk__in=[row.pk for row in rows])
+        claim.update(email_sending_until=_claim_until(settings.EMAIL_TIMEOUT))
+    person = rows[0].recipient
+    context = {
+        "notifications": rows,
+        "person": person,
+        "base": settings.ACCORD_BASE_URL.rstrip("/"),
+        "preferences_link": _absolute(reverse("notifications:preferences")),
+    }
+    with translation.override("fr"):
+        text = render_to_string("notifications/email/digest.txt", context)
+        html = render_to_string("notifications/email/digest.html", context)
+        subject = render_to_string("notifications/email/digest_subject.txt", context)
+    message = EmailMultiAlternatives(subject=subject.strip(), body=text, to=[person.email])
+    message.attach_alternative(html, "text/html")
+    try:
         message.send()
-        Notification.objects.filter(pk__in=[row.pk for row in rows]).update(emailed_at=now)
-        return 1
+    except BaseException:
+        claim.update(email_sending_until=None)  # tried again next time
+        raise
+    claim.update(emailed_at=now, email_sending_until=None)
+    return 1
 
 
 # --- Webhooks -----------------------------------------------------------------------------
@@ -303,47 +348,57 @@ def webhook_signature(secret: str, body: bytes) -> str:
 
 
 def webhook_send(delivery_id: int) -> bool:
-    """POST one delivery, once: under the row's lock, marked delivered in the same
-    transaction; every attempt is logged on the row (status code, error)."""
-    with transaction.atomic():
-        delivery = (
-            WebhookDelivery.objects.select_for_update(of=("self",))
-            .select_related("endpoint")
-            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
-            .first()
+    """POST one delivery once: claimed first (a second worker leaves it alone), posted
+    outside any transaction within ACCORD_WEBHOOK_TIMEOUT, then recorded; every attempt is
+    logged on the row (status code, error)."""
+    now = timezone.now()
+    claimed = (
+        WebhookDelivery.objects.filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+        .filter(Q(sending_until__isnull=True) | Q(sending_until__lt=now))
+        .update(
+            sending_until=_claim_until(settings.ACCORD_WEBHOOK_TIMEOUT),
+            attempts=F("attempts") + 1,
+            attempted_at=now,
         )
-        if delivery is None:
-            return False
-        body = webhook_body(delivery)
-        delivery.attempts += 1
-        delivery.attempted_at = timezone.now()
-        error = ""
-        try:
-            response = requests.post(
-                delivery.endpoint.url,
-                data=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "User-Agent": "Accord-Webhook/1",
-                    "X-Accord-Event": delivery.event,
-                    "X-Accord-Delivery": str(delivery.uid),
-                    "X-Accord-Signature": webhook_signature(delivery.endpoint.secret, body),
-                },
-                timeout=settings.ACCORD_WEBHOOK_TIMEOUT,
-                allow_redirects=False,
-            )
-            delivery.response_status = response.status_code
-            if not 200 <= response.status_code < 300:
-                error = f"HTTP {response.status_code}: {response.text[:500]}"
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"[:1000]
-        delivery.error = error
-        if not error:
-            delivery.status = WebhookDelivery.Status.DELIVERED
-            delivery.delivered_at = timezone.now()
-        elif delivery.attempts >= settings.ACCORD_WEBHOOK_MAX_ATTEMPTS:
-            delivery.status = WebhookDelivery.Status.FAILED
-        delivery.save()
+    )
+    if not claimed:
+        return False
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    body = webhook_body(delivery)
+    error = ""
+    try:
+        response = requests.post(
+            delivery.endpoint.url,
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "Accord-Webhook/1",
+                "X-Accord-Event": delivery.event,
+                "X-Accord-Delivery": str(delivery.uid),
+                "X-Accord-Signature": webhook_signature(delivery.endpoint.secret, body),
+            },
+            timeout=settings.ACCORD_WEBHOOK_TIMEOUT,
+            allow_redirects=False,
+        )
+        delivery.response_status = response.status_code
+        if not 200 <= response.status_code < 300:
+            error = f"HTTP {response.status_code}: {response.text[:500]}"
+    except requests.RequestException as exc:  # refused, timed out, reset
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+    except BaseException:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(sending_until=None)
+        raise
+    delivery.error = error
+    delivery.sending_until = None
+    if not error:
+        delivery.status = WebhookDelivery.Status.DELIVERED
+        delivery.delivered_at = timezone.now()
+    elif delivery.attempts >= settings.ACCORD_WEBHOOK_MAX_ATTEMPTS:
+        delivery.status = WebhookDelivery.Status.FAILED
+    delivery.save(
+        update_fields=["response_status", "error", "sending_until", "status", "delivered_at"]
+    )
     if delivery.status == WebhookDelivery.Status.PENDING:
+        logger.warning("Webhook delivery %s not delivered: %s", delivery_id, error)
         raise WebhookNotDelivered(error)
     return delivery.status == WebhookDelivery.Status.DELIVERED

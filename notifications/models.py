@@ -98,6 +98,10 @@ class Notification(models.Model):
     email_attempts = models.PositiveSmallIntegerField(_("e-mail attempts"), default=0)
     email_attempted_at = models.DateTimeField(_("last e-mail attempt at"), null=True, blank=True)
     email_error = models.TextField(_("last e-mail error"), blank=True)
+    # Claimed by a worker sending the e-mail, outside any transaction, until then (cleared
+    # when the attempt ends): a second worker leaves it alone; a worker that died mid-send
+    # leaves it to be tried again once this has passed.
+    email_sending_until = models.DateTimeField(_("e-mail being sent until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notification")
@@ -205,6 +209,9 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(_("created at"))
     attempted_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    # Claimed by a worker posting it, outside any transaction, until then (as a
+    # notification's ``email_sending_until``).
+    sending_until = models.DateTimeField(_("being posted until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("webhook delivery")

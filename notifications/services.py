@@ -612,3 +612,21 @@ def preferences_save(*, user: User, modes: dict[str, str]) -> None:
         for event, mode in modes.items()
         if mode != DEFAULT_EMAIL_MODES[event]
     )
+
+
+# --- Open WebSockets ----------------------------------------------------------------------
+
+
+def sockets_close_for_session(*, session_key: str) -> None:
+    """Close the WebSockets opened with this session, which is being logged out: after
+    commit (a log-out rolled back closes nothing), through the channel layer with a timeout;
+    Redis away never fails the log-out (``delivery.sockets_close`` logs it)."""
+    groups = [delivery.session_group_name(session_key)]
+    transaction.on_commit(lambda: delivery.sockets_close(groups), robust=True)
+
+
+def sockets_close_for_person(*, user_id: int) -> None:
+    """Close every WebSocket of this person, whose password changed (sessions, API token):
+    after commit, as ``sockets_close_for_session``."""
+    groups = [delivery.group_name(user_id)]
+    transaction.on_commit(lambda: delivery.sockets_close(groups), robust=True)

@@ -3,7 +3,8 @@
 // data-live-region (the inbox's count and list, the contract page's status and progress,
 // the notification centre's list). Without this script the pages work as before: they are
 // up to date at each load. On a lost connection it reconnects, asking for what it missed
-// since the last id it saw, and drops an id it already has.
+// since the last id it saw, and drops an id it already has; closed by the server with 4401
+// (this session logged out, or the password changed), it stays closed.
 (function () {
   "use strict";
   var body = document.body;
@@ -17,6 +18,7 @@
   var refreshTimer = null;
   var pendingContracts = {};
   var refreshAll = false;
+  var REVOKED = 4401;
 
   function updateBadge(step) {
     var badge = document.querySelector("[data-unread-badge]");
@@ -96,9 +98,17 @@
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + path + "?after=" + lastId);
-    socket.onopen = function () { delay = 1000; };
+    socket.onopen = function () {
+      delay = 1000;
+      body.setAttribute("data-notifications-state", "open");
+    };
     socket.onmessage = receive;
-    socket.onclose = function () {
+    socket.onclose = function (event) {
+      if (event.code === REVOKED) {
+        body.setAttribute("data-notifications-state", "revoked");
+        return;
+      }
+      body.setAttribute("data-notifications-state", "closed");
       // Back off up to 30 s; the reconnection asks for everything after lastId.
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);

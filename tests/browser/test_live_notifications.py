@@ -1,5 +1,6 @@
 """Pages update live: the coordinator's contract page, open on one server process, shows a
-lead's decision posted to another process (badge, status) without being reloaded."""
+lead's decision posted to another process (badge, status) without being reloaded; logging out
+in one tab closes the others' live connection for good (no reconnection)."""
 
 import re
 
@@ -88,5 +89,17 @@ def test_a_decision_on_another_process_updates_the_open_contract_page(browser, s
         expect(page.locator('[data-live-region="contract-progress"]')).to_contain_text(
             re.compile("1 sur 1 approuvée")
         )
+
+        # Another tab of the same session, on the other process; logging out in the first
+        # closes its socket (4401), and its script does not reconnect (it would after 1 s).
+        other_tab = context.new_page()
+        sockets: list = []
+        other_tab.on("websocket", lambda socket: sockets.append(socket))
+        other_tab.goto(servers.url(1, "/notifications/"))
+        expect(other_tab.locator("body")).to_have_attribute("data-notifications-state", "open")
+        page.get_by_role("button", name="Se déconnecter").click()
+        expect(other_tab.locator("body")).to_have_attribute("data-notifications-state", "revoked")
+        other_tab.wait_for_timeout(1500)
+        assert len(sockets) == 1, "no reconnection after the log-out"
     finally:
         context.close()

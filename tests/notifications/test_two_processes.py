@@ -48,8 +48,14 @@ def test_a_decision_posted_to_one_process_reaches_a_browser_connected_to_the_oth
     coordinator_token = Token.objects.create(user=coordinator).key
     lead_token = Token.objects.create(user=lead).key
 
-    socket_url = servers.url(0, f"/ws/notifications/?token={coordinator_token}", scheme="ws")
-    with connect(socket_url, origin=servers.url(0), open_timeout=10) as browser:
+    socket_url = servers.url(0, "/ws/notifications/", scheme="ws")
+    with connect(
+        socket_url,
+        origin=servers.url(0),
+        subprotocols=["accord.notifications", f"accord.token.{coordinator_token}"],
+        open_timeout=10,
+    ) as browser:
+        assert browser.subprotocol == "accord.notifications"
         response = requests.post(
             servers.url(1, f"/api/v1/tasks/{task.pk}/decision/"),
             json={"decision": "approve"},
@@ -76,7 +82,10 @@ def test_a_decision_posted_to_one_process_reaches_a_browser_connected_to_the_oth
 def test_a_foreign_origin_is_refused_by_a_real_server(servers):
     user = UserFactory(email="")
     token = Token.objects.create(user=user).key
-    socket_url = servers.url(0, f"/ws/notifications/?token={token}", scheme="ws")
-    with pytest.raises(InvalidStatus) as refused:
-        connect(socket_url, origin="https://evil.example.com", open_timeout=10)
-    assert refused.value.response.status_code == 403
+    socket_url = servers.url(0, "/ws/notifications/", scheme="ws")
+    protocols = ["accord.notifications", f"accord.token.{token}"]
+    # Another site, then the same host on another port (the other server process).
+    for origin in ["https://evil.example.com", servers.url(1)]:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(socket_url, origin=origin, subprotocols=protocols, open_timeout=10)
+        assert refused.value.response.status_code == 403

@@ -20,6 +20,7 @@ from workflows.models import TaskKind
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+HOST = (b"host", b"127.0.0.1:8000")
 
 
 def session_cookie(user) -> bytes:
@@ -28,10 +29,17 @@ def session_cookie(user) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-async def connect(path="/ws/notifications/", headers=(ORIGIN,)):
-    communicator = WebsocketCommunicator(application, path, headers=list(headers))
+async def connect(path="/ws/notifications/", headers=(ORIGIN, HOST), subprotocols=None):
+    communicator = WebsocketCommunicator(
+        application, path, headers=list(headers), subprotocols=subprotocols
+    )
     connected, _ = await communicator.connect()
     return communicator, connected
+
+
+def token_protocols(key: str) -> list[str]:
+    """What an API client offers: Accord's subprotocol, and its token as another."""
+    return ["accord.notifications", f"accord.token.{key}"]
 
 
 @pytest.fixture
@@ -47,7 +55,7 @@ async def test_a_decision_committed_reaches_the_coordinators_open_page(
     launched_contract, coordinator
 ):
     cookie = await sync_to_async(session_cookie)(coordinator)
-    communicator, connected = await connect(headers=[ORIGIN, (b"cookie", cookie)])
+    communicator, connected = await connect(headers=[ORIGIN, HOST, (b"cookie", cookie)])
     assert connected
     try:
         task = (await sync_to_async(open_tasks)(launched_contract, TaskKind.REVIEW))[0]
@@ -65,35 +73,123 @@ async def test_a_decision_committed_reaches_the_coordinators_open_page(
         await communicator.disconnect()
 
 
-async def test_a_token_in_the_query_string_authenticates():
+async def test_a_token_offered_as_a_subprotocol_authenticates_and_is_not_echoed():
+    user = await sync_to_async(UserFactory)()
+    token = await Token.objects.acreate(user=user)
+    communicator = WebsocketCommunicator(
+        application, "/ws/notifications/", [ORIGIN, HOST], subprotocols=token_protocols(token.key)
+    )
+    connected, selected = await communicator.connect()
+    assert connected
+    assert selected == "accord.notifications"
+    assert await communicator.receive_nothing(timeout=0.1), "no deprecation notice"
+    await communicator.disconnect()
+
+
+async def test_a_token_in_the_query_string_still_works_with_a_deprecation_notice(caplog):
     user = await sync_to_async(UserFactory)()
     token = await Token.objects.acreate(user=user)
     communicator, connected = await connect(f"/ws/notifications/?token={token.key}")
     assert connected
+    try:
+        notice = await communicator.receive_json_from(timeout=1)
+        assert notice["type"] == "deprecation"
+        assert "accord.token.<token>" in notice["detail"]
+        assert "?token= (deprecated)" in caplog.text
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("path", "subprotocols"),
+    [
+        ("/ws/notifications/", None),
+        ("/ws/notifications/", ["accord.notifications", "accord.token.not-a-token"]),
+        ("/ws/notifications/?token=not-a-token", None),
+    ],
+    ids=["anonymous", "wrong token", "wrong token in the query string"],
+)
+async def test_an_unauthenticated_connection_is_refused(path, subprotocols):
+    communicator, connected = await connect(path, subprotocols=subprotocols)
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_a_wrong_token_is_refused_even_with_a_valid_session():
+    user = await sync_to_async(UserFactory)()
+    cookie = await sync_to_async(session_cookie)(user)
+    communicator, connected = await connect(
+        headers=[ORIGIN, HOST, (b"cookie", cookie)],
+        subprotocols=["accord.notifications", "accord.token.not-a-token"],
+    )
+    assert not connected
     await communicator.disconnect()
 
 
 @pytest.mark.parametrize(
-    ("path", "headers"),
+    "origin",
     [
-        ("/ws/notifications/", [ORIGIN]),
-        ("/ws/notifications/?token=not-a-token", [ORIGIN]),
+        b"https://evil.example.com",
+        b"http://127.0.0.1:9000",  # another port of the same host
+        b"https://127.0.0.1:8000",  # another scheme
+        b"http://127.0.0.1",  # the default port, 80
+        b"null",
+        None,
     ],
-    ids=["anonymous", "wrong token"],
+    ids=["foreign host", "wrong port", "wrong scheme", "default port", "null", "none"],
 )
-async def test_an_unauthenticated_connection_is_refused(path, headers):
-    communicator, connected = await connect(path, headers)
+async def test_an_origin_other_than_the_sites_own_is_refused_even_with_a_valid_session(origin):
+    user = await sync_to_async(UserFactory)()
+    cookie = await sync_to_async(session_cookie)(user)
+    headers = [HOST, (b"cookie", cookie)] + ([(b"origin", origin)] if origin else [])
+    communicator, connected = await connect(headers=headers)
     assert not connected
     await communicator.disconnect()
 
 
-async def test_a_foreign_origin_is_refused_even_with_a_valid_session():
+async def test_a_host_outside_allowed_hosts_is_no_origin_of_its_own():
+    """DNS rebinding: evil.example.com pointed at the server sends matching Host and Origin."""
     user = await sync_to_async(UserFactory)()
-    cookie = await sync_to_async(session_cookie)(user)
+    token = await Token.objects.acreate(user=user)
     communicator, connected = await connect(
-        headers=[(b"origin", b"https://evil.example.com"), (b"cookie", cookie)]
+        headers=[(b"origin", b"http://evil.example.com"), (b"host", b"evil.example.com")],
+        subprotocols=token_protocols(token.key),
     )
     assert not connected
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("headers", "scheme"),
+    [
+        ([(b"origin", b"https://127.0.0.1:8000"), HOST], "wss"),
+        ([(b"origin", b"https://accord.example.org"), (b"host", b"127.0.0.1:8000")], "ws"),
+        ([(b"origin", b"https://team.partner.example.org"), HOST], "ws"),
+        (
+            [
+                (b"origin", b"https://127.0.0.1:8000"),
+                HOST,
+                (b"x-forwarded-proto", b"https"),
+            ],
+            "ws",
+        ),
+    ],
+    ids=["same origin over TLS", "trusted origin", "trusted subdomain", "TLS at the proxy"],
+)
+async def test_the_sites_own_origin_and_the_trusted_ones_are_accepted(settings, headers, scheme):
+    settings.CSRF_TRUSTED_ORIGINS = [
+        "https://accord.example.org",
+        "https://*.partner.example.org",
+    ]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    user = await sync_to_async(UserFactory)()
+    token = await Token.objects.acreate(user=user)
+    communicator = WebsocketCommunicator(
+        application, "/ws/notifications/", headers, subprotocols=token_protocols(token.key)
+    )
+    communicator.scope["scheme"] = scheme
+    connected, _ = await communicator.connect()
+    assert connected
     await communicator.disconnect()
 
 
@@ -114,7 +210,7 @@ async def test_a_page_that_reconnects_gets_what_it_missed_since_its_last_id(
 
     token = await Token.objects.acreate(user=coordinator)
     communicator, connected = await connect(
-        f"/ws/notifications/?token={token.key}&after={last_seen}"
+        f"/ws/notifications/?after={last_seen}", subprotocols=token_protocols(token.key)
     )
     assert connected
     try:
@@ -149,7 +245,7 @@ async def test_with_redis_down_the_change_commits_and_is_delivered_when_redis_is
     assert len(pending) == 1, "the decision committed, its notification waits in the outbox"
 
     token = await Token.objects.acreate(user=coordinator)
-    communicator, connected = await connect(f"/ws/notifications/?token={token.key}")
+    communicator, connected = await connect(subprotocols=token_protocols(token.key))
     assert connected
     try:
         later = timezone.now() + datetime.timedelta(minutes=5)

@@ -1,5 +1,5 @@
 """A WebSocket handshake with the channel layer (Redis) away: no 500; what was missed comes
-from the database, then the page is told to come back later."""
+from the database, then the page is told to come back later; a foreign origin is refused."""
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from config.asgi import application
-from notifications.consumers import TRY_AGAIN_LATER
+from notifications.consumers import REFUSED, TRY_AGAIN_LATER
 from notifications.models import Notification
 from tests.factories import ContractFactory, UserFactory
 
@@ -45,8 +45,9 @@ async def test_the_handshake_succeeds_and_closes_gracefully_without_redis(
     with override_settings(CHANNEL_LAYERS=REDIS_DOWN):
         communicator = WebsocketCommunicator(
             application,
-            f"/ws/notifications/?token={token.key}&after=0",
-            headers=[(b"origin", b"http://127.0.0.1:8000")],
+            "/ws/notifications/?after=0",
+            headers=[(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")],
+            subprotocols=["accord.notifications", f"accord.token.{token.key}"],
         )
         connected, _ = await communicator.connect(timeout=5)
         try:
@@ -57,3 +58,22 @@ async def test_the_handshake_succeeds_and_closes_gracefully_without_redis(
             assert closing == {"type": "websocket.close", "code": TRY_AGAIN_LATER}
         finally:
             await communicator.disconnect()
+
+
+async def test_a_foreign_origin_is_refused_without_reaching_redis(
+    person_with_a_notification, settings
+):
+    person, _notification = person_with_a_notification
+    settings.ACCORD_PUSH_TIMEOUT = 1.0
+    token = await Token.objects.acreate(user=person)
+    with override_settings(CHANNEL_LAYERS=REDIS_DOWN):
+        communicator = WebsocketCommunicator(
+            application,
+            "/ws/notifications/",
+            headers=[(b"origin", b"https://evil.example.com"), (b"host", b"127.0.0.1:8000")],
+            subprotocols=["accord.notifications", f"accord.token.{token.key}"],
+        )
+        # An exception in the application (the 500 a server would answer) is raised here.
+        connected, code = await communicator.connect(timeout=5)
+        assert (connected, code) == (False, REFUSED)
+        await communicator.disconnect()

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -44,6 +45,8 @@ def sso_settings(
 ) -> dict[str, Any]:
     """The settings that ACCORD_OIDC_CLIENT_ID, ACCORD_OIDC_CLIENT_SECRET and ACCORD_OIDC_ISSUER
     give (config/settings.py), ProConnect's endpoints under the issuer, Accord at base_url."""
+    policy = settings.CONTENT_SECURITY_POLICY
+    issuer_origin = urlsplit(issuer)._replace(path="", query="", fragment="").geturl()
     backends = [
         backend
         for backend in settings.AUTHENTICATION_BACKENDS
@@ -62,6 +65,14 @@ def sso_settings(
         "ACCORD_OIDC_END_SESSION_ENDPOINT": f"{issuer}/session/end",
         "ACCORD_BASE_URL": base_url,
         "AUTHENTICATION_BACKENDS": [*backends, "workflows.sso.ProConnectBackend"],
+        # As config/settings.py allows the log-out's redirect to the provider's end_session.
+        "CONTENT_SECURITY_POLICY": {
+            **policy,
+            "DIRECTIVES": {
+                **policy["DIRECTIVES"],
+                "form-action": [*policy["DIRECTIVES"]["form-action"], issuer_origin],
+            },
+        },
     }
 
 

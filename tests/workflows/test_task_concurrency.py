@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -133,7 +134,7 @@ def test_two_simultaneous_decisions_on_a_sqlite_file_give_one_success_and_one_co
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{database}",
-        "DJANGO_SECRET_KEY": "race-test-only",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # a production-strength key
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "ACCORD_VAR_DIR": str(tmp_path),
     }

@@ -480,7 +480,7 @@ def test_signing_asks_for_a_code_by_default_except_on_the_embedded_default(
     monkeypatch, database_url, expected
 ):
     monkeypatch.delenv("ACCORD_REQUIRE_2FA_FOR_SIGNING", raising=False)
-    monkeypatch.setenv("DJANGO_SECRET_KEY", "x" * 60)
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "k8Qz-Lw3Rt" * 6)
     if database_url is None:
         monkeypatch.delenv("DATABASE_URL", raising=False)
     else:

@@ -1,0 +1,31 @@
+"""The WebSocket ``/ws/notifications/``'s vocabulary, shared by its consumer and its
+handshake checks (docs/api.md): close codes and subprotocols."""
+
+# Closing before accepting refuses the handshake (HTTP 403 to the client): no session or
+# token, a wrong token, or a foreign origin.
+REFUSED = 4403
+# Closed by the server because the session was logged out or the password changed: the page
+# does not reconnect (static/notifications.js), its next load asks to log in again.
+REVOKED = 4401
+# Closing after accepting when the channel layer (Redis) is away: "try again later"; the page
+# reconnects with back-off and catches up on what it missed.
+TRY_AGAIN_LATER = 1013
+
+# The subprotocol the server selects when the client offers it. A client authenticating with
+# its API token offers ``accord.token.<token>`` beside it; the token is never echoed back.
+SUBPROTOCOL = "accord.notifications"
+TOKEN_SUBPROTOCOL_PREFIX = "accord.token."  # noqa: S105 (a name, not a secret)
+
+# Set in the connection's scope by notifications.auth: how the person was authenticated
+# ("token" or absent for the session), and whether the deprecated ``?token=`` was used.
+SCOPE_AUTH = "accord.auth"
+SCOPE_TOKEN_IN_QUERY = "accord.token_in_query"  # noqa: S105 (a name, not a secret)
+
+# The first message on a connection authenticated with ``?token=`` (docs/api.md).
+TOKEN_IN_QUERY_DEPRECATION = {
+    "type": "deprecation",
+    "detail": (
+        "The ?token= query parameter is deprecated and will be refused in the next release:"
+        " offer the subprotocols 'accord.notifications' and 'accord.token.<token>' instead."
+    ),
+}

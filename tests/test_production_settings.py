@@ -1,0 +1,115 @@
+"""Production settings: `check --deploy` is clean with the environment docs/deploy.md gives,
+and a production start refuses a weak DJANGO_SECRET_KEY. Each runs the settings in a fresh
+interpreter, with nothing of the test run's environment but PATH."""
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def documented_environment() -> dict[str, str]:
+    """The `export NAME=value` lines of docs/deploy.md's "Environment", each secret ("...")
+    replaced by a freshly generated one as the text says to."""
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    block = text.split("## Environment", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    exported = dict(re.findall(r"^export (\w+)=(\S+)", block, re.MULTILINE))
+    assert {"DJANGO_SECRET_KEY", "DATABASE_URL", "DJANGO_SECURE_HSTS_SECONDS"} <= set(exported)
+    return {
+        name: secrets.token_urlsafe(50) if value == "..." else value
+        for name, value in exported.items()
+    }
+
+
+def test_check_deploy_is_clean_with_the_documented_production_environment(tmp_path):
+    env = {"PATH": os.environ["PATH"], "ACCORD_VAR_DIR": str(tmp_path), **documented_environment()}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+# Imports config/settings.py once per case, in one interpreter; prints what each one said.
+LOAD_SETTINGS = """
+import json, os, runpy, sys
+from django.core.exceptions import ImproperlyConfigured
+outcomes = []
+for env in json.loads(sys.argv[1]):
+    for name in ("DATABASE_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY"):
+        os.environ.pop(name, None)
+    os.environ.update(env)
+    try:
+        runpy.run_path("config/settings.py")
+    except ImproperlyConfigured as refused:
+        outcomes.append(str(refused))
+    else:
+        outcomes.append("started")
+print(json.dumps(outcomes))
+"""
+
+PRODUCTION = {"DATABASE_URL": "postgres://accord@db.internal:5432/accord"}
+STRONG = secrets.token_urlsafe(50)
+
+
+def start(cases: list[dict[str, str]], tmp_path) -> list[str]:
+    env = {"PATH": os.environ["PATH"], "ACCORD_VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_SETTINGS, json.dumps(cases)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_production_start_refuses_a_weak_secret_key_and_says_why(tmp_path):
+    weak = {
+        "short": "a-random-looking-but-short-key-Zq81",
+        "few different characters": "x" * 60,
+        "Django's generated default": "django-insecure-" + secrets.token_urlsafe(50),
+        "the embedded default": "embedded-default-only-not-a-secret",
+        "none": "",
+    }
+    said = start([{**PRODUCTION, "DJANGO_SECRET_KEY": key} for key in weak.values()], tmp_path)
+
+    assert dict(zip(weak, said, strict=True)) == {
+        "short": "DJANGO_SECRET_KEY is too weak for production: it has 35 characters, fewer"
+        " than 50. Generate one with `python3 -c 'import secrets;"
+        " print(secrets.token_urlsafe(50))'` (docs/security.md).",
+        "few different characters": "DJANGO_SECRET_KEY is too weak for production: it has only"
+        " 1 different characters, fewer than 10. Generate one with `python3 -c 'import secrets;"
+        " print(secrets.token_urlsafe(50))'` (docs/security.md).",
+        "Django's generated default": "DJANGO_SECRET_KEY is too weak for production: it is a"
+        " published default. Generate one with `python3 -c 'import secrets;"
+        " print(secrets.token_urlsafe(50))'` (docs/security.md).",
+        "the embedded default": "DJANGO_SECRET_KEY is too weak for production: it has 34"
+        " characters, fewer than 50. Generate one with `python3 -c 'import secrets;"
+        " print(secrets.token_urlsafe(50))'` (docs/security.md).",
+        "none": "DJANGO_SECRET_KEY must be set when DATABASE_URL is set.",
+    }
+
+
+def test_a_strong_key_starts_and_development_needs_none(tmp_path):
+    said = start(
+        [
+            {**PRODUCTION, "DJANGO_SECRET_KEY": STRONG},
+            {**PRODUCTION, "DJANGO_DEBUG": "true", "DJANGO_SECRET_KEY": "dev"},
+            {},  # the embedded default
+        ],
+        tmp_path,
+    )
+    assert said == ["started", "started", "started"]
