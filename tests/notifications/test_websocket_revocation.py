@@ -14,6 +14,7 @@ from rest_framework.authtoken.models import Token
 from config.asgi import application
 from notifications.consumers import REVOKED
 from tests.factories import UserFactory
+from tests.two_factor import log_in_verified
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -68,7 +69,9 @@ async def test_a_password_changed_in_the_administration_closes_all_the_persons_s
     ]
     colleagues_tab = await open_socket(client=await sync_to_async(logged_in)(colleague))
     try:
-        administration = await sync_to_async(logged_in)(admin)
+        # The administration opens to staff whose session passed the second factor.
+        administration = Client()
+        await sync_to_async(log_in_verified)(administration, admin)
         new_password = "a-new-Passw0rd-for-2027"
         response = await sync_to_async(administration.post)(
             reverse("admin:auth_user_password_change", args=[person.pk]),

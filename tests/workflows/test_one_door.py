@@ -114,6 +114,9 @@ def test_every_transition_is_fired_through_the_one_door(coordinator):
         vote(contract, "reject", comment="Pas maintenant")
         for _round in ("declined", "signed"):
             services.amendment_launch_review(amendment=amendment, actor=coordinator)
+            if _round == "signed":  # paused a while before the committee votes again
+                services.amendment_suspend(amendment=amendment, actor=coordinator, reason="Vote")
+                services.amendment_resume(amendment=amendment, actor=coordinator)
             vote(contract)
             services.amendment_record_deliberation(
                 amendment=amendment,
