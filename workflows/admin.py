@@ -22,6 +22,7 @@ from .models import (
     IndicatorValue,
     Meeting,
     Organisation,
+    OrganisationVisa,
     Signatory,
     SteeringCommittee,
     Task,
@@ -31,11 +32,21 @@ from .models import (
 )
 
 
+class OrganisationVisaInline(admin.TabularInline):
+    """The organisation's internal visa circuit, in order: its signatories' default."""
+
+    model = OrganisationVisa
+    extra = 0
+    autocomplete_fields = ["person"]
+    fields = ["order", "person"]
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "category"]
     search_fields = ["code", "name"]
     list_filter = ["category"]
+    inlines = [OrganisationVisaInline]
 
 
 @admin.register(User)
