@@ -8,6 +8,7 @@ import pytest
 from django.utils import translation
 from rest_framework.test import APIClient
 
+from notifications.models import Notification, NotificationEvent
 from signatures.selectors import completion_certificate, completion_certificate_pdf
 from tests.factories import (
     PASSWORD,
@@ -99,6 +100,15 @@ def test_the_visas_open_in_order_before_the_signature(contract, coordinator, caf
     assert [choice["code"] for choice in detail["decision_choices"]] == ["approve", "refuse"]
     assert detail["signatory"]["organisation"] == "CAF"
     assert detail["document_sha256"] == contract.document_sha256
+
+    # Told as of any task, in French.
+    told = Notification.objects.get(
+        recipient=first.owner, event=NotificationEvent.TASK_ASSIGNED, task=first
+    )
+    assert told.title == (
+        "Nouvelle tâche\u00a0: visa interne avant la signature de CAF de la Nièvre, "
+        f"{contract.reference}"
+    )
 
     decided(first)
     (second,) = visas_of(contract)
@@ -293,6 +303,9 @@ def test_an_amendment_s_concerned_party_goes_through_its_visas(contract, coordin
     decided(signature, "sign")
 
     assert as_coordinator.get(f"{amendments}1/").json()["status"] == "signed"
+    text = pdf_text(as_coordinator.get(f"{amendments}1/document/").content)
+    assert "Visa de Léa Juriste le" in text
+    assert "Visa de Marc Comptable le" in text
     visas = HistoryEntry.objects.filter(contract=contract, event=HistoryEvent.VISA)
     assert sorted((e.data["amendment"], e.actor.username) for e in visas) == [
         (1, "finances.caf"),
