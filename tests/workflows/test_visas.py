@@ -350,3 +350,34 @@ def test_the_admin_sets_an_organisation_s_circuit_with_its_own_people_only(clien
     assert list(
         OrganisationVisa.objects.filter(organisation=caf).values_list("person__username", flat=True)
     ) == ["finances.caf", "juridique.caf"]
+
+
+def test_the_admin_gives_a_signatory_its_own_circuit_into_the_history(client, contract, caf):
+    log_in_verified(client, UserFactory(is_staff=True, is_superuser=True))
+    signatory = SignatoryFactory(contract=contract, organisation=caf)
+    director = UserFactory(username="direction.caf", organisation=caf)
+    form = {
+        "organisation": str(caf.pk),
+        "kind": "mandatory",
+        "signer": str(signatory.signer_id),
+        "order": "1",
+        "mandate_reference": "",
+        "mandate_date": "",
+        "own_visas": "on",
+        "visas-TOTAL_FORMS": "1",
+        "visas-INITIAL_FORMS": "0",
+        "visas-MIN_NUM_FORMS": "0",
+        "visas-MAX_NUM_FORMS": "1000",
+        "visas-0-signatory": str(signatory.pk),
+        "visas-0-order": "1",
+        "visas-0-person": str(director.pk),
+    }
+
+    saved = client.post(f"/admin/workflows/signatory/{signatory.pk}/change/", form)
+
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    signatory.refresh_from_db()
+    assert signatory.visa_holders() == [director.pk]
+    entry = HistoryEntry.objects.get(contract=contract, event=HistoryEvent.PEOPLE_CHANGED)
+    assert entry.data["before"]["signatories.CAF"]["visas"] is None  # its organisation's
+    assert entry.data["after"]["signatories.CAF"]["visas"] == ["direction.caf"]

@@ -1010,3 +1010,13 @@ class SignatoryVisa(VisaStep):
     class Meta(VisaStep.Meta):
         verbose_name = _("internal visa of the signatory")
         verbose_name_plural = _("internal visas of the signatory")
+
+    def clean(self) -> None:
+        if (
+            self.person_id
+            and self.signatory_id
+            and self.person.organisation_id != self.signatory.organisation_id
+        ):
+            raise ValidationError(
+                {"person": _("Only a person of the organisation gives its internal visa.")}
+            )
