@@ -64,12 +64,14 @@ DECISION_WORDS: dict[str, str] = {
     TaskDecision.SIGN: gettext_noop("signed"),
     TaskDecision.DECLINE: gettext_noop("declined to sign"),
     TaskDecision.SUBMIT: gettext_noop("submitted"),
+    TaskDecision.REFUSE: gettext_noop("refused the visa"),
 }
 # Decisions that undo an approval others gave: those others are told (DECLINED).
 REFUSALS: dict[str, str] = {
     TaskDecision.REQUEST_CHANGES: TaskDecision.APPROVE,
     TaskDecision.REJECT: TaskDecision.APPROVE,
     TaskDecision.DECLINE: TaskDecision.SIGN,
+    TaskDecision.REFUSE: TaskDecision.APPROVE,
 }
 
 
@@ -98,6 +100,10 @@ def task_label(task: Task) -> str:
         }
     if task.kind == TaskKind.DELIBERATION:
         return _("council deliberation")
+    if task.kind == TaskKind.VISA and task.signatory is not None:
+        return _("internal visa before the signature of %(organisation)s") % {
+            "organisation": task.signatory.organisation.name
+        }
     return _("signature")
 
 
@@ -118,6 +124,10 @@ def _amendment_task_label(task: Task) -> str:
         }
     if task.kind == TaskKind.VOTE:
         return _("steering committee vote on amendment no. %(number)d") % {"number": number}
+    if task.kind == TaskKind.VISA and task.amendment_party is not None:
+        return _(
+            "internal visa before the signature of amendment no. %(number)d by %(organisation)s"
+        ) % {"number": number, "organisation": task.amendment_party.organisation.name}
     return _("signature of amendment no. %(number)d") % {"number": number}
 
 
@@ -423,6 +433,12 @@ def task_decided(
         )
         if task.kind == TaskKind.VOTE:
             approved = approved.filter(committee_vote_id=task.committee_vote_id)
+        elif task.kind == TaskKind.VISA:  # the visas given before it, for the same party
+            approved = approved.filter(
+                process_id=task.process_id,
+                signatory_id=task.signatory_id,
+                amendment_party_id=task.amendment_party_id,
+            )
         elif task.kind == TaskKind.REVIEW:
             approved = approved.filter(process_id=task.process_id)
         else:

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from workflows.errors import Conflict
 from workflows.models import Amendment, AmendmentParty, SignatoryKind, Task
+from workflows.selectors import visas_given
 
 from . import keys
 from .document import (
@@ -148,6 +149,7 @@ def amendment_sign(
             organisation=party.organisation.name,
             when=now,
             mandate=mandate,
+            visas=visas_given(party=party),
         )
         reason = _(
             "Signature of amendment no. %(number)d to %(reference)s for %(organisation)s"

@@ -444,7 +444,15 @@ def certificate_display(data: dict) -> dict:
             ),
         },
         "parties": [
-            {**party, "status_label": SignatoryStatus(party["status"]).label}
+            {
+                **party,
+                "status_label": SignatoryStatus(party["status"]).label,
+                # Certificates drawn up before the internal visas have none.
+                "visas": [
+                    {**visa, "at_label": _datetime_label(visa["at"])}
+                    for visa in party.get("visas", [])
+                ],
+            }
             for party in data["parties"]
         ],
         "signatures": [

@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.utils import timezone, translation
@@ -30,6 +31,7 @@ from pyhanko.stamp import TextStampStyle
 
 from workflows.errors import Conflict
 from workflows.models import Contract, Signatory, Task, User
+from workflows.selectors import VisaGiven, visas_given
 
 from . import keys, selectors
 from .document import (
@@ -154,9 +156,16 @@ def _sign(
 
 
 def signature_text(
-    *, signed_by: str, signer: str, organisation: str, when: datetime.datetime, mandate: str
+    *,
+    signed_by: str,
+    signer: str,
+    organisation: str,
+    when: datetime.datetime,
+    mandate: str,
+    visas: Sequence[VisaGiven] = (),
 ) -> list[str]:
-    """The visible signature: "Signé par X pour Y, ORG, le DATE" and its mandate."""
+    """The visible signature: "Signé par X pour Y, ORG, le DATE", its mandate, and the
+    internal visas given before it."""
     date = date_format(timezone.localtime(when), "DATETIME_FORMAT")
     if signed_by == signer:
         lines = [
@@ -175,7 +184,22 @@ def signature_text(
         ]
     if mandate:
         lines.append(mandate)
+    lines += [visa_text(visa) for visa in visas]
     return lines
+
+
+def visa_text(visa: VisaGiven) -> str:
+    """ "Visa de Mme Léa Juriste le 5 décembre 2026 10:12" (for whom, during an absence)."""
+    values = {
+        "person": visa.person.formal_name,
+        "date": date_format(timezone.localtime(visa.at), "DATETIME_FORMAT"),
+    }
+    if visa.on_behalf_of is not None:
+        return _("Visa of %(person)s for %(principal)s on %(date)s") % {
+            **values,
+            "principal": visa.on_behalf_of.formal_name,
+        }
+    return _("Visa of %(person)s on %(date)s") % values
 
 
 # The stamp's standard font reads WinAnsi codes, pyHanko writes PDFDocEncoding: the two
@@ -231,6 +255,7 @@ def signature_apply(
             organisation=signatory.organisation.name,
             when=now,
             mandate=mandate,
+            visas=visas_given(signatory=signatory, version=contract.version),
         )
         reason = _("Signature of contract %(reference)s for %(organisation)s") % {
             "reference": contract.reference,
@@ -339,6 +364,14 @@ def _certificate_data(
                 "signer": s.signer.name_with_position,
                 "represented_by": s.represented_by.formal_name if s.represented_by else "",
                 "status": s.status,
+                "visas": [
+                    {
+                        "person": visa.person.name_with_position,
+                        "on_behalf_of": visa.on_behalf_of.formal_name if visa.on_behalf_of else "",
+                        "at": visa.at.isoformat(),
+                    }
+                    for visa in visas_given(signatory=s, version=contract.version)
+                ],
             }
             for s in signatories
         ],

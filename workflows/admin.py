@@ -22,7 +22,9 @@ from .models import (
     IndicatorValue,
     Meeting,
     Organisation,
+    OrganisationVisa,
     Signatory,
+    SignatoryVisa,
     SteeringCommittee,
     Task,
     Theme,
@@ -31,11 +33,21 @@ from .models import (
 )
 
 
+class OrganisationVisaInline(admin.TabularInline):
+    """The organisation's internal visa circuit, in order: its signatories' default."""
+
+    model = OrganisationVisa
+    extra = 0
+    autocomplete_fields = ["person"]
+    fields = ["order", "person"]
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "category"]
     search_fields = ["code", "name"]
     list_filter = ["category"]
+    inlines = [OrganisationVisaInline]
 
 
 @admin.register(User)
@@ -125,6 +137,33 @@ class RecordsPeopleChanges(admin.ModelAdmin):
             before=request.accord_people_before,
             after=contract_people(contract),
         )
+
+
+class SignatoryVisaInline(admin.TabularInline):
+    """The signatory's own internal visa circuit for this contract (with ``own_visas``)."""
+
+    model = SignatoryVisa
+    extra = 0
+    autocomplete_fields = ["person"]
+    fields = ["order", "person"]
+
+
+@admin.register(Signatory)
+class SignatoryAdmin(RecordsPeopleChanges):
+    """A signatory, with its own visa circuit; signatories are added on their contract's page."""
+
+    list_display = ["contract", "organisation", "kind", "signer", "order", "own_visas", "status"]
+    list_filter = ["kind", "status", "own_visas"]
+    search_fields = ["contract__reference", "organisation__code", "organisation__name"]
+    readonly_fields = ["contract", "status", "decided_at"]
+    autocomplete_fields = ["signer", "represented_by", "organisation"]
+    inlines = [SignatoryVisaInline]
+
+    def contract_of(self, obj) -> Contract:
+        return obj.contract
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Contract)

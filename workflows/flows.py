@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from viewflow import this
 from viewflow.workflow import flow
@@ -57,6 +58,14 @@ def _unit(activation: Activation) -> UnitOfWork:
 def _previous_task(activation: Activation) -> Task:
     """The task that led to this node (for a Function right after a human task or a join)."""
     return activation.task.previous.get()
+
+
+def _declined_for(task: Task, party: Signatory | AmendmentParty) -> User | None:
+    """On whose behalf a decline was given: the signer, when a representative declined;
+    whoever the visa holder stood in for, when a visa was refused."""
+    if task.kind == TaskKind.VISA:
+        return task.on_behalf_of
+    return party.signer if party.represented_by_id else None
 
 
 def _committee_members(activation: Activation, **extra: Any) -> list[dict[str, Any]]:
@@ -297,8 +306,25 @@ class Signing:
 
     call_signatories = (
         ForEach(this.next_signatories)
-        .Next(this.sign)
+        .Next(this.visa_or_sign)
         .Annotation(title=_("Next signatories, by order"))
+    )
+    visa_or_sign = (
+        flow.If(this.visa_pending)
+        .Then(this.visa, task_data=this.branch_data)
+        .Else(this.sign, task_data=this.branch_data)
+        .Annotation(title=_("An internal visa still to give?"))
+    )
+    visa = (
+        HumanTask(TaskKind.VISA, this.assign_visa)
+        .Next(this.visa_given, task_data=this.after_visa)
+        .Annotation(title=_("Internal visa"))
+    )
+    visa_given = (
+        flow.If(this.visa_approved)
+        .Then(this.visa_or_sign, task_data=this.branch_data)
+        .Else(this.signatures_in)
+        .Annotation(title=_("Visa given?"))
     )
     sign = (
         HumanTask(TaskKind.SIGNATURE, this.assign_signature)
@@ -324,6 +350,37 @@ class Signing:
     )
     signed = flow.End().Annotation(title=_("Signed"))
     back_to_draft = flow.End().Annotation(title=_("Back to draft"))
+
+    # A signatory's branch carries its data from node to node: ``signatory`` (or ``party``),
+    # ``visas`` (its circuit, the people's ids in order, read when the branch opens) and
+    # ``visa`` (how many of them gave theirs so far).
+
+    def visa_holders(self, activation: Activation, data: dict) -> list[int]:
+        """The branch's signatory's visa circuit, in order (each flow reads its own rows)."""
+        raise NotImplementedError
+
+    def visa_pending(self, activation: Activation) -> bool:
+        data = activation.task.data
+        if "visas" not in data:  # the branch opens: its circuit is read once, then carried
+            data["visas"] = self.visa_holders(activation, data)
+            data["visa"] = 0
+        return data["visa"] < len(data["visas"])
+
+    def branch_data(self, activation: Activation) -> dict[str, Any]:
+        return dict(activation.task.data)
+
+    def after_visa(self, activation: Activation) -> dict[str, Any]:
+        """The visa task's data for the gateway after it: one more visa given, or refused
+        (the branch then goes to the join: a refused visa is the signatory's decline)."""
+        data = dict(activation.task.data)
+        if activation.task.decision == TaskDecision.REFUSE:
+            data["refused"] = True
+        else:
+            data["visa"] = data["visa"] + 1
+        return data
+
+    def visa_approved(self, activation: Activation) -> bool:
+        return not activation.task.data.get("refused")
 
 
 class ContractFlow(CommitteeVoting, Signing, flow.Flow):
@@ -463,6 +520,12 @@ class ContractFlow(CommitteeVoting, Signing, flow.Flow):
             )
         return Assignment(assignee_id=signatory.signer_id, signatory_id=signatory.pk)
 
+    def visa_holders(self, activation: Activation, data: dict) -> list[int]:
+        return Signatory.objects.get(pk=data["signatory"]).visa_holders()
+
+    def assign_visa(self, activation: Activation, data: dict) -> Assignment:
+        return Assignment(assignee_id=data["visas"][data["visa"]], signatory_id=data["signatory"])
+
     def mandatory_decline(self, activation: Activation, active_tasks) -> bool:
         return Signatory.objects.filter(
             contract_id=activation.process.contract_id,
@@ -474,23 +537,25 @@ class ContractFlow(CommitteeVoting, Signing, flow.Flow):
         contract = _contract(activation)
         declined = (
             Task.objects.filter(
+                Q(kind=TaskKind.SIGNATURE, decision=TaskDecision.DECLINE)
+                | Q(kind=TaskKind.VISA, decision=TaskDecision.REFUSE),
                 process=activation.process,
-                kind=TaskKind.SIGNATURE,
-                decision=TaskDecision.DECLINE,
                 signatory__kind=SignatoryKind.MANDATORY,
             )
-            .select_related("signatory__organisation", "owner", "on_behalf_of")
+            .select_related("signatory__organisation", "signatory__signer", "owner", "on_behalf_of")
             .order_by("-finished")
             .first()
         )
         if declined is not None:
-            # A signature task (its signatory, filtered on), held by whoever declined.
-            assert declined.signatory is not None
+            # A signature or visa task (its signatory, filtered on), held by whoever declined.
+            signatory = declined.signatory
+            assert signatory is not None
             assert declined.owner is not None
             transitions.return_to_draft(
                 _unit(activation),
-                signatory=declined.signatory,
+                signatory=signatory,
                 actor=declined.owner,
+                on_behalf_of=_declined_for(declined, signatory),
                 reason=declined.comment,
             )
         elif not contract.signatories.filter(status=SignatoryStatus.PENDING).exists():
@@ -915,6 +980,16 @@ class AmendmentFlow(CommitteeVoting, Signing, flow.Flow):
             assignee_id=party.signer_id, amendment_id=amendment_id, amendment_party_id=party.pk
         )
 
+    def visa_holders(self, activation: Activation, data: dict) -> list[int]:
+        return AmendmentParty.objects.get(pk=data["party"]).visa_holders()
+
+    def assign_visa(self, activation: Activation, data: dict) -> Assignment:
+        return Assignment(
+            assignee_id=data["visas"][data["visa"]],
+            amendment_id=activation.process.data["amendment"],
+            amendment_party_id=data["party"],
+        )
+
     def mandatory_decline(self, activation: Activation, active_tasks) -> bool:
         return (
             self._parties(activation)
@@ -934,15 +1009,24 @@ class AmendmentFlow(CommitteeVoting, Signing, flow.Flow):
         unit = _unit(activation)
         if declined is not None:
             task = (
-                Task.objects.filter(amendment_party=declined, decision=TaskDecision.DECLINE)
-                .select_related("owner")
+                Task.objects.filter(
+                    Q(kind=TaskKind.SIGNATURE, decision=TaskDecision.DECLINE)
+                    | Q(kind=TaskKind.VISA, decision=TaskDecision.REFUSE),
+                    amendment_party=declined,
+                )
+                .select_related("owner", "on_behalf_of")
                 .order_by("-finished")
                 .first()
             )
-            assert task is not None  # the decline's own task
+            assert task is not None  # the decline's (or the refused visa's) own task
             assert task.owner is not None
             transitions.amendment_return_to_draft(
-                unit, amendment, party=declined, actor=task.owner, reason=task.comment
+                unit,
+                amendment,
+                party=declined,
+                actor=task.owner,
+                on_behalf_of=_declined_for(task, declined),
+                reason=task.comment,
             )
         elif not parties.filter(status=AmendmentPartyStatus.PENDING).exists():
             transitions.amendment_complete_signing(unit, amendment)

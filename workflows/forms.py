@@ -197,6 +197,22 @@ class ReviewDecisionForm(TaskDecisionForm):
     )
 
 
+class VisaDecisionForm(TaskDecisionForm):
+    decisions = (TaskDecision.APPROVE, TaskDecision.REFUSE)
+    comment_required_for = (TaskDecision.REFUSE,)
+    comment_required_message = _("Say in a comment why you refuse the visa.")
+
+    comment = forms.CharField(
+        label=_("Your comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "Optional to give your visa. Required to refuse it: say why, the coordinators and "
+            "your organisation's signer will read it."
+        ),
+    )
+
+
 class RevisionDecisionForm(TaskDecisionForm):
     decisions = (TaskDecision.RESUBMIT,)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from .models import (
     Action,
     ActionStatus,
     ActionVersion,
+    AmendmentParty,
     AnnualReview,
     Attachment,
     CommitteeVote,
@@ -788,3 +790,41 @@ def annual_review_rows(contract: Contract) -> list[AnnualReviewRow]:
         )
         for review in annual_reviews_of(contract)
     ]
+
+
+# --- Internal visas -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisaGiven:
+    """An internal visa given before a party signed: by whom (for whom, during an absence),
+    when."""
+
+    person: User
+    on_behalf_of: User | None
+    at: datetime.datetime
+
+
+def visas_given(
+    *, signatory: Signatory | None = None, party: AmendmentParty | None = None, version: int = 0
+) -> list[VisaGiven]:
+    """The visas given, in order, before the contract's ``signatory`` signs its ``version``
+    (or before an amendment's ``party`` signs): the signature's stamp, the completion
+    certificate and the pages list them."""
+    tasks = Task.objects.filter(
+        kind=TaskKind.VISA, status=TaskStatus.DONE, decision=TaskDecision.APPROVE
+    )
+    if party is not None:
+        tasks = tasks.filter(amendment_party=party)
+    else:
+        tasks = tasks.filter(
+            signatory=signatory, amendment__isnull=True, process__contract_version=version
+        )
+    given = []
+    for task in tasks.select_related("completed_by", "on_behalf_of").order_by("finished", "pk"):
+        assert task.completed_by is not None  # a decided task: who decided it, and when
+        assert task.finished is not None
+        given.append(
+            VisaGiven(person=task.completed_by, on_behalf_of=task.on_behalf_of, at=task.finished)
+        )
+    return given

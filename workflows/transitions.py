@@ -329,8 +329,16 @@ def complete_signing(unit: UnitOfWork) -> None:
     fire(unit, unit.contract, "complete_signing", actor=None)
 
 
-def return_to_draft(unit: UnitOfWork, *, signatory: Signatory, actor: User, reason: str) -> None:
-    """A mandatory signatory declined: back to draft as version + 1, signatures voided."""
+def return_to_draft(
+    unit: UnitOfWork,
+    *,
+    signatory: Signatory,
+    actor: User,
+    on_behalf_of: User | None,
+    reason: str,
+) -> None:
+    """A mandatory signatory declined (or one of its internal visas was refused): back to
+    draft as version + 1, signatures voided."""
     contract = unit.contract
     voided = list(
         contract.signatories.filter(status=SignatoryStatus.SIGNED).values_list(
@@ -343,7 +351,7 @@ def return_to_draft(unit: UnitOfWork, *, signatory: Signatory, actor: User, reas
         contract,
         "return_to_draft",
         actor=actor,
-        on_behalf_of=signatory.signer if signatory.represented_by_id else None,
+        on_behalf_of=on_behalf_of,
         comment=reason,
         data={"declined_by": signatory.organisation.code, "voided_signatures": voided},
     )
@@ -641,7 +649,13 @@ def amendment_complete_signing(unit: UnitOfWork, amendment: Amendment) -> None:
 
 
 def amendment_return_to_draft(
-    unit: UnitOfWork, amendment: Amendment, *, party: AmendmentParty, actor: User, reason: str
+    unit: UnitOfWork,
+    amendment: Amendment,
+    *,
+    party: AmendmentParty,
+    actor: User,
+    on_behalf_of: User | None,
+    reason: str,
 ) -> None:
     """A mandatory concerned party declined: the amendment (not the contract) goes back to
     draft as version + 1, its document and the signatures on it voided by name."""
@@ -658,7 +672,7 @@ def amendment_return_to_draft(
         amendment,
         "return_to_draft",
         actor=actor,
-        on_behalf_of=party.signer if party.represented_by_id else None,
+        on_behalf_of=on_behalf_of,
         comment=reason,
         data={
             "declined_by": party.organisation.code,

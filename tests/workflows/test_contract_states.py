@@ -83,7 +83,7 @@ def fire(name: str, contract: Contract, coordinator) -> None:
         ),
         "complete_signing": lambda unit: transitions.complete_signing(unit),
         "return_to_draft": lambda unit: transitions.return_to_draft(
-            unit, signatory=signatory, actor=signatory.signer, reason="Budget"
+            unit, signatory=signatory, actor=signatory.signer, on_behalf_of=None, reason="Budget"
         ),
     }
     with unit_on(contract) as unit:
@@ -375,7 +375,11 @@ def test_a_mandatory_decline_sends_the_contract_back_as_a_new_version(contract):
 
     with unit_on(contract) as unit:
         transitions.return_to_draft(
-            unit, signatory=declining, actor=declining.signer, reason="Budget insuffisant"
+            unit,
+            signatory=declining,
+            actor=declining.signer,
+            on_behalf_of=None,
+            reason="Budget insuffisant",
         )
 
     contract.refresh_from_db()

@@ -360,7 +360,8 @@ def test_each_branch_of_a_for_each_is_drawn_as_one_task_per_item():
     for split, branch in (
         (ActionReviewFlow.review_by_leads, ActionReviewFlow.review),
         (ContractFlow.call_votes, ContractFlow.vote),
-        (ContractFlow.call_signatories, ContractFlow.sign),
+        # A signatory's branch opens on its internal visas, if any, then its signature.
+        (ContractFlow.call_signatories, ContractFlow.visa_or_sign),
     ):
         assert split._branch is branch
         assert [edge.dst for edge in split._outgoing()] == [branch]

@@ -427,8 +427,9 @@ class TaskDetailOutput(TaskResultOutput):
         }
 
     def get_document_sha256(self, task: Task) -> str | None:
-        """For a signature: the fingerprint of the frozen document the signature binds."""
-        if task.kind != TaskKind.SIGNATURE:
+        """For a signature (or a visa before it): the fingerprint of the frozen document the
+        signature binds."""
+        if task.kind not in (TaskKind.SIGNATURE, TaskKind.VISA):
             return None
         if task.amendment is not None:
             return task.amendment.document_sha256 or None
@@ -481,8 +482,9 @@ class TaskDetailOutput(TaskResultOutput):
 
     @extend_schema_field(TaskSignatoryOutput(allow_null=True))
     def get_signatory(self, task: Task) -> dict | None:
-        """For a signature: the signatory signed for, its signer and representative."""
-        if task.kind != TaskKind.SIGNATURE or task.signatory is None:
+        """For a signature (or a visa before it): the signatory signed for, its signer and
+        representative."""
+        if task.kind not in (TaskKind.SIGNATURE, TaskKind.VISA) or task.signatory is None:
             return None
         return TaskSignatoryOutput(task.signatory).data
 

@@ -368,10 +368,16 @@ def contract_people(contract: Contract) -> dict:
                 "mandate_date": (
                     signatory.mandate_date.isoformat() if signatory.mandate_date else ""
                 ),
+                # Its own visa circuit; null while it follows its organisation's.
+                "visas": (
+                    [visa.person.username for visa in signatory.visas.all()]
+                    if signatory.own_visas
+                    else None
+                ),
             }
             for signatory in contract.signatories.select_related(
                 "organisation", "signer", "represented_by"
-            )
+            ).prefetch_related("visas__person")
         },
         "pilots": dict(
             contract.actions.order_by("position").values_list("code", "pilot__username")

@@ -52,6 +52,7 @@ def consistency_problems(document: dict, *, contract: Contract | None = None) ->
     check.steering_committee()
     check.coordinators()
     check.signatories()
+    check.visas()
     return check.problems
 
 
@@ -309,6 +310,34 @@ class _Checker:
                 if organisation and belongs_to and belongs_to != organisation:
                     self.problem(
                         (*path, key),
+                        _('"%(username)s" is not a member of organisation "%(code)s"'),
+                        username=username,
+                        code=organisation,
+                    )
+
+    def visas(self) -> None:
+        """An internal visa circuit (an organisation's, a signatory's) names people of that
+        organisation, each once."""
+        circuits = [
+            (path, entry.get("code"), entry)
+            for path, entry in _objects(self.document.get("organisations"), ("organisations",))
+        ] + [
+            (path, entry.get("organisation"), entry)
+            for path, entry in _objects(self.document.get("signatories"), ("signatories",))
+        ]
+        for path, code, entry in circuits:
+            organisation = _name(code)
+            seen: dict[str, Path] = {}
+            for index, value in enumerate(_list(entry.get("visas"))):
+                where = (*path, "visas", index)
+                username = self.person(value, where)
+                self.unique(
+                    seen, username, where, _('"%(value)s" gives a visa twice (first at %(first)s)')
+                )
+                belongs_to = self.organisation_of.get(username) if username else None
+                if organisation and belongs_to and belongs_to != organisation:
+                    self.problem(
+                        where,
                         _('"%(username)s" is not a member of organisation "%(code)s"'),
                         username=username,
                         code=organisation,

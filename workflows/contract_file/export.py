@@ -24,7 +24,9 @@ from ..models import (
     Contract,
     FundingLine,
     Organisation,
+    OrganisationVisa,
     Signatory,
+    SignatoryVisa,
     SteeringCommittee,
     User,
     WorkingGroup,
@@ -76,6 +78,11 @@ def _contract_with_everything(contract: Contract) -> Contract:
                 "signatories",
                 queryset=Signatory.objects.select_related(
                     "organisation", "signer__organisation", "represented_by__organisation"
+                ).prefetch_related(
+                    Prefetch(
+                        "visas",
+                        queryset=SignatoryVisa.objects.select_related("person__organisation"),
+                    )
                 ),
             ),
         )
@@ -143,8 +150,15 @@ def _person_entry(person: User) -> dict[str, Any]:
     return entry
 
 
-def _organisation_entry(organisation: Organisation) -> dict[str, Any]:
-    return {"code": organisation.code, "name": organisation.name, "category": organisation.category}
+def _organisation_entry(organisation: Organisation, visas: list[str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "code": organisation.code,
+        "name": organisation.name,
+        "category": organisation.category,
+    }
+    if visas:
+        entry["visas"] = visas
+    return entry
 
 
 def _signatory_entry(signatory: Signatory) -> dict[str, Any]:
@@ -161,6 +175,8 @@ def _signatory_entry(signatory: Signatory) -> dict[str, Any]:
             "reference": signatory.mandate_reference,
             "date": signatory.mandate_date.isoformat(),
         }
+    if signatory.own_visas:
+        entry["visas"] = [visa.person.username for visa in signatory.visas.all()]
     return entry
 
 
@@ -183,6 +199,7 @@ def contract_file_of(contract: Contract) -> dict[str, Any]:
         *(person for group in groups for person in (*group.leads.all(), *group.members.all())),
         *(action.pilot for action in actions),
         *(person for s in signatories for person in (s.signer, s.represented_by) if person),
+        *(visa.person for s in signatories for visa in s.visas.all()),
     ]
     if committee is not None:
         named += [committee.chair, *committee.members.all()]
@@ -222,8 +239,15 @@ def contract_file_of(contract: Contract) -> dict[str, Any]:
             "finalised_on": contract.diagnosis_finalised_on.isoformat(),
             "summary": contract.diagnosis_summary,
         }
+    circuits: dict[str, list[str]] = {}
+    for visa in OrganisationVisa.objects.filter(
+        organisation__code__in=list(organisations)
+    ).select_related("organisation", "person__organisation"):  # in each circuit's order
+        circuits.setdefault(visa.organisation.code, []).append(visa.person.username)
+        people.setdefault(visa.person.username, visa.person)
     document["organisations"] = [
-        _organisation_entry(organisations[code]) for code in sorted(organisations)
+        _organisation_entry(organisations[code], circuits.get(code, []))
+        for code in sorted(organisations)
     ]
     document["people"] = [_person_entry(people[username]) for username in sorted(people)]
     document["themes"] = [

@@ -45,7 +45,7 @@ from .contracts import (
     coordinator_permission,
     guard,
 )
-from .people import Organisation
+from .people import Organisation, VisaStep
 
 
 class AmendmentStatus(models.TextChoices):
@@ -482,3 +482,23 @@ class AmendmentParty(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amendment}: {self.organisation}"
+
+    def visa_holders(self) -> list[int]:
+        """Who gives an internal visa before it signs, in order (frozen with the party)."""
+        return list(self.visas.order_by("order", "pk").values_list("person_id", flat=True))
+
+
+class AmendmentPartyVisa(VisaStep):
+    """The party's visa circuit, frozen with it at the deliberation: the signatory's own, or
+    its organisation's."""
+
+    party = models.ForeignKey(
+        AmendmentParty,
+        verbose_name=_("party to the amendment"),
+        on_delete=models.CASCADE,
+        related_name="visas",
+    )
+
+    class Meta(VisaStep.Meta):
+        verbose_name = _("internal visa of a party to an amendment")
+        verbose_name_plural = _("internal visas of a party to an amendment")

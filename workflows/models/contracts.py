@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 from .people import (
     Organisation,
     User,
+    VisaStep,
+    organisation_visa_holders,
 )
 
 # --- Contracts ----------------------------------------------------------------------------
@@ -972,6 +974,13 @@ class Signatory(models.Model):
         default=SignatoryStatus.PENDING,
     )
     decided_at = models.DateTimeField(_("signed or declined at"), null=True, blank=True)
+    own_visas = models.BooleanField(
+        _("own visa circuit"),
+        default=False,
+        help_text=_(
+            "Its own circuit of internal visas (possibly none) rather than its organisation's."
+        ),
+    )
 
     class Meta:
         ordering = ["contract", "order", "pk"]
@@ -999,3 +1008,32 @@ class Signatory(models.Model):
     def signing_person(self) -> User:
         """Who actually signs: the representative when there is one."""
         return self.represented_by or self.signer
+
+    def visa_holders(self) -> list[int]:
+        """Who gives an internal visa before it signs, in order: its own circuit, else its
+        organisation's."""
+        if not self.own_visas:
+            return organisation_visa_holders(self.organisation_id)
+        return list(self.visas.order_by("order", "pk").values_list("person_id", flat=True))
+
+
+class SignatoryVisa(VisaStep):
+    """A signatory's own visa circuit for this contract, in place of its organisation's."""
+
+    signatory = models.ForeignKey(
+        Signatory, verbose_name=_("signatory"), on_delete=models.CASCADE, related_name="visas"
+    )
+
+    class Meta(VisaStep.Meta):
+        verbose_name = _("internal visa of the signatory")
+        verbose_name_plural = _("internal visas of the signatory")
+
+    def clean(self) -> None:
+        if (
+            self.person_id
+            and self.signatory_id
+            and self.person.organisation_id != self.signatory.organisation_id
+        ):
+            raise ValidationError(
+                {"person": _("Only a person of the organisation gives its internal visa.")}
+            )

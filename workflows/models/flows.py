@@ -40,6 +40,7 @@ class TaskKind(models.TextChoices):
     DELIBERATION = "deliberation", _("Council deliberation")
     SIGNATURE = "signature", _("Signature")
     REPORT = "report", _("Annual report of an action")
+    VISA = "visa", _("Internal visa")
 
 
 class TaskDecision(models.TextChoices):
@@ -53,6 +54,7 @@ class TaskDecision(models.TextChoices):
     SIGN = "sign", _("Sign")
     DECLINE = "decline", _("Decline to sign")
     SUBMIT = "submit", _("Submit the report")
+    REFUSE = "refuse", _("Refuse the visa")
 
 
 TASK_KIND_DECISIONS: dict[str, tuple[TaskDecision, ...]] = {
@@ -62,6 +64,7 @@ TASK_KIND_DECISIONS: dict[str, tuple[TaskDecision, ...]] = {
     TaskKind.DELIBERATION: (TaskDecision.RECORD,),
     TaskKind.SIGNATURE: (TaskDecision.SIGN, TaskDecision.DECLINE),
     TaskKind.REPORT: (TaskDecision.SUBMIT,),
+    TaskKind.VISA: (TaskDecision.APPROVE, TaskDecision.REFUSE),
 }
 
 
@@ -423,6 +426,11 @@ class Task(AbstractTask):
                 **names,
                 "organisation": self.signatory.organisation.name,
             }
+        if self.kind == TaskKind.VISA and self.signatory:
+            return _("Internal visa of %(organisation)s before it signs %(contract)s") % {
+                **names,
+                "organisation": self.signatory.organisation.name,
+            }
         return f"{self.kind_label} — {contract.reference}"
 
     def _amendment_headline(self, reference: str) -> str:
@@ -445,6 +453,14 @@ class Task(AbstractTask):
             }
         if self.kind == TaskKind.VOTE:
             return _("Committee vote on amendment no. %(number)d to %(contract)s") % names
+        if self.kind == TaskKind.VISA and self.amendment_party is not None:
+            return _(
+                "Internal visa of %(organisation)s before it signs amendment no. %(number)d "
+                "to %(contract)s"
+            ) % {
+                **names,
+                "organisation": self.amendment_party.organisation.name,
+            }
         if self.kind == TaskKind.SIGNATURE and self.amendment_party is not None:
             return _(
                 "Signature of amendment no. %(number)d to %(contract)s for %(organisation)s"

@@ -59,6 +59,8 @@ class HistoryEvent(models.TextChoices):
     SIGNATURE_LOCKED = "signature_locked", _("Signing refused: too many wrong passwords")
     AMENDMENT_TRANSITION = "amendment_transition", _("Amendment status changed")
     AMENDMENT_CONSOLIDATED = "amendment_consolidated", _("Amendment consolidated into the contract")
+    VISA = "visa", _("Internal visa given")
+    VISA_REFUSED = "visa_refused", _("Internal visa refused")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -88,6 +89,54 @@ class User(AbstractUser):
     def name_with_position(self) -> str:
         """ "Mme Claire Martin, cheffe de projet ARS"."""
         return ", ".join(part for part in (self.formal_name, self.position.strip()) if part)
+
+
+class VisaStep(models.Model):
+    """One person's internal visa in a circuit, at its rank: the lowest gives it first."""
+
+    person = models.ForeignKey(
+        "User", verbose_name=_("person giving the visa"), on_delete=models.PROTECT, related_name="+"
+    )
+    order = models.PositiveIntegerField(_("rank in the circuit"), default=1)
+
+    class Meta:
+        abstract = True
+        ordering = ["order", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.person}"
+
+
+class OrganisationVisa(VisaStep):
+    """The organisation's visa circuit (legal, then finance...): the default for its
+    signatories, before they sign."""
+
+    organisation = models.ForeignKey(
+        Organisation, verbose_name=_("organisation"), on_delete=models.CASCADE, related_name="visas"
+    )
+
+    class Meta(VisaStep.Meta):
+        verbose_name = _("internal visa of the organisation")
+        verbose_name_plural = _("internal visas of the organisation")
+
+    def clean(self) -> None:
+        if (
+            self.person_id
+            and self.organisation_id
+            and self.person.organisation_id != self.organisation_id
+        ):
+            raise ValidationError(
+                {"person": _("Only a person of the organisation gives its internal visa.")}
+            )
+
+
+def organisation_visa_holders(organisation_id: int) -> list[int]:
+    """The people of the organisation's default circuit, in order."""
+    return list(
+        OrganisationVisa.objects.filter(organisation_id=organisation_id)
+        .order_by("order", "pk")
+        .values_list("person_id", flat=True)
+    )
 
 
 # --- What a former full_name says ---------------------------------------------------------

@@ -43,6 +43,7 @@ from ..models import (
     AmendmentChange,
     AmendmentChangeKind,
     AmendmentParty,
+    AmendmentPartyVisa,
     AmendmentSignatory,
     AmendmentStatus,
     ChangeReview,
@@ -51,11 +52,13 @@ from ..models import (
     HistoryEvent,
     Organisation,
     Process,
+    Signatory,
     Task,
     TaskStatus,
     User,
     content_sha256,
     is_coordinator,
+    organisation_visa_holders,
 )
 from .checking import problems_brought, refused
 from .contracts import hold_tasks, release_tasks
@@ -587,7 +590,9 @@ def _freeze_parties(amendment: Amendment) -> tuple[dict[str, Any], list[Amendmen
 
 
 def _party(amendment: Amendment, row: Any, **link: Any) -> AmendmentParty:
-    return AmendmentParty.objects.create(
+    """The party frozen from its signatory (or the signatory the amendment adds), with its
+    visa circuit: the signatory's own, else its organisation's."""
+    party = AmendmentParty.objects.create(
         amendment=amendment,
         amendment_version=amendment.version,
         organisation=row.organisation,
@@ -599,6 +604,16 @@ def _party(amendment: Amendment, row: Any, **link: Any) -> AmendmentParty:
         mandate_date=row.mandate_date,
         **link,
     )
+    holders = (
+        row.visa_holders()
+        if isinstance(row, Signatory)
+        else organisation_visa_holders(row.organisation_id)
+    )
+    AmendmentPartyVisa.objects.bulk_create(
+        AmendmentPartyVisa(party=party, person_id=person_id, order=rank)
+        for rank, person_id in enumerate(holders, start=1)
+    )
+    return party
 
 
 def amendment_record_deliberation(

@@ -26,13 +26,16 @@ from ..models import (
     HistoryEvent,
     Indicator,
     Organisation,
+    OrganisationVisa,
     Signatory,
+    SignatoryVisa,
     SteeringCommittee,
     Theme,
     User,
     WorkingGroup,
     content_sha256,
     fields_with_full_name,
+    organisation_visa_holders,
     sheet_content,
 )
 
@@ -75,6 +78,7 @@ def contract_import(*, document: dict, actor: User | None) -> Contract:
     write_first_versions(contract.actions.all(), author=None)
     _import_steering_committee(contract, document["steering_committee"], people)
     signatories = _import_signatories(contract, document["signatories"], organisations, people)
+    _import_visas(contract, document, organisations, people)
 
     with UnitOfWork(contract) as unit:
         unit.record(
@@ -381,3 +385,55 @@ def _import_signatories(
         )
     Signatory.objects.bulk_create(signatories)
     return len(signatories)
+
+
+def _import_visas(
+    contract: Contract,
+    document: dict,
+    organisations: dict[str, Organisation],
+    people: dict[str, User],
+) -> None:
+    """The internal visa circuits. An organisation's, from its ``visas``, when it has none
+    yet (an organisation already known is reused as it is); a signatory whose organisation's
+    circuit is not the file's gets the file's as its own, so that the contract follows the
+    file either way. A signatory's own ``visas`` (possibly empty) replace its organisation's."""
+    given = {
+        entry["code"]: [people[username].pk for username in entry["visas"]]
+        for entry in document["organisations"]
+        if entry.get("visas")
+    }
+    known = set(
+        OrganisationVisa.objects.filter(
+            organisation__in=[organisations[code] for code in given]
+        ).values_list("organisation__code", flat=True)
+    )
+    OrganisationVisa.objects.bulk_create(
+        OrganisationVisa(organisation=organisations[code], person_id=person_id, order=rank)
+        for code, holders in given.items()
+        if code not in known
+        for rank, person_id in enumerate(holders, start=1)
+    )
+    own: dict[str, list[int]] = {
+        entry["organisation"]: [people[username].pk for username in entry["visas"]]
+        for entry in document["signatories"]
+        if entry.get("visas") is not None
+    }
+    for code in given.keys() & known - own.keys():
+        if organisation_visa_holders(organisations[code].pk) != given[code]:
+            own[code] = given[code]
+    if not own:
+        return
+    signatories = {
+        s.organisation.code: s
+        for s in contract.signatories.filter(organisation__code__in=own).select_related(
+            "organisation"
+        )
+    }
+    for code in own:
+        signatories[code].own_visas = True
+    Signatory.objects.bulk_update(list(signatories.values()), ["own_visas"])
+    SignatoryVisa.objects.bulk_create(
+        SignatoryVisa(signatory=signatories[code], person_id=person_id, order=rank)
+        for code, holders in own.items()
+        for rank, person_id in enumerate(holders, start=1)
+    )

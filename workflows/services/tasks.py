@@ -54,6 +54,8 @@ SIGNING_CODE_MISSING = gettext_noop(
 )
 SIGNING_CODE_REFUSED = gettext_noop("The two-factor authentication code is incorrect.")
 
+VISA_REFUSAL_NEEDS_COMMENT = gettext_noop("Say in a comment why you refuse the visa.")
+
 OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.HELD)
 
 
@@ -204,6 +206,8 @@ def _check_decision(
             kept["second_factor"] = two_factor.factor_of(device)
     elif decision.decision == TaskDecision.DECLINE:
         _require_comment(decision, _("A reason is required to decline."))
+    elif decision.decision == TaskDecision.REFUSE:
+        _require_comment(decision, _(VISA_REFUSAL_NEEDS_COMMENT))
     elif decision.decision == TaskDecision.SUBMIT:
         kept.update(
             report_check(
@@ -257,6 +261,45 @@ def _record_signatory_answer(
                 if proof is not None
                 else {}
             ),
+        },
+    )
+
+
+def _record_visa(unit: UnitOfWork, task: Task, decision: Decision) -> None:
+    """An internal visa before a signature: given, the circuit goes on (the next visa, or
+    the signature); refused, it is the signatory's (or the amendment party's) decline."""
+    refused = decision.decision == TaskDecision.REFUSE
+    party: Signatory | AmendmentParty
+    amendment: dict[str, Any] = {}
+    if task.amendment_party_id:
+        party = AmendmentParty.objects.select_related("organisation", "signer", "amendment").get(
+            pk=task.amendment_party_id
+        )
+        amendment = {
+            "amendment": party.amendment.number,
+            "amendment_version": party.amendment_version,
+        }
+        declined_status: str = AmendmentPartyStatus.DECLINED
+    else:
+        party = Signatory.objects.select_related("organisation", "signer").get(pk=task.signatory_id)
+        declined_status = SignatoryStatus.DECLINED
+    if refused:
+        party.status = declined_status
+        party.decided_at = timezone.now()
+        party.save(update_fields=["status", "decided_at"])
+    unit.record(
+        event=HistoryEvent.VISA_REFUSED if refused else HistoryEvent.VISA,
+        actor=task.owner,
+        on_behalf_of=task.on_behalf_of,
+        name=party.kind,
+        comment=decision.comment,
+        data={
+            "task": task.pk,
+            **amendment,
+            "organisation": party.organisation.code,
+            "signer": party.signer.username,
+            "rank": task.data["visa"] + 1,
+            "visas": len(task.data["visas"]),
         },
     )
 
@@ -430,6 +473,8 @@ def decide(
         _record_party_answer(unit, task, decision, client, second_factor)
     elif task.kind == TaskKind.SIGNATURE:
         _record_signatory_answer(unit, task, decision, client, second_factor)
+    elif task.kind == TaskKind.VISA:
+        _record_visa(unit, task, decision)
     elif task.kind == TaskKind.REPORT:
         report_record(unit, task, year=task.data["year"], kept=kept)
     unit.record(
@@ -446,7 +491,8 @@ def decide(
         activation = task.flow_task.activation_class(task)
         activation.complete()
         activation.activate_next()
-    if task.kind == TaskKind.SIGNATURE and task.amendment_id:
+    if task.kind in (TaskKind.SIGNATURE, TaskKind.VISA) and task.amendment_id:
+        # (A refused visa is a decline: it may be the last answer an amendment waited for.)
         amendment = Amendment.objects.get(pk=task.amendment_id)
         if amendment.status == AmendmentStatus.SIGNED:
             # The last answer signed the amendment: the contract in force includes it now.

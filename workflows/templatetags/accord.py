@@ -89,6 +89,8 @@ DETAIL_LABELS = {
     "actions": _("Actions"),
     "before": _("Before"),
     "after": _("After"),
+    "rank": _("Visa no."),
+    "visas": _("Visas in the circuit"),
 }
 
 

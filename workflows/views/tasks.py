@@ -27,12 +27,14 @@ from ..forms import (
     RevisionDecisionForm,
     SignDecisionForm,
     TaskDecisionForm,
+    VisaDecisionForm,
     VoteDecisionForm,
 )
 from ..http import AuthenticatedHttpRequest, client_info
 from ..models import (
     SHEET_EDITABLE_STATES,
     Action,
+    AmendmentParty,
     AmendmentStatus,
     Contract,
     ContractStatus,
@@ -54,6 +56,7 @@ from ..selectors import (
     report_form_options,
     sheet_changes_between,
     task_with_details,
+    visas_given,
 )
 from ..services import Decision
 
@@ -127,6 +130,14 @@ DECISION_DONE: dict[str, dict[str, str]] = {
     TaskDecision.DECLINE: {
         TaskKind.SIGNATURE: gettext_noop("You declined to sign the contract %(reference)s.")
     },
+}
+DECISION_DONE[TaskDecision.APPROVE][TaskKind.VISA] = gettext_noop(
+    "Your visa is given: the next visa, or the signature, comes next."
+)
+DECISION_DONE[TaskDecision.REFUSE] = {
+    TaskKind.VISA: gettext_noop(
+        "You refused the visa: your organisation declines to sign %(reference)s."
+    )
 }
 
 
@@ -247,6 +258,8 @@ def _task_forms(task: Task, user: User, data=None) -> list[TaskDecisionForm]:
             ),
             (DeclineDecisionForm, {}),
         ]
+    elif task.kind == TaskKind.VISA:
+        kinds = [(VisaDecisionForm, {})]
     elif task.kind == TaskKind.REPORT and task.action is not None:
         kinds = [(ReportDecisionForm, report_form_options(task.action, task.data["year"]))]
     else:
@@ -312,7 +325,7 @@ def _task_context(task: Task, user: User) -> dict:
             for vote in answered
             if vote.kind == TaskKind.VOTE
         ]
-    if task.kind in (TaskKind.VOTE, TaskKind.DELIBERATION, TaskKind.SIGNATURE):
+    if task.kind in (TaskKind.VOTE, TaskKind.DELIBERATION, TaskKind.SIGNATURE, TaskKind.VISA):
         context["contract_funding"] = FundingLine.objects.filter(
             action__contract=contract
         ).aggregate(total=Sum("amount"))["total"]
@@ -323,12 +336,33 @@ def _task_context(task: Task, user: User) -> dict:
         context.update(
             _vote_context(task, user, in_progress=contract.status == ContractStatus.COMMITTEE)
         )
-    if task.kind == TaskKind.SIGNATURE and task.signatory_id:
+    if task.kind in (TaskKind.SIGNATURE, TaskKind.VISA) and task.signatory_id:
         context["signatory"] = Signatory.objects.select_related(
             "organisation", "signer", "represented_by"
         ).get(pk=task.signatory_id)
         context["is_mandatory"] = context["signatory"].kind == SignatoryKind.MANDATORY
+    if task.kind == TaskKind.VISA:
+        context["visa_circuit"] = _visa_circuit(task, signatory=context.get("signatory"))
     return context
+
+
+def _visa_circuit(
+    task: Task, *, signatory: Signatory | None = None, party: AmendmentParty | None = None
+) -> list[dict[str, Any]]:
+    """The visa task's circuit, in order: who gave theirs (when), whose turn it is, who
+    comes next."""
+    holder_ids = task.data.get("visas", [])
+    holders = User.objects.in_bulk(holder_ids)
+    rank = task.data.get("visa", 0)
+    given = visas_given(signatory=signatory, party=party, version=task.process.contract_version)
+    return [
+        {
+            "person": holders.get(pk),
+            "given": given[index] if index < rank and index < len(given) else None,
+            "current": index == rank,
+        }
+        for index, pk in enumerate(holder_ids)
+    ]
 
 
 def _vote_context(task: Task, user: User, *, in_progress: bool) -> dict[str, Any]:
@@ -354,7 +388,7 @@ def _amendment_task_context(task: Task, user: User) -> dict[str, Any]:
     assert amendment is not None
     context: dict[str, Any] = {"amendment": amendment}
     change = task.amendment_change
-    if task.kind in (TaskKind.VOTE, TaskKind.SIGNATURE):
+    if task.kind in (TaskKind.VOTE, TaskKind.SIGNATURE, TaskKind.VISA):
         # What the member votes on, what the party signs: every change, the funding.
         context["amendment_summary"] = amendment_summary(amendment)
     if change is not None:
@@ -377,6 +411,8 @@ def _amendment_task_context(task: Task, user: User) -> dict[str, Any]:
         assert party is not None
         context["party"] = party
         context["is_mandatory"] = party.kind == SignatoryKind.MANDATORY
+        if task.kind == TaskKind.VISA:
+            context["visa_circuit"] = _visa_circuit(task, party=party)
     return context
 
 
