@@ -64,6 +64,7 @@ DECISION_WORDS: dict[str, str] = {
     TaskDecision.SIGN: gettext_noop("signed"),
     TaskDecision.DECLINE: gettext_noop("declined to sign"),
     TaskDecision.SUBMIT: gettext_noop("submitted"),
+    TaskDecision.ABSTAIN: gettext_noop("abstained on"),
 }
 # Decisions that undo an approval others gave: those others are told (DECLINED).
 REFUSALS: dict[str, str] = {
