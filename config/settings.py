@@ -523,3 +523,5 @@ ACCORD_CONTRACT_DOCUMENTS = "signatures.services.PdfContractDocuments"
 ACCORD_ANNUAL_REPORTS = "signatures.reports.PdfAnnualReports"
 # Who draws up an amendment's document for the domain (workflows.documents).
 ACCORD_AMENDMENT_DOCUMENTS = "signatures.amendments.PdfAmendmentDocuments"
+# Who draws up and signs a committee vote's minutes for the domain (workflows.documents).
+ACCORD_COMMITTEE_MINUTES = "signatures.minutes.PdfCommitteeMinutes"

@@ -65,6 +65,7 @@ DECISION_WORDS: dict[str, str] = {
     TaskDecision.DECLINE: gettext_noop("declined to sign"),
     TaskDecision.SUBMIT: gettext_noop("submitted"),
     TaskDecision.REFUSE: gettext_noop("refused the visa"),
+    TaskDecision.ABSTAIN: gettext_noop("abstained on"),
 }
 # Decisions that undo an approval others gave: those others are told (DECLINED).
 REFUSALS: dict[str, str] = {

@@ -4,8 +4,8 @@ from django.http import HttpResponse
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
@@ -14,8 +14,19 @@ from workflows.http import AuthenticatedRequest
 from workflows.models import Amendment, Contract
 from workflows.selectors import contracts_visible_to
 
-from .selectors import annual_report_pdf, completion_certificate_pdf, contract_document_pdf
-from .views import amendment_filename, annual_report_filename, document_filename, pdf_response
+from .selectors import (
+    annual_report_pdf,
+    committee_minutes,
+    completion_certificate_pdf,
+    contract_document_pdf,
+)
+from .views import (
+    amendment_filename,
+    annual_report_filename,
+    document_filename,
+    minutes_filename,
+    pdf_response,
+)
 
 
 def _visible_contract(request: AuthenticatedRequest, pk: int) -> Contract:
@@ -95,6 +106,40 @@ class AmendmentDocumentApi(_PdfApi):
         return pdf_response(amendment_pdf(amendment), amendment_filename(amendment))
 
 
+class CommitteeMinutesApi(_PdfApi):
+    """The minutes of the committee's last decided vote (``?round=n`` for an earlier round),
+    as PDF signed by the chair: date, members, each vote with its comment, the outcome."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "round", int, description="The round (the last decided one when omitted)."
+            )
+        ],
+        responses={
+            200: PDF,
+            400: OpenApiResponse(description="The round is not a number."),
+            404: OpenApiResponse(description="No decided vote (of that round)."),
+        },
+    )
+    def get(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
+        contract = _visible_contract(request, pk)
+        raw = request.query_params.get("round")
+        round_number = None
+        if raw is not None:
+            if not raw.isdigit():
+                raise ValidationError({"round": [_("The round must be a whole number.")]})
+            round_number = int(raw)
+        vote = committee_minutes(contract, round_number)
+        if vote is None:
+            raise NotFound(
+                _("This contract has no minutes of that round.")
+                if round_number is not None
+                else _("No vote of the committee is decided yet.")
+            )
+        return pdf_response(bytes(vote.minutes_pdf), minutes_filename(contract, vote.round))
+
+
 app_name = "signatures_api"
 
 urlpatterns = [
@@ -108,6 +153,11 @@ urlpatterns = [
         "contracts/<int:pk>/amendments/<int:number>/document/",
         AmendmentDocumentApi.as_view(),
         name="amendment_document",
+    ),
+    path(
+        "contracts/<int:pk>/committee/minutes/",
+        CommitteeMinutesApi.as_view(),
+        name="committee_minutes",
     ),
     path(
         "contracts/<int:pk>/reports/<int:year>.pdf",

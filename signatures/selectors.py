@@ -19,7 +19,7 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
-from workflows.models import Contract
+from workflows.models import CommitteeVote, Contract
 from workflows.selectors import annual_report_data, annual_review_of
 
 from .models import ContractDocument, KeyKind, SignatureEvidence, SigningKey
@@ -191,3 +191,13 @@ def annual_report_pdf(contract: Contract, year: int) -> bytes | None:
     if review.report_pdf:
         return bytes(review.report_pdf)
     return render_annual_report(annual_report_data(review), draft=True, when=timezone.now())
+
+
+def committee_minutes(contract: Contract, round: int | None = None) -> CommitteeVote | None:
+    """The decided round ``round`` of the contract's committee votes (the contract's, its
+    annual reports' and amendments' rounds are numbered together), the last decided one when
+    ``round`` is None; only a round with minutes (every round decided since they are drawn up)."""
+    decided = contract.votes.exclude(minutes_sha256="").order_by("-round")
+    if round is not None:
+        decided = decided.filter(round=round)
+    return decided.first()

@@ -140,6 +140,26 @@ def _sign(
     stamp: list[str],
 ) -> bytes:
     """Append one incremental PAdES signature in the named field; returns the new PDF."""
+    return sign_pdf(
+        bytes(document.pdf),
+        field_name=field_name,
+        stored_key=stored_key,
+        name=name,
+        reason=reason,
+        stamp=stamp,
+    )
+
+
+def sign_pdf(
+    pdf: bytes,
+    *,
+    field_name: str,
+    stored_key: SigningKey,
+    name: str,
+    reason: str,
+    stamp: list[str],
+) -> bytes:
+    """Append one incremental PAdES signature in ``pdf``'s named (empty) field."""
     metadata = signers.PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm="sha256",
@@ -151,7 +171,7 @@ def _sign(
     pdf_signer = signers.PdfSigner(
         metadata, signer=keys.signer_for(stored_key), stamp_style=_stamp(stamp)
     )
-    writer = IncrementalPdfFileWriter(io.BytesIO(bytes(document.pdf)))
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     return pdf_signer.sign_pdf(writer, existing_fields_only=True).getvalue()
 
 

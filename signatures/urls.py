@@ -31,6 +31,11 @@ urlpatterns = [
         name="amendment_document",
     ),
     path(
+        "contrats/<int:pk>/comite/proces-verbal-<int:round>.pdf",
+        views.committee_minutes_download,
+        name="committee_minutes",
+    ),
+    path(
         "contrats/<int:pk>/rapports-annuels/<int:year>.pdf",
         views.annual_report_download,
         name="annual_report",

@@ -19,6 +19,7 @@ from .forms import DocumentCopyForm
 from .selectors import (
     DocumentCheck,
     annual_report_pdf,
+    committee_minutes,
     completion_certificate_pdf,
     contract_document,
     contract_document_check,
@@ -45,6 +46,10 @@ def annual_report_filename(contract: Contract, year: int) -> str:
 
 def amendment_filename(amendment: Amendment) -> str:
     return f"{amendment.contract.reference}-avenant-{amendment.number}.pdf"
+
+
+def minutes_filename(contract: Contract, round: int) -> str:
+    return f"{contract.reference}-proces-verbal-tour-{round}.pdf"
 
 
 def document_filename(contract: Contract) -> str:
@@ -86,6 +91,18 @@ def annual_report_download(request: AuthenticatedHttpRequest, pk: int, year: int
     response = pdf_response(pdf, annual_report_filename(contract, year))
     response["Content-Disposition"] = f'inline; filename="{annual_report_filename(contract, year)}"'
     return response
+
+
+@login_required
+def committee_minutes_download(
+    request: AuthenticatedHttpRequest, pk: int, round: int
+) -> HttpResponse:
+    """A decided round's minutes, signed by the chair, for whoever may see the contract."""
+    contract = _visible_contract(request, pk)
+    vote = committee_minutes(contract, round)
+    if vote is None:
+        raise Http404(_("This contract has no minutes of that round."))
+    return pdf_response(bytes(vote.minutes_pdf), minutes_filename(contract, round))
 
 
 @login_required

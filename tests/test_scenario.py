@@ -425,7 +425,7 @@ def test_the_demo_contract_from_its_import_to_its_first_amendment(scenario, tmp_
     assert set(contract.actions().values()) == {"approved"}
     for member in members:
         (vote,) = member.inbox()
-        assert (vote["kind"], vote["decisions"]) == ("vote", ["approve", "reject"])
+        assert (vote["kind"], vote["decisions"]) == ("vote", ["approve", "reject", "abstain"])
     opened = one(contract.since(mark), event="transition", name="open_committee")
     assert (opened["actor"], opened["to_state"]) == (None, "committee")
 

@@ -283,7 +283,15 @@ class TaskAdmin(ReadOnlyAdmin):
 
 @admin.register(CommitteeVote)
 class CommitteeVoteAdmin(ReadOnlyAdmin):
-    list_display = ["contract", "round", "outcome", "approvals", "rejections", "quorum"]
+    list_display = [
+        "contract",
+        "round",
+        "outcome",
+        "approvals",
+        "rejections",
+        "abstentions",
+        "quorum",
+    ]
     list_filter = ["outcome"]
 
 

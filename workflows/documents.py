@@ -5,7 +5,8 @@ The domain asks for these through ``contract_documents()``; the application that
 the PDF and its signatures provides them, named by ``settings.ACCORD_CONTRACT_DOCUMENTS``, so
 that the domain never imports it; the same for the annual report, named by
 ``settings.ACCORD_ANNUAL_REPORTS``, and for an amendment's document,
-``settings.ACCORD_AMENDMENT_DOCUMENTS`` (the seal, which needs nothing back, is a reaction to the
+``settings.ACCORD_AMENDMENT_DOCUMENTS``, and for the committee's minutes,
+``settings.ACCORD_COMMITTEE_MINUTES`` (the seal, which needs nothing back, is a reaction to the
 history instead: ``settings.ACCORD_REACTIONS``).
 """
 
@@ -17,7 +18,7 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .models import Amendment, AmendmentParty, Contract, Signatory, Task
+from .models import Amendment, AmendmentParty, Contract, Signatory, Task, User
 
 
 class SignatureProof(Protocol):
@@ -106,3 +107,19 @@ class AmendmentDocuments(Protocol):
 def amendment_documents() -> AmendmentDocuments:
     """The installation's ``AmendmentDocuments`` (``settings.ACCORD_AMENDMENT_DOCUMENTS``)."""
     return import_string(settings.ACCORD_AMENDMENT_DOCUMENTS)()
+
+
+class CommitteeMinutes(Protocol):
+    """The minutes (procès-verbal) of a committee's decided vote: the domain hands over the
+    round's data (``workflows.reports.committee_minutes_data``, JSON-ready) and keeps the
+    bytes, which its history names by SHA-256."""
+
+    def draw_up(self, data: dict, *, chair: User) -> bytes:
+        """The minutes as PDF, signed with the chair's key."""
+        ...
+
+
+@cache
+def committee_minutes() -> CommitteeMinutes:
+    """The installation's ``CommitteeMinutes`` (``settings.ACCORD_COMMITTEE_MINUTES``)."""
+    return import_string(settings.ACCORD_COMMITTEE_MINUTES)()

@@ -83,8 +83,7 @@ def _committee_members(activation: Activation, **extra: Any) -> list[dict[str, A
 
 def _vote_is_decided(vote: CommitteeVote, active_tasks) -> bool:
     """The committee's rule: decided once the outcome can no longer change."""
-    approvals, rejections = vote.tally()
-    return vote.outcome_when(approvals, rejections, open_votes=len(active_tasks)) is not None
+    return vote.outcome_when(vote.tally(), open_votes=len(active_tasks)) is not None
 
 
 def _new_vote(contract: Contract, **fields: Any) -> CommitteeVote:

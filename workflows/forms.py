@@ -227,7 +227,7 @@ class RevisionDecisionForm(TaskDecisionForm):
 class VoteDecisionForm(TaskDecisionForm):
     """The committee member's vote, with an optional objection per action."""
 
-    decisions = (TaskDecision.APPROVE, TaskDecision.REJECT)
+    decisions = (TaskDecision.APPROVE, TaskDecision.REJECT, TaskDecision.ABSTAIN)
     comment_required_for = (TaskDecision.REJECT,)
     comment_required_message = _("A comment is required to reject.")
 
@@ -235,7 +235,10 @@ class VoteDecisionForm(TaskDecisionForm):
         label=_("Your comment"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=_("Optional to approve. Required to reject: explain why."),
+        help_text=_(
+            "Optional to approve or abstain. Required to reject: explain why. An abstention "
+            "counts toward the quorum, not in the majority."
+        ),
     )
 
     def __init__(self, *args, actions=(), **kwargs):

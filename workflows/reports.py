@@ -18,6 +18,7 @@ from .models import (
     ActionStatus,
     AnnualReview,
     AnnualReviewStatus,
+    CommitteeVote,
     Task,
     TaskKind,
     TaskStatus,
@@ -59,6 +60,17 @@ def report_tasks(review: AnnualReview) -> list[Task]:
 
 def _when(moment) -> str | None:
     return timezone.localtime(moment).isoformat() if moment else None
+
+
+def _counts(vote: CommitteeVote) -> dict[str, int]:
+    """A round's counts: as recorded once decided, as cast so far before."""
+    if vote.outcome:
+        return {
+            "approvals": vote.approvals,
+            "rejections": vote.rejections,
+            "abstentions": vote.abstentions,
+        }
+    return vote.tally()._asdict()
 
 
 def annual_report_data(review: AnnualReview) -> dict[str, Any]:
@@ -148,12 +160,69 @@ def annual_report_data(review: AnnualReview) -> dict[str, Any]:
             else {
                 "round": vote.round,
                 "outcome": vote.outcome,
-                "approvals": vote.approvals if vote.outcome else sum(vote.tally()[:1]),
-                "rejections": vote.rejections if vote.outcome else vote.tally()[1],
+                **_counts(vote),
                 "quorum": vote.quorum,
                 "members": vote.members,
                 "closed_by_chair": vote.closed_by_id is not None,
             }
         ),
         "actions": rows,
+    }
+
+
+def committee_minutes_data(vote: CommitteeVote) -> dict[str, Any]:
+    """The minutes (procès-verbal) of a decided round as JSON-ready data: what was voted on,
+    the committee (chair, members called, quorum), each member's vote with its comment and
+    objections (or that the member did not vote), the counts and the outcome. Drawn up by
+    ``workflows.documents.committee_minutes()`` when the round is decided."""
+    contract = vote.contract
+    committee = contract.steering_committee
+    if vote.amendment_id:
+        assert vote.amendment is not None
+        subject = {"kind": "amendment", "number": vote.amendment.number}
+    elif vote.annual_review_id:
+        assert vote.annual_review is not None
+        subject = {"kind": "annual_report", "year": vote.annual_review.year}
+    else:
+        subject = {"kind": "contract", "version": vote.contract_version}
+    tasks = vote.tasks.select_related(
+        "assignee", "assignee__organisation", "completed_by"
+    ).order_by("assignee__last_name", "assignee__first_name", "pk")
+    votes = []
+    for task in tasks:
+        member = task.assignee
+        assert member is not None  # a vote task is a member's
+        done = task.status == TaskStatus.DONE
+        votes.append(
+            {
+                "member": member.display_name,
+                "organisation": member.organisation.name if member.organisation else "",
+                "decision": task.decision if done else "",
+                "comment": task.comment if done else "",
+                "objections": task.data.get("objections", {}) if done else {},
+                "cast_at": _when(task.finished) if done else None,
+                "cast_by": (
+                    task.completed_by.display_name
+                    if done and task.completed_by and task.completed_by_id != member.pk
+                    else ""
+                ),
+            }
+        )
+    return {
+        "contract": {
+            "id": contract.pk,
+            "reference": contract.reference,
+            "title": contract.title,
+        },
+        "subject": subject,
+        "round": vote.round,
+        "opened_at": _when(vote.opened_at),
+        "decided_at": _when(vote.decided_at),
+        "chair": committee.chair.display_name,
+        "closed_by_chair": vote.closed_by_id is not None,
+        "members": vote.members,
+        "quorum": vote.quorum,
+        "outcome": vote.outcome,
+        **_counts(vote),
+        "votes": votes,
     }

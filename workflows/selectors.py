@@ -449,6 +449,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     votes = list(
         contract.votes.filter(annual_review__isnull=True)
         .select_related("closed_by")
+        .defer("minutes_pdf")
         .order_by("-round")
     )
     current_vote = next((vote for vote in votes if not vote.outcome), None)
@@ -561,7 +562,7 @@ def task_with_details(user: User, pk: int) -> Task | None:
     """Task ``pk`` if ``user`` may see it, with what its kind needs to decide, in a fixed
     number of queries (the task page and the API's task alike): for a review or a revision the
     action sheet, for a revision the requests for changes it answers (``change_requests``),
-    for a vote the contract's actions and the votes cast so far (``votes_cast``)."""
+    for a vote the contract's actions and the votes cast so far (``vote_tally``)."""
     task = (
         tasks_visible_to(user)
         .select_related(
@@ -594,7 +595,7 @@ def task_with_details(user: User, pk: int) -> Task | None:
             Prefetch("actions", queryset=Action.objects.select_related("working_group")),
         )
         if task.committee_vote is not None:
-            task.votes_cast = sum(task.committee_vote.tally())
+            task.vote_tally = task.committee_vote.tally()
     return task
 
 

@@ -21,7 +21,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django_fsm import ConcurrentTransition
 
-from .documents import amendment_documents, annual_reports, contract_documents
+from .documents import (
+    amendment_documents,
+    annual_reports,
+    committee_minutes,
+    contract_documents,
+)
 from .errors import ApplicationError, Conflict
 from .history import UnitOfWork
 from .models import (
@@ -44,7 +49,7 @@ from .models import (
     User,
     transition_label,
 )
-from .reports import annual_report_data
+from .reports import annual_report_data, committee_minutes_data
 from .rules import transition_blockers
 
 # Stable messages, so that tests and API clients can rely on them.
@@ -384,21 +389,58 @@ def return_to_draft(
 # --- Committee vote ---------------------------------------------------------------------
 
 
+def _vote_decide(vote: CommitteeVote) -> str:
+    """Record a round's outcome and counts, and its minutes, drawn up from the votes and
+    signed by the chair; returns the outcome.
+
+    Called by the three conclusions (the contract's, an annual report's, an amendment's vote)
+    once the round is decided: the flow's vote_is_decided, or the chair's closing."""
+    tally = vote.tally()
+    open_votes = vote.tasks.filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD]).count()
+    outcome = vote.outcome_when(tally, open_votes=open_votes)
+    assert outcome is not None
+    vote.outcome = outcome
+    vote.approvals, vote.rejections, vote.abstentions = tally
+    vote.decided_at = timezone.now()
+    vote.minutes_pdf = committee_minutes().draw_up(
+        committee_minutes_data(vote), chair=vote.contract.steering_committee.chair
+    )
+    vote.minutes_sha256 = hashlib.sha256(vote.minutes_pdf).hexdigest()
+    vote.save(
+        update_fields=[
+            "outcome",
+            "approvals",
+            "rejections",
+            "abstentions",
+            "decided_at",
+            "minutes_pdf",
+            "minutes_sha256",
+        ]
+    )
+    return outcome
+
+
+def _vote_entry(vote: CommitteeVote) -> dict[str, Any]:
+    """What the history keeps of a decided round, its minutes named by their SHA-256."""
+    return {
+        "round": vote.round,
+        "approvals": vote.approvals,
+        "rejections": vote.rejections,
+        "abstentions": vote.abstentions,
+        "quorum": vote.quorum,
+        "members": vote.members,
+        "closed_by_chair": vote.closed_by_id is not None,
+        "minutes_sha256": vote.minutes_sha256,
+    }
+
+
 def committee_vote_conclude(unit: UnitOfWork, *, vote: CommitteeVote) -> CommitteeVote:
     """Record the vote's outcome and send the contract on: deliberation, or back to review.
 
     A rejection returns the actions its votes object to; a rejection naming none returns them
     all.
     """
-    approvals, rejections = vote.tally()
-    open_votes = vote.tasks.filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD]).count()
-    outcome = vote.outcome_when(approvals, rejections, open_votes=open_votes)
-    # Concluded once decided: the flow's vote_is_decided, or the chair's close_vote.
-    assert outcome is not None
-    vote.outcome = outcome
-    vote.approvals, vote.rejections = approvals, rejections
-    vote.decided_at = timezone.now()
-    vote.save(update_fields=["outcome", "approvals", "rejections", "decided_at"])
+    _vote_decide(vote)
     objected: set[str] = set()
     whole_contract = False
     for data in vote.tasks.filter(status=TaskStatus.DONE, decision=TaskDecision.REJECT).values_list(
@@ -412,12 +454,7 @@ def committee_vote_conclude(unit: UnitOfWork, *, vote: CommitteeVote) -> Committ
         actor=vote.closed_by,
         name=vote.outcome,
         data={
-            "round": vote.round,
-            "approvals": approvals,
-            "rejections": rejections,
-            "quorum": vote.quorum,
-            "members": vote.members,
-            "closed_by_chair": vote.closed_by_id is not None,
+            **_vote_entry(vote),
             "actions": [] if whole_contract else sorted(objected),
         },
     )
@@ -433,19 +470,9 @@ def annual_report_conclude(
 ) -> AnnualReview:
     """The committee decided on the year's annual report: the report is generated as PDF,
     kept on the review, and the decision's history entry names it by its SHA-256."""
-    approvals, rejections = vote.tally()
-    open_votes = vote.tasks.filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD]).count()
-    outcome = vote.outcome_when(approvals, rejections, open_votes=open_votes)
-    # Concluded once decided: the flow's vote_is_decided, or the chair's closing.
-    assert outcome is not None
-    now = timezone.now()
-    vote.outcome, vote.approvals, vote.rejections, vote.decided_at = (
-        outcome,
-        approvals,
-        rejections,
-        now,
-    )
-    vote.save(update_fields=["outcome", "approvals", "rejections", "decided_at"])
+    outcome = _vote_decide(vote)
+    assert vote.decided_at is not None
+    now = vote.decided_at
     review.status = (
         AnnualReviewStatus.ADOPTED
         if outcome == CommitteeVote.Outcome.VALIDATED
@@ -462,13 +489,8 @@ def annual_report_conclude(
         name=review.status,
         data={
             "year": review.year,
-            "round": vote.round,
             "outcome": outcome,
-            "approvals": approvals,
-            "rejections": rejections,
-            "quorum": vote.quorum,
-            "members": vote.members,
-            "closed_by_chair": vote.closed_by_id is not None,
+            **_vote_entry(vote),
             "report_sha256": review.report_sha256,
             "report_size": len(pdf),
         },
@@ -573,26 +595,12 @@ def amendment_vote_conclude(
 ) -> CommitteeVote:
     """Record the committee's outcome on the amendment: validated, its deliberation opens;
     rejected, the amendment goes back to draft (version + 1) for its coordinators."""
-    approvals, rejections = vote.tally()
-    open_votes = vote.tasks.filter(status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD]).count()
-    outcome = vote.outcome_when(approvals, rejections, open_votes=open_votes)
-    assert outcome is not None  # concluded once decided (the flow's vote_is_decided)
-    vote.outcome, vote.approvals, vote.rejections = outcome, approvals, rejections
-    vote.decided_at = timezone.now()
-    vote.save(update_fields=["outcome", "approvals", "rejections", "decided_at"])
+    outcome = _vote_decide(vote)
     unit.record(
         event=HistoryEvent.VOTE_DECIDED,
         actor=vote.closed_by,
         name=vote.outcome,
-        data={
-            "amendment": amendment.number,
-            "round": vote.round,
-            "approvals": approvals,
-            "rejections": rejections,
-            "quorum": vote.quorum,
-            "members": vote.members,
-            "closed_by_chair": vote.closed_by_id is not None,
-        },
+        data={"amendment": amendment.number, **_vote_entry(vote)},
     )
     if outcome == CommitteeVote.Outcome.VALIDATED:
         amendment_fire(unit, amendment, "committee_validate", actor=None)

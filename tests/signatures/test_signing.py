@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from signatures.document import unicode_font_files
-from signatures.models import ContractDocument, SignatureEvidence, SigningKey
+from signatures.models import ContractDocument, KeyKind, SignatureEvidence, SigningKey
 from signatures.selectors import (
     completion_certificate,
     completion_certificate_pdf,
@@ -95,8 +95,11 @@ def test_the_document_is_generated_and_frozen_when_the_deliberation_is_recorded(
         "Fiche en version 1, empreinte",
     ):
         assert expected in text, expected
-    # Recording the deliberation signs nothing: no key is made before a signature.
-    assert not SigningKey.objects.exists()
+    # Recording the deliberation signs nothing: no key is made before a signature, but the
+    # chair's, which signed the committee's minutes.
+    assert list(SigningKey.objects.exclude(kind=KeyKind.AUTHORITY).values_list("person")) == [
+        (contract.steering_committee.chair_id,)
+    ]
     assert document_verify(pdf).signatures == []
 
 
@@ -178,7 +181,10 @@ def test_a_wrong_password_signs_nothing(contract, coordinator, parties):
 
     assert contract_document_pdf(contract) == before
     assert not SignatureEvidence.objects.exists()
-    assert not SigningKey.objects.exists()
+    # No key for the signer: only the chair's, which signed the committee's minutes.
+    assert list(SigningKey.objects.exclude(kind=KeyKind.AUTHORITY).values_list("person")) == [
+        (contract.steering_committee.chair_id,)
+    ]
 
 
 def test_a_failing_signature_rolls_the_whole_decision_back(

@@ -3,6 +3,7 @@ and writes its changes while it is a draft, through the API's paths; it says wha
 who is concerned, draws its own document, and leaves the signed contract as it was signed."""
 
 import datetime
+import hashlib
 from decimal import Decimal
 
 import pytest
@@ -707,6 +708,10 @@ def test_the_chair_closes_the_amendment_s_vote_once_the_quorum_is_reached(
     )
     assert decision.actor == chair
     assert decision.data["closed_by_chair"] is True
+    minutes = as_chair.get(f"/api/v1/contracts/{signed.pk}/committee/minutes/")
+    assert minutes.status_code == 200
+    assert decision.data["minutes_sha256"] == hashlib.sha256(minutes.content).hexdigest()
+    assert "Vote sur l\u2019avenant n° 1" in pdf_text(minutes.content)
     assert as_chair.post(close).status_code == 409  # no vote in progress any more
 
 

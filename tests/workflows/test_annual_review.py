@@ -4,18 +4,20 @@ when every report is in or when a coordinator closes it, and the steering commit
 the annual report, which is kept as a PDF with a chart per indicator."""
 
 import datetime
+import hashlib
 
 import pytest
 from django.utils import timezone, translation
 
 from tests.factories import ActionFactory, UserFactory
 from tests.flows import decide, open_tasks, vote
-from tests.signatures.pdf import pdf_text_and_images
+from tests.signatures.pdf import pdf_text, pdf_text_and_images
 from workflows import services
 from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
     ActionStatus,
     AnnualReview,
+    CommitteeVote,
     Contract,
     HistoryEvent,
     Indicator,
@@ -164,6 +166,10 @@ def test_all_reports_in_open_the_committee_vote_which_adopts_the_report(two_acti
     decided = two_actions.history.get(event=HistoryEvent.ANNUAL_REPORT_DECIDED)
     assert decided.data["report_sha256"] == review.report_sha256
     assert decided.data["approvals"] == 2  # decided once two of three approved (quorum 2)
+    # The round's minutes too, signed by the chair, named in the decision by their SHA-256.
+    minutes = bytes(CommitteeVote.objects.get(annual_review=review).minutes_pdf)
+    assert decided.data["minutes_sha256"] == hashlib.sha256(minutes).hexdigest()
+    assert "Vote sur le rapport annuel" in pdf_text(minutes)
     two_actions.refresh_from_db()
     assert two_actions.status == "signed"
 

@@ -564,6 +564,45 @@ def test_a_member_votes_to_approve(in_committee, committee):
     assert response.json()["contract"]["status"] == "committee"
 
 
+def test_a_member_abstains_which_counts_toward_the_quorum_not_in_the_majority(
+    in_committee, committee
+):
+    members = list(committee.members.exclude(pk=committee.chair_id).order_by("pk"))
+    assert "abstain" in get_task(members[0], task_of(members[0])).json()["decisions"]
+
+    response = post_decision(
+        members[0], task_of(members[0]), {"decision": "abstain", "comment": "Partie prenante."}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["task"]["decision"] == "abstain"
+    assert response.json()["contract"]["status"] == "committee"
+    abstained = HistoryEntry.objects.get(
+        contract=in_committee, event=HistoryEvent.TASK_COMPLETED, name="vote"
+    )
+    assert (abstained.actor, abstained.data["decision"], abstained.comment) == (
+        members[0],
+        "abstain",
+        "Partie prenante.",
+    )
+    decide(task_of(members[1]), "approve")
+    standing = get_task(committee.chair, task_of(committee.chair)).json()["vote"]
+    assert {k: standing[k] for k in ("cast", "approvals", "rejections", "abstentions")} == {
+        "cast": 2,
+        "approvals": 1,
+        "rejections": 0,
+        "abstentions": 1,
+    }
+
+    closed = close_vote(committee.chair, in_committee)  # quorum 2: one for, one abstaining
+
+    assert closed.status_code == 200
+    assert closed.json()["status"] == "deliberation"
+    decided = HistoryEntry.objects.get(contract=in_committee, event=HistoryEvent.VOTE_DECIDED)
+    assert decided.name == "validated"
+    assert (decided.data["approvals"], decided.data["abstentions"]) == (1, 1)
+
+
 def test_a_rejecting_vote_names_the_actions_objected_to(in_committee, committee):
     member = committee.chair
     body = {

@@ -1,6 +1,7 @@
 """The approval flows enforce workflow.md: who gets which task, when, and what follows."""
 
 import datetime
+import itertools
 import re
 
 import pytest
@@ -29,10 +30,13 @@ from workflows.models import (
     CommitteeVote,
     ContractStatus,
     HistoryEntry,
+    HistoryEvent,
     Process,
     SignatoryKind,
     SignatoryStatus,
+    Tally,
     Task,
+    TaskDecision,
     TaskKind,
     TaskStatus,
 )
@@ -409,3 +413,129 @@ def test_the_diagram_shows_a_decided_vote_as_done_and_the_waiting_step(
     assert re.search(r'<g id="vote"[^>]*class="done"', svg)
     assert re.search(r'<g id="deliberation"[^>]*class="assigned"', svg)
     assert not re.search(r'<g id="sign"[^>]*class=', svg)  # not reached yet
+
+
+# --- Abstentions ----------------------------------------------------------------------------
+
+VOTES = (TaskDecision.APPROVE, TaskDecision.REJECT, TaskDecision.ABSTAIN)
+
+
+def _tally(decisions) -> Tally:
+    return Tally(*(sum(d == kind for d in decisions) for kind in VOTES))
+
+
+@pytest.mark.parametrize("members", range(1, 6))
+def test_a_vote_is_decided_early_exactly_when_no_remaining_vote_can_change_it(members):
+    """Every round of up to five members, every quorum, every votes cast so far: decided
+    early (with that outcome) if and only if every way the open votes may still go (approve,
+    reject or abstain) ends with the same outcome as all votes cast."""
+    for quorum in range(1, members + 1):
+        vote = CommitteeVote(quorum=quorum, members=members)
+        for cast_count in range(members + 1):
+            for cast in itertools.product(VOTES, repeat=cast_count):
+                open_votes = members - cast_count
+                finals = {
+                    vote.outcome_when(_tally(cast + rest), open_votes=0)
+                    for rest in itertools.product(VOTES, repeat=open_votes)
+                }
+                expected = finals.pop() if len(finals) == 1 else None
+                assert vote.outcome_when(_tally(cast), open_votes=open_votes) == expected, (
+                    quorum,
+                    cast,
+                )
+
+
+@pytest.mark.parametrize(
+    ("tally", "quorum", "outcome"),
+    [
+        (Tally(1, 0, 2), 3, "validated"),  # the abstentions make the quorum
+        (Tally(1, 0, 1), 3, "rejected"),  # no quorum, however favourable
+        (Tally(2, 1, 2), 3, "validated"),  # 2 of 5 is a majority of the votes for or against
+        (Tally(2, 2, 1), 3, "rejected"),  # a tie is no majority
+        (Tally(0, 0, 5), 3, "rejected"),  # everyone abstained: nobody approved
+    ],
+)
+def test_abstentions_count_toward_the_quorum_not_in_the_majority(tally, quorum, outcome):
+    vote = CommitteeVote(quorum=quorum, members=5)
+
+    assert vote.outcome_when(tally, open_votes=0) == outcome
+
+
+def test_a_member_abstains_and_the_chair_closes_the_vote_on_a_quorum_made_by_abstentions(
+    contract, coordinator, actions, committee
+):
+    launch(contract, coordinator)
+    approve_reviews(contract)
+    votes = {t.owner: t for t in open_tasks(contract, TaskKind.VOTE)}
+    others = [member for member in votes if member != committee.chair]
+
+    decide(votes[others[0]])
+    decide(votes[others[1]], "abstain")
+    with pytest.raises(Conflict, match=re.escape("2 vote(s) cast, 3 needed")):
+        services.close_vote(contract=contract, actor=committee.chair)
+    decide(votes[others[2]], "abstain", comment="Conflit d'intérêts.")
+    contract.refresh_from_db()
+    assert contract.status == ContractStatus.COMMITTEE  # 1 for, 2 abstaining, 2 open
+
+    services.close_vote(contract=contract, actor=committee.chair)
+
+    contract.refresh_from_db()
+    assert contract.status == ContractStatus.DELIBERATION
+    vote_round = CommitteeVote.objects.get(contract=contract)
+    assert (vote_round.outcome, vote_round.approvals, vote_round.rejections) == (
+        "validated",
+        1,
+        0,
+    )
+    assert vote_round.abstentions == 2
+    abstained = HistoryEntry.objects.get(
+        contract=contract, event=HistoryEvent.TASK_COMPLETED, data__task=votes[others[2]].pk
+    )
+    assert (abstained.actor, abstained.data["decision"], abstained.comment) == (
+        others[2],
+        "abstain",
+        "Conflit d'intérêts.",
+    )
+    decided = HistoryEntry.objects.get(contract=contract, event=HistoryEvent.VOTE_DECIDED)
+    assert {k: decided.data[k] for k in ("approvals", "rejections", "abstentions")} == {
+        "approvals": 1,
+        "rejections": 0,
+        "abstentions": 2,
+    }
+
+
+def test_abstentions_do_not_decide_early_what_the_open_votes_may_still_change(
+    contract, coordinator, actions, committee
+):
+    launch(contract, coordinator)
+    approve_reviews(contract)
+    votes = open_tasks(contract, TaskKind.VOTE)
+
+    decide(votes[0])
+    decide(votes[1])
+    decide(votes[2], "reject", comment="Contre.")
+    decide(votes[3], "abstain")
+    contract.refresh_from_db()
+    assert contract.status == ContractStatus.COMMITTEE  # the last vote could make it a tie
+
+    decide(votes[4], "abstain")
+
+    contract.refresh_from_db()
+    assert contract.status == ContractStatus.DELIBERATION  # 2 for, 1 against: a majority
+    vote_round = CommitteeVote.objects.get(contract=contract)
+    assert (vote_round.approvals, vote_round.rejections, vote_round.abstentions) == (2, 1, 2)
+
+
+def test_a_committee_that_only_abstains_rejects_the_contract(
+    contract, coordinator, actions, committee
+):
+    launch(contract, coordinator)
+    approve_reviews(contract)
+
+    vote(contract, "abstain")
+
+    contract.refresh_from_db()
+    assert contract.status == ContractStatus.REVIEW
+    vote_round = CommitteeVote.objects.get(contract=contract)
+    assert (vote_round.outcome, vote_round.abstentions) == ("rejected", 5)
+    assert statuses(contract) == [ActionStatus.CHANGES_REQUESTED] * 3

@@ -448,6 +448,33 @@ def test_rejecting_needs_a_comment_and_names_the_actions_objected_to(
     assert "À revoir." in page
 
 
+def test_a_member_abstains_with_the_page_s_button_and_the_tally_shows_it(
+    client, in_committee, committee
+):
+    chair, first, second = committee.members.order_by("pk")
+    client.force_login(first)
+    task = vote_task_of(first)
+    page = client.get(task_url(task), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert '<button type="submit" name="decision" value="abstain"' in page
+    assert "S\u2019abstenir</button>" in page
+
+    response = client.post(task_url(task), {"decision": "abstain"}, follow=True)
+
+    assert "Your vote is recorded: you abstained on the contract" in text(response)
+    task.refresh_from_db()
+    assert (task.decision, task.status) == ("abstain", TaskStatus.DONE)
+    in_committee.refresh_from_db()
+    assert in_committee.status == ContractStatus.COMMITTEE  # one abstention decides nothing
+    decide(vote_task_of(second))
+    decide(vote_task_of(chair))
+    in_committee.refresh_from_db()
+    assert in_committee.status == ContractStatus.DELIBERATION
+
+    page = text(client.get(task_url(task)))
+    assert "The committee validated the contract." in page
+    assert "2 for, 0 against, 1 abstaining." in page
+
+
 def test_the_chair_closes_the_vote_once_the_quorum_is_reached(
     client, contract, action, coordinator
 ):

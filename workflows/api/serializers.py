@@ -365,7 +365,14 @@ class TaskVoteOutput(serializers.Serializer):
     round = serializers.IntegerField()
     quorum = serializers.IntegerField()
     members = serializers.IntegerField(help_text="Members called to vote.")
-    cast = serializers.IntegerField(help_text="Votes cast so far.")
+    cast = serializers.IntegerField(
+        help_text="Votes cast so far, abstentions included (what the quorum counts)."
+    )
+    approvals = serializers.IntegerField()
+    rejections = serializers.IntegerField()
+    abstentions = serializers.IntegerField(
+        help_text="Count toward the quorum, not in the majority (approvals > rejections)."
+    )
     opened_at = serializers.DateTimeField()
     outcome = BlankAsNullCharField()
 
@@ -469,12 +476,23 @@ class TaskDetailOutput(TaskResultOutput):
         if task.kind != TaskKind.VOTE or task.committee_vote is None:
             return None
         vote = task.committee_vote
+        tally = getattr(task, "vote_tally", None) or vote.tally() if not vote.outcome else None
+        counts = (
+            tally._asdict()
+            if tally is not None
+            else {
+                "approvals": vote.approvals,
+                "rejections": vote.rejections,
+                "abstentions": vote.abstentions,
+            }
+        )
         return TaskVoteOutput(
             {
                 "round": vote.round,
                 "quorum": vote.quorum,
                 "members": vote.members,
-                "cast": getattr(task, "votes_cast", vote.cast),
+                "cast": sum(counts.values()),
+                **counts,
                 "opened_at": vote.opened_at,
                 "outcome": vote.outcome,
             }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -55,12 +55,13 @@ class TaskDecision(models.TextChoices):
     DECLINE = "decline", _("Decline to sign")
     SUBMIT = "submit", _("Submit the report")
     REFUSE = "refuse", _("Refuse the visa")
+    ABSTAIN = "abstain", _("Abstain")
 
 
 TASK_KIND_DECISIONS: dict[str, tuple[TaskDecision, ...]] = {
     TaskKind.REVIEW: (TaskDecision.APPROVE, TaskDecision.REQUEST_CHANGES),
     TaskKind.REVISION: (TaskDecision.RESUBMIT,),
-    TaskKind.VOTE: (TaskDecision.APPROVE, TaskDecision.REJECT),
+    TaskKind.VOTE: (TaskDecision.APPROVE, TaskDecision.REJECT, TaskDecision.ABSTAIN),
     TaskKind.DELIBERATION: (TaskDecision.RECORD,),
     TaskKind.SIGNATURE: (TaskDecision.SIGN, TaskDecision.DECLINE),
     TaskKind.REPORT: (TaskDecision.SUBMIT,),
@@ -120,6 +121,19 @@ class Process(AbstractProcess):
         indexes = [models.Index(fields=["contract", "status"])]
 
 
+class Tally(NamedTuple):
+    """A round's votes: the majority is among approvals and rejections, the quorum counts
+    abstentions too."""
+
+    approvals: int
+    rejections: int
+    abstentions: int
+
+    @property
+    def cast(self) -> int:
+        return self.approvals + self.rejections + self.abstentions
+
+
 class CommitteeVote(models.Model):
     """One round of the steering committee's vote on the whole contract, or on a year's
     annual report (``annual_review``); the rounds of both are numbered together."""
@@ -140,6 +154,7 @@ class CommitteeVote(models.Model):
     outcome = models.CharField(_("outcome"), max_length=12, choices=Outcome.choices, blank=True)
     approvals = models.PositiveIntegerField(_("approvals"), default=0)
     rejections = models.PositiveIntegerField(_("rejections"), default=0)
+    abstentions = models.PositiveIntegerField(_("abstentions"), default=0)
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("closed by"),
@@ -167,6 +182,13 @@ class CommitteeVote(models.Model):
         related_name="votes",
         help_text=_("Set for a vote on an amendment rather than on the contract."),
     )
+    minutes_pdf = models.BinaryField(
+        _("minutes"),
+        blank=True,
+        editable=False,
+        help_text=_("The minutes drawn up when the vote was decided, signed by the chair."),
+    )
+    minutes_sha256 = models.CharField(_("minutes SHA-256"), max_length=64, blank=True)
 
     class Meta:
         ordering = ["contract", "round"]
@@ -184,33 +206,41 @@ class CommitteeVote(models.Model):
 
     @property
     def cast(self) -> int:
-        return self.approvals + self.rejections
+        """Every vote cast once decided, abstentions included (what the quorum counts)."""
+        return self.approvals + self.rejections + self.abstentions
 
-    def tally(self) -> tuple[int, int]:
-        """(approvals, rejections) cast so far in this round."""
+    def tally(self) -> Tally:
+        """The votes cast so far in this round."""
         counts = self.tasks.filter(status=TaskStatus.DONE).aggregate(
             approvals=Count("pk", filter=Q(decision=TaskDecision.APPROVE)),
             rejections=Count("pk", filter=Q(decision=TaskDecision.REJECT)),
+            abstentions=Count("pk", filter=Q(decision=TaskDecision.ABSTAIN)),
         )
-        return counts["approvals"], counts["rejections"]
+        return Tally(counts["approvals"], counts["rejections"], counts["abstentions"])
 
-    def outcome_when(self, approvals: int, rejections: int, *, open_votes: int) -> str | None:
+    def outcome_when(self, tally: Tally, *, open_votes: int) -> str | None:
         """The outcome once it can no longer change, else None.
 
-        Validated: votes cast >= quorum and approvals > half of the votes cast. Decided early
-        when even the least favourable remaining votes cannot change it; decided on the votes
-        cast when everyone voted or the chair closed the vote.
+        Validated: approvals > rejections, and every vote cast, abstentions included, reaches
+        the quorum (an abstention counts toward the quorum, not in the majority). Decided early
+        when even the least favourable remaining votes cannot change it (every open vote counts
+        toward the quorum however it is cast: all rejecting is the worst case, all approving
+        the best); decided on the votes cast when everyone voted or the chair closed the vote.
         """
 
-        def validated(approving: int, cast: int) -> bool:
-            return cast >= self.quorum and 2 * approving > cast
+        def validated(approving: int, rejecting: int, cast: int) -> bool:
+            return cast >= self.quorum and approving > rejecting
 
-        cast = approvals + rejections
+        approvals, rejections, cast = tally.approvals, tally.rejections, tally.cast
         if open_votes == 0 or self.closed_by_id is not None:
-            return self.Outcome.VALIDATED if validated(approvals, cast) else self.Outcome.REJECTED
-        if validated(approvals, cast + open_votes):  # even if every open vote rejects
+            return (
+                self.Outcome.VALIDATED
+                if validated(approvals, rejections, cast)
+                else self.Outcome.REJECTED
+            )
+        if validated(approvals, rejections + open_votes, cast + open_votes):  # all open reject
             return self.Outcome.VALIDATED
-        if not validated(approvals + open_votes, cast + open_votes):  # even if all approve
+        if not validated(approvals + open_votes, rejections, cast + open_votes):  # all approve
             return self.Outcome.REJECTED
         return None
 

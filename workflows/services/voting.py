@@ -41,11 +41,9 @@ def close_committee_vote(
     history naming the chair (``vote.closed_by``)."""
     unit.drive(process)
     vote = CommitteeVote.objects.get(pk=process.data["vote"])
-    approvals, rejections = vote.tally()
-    if approvals + rejections < vote.quorum:
-        raise Conflict(
-            _(QUORUM_NOT_REACHED) % {"cast": approvals + rejections, "quorum": vote.quorum}
-        )
+    cast = vote.tally().cast  # abstentions count toward the quorum
+    if cast < vote.quorum:
+        raise Conflict(_(QUORUM_NOT_REACHED) % {"cast": cast, "quorum": vote.quorum})
     vote.closed_by = actor
     vote.save(update_fields=["closed_by"])
     # The round's join exists from the first vote cast on (nodes.GatherActivation).

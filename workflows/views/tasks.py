@@ -121,6 +121,11 @@ DECISION_DONE: dict[str, dict[str, str]] = {
             "Your vote is recorded: you rejected the contract %(reference)s."
         ),
     },
+    TaskDecision.ABSTAIN: {
+        TaskKind.VOTE: gettext_noop(
+            "Your vote is recorded: you abstained on the contract %(reference)s."
+        ),
+    },
     TaskDecision.RECORD: {
         TaskKind.DELIBERATION: gettext_noop(
             "The deliberation is recorded: the signatories can now sign the contract %(reference)s."
