@@ -18,11 +18,13 @@ The story:
  7. The last review moves the contract to the steering committee.
  8. The committee rejects it on T3-A2, the chair closing the vote once the quorum is reached:
     only T3-A2 goes back to its pilot; once approved again, a second vote validates.
- 9. The council deliberates; the mandatory signatories sign first (order 1), and the ARS
-    declines: the contract goes back to draft as version 2, the signature given is voided.
+ 9. The council deliberates; the mandatory signatories and the CPAM sign first (order 1):
+    the CPAM's legal department refuses its visa (the CPAM declines), then the ARS declines:
+    the contract goes back to draft as version 2, the signature given is voided.
 10. Version 2 goes through review, committee and deliberation again; both mandatory
-    signatories sign; then the associated ones (order 2): representatives sign for their
-    signers, the DDCSPP declines, and the contract is signed.
+    signatories sign, the CPAM's two visas are given and its representative signs; then the
+    associated ones (order 2): representatives sign for their signers, the DDCSPP declines,
+    and the contract is signed.
 11. The history holds every step, for whom it was done, and its chain is intact.
 12. The contract document of version 2 carries the seven signatures and Accord's seal, all
     intact, over the document frozen at its deliberation.
@@ -228,9 +230,26 @@ def double_click(person: Person, task: dict, decision: str) -> list[int]:
 def test_the_demo_contract_from_its_import_to_its_first_amendment(scenario, tmp_path, pdfsig):
     today = timezone.localdate()
     document = copy.deepcopy(scenario)
-    # The demo file signs everyone in parallel; here the mandatory signatories sign first.
+    # The demo file signs everyone in parallel; here the mandatory signatories sign first,
+    # with the CPAM, whose legal then finance departments give their visas before it signs.
     for signatory in document["signatories"]:
         signatory["order"] = 1 if signatory["kind"] == "mandatory" else 2
+    document["people"] += [
+        {
+            "username": username,
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": f"{username}@example.org",
+            "organisation": "CPAM82",
+            "title": title,
+        }
+        for username, first_name, last_name, title in (
+            ("juriste.cpam82", "Claire", "Fabre", "service juridique"),
+            ("finances.cpam82", "Paul", "Vidal", "direction financière"),
+        )
+    ]
+    (cpam,) = [s for s in document["signatories"] if s["organisation"] == "CPAM82"]
+    cpam.update(order=1, visas=["juriste.cpam82", "finances.cpam82"])
     actions_total = sum(len(theme["actions"]) for theme in document["themes"])
     groups = {group["code"]: group for group in document["working_groups"]}
     sheets = {sheet["code"]: sheet for theme in document["themes"] for sheet in theme["actions"]}
@@ -509,11 +528,20 @@ def test_the_demo_contract_from_its_import_to_its_first_amendment(scenario, tmp_
     assert len(detail["document_sha256"]) == 64
     mandatory = {s["signer"] for s in document["signatories"] if s["kind"] == "mandatory"}
     signing = {u for u, p in people.items() if p.inbox("signature")}
-    assert signing == mandatory == {"president.cctdc", "dg.ars"}  # order 2 waits
+    # The CPAM's signer waits for its visas; order 2 waits for order 1.
+    assert signing == mandatory == {"president.cctdc", "dg.ars"}
+    juriste, finances = people["juriste.cpam82"], people["finances.cpam82"]
+    assert [task["kind"] for task in juriste.inbox()] == ["visa"]
+    assert finances.inbox() == []
 
     president, dg_ars = people["president.cctdc"], people["dg.ars"]
     president.decide(president.task("signature"), "sign")
     assert contract.signatories()["CCTDC"] == "signed"
+    # The CPAM's legal department refuses its visa: that is the CPAM's decline (associated).
+    juriste.decide(juriste.task("visa"), "refuse", comment="Clause de financement à revoir.")
+    assert contract.signatories()["CPAM82"] == "declined"
+    assert finances.inbox() == []
+    assert contract.status() == ("signing", 1)
     mark = contract.last_seq()
     refusal = "Le volet santé mentale doit être revu avec le CHS."
     dg_ars.decide(dg_ars.task("signature"), "decline", comment=refusal)
@@ -545,8 +573,14 @@ def test_the_demo_contract_from_its_import_to_its_first_amendment(scenario, tmp_
 
     president.decide(president.task("signature"), "sign")
     dg_ars.decide(dg_ars.task("signature"), "sign")
+    # This time both of the CPAM's visas are given, then its representative signs for it.
+    for visa_holder in (juriste, finances):
+        assert people["president.cpam82"].inbox() == []
+        visa_holder.decide(visa_holder.task("visa"), "approve")
+    people["president.cpam82"].decide(people["president.cpam82"].task("signature"), "sign")
     associated = [s for s in document["signatories"] if s["kind"] == "associated"]
-    for signatory in associated:  # order 2 now: each task goes to the representative if any
+    later = [s for s in associated if s["order"] == 2]
+    for signatory in later:  # order 2 now: each task goes to the representative if any
         holder = people[signatory.get("represented_by") or signatory["signer"]]
         (task,) = holder.inbox("signature")
         if "represented_by" in signatory:
@@ -605,6 +639,12 @@ def test_the_demo_contract_from_its_import_to_its_first_amendment(scenario, tmp_
         "complete_signing",
     ]
     assert events(history)["signature"] == 1 + 7  # the voided one of version 1, then seven
+    visas = [(e["event"], e["actor"]) for e in history if e["event"] in ("visa", "visa_refused")]
+    assert visas == [
+        ("visa_refused", "juriste.cpam82"),
+        ("visa", "juriste.cpam82"),
+        ("visa", "finances.cpam82"),
+    ]
     redrafted = one(history, event="transition", name="return_to_draft")["seq"]
     signed_v2 = {
         (e["actor"], e["on_behalf_of"])
@@ -635,10 +675,10 @@ def test_the_demo_contract_from_its_import_to_its_first_amendment(scenario, tmp_
     assert [s.field_name for s in check.signatures] == [
         "signature-CCTDC",
         "signature-ARS-OCC",
+        "signature-CPAM82",
         "signature-CD82",
         "signature-CHIC-CM",
         "signature-CH-MTB",
-        "signature-CPAM82",
         "signature-MSA",
         "accord-seal",
     ]
@@ -772,7 +812,10 @@ def test_the_demo_contract_from_its_import_to_its_first_amendment(scenario, tmp_
         for s in document["signatories"]
     }
     # Exactly the concerned parties sign, the mandatory ones first (order 1).
-    for order in ({"CCTDC", "ARS-OCC"}, {"CPAM82", "MSA", "CH-MTB"}):
+    for order in ({"CCTDC", "ARS-OCC", "CPAM82"}, {"MSA", "CH-MTB"}):
+        if "CPAM82" in order:  # the CPAM's visas come first, as for the contract
+            for visa_holder in (juriste, finances):
+                visa_holder.decide(visa_holder.task("visa"), "approve")
         asked = {code for code, holder in holders.items() if holder.inbox("signature")}
         assert asked == order
         for code in sorted(order):
