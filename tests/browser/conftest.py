@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,23 @@ def _playwright_drives(_playwright_driver: _Driver, monkeypatch) -> Iterator[Non
         yield
     finally:
         _playwright_driver.park()
+
+
+@pytest.fixture
+def own_event_loop(_playwright_driver: _Driver):
+    """``with own_event_loop():`` around a test's own work that runs an event loop of its own
+    in this thread (a committee vote decided: its minutes signed by pyHanko, which calls
+    ``asyncio.run``), which refuses to start while Playwright's loop is registered."""
+
+    @contextmanager
+    def parked() -> Iterator[None]:
+        _playwright_driver.park()
+        try:
+            yield
+        finally:
+            _playwright_driver.resume()
+
+    return parked
 
 
 @pytest.fixture
