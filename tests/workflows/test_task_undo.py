@@ -24,8 +24,23 @@ from tests.factories import (
 )
 from tests.flows import approve_reviews, decide, launch, open_tasks, record_deliberation, vote
 from tests.workflows.test_pages import assert_well_formed, text
-from workflows.models import Action, HistoryEntry, HistoryEvent, Task, TaskKind, TaskStatus
-from workflows.selectors import UNDO_ACTED_ON, UNDO_NOT_THIS_KIND, UNDO_NOT_YOURS, history_verify
+from workflows import services
+from workflows.models import (
+    Action,
+    HistoryEntry,
+    HistoryEvent,
+    OrganisationVisa,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
+from workflows.selectors import (
+    UNDO_ACTED_ON,
+    UNDO_NOT_THIS_KIND,
+    UNDO_NOT_YOURS,
+    UNDO_ON_HOLD,
+    history_verify,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -150,19 +165,39 @@ def test_a_member_undoes_their_vote_while_the_vote_is_open(in_review, committee)
     assert vote_round.tally().rejections == 0
 
 
-def test_signatures_and_deliberations_are_never_undone(in_review):
+def test_signatures_visas_and_deliberations_are_never_undone(in_review):
+    signatory = in_review.signatories.get()
+    OrganisationVisa.objects.create(
+        organisation=signatory.organisation,
+        person=UserFactory(organisation=signatory.organisation),
+        order=1,
+    )
     approve_reviews(in_review)
     vote(in_review)
     record_deliberation(in_review)
     deliberation = Task.objects.get(contract=in_review, kind=TaskKind.DELIBERATION)
+    (visa,) = open_tasks(in_review, TaskKind.VISA)
+    visa = decide(visa, "approve")
     (signature,) = open_tasks(in_review, TaskKind.SIGNATURE)
     signature = decide(signature, "decline", comment="Pas en l'état.")
-    for task in (deliberation, signature):
+    for task in (deliberation, visa, signature):
         response = post_undo(task.completed_by, task)
         assert response.status_code == 409
         assert response.data["detail"] == UNDO_NOT_THIS_KIND
         task.refresh_from_db()
         assert task.status == "DONE"
+
+
+def test_no_undo_while_the_contract_is_suspended(in_review, leads, coordinator):
+    first = decide(review_of(leads[0]), "approve")
+    services.suspend(contract=in_review, actor=coordinator, reason="Pause")
+
+    response = post_undo(leads[0], first)
+
+    assert response.status_code == 409
+    assert response.data["detail"] == UNDO_ON_HOLD
+    services.resume(contract=in_review, actor=coordinator)
+    assert post_undo(leads[0], first).status_code == 200
 
 
 def test_only_whoever_decided_may_undo(in_review, leads, coordinator, stranger):
