@@ -90,10 +90,14 @@ def review_of(user) -> Task:
 
 def test_a_lead_undoes_their_review_and_decides_again(in_review, leads, action):
     first = decide(review_of(leads[0]), "approve")
+    client = APIClient()
+    client.force_authenticate(leads[0])
+    assert client.get(f"/api/v1/tasks/{first.pk}/", **EN).data["may_undo"] is True
 
     response = post_undo(leads[0], first)
 
     assert response.status_code == 200, response.data
+    assert response.data["may_undo"] is False
     assert response.data["status"] == "open"
     assert response.data["decision"] is None
     assert response.data["decisions"] == ["approve", "request_changes"]
@@ -132,6 +136,9 @@ def test_undo_is_refused_once_the_other_leads_approval_moved_the_action_on(
     first.refresh_from_db()
     assert first.status == "DONE"
     assert entries(first, HistoryEvent.TASK_UNDONE) == []
+    client = APIClient()
+    client.force_authenticate(leads[0])
+    assert client.get(f"/api/v1/tasks/{first.pk}/", **EN).data["may_undo"] is False
 
 
 def test_a_request_for_changes_has_acted_at_once_and_a_revision_always_has(in_review, leads):
