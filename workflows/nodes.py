@@ -269,6 +269,38 @@ class HumanTaskActivation(ViewActivation):
         self.task.held_at = None
         self.task.save(update_fields=["status", "held_at", "due"])
 
+    @Activation.status.transition(source=TaskStatus.DONE, target=TaskStatus.ASSIGNED)
+    def reopen(self, kept: list[str]) -> None:
+        """Whoever decided changed their mind before anything acted on the decision
+        (``services.task_undo``): the task is open again, as it was before the decision
+        (``kept``: the keys the decision added to its data). viewflow's own ``undo`` cancels
+        the task and ``revive`` makes a new one, unassigned; this keeps the task, its holder
+        and its due date. The join it had reached forgets it and waits for it again; a join
+        that only it had reached goes, as before the decision (a chair's closing then finds
+        that nobody voted)."""
+        task = self.task
+        for join in task.leading.all():
+            join.previous.remove(task)
+            if not join.previous.exists():
+                join.delete()
+        task.decision = ""
+        task.comment = ""
+        task.completed_by = None
+        task.started = None
+        task.finished = None
+        task.data = {key: value for key, value in task.data.items() if key not in kept}
+        task.save(
+            update_fields=[
+                "status",
+                "decision",
+                "comment",
+                "completed_by",
+                "started",
+                "finished",
+                "data",
+            ]
+        )
+
     @Activation.status.transition(
         source=[TaskStatus.NEW, TaskStatus.ASSIGNED, TaskStatus.HELD],
         target=TaskStatus.CANCELED,

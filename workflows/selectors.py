@@ -11,9 +11,12 @@ from typing import Any
 
 from django.db.models import Count, Max, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from viewflow.workflow import chart
 
 from .contract_file import Problem, contract_file_of, contract_file_problems
+from .errors import Conflict, NotAllowed
 from .flows import ContractFlow
 from .models import (
     GENESIS_HASH,
@@ -47,6 +50,7 @@ from .models import (
     is_coordinator,
     sheet_changes,
 )
+from .nodes import Gather
 from .reports import annual_report_data as annual_report_data  # for the pages and the API
 from .reports import parse_number
 from .rules import may_edit_sheet
@@ -829,3 +833,57 @@ def visas_given(
             VisaGiven(person=task.completed_by, on_behalf_of=task.on_behalf_of, at=task.finished)
         )
     return given
+
+
+# --- Changing one's mind ------------------------------------------------------------------
+
+# Only these may be undone: a signature, a visa, a deliberation and a report never.
+UNDOABLE_KINDS = (TaskKind.REVIEW, TaskKind.REVISION, TaskKind.VOTE)
+
+UNDO_NOT_YOURS = gettext_noop("Only whoever completed this task may undo the decision.")
+UNDO_NOTHING_DECIDED = gettext_noop("This task is not completed: there is no decision to undo.")
+UNDO_NOT_THIS_KIND = gettext_noop(
+    "This decision cannot be undone: only a review, a revision or a vote can be."
+)
+UNDO_ON_HOLD = gettext_noop(
+    "The contract is suspended: a decision cannot be undone until it resumes."
+)
+UNDO_ACTED_ON = gettext_noop(
+    "This decision can no longer be undone: the contract or the action has already moved on."
+)
+
+
+def undo_refusal(task: Task, user: User) -> NotAllowed | Conflict | None:
+    """Why ``user`` may not undo their decision on ``task`` (403, then 409); None when they
+    may: they completed it, it is a review, a revision or a vote, and nothing has acted on it
+    yet, which is to say that the round it belongs to still waits (its join, a ``Gather``,
+    is still started) and the contract is not suspended. Whatever followed the decision
+    otherwise (the round decided, the action approved or sent back, a revision resubmitted,
+    the vote decided or closed) completed that join or went past it: refused.
+
+    ``task.contract`` is read: under the contract's lock, the locked row (services.task_undo)."""
+    if task.completed_by_id != user.pk and (
+        task.status == TaskStatus.DONE or task.owner_id != user.pk
+    ):
+        return NotAllowed(_(UNDO_NOT_YOURS))
+    if task.status != TaskStatus.DONE:
+        return Conflict(_(UNDO_NOTHING_DECIDED), {"status": task.status})
+    if task.kind not in UNDOABLE_KINDS:
+        return Conflict(_(UNDO_NOT_THIS_KIND), {"kind": task.kind})
+    contract = task.contract
+    assert contract is not None  # a flow's task is opened with its contract (task_open)
+    if contract.status == ContractStatus.SUSPENDED:
+        return Conflict(_(UNDO_ON_HOLD), {"status": contract.status})
+    following = list(task.leading.all())
+    waiting = following and all(
+        isinstance(join.flow_task, Gather) and join.status == TaskStatus.STARTED
+        for join in following
+    )
+    if not waiting:
+        return Conflict(_(UNDO_ACTED_ON))
+    return None
+
+
+def may_undo(task: Task, user: User) -> bool:
+    """Whether the task page shows "undo my decision" (the API answers the same)."""
+    return task.status == TaskStatus.DONE and undo_refusal(task, user) is None

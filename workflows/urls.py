@@ -126,6 +126,7 @@ urlpatterns = [
     path("fiches/<int:pk>/suivi/<str:name>/", follow_up.follow_up_step, name="follow_up_step"),
     path("taches/", tasks.inbox, name="inbox"),
     path("taches/<int:pk>/", tasks.task_detail, name="task_detail"),
+    path("taches/<int:pk>/annuler/", tasks.task_undo, name="task_undo"),
     path("absences/", absences.absences, name="absences"),
     path("absences/<int:pk>/annuler/", absences.absence_cancel, name="absence_cancel"),
 ]

@@ -25,6 +25,7 @@ from workflows.models import (
     TaskStatus,
 )
 from workflows.rules import transitions_for
+from workflows.selectors import may_undo
 
 
 class BlankAsNullCharField(serializers.CharField):
@@ -398,6 +399,7 @@ class TaskDetailOutput(TaskResultOutput):
     )
     created = serializers.DateTimeField()
     may_decide = serializers.SerializerMethodField()
+    may_undo = serializers.SerializerMethodField()
     decision_choices = serializers.SerializerMethodField()
     contract_summary = TaskContractOutput(source="contract")
     document_sha256 = serializers.SerializerMethodField()
@@ -410,6 +412,11 @@ class TaskDetailOutput(TaskResultOutput):
 
     def get_may_decide(self, task: Task) -> bool:
         return bool(decisions_open_to(task, self.context["request"].user))
+
+    def get_may_undo(self, task: Task) -> bool:
+        """Whether the caller may undo their decision now (``POST tasks/{id}/undo/``): they
+        completed this review or vote, and nothing has acted on it yet."""
+        return may_undo(task, self.context["request"].user)
 
     @extend_schema_field(DecisionChoiceOutput(many=True))
     def get_decision_choices(self, task: Task) -> list[dict]:

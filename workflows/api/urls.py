@@ -161,6 +161,7 @@ urlpatterns = [
     path("inbox/", views.InboxApi.as_view(), name="inbox"),
     path("tasks/<int:pk>/", views.TaskDetailApi.as_view(), name="task_detail"),
     path("tasks/<int:pk>/decision/", views.TaskDecisionApi.as_view(), name="task_decision"),
+    path("tasks/<int:pk>/undo/", views.TaskUndoApi.as_view(), name="task_undo"),
     path("delegations/", views.DelegationListApi.as_view(), name="delegation_list"),
     path(
         "delegations/<int:pk>/cancel/",

@@ -568,6 +568,34 @@ class TaskDecisionApi(APIView):
         )
 
 
+class TaskUndoApi(APIView):
+    """Undo one's decision on a review, a revision or a vote while nothing has acted on it:
+    the task is open again (the history keeps the decision and its undoing)."""
+
+    @extend_schema(
+        operation_id="tasks_undo",
+        request=None,
+        responses={
+            200: TaskDetailOutput,
+            401: ERRORS[401],
+            403: OpenApiResponse(ErrorOutput, description="Someone else completed this task."),
+            404: ERRORS[404],
+            409: OpenApiResponse(
+                ErrorOutput,
+                description="Not completed; a signature, a visa, a deliberation or a report "
+                "(never undone); the contract is suspended; or something has acted on the "
+                "decision already (the round decided, the action or the contract moved on, "
+                "a revision resubmitted).",
+            ),
+        },
+    )
+    def post(self, request, pk: int):
+        task = _visible_task(request, pk)
+        services.task_undo(task=task, actor=request.user)
+        task = task_for_detail(request, pk)
+        return Response(TaskDetailOutput(task, context={"request": request}).data)
+
+
 # --- Committee vote -----------------------------------------------------------------------
 
 

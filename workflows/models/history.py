@@ -61,6 +61,7 @@ class HistoryEvent(models.TextChoices):
     AMENDMENT_CONSOLIDATED = "amendment_consolidated", _("Amendment consolidated into the contract")
     VISA = "visa", _("Internal visa given")
     VISA_REFUSED = "visa_refused", _("Internal visa refused")
+    TASK_UNDONE = "task_undone", _("Decision undone")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

@@ -95,6 +95,7 @@ from .tasks import (
     holder_refusal,
     state_refusal,
     task_decide,
+    task_undo,
 )
 
 __all__ = [
@@ -164,5 +165,6 @@ __all__ = [
     "state_refusal",
     "suspend",
     "task_decide",
+    "task_undo",
     "withdraw",
 ]

@@ -22,6 +22,7 @@ from ..models import (
     AmendmentParty,
     AmendmentPartyStatus,
     AmendmentStatus,
+    HistoryEntry,
     HistoryEvent,
     Signatory,
     SignatoryStatus,
@@ -31,6 +32,7 @@ from ..models import (
     TaskStatus,
     User,
 )
+from ..selectors import undo_refusal
 from .consolidation import amendment_consolidate
 from .follow_up import report_check, report_record
 from .sheets import current_version
@@ -499,3 +501,52 @@ def decide(
             amendment.contract = unit.contract
             amendment_consolidate(unit, amendment)
     return task
+
+
+# --- Changing one's mind ------------------------------------------------------------------
+
+
+@transaction.atomic
+def task_undo(*, task: Task, actor: User) -> Task:
+    """Undo one's decision on a review, a revision or a vote while nothing has acted on it
+    (``selectors.undo_refusal``, 403 then 409): the task is open again, with its holder and
+    its due date, and the history keeps both the decision and its undoing.
+
+    Under the contract's lock, like every decision: an undo and the decision that would act
+    on it (the last review of the round, the vote that decides it) are serialised, and the
+    second one finds the first done: the decision then counts without the undone one, or
+    the undo is refused (409)."""
+    with UnitOfWork.lock(task.contract_id) as unit:
+        current = Task.objects.select_related("process", "action").get(pk=task.pk)
+        current.contract = unit.contract
+        refusal = undo_refusal(current, actor)
+        if refusal is not None:
+            raise refusal
+        unit.drive(current.process)
+        decision, comment = current.decision, current.comment
+        # What the decision added to the task's data, as its history entry says.
+        completed = (
+            HistoryEntry.objects.filter(
+                contract_id=current.contract_id,
+                event=HistoryEvent.TASK_COMPLETED,
+                data__task=current.pk,
+            )
+            .order_by("-seq")
+            .first()
+        )
+        kept = [
+            key for key in (completed.data if completed else {}) if key not in ("task", "decision")
+        ]
+        with current.flow_task.flow_class.lock(current.process_id):
+            current.flow_task.activation_class(current).reopen(kept)
+        unit.record(
+            event=HistoryEvent.TASK_UNDONE,
+            actor=actor,
+            on_behalf_of=current.on_behalf_of,
+            name=current.kind,
+            action=current.action,
+            comment=comment,
+            data={"task": current.pk, "decision": decision},
+            task=current,
+        )
+    return current

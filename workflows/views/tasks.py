@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 
 from .. import services, two_factor
 from ..amending import amendment_summary
@@ -53,6 +54,7 @@ from ..selectors import (
     contract_progress,
     inbox_of,
     last_reviewed_version,
+    may_undo,
     report_form_options,
     sheet_changes_between,
     task_with_details,
@@ -428,9 +430,12 @@ def _render_task(
     *,
     refusal: str = "",
     status: int = 200,
+    undo_refused: bool = False,
 ) -> HttpResponse:
     reason = _read_only_reason(task, request.user)
     context = {
+        "may_undo": may_undo(task, request.user),
+        "undo_refused": undo_refused,
         "task": task,
         "title": task.headline,
         "read_only_reason": reason[0] if reason else "",
@@ -498,3 +503,25 @@ def task_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             % {"reference": contract.reference, "status": contract.get_status_display()},
         )
     return redirect("workflows:inbox")
+
+
+@require_POST
+@login_required
+def task_undo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Undo one's decision on the task (the task page's button, shown while ``may_undo``);
+    the task page again, open, or saying why it cannot be undone."""
+    task = _visible_task(request, pk)
+    try:
+        services.task_undo(task=task, actor=request.user)
+    except ApplicationError as exc:
+        task = _visible_task(request, pk)
+        return _render_task(
+            request,
+            task,
+            _task_forms(task, request.user),
+            refusal=exc.message,
+            status=exc.status_code,
+            undo_refused=True,
+        )
+    messages.success(request, _("Your decision is undone: the task is open again."))
+    return redirect("workflows:task_detail", pk)
