@@ -12,6 +12,34 @@ SCENARIO_PATH = (
 )
 
 
+# The tests whose behaviour depends on the embedded default: SQLite (its locking, its SQL: NULLs
+# first, LIKE on ASCII only, text dates), the in-memory channel layer, eager Celery tasks, file
+# e-mails, the local-memory cache. With PostgreSQL and Redis (CI), dev.py runs the whole suite
+# on them, then only these again on the embedded default (`-m embedded`): the rest exercises
+# Python that reads the same whichever the database. Without services every test runs on the
+# embedded default. A test that depends on the embedded layers belongs here.
+EMBEDDED_DEPENDENT = {
+    "tests/notifications/": "in-memory channel layer, eager tasks, file e-mails, outbox locking",
+    "tests/test_scenario.py": "the demo from its import to its annual review on SQLite, every "
+    "verb through the API, as `dev.py run` serves it",
+    "tests/workflows/test_api_auth.py": "the log-in throttle's counts in the local-memory cache",
+    "tests/workflows/test_lockout.py": "django-axes' counts and the throttle without Redis",
+    "tests/workflows/test_load_demo.py": "the demo loader, for the embedded default only",
+    "tests/workflows/test_api_tasks.py": "the inbox's ordering (NULL due dates) and its pages",
+    "tests/workflows/test_audit.py": "the audit search's SQL (accents, periods) and its exports",
+    "tests/workflows/test_api_audit.py": "the same through the API",
+    "tests/workflows/test_history.py": "the chain read back in order, and its verification",
+    "tests/workflows/test_delegations.py": "absences by date range, applied by the hour",
+    "tests/workflows/test_task_concurrency.py": "two decisions at once on an SQLite file",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(tuple(EMBEDDED_DEPENDENT)):
+            item.add_marker(pytest.mark.embedded)
+
+
 @pytest.fixture
 def scenario() -> dict:
     """The demo contract file (38 actions, 10 working groups, 8 signatories), as a dict."""

@@ -48,7 +48,7 @@ pytestmark = [
 
 # Cases per operation and phase: with ~55 operations, about a minute for each persona.
 MAX_EXAMPLES = 6
-# The fuzzer's own client address, so that the log-in throttle's count it leaves is its own.
+# The live server's clients' address (the loopback), under which the log-in throttle counts.
 FUZZ_ADDRESS = "127.0.0.1"
 # How often a path parameter names a real object rather than a generated (unknown) one.
 REAL_OBJECTS = 0.75
@@ -188,9 +188,10 @@ def configuration(user: User, *, coverage: bool) -> schemathesis.Config:
 @pytest.fixture(autouse=True)
 def _throttle_reset():
     """The fuzzer asks for tokens far more than ten times a minute: a 429 it must meet (the
-    document lists it). The count it leaves in the shared cache, under its own address, is
-    removed afterwards so that no later test on this worker starts throttled. django-axes'
-    failed attempts are rows: emptied with the tables."""
+    document lists it). The count it leaves in the shared cache is removed afterwards, so that
+    no later test on this worker starts throttled (rather than turning the throttle off: its
+    429 is an answer to check too). django-axes' failed attempts are rows: emptied with the
+    tables."""
     yield
     throttle = ScopedRateThrottle()
     cache.delete(throttle.cache_format % {"scope": "login", "ident": FUZZ_ADDRESS})
