@@ -6,6 +6,7 @@ from django.utils import translation
 from rest_framework.test import APIClient
 
 from tests.factories import ContractFactory, UserFactory
+from tests.shared import FAST_HASHERS, TEST_SIGNING_KEY
 
 SCENARIO_PATH = (
     Path(__file__).resolve().parent.parent / "workflows/demo/terres-des-confluences.json"
@@ -79,7 +80,7 @@ def _default_language():
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Real hashing costs ~0.3 s per account; tests create many accounts."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 @pytest.fixture(autouse=True)
@@ -95,4 +96,4 @@ def _plain_static_files(settings):
 def _signing_key(settings):
     """The signing keys' encryption key, as production sets ACCORD_SIGNING_KEY."""
     if not settings.ACCORD_SIGNING_KEY:
-        settings.ACCORD_SIGNING_KEY = "tests-only-signing-key"
+        settings.ACCORD_SIGNING_KEY = TEST_SIGNING_KEY
