@@ -7,7 +7,8 @@
 Both create `.venv/` and install the project into it the first time (and again whenever
 pyproject.toml changes); `test` adds the test tools once. With CI=true (or --services), `test`
 also runs the suite against PostgreSQL and Redis, from DATABASE_URL / REDIS_URL or the local
-defaults. Arguments after `test` go to pytest (`python3 dev.py test -k history`); the suite
+defaults, then again on the embedded default only the tests that depend on it (marked
+`embedded`). Arguments after `test` go to pytest (`python3 dev.py test -k history`); the suite
 runs on one worker process per core (pytest-xdist).
 """
 
@@ -43,8 +44,19 @@ def say(message: str) -> None:
     print(f"\033[1m==> {message}\033[0m", flush=True)
 
 
-def run(*command: str | Path, env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
+# pytest's exit status when its selection holds no test (`test -k` naming none that is marked).
+NO_TESTS_COLLECTED = 5
+
+
+def run(
+    *command: str | Path,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    no_tests_ok: bool = False,
+) -> None:
     completed = subprocess.run([str(part) for part in command], cwd=cwd, env=env, check=False)
+    if completed.returncode == NO_TESTS_COLLECTED and no_tests_ok:
+        return
     if completed.returncode:
         sys.exit(completed.returncode)
 
@@ -155,13 +167,21 @@ def command_test(args: argparse.Namespace) -> None:
     ensure_test_provider()
     # In parallel: each worker has its own test database, Redis database, channel prefix and
     # var/ (tests/workers.py). Given after ours, the caller's own -n (-n 0: one process) wins.
-    pytest = (PYTHON, "-m", "pytest", "-n", WORKERS, *args.pytest_args)
+    pytest = (PYTHON, "-m", "pytest", "-n", WORKERS)
     with_services = args.services or os.environ.get("CI", "").lower() == "true"
-    if with_services:
-        say("Test suite on PostgreSQL and Redis")
-        run(*pytest, "--create-db", env=services_env())
-    say("Test suite on the embedded default (SQLite, in-memory channel layer, eager tasks)")
-    run(*pytest, env=embedded_env())
+    if not with_services:
+        say("Test suite on the embedded default (SQLite, in-memory channel layer, eager tasks)")
+        run(*pytest, *args.pytest_args, env=embedded_env())
+        return
+    say("Test suite on PostgreSQL and Redis")
+    run(*pytest, "--create-db", *args.pytest_args, env=services_env())
+    # Then only the tests whose behaviour depends on the embedded default (marked `embedded`,
+    # tests/conftest.py: EMBEDDED_DEPENDENT): SQLite's locking and SQL, the in-memory channel
+    # layer, eager tasks, the local-memory cache. The others exercise the same Python on
+    # either database and have just passed on PostgreSQL: running them again on SQLite took
+    # a third of CI's time for no behaviour of its own (docs/benchmarks.md, "CI time").
+    say("The embedded default's own tests (SQLite, in-memory channel layer, eager tasks)")
+    run(*pytest, "-m", "embedded", *args.pytest_args, env=embedded_env(), no_tests_ok=True)
 
 
 def main() -> None:

@@ -447,6 +447,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # An empty filter (?status=) is documented as no filter, which it is.
+        "workflows.api.schema.empty_query_values_are_absent",
+        # The 400 of the middleware that refuses a NUL character, on every operation.
+        "workflows.api.schema.a_nul_character_is_a_400",
+    ],
     # Several models have a "status" or "kind": one named enum each instead of a collision.
     "ENUM_NAME_OVERRIDES": {
         "ContractKindEnum": "workflows.models.ContractKind",

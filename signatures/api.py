@@ -5,6 +5,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
@@ -39,6 +40,22 @@ def _visible_contract(request: AuthenticatedRequest, pk: int) -> Contract:
 PDF = OpenApiResponse(OpenApiTypes.BINARY, description="application/pdf")
 
 
+class DocumentErrorOutput(serializers.Serializer):
+    """The API's JSON error (workflows.api.errors), which this app may not import."""
+
+    detail = serializers.CharField()
+    errors = serializers.ListField(child=serializers.CharField())  # type: ignore[assignment]
+
+
+def pdf_answers(missing: str) -> dict[int, OpenApiResponse]:
+    """The PDF, or the API's JSON errors: not authenticated, or ``missing``."""
+    return {
+        200: PDF,
+        401: OpenApiResponse(DocumentErrorOutput, description="Not authenticated."),
+        404: OpenApiResponse(DocumentErrorOutput, description=missing),
+    }
+
+
 class PDFRenderer(BaseRenderer):
     """Lets a client ask for ``Accept: application/pdf``; errors still read as JSON."""
 
@@ -60,7 +77,7 @@ class _PdfApi(APIView):
 class ContractDocumentApi(_PdfApi):
     """The contract document: frozen at the deliberation, with the signatures so far."""
 
-    @extend_schema(responses={200: PDF, 404: OpenApiResponse(description="No document yet.")})
+    @extend_schema(responses=pdf_answers("No document yet."))
     def get(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
         contract = _visible_contract(request, pk)
         pdf = contract_document_pdf(contract)
@@ -72,7 +89,7 @@ class ContractDocumentApi(_PdfApi):
 class CompletionCertificateApi(_PdfApi):
     """The one-page summary of a signed contract."""
 
-    @extend_schema(responses={200: PDF, 404: OpenApiResponse(description="Not signed yet.")})
+    @extend_schema(responses=pdf_answers("Not signed yet."))
     def get(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
         contract = _visible_contract(request, pk)
         pdf = completion_certificate_pdf(contract)
@@ -85,7 +102,7 @@ class AnnualReportPdfApi(_PdfApi):
     """A year's annual report as PDF, with a chart per indicator: as the committee's decision
     kept it, or drawn now and marked as a draft (projet) until then."""
 
-    @extend_schema(responses={200: PDF, 404: OpenApiResponse(description="No such review.")})
+    @extend_schema(responses=pdf_answers("No such review."))
     def get(self, request: AuthenticatedRequest, pk: int, year: int) -> HttpResponse:
         contract = _visible_contract(request, pk)
         pdf = annual_report_pdf(contract, year)
@@ -97,7 +114,7 @@ class AnnualReportPdfApi(_PdfApi):
 class AmendmentDocumentApi(_PdfApi):
     """An amendment's document: what it changes, marked as a draft (projet) until signed."""
 
-    @extend_schema(responses={200: PDF, 404: OpenApiResponse(description="No such amendment.")})
+    @extend_schema(responses=pdf_answers("No such amendment."))
     def get(self, request: AuthenticatedRequest, pk: int, number: int) -> HttpResponse:
         contract = _visible_contract(request, pk)
         amendment = Amendment.objects.filter(contract=contract, number=number).first()

@@ -8,10 +8,39 @@ from django.utils import translation
 from rest_framework.test import APIClient
 
 from tests.factories import ContractFactory, UserFactory
+from tests.shared import FAST_HASHERS, TEST_SIGNING_KEY
 
 SCENARIO_PATH = (
     Path(__file__).resolve().parent.parent / "workflows/demo/terres-des-confluences.json"
 )
+
+
+# The tests whose behaviour depends on the embedded default: SQLite (its locking, its SQL: NULLs
+# first, LIKE on ASCII only, text dates), the in-memory channel layer, eager Celery tasks, file
+# e-mails, the local-memory cache. With PostgreSQL and Redis (CI), dev.py runs the whole suite
+# on them, then only these again on the embedded default (`-m embedded`): the rest exercises
+# Python that reads the same whichever the database. Without services every test runs on the
+# embedded default. A test that depends on the embedded layers belongs here.
+EMBEDDED_DEPENDENT = {
+    "tests/notifications/": "in-memory channel layer, eager tasks, file e-mails, outbox locking",
+    "tests/test_scenario.py": "the demo from its import to its annual review on SQLite, every "
+    "verb through the API, as `dev.py run` serves it",
+    "tests/workflows/test_api_auth.py": "the log-in throttle's counts in the local-memory cache",
+    "tests/workflows/test_lockout.py": "django-axes' counts and the throttle without Redis",
+    "tests/workflows/test_load_demo.py": "the demo loader, for the embedded default only",
+    "tests/workflows/test_api_tasks.py": "the inbox's ordering (NULL due dates) and its pages",
+    "tests/workflows/test_audit.py": "the audit search's SQL (accents, periods) and its exports",
+    "tests/workflows/test_api_audit.py": "the same through the API",
+    "tests/workflows/test_history.py": "the chain read back in order, and its verification",
+    "tests/workflows/test_delegations.py": "absences by date range, applied by the hour",
+    "tests/workflows/test_task_concurrency.py": "two decisions at once on an SQLite file",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(tuple(EMBEDDED_DEPENDENT)):
+            item.add_marker(pytest.mark.embedded)
 
 
 @pytest.fixture
@@ -66,7 +95,7 @@ def _default_language():
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Real hashing costs ~0.3 s per account; tests create many accounts."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = FAST_HASHERS
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +111,7 @@ def _plain_static_files(settings):
 def _signing_key(settings):
     """The signing keys' encryption key, as production sets ACCORD_SIGNING_KEY."""
     if not settings.ACCORD_SIGNING_KEY:
-        settings.ACCORD_SIGNING_KEY = "tests-only-signing-key"
+        settings.ACCORD_SIGNING_KEY = TEST_SIGNING_KEY
 
 
 @pytest.fixture(autouse=True)

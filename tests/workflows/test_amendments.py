@@ -16,18 +16,21 @@ from signatures.selectors import document_verify
 from tests.factories import (
     PASSWORD,
     ActionFactory,
+    ContractFactory,
     FundingLineFactory,
     OrganisationFactory,
     SignatoryFactory,
     UserFactory,
 )
 from tests.flows import open_tasks, walk_to_signed
+from tests.shared import making, module_transaction
 from tests.signatures.pdf import pdf_text
 from workflows import services
 from workflows.models import (
     Action,
     ActionVersion,
     Amendment,
+    Contract,
     HistoryEntry,
     HistoryEvent,
     SignatoryKind,
@@ -63,20 +66,38 @@ def funder():
     return OrganisationFactory(code="DEP", name="Département de la Nièvre")
 
 
-@pytest.fixture
-def signed(contract, coordinator, partner, bystander, funder):
+@pytest.fixture(scope="module")
+def signed_once(django_db_setup, django_db_blocker):
     """A signed contract: A1 (the CPAM a partner, the Département its funder for 10 000 €),
     A2 (nobody's but its pilot's); the mandatory signatory, and two associated ones: the CPAM
-    and the MSA."""
-    pilot = UserFactory(username="pilote")
-    a1 = ActionFactory(contract=contract, code="A1", title="Maison de santé", pilot=pilot)
-    a1.partners.add(partner)
-    FundingLineFactory(action=a1, funder=funder, amount=Decimal("10000.00"))
-    ActionFactory(contract=contract, code="A2", title="Prévention", pilot=pilot, theme=a1.theme)
-    SignatoryFactory(contract=contract)
-    SignatoryFactory(contract=contract, organisation=partner, kind=SignatoryKind.ASSOCIATED)
-    SignatoryFactory(contract=contract, organisation=bystander, kind=SignatoryKind.ASSOCIATED)
-    return walk_to_signed(contract, coordinator)
+    and the MSA. Made once for the module's tests (tests/shared.py), by the same fixtures'
+    factories: `coordinator`, `partner`, `bystander` and `funder` find its own."""
+    with module_transaction(django_db_blocker):
+        with making(django_db_blocker):
+            coordinator = UserFactory(username="coordinatrice")
+            contract = ContractFactory(coordinator=coordinator)
+            partner = OrganisationFactory(code="CPAM", name="CPAM de la Nièvre")
+            bystander = OrganisationFactory(code="MSA", name="MSA Bourgogne")
+            funder = OrganisationFactory(code="DEP", name="Département de la Nièvre")
+            pilot = UserFactory(username="pilote")
+            a1 = ActionFactory(contract=contract, code="A1", title="Maison de santé", pilot=pilot)
+            a1.partners.add(partner)
+            FundingLineFactory(action=a1, funder=funder, amount=Decimal("10000.00"))
+            ActionFactory(
+                contract=contract, code="A2", title="Prévention", pilot=pilot, theme=a1.theme
+            )
+            SignatoryFactory(contract=contract)
+            SignatoryFactory(contract=contract, organisation=partner, kind=SignatoryKind.ASSOCIATED)
+            SignatoryFactory(
+                contract=contract, organisation=bystander, kind=SignatoryKind.ASSOCIATED
+            )
+            walk_to_signed(contract, coordinator)
+        yield contract.pk
+
+
+@pytest.fixture
+def signed(signed_once, db) -> Contract:
+    return Contract.objects.get(pk=signed_once)
 
 
 @pytest.fixture

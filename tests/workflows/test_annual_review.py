@@ -9,9 +9,11 @@ import hashlib
 import pytest
 from django.utils import timezone, translation
 
-from tests.factories import ActionFactory, UserFactory
-from tests.flows import decide, open_tasks, vote
+from tests.factories import ActionFactory, ContractFactory, UserFactory
+from tests.flows import decide, open_tasks, vote, walk_to_signed
+from tests.shared import making, module_transaction
 from tests.signatures.pdf import pdf_text, pdf_text_and_images
+from tests.workflows.conftest import action_followed, followed_of
 from workflows import services
 from workflows.errors import ApplicationError, Conflict, NotAllowed
 from workflows.models import (
@@ -35,20 +37,34 @@ def second_pilot():
     return UserFactory(username="pilote2", first_name="Marc", last_name="Durand")
 
 
-@pytest.fixture
-def second(contract, second_pilot):
-    action = ActionFactory(contract=contract, code="A2", pilot=second_pilot)
-    Indicator.objects.create(
-        action=action, label="Ateliers tenus", unit="ateliers", baseline="2", target="10"
-    )
-    return action
+@pytest.fixture(scope="module")
+def two_actions_once(django_db_setup, django_db_blocker):
+    """A signed contract with A1 (`followed`, the `pilot`'s) and A2 (the `second_pilot`'s),
+    each with an indicator: made once for the module's tests (tests/shared.py); the
+    `coordinator`, `pilot` and `second_pilot` fixtures find its people."""
+    with module_transaction(django_db_blocker):
+        with making(django_db_blocker):
+            coordinator = UserFactory(username="coordinatrice")
+            contract = ContractFactory(coordinator=coordinator)
+            pilot = UserFactory(username="pilote", first_name="Léa", last_name="Martin")
+            action_followed(contract, pilot)
+            second_pilot = UserFactory(username="pilote2", first_name="Marc", last_name="Durand")
+            second = ActionFactory(contract=contract, code="A2", pilot=second_pilot)
+            Indicator.objects.create(
+                action=second, label="Ateliers tenus", unit="ateliers", baseline="2", target="10"
+            )
+            walk_to_signed(contract, coordinator)
+        yield contract.pk
 
 
 @pytest.fixture
-def two_actions(contract, followed, second, coordinator):
-    from tests.flows import walk_to_signed
+def two_actions(two_actions_once, db) -> Contract:
+    return Contract.objects.get(pk=two_actions_once)
 
-    return walk_to_signed(contract, coordinator)
+
+@pytest.fixture
+def followed(two_actions):
+    return followed_of(two_actions)
 
 
 def launch(contract, coordinator, year=2025):
@@ -102,7 +118,8 @@ def test_only_a_coordinator_launches_on_a_signed_contract_once_a_year_within_its
     assert AnnualReview.objects.count() == 1
 
 
-def test_not_before_the_signature(contract, followed, coordinator):
+def test_not_before_the_signature(contract, pilot, coordinator):
+    action_followed(contract, pilot)  # on a draft, not the module's signed contract
     with pytest.raises(Conflict):
         launch(contract, coordinator)
 

@@ -5,9 +5,11 @@ as PDF; the contract page's section and the report task page, in French."""
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import ActionFactory, UserFactory
+from tests.factories import ActionFactory, ContractFactory, UserFactory
 from tests.flows import open_tasks, vote, walk_to_signed
-from workflows.models import AnnualReview, Indicator, TaskKind, User
+from tests.shared import making, module_transaction
+from tests.workflows.conftest import action_followed, followed_of
+from workflows.models import AnnualReview, Contract, Indicator, TaskKind, User
 
 pytestmark = pytest.mark.django_db
 
@@ -18,11 +20,35 @@ def client_for(user: User) -> APIClient:
     return client
 
 
+@pytest.fixture(scope="module")
+def two_actions_once(django_db_setup, django_db_blocker):
+    """A signed contract with A1 (`followed`, the `pilot`'s) and A2, each with an indicator:
+    made once for the module's tests (tests/shared.py); the `coordinator` and `pilot`
+    fixtures find its people."""
+    with module_transaction(django_db_blocker):
+        with making(django_db_blocker):
+            coordinator = UserFactory(username="coordinatrice")
+            contract = ContractFactory(coordinator=coordinator)
+            pilot = UserFactory(username="pilote", first_name="Léa", last_name="Martin")
+            action_followed(contract, pilot)
+            other = ActionFactory(
+                contract=contract, code="A2", pilot=UserFactory(username="pilote2")
+            )
+            Indicator.objects.create(
+                action=other, label="Ateliers tenus", baseline="2", target="10"
+            )
+            walk_to_signed(contract, coordinator)
+        yield contract.pk
+
+
 @pytest.fixture
-def two_actions(contract, followed, coordinator):
-    other = ActionFactory(contract=contract, code="A2", pilot=UserFactory(username="pilote2"))
-    Indicator.objects.create(action=other, label="Ateliers tenus", baseline="2", target="10")
-    return walk_to_signed(contract, coordinator)
+def two_actions(two_actions_once, db) -> Contract:
+    return Contract.objects.get(pk=two_actions_once)
+
+
+@pytest.fixture
+def followed(two_actions):
+    return followed_of(two_actions)
 
 
 def launch_url(contract) -> str:
@@ -39,8 +65,9 @@ def test_a_coordinator_launches_a_year(two_actions, coordinator):
 
 
 def test_launching_refuses_strangers_pilots_a_second_time_and_years_outside(
-    contract, followed, coordinator, pilot, stranger
+    contract, coordinator, pilot, stranger
 ):
+    action_followed(contract, pilot)  # a draft of its own, walked here
     assert (
         client_for(coordinator).post(launch_url(contract), {"year": 2025}, format="json")
     ).status_code == 409  # not signed yet

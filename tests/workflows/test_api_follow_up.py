@@ -5,9 +5,22 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
-from workflows.models import HistoryEvent, IndicatorValue, User
+from tests.workflows.conftest import action_followed, followed_of, signed_contract_of
+from workflows.models import Contract, HistoryEvent, IndicatorValue, User
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_contract(signed_once, db) -> Contract:
+    """Made once for the module (tests/workflows/conftest.py, signed_once)."""
+    return signed_contract_of(signed_once)
+
+
+@pytest.fixture
+def followed(signed_contract):
+    return followed_of(signed_contract)
+
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
 
@@ -48,7 +61,8 @@ def test_abandoning_needs_a_reason(signed_contract, followed, pilot):
     assert entry.comment == "Plus de financement"
 
 
-def test_no_follow_up_before_the_signature(contract, followed, pilot):
+def test_no_follow_up_before_the_signature(contract, pilot):
+    followed = action_followed(contract, pilot)  # on a draft, not the module's signed contract
     client = client_for(pilot)
 
     assert client.post(url(followed, "transitions/start/"), {}, format="json").status_code == 409

@@ -4,9 +4,21 @@ import pytest
 from django.test import Client
 
 from tests.factories import UserFactory
-from workflows.models import ActionStatus, IndicatorValue
+from tests.workflows.conftest import followed_of, signed_contract_of
+from workflows.models import ActionStatus, Contract, IndicatorValue
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def signed_contract(signed_once, db) -> Contract:
+    """Made once for the module (tests/workflows/conftest.py, signed_once)."""
+    return signed_contract_of(signed_once)
+
+
+@pytest.fixture
+def followed(signed_contract):
+    return followed_of(signed_contract)
 
 
 def browser_for(user) -> Client:

@@ -10,7 +10,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -46,6 +46,14 @@ def _object(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApplicationError(_("The body must be a JSON object."))
     return dict(data)
+
+
+# The query parameter of the sheet paths that work on an amendment's proposal instead.
+AMENDMENT_PARAMETER = OpenApiParameter(
+    "amendment",
+    int,
+    description="An open amendment's number: the sheet as that amendment proposes it.",
+)
 
 
 def amendment_number(request) -> int | None:

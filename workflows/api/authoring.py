@@ -125,6 +125,7 @@ class SheetByCodeOutput(serializers.Serializer):
 
 class ContractActionsApi(APIView):
     @extend_schema(
+        parameters=[amendments.AMENDMENT_PARAMETER],
         request=ActionAddInput,
         responses={
             201: OpenApiTypes.OBJECT,
@@ -162,7 +163,14 @@ class ContractActionsApi(APIView):
 
 
 class ContractActionApi(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, **ERRORS})
+    @extend_schema(
+        parameters=[amendments.AMENDMENT_PARAMETER],
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: OpenApiResponse(ErrorOutput, description="A malformed amendment number."),
+            **ERRORS,
+        },
+    )
     def get(self, request, pk: int, code: str):
         """The sheet's current version, with its version number and SHA-256; with
         ``?amendment={n}``, as amendment n proposes it."""
@@ -172,6 +180,7 @@ class ContractActionApi(APIView):
         return Response(SheetByCodeOutput(version, context={"request": request}).data)
 
     @extend_schema(
+        parameters=[amendments.AMENDMENT_PARAMETER],
         request=SheetInput,
         responses={
             200: OpenApiTypes.OBJECT,
@@ -210,6 +219,7 @@ class ContractActionApi(APIView):
         return Response(SheetByCodeOutput(version, context={"request": request}).data)
 
     @extend_schema(
+        parameters=[amendments.AMENDMENT_PARAMETER],
         request=None,
         responses={
             204: None,
@@ -276,7 +286,8 @@ class ContractActionDiffApi(APIView):
         latest = current_version(action)
         try:
             default = last_reviewed_version(action, request.user) or max(number - 1, 1)
-            against = int(request.query_params.get("against", default))
+            # An empty value is no value, as for every filter of the API (workflows.api.schema).
+            against = int(request.query_params.get("against") or default)
             changes = sheet_changes_between(action, against, number)
         except ValueError as exc:
             raise ApplicationError(_("“against” is a version number.")) from exc

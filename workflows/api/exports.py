@@ -35,7 +35,8 @@ class ContractExportApi(APIView):
         ],
         responses={
             (200, "application/json"): OpenApiTypes.OBJECT,
-            (200, "application/yaml"): OpenApiTypes.STR,
+            # The same document in YAML: an object too, as a client reading YAML gets it.
+            (200, "application/yaml"): OpenApiTypes.OBJECT,
             400: OpenApiResponse(ErrorOutput, description="An unknown format."),
             **ERRORS,
         },

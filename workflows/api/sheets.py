@@ -238,9 +238,10 @@ class ActionSheetDiffApi(APIView):
         action = _visible_action(request, pk)
         latest = current_version(action)
         try:
-            now = int(request.query_params.get("to", latest.number))
+            # An empty value is no value, as for every filter of the API (workflows.api.schema).
+            now = int(request.query_params.get("to") or latest.number)
             default = last_reviewed_version(action, request.user) or max(now - 1, 1)
-            since = int(request.query_params.get("from", default))
+            since = int(request.query_params.get("from") or default)
             changes = sheet_changes_between(action, since, now)
         except ValueError as exc:
             raise ApplicationError(_("“from” and “to” are version numbers.")) from exc

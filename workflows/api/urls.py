@@ -135,7 +135,11 @@ urlpatterns = [
         name="contract_history_bundle",
     ),
     path("history/", audit.HistorySearchApi.as_view(), name="history_search"),
-    path("history/export.<str:format>", audit.HistoryExportApi.as_view(), name="history_export"),
+    # Not <format>: DRF's schema generator leaves out every path ending in ".{format}" (taken
+    # for a format suffix), and the export would be missing from the OpenAPI document.
+    path(
+        "history/export.<str:file_format>", audit.HistoryExportApi.as_view(), name="history_export"
+    ),
     path(
         "contracts/<int:pk>/vote/close/",
         views.ContractVoteCloseApi.as_view(),

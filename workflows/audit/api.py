@@ -117,7 +117,11 @@ class HistoryExportApi(APIView):
         "recorded in the history (a GET answers 405).",
         parameters=[
             OpenApiParameter(
-                "format", str, OpenApiParameter.PATH, enum=["csv", "json"], description="The file."
+                "file_format",
+                str,
+                OpenApiParameter.PATH,
+                enum=["csv", "json"],
+                description="The file.",
             ),
             *SEARCH_PARAMETERS,
         ],
@@ -134,10 +138,10 @@ class HistoryExportApi(APIView):
             405: OpenApiResponse(ErrorOutput, description="Not a POST."),
         },
     )
-    def post(self, request: AuthenticatedRequest, format: str) -> StreamingHttpResponse:
-        if format not in ("csv", "json"):
+    def post(self, request: AuthenticatedRequest, file_format: str) -> StreamingHttpResponse:
+        if file_format not in ("csv", "json"):
             raise NotFound
-        return export_response(request.user, _search(request), format)
+        return export_response(request.user, _search(request), file_format)
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         # An export writes a record: a link (a GET) must not, so say how to ask for one.
