@@ -38,6 +38,7 @@ database) would see that loop. So:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +130,24 @@ def _playwright_drives(_playwright_driver: _Driver, monkeypatch) -> Iterator[Non
         yield
     finally:
         _playwright_driver.park()
+
+
+@pytest.fixture
+def off_the_browser_loop(_playwright_driver: _Driver):
+    """A context manager for the test's set-up work that runs an event loop of its own
+    (pyHanko's ``asyncio.run``, when a committee's minutes or a document are signed): with
+    Playwright's loop registered, ``asyncio.run`` refuses to start. Parked within the block,
+    registered again after it (see the module docstring)."""
+
+    @contextlib.contextmanager
+    def parked() -> Iterator[None]:
+        _playwright_driver.park()
+        try:
+            yield
+        finally:
+            _playwright_driver.resume()
+
+    return parked
 
 
 @pytest.fixture

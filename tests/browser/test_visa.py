@@ -19,7 +19,9 @@ from tests.flows import open_tasks, record_deliberation, walk_to_deliberation
 from workflows.models import OrganisationVisa, SignatoryKind, TaskKind
 
 
-def test_the_legal_department_gives_its_visa_and_finance_must_say_why_it_refuses(page, tmp_path):
+def test_the_legal_department_gives_its_visa_and_finance_must_say_why_it_refuses(
+    page, tmp_path, off_the_browser_loop
+):
     coordinator = UserFactory(username="coordination")
     contract = ContractFactory(reference="CLS-TDC-2019", coordinator=coordinator)
     caf = OrganisationFactory(code="CAF", name="CAF de Tarn-et-Garonne")
@@ -36,8 +38,9 @@ def test_the_legal_department_gives_its_visa_and_finance_must_say_why_it_refuses
     ActionFactory(contract=contract)
     SignatoryFactory(contract=contract)
     SignatoryFactory(contract=contract, organisation=caf, kind=SignatoryKind.ASSOCIATED)
-    walk_to_deliberation(contract, coordinator)
-    record_deliberation(contract)
+    with off_the_browser_loop():  # the committee's minutes and the document are signed
+        walk_to_deliberation(contract, coordinator)
+        record_deliberation(contract)
     (visa,) = open_tasks(contract, TaskKind.VISA)
 
     log_in(page, legal.username, PASSWORD)
