@@ -228,9 +228,7 @@ def test_the_inbox_is_paginated_with_a_fixed_number_of_queries(client, in_review
 
     with CaptureQueriesContext(connection) as many:
         response = client.get(INBOX)
-    # The issue's bound for an inbox page (10), and one more for the signatures a
-    # representative holds for the person (issue 15, item 6).
-    assert len(many) == len(few) <= 11
+    assert len(many) == len(few) <= 10  # the issue's bound for an inbox page
     page = text(response)
     assert "60 tasks wait for you." in page
     assert page.count("<tr class") + page.count("<tr>") == 51  # the header row and 50 tasks
