@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import F, QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Count, F, Max, Q, QuerySet
 
 from workflows.models import User
 
@@ -29,11 +31,23 @@ def unread_count(user: User) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
-def last_id(user: User) -> int:
+@dataclass(frozen=True)
+class Standing:
+    """What every page's header needs: the unread count (the badge) and the last id (where
+    the live connection starts)."""
+
+    unread: int
+    last_id: int
+
+
+def standing_of(user: User) -> Standing:
+    """``unread_count`` and ``last_id`` in one statement, for the header of every page."""
     if not user.is_authenticated:
-        return 0
-    last = list(Notification.objects.filter(recipient=user).order_by("-pk").values_list("pk")[:1])
-    return last[0][0] if last else 0
+        return Standing(unread=0, last_id=0)
+    row = Notification.objects.filter(recipient=user).aggregate(
+        unread=Count("pk", filter=Q(read_at__isnull=True)), last_id=Max("pk")
+    )
+    return Standing(unread=row["unread"], last_id=row["last_id"] or 0)
 
 
 def notifications_after(user: User, after: int, *, limit: int = 200) -> QuerySet[Notification]:

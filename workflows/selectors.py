@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -234,6 +234,65 @@ def tasks_visible_to(user: User) -> QuerySet[Task]:
         | Q(completed_by=user)
         | Q(contract__coordinators=user)
     ).distinct()
+
+
+def signatures_held_for(user: User) -> QuerySet[Task]:
+    """The signature tasks that someone else holds or held on ``user``'s behalf (their
+    representative, or the representative's delegate): the open ones first, the soonest due
+    first, then those decided, the latest first. The inbox page and ``GET inbox/represented/``
+    alike."""
+    return (
+        Task.objects.filter(
+            kind=TaskKind.SIGNATURE,
+            on_behalf_of=user,
+            status__in=[TaskStatus.ASSIGNED, TaskStatus.HELD, TaskStatus.DONE],
+        )
+        .exclude(owner=user)
+        .select_related(
+            "contract", "action", "owner", "on_behalf_of", "completed_by", "signatory__organisation"
+        )
+        .order_by(F("finished").desc(nulls_first=True), "due", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class OtherReview:
+    """Another lead's review in the same round: decided (``decision``, by whom, when) or not
+    yet (``decision`` empty)."""
+
+    lead: User
+    decision: str
+    decided_by: User | None
+    decided_at: datetime.datetime | None
+
+
+def other_reviews(task: Task) -> list[OtherReview]:
+    """For a review of an action sheet: the other leads' reviews of the same round (the
+    branches of the same ``ForEach``, which share the review's previous task), in the order
+    the round gave them. A review cancelled when another lead asked for changes counts as
+    not decided."""
+    if task.kind != TaskKind.REVIEW or task.amendment_id or task.action_id is None:
+        return []
+    siblings = (
+        Task.objects.filter(
+            process_id=task.process_id,
+            kind=TaskKind.REVIEW,
+            previous__in=Task.objects.filter(leading=task).values("pk"),
+        )
+        .exclude(pk=task.pk)
+        .select_related("assignee", "completed_by")
+        .order_by("pk")
+    )
+    return [
+        OtherReview(
+            lead=sibling.assignee,
+            decision=sibling.decision if sibling.status == TaskStatus.DONE else "",
+            decided_by=sibling.completed_by if sibling.status == TaskStatus.DONE else None,
+            decided_at=sibling.finished if sibling.status == TaskStatus.DONE else None,
+        )
+        for sibling in siblings
+        if sibling.assignee is not None
+    ]
 
 
 def tasks_of_contract(contract: Contract) -> QuerySet[Task]:

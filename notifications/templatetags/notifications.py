@@ -6,12 +6,6 @@ register = template.Library()
 
 
 @register.simple_tag
-def unread_notification_count(user) -> int:
-    """The header's badge: how many notifications this person has not read."""
-    return selectors.unread_count(user)
-
-
-@register.simple_tag
-def last_notification_id(user) -> int:
-    """Where a page's live connection starts: nothing after it is missed."""
-    return selectors.last_id(user)
+def notification_standing(user) -> selectors.Standing:
+    """The header's badge and where a page's live connection starts, in one statement."""
+    return selectors.standing_of(user)

@@ -25,7 +25,7 @@ from workflows.models import (
     TaskStatus,
 )
 from workflows.rules import transitions_for
-from workflows.selectors import may_undo
+from workflows.selectors import may_undo, other_reviews
 
 
 class BlankAsNullCharField(serializers.CharField):
@@ -378,6 +378,16 @@ class TaskVoteOutput(serializers.Serializer):
     outcome = BlankAsNullCharField()
 
 
+class OtherReviewOutput(serializers.Serializer):
+    lead = serializers.CharField(source="lead.username")
+    lead_name = serializers.CharField(source="lead.display_name")
+    decision = BlankAsNullCharField(
+        help_text="approve or request_changes; null while the lead has not decided."
+    )
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
 class TaskActionOutput(serializers.Serializer):
     code = serializers.CharField()
     title = serializers.CharField()
@@ -409,6 +419,7 @@ class TaskDetailOutput(TaskResultOutput):
     actions = serializers.SerializerMethodField()
     vote = serializers.SerializerMethodField()
     signatory = serializers.SerializerMethodField()
+    other_reviews = serializers.SerializerMethodField()
 
     def get_may_decide(self, task: Task) -> bool:
         return bool(decisions_open_to(task, self.context["request"].user))
@@ -504,6 +515,14 @@ class TaskDetailOutput(TaskResultOutput):
                 "outcome": vote.outcome,
             }
         ).data
+
+    @extend_schema_field(OtherReviewOutput(many=True, allow_null=True))
+    def get_other_reviews(self, task: Task) -> list[dict] | None:
+        """For a review of an action sheet: the other leads' decisions in this round so far."""
+        if task.kind != TaskKind.REVIEW or task.amendment_id:
+            return None
+        # many=True makes a ListSerializer, whose data is a list: the stubs do not tell.
+        return OtherReviewOutput(other_reviews(task), many=True).data  # type: ignore[return-value]
 
     @extend_schema_field(TaskSignatoryOutput(allow_null=True))
     def get_signatory(self, task: Task) -> dict | None:

@@ -163,6 +163,7 @@ urlpatterns = [
     ),
     path("actions/<int:pk>/diff/", sheets.ActionSheetDiffApi.as_view(), name="action_sheet_diff"),
     path("inbox/", views.InboxApi.as_view(), name="inbox"),
+    path("inbox/represented/", views.InboxRepresentedApi.as_view(), name="inbox_represented"),
     path("tasks/<int:pk>/", views.TaskDetailApi.as_view(), name="task_detail"),
     path("tasks/<int:pk>/decision/", views.TaskDecisionApi.as_view(), name="task_decision"),
     path("tasks/<int:pk>/undo/", views.TaskUndoApi.as_view(), name="task_undo"),

@@ -48,6 +48,7 @@ from workflows.selectors import (
     history_of,
     history_verify,
     inbox_of,
+    signatures_held_for,
     task_with_details,
     tasks_visible_to,
     user_may_import_contracts,
@@ -64,6 +65,7 @@ from .serializers import (
     TaskDecisionOutput,
     TaskDetailOutput,
     TaskOutput,
+    TaskResultOutput,
 )
 from .throttling import ScopedRateThrottle
 
@@ -305,6 +307,7 @@ class ContractImportApi(APIView):
 
 INBOX_PAGE_SIZE = 50
 INBOX_MAX_PAGE_SIZE = 200
+REPRESENTED_MAX = 100
 NOBODY_WITH_USERNAME = gettext_noop("Nobody has the username “%(username)s”.")
 
 
@@ -391,6 +394,20 @@ class InboxApi(APIView):
             headers["Link"] = links
         data = TaskOutput(page, many=True, context={"request": request}).data
         return Response(data, headers=headers)
+
+
+class InboxRepresentedApi(APIView):
+    """The signatures that the caller's representative holds or held on their behalf: the
+    open ones first (soonest due first), then those decided (signed or declined, by whom and
+    when), the latest first; at most ``REPRESENTED_MAX`` of them."""
+
+    @extend_schema(
+        operation_id="inbox_represented_list",
+        responses={200: TaskResultOutput(many=True), 401: ERRORS[401]},
+    )
+    def get(self, request):
+        tasks = signatures_held_for(request.user)[:REPRESENTED_MAX]
+        return Response(TaskResultOutput(tasks, many=True, context={"request": request}).data)
 
 
 class TaskDetailApi(APIView):

@@ -55,8 +55,10 @@ from ..selectors import (
     inbox_of,
     last_reviewed_version,
     may_undo,
+    other_reviews,
     report_form_options,
     sheet_changes_between,
+    signatures_held_for,
     task_with_details,
     visas_given,
 )
@@ -65,6 +67,8 @@ from ..services import Decision
 # --- Inbox --------------------------------------------------------------------------------
 
 INBOX_PAGE_SIZE = 50
+# The signatures a representative holds for the person, open and decided: the latest only.
+REPRESENTED_SHOWN = 20
 
 
 @login_required
@@ -95,6 +99,7 @@ def inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
             "filtered": filtered,
             "total_open": total_open,
             "open_task_total": total_open,  # the header's counter too
+            "held_for_me": list(signatures_held_for(user)[:REPRESENTED_SHOWN]),
             "nav_section": "tasks",
         },
     )
@@ -316,6 +321,8 @@ def _task_context(task: Task, user: User) -> dict:
             changes = sheet_changes_between(action, since)
             if changes.now.number != since:
                 context["sheet_changes"] = changes
+    if task.kind == TaskKind.REVIEW:
+        context["other_reviews"] = other_reviews(task)
     if action is not None:
         context["may_edit_sheet"] = action.status in SHEET_EDITABLE_STATES and may_edit_sheet(
             action, user
@@ -379,10 +386,13 @@ def _vote_context(task: Task, user: User, *, in_progress: bool) -> dict[str, Any
         return {}
     committee = SteeringCommittee.objects.filter(contract_id=task.contract_id).first()
     is_chair = committee is not None and committee.chair_id == user.pk
-    cast = vote.cast if vote.outcome else sum(vote.tally())
+    # Open, the split so far too: the committee votes openly, as by a show of hands.
+    tally = None if vote.outcome else vote.tally()
+    cast = vote.cast if tally is None else sum(tally)
     return {
         "vote": vote,
         "vote_cast": cast,
+        "vote_tally": tally,
         "is_chair": is_chair,
         "may_close_vote": is_chair and not vote.outcome and in_progress and cast >= vote.quorum,
     }
@@ -448,6 +458,7 @@ def _render_task(
         "decision_labels": {key: str(label) for key, label in DECISION_LABELS.items()},
         "nav_section": "tasks",
         "needs_authenticator": _needs_authenticator(task, request.user),
+        "next_review": NEXT_REVIEW,
         **_task_context(task, request.user),
     }
     return render(request, "workflows/task_detail.html", context, status=status)
@@ -458,6 +469,10 @@ def _visible_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
     if task is None:
         raise Http404
     return task
+
+
+# The query parameter of « Approve and open the next one » (the button's formaction).
+NEXT_REVIEW = "next-review"
 
 
 # A signer's password and code never reach an error report.
@@ -502,6 +517,11 @@ def task_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             _("The contract %(reference)s is now “%(status)s”.")
             % {"reference": contract.reference, "status": contract.get_status_display()},
         )
+    if task.kind == TaskKind.REVIEW and request.GET.get("then") == NEXT_REVIEW:
+        # « Approve and open the next one »: the lead's next open review, as the inbox orders them.
+        following = inbox_of(request.user, kind=TaskKind.REVIEW).first()
+        if following is not None:
+            return redirect("workflows:task_detail", pk=following.pk)
     return redirect("workflows:inbox")
 
 
