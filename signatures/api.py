@@ -130,7 +130,10 @@ class CommitteeMinutesApi(_PdfApi):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "round", int, description="The round (the last decided one when omitted)."
+                "round",
+                int,
+                description="The round (the last decided one when omitted or empty); a "
+                "number that names no decided round: 404.",
             )
         ],
         responses={
@@ -141,12 +144,13 @@ class CommitteeMinutesApi(_PdfApi):
     )
     def get(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
         contract = _visible_contract(request, pk)
-        raw = request.query_params.get("round")
+        raw = request.query_params.get("round", "").strip()
         round_number = None
-        if raw is not None:
-            if not raw.isdigit():
-                raise ValidationError({"round": [_("The round must be a whole number.")]})
-            round_number = int(raw)
+        if raw:  # empty: no filter, the last round, as every optional parameter (docs/api.md)
+            try:
+                round_number = int(raw)
+            except ValueError:
+                raise ValidationError({"round": [_("The round must be a whole number.")]}) from None
         vote = committee_minutes(contract, round_number)
         if vote is None:
             raise NotFound(

@@ -29,7 +29,13 @@ def open_tasks(contract: Contract, kind: str | None = None) -> list[Task]:
     tasks = Task.objects.filter(contract=contract, status=TaskStatus.ASSIGNED)
     if kind:
         tasks = tasks.filter(kind=kind)
-    return list(tasks.select_related("owner", "action", "signatory").order_by("pk"))
+    # Parallel branches open in no fixed order (viewflow activates them from a set): the
+    # signatures and visas as their signatories come, the rest as they were created.
+    return list(
+        tasks.select_related("owner", "action", "signatory").order_by(
+            "signatory__order", "signatory_id", "amendment_party__order", "amendment_party_id", "pk"
+        )
+    )
 
 
 def decide(task: Task, decision: str = "approve", **fields) -> Task:

@@ -46,6 +46,9 @@ def making(django_db_blocker) -> Iterator[None]:
         override_settings(
             PASSWORD_HASHERS=FAST_HASHERS,
             ACCORD_SIGNING_KEY=settings.ACCORD_SIGNING_KEY or TEST_SIGNING_KEY,
+            # As tests/conftest.py's _signing_with_the_password_alone: on PostgreSQL the
+            # setting's own default asks for a second factor.
+            ACCORD_REQUIRE_2FA_FOR_SIGNING=False,
         ),
     ):
         yield
