@@ -515,6 +515,7 @@ ACCORD_TASK_DUE_DAYS = {
     "signature": env.int("ACCORD_SIGNATURE_DAYS", default=20),
     "report": env.int("ACCORD_REPORT_DAYS", default=30),
     "visa": env.int("ACCORD_VISA_DAYS", default=10),
+    "opinion": env.int("ACCORD_OPINION_DAYS", default=7),
 }
 
 # What the other apps do about what the domain records, in this order, in the recording

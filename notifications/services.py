@@ -66,6 +66,7 @@ DECISION_WORDS: dict[str, str] = {
     TaskDecision.SUBMIT: gettext_noop("submitted"),
     TaskDecision.REFUSE: gettext_noop("refused the visa"),
     TaskDecision.ABSTAIN: gettext_noop("abstained on"),
+    TaskDecision.ANSWER: gettext_noop("answered"),
 }
 # Decisions that undo an approval others gave: those others are told (DECLINED).
 REFUSALS: dict[str, str] = {
@@ -99,6 +100,11 @@ def task_label(task: Task) -> str:
             "year": task.data.get("year", ""),
             "code": task.action.code,
         }
+    if task.kind == TaskKind.OPINION and task.action_id:
+        assert task.action is not None
+        return _("opinion asked on the action sheet %(code)s") % {"code": task.action.code}
+    if task.kind == TaskKind.OPINION:
+        return _("opinion asked")
     if task.kind == TaskKind.DELIBERATION:
         return _("council deliberation")
     if task.kind == TaskKind.VISA and task.signatory is not None:
@@ -413,6 +419,10 @@ def task_decided(
             "signer_id", "represented_by_id"
         )
         followers = {pk for pair in signers for pk in pair if pk} | followers
+    elif task.kind == TaskKind.OPINION:
+        # An opinion is for whoever asked it: the asking task's holder (on the task page).
+        asker = Task.objects.filter(pk=task.asked_by_task_id).values_list("owner_id", flat=True)
+        followers = {pk for pk in asker if pk}
     elif task.action:
         followers = {task.action.pilot_id} | followers
     told: _ToldOfDecision = {
@@ -420,7 +430,12 @@ def task_decided(
         "contract_status": status,
         "contract_version": version,
         "task": task,
-        "url": _contract_url(contract),
+        # An answered opinion: where the asker reads it, the asking task's page.
+        "url": (
+            reverse("workflows:task_detail", args=[task.asked_by_task_id])
+            if task.asked_by_task_id
+            else _contract_url(contract)
+        ),
         "body": task.comment,
         "exclude": [actor.pk],
     }

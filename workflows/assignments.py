@@ -25,6 +25,7 @@ class Assignment:
     amendment_id: int | None = None
     amendment_change_id: int | None = None
     amendment_party_id: int | None = None
+    asked_by_task_id: int | None = None  # an opinion: the task whose holder asked for it
 
 
 def absence_of(unit: UnitOfWork, user_id: int, day: datetime.date) -> Delegation | None:
@@ -60,6 +61,7 @@ def task_open(task: Task, *, kind: str, assignment: Assignment) -> Task:
     task.amendment_id = assignment.amendment_id
     task.amendment_change_id = assignment.amendment_change_id
     task.amendment_party_id = assignment.amendment_party_id
+    task.asked_by_task_id = assignment.asked_by_task_id
     task.delegation = delegation
     if delegation is not None:
         task.owner_id = delegation.delegate_id

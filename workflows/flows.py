@@ -1042,10 +1042,75 @@ class AmendmentFlow(CommitteeVoting, Signing, flow.Flow):
         return self._status(activation) == AmendmentStatus.SIGNING
 
 
+class OpinionFlow(flow.Flow):
+    """An opinion asked
+
+    The holder of a task asks someone who sees the contract for an opinion
+    (``services.opinion_ask``): that person gets an ``opinion`` task, answered with a comment
+    through ``services.task_decide``; the asking task stays with its holder. A flow of one
+    human task so that the opinion gets what every task gets: the inbox, a due date,
+    reminders, absences, suspension and notifications.
+    """
+
+    process_class = Process
+    task_class = Task
+    lock_impl = contract_lock
+
+    start = (
+        flow.StartHandle(this.begin)
+        .Next(this.opinion, task_data=this.question)
+        .Annotation(title=_("Opinion asked"))
+    )
+    opinion = (
+        HumanTask(TaskKind.OPINION, this.assign_opinion)
+        .Next(this.end)
+        .Annotation(title=_("Opinion given"))
+    )
+    end = flow.End().Annotation(title=_("Opinion given"))
+
+    def begin(
+        self,
+        activation: Activation,
+        *,
+        asking: Task,
+        person: User,
+        question: str,
+        unit: UnitOfWork,
+    ) -> Process:
+        activation.process.contract = unit.contract
+        unit.drive(activation.process)
+        activation.process.action_id = asking.action_id
+        activation.process.contract_version = unit.contract.version
+        activation.process.data = {
+            "asked_by_task": asking.pk,
+            "person": person.pk,
+            "question": question,
+        }
+        return activation.process
+
+    def question(self, activation: Activation) -> dict[str, Any]:
+        return {"question": activation.process.data["question"]}
+
+    def assign_opinion(self, activation: Activation, data: dict) -> Assignment:
+        process_data = activation.process.data
+        return Assignment(
+            assignee_id=process_data["person"],
+            action_id=activation.process.action_id,
+            asked_by_task_id=process_data["asked_by_task"],
+        )
+
+
 # The actions whose pilots report in an annual review: those neither done nor abandoned.
 ANNUAL_REPORT_STATES = (ActionStatus.VALIDATED, ActionStatus.IN_PROGRESS)
 
-FLOWS = (ContractFlow, ActionReviewFlow, AnnualReviewFlow, AmendmentFlow, AmendmentChangeReviewFlow)
+FLOWS = (
+    ContractFlow,
+    ActionReviewFlow,
+    AnnualReviewFlow,
+    AmendmentFlow,
+    AmendmentChangeReviewFlow,
+    OpinionFlow,
+)
 
 # The words of each decision, for the pages and the API.
 DECISION_LABELS = {decision.value: decision.label for decision in TaskDecision}

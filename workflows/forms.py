@@ -213,6 +213,19 @@ class VisaDecisionForm(TaskDecisionForm):
     )
 
 
+class OpinionDecisionForm(TaskDecisionForm):
+    decisions = (TaskDecision.ANSWER,)
+    comment_required_for = (TaskDecision.ANSWER,)
+    comment_required_message = _("Write your opinion in the comment.")
+
+    comment = forms.CharField(
+        label=_("Your opinion"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("Whoever asked reads it on their task's page."),
+    )
+
+
 class RevisionDecisionForm(TaskDecisionForm):
     decisions = (TaskDecision.RESUBMIT,)
 
@@ -752,3 +765,29 @@ class TwoFactorRemoveForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         error_messages={"required": _("Enter your password to remove two-factor authentication.")},
     )
+
+
+class OpinionAskForm(forms.Form):
+    """« Ask for an opinion » on a task's page: someone who sees the contract, a question."""
+
+    prefix = "opinion"  # beside the decision's form, on the same page
+
+    person: PersonChoiceField = PersonChoiceField(
+        label=_("Whom to ask"),
+        queryset=None,
+        empty_label=_("Choose a person"),
+        error_messages={"required": _("Choose whom to ask.")},
+        help_text=_("The people who take part in the contract."),
+    )
+    question = forms.CharField(
+        label=_("Your question"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("Write the question you ask.")},
+    )
+
+    def __init__(self, *args: Any, people: QuerySet[User], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        person = self.fields["person"]
+        assert isinstance(person, forms.ModelChoiceField)
+        person.queryset = people

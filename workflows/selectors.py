@@ -642,7 +642,7 @@ def task_with_details(user: User, pk: int) -> Task | None:
     )
     if task is None:
         return None
-    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and task.action:
+    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION, TaskKind.OPINION) and task.action:
         prefetch_related_objects(
             [task.action],
             "partners",
@@ -946,3 +946,51 @@ def undo_refusal(task: Task, user: User) -> NotAllowed | Conflict | None:
 def may_undo(task: Task, user: User) -> bool:
     """Whether the task page shows "undo my decision" (the API answers the same)."""
     return task.status == TaskStatus.DONE and undo_refusal(task, user) is None
+
+
+# --- Opinions -----------------------------------------------------------------------------
+
+
+def people_seeing(contract: Contract) -> QuerySet[User]:
+    """The active people who see the contract by taking part in it (``contracts_visible_to``'s
+    roles, staff aside), by name: whom the holder of a task may ask for an opinion."""
+    roles = [
+        Contract.participants.through.objects.filter(contract=contract).values("user_id"),
+        Contract.coordinators.through.objects.filter(contract=contract).values("user_id"),
+        WorkingGroup.leads.through.objects.filter(workinggroup__contract=contract).values(
+            "user_id"
+        ),
+        WorkingGroup.members.through.objects.filter(workinggroup__contract=contract).values(
+            "user_id"
+        ),
+        SteeringCommittee.members.through.objects.filter(
+            steeringcommittee__contract=contract
+        ).values("user_id"),
+        SteeringCommittee.objects.filter(contract=contract).values("chair_id"),
+        Signatory.objects.filter(contract=contract).values("signer_id"),
+        Signatory.objects.filter(contract=contract).values("represented_by_id"),
+        Action.objects.filter(contract=contract).values("pilot_id"),
+        HistoryEntry.objects.filter(contract=contract, event=HistoryEvent.IMPORTED).values(
+            "actor_id"
+        ),
+        Task.objects.filter(contract=contract).values("owner_id"),
+        ContractAuditor.objects.filter(contract=contract).values("user_id"),
+    ]
+    takes_part = Q()
+    for role in roles:
+        takes_part |= Q(pk__in=role)
+    return (
+        User.objects.filter(takes_part, is_active=True)
+        .select_related("organisation")
+        .order_by("last_name", "first_name", "pk")
+    )
+
+
+def opinions_of(task: Task) -> list[Task]:
+    """The opinions the task's holders asked on it, the first asked first: answered
+    (``comment``, ``finished``) or not yet."""
+    return list(
+        Task.objects.filter(asked_by_task=task, kind=TaskKind.OPINION)
+        .select_related("assignee", "owner", "completed_by")
+        .order_by("pk")
+    )

@@ -127,6 +127,7 @@ urlpatterns = [
     path("taches/", tasks.inbox, name="inbox"),
     path("taches/<int:pk>/", tasks.task_detail, name="task_detail"),
     path("taches/<int:pk>/annuler/", tasks.task_undo, name="task_undo"),
+    path("taches/<int:pk>/avis/", tasks.task_opinion_ask, name="task_opinion_ask"),
     path("absences/", absences.absences, name="absences"),
     path("absences/<int:pk>/annuler/", absences.absence_cancel, name="absence_cancel"),
 ]

@@ -898,8 +898,8 @@ def test_a_review_task_is_read_in_a_few_queries_whatever_the_size_of_the_sheet(
     client, task = client_of(lead), task_of(lead)
 
     # The task with everything it names joined, then the sheet's partners, indicators and
-    # funding lines, and the other leads' reviews of the round.
-    with django_assert_max_num_queries(5):
+    # funding lines, the other leads' reviews of the round, and the opinions asked on it.
+    with django_assert_max_num_queries(6):
         response = client.get(f"/api/v1/tasks/{task.pk}/")
 
     sheet = response.json()["action_sheet"]

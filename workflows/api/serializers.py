@@ -25,7 +25,7 @@ from workflows.models import (
     TaskStatus,
 )
 from workflows.rules import transitions_for
-from workflows.selectors import may_undo, other_reviews
+from workflows.selectors import may_undo, opinions_of, other_reviews
 
 
 class BlankAsNullCharField(serializers.CharField):
@@ -388,6 +388,44 @@ class OtherReviewOutput(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True)
 
 
+class OpinionOutput(serializers.Serializer):
+    """An opinion asked on a task, and its answer once given."""
+
+    task = serializers.IntegerField(source="pk", help_text="The opinion task's id.")
+    person = serializers.CharField(source="assignee.username", help_text="Who was asked.")
+    person_name = serializers.CharField(source="assignee.display_name")
+    question = serializers.SerializerMethodField()
+    answer = serializers.SerializerMethodField()
+    answered_at = serializers.SerializerMethodField()
+
+    def get_question(self, task: Task) -> str:
+        return task.data.get("question", "")
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_answer(self, task: Task) -> str | None:
+        """The answer (a comment); null while awaited."""
+        return task.comment if task.status == TaskStatus.DONE else None
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_answered_at(self, task: Task) -> str | None:
+        if task.status != TaskStatus.DONE or task.finished is None:
+            return None
+        return serializers.DateTimeField().to_representation(task.finished)
+
+
+class OpinionTaskOutput(TaskResultOutput):
+    """An opinion task: what the inbox lists, the question, and the task it was asked on."""
+
+    question = serializers.SerializerMethodField()
+    asked_by_task = serializers.IntegerField(
+        source="asked_by_task_id", allow_null=True, help_text="The task the opinion is asked on."
+    )
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_question(self, task: Task) -> str | None:
+        return task.data.get("question") if task.kind == TaskKind.OPINION else None
+
+
 class TaskActionOutput(serializers.Serializer):
     code = serializers.CharField()
     title = serializers.CharField()
@@ -420,6 +458,24 @@ class TaskDetailOutput(TaskResultOutput):
     vote = serializers.SerializerMethodField()
     signatory = serializers.SerializerMethodField()
     other_reviews = serializers.SerializerMethodField()
+    opinions = serializers.SerializerMethodField()
+    question = serializers.SerializerMethodField()
+    asked_by_task = serializers.IntegerField(
+        source="asked_by_task_id",
+        allow_null=True,
+        help_text="An opinion task: the task whose holder asked for it.",
+    )
+
+    @extend_schema_field(OpinionOutput(many=True))
+    def get_opinions(self, task: Task) -> list[dict]:
+        """The opinions asked on this task (``POST tasks/{id}/opinions/``), with their answers."""
+        # many=True makes a ListSerializer, whose data is a list: the stubs do not tell.
+        return OpinionOutput(opinions_of(task), many=True).data  # type: ignore[return-value]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_question(self, task: Task) -> str | None:
+        """An opinion task: the question asked."""
+        return task.data.get("question") if task.kind == TaskKind.OPINION else None
 
     def get_may_decide(self, task: Task) -> bool:
         return bool(decisions_open_to(task, self.context["request"].user))

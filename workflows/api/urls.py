@@ -167,6 +167,7 @@ urlpatterns = [
     path("tasks/<int:pk>/", views.TaskDetailApi.as_view(), name="task_detail"),
     path("tasks/<int:pk>/decision/", views.TaskDecisionApi.as_view(), name="task_decision"),
     path("tasks/<int:pk>/undo/", views.TaskUndoApi.as_view(), name="task_undo"),
+    path("tasks/<int:pk>/opinions/", views.OpinionAskApi.as_view(), name="task_opinions"),
     path("delegations/", views.DelegationListApi.as_view(), name="delegation_list"),
     path(
         "delegations/<int:pk>/cancel/",

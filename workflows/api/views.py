@@ -62,6 +62,7 @@ from .serializers import (
     DelegationOutput,
     ErrorOutput,
     HistoryEntryOutput,
+    OpinionTaskOutput,
     TaskDecisionOutput,
     TaskDetailOutput,
     TaskOutput,
@@ -583,6 +584,68 @@ class TaskDecisionApi(APIView):
         return Response(
             TaskDecisionOutput({"task": task, "contract": task.contract}, context=context).data
         )
+
+
+class OpinionAskApi(APIView):
+    """Ask someone who sees the contract for an opinion on one's open task: they get an
+    ``opinion`` task (decision ``answer`` with a comment); the task stays with its holder."""
+
+    class OpinionInput(serializers.Serializer):
+        person = serializers.CharField(
+            max_length=150, help_text="The username of the person asked; must see the contract."
+        )
+        # Blank allowed here: the service says what is missing (OPINION_QUESTION_MISSING).
+        question = serializers.CharField(
+            max_length=2000,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="The question asked (required).",
+        )
+
+    @extend_schema(
+        operation_id="tasks_opinions_create",
+        request=OpinionInput,
+        responses={
+            201: OpinionTaskOutput,
+            400: OpenApiResponse(
+                ErrorOutput,
+                description="No question; an unknown person, oneself, or someone who does not "
+                "see the contract; or the task is itself an opinion.",
+            ),
+            401: ERRORS[401],
+            403: OpenApiResponse(ErrorOutput, description="Someone else holds this task."),
+            404: ERRORS[404],
+            409: OpenApiResponse(ErrorOutput, description="Completed, cancelled, or on hold."),
+        },
+        examples=[
+            OpenApiExample(
+                "ask the pilot",
+                value={"person": "pilote.cpam", "question": "Le budget est-il confirmé ?"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request, pk: int):
+        task = _visible_task(request, pk)
+        # Who may ask is answered before what they sent: someone else's task is a 403.
+        refusal = services.holder_refusal(task, request.user)
+        if refusal is not None:
+            raise refusal
+        serializer = self.OpinionInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username = serializer.validated_data["person"]
+        person = User.objects.filter(username=username).first()
+        if person is None:
+            raise ValidationError({"person": [_(NOBODY_WITH_USERNAME) % {"username": username}]})
+        opinion = services.opinion_ask(
+            task=task,
+            actor=request.user,
+            person=person,
+            question=serializer.validated_data["question"],
+        )
+        data = OpinionTaskOutput(opinion, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class TaskUndoApi(APIView):

@@ -41,6 +41,7 @@ class TaskKind(models.TextChoices):
     SIGNATURE = "signature", _("Signature")
     REPORT = "report", _("Annual report of an action")
     VISA = "visa", _("Internal visa")
+    OPINION = "opinion", _("Opinion asked")
 
 
 class TaskDecision(models.TextChoices):
@@ -56,6 +57,7 @@ class TaskDecision(models.TextChoices):
     SUBMIT = "submit", _("Submit the report")
     REFUSE = "refuse", _("Refuse the visa")
     ABSTAIN = "abstain", _("Abstain")
+    ANSWER = "answer", _("Give my opinion")
 
 
 TASK_KIND_DECISIONS: dict[str, tuple[TaskDecision, ...]] = {
@@ -66,6 +68,7 @@ TASK_KIND_DECISIONS: dict[str, tuple[TaskDecision, ...]] = {
     TaskKind.SIGNATURE: (TaskDecision.SIGN, TaskDecision.DECLINE),
     TaskKind.REPORT: (TaskDecision.SUBMIT,),
     TaskKind.VISA: (TaskDecision.APPROVE, TaskDecision.REFUSE),
+    TaskKind.OPINION: (TaskDecision.ANSWER,),
 }
 
 
@@ -382,6 +385,15 @@ class Task(AbstractTask):
         related_name="tasks",
         help_text=_("Set while the task is with the assignee's delegate."),
     )
+    asked_by_task: models.ForeignKey[Task | None] = models.ForeignKey(
+        "self",
+        verbose_name=_("opinion asked on"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="opinions",
+        help_text=_("An opinion task: the task whose holder asked for it."),
+    )
     due = models.DateTimeField(_("due"), null=True, blank=True)
     held_at = models.DateTimeField(_("on hold since"), null=True, blank=True)
     decision = models.CharField(
@@ -461,6 +473,10 @@ class Task(AbstractTask):
                 **names,
                 "organisation": self.signatory.organisation.name,
             }
+        if self.kind == TaskKind.OPINION and self.action_id:
+            return _("Opinion asked on action %(code)s: %(title)s") % names
+        if self.kind == TaskKind.OPINION:
+            return _("Opinion asked on %(contract)s") % names
         return f"{self.kind_label} — {contract.reference}"
 
     def _amendment_headline(self, reference: str) -> str:

@@ -62,6 +62,7 @@ class HistoryEvent(models.TextChoices):
     VISA = "visa", _("Internal visa given")
     VISA_REFUSED = "visa_refused", _("Internal visa refused")
     TASK_UNDONE = "task_undone", _("Decision undone")
+    OPINION_ASKED = "opinion_asked", _("Opinion asked")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

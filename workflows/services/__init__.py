@@ -77,6 +77,7 @@ from .convention import convention_update
 from .follow_up import Measure, indicator_value_record
 from .imports import contract_import
 from .meetings import committee_of, meeting_cancel, meeting_schedule, meeting_update
+from .opinions import opinion_ask
 from .reminders import reminders_send
 from .sheets import action_sheet_save
 from .tasks import (
@@ -158,6 +159,7 @@ __all__ = [
     "meeting_cancel",
     "meeting_schedule",
     "meeting_update",
+    "opinion_ask",
     "record_deliberation",
     "reminders_send",
     "require_coordinator",

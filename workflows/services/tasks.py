@@ -57,6 +57,7 @@ SIGNING_CODE_MISSING = gettext_noop(
 SIGNING_CODE_REFUSED = gettext_noop("The two-factor authentication code is incorrect.")
 
 VISA_REFUSAL_NEEDS_COMMENT = gettext_noop("Say in a comment why you refuse the visa.")
+OPINION_ANSWER_MISSING = gettext_noop("Write your opinion in the comment.")
 
 OPEN_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.HELD)
 
@@ -210,6 +211,8 @@ def _check_decision(
         _require_comment(decision, _("A reason is required to decline."))
     elif decision.decision == TaskDecision.REFUSE:
         _require_comment(decision, _(VISA_REFUSAL_NEEDS_COMMENT))
+    elif decision.decision == TaskDecision.ANSWER:
+        _require_comment(decision, _(OPINION_ANSWER_MISSING))
     elif decision.decision == TaskDecision.SUBMIT:
         kept.update(
             report_check(

@@ -23,6 +23,8 @@ from ..forms import (
     DeclineDecisionForm,
     DeliberationDecisionForm,
     InboxFilterForm,
+    OpinionAskForm,
+    OpinionDecisionForm,
     ReportDecisionForm,
     ReviewDecisionForm,
     RevisionDecisionForm,
@@ -55,7 +57,9 @@ from ..selectors import (
     inbox_of,
     last_reviewed_version,
     may_undo,
+    opinions_of,
     other_reviews,
+    people_seeing,
     report_form_options,
     sheet_changes_between,
     signatures_held_for,
@@ -146,6 +150,11 @@ DECISION_DONE: dict[str, dict[str, str]] = {
 DECISION_DONE[TaskDecision.APPROVE][TaskKind.VISA] = gettext_noop(
     "Your visa is given: the next visa, or the signature, comes next."
 )
+DECISION_DONE[TaskDecision.ANSWER] = {
+    TaskKind.OPINION: gettext_noop(
+        "Your opinion is recorded: whoever asked for it reads it on their task's page."
+    )
+}
 DECISION_DONE[TaskDecision.REFUSE] = {
     TaskKind.VISA: gettext_noop(
         "You refused the visa: your organisation declines to sign %(reference)s."
@@ -272,6 +281,8 @@ def _task_forms(task: Task, user: User, data=None) -> list[TaskDecisionForm]:
         ]
     elif task.kind == TaskKind.VISA:
         kinds = [(VisaDecisionForm, {})]
+    elif task.kind == TaskKind.OPINION:
+        kinds = [(OpinionDecisionForm, {})]
     elif task.kind == TaskKind.REPORT and task.action is not None:
         kinds = [(ReportDecisionForm, report_form_options(task.action, task.data["year"]))]
     else:
@@ -312,7 +323,7 @@ def _task_context(task: Task, user: User) -> dict:
     if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and action is not None:
         context["action"] = action
         prefetch_related_objects([action], "working_group__leads")  # the page names them
-    if task.kind == TaskKind.REPORT and action is not None:
+    if task.kind in (TaskKind.REPORT, TaskKind.OPINION) and action is not None:
         context["action"] = action
     if task.kind == TaskKind.REVIEW and action is not None and task.owner is not None:
         # What changed since the holder last reviewed this sheet (nothing on a first review).
@@ -441,9 +452,16 @@ def _render_task(
     refusal: str = "",
     status: int = 200,
     undo_refused: bool = False,
+    opinion_form: OpinionAskForm | None = None,
 ) -> HttpResponse:
     reason = _read_only_reason(task, request.user)
+    asking = opinion_form is not None and opinion_form.is_bound  # the question was not sent
+    if opinion_form is None and reason is None and task.kind != TaskKind.OPINION:
+        opinion_form = _opinion_form(task, request.user)
     context = {
+        "opinions": opinions_of(task),
+        "opinion_form": opinion_form if reason is None else None,
+        "asked_by": _asked_by(task),
         "may_undo": may_undo(task, request.user),
         "undo_refused": undo_refused,
         "task": task,
@@ -452,8 +470,11 @@ def _render_task(
         "may_decide": reason is None,
         "forms": forms if reason is None else [],
         "form": forms[0] if forms and reason is None else None,
-        "has_errors": bool(refusal) or any(form.errors for form in forms),
-        "error_forms": forms,
+        "has_errors": bool(refusal)
+        or any(form.errors for form in forms)
+        or bool(opinion_form is not None and opinion_form.errors),
+        "error_forms": [opinion_form] if asking else forms,
+        "opinion_refused": asking,
         "refusal": refusal,
         "decision_labels": {key: str(label) for key, label in DECISION_LABELS.items()},
         "nav_section": "tasks",
@@ -462,6 +483,19 @@ def _render_task(
         **_task_context(task, request.user),
     }
     return render(request, "workflows/task_detail.html", context, status=status)
+
+
+def _opinion_form(task: Task, user: User, data=None) -> OpinionAskForm:
+    """« Ask for an opinion »: whom (the people who see the contract, but oneself), what."""
+    people = people_seeing(_contract_of(task)).exclude(pk=user.pk)
+    return OpinionAskForm(data, people=people)
+
+
+def _asked_by(task: Task) -> Task | None:
+    """An opinion task: the task it was asked on, with its holder and its action."""
+    if task.kind != TaskKind.OPINION or task.asked_by_task_id is None:
+        return None
+    return Task.objects.select_related("owner", "action", "contract").get(pk=task.asked_by_task_id)
 
 
 def _visible_task(request: AuthenticatedHttpRequest, pk: int) -> Task:
@@ -544,4 +578,35 @@ def task_undo(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             undo_refused=True,
         )
     messages.success(request, _("Your decision is undone: the task is open again."))
+    return redirect("workflows:task_detail", pk)
+
+
+@require_POST
+@login_required
+def task_opinion_ask(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """« Ask for an opinion » on the task's page: the person asked gets an opinion task; the
+    task page again, with the opinion listed, or saying why it was not asked."""
+    task = _visible_task(request, pk)
+    form = _opinion_form(task, request.user, request.POST)
+    forms = _task_forms(task, request.user)
+    if not form.is_valid():
+        return _render_task(request, task, forms, status=400, opinion_form=form)
+    try:
+        opinion = services.opinion_ask(
+            task=task,
+            actor=request.user,
+            person=form.cleaned_data["person"],
+            question=form.cleaned_data["question"],
+        )
+    except ApplicationError as exc:
+        task = _visible_task(request, pk)
+        return _render_task(
+            request, task, forms, refusal=exc.message, status=exc.status_code, opinion_form=form
+        )
+    assert opinion.owner is not None  # task_open gives every task its holder
+    messages.success(
+        request,
+        _("Your question is sent: %(person)s has an opinion task.")
+        % {"person": opinion.owner.display_name},
+    )
     return redirect("workflows:task_detail", pk)
