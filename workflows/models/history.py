@@ -62,6 +62,9 @@ class HistoryEvent(models.TextChoices):
     VISA = "visa", _("Internal visa given")
     VISA_REFUSED = "visa_refused", _("Internal visa refused")
     TASK_UNDONE = "task_undone", _("Decision undone")
+    OBSERVER_ADDED = "observer_added", _("Observer added")
+    OBSERVER_REMOVED = "observer_removed", _("Observer removed")
+    COMMENT_ADDED = "comment_added", _("Comment on an action sheet")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by
