@@ -116,6 +116,7 @@ def test_only_a_coordinator_adds_observers_and_only_people_who_exist(
     refused = api_for(observer).delete(f"{url}{stranger.username}/")
     gone = api_for(coordinator).delete(f"{url}{stranger.username}/")
     assert (refused.status_code, gone.status_code) == (403, 204)
+    assert api_for(coordinator).delete(f"{url}per%00sonne/").status_code == 400
     assert api_for(stranger).get(f"/api/v1/contracts/{contract.pk}/").status_code == 404
 
 

@@ -38,9 +38,14 @@ MENTIONS_READ = 20
 
 
 def _person(username: str) -> User:
-    person = User.objects.filter(username=username, is_active=True).first()
-    if person is None or not username:
-        raise ApplicationError(_(UNKNOWN_PERSON) % {"username": username})
+    # No username holds a NUL, and PostgreSQL refuses one in a query: nobody, not a 500.
+    person = (
+        User.objects.filter(username=username, is_active=True).first()
+        if username and "\x00" not in username
+        else None
+    )
+    if person is None:
+        raise ApplicationError(_(UNKNOWN_PERSON) % {"username": username.replace("\x00", "")})
     return person
 
 
