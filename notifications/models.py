@@ -26,6 +26,7 @@ class NotificationEvent(models.TextChoices):
     DOCUMENT_SIGNED = "document_signed", _("The contract document is signed")
     DECLINED = "declined", _("A decline or a rejection after your approval")
     MEETING = "meeting", _("A steering committee meeting")
+    MENTIONED = "mentioned", _("Someone mentioned you in a comment")
 
 
 class EmailMode(models.TextChoices):
@@ -47,6 +48,7 @@ DEFAULT_EMAIL_MODES: dict[str, EmailMode] = {
     NotificationEvent.DOCUMENT_SIGNED: EmailMode.DIGEST,
     NotificationEvent.DECLINED: EmailMode.IMMEDIATE,
     NotificationEvent.MEETING: EmailMode.IMMEDIATE,
+    NotificationEvent.MENTIONED: EmailMode.IMMEDIATE,
 }
 
 

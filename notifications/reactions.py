@@ -68,6 +68,8 @@ def notify_recorded(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> None:
         elif entry.event in services.MEETING_TITLES:
             meeting = Meeting.objects.get(pk=entry.data["meeting"])
             notices.append(services.meeting_announced(meeting, entry.event, unit=unit))
+        elif entry.event == HistoryEvent.COMMENT_ADDED and entry.data.get("mentioned"):
+            notices.append(services.mentioned(entry, unit=unit))
         elif entry.event == HistoryEvent.REMINDER and task:
             notices.append(services.reminded(task, entry.name, unit=unit, **told))
     services.notices_write(notices, unit=unit)

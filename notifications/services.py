@@ -28,10 +28,13 @@ from workflows.models import (
     AnnualReviewStatus,
     CommitteeVote,
     Contract,
+    ContractObserver,
     ContractStatus,
+    HistoryEntry,
     HistoryEvent,
     Meeting,
     ReminderStep,
+    SheetComment,
     Signatory,
     SteeringCommittee,
     Task,
@@ -365,6 +368,18 @@ def coordinators_of(contract: Contract, unit: UnitOfWork) -> set[int]:
     )
 
 
+def followers_of(contract: Contract, unit: UnitOfWork) -> set[int]:
+    """Who follows everything decided in the contract: its coordinators and its observers
+    (asked once per unit of work)."""
+    observers = unit.once(
+        ("observers", contract.pk),
+        lambda: set(
+            ContractObserver.objects.filter(contract=contract).values_list("user_id", flat=True)
+        ),
+    )
+    return coordinators_of(contract, unit) | observers
+
+
 def _task_url(task: Task) -> str:
     return reverse("workflows:task_detail", args=[task.pk])
 
@@ -395,10 +410,10 @@ def task_assigned(task: Task, *, contract: Contract, status: str, version: int) 
 def task_decided(
     task: Task, *, actor: User, unit: UnitOfWork, status: str, version: int
 ) -> list[Notice]:
-    """A decision reaches those who follow it: the contract's coordinators and the action's
-    pilot; a signature reaches the other signatories too; a refusal (changes requested, a
-    rejecting vote, a declined signature) reaches everyone who had already approved or signed
-    in the same round."""
+    """A decision reaches those who follow it: the contract's coordinators and observers, and
+    the action's pilot; a signature reaches the other signatories too; a refusal (changes
+    requested, a rejecting vote, a declined signature) reaches everyone who had already
+    approved or signed in the same round."""
     contract = unit.contract
     with translation.override(NOTIFICATION_LANGUAGE):
         values = {
@@ -411,7 +426,7 @@ def task_decided(
         refusal_title = (
             _("%(person)s %(decision)s after your approval: %(task)s, %(reference)s") % values
         )
-    followers = coordinators_of(contract, unit)
+    followers = followers_of(contract, unit)
     event = NotificationEvent.DECISION_MADE
     if task.kind == TaskKind.SIGNATURE and task.decision == TaskDecision.SIGN:
         event = NotificationEvent.DOCUMENT_SIGNED
@@ -473,7 +488,8 @@ def task_decided(
 def contract_status_changed(
     contract: Contract, *, source: str, target: str, actor: User | None, version: int
 ) -> Notice:
-    """The contract's coordinators and the people it names learn of each status change."""
+    """The contract's coordinators, observers and the people it names learn of each status
+    change."""
     with translation.override(NOTIFICATION_LANGUAGE):
         title = _("%(reference)s: %(source)s → %(target)s") % {
             "reference": contract.reference,
@@ -481,7 +497,9 @@ def contract_status_changed(
             "target": ContractStatus(target).label,
         }
     recipients = User.objects.filter(
-        Q(coordinated_contracts=contract) | Q(contracts=contract)
+        Q(coordinated_contracts=contract)
+        | Q(contracts=contract)
+        | Q(observed_contracts__contract=contract)
     ).values_list("pk", flat=True)
     return notice(
         event=NotificationEvent.CONTRACT_STATUS,
@@ -496,7 +514,7 @@ def contract_status_changed(
 
 
 def vote_decided(outcome: str, *, unit: UnitOfWork, status: str, version: int) -> Notice:
-    """The committee's members and the coordinators learn the vote's outcome."""
+    """The committee's members, the coordinators and the observers learn the vote's outcome."""
     contract = unit.contract
     with translation.override(NOTIFICATION_LANGUAGE):
         title = _("Steering committee vote on %(reference)s: %(outcome)s") % {
@@ -508,7 +526,7 @@ def vote_decided(outcome: str, *, unit: UnitOfWork, status: str, version: int) -
     ).values_list("user_id", flat=True)
     return notice(
         event=NotificationEvent.VOTE_DECIDED,
-        recipients=set(members) | coordinators_of(contract, unit),
+        recipients=set(members) | followers_of(contract, unit),
         title=title,
         contract=contract,
         contract_status=status,
@@ -520,7 +538,8 @@ def vote_decided(outcome: str, *, unit: UnitOfWork, status: str, version: int) -
 def annual_report_decided(
     entry_name: str, year: int, *, unit: UnitOfWork, status: str, version: int
 ) -> Notice:
-    """The committee's members and the coordinators learn whether the year's annual report
+    """The committee's members, the coordinators and the observers learn whether the year's
+    annual report
     was adopted."""
     contract = unit.contract
     with translation.override(NOTIFICATION_LANGUAGE):
@@ -534,12 +553,36 @@ def annual_report_decided(
     ).values_list("user_id", flat=True)
     return notice(
         event=NotificationEvent.VOTE_DECIDED,
-        recipients=set(members) | coordinators_of(contract, unit),
+        recipients=set(members) | followers_of(contract, unit),
         title=title,
         contract=contract,
         contract_status=status,
         contract_version=version,
         url=_contract_url(contract),
+    )
+
+
+def mentioned(entry: HistoryEntry, *, unit: UnitOfWork) -> Notice:
+    """The people a comment names (``@username``), who see the contract, learn it names them
+    (the domain resolved and recorded who they are)."""
+    contract = unit.contract
+    action = entry.action
+    with translation.override(NOTIFICATION_LANGUAGE):
+        title = _("%(person)s mentioned you on the action sheet %(code)s, %(reference)s") % {
+            "person": _person(entry.actor) if entry.actor else "",
+            "code": action.code if action else entry.name,
+            "reference": contract.reference,
+        }
+    comment = SheetComment.objects.filter(pk=entry.data.get("comment")).first()
+    return notice(
+        event=NotificationEvent.MENTIONED,
+        recipients=entry.data.get("mentioned", []),
+        title=title,
+        contract=contract,
+        contract_version=entry.contract_version,
+        url=reverse("workflows:sheet_detail", args=[action.pk]) if action else "",
+        body=comment.text if comment else "",
+        exclude=[entry.actor_id],
     )
 
 

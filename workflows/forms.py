@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .conventions import TEXT_MAX_LENGTH, TITLE_MAX_LENGTH
-from .models import FundingStatus, TaskDecision
+from .models import COMMENT_MAX_LENGTH, FundingStatus, TaskDecision
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -791,3 +791,26 @@ class OpinionAskForm(forms.Form):
         person = self.fields["person"]
         assert isinstance(person, forms.ModelChoiceField)
         person.queryset = people
+
+
+class ObserverForm(forms.Form):
+    """The person a coordinator adds to (or removes from) the contract's observers."""
+
+    person = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        help_text=_("The username the person logs in with."),
+        error_messages={"required": _("Please give the person's username.")},
+    )
+
+
+class CommentForm(forms.Form):
+    """A comment on an action sheet; ``@username`` tells that person."""
+
+    text = forms.CharField(
+        label=_("Your comment"),
+        max_length=COMMENT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Write @username to let that person know (if they see the contract)."),
+        error_messages={"required": _("Write the comment's text.")},
+    )

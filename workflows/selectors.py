@@ -29,6 +29,7 @@ from .models import (
     CommitteeVote,
     Contract,
     ContractAuditor,
+    ContractObserver,
     ContractStatus,
     FundingLine,
     HistoryCheckpoint,
@@ -36,6 +37,7 @@ from .models import (
     HistoryEvent,
     IndicatorValue,
     Process,
+    SheetComment,
     Signatory,
     SignatoryKind,
     SignatoryStatus,
@@ -57,7 +59,8 @@ from .rules import may_edit_sheet
 
 
 def contracts_visible_to(user: User) -> QuerySet[Contract]:
-    """Contracts the user takes part in, in any role, imported or audits; staff see them all."""
+    """Contracts the user takes part in, in any role, imported, audits or observes; staff see
+    them all."""
     contracts = Contract.objects.all()
     if not user.is_authenticated:
         return contracts.none()
@@ -79,6 +82,8 @@ def contracts_visible_to(user: User) -> QuerySet[Contract]:
         Task.objects.filter(owner=user),
         # An auditor granted read access to the contract by an administrator.
         ContractAuditor.objects.filter(user=user),
+        # An observer a coordinator added: sees, is told and comments, decides nothing.
+        ContractObserver.objects.filter(user=user),
     ]
     takes_part = Q()
     for role in roles:
@@ -456,6 +461,7 @@ class ContractPage:
     working_groups: list[WorkingGroup]
     committee: SteeringCommittee | None
     coordinators: QuerySet[User]
+    observers: list[ContractObserver]
     history: list[HistoryEntry]
     history_people: dict[str, User]
     history_total: int
@@ -540,6 +546,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         ),
         committee=committee,
         coordinators=contract.coordinators.select_related("organisation"),
+        observers=list(contract_observers(contract)),
         history=history,
         history_people=history_people(history),
         history_total=verification.entries,
@@ -565,6 +572,18 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         if coordinates and contract.status == ContractStatus.DRAFT
         else [],
     )
+
+
+def contract_observers(contract: Contract) -> QuerySet[ContractObserver]:
+    """The contract's observers, in the order they were added."""
+    return contract.observers.select_related("user__organisation", "added_by").order_by(
+        "added_at", "pk"
+    )
+
+
+def sheet_comments(action: Action) -> QuerySet[SheetComment]:
+    """The comments on ``action``'s sheet, the oldest first (the pages and the API alike)."""
+    return action.comments.select_related("author__organisation").order_by("created_at", "pk")
 
 
 def contract_attachments(contract: Contract) -> QuerySet[Attachment]:

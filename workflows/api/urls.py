@@ -10,6 +10,7 @@ from . import (
     annual,
     attachments,
     authoring,
+    comments,
     convention,
     exports,
     follow_up,
@@ -48,6 +49,21 @@ urlpatterns = [
         "contracts/<int:pk>/actions/<str:code>/indicators/values/",
         follow_up.IndicatorValuesApi.as_view(),
         name="action_indicator_values",
+    ),
+    path(
+        "contracts/<int:pk>/actions/<str:code>/comments/",
+        comments.SheetCommentsApi.as_view(),
+        name="sheet_comments",
+    ),
+    path(
+        "contracts/<int:pk>/observers/",
+        comments.ContractObserversApi.as_view(),
+        name="contract_observers",
+    ),
+    path(
+        "contracts/<int:pk>/observers/<str:username>/",
+        comments.ContractObserverApi.as_view(),
+        name="contract_observer",
     ),
     path(
         "contracts/<int:pk>/actions/<str:code>/versions/",

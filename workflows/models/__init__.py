@@ -4,8 +4,8 @@
 ``attachments`` (the files joined to a contract), ``follow_up`` (indicator values),
 ``annual`` (the annual reviews), ``amendments`` (a signed contract's avenants and their
 proposed changes) and
-``audit`` (auditors, checkpoints, exports). Everything is importable from here, as Django
-expects of an app's models.
+``audit`` (auditors, checkpoints, exports), ``comments`` (observers, comments on the
+sheets). Everything is importable from here, as Django expects of an app's models.
 """
 
 from .amendments import (
@@ -30,6 +30,7 @@ from .audit import (
     HistoryCheckpoint,
     HistoryExport,
 )
+from .comments import COMMENT_MAX_LENGTH, ContractObserver, SheetComment
 from .contracts import (
     COORDINATOR_TRANSITIONS,
     FOLLOW_UP_TRANSITIONS,
@@ -110,6 +111,7 @@ __all__ = [
     "AMENDMENT_SUSPENDABLE_STATES",
     "AMENDMENT_WITHDRAWABLE_STATES",
     "CLOSED_AMENDMENT_STATES",
+    "COMMENT_MAX_LENGTH",
     "CONTRACT_TRANSITION_WORDS",
     "COORDINATOR_TRANSITIONS",
     "FOLLOW_UP_TRANSITIONS",
@@ -140,6 +142,7 @@ __all__ = [
     "Contract",
     "ContractAuditor",
     "ContractKind",
+    "ContractObserver",
     "ContractStatus",
     "Delegation",
     "DelegationState",
@@ -159,6 +162,7 @@ __all__ = [
     "Process",
     "Reminder",
     "ReminderStep",
+    "SheetComment",
     "Signatory",
     "SignatoryKind",
     "SignatoryStatus",

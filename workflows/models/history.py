@@ -63,6 +63,9 @@ class HistoryEvent(models.TextChoices):
     VISA_REFUSED = "visa_refused", _("Internal visa refused")
     TASK_UNDONE = "task_undone", _("Decision undone")
     OPINION_ASKED = "opinion_asked", _("Opinion asked")
+    OBSERVER_ADDED = "observer_added", _("Observer added")
+    OBSERVER_REMOVED = "observer_removed", _("Observer removed")
+    COMMENT_ADDED = "comment_added", _("Comment on an action sheet")
 
 
 # What a history line's transition means, in words. Names not listed here (added later by

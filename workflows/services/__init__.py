@@ -28,6 +28,7 @@ the unit finishes.
 - ``convention``: adjust the contract's convention text (preamble, articles) while a draft.
 - ``attachments``: join a file to a contract or to an action's sheet.
 - ``meetings``: convene the steering committee, change or cancel its meeting.
+- ``observers``: add or remove a contract's observers; comment on an action sheet.
 - ``reminders``: remind the holders of tasks due soon or overdue, alert the coordinators.
 """
 
@@ -77,6 +78,7 @@ from .convention import convention_update
 from .follow_up import Measure, indicator_value_record
 from .imports import contract_import
 from .meetings import committee_of, meeting_cancel, meeting_schedule, meeting_update
+from .observers import comment_add, observer_add, observer_remove
 from .opinions import opinion_ask
 from .reminders import reminders_send
 from .sheets import action_sheet_save
@@ -142,6 +144,7 @@ __all__ = [
     "close_report_collection",
     "close_report_vote",
     "close_vote",
+    "comment_add",
     "committee_of",
     "contract_create",
     "contract_edit",
@@ -159,6 +162,8 @@ __all__ = [
     "meeting_cancel",
     "meeting_schedule",
     "meeting_update",
+    "observer_add",
+    "observer_remove",
     "opinion_ask",
     "record_deliberation",
     "reminders_send",

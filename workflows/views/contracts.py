@@ -25,6 +25,7 @@ from ..forms import (
     TRANSITION_FORMS,
     AttachmentForm,
     ContractImportForm,
+    ObserverForm,
 )
 from ..http import AuthenticatedHttpRequest, contract_file_response
 from ..models import (
@@ -136,6 +137,7 @@ def _render_detail(
         if may_attach
         else None,
         "attachment_refusal": attachment_refusal,
+        "observer_form": ObserverForm(prefix="observer") if page.is_coordinator else None,
         "draft_problems": problem_links(contract, page.draft_problems[:10]),
         "draft_problem_total": len(page.draft_problems),
         "nav_section": "contracts",

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db.models import Sum, prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_post_parameters
@@ -20,6 +21,7 @@ from ..amending import amendment_summary
 from ..errors import ApplicationError, NotAllowed
 from ..flows import DECISION_LABELS
 from ..forms import (
+    CommentForm,
     DeclineDecisionForm,
     DeliberationDecisionForm,
     InboxFilterForm,
@@ -62,6 +64,7 @@ from ..selectors import (
     people_seeing,
     report_form_options,
     sheet_changes_between,
+    sheet_comments,
     signatures_held_for,
     task_with_details,
     visas_given,
@@ -334,6 +337,11 @@ def _task_context(task: Task, user: User) -> dict:
                 context["sheet_changes"] = changes
     if task.kind == TaskKind.REVIEW:
         context["other_reviews"] = other_reviews(task)
+    if task.kind in (TaskKind.REVIEW, TaskKind.REVISION) and action is not None:
+        # The sheet's comments, for everyone who sees the contract, and the form to add one.
+        context["comments"] = sheet_comments(action)
+        context["comment_form"] = CommentForm()
+        context["next"] = reverse("workflows:task_detail", args=[task.pk])
     if action is not None:
         context["may_edit_sheet"] = action.status in SHEET_EDITABLE_STATES and may_edit_sheet(
             action, user
