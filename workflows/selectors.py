@@ -24,6 +24,7 @@ from .models import (
     ActionStatus,
     ActionVersion,
     AmendmentParty,
+    AmendmentStatus,
     AnnualReview,
     Attachment,
     CommitteeVote,
@@ -517,7 +518,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         task.openable = task.pk in openable
     votes = list(
         contract.votes.filter(annual_review__isnull=True)
-        .select_related("closed_by")
+        .select_related("closed_by", "amendment")
         .defer("minutes_pdf")
         .order_by("-round")
     )
@@ -563,7 +564,13 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
             committee is not None
             and committee.chair_id == user.pk
             and current_vote is not None
-            and contract.status == ContractStatus.COMMITTEE
+            and (
+                contract.status == ContractStatus.COMMITTEE
+                or (
+                    current_vote.amendment is not None
+                    and current_vote.amendment.status == AmendmentStatus.COMMITTEE
+                )
+            )
             and cast >= current_vote.quorum
         ),
         attachments=list(contract_attachments(contract)),

@@ -734,6 +734,9 @@ def test_the_chair_closes_the_amendment_s_vote_once_the_quorum_is_reached(
     assert decision.data["minutes_sha256"] == hashlib.sha256(minutes.content).hexdigest()
     assert "Vote sur l\u2019avenant n° 1" in pdf_text(minutes.content)
     assert as_chair.post(close).status_code == 409  # no vote in progress any more
+    # The contract page's past rounds say which vote was the amendment's.
+    contract_page = client.get(f"/contrats/{signed.pk}/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert "(avenant n°\u00a01)" in contract_page.content.decode()
 
 
 def test_a_suspended_amendment_holds_its_tasks_and_resumes_where_it_was(
