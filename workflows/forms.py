@@ -808,7 +808,7 @@ class CommentForm(forms.Form):
     """A comment on an action sheet; ``@username`` tells that person."""
 
     text = forms.CharField(
-        label=_("Your comment"),
+        label=_("Comment on the sheet"),
         max_length=COMMENT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Write @username to let that person know (if they see the contract)."),

@@ -39,7 +39,7 @@ def test_an_observer_added_by_the_coordinator_comments_on_a_sheet(page):
     log_out(page)
     log_in(page, "ines.elue", PASSWORD)
     page.goto(f"/fiches/{action.pk}/")
-    page.get_by_label("Votre commentaire\u00a0:", exact=True).fill(
+    page.get_by_label("Commentaire sur la fiche\u00a0:", exact=True).fill(
         "@lea.pilote : quel calendrier ?"
     )
     page.get_by_role("button", name="Ajouter le commentaire").click()
