@@ -769,6 +769,9 @@ def test_a_suspended_amendment_holds_its_tasks_and_resumes_where_it_was(
     Amendment.objects.update(suspended_at=F("suspended_at") - TEN_DAYS)
     Task.objects.filter(pk__in=due).update(held_at=F("held_at") - TEN_DAYS)
 
+    not_a_comment = transition(as_coordinator, signed, "resume", {"comment": {"a": 1}})
+    assert not_a_comment.status_code == 400
+    assert amendment_read(as_coordinator, signed)["status"] == "suspended"
     resumed = client.post(f"/contrats/{signed.pk}/avenants/1/", {"part": "resume"})
 
     assert resumed.status_code == 302

@@ -236,6 +236,10 @@ class AmendmentApi(APIView):
         return Response(amendment_output(amendment_summary(amendment)))
 
 
+class AmendmentCommentInput(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
 class AmendmentReasonInput(serializers.Serializer):
     reason = serializers.CharField()
 
@@ -268,9 +272,12 @@ class AmendmentTransitionApi(APIView):
                 amendment=amendment, actor=request.user, reason=body.validated_data["reason"]
             )
         elif name == "resume":
-            comment = _object(request.data).get("comment", "")
+            resumed = AmendmentCommentInput(data=_object(request.data))
+            resumed.is_valid(raise_exception=True)
             amendment = services.amendment_resume(
-                amendment=amendment, actor=request.user, comment=str(comment or "")
+                amendment=amendment,
+                actor=request.user,
+                comment=resumed.validated_data["comment"],
             )
         elif name == "launch_review":
             amendment = services.amendment_launch_review(amendment=amendment, actor=request.user)
