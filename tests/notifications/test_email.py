@@ -235,7 +235,7 @@ def test_digest_notifications_wait_for_the_daily_digest(review_launch, lead):
     call_command("deliver_notifications", "--digests", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
     (digest,) = [m for m in mail.outbox if m.to == ["lea@example.org"]]
-    assert digest.subject == "[Accord] 1 notification aujourd\u2019hui"
+    assert digest.subject == "[Accord] 1 nouvelle aujourd\u2019hui"
     assert notification.title in digest.body
     notification.refresh_from_db()
     assert notification.emailed_at is not None
