@@ -34,10 +34,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from workflows.models import Task, TaskStatus
 from workflows.services.meetings import committee_of
 
 from .calendar import meeting_ics, meeting_method
 from .models import EmailMode, Notification, WebhookDelivery
+from .selectors import groups_in
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +216,7 @@ def email_send(notification_id: int) -> bool:
     )
     if not claimed:
         return False
-    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+    notification = Notification.objects.select_related("recipient", "task").get(pk=notification_id)
     claim = Notification.objects.filter(pk=notification_id)
     try:
         _send_one(notification)
@@ -235,11 +237,23 @@ def email_send(notification_id: int) -> bool:
     raise EmailNotSent(str(failure)) from failure
 
 
+def _open_task_of(notification: Notification) -> Task | None:
+    """The task the notification is about, when it still waits for its recipient: the
+    e-mail then gives its due date and a direct link to it."""
+    task = notification.task
+    if task is None or task.owner_id != notification.recipient_id:
+        return None
+    return task if task.status == TaskStatus.ASSIGNED else None
+
+
 def _send_one(notification: Notification) -> None:
+    task = _open_task_of(notification)
     context = {
         "notification": notification,
         "person": notification.recipient,
         "link": _absolute(notification.url),
+        "task_link": _absolute(reverse("workflows:task_detail", args=[task.pk])) if task else "",
+        "due": timezone.localtime(task.due) if task and task.due else None,
         "preferences_link": _absolute(reverse("notifications:preferences")),
     }
     with translation.override("fr"):
@@ -302,7 +316,7 @@ def _send_digest(recipient_id: int, now: datetime.datetime) -> int:
                 emailed_at__isnull=True,
                 created_at__lte=now,
             )
-            .select_related("recipient")
+            .select_related("recipient", "contract")
             .order_by("pk")
         )
         if not rows:
@@ -311,7 +325,8 @@ def _send_digest(recipient_id: int, now: datetime.datetime) -> int:
         claim.update(email_sending_until=_claim_until(settings.EMAIL_TIMEOUT))
     person = rows[0].recipient
     context = {
-        "notifications": rows,
+        # Similar ones told as one line ("12 fiches approuvées sur CLS-TDC-2019").
+        "groups": groups_in(rows),
         "person": person,
         "base": settings.ACCORD_BASE_URL.rstrip("/"),
         "preferences_link": _absolute(reverse("notifications:preferences")),

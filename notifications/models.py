@@ -87,6 +87,9 @@ class Notification(models.Model):
         blank=True,
     )
     title = models.CharField(_("title"), max_length=300)
+    # Notifications of one kind about one contract (approvals of sheets, signatures...) share
+    # it and are shown as one line ("12 fiches approuvées"); empty: shown on its own.
+    group_key = models.CharField(_("group"), max_length=80, blank=True, default="")
     body = models.TextField(_("text"), blank=True)
     url = models.CharField(_("link"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created at"))

@@ -45,7 +45,7 @@ from workflows.models import (
 )
 from workflows.services.meetings import committee_of
 
-from . import delivery, tasks
+from . import delivery, grouping, tasks
 from .models import (
     DEFAULT_EMAIL_MODES,
     EmailMode,
@@ -114,6 +114,10 @@ def task_label(task: Task) -> str:
         return _("internal visa before the signature of %(organisation)s") % {
             "organisation": task.signatory.organisation.name
         }
+    if task.kind == TaskKind.SIGNATURE and task.signatory is not None:
+        return _("signature for %(organisation)s") % {
+            "organisation": task.signatory.organisation.name
+        }
     return _("signature")
 
 
@@ -138,6 +142,11 @@ def _amendment_task_label(task: Task) -> str:
         return _(
             "internal visa before the signature of amendment no. %(number)d by %(organisation)s"
         ) % {"number": number, "organisation": task.amendment_party.organisation.name}
+    if task.kind == TaskKind.SIGNATURE and task.amendment_party is not None:
+        return _("signature of amendment no. %(number)d for %(organisation)s") % {
+            "number": number,
+            "organisation": task.amendment_party.organisation.name,
+        }
     return _("signature of amendment no. %(number)d") % {"number": number}
 
 
@@ -161,6 +170,9 @@ class Notice:
     meeting: Meeting | None
     url: str
     body: str
+    # Shown with the other notices of its group about the same contract ("12 fiches
+    # approuvées"): ``grouping.group_key``; empty: on its own.
+    group: str = ""
 
 
 class _Told(TypedDict):
@@ -192,6 +204,7 @@ def notice(
     meeting: Meeting | None = None,
     url: str = "",
     body: str = "",
+    group: str = "",
     exclude: Iterable[int | None] = (),
 ) -> Notice:
     """One notice to the active ``recipients`` (user ids: a list, a set or a flat
@@ -217,6 +230,7 @@ def notice(
         meeting=meeting,
         url=url,
         body=body,
+        group=group,
     )
 
 
@@ -273,6 +287,7 @@ def notices_write(notices: Iterable[Notice], *, unit: UnitOfWork | None) -> list
                 task=item.task,
                 meeting=item.meeting,
                 title=item.title,
+                group_key=item.group,
                 body=item.body,
                 url=item.url,
                 created_at=now,
@@ -404,6 +419,7 @@ def task_assigned(task: Task, *, contract: Contract, status: str, version: int) 
         contract_version=version,
         task=task,
         url=_task_url(task),
+        group=grouping.group_key(NotificationEvent.TASK_ASSIGNED, task.kind),
     )
 
 
@@ -415,17 +431,29 @@ def task_decided(
     requested, a rejecting vote, a declined signature) reaches everyone who had already
     approved or signed in the same round."""
     contract = unit.contract
+    # Whose decision it is, when not the actor's own: the signer a representative signs for,
+    # the absent person a delegate decides for.
+    principal = task.on_behalf_of if task.on_behalf_of_id not in (None, actor.pk) else None
     with translation.override(NOTIFICATION_LANGUAGE):
         values = {
             "person": _person(actor),
             "decision": _(DECISION_WORDS[task.decision]),
             "task": task_label(task),
             "reference": contract.reference,
+            "principal": _person(principal) if principal else "",
         }
-        title = _("%(person)s %(decision)s: %(task)s, %(reference)s") % values
-        refusal_title = (
-            _("%(person)s %(decision)s after your approval: %(task)s, %(reference)s") % values
-        )
+        if principal:
+            title = _("%(person)s %(decision)s for %(principal)s: %(task)s, %(reference)s")
+            refusal_title = _(
+                "%(person)s %(decision)s for %(principal)s after your approval: "
+                "%(task)s, %(reference)s"
+            )
+        else:
+            title = _("%(person)s %(decision)s: %(task)s, %(reference)s")
+            refusal_title = _(
+                "%(person)s %(decision)s after your approval: %(task)s, %(reference)s"
+            )
+        title, refusal_title = title % values, refusal_title % values
     followers = followers_of(contract, unit)
     event = NotificationEvent.DECISION_MADE
     if task.kind == TaskKind.SIGNATURE and task.decision == TaskDecision.SIGN:
@@ -454,7 +482,15 @@ def task_decided(
         "body": task.comment,
         "exclude": [actor.pk],
     }
-    notices = [notice(event=event, recipients=followers, title=title, **told)]
+    notices = [
+        notice(
+            event=event,
+            recipients=followers,
+            title=title,
+            group=grouping.group_key(event, task.kind, task.decision),
+            **told,
+        )
+    ]
     if task.decision in REFUSALS:
         approved = Task.objects.filter(
             contract=contract,
@@ -617,15 +653,20 @@ def reminded(task: Task, step: str, *, unit: UnitOfWork, status: str, version: i
             recipients=coordinators_of(contract, unit),
             title=title,
             url=_contract_url(contract),
+            group=grouping.group_key(NotificationEvent.OVERDUE_ALERT, task.kind),
             **told,
         )
-    return notice(
-        event=NotificationEvent.TASK_DUE_SOON
+    event = (
+        NotificationEvent.TASK_DUE_SOON
         if step == ReminderStep.DUE_SOON
-        else NotificationEvent.TASK_OVERDUE,
+        else NotificationEvent.TASK_OVERDUE
+    )
+    return notice(
+        event=event,
         recipients=[task.owner_id],
         title=title,
         url=_task_url(task),
+        group=grouping.group_key(event, task.kind),
         **told,
     )
 

@@ -7,6 +7,7 @@ app_name = "notifications"
 urlpatterns = [
     path("", views.notification_centre, name="centre"),
     path("lire/", views.mark_read, name="mark_read"),
+    path("compteurs/", views.counters, name="counters"),
     path("preferences/", views.preferences, name="preferences"),
     path("contrats/<int:pk>/reunions/", views.meetings, name="meetings"),
     path("reunions/<int:pk>/modifier/", views.meeting_change, name="meeting_change"),

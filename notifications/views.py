@@ -6,17 +6,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from workflows import services as workflows
 from workflows.errors import ApplicationError
 from workflows.http import AuthenticatedHttpRequest
 from workflows.models import Contract, Meeting, is_coordinator
-from workflows.selectors import contracts_visible_to
+from workflows.selectors import contracts_visible_to, inbox_of
 from workflows.services import NOT_A_COORDINATOR
 
 from . import selectors, services
@@ -28,27 +29,51 @@ PAGE_SIZE = 30
 
 @login_required
 def notification_centre(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Unread first, then the newest; filters by kind, contract and read state."""
+    """Unread first, then the newest, similar ones told as one line ("12 fiches approuvées
+    sur CLS-TDC-2019", the detail folded under it); filters by kind, contract and read state."""
     contracts = Contract.objects.filter(notifications__recipient=request.user).distinct()
     form = NotificationFilterForm(
         request.GET if ({"unread", "event", "contract"} & set(request.GET)) else None,
         contracts=contracts.order_by("reference"),
     )
     filters = form.filters()
-    page = Paginator(selectors.notifications_of(request.user, **filters), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    lines = selectors.GroupedNotifications(selectors.notifications_of(request.user, **filters))
+    page = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "notifications/centre.html",
         {
             "form": form,
             "page": page,
-            "notifications": page.object_list,
+            "groups": page.object_list,
             "filtered": any(filters.values()),
             "nav_section": "notifications",
         },
     )
+
+
+@login_required
+def counters(request: AuthenticatedHttpRequest) -> JsonResponse:
+    """The header's two counters as the server knows them now: open pages ask after each
+    live notification and each reconnection, so that a task arriving, leaving or a
+    notification read in another tab never leaves a count wrong."""
+    tasks = inbox_of(request.user).count()
+    unread = selectors.standing_of(request.user).unread
+    response = JsonResponse(
+        {
+            "tasks": tasks,
+            "tasks_label": "({})".format(
+                ngettext("%(counter)s open task", "%(counter)s open tasks", tasks)
+                % {"counter": tasks}
+            ),
+            "unread": unread,
+            "unread_label": "({})".format(
+                ngettext("%(counter)s unread", "%(counter)s unread", unread) % {"counter": unread}
+            ),
+        }
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _is_id(value: str) -> bool:

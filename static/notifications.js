@@ -1,5 +1,7 @@
-// Live notifications: one WebSocket per page (/ws/notifications/). Each notification bumps
-// the unread badge and reloads, from the server, the parts of the page marked
+// Live notifications: one WebSocket per page (/ws/notifications/). Each notification has the
+// header's two counters (open tasks, unread notifications) read again from the server
+// (data-notifications-counters: similar notifications count once there, and a task can arrive
+// or leave with one) and reloads, from the server, the parts of the page marked
 // data-live-region (the inbox's count and list, the contract page's status and progress,
 // the notification centre's list). Without this script the pages work as before: they are
 // up to date at each load. On a lost connection it reconnects, asking for what it missed
@@ -13,6 +15,7 @@
     return;
   }
   var lastId = parseInt(body.getAttribute("data-notifications-after"), 10) || 0;
+  var countersUrl = body.getAttribute("data-notifications-counters");
   var seen = {};
   var delay = 1000;
   var refreshTimer = null;
@@ -20,18 +23,36 @@
   var refreshAll = false;
   var REVOKED = 4401;
 
-  function updateBadge(step) {
-    var badge = document.querySelector("[data-unread-badge]");
-    if (!badge) {
+  function showCount(badgeSelector, labelSelector, count, text) {
+    var badge = document.querySelector(badgeSelector);
+    if (!badge || typeof count !== "number") {
       return;
     }
-    var count = (parseInt(badge.textContent, 10) || 0) + step;
     badge.textContent = String(count);
     badge.classList.toggle("nav-count--zero", count === 0);
-    var label = document.querySelector("[data-unread-label]");
-    if (label) {
-      label.textContent = label.textContent.replace(/\d+/, String(count));
+    var label = document.querySelector(labelSelector);
+    if (label && text) {
+      label.textContent = text;
     }
+  }
+
+  function refreshCounters() {
+    if (!countersUrl) {
+      return;
+    }
+    fetch(countersUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        var type = response.headers.get("Content-Type") || "";
+        return response.ok && type.indexOf("application/json") === 0 ? response.json() : null;
+      })
+      .then(function (counters) {
+        if (!counters) {
+          return;
+        }
+        showCount("[data-task-badge]", "[data-task-label]", counters.tasks, counters.tasks_label);
+        showCount("[data-unread-badge]", "[data-unread-label]", counters.unread, counters.unread_label);
+      })
+      .catch(function () { /* the next notification or reload will bring them */ });
   }
 
   function regionWanted(region) {
@@ -40,6 +61,7 @@
   }
 
   function refreshRegions() {
+    refreshCounters();
     var regions = Array.prototype.filter.call(
       document.querySelectorAll("[data-live-region]"), regionWanted);
     pendingContracts = {};
@@ -91,16 +113,20 @@
     }
     seen[notification.id] = true;
     lastId = Math.max(lastId, notification.id);
-    updateBadge(1);
     scheduleRefresh(notification);
   }
 
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + path + "?after=" + lastId);
+    var reconnecting = delay > 1000 || body.getAttribute("data-notifications-state") === "closed";
     socket.onopen = function () {
       delay = 1000;
       body.setAttribute("data-notifications-state", "open");
+      // Back after a lost connection: whatever changed meanwhile, the counters say it now.
+      if (reconnecting) {
+        refreshCounters();
+      }
     };
     socket.onmessage = receive;
     socket.onclose = function (event) {

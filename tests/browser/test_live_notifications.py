@@ -103,3 +103,48 @@ def test_a_decision_on_another_process_updates_the_open_contract_page(browser, s
         assert len(sockets) == 1, "no reconnection after the log-out"
     finally:
         context.close()
+
+
+def test_a_task_arriving_live_updates_the_task_counter_of_every_page(browser, servers):
+    """Léa has her notification centre open on one process; the coordinator launches the
+    review on the other: the header's "Mes tâches" and notification counters say so at once,
+    as the server counts them (not 0 until the next reload)."""
+    coordinator = UserFactory(username="coordination", email="")
+    lead = UserFactory(username="lea", email="", first_name="Léa", last_name="Martin")
+    with override_settings(PASSWORD_HASHERS=global_settings.PASSWORD_HASHERS):
+        lead.set_password(PASSWORD)
+        lead.save(update_fields=["password"])
+    contract = ContractFactory(reference="CLS-LIVE-2", coordinator=coordinator)
+    SteeringCommitteeFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    for _ in range(3):
+        ActionFactory(contract=contract).working_group.leads.set([lead])
+    token = Token.objects.create(user=coordinator).key
+
+    context = browser.new_context(locale="fr-FR", base_url=servers.url(0))
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        log_in(page, lead.username, PASSWORD)
+        page.goto("/notifications/")
+        expect(page.locator("body")).to_have_attribute("data-notifications-state", "open")
+        tasks_badge = page.locator("[data-task-badge]")
+        expect(tasks_badge).to_have_text("0")
+
+        response = requests.post(
+            servers.url(1, f"/api/v1/contracts/{contract.pk}/transitions/launch_review/"),
+            json={},
+            headers={"Authorization": f"Token {token}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+
+        expect(tasks_badge).to_have_text("3")
+        expect(page.locator("[data-task-label]")).to_have_text("(3 tâches ouvertes)")
+        # Three new tasks: one line in the centre, which is what the badge counts.
+        expect(page.locator("[data-unread-badge]")).to_have_text("1")
+        expect(page.locator(".notification-list")).to_contain_text(
+            "3 nouvelles fiches à relire sur CLS-LIVE-2"
+        )
+    finally:
+        context.close()

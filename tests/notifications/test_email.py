@@ -11,7 +11,8 @@ from celery.exceptions import Retry
 from django.core import mail
 from django.core.management import call_command
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from notifications import delivery, tasks
 from notifications.models import EmailMode, Notification, NotificationEvent, NotificationPreference
@@ -70,7 +71,11 @@ def test_a_new_task_is_e_mailed_in_french_with_a_direct_link(review_launch, lead
     assert message.subject.startswith("[Accord] Nouvelle tâche")
     # Greeted by name, not by position nor username.
     assert message.body.startswith("Bonjour Léa Martin,\n")
-    assert link in message.body
+    assert f"Ouvrir la tâche dans Accord : {link}" in message.body
+    # When it is due, in words: « À traiter avant le mardi 22 décembre 2026. »
+    with translation.override("fr"):
+        due = date_format(timezone.localtime(notification.task.due), "l j F Y")
+    assert f"À traiter avant le {due}." in message.body
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"
     assert "<p>Bonjour Léa Martin,</p>" in html
@@ -235,7 +240,7 @@ def test_digest_notifications_wait_for_the_daily_digest(review_launch, lead):
     call_command("deliver_notifications", "--digests", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
     (digest,) = [m for m in mail.outbox if m.to == ["lea@example.org"]]
-    assert digest.subject == "[Accord] 1 notification aujourd\u2019hui"
+    assert digest.subject == "[Accord] 1 nouvelle aujourd\u2019hui"
     assert notification.title in digest.body
     notification.refresh_from_db()
     assert notification.emailed_at is not None
