@@ -209,6 +209,9 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
+# The workers log as the web processes do (LOGGING below: JSON lines with the request id that
+# queued the task), not in Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "Europe/Paris"
 CELERY_BEAT_SCHEDULE = {
     # Every chain recomputed nightly: an entry edited behind the database's back (trigger
