@@ -14,6 +14,7 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from django_guid.integrations import CeleryIntegration
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -73,6 +74,10 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "csp",
+    # Operations: health endpoints, Prometheus metrics, a request id on every log line.
+    "health_check",
+    "django_prometheus",
+    "django_guid",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -85,6 +90,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and (almost) last: the whole request is timed and counted (/metrics).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # The request id (X-Request-ID from the proxy, or a new one): on every log line of the
+    # request, returned in the response, carried into the Celery tasks it queues.
+    "django_guid.middleware.guid_middleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -98,6 +108,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: turns a log-in refused by a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -138,6 +149,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Behind PgBouncer in transaction pooling mode, a server-side cursor (QuerySet.iterator())
+# would outlive the server connection it was opened on: Django then reads without them.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "ACCORD_PGBOUNCER_TRANSACTION_POOLING", default=False
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "workflows.User"
 
@@ -193,6 +209,9 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
+# The workers log as the web processes do (LOGGING below: JSON lines with the request id that
+# queued the task), not in Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "Europe/Paris"
 CELERY_BEAT_SCHEDULE = {
     # Every chain recomputed nightly: an entry edited behind the database's back (trigger
@@ -474,10 +493,56 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = ACCORD_IMPORT_MAX_BYTES + 64 * 1024
 # spooled to a temporary file, never held in memory; the size is checked before reading.
 ACCORD_ATTACHMENT_MAX_BYTES = env.int("ACCORD_ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
 
+# --- Operations: request ids, logs, metrics, health (docs/operations.md) -------------------
+DJANGO_GUID = {
+    # The proxy's request id when it sends one (a UUID), else a new one; in the response too.
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "IGNORE_URLS": ["sante", "sante/complete", "metrics"],
+    "INTEGRATIONS": [CeleryIntegration(use_django_logging=True, log_parent=True)],
+}
+# "json": one JSON object per line (for a log collector), the default in production;
+# "text": lines for a person at a console, the default elsewhere.
+ACCORD_LOG_FORMAT = env.str("ACCORD_LOG_FORMAT", default="json" if PRODUCTION else "text")
+if ACCORD_LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured('ACCORD_LOG_FORMAT must be "json" or "text".')
+# /metrics answers a scraper presenting this token (Authorization: Bearer ...); without it
+# the metrics are off (404).
+ACCORD_METRICS_TOKEN = env.str("ACCORD_METRICS_TOKEN", default="")
+# How long pg_dump / pg_restore may take (manage.py backup / restore), in seconds.
+ACCORD_BACKUP_TIMEOUT = env.int("ACCORD_BACKUP_TIMEOUT", default=3600)
+# What the health endpoints wait for each service, in seconds.
+ACCORD_HEALTH_TIMEOUT = env.float("ACCORD_HEALTH_TIMEOUT", default=2.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "django_guid.log_filters.CorrelationId"},
+        "celery_task": {"()": "django_guid.integrations.celery.log_filters.CeleryTracing"},
+    },
+    "formatters": {
+        "text": {
+            "format": "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s",
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
+            " %(celery_parent_id)s %(process)d",
+            "rename_fields": {
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "correlation_id": "request_id",
+            },
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "celery_task"],
+            "formatter": ACCORD_LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     # Tasks run in-process on the embedded default: a line per task run would bury the
     # console (the demo's launch alone sends 76 e-mails); a worker logs them as usual.

@@ -3,6 +3,8 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
+from config.health import CompleteHealthView, ServingHealthView
+from config.metrics import metrics
 from workflows import sso
 from workflows.views.account import login_code
 
@@ -10,6 +12,10 @@ from workflows.views.account import login_code
 handler404 = "workflows.api.errors.not_found"
 
 urlpatterns = [
+    # Operations (docs/operations.md): a load balancer's health check, monitoring's, metrics.
+    path("sante/", ServingHealthView.as_view(), name="health"),
+    path("sante/complete/", CompleteHealthView.as_view(), name="health_complete"),
+    path("metrics", metrics, name="metrics"),
     path("", include("workflows.urls")),
     path("", include("signatures.urls")),
     path("connexion/", sso.LoginView.as_view(), name="login"),

@@ -1,6 +1,9 @@
 """Background jobs of the approval flows (Celery; eager on the embedded default)."""
 
+import time
+
 from celery import shared_task
+from django.core.cache import cache
 
 from . import services
 from .audit.services import history_check_and_alert
@@ -18,7 +21,14 @@ def send_reminders() -> dict[str, int]:
     return services.reminders_send()
 
 
+# Where the last periodic check's result is left for monitoring (config/metrics.py).
+HISTORY_CHECK_CACHE_KEY = "accord:history-check"
+
+
 @shared_task
 def verify_histories() -> int:
-    """Recompute every history chain and alert the administrators on a break."""
-    return len(history_check_and_alert())
+    """Recompute every history chain and alert the administrators on a break; leave the
+    result (when, how many broken) where the metrics read it."""
+    broken = len(history_check_and_alert())
+    cache.set(HISTORY_CHECK_CACHE_KEY, {"at": time.time(), "broken": broken}, timeout=7 * 24 * 3600)
+    return broken
