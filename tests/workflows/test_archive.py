@@ -25,6 +25,7 @@ from tests.factories import (
 )
 from tests.flows import open_tasks, walk_to_signed
 from tests.shared import making, module_transaction
+from tests.workflows.test_audit import run_script
 from workflows.models import Contract, ContractAuditor, TaskKind
 from workflows.services import attachment_add
 
@@ -144,6 +145,27 @@ def amendment_signed(api_client, contract: Contract) -> None:
         )
         assert signed.status_code == 200, signed.json()
     assert contract.amendments.get().status == "signed"
+
+
+def test_the_archived_bundle_verifies_offline_and_its_history_is_the_archived_one(
+    api_client, coordinator, signed, tmp_path
+):
+    entries = signed.history.count()
+
+    package = package_of(download(api_client, coordinator, signed))
+
+    bundle_path = f"content/accord-{signed.reference}-verification.zip"
+    zipfile.ZipFile(io.BytesIO(package.read(bundle_path))).extractall(tmp_path)
+    folder = tmp_path / f"accord-{signed.reference}-verification"
+    result = run_script(folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "VÉRIFIÉ" in result.stdout
+    assert (folder / "history.json").read_bytes() == package.read("content/historique.json")
+    assert (folder / f"{signed.reference}.pdf").read_bytes() == package.read(
+        f"content/contrat-{signed.reference}.pdf"
+    )
+    # Taking the archive is a read: nothing was added to the history.
+    assert signed.history.count() == entries
 
 
 def test_a_signed_amendment_is_archived_beside_the_contract(api_client, coordinator, signed):
