@@ -26,7 +26,13 @@ from tests.factories import (
 from tests.flows import open_tasks, walk_to_signed
 from tests.shared import making, module_transaction
 from tests.workflows.test_audit import run_script
-from workflows.models import Contract, ContractAuditor, TaskKind
+from workflows.models import (
+    Contract,
+    ContractAuditor,
+    SignatoryKind,
+    SignatoryStatus,
+    TaskKind,
+)
 from workflows.services import attachment_add
 
 pytestmark = pytest.mark.django_db
@@ -193,7 +199,10 @@ def test_the_manifest_describes_the_contract_in_french(api_client, coordinator, 
     content = contract_unit.find("seda:Content", NS)
     assert content.findtext("seda:DescriptionLevel", namespaces=NS) == "File"
     assert signed.title in content.findtext("seda:Title", namespaces=NS)
-    assert "Contrat local de santé" in content.findtext("seda:Title", namespaces=NS)
+    assert content.findtext("seda:Title", namespaces=NS) == signed.title
+    assert content.findtext("seda:Description", namespaces=NS).startswith(
+        "Contrat local de santé (CLS) du territoire «\u00a0Communauté de communes de test\u00a0»"
+    )
     assert content.findtext("seda:StartDate", namespaces=NS) == signed.period_start.isoformat()
     assert content.findtext("seda:EndDate", namespaces=NS) == signed.period_end.isoformat()
     agents = [
@@ -212,6 +221,26 @@ def test_the_manifest_describes_the_contract_in_french(api_client, coordinator, 
     assert appraisal.findtext("seda:StartDate", namespaces=NS) == signed.period_end.isoformat()
     assert root.findtext("seda:ArchivalAgency/seda:Identifier", namespaces=NS)
     assert root.findtext("seda:TransferringAgency/seda:Identifier", namespaces=NS)
+
+
+def test_an_associated_party_that_declined_is_named_so(api_client, coordinator, signed):
+    SignatoryFactory(
+        contract=signed,
+        kind=SignatoryKind.ASSOCIATED,
+        status=SignatoryStatus.DECLINED,
+        organisation__name="MSA Bourgogne",
+    )
+
+    package = package_of(download(api_client, coordinator, signed))
+
+    roles = {
+        agent.findtext("seda:Corpname", namespaces=NS): agent.findtext("seda:Role", namespaces=NS)
+        for agent in parsed(package.read("manifest.xml")).iterfind(".//seda:Agent", NS)
+    }
+    assert roles == {
+        "Agence régionale de santé": "Signataire obligatoire",
+        "MSA Bourgogne": "Signataire associé, a refusé de signer",
+    }
 
 
 def test_the_agencies_come_from_the_settings(api_client, coordinator, signed, settings):

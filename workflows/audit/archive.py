@@ -58,6 +58,7 @@ from workflows.models import (
     ContractStatus,
     Signatory,
     SignatoryKind,
+    SignatoryStatus,
     User,
     is_coordinator,
 )
@@ -348,6 +349,9 @@ def _partners(contract: Contract) -> list[tuple[str, str, str]]:
     for signatory in signatories.order_by("order", "pk"):
         organisation = signatory.organisation
         role = _(SIGNATORY_ROLES.get(signatory.kind, gettext_noop("Signatory")))
+        if signatory.status == SignatoryStatus.DECLINED:
+            # An associated party may decline: the contract is signed without it.
+            role = _("%(role)s, declined to sign") % {"role": role}
         partners.setdefault(organisation.code, (organisation.code, organisation.name, role))
     for organisation in contract.organisations.order_by("name"):
         partners.setdefault(organisation.code, (organisation.code, organisation.name, _("Partner")))
@@ -429,7 +433,7 @@ def archive_manifest(
     )
     content = _el(unit, "Content")
     _el(content, "DescriptionLevel", "File")
-    _french(content, "Title", f"{contract.get_kind_display()} — {contract.title}")
+    _french(content, "Title", contract.title)
     _el(content, "OriginatingAgencyArchiveUnitIdentifier", contract.reference)
     _french(content, "Description", _description(contract))
     _el(content, "DocumentType", _("Contract"))
