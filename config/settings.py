@@ -513,6 +513,29 @@ ACCORD_BACKUP_TIMEOUT = env.int("ACCORD_BACKUP_TIMEOUT", default=3600)
 # What the health endpoints wait for each service, in seconds.
 ACCORD_HEALTH_TIMEOUT = env.float("ACCORD_HEALTH_TIMEOUT", default=2.0)
 
+# The public archives a signed contract is transferred to (SEDA 2.2, workflows/audit/archive.py;
+# docs/deploy.md, "Public archives"): the agencies' identifiers as the archives know them, and
+# the identifiers of the management rules in the archival agency's own rule repository.
+ACCORD_ARCHIVAL_AGENCY_ID = env.str("ACCORD_ARCHIVAL_AGENCY_ID", default="FRAD000")
+ACCORD_ARCHIVAL_AGENCY_NAME = env.str(
+    "ACCORD_ARCHIVAL_AGENCY_NAME", default="Service d'archives compétent"
+)
+ACCORD_TRANSFERRING_AGENCY_ID = env.str("ACCORD_TRANSFERRING_AGENCY_ID", default="ACCORD")
+ACCORD_TRANSFERRING_AGENCY_NAME = env.str(
+    "ACCORD_TRANSFERRING_AGENCY_NAME", default="Coordination du contrat (Accord)"
+)
+ACCORD_ARCHIVAL_AGREEMENT = env.str("ACCORD_ARCHIVAL_AGREEMENT", default="")
+ACCORD_ARCHIVE_APPRAISAL_RULE = env.str("ACCORD_ARCHIVE_APPRAISAL_RULE", default="APP-10-ANS")
+ACCORD_ARCHIVE_APPRAISAL_FINAL_ACTION = env.str(
+    "ACCORD_ARCHIVE_APPRAISAL_FINAL_ACTION", default="Keep"
+)
+if ACCORD_ARCHIVE_APPRAISAL_FINAL_ACTION not in ("Keep", "Destroy"):
+    raise ImproperlyConfigured("ACCORD_ARCHIVE_APPRAISAL_FINAL_ACTION: Keep or Destroy.")
+ACCORD_ARCHIVE_ACCESS_RULE = env.str("ACCORD_ARCHIVE_ACCESS_RULE", default="ACC-IMMEDIAT")
+ACCORD_ARCHIVE_PRIVATE_ACCESS_RULE = env.str(
+    "ACCORD_ARCHIVE_PRIVATE_ACCESS_RULE", default="ACC-50-ANS"
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -91,6 +91,11 @@ urlpatterns = [
         audit_views.contract_history_bundle,
         name="contract_history_bundle",
     ),
+    path(
+        "contrats/<int:pk>/archive/",
+        audit_views.contract_archive_download,
+        name="contract_archive",
+    ),
     path("audit/", audit_views.history_search_page_view, name="history_search"),
     path(
         "audit/export.<str:format>",

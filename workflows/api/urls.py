@@ -150,6 +150,9 @@ urlpatterns = [
         audit.ContractHistoryBundleApi.as_view(),
         name="contract_history_bundle",
     ),
+    path(
+        "contracts/<int:pk>/archive/", audit.ContractArchiveApi.as_view(), name="contract_archive"
+    ),
     path("history/", audit.HistorySearchApi.as_view(), name="history_search"),
     # Not <format>: DRF's schema generator leaves out every path ending in ".{format}" (taken
     # for a format suffix), and the export would be missing from the OpenAPI document.

@@ -21,6 +21,7 @@ from workflows.models import HistoryEvent
 from workflows.selectors import contracts_visible_to
 
 from . import services
+from .archive import archive_name, archive_zip_chunks, contract_archive
 from .forms import HistorySearchForm
 from .selectors import HistorySearch, bundle_folder, history_search
 from .views import EXPORT_IS_POST, export_response
@@ -169,4 +170,34 @@ class ContractHistoryBundleApi(APIView):
         content = services.contract_verification_bundle(contract=contract, user=request.user)
         response = HttpResponse(content, content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{bundle_folder(contract)}.zip"'
+        return response
+
+
+class ContractArchiveApi(APIView):
+    """The signed contract's package for the public archives (ZIP): ``manifest.xml``, a SEDA
+    2.2 ``ArchiveTransfer``, and every file it lists with its SHA-512 (docs/api.md)."""
+
+    content_negotiation_class = AnyAccept
+
+    @extend_schema(
+        operation_id="contracts_archive",
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            401: ERRORS[401],
+            403: OpenApiResponse(
+                ErrorOutput, description="Not a coordinator, an auditor or staff."
+            ),
+            404: OpenApiResponse(ErrorOutput, description="Unknown, or not visible to the caller."),
+            409: OpenApiResponse(ErrorOutput, description="The contract is not signed."),
+        },
+    )
+    def get(self, request: AuthenticatedRequest, pk: int) -> StreamingHttpResponse:
+        contract = contracts_visible_to(request.user).filter(pk=pk).first()
+        if contract is None:
+            raise NotFound
+        files, manifest = contract_archive(contract=contract, user=request.user)
+        response = StreamingHttpResponse(
+            archive_zip_chunks(files, manifest), content_type="application/zip"
+        )
+        response["Content-Disposition"] = f'attachment; filename="{archive_name(contract)}"'
         return response

@@ -78,6 +78,16 @@ def contract_verification_bundle(
         entries=contract.history.count(),
         contracts=[contract.reference],
     )
+    return _bundle_zip(contract, files)
+
+
+def verification_bundle_zip(contract: Contract, documents: Iterable[BundleFile]) -> bytes:
+    """The verification bundle of the history as it stands, with ``documents``, recording
+    nothing: for a package that holds it (the archive), whose reading is its own."""
+    return _bundle_zip(contract, verification_bundle_files(contract, documents))
+
+
+def _bundle_zip(contract: Contract, files: list[BundleFile]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for item in files:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_POST
 
+from workflows.errors import Conflict, NotAllowed
 from workflows.http import AuthenticatedHttpRequest
 from workflows.models import Contract, HistoryExport, User
 from workflows.selectors import (
@@ -24,6 +27,7 @@ from workflows.selectors import (
 )
 
 from . import services
+from .archive import archive_name, archive_zip_chunks, contract_archive
 from .forms import SEARCH_FIELDS, HistorySearchForm
 from .selectors import (
     HistorySearch,
@@ -81,6 +85,25 @@ def contract_history_bundle(request: AuthenticatedHttpRequest, pk: int) -> HttpR
     content = services.contract_verification_bundle(contract=contract, user=request.user)
     response = HttpResponse(content, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{bundle_folder(contract)}.zip"'
+    return response
+
+
+@login_required
+def contract_archive_download(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
+    """The signed contract's package for the public archives (ZIP, SEDA 2.2 manifest), as
+    the API gives it; a read, so a link (a GET)."""
+    contract = _visible_contract(request, pk)
+    try:
+        files, manifest = contract_archive(contract=contract, user=request.user)
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except Conflict as exc:
+        messages.error(request, exc.message)
+        return redirect("workflows:contract_detail", pk=contract.pk)
+    response = StreamingHttpResponse(
+        archive_zip_chunks(files, manifest), content_type="application/zip"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{archive_name(contract)}"'
     return response
 
 

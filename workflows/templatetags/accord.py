@@ -11,9 +11,11 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from workflows.audit import archive
 from workflows.flows import DECISION_LABELS
 from workflows.models import (
     ActionStatus,
+    Contract,
     ContractStatus,
     HistoryEntry,
     Task,
@@ -137,6 +139,12 @@ def history_details(
 @register.simple_tag
 def may_import_contracts(user) -> bool:
     return user_may_import_contracts(user)
+
+
+@register.simple_tag
+def may_archive(contract: Contract, user) -> bool:
+    """Whether the contract page offers the archive's download (workflows/audit/archive.py)."""
+    return archive.may_archive(contract, user)
 
 
 @register.simple_tag(takes_context=True)
