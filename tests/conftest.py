@@ -43,8 +43,9 @@ _sql_flush = DatabaseOperations.sql_flush
 
 def _sql_flush_as_replica(self, style, tables, **options):  # type: ignore[no-untyped-def]
     """The flush between transactional tests truncates every table, which PostgreSQL's
-    triggers refuse on the history (migration 0028): it runs as a replication session, where
-    triggers do not fire (superuser only: as an intruder would have to be)."""
+    triggers refuse on the history (migration ..._history_hash_v2_refuse_truncate): it runs
+    as a replication session, where triggers do not fire (superuser only, as an intruder
+    would have to be)."""
     statements = _sql_flush(self, style, tables, **options)
     return ["SET LOCAL session_replication_role = replica", *statements] if statements else []
 

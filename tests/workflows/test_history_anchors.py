@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import ActionFactory, UserFactory
-from tests.flows import launch, tamper_with_history, walk_to_signed
+from tests.flows import force_on_tables, launch, tamper_with_history, walk_to_signed
 from workflows import services
 from workflows.anchors import anchor_files_read, anchor_path, contract_anchors
 from workflows.audit.selectors import verification_bundle_files
@@ -52,20 +52,6 @@ def verify_history(capsys, *args: str) -> tuple[bool, str]:
         passed = False
     captured = capsys.readouterr()
     return passed, captured.out + captured.err
-
-
-def forced(sql: str, *tables: str) -> None:
-    """What someone with the tables' owner rights can still do: switch every trigger of the
-    tables off (the statement-level ones included), run ``sql``, switch them back on."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            for table in tables:
-                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-        cursor.execute(sql)
-        if connection.vendor == "postgresql":
-            for table in tables:
-                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
 
 def rehash_whole(contract, change: dict) -> None:
@@ -172,7 +158,9 @@ def test_a_forced_truncate_is_detected_against_the_signed_head_file(history_cont
     """Triggers switched off, both tables emptied: no checkpoint is left, but the signed head
     file on the server's disk still names 16 entries."""
     assert verify_history(capsys)[0]  # anchors the head: a checkpoint and today's file
-    forced("TRUNCATE workflows_historyentry, workflows_historycheckpoint", HISTORY, CHECKPOINTS)
+    force_on_tables(
+        "TRUNCATE workflows_historyentry, workflows_historycheckpoint", HISTORY, CHECKPOINTS
+    )
     assert not HistoryCheckpoint.objects.exists()
 
     passed, output = verify_history(capsys)
@@ -222,7 +210,7 @@ def test_a_cut_with_its_checkpoints_deleted_is_named_since_the_head_file(
         "DELETE FROM workflows_historyentry WHERE contract_id = %s AND seq >= 15",
         [history_contract.pk],
     )
-    forced("DELETE FROM workflows_historycheckpoint", CHECKPOINTS)
+    force_on_tables("DELETE FROM workflows_historycheckpoint", CHECKPOINTS)
     passed, output = verify_history(capsys)
     assert not passed
     assert "entries #15 to #16 are missing since the signed head file of" in output
@@ -237,7 +225,7 @@ def test_a_chain_rehashed_whole_after_deleting_its_checkpoints_is_caught_by_the_
     history_contract, capsys
 ):
     assert verify_history(capsys)[0]
-    forced("DELETE FROM workflows_historycheckpoint", CHECKPOINTS)
+    force_on_tables("DELETE FROM workflows_historycheckpoint", CHECKPOINTS)
     rehash_whole(history_contract, {"comment": "réécrit"})
     passed, output = verify_history(capsys)
     assert not passed
