@@ -340,13 +340,14 @@ def document_seal(
             # The history's head at signature, inside what the seal signs: anchored where
             # the database cannot rewrite it (signatures.anchors reads it back).
             reason=(
-                _("Accord's seal: every signature of contract %(reference)s is in")
-                % {"reference": contract.reference}
-                + (
-                    "; " + _("history head %(head)s") % {"head": head_in_reason(*history_head)}
-                    if history_head
-                    else ""
+                _(
+                    "Accord's seal: every signature of contract %(reference)s is in; history"
+                    " head %(head)s"
                 )
+                % {"reference": contract.reference, "head": head_in_reason(*history_head)}
+                if history_head
+                else _("Accord's seal: every signature of contract %(reference)s is in")
+                % {"reference": contract.reference}
             ),
             stamp=_wrapped(
                 [
