@@ -613,6 +613,12 @@ ACCORD_REACTIONS = [
     "notifications.reactions.notify_recorded",
     "signatures.reactions.seal_signed_contract",
 ]
+# Where the signed daily head files of the histories are written (workflows.anchors): keep this
+# folder out of the database's reach and in the backups; an auditor can copy it anywhere.
+ACCORD_ANCHORS_DIR = Path(env.str("ACCORD_ANCHORS_DIR", default=str(VAR_DIR / "anchors")))
+# Who signs those files with Accord's seal and reads the head the seal certified on each
+# completion certificate, for the domain (workflows.anchors).
+ACCORD_HISTORY_SEAL = "signatures.anchors.SealedHeads"
 # Who draws up, signs and voids the contract document for the domain (workflows.documents).
 ACCORD_CONTRACT_DOCUMENTS = "signatures.services.PdfContractDocuments"
 # Who draws up a year's annual report for the domain (workflows.documents).

@@ -298,7 +298,7 @@ def notices_write(notices: Iterable[Notice], *, unit: UnitOfWork | None) -> list
         if recipients and item.contract is not None:
             told.append((item, [person["username"] for person in recipients]))
         if item.contract is not None and item.contract.pk in hooked:
-            webhooks += _webhook_deliveries(item, now)
+            webhooks += _webhook_deliveries(item, now, head=unit.head if unit else None)
     created = Notification.objects.bulk_create(rows) if rows else []
     if unit is not None:
         # Who was told what, in the contract's history, about the version the change was
@@ -326,9 +326,13 @@ def _endpoints(contract: Contract) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(active=True, organisation__contracts=contract)
 
 
-def _webhook_deliveries(item: Notice, now: datetime.datetime) -> list[WebhookDelivery]:
+def _webhook_deliveries(
+    item: Notice, now: datetime.datetime, *, head: tuple[int, str] | None
+) -> list[WebhookDelivery]:
     """One delivery per endpoint of the contract's partner organisations that picked this
-    kind of event."""
+    kind of event. The payload carries the head of the contract's history once the change is
+    recorded (``head``): the partner holds it, out of the database's reach, and can look for
+    it in a verification bundle (``verify_history.py --expected-head``)."""
     event, title, contract, task, meeting = (
         item.event,
         item.title,
@@ -350,6 +354,7 @@ def _webhook_deliveries(item: Notice, now: datetime.datetime) -> list[WebhookDel
             "id": contract.pk,
             "reference": contract.reference,
             "status": item.contract_status,
+            "history_head": {"seq": head[0], "hash": head[1]} if head else None,
         },
         "task": {"id": task.pk, "kind": task.kind} if task else None,
         "meeting": (

@@ -34,6 +34,7 @@ from workflows.models import Contract, Signatory, Task, User
 from workflows.selectors import VisaGiven, visas_given
 
 from . import keys, selectors
+from .anchors import head_in_reason
 from .document import (
     LANGUAGE,
     SEAL_FIELD,
@@ -336,8 +337,18 @@ def document_seal(
             field_name=SEAL_FIELD,
             stored_key=keys.seal_key(),
             name="Accord",
-            reason=_("Accord's seal: every signature of contract %(reference)s is in")
-            % {"reference": contract.reference},
+            # The history's head at signature, inside what the seal signs: anchored where
+            # the database cannot rewrite it (signatures.anchors reads it back).
+            reason=(
+                _(
+                    "Accord's seal: every signature of contract %(reference)s is in; history"
+                    " head %(head)s"
+                )
+                % {"reference": contract.reference, "head": head_in_reason(*history_head)}
+                if history_head
+                else _("Accord's seal: every signature of contract %(reference)s is in")
+                % {"reference": contract.reference}
+            ),
             stamp=_wrapped(
                 [
                     _("Sealed by Accord on %(date)s")

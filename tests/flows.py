@@ -110,3 +110,20 @@ def tamper_with_history(sql: str, params: list) -> None:
         cursor.execute(sql, params)
         if connection.vendor == "postgresql":
             cursor.execute(f"ALTER TABLE workflows_historyentry ENABLE TRIGGER {trigger}")
+
+
+def force_on_tables(sql: str, *tables: str) -> None:
+    """Run ``sql`` as someone with the tables' owner rights could: on PostgreSQL, every
+    trigger of ``tables`` (the statement-level ones refusing TRUNCATE included) is switched off
+    first, as they would have to, and back on after."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            for table in tables:
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        cursor.execute(sql)
+        if connection.vendor == "postgresql":
+            for table in tables:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from viewflow.workflow import chart
 
+from .anchors import Anchor, contract_anchors
 from .contract_file import Problem, contract_file_of, contract_file_problems
 from .errors import Conflict, NotAllowed
 from .flows import ContractFlow
 from .models import (
     GENESIS_HASH,
+    HASH_VERSION,
     Action,
     ActionStatus,
     ActionVersion,
@@ -33,7 +35,6 @@ from .models import (
     ContractObserver,
     ContractStatus,
     FundingLine,
-    HistoryCheckpoint,
     HistoryEntry,
     HistoryEvent,
     IndicatorValue,
@@ -116,20 +117,35 @@ class ChainVerification:
     entries: int
     first_bad_seq: int | None
     problem: str = ""
+    # The chain's last entry, when it was read whole.
+    head: tuple[int, str] | None = None
+    # Entries cut off the end: (first, last) missing, and the anchor that remembers them.
+    missing: tuple[int, int] | None = None
+    # The anchor the chain contradicts (cut or rewritten), for the pages' words.
+    anchor: Anchor | None = None
 
     @property
     def valid(self) -> bool:
         return self.first_bad_seq is None
 
 
-def history_verify(contract: Contract) -> ChainVerification:
-    """Recompute the contract's chain: an edited, inserted or removed entry breaks it. The
-    last head the nightly check found intact must still be on it: entries cut off the end,
-    or a chain recomputed whole after an edit, are detected too."""
+def history_verify(
+    contract: Contract, anchors: Sequence[Anchor] | None = None
+) -> ChainVerification:
+    """Recompute the contract's chain: an edited, inserted or removed entry breaks it, in
+    either hash version. Each head remembered outside the chain (``anchors``; by default its
+    last checkpoint and the signed head files, ``workflows.anchors``) must still be on it:
+    entries cut off the end, or a chain recomputed whole after an edit, are detected too,
+    naming the entries and the anchor."""
+    if anchors is None:
+        anchors = contract_anchors(contract)
     entries = HistoryEntry.objects.filter(contract=contract).select_related("contract")
     count = entries.count()
-    checkpoint = HistoryCheckpoint.objects.filter(contract=contract).order_by("-seq").first()
+    anchored: dict[int, list[Anchor]] = {}
+    for anchor in anchors:
+        anchored.setdefault(anchor.seq, []).append(anchor)
     previous_hash = GENESIS_HASH
+    previous_version = 1
     for expected_seq, entry in enumerate(entries.order_by("seq").iterator(), start=1):
         if entry.seq != expected_seq:
             return ChainVerification(
@@ -139,26 +155,37 @@ def history_verify(contract: Contract) -> ChainVerification:
             return ChainVerification(
                 contract, count, entry.seq, f"entry #{entry.seq} does not follow the previous one"
             )
-        if entry.compute_hash() != entry.hash:
+        # A version older than the previous entry's, or unknown: someone chose the algorithm.
+        if (
+            not previous_version <= entry.hash_version <= HASH_VERSION
+            or entry.compute_hash() != entry.hash
+        ):
             return ChainVerification(contract, count, entry.seq, f"entry #{entry.seq} was altered")
-        if checkpoint is not None and entry.seq == checkpoint.seq and entry.hash != checkpoint.hash:
-            # Every link holds, yet this is not the entry checked then: the chain was rewritten.
-            return ChainVerification(
-                contract,
-                count,
-                entry.seq,
-                f"entry #{entry.seq} differs from the one checked on {checkpoint.at:%Y-%m-%d}",
-            )
-        previous_hash = entry.hash
-    if checkpoint is not None and checkpoint.seq > count:
+        for anchor in anchored.get(entry.seq, ()):
+            if entry.hash != anchor.hash:
+                # Every link holds, yet this is not the entry anchored: the chain was rewritten.
+                return ChainVerification(
+                    contract,
+                    count,
+                    entry.seq,
+                    f"entry #{entry.seq} differs from the one checked in the {anchor.label}",
+                    anchor=anchor,
+                )
+        previous_hash, previous_version = entry.hash, entry.hash_version
+    beyond = [anchor for anchor in anchors if anchor.seq > count]
+    if beyond:
+        anchor = max(beyond, key=lambda item: item.seq)
+        first, last = count + 1, anchor.seq
+        what = f"entry #{first} is" if first == last else f"entries #{first} to #{last} are"
         return ChainVerification(
             contract,
             count,
-            count + 1,
-            f"entries #{count + 1} to #{checkpoint.seq} are missing "
-            f"(checked on {checkpoint.at:%Y-%m-%d})",
+            first,
+            f"{what} missing since the {anchor.label}",
+            missing=(first, last),
+            anchor=anchor,
         )
-    return ChainVerification(contract, count, None)
+    return ChainVerification(contract, count, None, head=(count, previous_hash) if count else None)
 
 
 def history_of(contract: Contract) -> QuerySet[HistoryEntry]:

@@ -102,11 +102,17 @@ def test_a_picked_event_is_posted_signed_and_logged(launch, endpoint, partner, c
     assert headers["Content-Type"] == "application/json"
     event = json.loads(body)
     assert event["event"] == "contract_status"
+    head = event["contract"].pop("history_head")
     assert event["contract"] == {
         "id": contract.pk,
         "reference": contract.reference,
         "status": "review",
     }
+    # The history's head once the change is recorded: the partner holds it out of the
+    # database's reach; it is the entry just before who was told (recorded after the webhook).
+    entry = contract.history.get(seq=head["seq"])
+    assert entry.hash == head["hash"]
+    assert contract.history.filter(seq__gt=entry.seq).exclude(event="notified").count() == 0
     assert event["title"].startswith(contract.reference)
     (logged,) = WebhookDelivery.objects.all()
     assert headers["X-Accord-Delivery"] == event["id"] == str(logged.uid)

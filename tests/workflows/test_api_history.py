@@ -3,6 +3,7 @@
 import itertools
 
 import pytest
+from django.core.management import call_command
 
 from tests.factories import ActionFactory
 from tests.flows import approve_reviews, launch, tamper_with_history
@@ -136,7 +137,12 @@ def test_an_intact_history_verifies(api_client, coordinator, reviewed_contract):
     response = api_client.get(f"{history_url(reviewed_contract)}verify/")
 
     assert response.status_code == 200
-    assert response.json() == {"valid": True, "entries": 11, "first_bad_seq": None}
+    assert response.json() == {
+        "valid": True,
+        "entries": 11,
+        "first_bad_seq": None,
+        "problem": "",
+    }
 
 
 def test_an_empty_history_verifies(api_client, coordinator, contract):
@@ -144,7 +150,7 @@ def test_an_empty_history_verifies(api_client, coordinator, contract):
 
     response = api_client.get(f"{history_url(contract)}verify/")
 
-    assert response.json() == {"valid": True, "entries": 0, "first_bad_seq": None}
+    assert response.json() == {"valid": True, "entries": 0, "first_bad_seq": None, "problem": ""}
 
 
 def test_an_entry_edited_behind_the_orms_back_breaks_the_chain_at_that_entry(
@@ -156,4 +162,26 @@ def test_an_entry_edited_behind_the_orms_back_breaks_the_chain_at_that_entry(
     response = api_client.get(f"{history_url(reviewed_contract)}verify/")
 
     assert response.status_code == 200
-    assert response.json() == {"valid": False, "entries": 11, "first_bad_seq": 2}
+    assert response.json() == {
+        "valid": False,
+        "entries": 11,
+        "first_bad_seq": 2,
+        "problem": "entry #2 was altered",
+    }
+
+
+def test_entries_cut_after_the_last_check_are_named_with_the_anchor(
+    api_client, coordinator, reviewed_contract
+):
+    call_command("verify_history")  # a checkpoint and today's signed head file
+    tamper_with_history(
+        "DELETE FROM workflows_historyentry WHERE contract_id = %s AND seq >= 10",
+        [reviewed_contract.pk],
+    )
+    api_client.force_authenticate(coordinator)
+
+    response = api_client.get(f"{history_url(reviewed_contract)}verify/")
+
+    body = response.json()
+    assert (body["valid"], body["entries"], body["first_bad_seq"]) == (False, 9, 10)
+    assert body["problem"].startswith("entries #10 to #11 are missing since the checkpoint of ")

@@ -157,6 +157,9 @@ class ChainVerificationOutput(serializers.Serializer):
     valid = serializers.BooleanField()
     entries = serializers.IntegerField()
     first_bad_seq = serializers.IntegerField(allow_null=True)
+    problem = serializers.CharField(
+        help_text="What is wrong, as verify_history says it (the entry or range, the anchor)."
+    )
 
 
 # --- Tasks --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from workflows.anchors import AnchorFiles, anchor_files_read, contract_anchors
 from workflows.models import (
     GENESIS_HASH,
     Contract,
@@ -328,9 +329,19 @@ def bundle_folder(contract: Contract) -> str:
 # --- Checks -------------------------------------------------------------------------------
 
 
-def history_verify_all() -> list[ChainVerification]:
-    """Every contract's chain, recomputed."""
-    return [history_verify(contract) for contract in Contract.objects.order_by("reference")]
+def history_verify_all(
+    contracts: Iterable[Contract] | None = None, *, files: AnchorFiles | None = None
+) -> list[ChainVerification]:
+    """Every contract's chain (or these contracts'), recomputed and held against every
+    anchor: its checkpoint, the signed head files (read once) and its completion
+    certificates' seals."""
+    if contracts is None:
+        contracts = Contract.objects.order_by("reference")
+    files = anchor_files_read() if files is None else files
+    return [
+        history_verify(contract, contract_anchors(contract, files=files, certified=True))
+        for contract in contracts
+    ]
 
 
 def contract_people(contract: Contract) -> dict:

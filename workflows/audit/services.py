@@ -8,13 +8,17 @@ import io
 import logging
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from workflows.anchors import Anchor, AnchorFiles, anchor_file_write, anchor_files_read
 from workflows.documents import contract_documents
 from workflows.history import UnitOfWork
 from workflows.models import (
@@ -124,14 +128,13 @@ def contract_people_change_record(
         )
 
 
-def history_checkpoints_record(intact: list[ChainVerification]) -> None:
-    """Remember the head of each chain just found intact (when it moved since the last
-    check), so that a later cut or a chain recomputed whole cannot go unnoticed."""
-    heads = {
-        result.contract.pk: (head.seq, head.hash)
-        for result in intact
-        if (head := result.contract.history.order_by("-seq").only("seq", "hash").first())
-    }
+def history_anchors_record(results: list[ChainVerification], files: AnchorFiles) -> str:
+    """Remember the head of each chain just found intact: a checkpoint (when it moved since
+    the last check) and today's signed head file, so that a later cut or a chain recomputed
+    whole cannot go unnoticed. A broken chain keeps the head anchored before its break.
+    Returns why the head file could not be written, if it could not (the check goes on: its
+    breaks are still reported)."""
+    heads = {result.contract.pk: result.head for result in results if result.head}
     HistoryCheckpoint.objects.bulk_create(
         [
             HistoryCheckpoint(contract_id=pk, seq=seq, hash=digest)
@@ -139,16 +142,54 @@ def history_checkpoints_record(intact: list[ChainVerification]) -> None:
         ],
         ignore_conflicts=True,  # the head has not moved since the last check
     )
+    anchored = {reference: (anchor.seq, anchor.hash) for reference, anchor in files.heads.items()}
+    for result in results:
+        if result.head:
+            anchored[result.contract.reference] = result.head
+    try:
+        anchor_file_write(anchored, day=timezone.localdate())
+    except (OSError, ImproperlyConfigured) as error:
+        logger.exception("The signed head file could not be written")
+        return str(error)
+    return ""
 
 
-def history_check_and_alert() -> list[ChainVerification]:
-    """Recompute every chain; on a break, e-mail the administrators (ADMINS and active staff
-    with an address) naming each broken contract and its first bad entry. Returns the breaks."""
-    results = history_verify_all()
-    history_checkpoints_record([result for result in results if result.valid])
-    broken = [result for result in results if not result.valid]
-    if not broken:
-        return []
+@dataclass(frozen=True)
+class HistoryCheck:
+    """A check of the chains: each contract's result, the signed head files whose signature
+    no longer holds, and the contracts a head file names that the database no longer has."""
+
+    results: list[ChainVerification]
+    forged_files: tuple[str, ...] = ()
+    vanished: dict[str, Anchor] = field(default_factory=dict)
+    unanchored: str = ""  # why today's head file could not be written
+
+    @property
+    def broken(self) -> list[ChainVerification]:
+        return [result for result in self.results if not result.valid]
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.broken and not self.forged_files and not self.vanished and not self.unanchored
+        )
+
+
+def history_check(contracts: Iterable[Contract] | None = None) -> HistoryCheck:
+    """Recompute the chains (all, or these contracts') against every anchor, then anchor the
+    heads found intact: what ``verify_history`` and the nightly check both do."""
+    files = anchor_files_read()
+    results = history_verify_all(contracts, files=files)
+    unanchored = history_anchors_record(results, files)
+    vanished = {}
+    if contracts is None:
+        known = set(Contract.objects.values_list("reference", flat=True))
+        vanished = {ref: anchor for ref, anchor in files.heads.items() if ref not in known}
+    return HistoryCheck(results, files.forged, vanished, unanchored)
+
+
+def history_problems(check: HistoryCheck) -> list[str]:
+    """Each break the check found, in a line (the administrators' e-mail)."""
     lines = [
         _("%(reference)s: broken at entry no. %(seq)d (%(problem)s)")
         % {
@@ -156,8 +197,34 @@ def history_check_and_alert() -> list[ChainVerification]:
             "seq": result.first_bad_seq,
             "problem": result.problem,
         }
-        for result in broken
+        for result in check.broken
     ]
+    lines += [
+        _("%(file)s: the seal's signature of this head file does not hold (changed or replaced)")
+        % {"file": name}
+        for name in check.forged_files
+    ]
+    lines += [
+        _("%(reference)s: missing from the database, %(count)d entries anchored on %(day)s")
+        % {"reference": reference, "count": anchor.seq, "day": anchor.day.isoformat()}
+        for reference, anchor in sorted(check.vanished.items())
+    ]
+    if check.unanchored:
+        lines.append(
+            _("Today's signed head file could not be written: %(error)s")
+            % {"error": check.unanchored}
+        )
+    return lines
+
+
+def history_check_and_alert() -> list[str]:
+    """Recompute every chain and anchor the intact heads; on a break (or a forged head file,
+    or a contract gone), e-mail the administrators (ADMINS and active staff with an address)
+    naming each broken contract and its first bad entry. Returns the problems, in words."""
+    check = history_check()
+    lines = history_problems(check)
+    if not lines:
+        return []
     for line in lines:
         logger.error("History chain broken: %s", line)
     recipients = {address for _name, address in settings.ADMINS}
@@ -185,4 +252,4 @@ def history_check_and_alert() -> list[ChainVerification]:
             settings.DEFAULT_FROM_EMAIL,
             sorted(recipients),
         )
-    return broken
+    return lines

@@ -36,6 +36,17 @@ CHAINED_FIELDS = (
     "data",
     "contract_version",
 )
+# Version 2 (entries written since Accord 2026-12) also covers the accounts, action and
+# contract as the pages and the search read them; an entry without "hash_version" is version 1.
+CHAINED_FIELDS_V2 = (
+    *CHAINED_FIELDS,
+    "hash_version",
+    "contract_id",
+    "actor_id",
+    "on_behalf_of_id",
+    "action_id",
+)
+FIELDS_BY_VERSION = {1: CHAINED_FIELDS, 2: CHAINED_FIELDS_V2}
 MESSAGES = {
     "fr": {
         "file_ok": "fichier {name} : empreinte conforme au manifeste",
@@ -78,9 +89,14 @@ MESSAGES = {
 }
 
 
+def entry_version(entry):
+    """The entry's hash version: 1 when it names none."""
+    return entry.get("hash_version", 1)
+
+
 def entry_hash(entry):
-    """The entry's SHA-256, computed exactly as Accord computes it."""
-    payload = {field: entry[field] for field in CHAINED_FIELDS}
+    """The entry's SHA-256, computed exactly as Accord computes it, in the entry's version."""
+    payload = {field: entry[field] for field in FIELDS_BY_VERSION[entry_version(entry)]}
     payload["prev_hash"] = entry["prev_hash"]
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
@@ -89,15 +105,20 @@ def entry_hash(entry):
 def verify_chain(entries):
     """(first bad seq or None, problem key, {hash: seq}) for entries in seq order."""
     previous = GENESIS_HASH
+    previous_version = 1
     positions: dict[str, int] = {}  # a local annotation: never evaluated, fine on Python 3.8
     for expected_seq, entry in enumerate(entries, start=1):
         if entry["seq"] != expected_seq:
             return expected_seq, "missing_entry", positions
         if entry["prev_hash"] != previous:
             return entry["seq"], "broken_link", positions
+        # An unknown version, or one older than the previous entry's: the algorithm was chosen.
+        version = entry_version(entry)
+        if version not in FIELDS_BY_VERSION or version < previous_version:
+            return entry["seq"], "altered", positions
         if entry_hash(entry) != entry["hash"]:
             return entry["seq"], "altered", positions
-        previous = entry["hash"]
+        previous, previous_version = entry["hash"], version
         positions[entry["hash"]] = entry["seq"]
     return None, "", positions
 

@@ -116,6 +116,10 @@ class HistoryEntryQuerySet(models.QuerySet):
 
 
 GENESIS_HASH = "0" * 64
+# Version 1 hashed the usernames but not the accounts the pages and the search read through the
+# foreign keys: an actor switched in the database went unseen. Version 2 covers every column
+# the audit displays or searches on; entries written before keep their version and verify.
+HASH_VERSION = 2
 
 
 class HistoryEntry(models.Model):
@@ -168,6 +172,7 @@ class HistoryEntry(models.Model):
     contract_version = models.PositiveIntegerField(_("contract version"))
     prev_hash = models.CharField(_("previous hash"), max_length=64)
     hash = models.CharField(_("hash"), max_length=64, unique=True)
+    hash_version = models.PositiveSmallIntegerField(_("hash version"), default=HASH_VERSION)
 
     objects = HistoryEntryQuerySet.as_manager()
 
@@ -200,8 +205,9 @@ class HistoryEntry(models.Model):
         raise TypeError("History entries are never deleted.")
 
     def chained_content(self) -> dict:
-        """What the entry's hash covers, besides the previous entry's hash."""
-        return {
+        """What the entry's hash covers, besides the previous entry's hash: in version 2,
+        the accounts, action and contract as the pages and the search read them too."""
+        content = {
             "contract": self.contract.reference,
             "seq": self.seq,
             "at": self.at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
@@ -216,6 +222,15 @@ class HistoryEntry(models.Model):
             "data": self.data,
             "contract_version": self.contract_version,
         }
+        if self.hash_version >= 2:
+            content |= {
+                "hash_version": self.hash_version,
+                "contract_id": self.contract_id,
+                "actor_id": self.actor_id,
+                "on_behalf_of_id": self.on_behalf_of_id,
+                "action_id": self.action_id,
+            }
+        return content
 
     @property
     def what(self) -> str:
