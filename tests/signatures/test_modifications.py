@@ -18,8 +18,10 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import signers, timestamps
 from pyhanko.sign.fields import MDPPerm
 
+from signatures import keys
 from signatures.selectors import ChangeKind, contract_document_pdf, document_verify
 from tests.factories import ActionFactory, ContractFactory, SignatoryFactory, UserFactory
 from tests.flows import walk_to_signed
@@ -221,6 +223,11 @@ def test_each_change_after_the_seal_is_named(signed, name, change, expected, fre
     assert [(c.kind, c.page) for c in check.changes] == [
         (kind, pages if page == "last" else page) for kind, page in expected
     ]
+    # pyHanko's own difference analysis finds each incremental update against the DocMDP
+    # permissions: the first signature's certification (P=2) and the seal's lock (P=1).
+    # Bytes after the end are no revision: only Accord's check of the file's end sees them.
+    allowed = [s.modifications_allowed for s in check.signatures]
+    assert allowed == ([True, True] if name == "trailing bytes" else [False, False])
 
 
 def test_the_untouched_sealed_document_still_verifies(signed):
@@ -360,3 +367,19 @@ def test_the_api_checks_the_stored_document_and_refuses_a_missing_file(api_clien
     assert api_client.get(url).json()["status"] == "intact"
     refused = api_client.post(url, {}, format="multipart")
     assert refused.status_code == 400
+
+
+def test_a_document_timestamp_after_the_seal_is_no_change(signed):
+    """PAdES B-LTA adds a document timestamp after the seal: pyHanko's difference analysis
+    calls it an LTA update, which the seal's lock allows and the check does not report."""
+    signer = keys.signer_for(keys.seal_key())
+    stamper = timestamps.DummyTimeStamper(tsa_cert=signer.signing_cert, tsa_key=signer.signing_key)
+    writer = _writer(contract_document_pdf(signed))
+    stamped = signers.PdfTimeStamper(stamper).timestamp_pdf(writer, "sha256").getvalue()
+
+    check = document_verify(stamped)
+
+    assert check.changes == []
+    assert check.signatures[1].field_name == "accord-seal"
+    assert check.signatures[1].modification_level == "LTA_UPDATES"
+    assert check.signatures[1].ok
