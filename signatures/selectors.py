@@ -320,7 +320,7 @@ def _pages(node, seen: set | None = None) -> list[generic.DictionaryObject]:
     return pages
 
 
-def _refs(value, resolve: bool = True) -> set[generic.Reference]:
+def _refs(value) -> set[generic.Reference]:
     """The references a page entry (/Contents, /Annots) points to, one level down."""
     refs = set()
     ref = _reference(value)
