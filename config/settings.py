@@ -580,9 +580,35 @@ LOGGING = {
 ACCORD_PDF_FONT_DIR = env.str("ACCORD_PDF_FONT_DIR", default="/usr/share/fonts/truetype/dejavu")
 # Encrypts the signing keys at rest (Fernet key derived from it). Required once DATABASE_URL
 # is set; checked when a key is first used, so that commands needing no key run without it.
+# Rotation: the new key in ACCORD_SIGNING_KEY, the old ones (comma-separated) in
+# ACCORD_SIGNING_KEY_PREVIOUS, then `manage.py rotate_signing_key` (docs/security.md).
 ACCORD_SIGNING_KEY = env.str("ACCORD_SIGNING_KEY", default="")
+ACCORD_SIGNING_KEY_PREVIOUS = env.list("ACCORD_SIGNING_KEY_PREVIOUS", default=[])
+SIGNING_KEY_MIN_LENGTH = 32
+
+
+def signing_key_weakness(key: str) -> str:
+    """Why ``key`` may not encrypt production's signing keys ("" when it may): as the secret
+    key's rule, with 32 characters at least (a Fernet key is 32 bytes)."""
+    if len(key) < SIGNING_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters, fewer than {SIGNING_KEY_MIN_LENGTH}"
+    if len(set(key)) < 10:
+        return f"it has only {len(set(key))} different characters, fewer than 10"
+    if key == EMBEDDED_SECRET_KEY:
+        return "it is a published default"
+    return ""
+
+
+# Unset, the system check signatures.E001 stops migrate and check; set, it must be strong:
+# it is all that stands between a copy of the database and every signing key.
+if PRODUCTION and ACCORD_SIGNING_KEY and (weakness := signing_key_weakness(ACCORD_SIGNING_KEY)):
+    raise ImproperlyConfigured(
+        f"ACCORD_SIGNING_KEY is too weak for production: {weakness}. Generate one with"
+        " `python3 -c 'import secrets; print(secrets.token_urlsafe(50))'` and rotate to it"
+        " (docs/security.md)."
+    )
 if not ACCORD_SIGNING_KEY and (DEBUG or EMBEDDED):
-    ACCORD_SIGNING_KEY = "embedded-default-only-not-a-secret"
+    ACCORD_SIGNING_KEY = EMBEDDED_SECRET_KEY
 # Notifications: links in e-mails point here; delivery retries and their pace.
 ACCORD_BASE_URL = env.str("ACCORD_BASE_URL", default="http://127.0.0.1:8000")
 ACCORD_PUSH_TIMEOUT = env.float("ACCORD_PUSH_TIMEOUT", default=2.0)

@@ -7,7 +7,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from workflows.amending import amendment_pdf
@@ -15,11 +17,16 @@ from workflows.http import AuthenticatedRequest
 from workflows.models import Amendment, Contract
 from workflows.selectors import contracts_visible_to
 
+from .forms import DocumentCopyForm
 from .selectors import (
+    DocumentCheck,
     annual_report_pdf,
     committee_minutes,
     completion_certificate_pdf,
+    contract_document,
+    contract_document_check,
     contract_document_pdf,
+    document_verify,
 )
 from .views import (
     amendment_filename,
@@ -161,10 +168,98 @@ class CommitteeMinutesApi(_PdfApi):
         return pdf_response(bytes(vote.minutes_pdf), minutes_filename(contract, vote.round))
 
 
+class SignatureCheckOutput(serializers.Serializer):
+    field = serializers.CharField(source="field_name", help_text="The signature field's name.")
+    signer = serializers.CharField(help_text="The certificate's common name.")
+    signed_at = serializers.DateTimeField(allow_null=True)
+    intact = serializers.BooleanField(source="ok", help_text="Intact, valid and not changed.")
+    trusted = serializers.BooleanField(help_text="Issued by this installation's authority.")
+    modification_level = serializers.CharField(
+        help_text="pyHanko's analysis of what follows it: NONE, LTA_UPDATES, FORM_FILLING, "
+        "ANNOTATIONS or OTHER."
+    )
+    certificate_sha256 = serializers.CharField()
+
+
+class ChangeOutput(serializers.Serializer):
+    kind = serializers.CharField(
+        help_text="content, annotation, form-field, signature, page-added, page-removed, "
+        "trailing-bytes or other."
+    )
+    page = serializers.IntegerField(allow_null=True)
+    field = serializers.CharField(source="field_name", help_text="The form field's name.")
+    description = serializers.CharField(help_text="In the request's language.")
+
+
+class DocumentCheckOutput(serializers.Serializer):
+    status = serializers.SerializerMethodField(
+        help_text="intact; modified (something was added after the seal, or after the last "
+        "signature before it: see changes); broken (a signature does not verify); unsigned; "
+        "unreadable (not a PDF)."
+    )
+    sha256 = serializers.CharField()
+    sealed = serializers.BooleanField()
+    frozen_prefix_intact = serializers.BooleanField(allow_null=True)
+    changes = ChangeOutput(many=True)
+    signatures = SignatureCheckOutput(many=True)
+
+    def get_status(self, check: DocumentCheck) -> str:
+        if not check.readable:
+            return "unreadable"
+        if check.changes:
+            return "modified"
+        if check.ok:
+            return "intact"
+        if not check.signatures and check.frozen_prefix_intact is not False:
+            return "unsigned"
+        return "broken"
+
+
+class DocumentVerificationApi(APIView):
+    """The check of the contract's document (GET), or of a copy someone received (POST,
+    multipart ``copy``): each signature, and whatever was added after Accord's seal."""
+
+    parser_classes = (MultiPartParser,)
+
+    @extend_schema(responses={200: DocumentCheckOutput, 404: DocumentErrorOutput})
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
+        check = contract_document_check(_visible_contract(request, pk))
+        if check is None:
+            raise NotFound(_("The contract document does not exist before the deliberation."))
+        return Response(DocumentCheckOutput(check).data)
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"copy": {"type": "string", "format": "binary"}},
+            }
+        },
+        responses={200: DocumentCheckOutput, 400: DocumentErrorOutput, 404: DocumentErrorOutput},
+    )
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
+        contract = _visible_contract(request, pk)
+        document = contract_document(contract)
+        if document is None:
+            raise NotFound(_("The contract document does not exist before the deliberation."))
+        form = DocumentCopyForm({}, request.FILES)
+        if not form.is_valid():
+            raise ValidationError(
+                {name: [str(error) for error in errors] for name, errors in form.errors.items()}
+            )
+        check = document_verify(form.cleaned_data["copy"], frozen=document)
+        return Response(DocumentCheckOutput(check).data)
+
+
 app_name = "signatures_api"
 
 urlpatterns = [
     path("contracts/<int:pk>/document/", ContractDocumentApi.as_view(), name="contract_document"),
+    path(
+        "contracts/<int:pk>/document/verification/",
+        DocumentVerificationApi.as_view(),
+        name="document_verification",
+    ),
     path(
         "contracts/<int:pk>/completion-certificate/",
         CompletionCertificateApi.as_view(),

@@ -26,7 +26,13 @@ from django.utils.translation import gettext as _
 from fpdf import FPDF
 from fpdf.fonts import TextStyle
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.sign.fields import SigFieldSpec, append_signature_field
+from pyhanko.sign.fields import (
+    FieldMDPAction,
+    FieldMDPSpec,
+    MDPPerm,
+    SigFieldSpec,
+    append_signature_field,
+)
 
 from workflows.conventions import printed_convention
 from workflows.models import (
@@ -167,10 +173,20 @@ class _Document(FPDF):
 
 
 def _with_fields(pdf: bytes, boxes: list[FieldBox]) -> bytes:
+    """The empty signature fields; the seal's locks every field and, once signed, the whole
+    document (its /Lock dictionary with P=1: see ``services.Modifications``)."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     for box in boxes:
+        seal = box.name == SEAL_FIELD
         append_signature_field(
-            writer, SigFieldSpec(sig_field_name=box.name, on_page=box.page, box=box.box)
+            writer,
+            SigFieldSpec(
+                sig_field_name=box.name,
+                on_page=box.page,
+                box=box.box,
+                field_mdp_spec=FieldMDPSpec(action=FieldMDPAction.ALL) if seal else None,
+                doc_mdp_update_value=MDPPerm.NO_CHANGES if seal else None,
+            ),
         )
     out = io.BytesIO()
     writer.write(out)

@@ -1,7 +1,9 @@
 """Accord's own certification authority and the certificates it issues.
 
 The authority is created on first use. Every private key is stored encrypted with a Fernet
-key derived from ACCORD_SIGNING_KEY, so that a copy of the database alone signs nothing.
+key derived from ACCORD_SIGNING_KEY, so that a copy of the database alone signs nothing. The
+key can be rotated: the previous ones, in ACCORD_SIGNING_KEY_PREVIOUS, still open what they
+encrypted until ``signing_keys_rotate`` (``manage.py rotate_signing_key``) re-encrypts it.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ import base64
 import datetime
 import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -39,11 +42,22 @@ CERTIFICATE_YEARS = 3
 KEY_SIZE = 2048
 
 
-def _fernet() -> Fernet:
+def _fernet_of(secret: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
+
+
+def _current_fernet() -> Fernet:
     secret = settings.ACCORD_SIGNING_KEY
     if not secret:
         raise ImproperlyConfigured("ACCORD_SIGNING_KEY must be set when DATABASE_URL is set.")
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()))
+    return _fernet_of(secret)
+
+
+def _fernet() -> MultiFernet:
+    """Encrypts with ACCORD_SIGNING_KEY; decrypts with it or any of the previous keys
+    (ACCORD_SIGNING_KEY_PREVIOUS), so that a rotation under way signs on."""
+    previous = [_fernet_of(secret) for secret in settings.ACCORD_SIGNING_KEY_PREVIOUS if secret]
+    return MultiFernet([_current_fernet(), *previous])
 
 
 def _encrypt(key: PrivateKeyTypes) -> bytes:
@@ -61,8 +75,45 @@ def _decrypt(stored: SigningKey) -> bytes:
     except InvalidToken as exc:
         raise ImproperlyConfigured(
             "ACCORD_SIGNING_KEY does not open the stored signing keys: it changed since they "
-            "were created."
+            "were created (put the previous one in ACCORD_SIGNING_KEY_PREVIOUS, then run "
+            "`manage.py rotate_signing_key`)."
         ) from exc
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What a rotation did: keys re-encrypted now, keys already under the current key."""
+
+    rotated: int
+    current: int
+
+
+@transaction.atomic
+def signing_keys_rotate() -> Rotation:
+    """Re-encrypt every stored private key with ACCORD_SIGNING_KEY, opening it with that key
+    or a previous one; keys already under the current key are left as they are, so running
+    it again changes nothing. All or nothing: one key no known secret opens stops it."""
+    current, every = _current_fernet(), _fernet()
+    rotated = already = 0
+    for stored in SigningKey.objects.select_for_update().order_by("pk"):
+        token = bytes(stored.private_key)
+        try:
+            current.decrypt(token)
+        except InvalidToken:
+            pass
+        else:
+            already += 1
+            continue
+        try:
+            stored.private_key = every.rotate(token)
+        except InvalidToken as exc:
+            raise ImproperlyConfigured(
+                f"Signing key {stored.pk} ({stored.subject}) opens with neither "
+                "ACCORD_SIGNING_KEY nor ACCORD_SIGNING_KEY_PREVIOUS: nothing was re-encrypted."
+            ) from exc
+        stored.save(update_fields=["private_key"])
+        rotated += 1
+    return Rotation(rotated=rotated, current=already)
 
 
 def fingerprint(certificate_der: bytes) -> str:

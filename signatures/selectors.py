@@ -2,26 +2,35 @@
 
 ``document_verify`` checks a PDF with pyHanko's validation alone (the bytes, the signatures'
 certificates and Accord's authority): what an auditor can redo without Accord's database.
+Whatever was appended after Accord's seal (or, before it, after the last signature) is named:
+a signature that covers an earlier revision says nothing of what follows it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import enum
 import hashlib
 import io
 from dataclasses import dataclass, field
 
 from asn1crypto import x509 as asn1_x509
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from workflows.models import CommitteeVote, Contract
 from workflows.selectors import annual_report_data, annual_review_of
 
+from .document import SEAL_FIELD
 from .models import ContractDocument, KeyKind, SignatureEvidence, SigningKey
 from .reports import render_annual_report
 
@@ -84,10 +93,59 @@ class SignatureCheck:
     chain: list[str] = field(default_factory=list)
     error: str = ""
     certificate_sha256: str = ""
+    # pyHanko's difference analysis of what follows the signature: its ModificationLevel's
+    # name ("NONE", "FORM_FILLING"…) and whether that fits the DocMDP permissions in force.
+    modification_level: str = ""
+    modifications_allowed: bool | None = None
 
     @property
     def ok(self) -> bool:
-        return self.intact and self.valid and self.whole_revision and not self.error
+        return (
+            self.intact
+            and self.valid
+            and self.whole_revision
+            and self.modifications_allowed is not False
+            and not self.error
+        )
+
+
+class ChangeKind(enum.StrEnum):
+    CONTENT = "content"
+    ANNOTATION = "annotation"
+    FORM_FIELD = "form-field"
+    SIGNATURE = "signature"
+    PAGE_ADDED = "page-added"
+    PAGE_REMOVED = "page-removed"
+    TRAILING_BYTES = "trailing-bytes"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change made to the PDF after Accord's seal (or after its last signature)."""
+
+    kind: ChangeKind
+    page: int | None = None  # from 1
+    field_name: str = ""
+
+    @property
+    def description(self) -> str:
+        """What changed, in the active language (« annotation sur la page 1 »)."""
+        if self.kind is ChangeKind.CONTENT:
+            return _("content drawn on page %(page)d") % {"page": self.page}
+        if self.kind is ChangeKind.ANNOTATION:
+            return _("annotation on page %(page)d") % {"page": self.page}
+        if self.kind is ChangeKind.FORM_FIELD:
+            return _("form field “%(name)s” added or filled in") % {"name": self.field_name}
+        if self.kind is ChangeKind.SIGNATURE:
+            return _("signature added in field “%(name)s”") % {"name": self.field_name}
+        if self.kind is ChangeKind.PAGE_ADDED:
+            return _("page %(page)d added") % {"page": self.page}
+        if self.kind is ChangeKind.PAGE_REMOVED:
+            return _("page %(page)d removed") % {"page": self.page}
+        if self.kind is ChangeKind.TRAILING_BYTES:
+            return _("bytes added after the end of the document")
+        return _("other change to the document's structure")
 
 
 @dataclass
@@ -99,6 +157,14 @@ class DocumentCheck:
     error: str = ""
     signatures: list[SignatureCheck] = field(default_factory=list)
     frozen_prefix_intact: bool | None = None
+    sealed: bool = False
+    # What was added after the seal (after the last signature while the document is being
+    # signed): empty for an untouched document.
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def modified(self) -> bool:
+        return bool(self.changes)
 
     @property
     def ok(self) -> bool:
@@ -107,6 +173,7 @@ class DocumentCheck:
             and bool(self.signatures)
             and all(s.ok for s in self.signatures)
             and self.frozen_prefix_intact is not False
+            and not self.changes
         )
 
 
@@ -123,7 +190,9 @@ def _common_name(certificate: asn1_x509.Certificate) -> str:
     return certificate.subject.native.get("common_name") or certificate.subject.human_friendly
 
 
-def _check(embedded, roots: list[asn1_x509.Certificate]) -> SignatureCheck:
+def _check(
+    embedded, roots: list[asn1_x509.Certificate], statuses: dict[str, PdfSignatureStatus]
+) -> SignatureCheck:
     sig_object = embedded.sig_object
     check = SignatureCheck(
         field_name=embedded.field_name,
@@ -144,7 +213,11 @@ def _check(embedded, roots: list[asn1_x509.Certificate]) -> SignatureCheck:
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         check.error = str(exc)
         return check
+    statuses[embedded.field_name] = status
     check.intact, check.valid, check.trusted = status.intact, status.valid, status.trusted
+    level = status.modification_level
+    check.modification_level = level.name if level is not None else ""
+    check.modifications_allowed = status.docmdp_ok
     check.whole_revision = status.coverage in (
         SignatureCoverageLevel.ENTIRE_REVISION,
         SignatureCoverageLevel.ENTIRE_FILE,
@@ -170,8 +243,168 @@ def document_verify(pdf: bytes, *, frozen: ContractDocument | None = None) -> Do
         result.readable, result.error = False, str(exc)
         return result
     roots = _trust_roots()
-    result.signatures = [_check(embedded, roots) for embedded in signatures]
+    statuses: dict[str, PdfSignatureStatus] = {}
+    result.signatures = [_check(embedded, roots, statuses) for embedded in signatures]
+    result.sealed = any(e.field_name == SEAL_FIELD for e in signatures)
+    try:
+        result.changes = _changes_after_seal(pdf, reader, signatures, statuses)
+    except (PdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        result.changes = [Change(ChangeKind.OTHER)]
+        result.error = str(exc)
     return result
+
+
+# The revisions pyHanko's difference analysis lets follow a seal: validation data (DSS) and
+# document timestamps (PAdES B-LTA), which change nothing a reader sees.
+HARMLESS_AFTER_SEAL = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
+
+
+def _changes_after_seal(
+    pdf: bytes,
+    reader: PdfFileReader,
+    signatures: list[EmbeddedPdfSignature],
+    statuses: dict[str, PdfSignatureStatus],
+) -> list[Change]:
+    """What was appended after the seal, or after the last signature before the seal: the
+    bytes after the file's last revision, and, unless pyHanko's difference analysis finds
+    only validation data and timestamps there, each page, annotation, field and signature the
+    later revisions add or change, compared with the sealed revision."""
+    approvals = [e for e in signatures if e.sig_object_type == "/Sig"]
+    reference = next((e for e in approvals if e.field_name == SEAL_FIELD), None)
+    if reference is None and approvals:
+        reference = approvals[-1]
+    changes: list[Change] = []
+    if reference is None:
+        return changes
+    if _trailing_bytes(pdf):
+        changes.append(Change(ChangeKind.TRAILING_BYTES))
+    status = statuses.get(reference.field_name)
+    last_revision = reader.xrefs.total_revisions - 1
+    if reference.signed_revision == last_revision:
+        return changes
+    if (
+        status is not None
+        and status.modification_level in HARMLESS_AFTER_SEAL
+        and status.docmdp_ok is not False
+    ):
+        return changes
+    named = _revision_changes(reader, reference.signed_revision)
+    return changes + (named or [Change(ChangeKind.OTHER)])
+
+
+def _trailing_bytes(pdf: bytes) -> bool:
+    """Bytes after the last ``%%EOF`` beyond one end of line (a PDF ends there)."""
+    end = pdf.rfind(b"%%EOF")
+    return end < 0 or pdf[end + 5 :] not in (b"", b"\n", b"\r\n", b"\r")
+
+
+def _reference(value) -> generic.Reference | None:
+    return value.reference if isinstance(value, generic.IndirectObject) else None
+
+
+def _pages(node, seen: set | None = None) -> list[generic.DictionaryObject]:
+    """The page dictionaries under a /Pages node, in order."""
+    seen = set() if seen is None else seen
+    pages = []
+    for kid in node.get_object().get("/Kids", []):
+        ref = _reference(kid)
+        if ref is not None:
+            if ref in seen:
+                continue
+            seen.add(ref)
+        child = kid.get_object()
+        if "/Kids" in child:
+            pages += _pages(child, seen)
+        else:
+            pages.append(child)
+    return pages
+
+
+def _refs(value) -> set[generic.Reference]:
+    """The references a page entry (/Contents, /Annots) points to, one level down."""
+    refs = set()
+    ref = _reference(value)
+    if ref is not None:
+        refs.add(ref)
+        value = value.get_object()
+    if isinstance(value, generic.ArrayObject):
+        for item in value:
+            item_ref = _reference(item)
+            if item_ref is not None:
+                refs.add(item_ref)
+    return refs
+
+
+def _fields(root) -> dict[str, tuple]:
+    """Each form field's full name: its type, value and reference."""
+    found: dict[str, tuple] = {}
+
+    def walk(items, prefix: str) -> None:
+        for item in items:
+            node = item.get_object()
+            name = str(node.get("/T", ""))
+            full = f"{prefix}.{name}" if prefix and name else (name or prefix)
+            if "/Kids" in node and any("/T" in kid.get_object() for kid in node["/Kids"]):
+                walk(node["/Kids"], full)
+            else:
+                value = node.get("/V")
+                found[full] = (
+                    str(node.get("/FT", "")),
+                    _reference(node.raw_get("/V")) if "/V" in node else None,
+                    None
+                    if value is None or isinstance(value, generic.DictionaryObject)
+                    else str(value),
+                )
+
+    with contextlib.suppress(KeyError):
+        walk(root["/AcroForm"]["/Fields"], "")
+    return found
+
+
+def _revision_changes(reader: PdfFileReader, revision: int) -> list[Change]:
+    """Pages, drawings, annotations and fields of the file as it is now that differ from
+    ``revision``'s (an object rewritten in a later revision counts as changed)."""
+    rewritten: set[generic.Reference] = set()
+    for later in range(revision + 1, reader.xrefs.total_revisions):
+        rewritten |= set(reader.xrefs.explicit_refs_in_revision(later))
+    before = reader.get_historical_resolver(revision)
+    old_pages, new_pages = _pages(before.root["/Pages"]), _pages(reader.root["/Pages"])
+    changes = []
+    for number, (old, new) in enumerate(zip(old_pages, new_pages, strict=False), start=1):
+        old_contents, new_contents = (
+            _refs(old.raw_get("/Contents")),
+            _refs(new.raw_get("/Contents")),
+        )
+        if old_contents != new_contents or new_contents & rewritten:
+            changes.append(Change(ChangeKind.CONTENT, page=number))
+        old_annots = _refs(old.raw_get("/Annots")) if "/Annots" in old else set()
+        new_annots = _refs(new.raw_get("/Annots")) if "/Annots" in new else set()
+        added = (new_annots - old_annots) | (new_annots & rewritten)
+        if any(
+            ref.get_object().get("/Subtype") != "/Widget"  # type: ignore[attr-defined]
+            for ref in added
+            if isinstance(ref, generic.Reference)
+        ):
+            changes.append(Change(ChangeKind.ANNOTATION, page=number))
+    for number in range(len(old_pages) + 1, len(new_pages) + 1):
+        changes.append(Change(ChangeKind.PAGE_ADDED, page=number))
+    for number in range(len(new_pages) + 1, len(old_pages) + 1):
+        changes.append(Change(ChangeKind.PAGE_REMOVED, page=number))
+    old_fields, new_fields = _fields(before.root), _fields(reader.root)
+    for name, (kind, value_ref, value) in new_fields.items():
+        previous = old_fields.get(name)
+        unchanged = previous is not None and previous[1:] == (value_ref, value)
+        if unchanged and (value_ref is None or value_ref not in rewritten):
+            continue
+        if previous is None and value_ref is None and value is None:  # a new, empty field
+            changes.append(Change(ChangeKind.FORM_FIELD, field_name=name))
+            continue
+        changes.append(
+            Change(
+                ChangeKind.SIGNATURE if kind == "/Sig" else ChangeKind.FORM_FIELD, field_name=name
+            )
+        )
+    return changes
 
 
 def contract_document_check(contract: Contract) -> DocumentCheck | None:

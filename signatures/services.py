@@ -7,6 +7,7 @@ which hold the contract's row lock: a failure here rolls the whole decision back
 from __future__ import annotations
 
 import datetime
+import enum
 import functools
 import hashlib
 import io
@@ -131,6 +132,38 @@ def _stamp(lines: list[str]) -> TextStampStyle:
     )
 
 
+class Modifications(enum.Enum):
+    """What a signature lets a PDF reader accept after it (ISO 32000 DocMDP permissions).
+
+    A certification signature (DocMDP) must be the document's first signature, so Accord's
+    seal, the last one, cannot be one. Instead the contract's first signature certifies the
+    document allowing form filling and signing only (P=2: the next parties sign their empty
+    fields, nothing else may change), and the seal is an approval signature whose field
+    carries a lock dictionary locking every field with P=1 (ISO 32000-2, 12.7.5.5, drawn at the
+    freeze, see ``_modification_policy``): once the seal is in, no change at all is allowed
+    (PAdES still lets validation data and document timestamps be added).
+    Readers (Acrobat, pdfsig, pyHanko) then report any later change against those signatures.
+    """
+
+    UNRESTRICTED = "unrestricted"  # an approval signature, as before (minutes, amendments)
+    SIGNATURES_ONLY = "signatures-only"  # certifies when first: later, only signing
+    NONE_AFTER = "none-after"  # the seal: its field locks every field and the whole document
+
+
+def _modification_policy(writer: IncrementalPdfFileWriter, modifications: Modifications) -> dict:
+    """The signature metadata for ``modifications``. The seal's lock dictionary is drawn
+    with its field when the document is frozen (``document._with_fields``): added at the
+    seal, it would itself be a change to a certified document. A document frozen before the
+    lock existed is sealed as before, without it."""
+    if modifications is Modifications.SIGNATURES_ONLY:
+        if any(True for _signature in writer.prev.embedded_signatures):
+            return {}  # certification belongs to the first signature only
+        return {"certify": True, "docmdp_permissions": fields.MDPPerm.FILL_FORMS}
+    if modifications is Modifications.NONE_AFTER:
+        return {"docmdp_permissions": fields.MDPPerm.NO_CHANGES}
+    return {}
+
+
 def _sign(
     document: ContractDocument | AmendmentDocument,
     *,
@@ -139,6 +172,7 @@ def _sign(
     name: str,
     reason: str,
     stamp: list[str],
+    modifications: Modifications = Modifications.UNRESTRICTED,
 ) -> bytes:
     """Append one incremental PAdES signature in the named field; returns the new PDF."""
     return sign_pdf(
@@ -148,6 +182,7 @@ def _sign(
         name=name,
         reason=reason,
         stamp=stamp,
+        modifications=modifications,
     )
 
 
@@ -159,8 +194,11 @@ def sign_pdf(
     name: str,
     reason: str,
     stamp: list[str],
+    modifications: Modifications = Modifications.UNRESTRICTED,
 ) -> bytes:
-    """Append one incremental PAdES signature in ``pdf``'s named (empty) field."""
+    """Append one incremental PAdES signature in ``pdf``'s named (empty) field, restricting
+    what may change after it as ``modifications`` says (see ``Modifications``)."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     metadata = signers.PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm="sha256",
@@ -168,11 +206,11 @@ def sign_pdf(
         name=name,
         reason=reason,
         location="Accord",
+        **_modification_policy(writer, modifications),
     )
     pdf_signer = signers.PdfSigner(
         metadata, signer=keys.signer_for(stored_key), stamp_style=_stamp(stamp)
     )
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     return pdf_signer.sign_pdf(writer, existing_fields_only=True).getvalue()
 
 
@@ -290,6 +328,7 @@ def signature_apply(
             name=signed_by.display_name,
             reason=reason,
             stamp=_wrapped(text),
+            modifications=Modifications.SIGNATURES_ONLY,
         )
     document.pdf = pdf
     document.save(update_fields=["pdf"])
@@ -357,6 +396,7 @@ def document_seal(
                     % {"reference": contract.reference, "version": contract.version},
                 ]
             ),
+            modifications=Modifications.NONE_AFTER,
         )
         document.sealed_at = now
         data = _certificate_data(contract, document, history_head)

@@ -46,7 +46,7 @@ import json, os, runpy, sys
 from django.core.exceptions import ImproperlyConfigured
 outcomes = []
 for env in json.loads(sys.argv[1]):
-    for name in ("DATABASE_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY"):
+    for name in ("DATABASE_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "ACCORD_SIGNING_KEY"):
         os.environ.pop(name, None)
     os.environ.update(env)
     try:
@@ -113,3 +113,41 @@ def test_a_strong_key_starts_and_development_needs_none(tmp_path):
         tmp_path,
     )
     assert said == ["started", "started", "started"]
+
+
+def test_a_production_start_refuses_a_weak_signing_key_and_says_why(tmp_path):
+    """ACCORD_SIGNING_KEY encrypts every signing key: as the secret key, a weak one is refused
+    (a previous one, kept for a rotation, is not checked: rotating away from it is the point)."""
+    weak = {
+        "short": "a-random-looking-but-short-key",
+        "few different characters": "y" * 40,
+        "the embedded default": "embedded-default-only-not-a-secret",
+    }
+    said = start(
+        [
+            {**PRODUCTION, "DJANGO_SECRET_KEY": STRONG, "ACCORD_SIGNING_KEY": key}
+            for key in weak.values()
+        ]
+        + [
+            {
+                **PRODUCTION,
+                "DJANGO_SECRET_KEY": STRONG,
+                "ACCORD_SIGNING_KEY": secrets.token_urlsafe(32),
+                "ACCORD_SIGNING_KEY_PREVIOUS": "old-weak-key",
+            }
+        ],
+        tmp_path,
+    )
+
+    advice = (
+        " Generate one with `python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`"
+        " and rotate to it (docs/security.md)."
+    )
+    assert said == [
+        "ACCORD_SIGNING_KEY is too weak for production: it has 30 characters, fewer than 32."
+        + advice,
+        "ACCORD_SIGNING_KEY is too weak for production: it has only 1 different characters,"
+        " fewer than 10." + advice,
+        "ACCORD_SIGNING_KEY is too weak for production: it is a published default." + advice,
+        "started",
+    ]

@@ -1,9 +1,10 @@
-"""Check every signature of a contract's document with pyHanko; exit 1 when one is broken."""
+"""Check every signature of a contract's document with pyHanko; exit 1 when one is broken or
+anything was added after Accord's seal (named: drawings, annotations, fields, pages, bytes)."""
 
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from signatures.selectors import contract_document, document_verify, signature_evidence
 from workflows.models import Contract
@@ -62,7 +63,12 @@ class Command(BaseCommand):
                 if check.signed_at
                 else "?"
             )
-            state = "intact" if check.ok else "BROKEN"
+            if check.ok:
+                state = "intact"
+            elif check.intact and check.valid and check.modifications_allowed is False:
+                state = "intact, but changed after it beyond what it allows"
+            else:
+                state = "BROKEN"
             self.stdout.write(
                 f"  {check.field_name}: {state}; signed by {who} for {whom} at {when}; "
                 f"certificate {check.signer} ({check.certificate_sha256[:16]}); "
@@ -74,6 +80,16 @@ class Command(BaseCommand):
                 self.stdout.write(f"    mandate: {record.mandate_reference} {record.mandate_date}")
         if not result.signatures:
             self.stdout.write("  no signature yet")
+        if result.changes:
+            after = "Accord's seal" if result.sealed else "the last signature"
+            with translation.override("en"):
+                named = "; ".join(change.description for change in result.changes)
+            self.stdout.write(f"  MODIFIED after {after}: {named}")
+            raise CommandError(
+                f"{reference}: the document was modified after its "
+                f"{'seal' if result.sealed else 'last signature'}.",
+                returncode=1,
+            )
         if not result.ok and (result.signatures or result.frozen_prefix_intact is False):
             raise CommandError(f"{reference}: the document is broken.", returncode=1)
         if result.signatures:
