@@ -177,6 +177,7 @@ def test_a_backup_restores_into_a_fresh_database_where_everything_verifies(tmp_p
         kind="diagnostic",
         upload=SimpleUploadedFile("diagnostic.pdf", b"%PDF-1.4\n%%EOF\n"),
     )
+    call_command("verify_history", stdout=open(os.devnull, "w"))  # noqa: SIM115  (a head file)
     call_command("backup", str(tmp_path / "backup"), stdout=open(os.devnull, "w"))  # noqa: SIM115
 
     restored = f"{settings.DATABASES['default']['NAME']}_restored"
@@ -196,6 +197,7 @@ def test_a_backup_restores_into_a_fresh_database_where_everything_verifies(tmp_p
             **os.environ,
             "DATABASE_URL": f"postgres://{url['USER']}@{url['HOST']}:{url['PORT']}/{restored}",
             "DJANGO_MEDIA_ROOT": str(tmp_path / "restored-media"),
+            "ACCORD_ANCHORS_DIR": str(tmp_path / "restored-anchors"),
         }
         restore = _manage("restore", str(tmp_path / "backup"), env=env)
         assert restore.returncode == 0, restore.stderr
@@ -208,6 +210,8 @@ def test_a_backup_restores_into_a_fresh_database_where_everything_verifies(tmp_p
         assert document.returncode == 0, document.stdout + document.stderr
         files = list((tmp_path / "restored-media").rglob("*"))
         assert any(path.is_file() for path in files), "the attachment is restored"
+        # The signed head files too, against which the restored chains were just checked.
+        assert list((tmp_path / "restored-anchors").glob("*.json"))
 
         # Restoring again over the restored copy is refused, naming why.
         again = _manage("restore", str(tmp_path / "backup"), env=env)

@@ -2,12 +2,14 @@
 
 A backup is a folder: ``database.dump`` (pg_dump's custom format: the whole database, signed
 documents and encrypted signing keys included), ``files.tar.gz`` (MEDIA_ROOT: the
-attachments) and ``manifest.json`` (when, each file's size and SHA-256, and each contract's
-history head: its last entry's number and hash). Restoring checks the files against the
-manifest before touching anything, restores into an empty database and an empty MEDIA_ROOT,
-then checks that every contract's history head is the one backed up: a dump cut short or a
-wrong file is named, not silently restored. The secrets are not in the backup: the restored
-installation needs the same ACCORD_SIGNING_KEY (its signing keys are encrypted with it).
+attachments), ``anchors.tar.gz`` (ACCORD_ANCHORS_DIR: the signed daily head files of the
+histories, which a restored installation checks its chains against) and ``manifest.json``
+(when, each file's size and SHA-256, and each contract's history head: its last entry's
+number and hash). Restoring checks the files against the manifest before touching anything,
+restores into an empty database and empty folders, then checks that every contract's history
+holds the head backed up: a dump cut short or a wrong file is named, not silently restored.
+The secrets are not in the backup: the restored installation needs the same
+ACCORD_SIGNING_KEY (its signing keys are encrypted with it).
 
 pg_dump and pg_restore are PostgreSQL's own tools (the server's major version or newer), run
 with a timeout (ACCORD_BACKUP_TIMEOUT) and the connection settings of DATABASE_URL.
@@ -33,6 +35,7 @@ from .models import Contract, HistoryEntry
 
 DUMP = "database.dump"
 FILES = "files.tar.gz"
+ANCHORS = "anchors.tar.gz"
 MANIFEST = "manifest.json"
 FORMAT = 1
 
@@ -102,6 +105,10 @@ def history_heads() -> dict[str, dict[str, Any]]:
     }
 
 
+def _anchors() -> Path:
+    return Path(settings.ACCORD_ANCHORS_DIR)
+
+
 def backup_write(directory: Path) -> dict[str, Any]:
     """Write a backup into ``directory`` (new or empty) and return its manifest."""
     if directory.exists() and any(directory.iterdir()):
@@ -122,17 +129,17 @@ def backup_write(directory: Path) -> dict[str, Any]:
         ],
         env,
     )
-    media = Path(settings.MEDIA_ROOT)
-    with tarfile.open(directory / FILES, "w:gz") as archive:
-        if media.exists():
-            archive.add(media, arcname=".")
+    for name, folder in ((FILES, Path(settings.MEDIA_ROOT)), (ANCHORS, _anchors())):
+        with tarfile.open(directory / name, "w:gz") as archive:
+            if folder.exists():
+                archive.add(folder, arcname=".")
     manifest = {
         "format": FORMAT,
         "created_at": timezone.now().isoformat(),
         "database": str(settings.DATABASES["default"]["NAME"]),
         "files": {
             name: {"bytes": (directory / name).stat().st_size, "sha256": _sha256(directory / name)}
-            for name in (DUMP, FILES)
+            for name in (DUMP, FILES, ANCHORS)
         },
         "contracts": heads,
     }
@@ -166,9 +173,10 @@ def backup_restore(directory: Path) -> int:
             f"The database {settings.DATABASES['default']['NAME']} is not empty: restore into "
             "a new database (createdb), never over a running installation."
         )
-    media = Path(settings.MEDIA_ROOT)
-    if media.exists() and any(media.iterdir()):
-        raise BackupError(f"MEDIA_ROOT ({media}) is not empty: restore into an empty folder.")
+    media, anchors = Path(settings.MEDIA_ROOT), _anchors()
+    for setting, folder in (("MEDIA_ROOT", media), ("ACCORD_ANCHORS_DIR", anchors)):
+        if folder.exists() and any(folder.iterdir()):
+            raise BackupError(f"{setting} ({folder}) is not empty: restore into an empty folder.")
     connection.close()  # pg_restore creates the tables; this process reads them afterwards
     _run(
         [
@@ -181,9 +189,12 @@ def backup_restore(directory: Path) -> int:
         ],
         env,
     )
-    media.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(directory / FILES, "r:gz") as archive:
-        archive.extractall(media, filter="data")
+    for name, folder in ((FILES, media), (ANCHORS, anchors)):
+        if name not in manifest["files"]:
+            continue  # a backup made before the anchors were kept
+        folder.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(directory / name, "r:gz") as archive:
+            archive.extractall(folder, filter="data")
     restored = history_heads()
     for reference, head in manifest["contracts"].items():
         if reference not in restored:
