@@ -448,6 +448,66 @@ CONTRACT_STAGES: list[str] = [
 RECENT_HISTORY = 20
 
 
+def recent_history(contract: Contract, limit: int = RECENT_HISTORY) -> list[HistoryEntry]:
+    """The contract's latest ``limit`` history entries, oldest of them first, with everything
+    an entry's rendering reads (actor, on whose behalf, action) in the same query: the contract
+    page's history block costs two queries (this and ``history_people``) however long the
+    history is."""
+    latest = history_of(contract).select_related("action").reverse()[:limit]
+    return list(latest)[::-1]
+
+
+@dataclass
+class TaskGroup:
+    """The open tasks of one kind on a contract: who holds them and by when (the contract
+    page's "waiting on whom")."""
+
+    kind: str
+    label: str
+    tasks: list[Task]
+    # (person's name, how many of these tasks they hold, how many of those are overdue)
+    holders: list[tuple[str, int, int]]
+
+    @property
+    def overdue(self) -> int:
+        return sum(task.is_overdue for task in self.tasks)
+
+    @property
+    def next_due(self) -> Task | None:
+        """The open task due first (the one to chase)."""
+        dated = [task for task in self.tasks if task.due is not None]
+        return min(dated, key=lambda task: task.due) if dated else None
+
+
+def open_task_groups(tasks: Iterable[Task]) -> list[TaskGroup]:
+    """Open tasks grouped by kind, in the order the kinds' first tasks fall due; within a kind,
+    the people who hold them, the most loaded first. Reads only what ``tasks`` carry."""
+    by_kind: dict[str, list[Task]] = {}
+    for task in tasks:
+        by_kind.setdefault(task.kind, []).append(task)
+    groups = []
+    for kind, members in by_kind.items():
+        counts: dict[str, list[int]] = {}
+        for task in members:
+            if task.owner is None:
+                name = _("Nobody yet")
+            elif task.acts_for_someone and task.on_behalf_of is not None:
+                name = _("%(actor)s for %(principal)s") % {
+                    "actor": task.owner.display_name,
+                    "principal": task.on_behalf_of.display_name,
+                }
+            else:
+                name = task.owner.display_name
+            held = counts.setdefault(str(name), [0, 0])
+            held[0] += 1
+            held[1] += int(task.is_overdue)
+        holders = sorted(
+            ((name, n, late) for name, (n, late) in counts.items()), key=lambda h: (-h[1], h[0])
+        )
+        groups.append(TaskGroup(kind, members[0].kind_label, members, holders))
+    return groups
+
+
 @dataclass
 class ContractPage:
     """What the contract page shows a person, read in a fixed number of queries."""
@@ -471,6 +531,7 @@ class ContractPage:
     progress: ContractProgress
     open_tasks: list[Task]
     open_tasks_overdue: int
+    open_task_groups: list[TaskGroup]
     stages: list[dict[str, Any]]
     current_vote: CommitteeVote | None
     current_vote_cast: int
@@ -525,7 +586,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     current_vote = next((vote for vote in votes if not vote.outcome), None)
     cast = sum(current_vote.tally()) if current_vote is not None else 0
     verification = history_verify(contract)
-    history = list(history_of(contract).select_related("action").reverse()[:RECENT_HISTORY])[::-1]
+    history = recent_history(contract)
     coordinates = is_coordinator(contract, user)
     return ContractPage(
         contract=contract,
@@ -556,6 +617,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         progress=contract_progress(contract),
         open_tasks=open_tasks,
         open_tasks_overdue=sum(task.is_overdue for task in open_tasks),
+        open_task_groups=open_task_groups(open_tasks),
         stages=contract_stages(contract),
         current_vote=current_vote,
         current_vote_cast=cast,

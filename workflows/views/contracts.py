@@ -78,6 +78,13 @@ def contract_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, contract)
 
 
+# The steps that cannot be undone: offered last on the page, folded away, each form asking for
+# an explicit confirmation (a checkbox the server requires, not a script's dialog).
+IRREVERSIBLE_TRANSITIONS = ("withdraw", "close")
+# Steps seldom taken, folded away so that the usual next step stands out.
+SECONDARY_TRANSITIONS = ("suspend",)
+
+
 @dataclass
 class Control:
     """One coordinator transition offered on the contract page."""
@@ -129,7 +136,15 @@ def _render_detail(
     )
     context = {
         **{name.name: getattr(page, name.name) for name in fields(page)},
-        "controls": controls,
+        "controls": [
+            c
+            for c in controls
+            if c.name not in IRREVERSIBLE_TRANSITIONS and c.name not in SECONDARY_TRANSITIONS
+        ],
+        "secondary_controls": [c for c in controls if c.name in SECONDARY_TRANSITIONS],
+        "irreversible_controls": [c for c in controls if c.name in IRREVERSIBLE_TRANSITIONS],
+        # A refused irreversible step comes back unfolded, its errors in view.
+        "irreversible_open": bound_name in IRREVERSIBLE_TRANSITIONS,
         "blocked_transitions": blocked,
         "attachment_form": (
             bound_attachment_form or _attachment_form(page.is_coordinator, page.attachment_actions)
