@@ -164,7 +164,6 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
 
-
     if args.only in (None, "contract_page"):
         from . import contract_page
 

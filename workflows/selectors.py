@@ -53,6 +53,7 @@ from .models import (
     is_coordinator,
     sheet_changes,
 )
+from .models.history import CHAINED_FIELDS, chain_hash, chained_content
 from .nodes import Gather
 from .reports import annual_report_data as annual_report_data  # for the pages and the API
 from .reports import parse_number
@@ -126,30 +127,34 @@ def history_verify(contract: Contract) -> ChainVerification:
     """Recompute the contract's chain: an edited, inserted or removed entry breaks it. The
     last head the nightly check found intact must still be on it: entries cut off the end,
     or a chain recomputed whole after an edit, are detected too."""
-    entries = HistoryEntry.objects.filter(contract=contract).select_related("contract")
+    entries = HistoryEntry.objects.filter(contract=contract)
     count = entries.count()
     checkpoint = HistoryCheckpoint.objects.filter(contract=contract).order_by("-seq").first()
     previous_hash = GENESIS_HASH
-    for expected_seq, entry in enumerate(entries.order_by("seq").iterator(), start=1):
-        if entry.seq != expected_seq:
+    # Rows, not models: the contract page checks the chain at every view, and building 2,000
+    # model instances was most of the check's time.
+    rows = entries.order_by("seq").values_list(*CHAINED_FIELDS, "prev_hash", "hash")
+    for expected_seq, row in enumerate(rows.iterator(chunk_size=2000), start=1):
+        seq, prev_hash, digest = row[0], row[-2], row[-1]
+        if seq != expected_seq:
             return ChainVerification(
                 contract, count, expected_seq, f"entry #{expected_seq} is missing"
             )
-        if entry.prev_hash != previous_hash:
+        if prev_hash != previous_hash:
             return ChainVerification(
-                contract, count, entry.seq, f"entry #{entry.seq} does not follow the previous one"
+                contract, count, seq, f"entry #{seq} does not follow the previous one"
             )
-        if entry.compute_hash() != entry.hash:
-            return ChainVerification(contract, count, entry.seq, f"entry #{entry.seq} was altered")
-        if checkpoint is not None and entry.seq == checkpoint.seq and entry.hash != checkpoint.hash:
+        if chain_hash(chained_content(contract.reference, *row[:-2]), prev_hash) != digest:
+            return ChainVerification(contract, count, seq, f"entry #{seq} was altered")
+        if checkpoint is not None and seq == checkpoint.seq and digest != checkpoint.hash:
             # Every link holds, yet this is not the entry checked then: the chain was rewritten.
             return ChainVerification(
                 contract,
                 count,
-                entry.seq,
-                f"entry #{entry.seq} differs from the one checked on {checkpoint.at:%Y-%m-%d}",
+                seq,
+                f"entry #{seq} differs from the one checked on {checkpoint.at:%Y-%m-%d}",
             )
-        previous_hash = entry.hash
+        previous_hash = digest
     if checkpoint is not None and checkpoint.seq > count:
         return ChainVerification(
             contract,
@@ -475,8 +480,8 @@ class TaskGroup:
     @property
     def next_due(self) -> Task | None:
         """The open task due first (the one to chase)."""
-        dated = [task for task in self.tasks if task.due is not None]
-        return min(dated, key=lambda task: task.due) if dated else None
+        dated = [(task.due, task.pk, task) for task in self.tasks if task.due is not None]
+        return min(dated, key=lambda item: (item[0], item[1]))[2] if dated else None
 
 
 def open_task_groups(tasks: Iterable[Task]) -> list[TaskGroup]:
@@ -549,13 +554,27 @@ def draft_problems(contract: Contract) -> list[Problem]:
     return contract_file_problems(contract_file_of(contract), contract=contract)
 
 
-def contract_page(contract: Contract, user: User) -> ContractPage:
-    """Everything the contract page shows ``user`` (who may see the contract)."""
+def contract_themes(contract: Contract) -> QuerySet[Theme]:
+    """The contract's themes, each with its actions and all that their table row shows (pilot,
+    working group, partners, funding, indicators): five queries, whatever their number."""
     actions = (
         Action.objects.in_contract()
         .select_related("pilot__organisation", "working_group")
         .prefetch_related("partners", "funding_lines__funder", "indicators")
     )
+    return contract.themes.prefetch_related(Prefetch("actions", queryset=actions))
+
+
+def contract_theme_counts(contract: Contract) -> QuerySet[Theme]:
+    """The contract's themes, each with its number of actions (``action_count``): the contract
+    page lists them, the table of the actions has a page of its own."""
+    return contract.themes.annotate(
+        action_count=Count("actions", filter=~Q(actions__status=ActionStatus.REMOVED))
+    )
+
+
+def contract_page(contract: Contract, user: User) -> ContractPage:
+    """Everything the contract page shows ``user`` (who may see the contract)."""
     counts = dict(
         contract.actions.in_contract().order_by().values_list("status").annotate(n=Count("pk"))
     )
@@ -568,7 +587,16 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         .prefetch_related("members__organisation")
         .first()
     )
-    open_tasks = list(contract_open_tasks(contract))
+    # Each task's contract is this one, and an action has several tasks: one copy of each
+    # (FSM models cost their state bookkeeping at every load), not one per task.
+    open_tasks = list(
+        contract_open_tasks(contract)
+        .select_related(None)
+        .select_related("owner", "assignee", "on_behalf_of", "signatory__organisation")
+        .prefetch_related("action")
+    )
+    for task in open_tasks:
+        task.contract = contract
     # Links only to the task pages this person may open (their own; all for a coordinator).
     openable = set(
         tasks_visible_to(user)
@@ -590,7 +618,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     coordinates = is_coordinator(contract, user)
     return ContractPage(
         contract=contract,
-        themes=contract.themes.prefetch_related(Prefetch("actions", queryset=actions)),
+        themes=contract_theme_counts(contract),
         action_total=sum(counts.values()),
         action_progress=[
             {"status": status, "label": status.label, "count": counts[status.value]}

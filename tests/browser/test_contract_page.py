@@ -59,7 +59,9 @@ def test_the_demo_contract_page_fits_in_three_screens_at_every_stage(
     # Under review: the leads' reviews wait, grouped; the irreversible steps are folded away.
     heights["review"] = _look_at(page, contract, "1-review")
     waiting = page.locator("#tasks")
-    expect(waiting.get_by_role("heading", level=2)).to_have_text(re.compile("^(En attente de qui|Waiting on whom)"))
+    expect(waiting.get_by_role("heading", level=2)).to_have_text(
+        re.compile("^(En attente de qui|Waiting on whom)")
+    )
     expect(waiting.locator(".table--waiting tbody tr").first).to_be_visible()
     withdraw = page.get_by_role("button", name=re.compile("^(Retirer définitivement|Withdraw)"))
     expect(withdraw).to_be_hidden()
@@ -67,7 +69,9 @@ def test_the_demo_contract_page_fits_in_three_screens_at_every_stage(
     expect(withdraw).to_be_visible()
     # The latest entries, and the way to the others.
     expect(page.locator("#history .timeline__entry")).to_have_count(20)
-    expect(page.locator("#history").get_by_role("link", name=re.compile("(historique|history)", re.I))).to_be_visible()
+    expect(
+        page.locator("#history").get_by_role("link", name=re.compile("(historique|history)", re.I))
+    ).to_be_visible()
     assert_accessible(page)
 
     with own_event_loop():

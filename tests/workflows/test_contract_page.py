@@ -138,3 +138,19 @@ def test_a_refused_withdrawal_comes_back_unfolded_with_its_error(client):
     contract.refresh_from_db()
     assert contract.status == "review"
     assert not HistoryEntry.objects.filter(contract=contract, name="withdraw").exists()
+
+
+def test_the_actions_page_lists_every_action_and_strangers_get_a_404(client):
+    contract, coordinator = launched_contract(3, "CLS-ACTIONS")
+    stranger = UserFactory()
+    url = reverse("workflows:contract_actions", args=[contract.pk])
+
+    client.force_login(coordinator)
+    page = client.get(url).content.decode()
+    for code in ("T1-A1", "T1-A2", "T1-A3"):
+        assert f'<th scope="row" class="nowrap">{code}</th>' in page
+    contract_page = client.get(reverse("workflows:contract_detail", args=[contract.pk]))
+    assert url in contract_page.content.decode()
+
+    client.force_login(stranger)
+    assert client.get(url).status_code == 404

@@ -44,6 +44,7 @@ from ..selectors import (
     contract_flow_chart,
     contract_is_visible_to,
     contract_page,
+    contract_themes,
     contracts_visible_to,
     user_may_import_contracts,
 )
@@ -83,6 +84,19 @@ def contract_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 IRREVERSIBLE_TRANSITIONS = ("withdraw", "close")
 # Steps seldom taken, folded away so that the usual next step stands out.
 SECONDARY_TRANSITIONS = ("suspend",)
+
+
+@login_required
+def contract_actions(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Every action of the contract by theme, with pilot, partners, funding and indicators: a
+    page of its own, since a contract of 150 actions would make the contract page very long
+    and slow."""
+    contract = _visible_contract(request, pk)
+    return render(
+        request,
+        "workflows/contract_actions.html",
+        {"contract": contract, "themes": contract_themes(contract), "nav_section": "contracts"},
+    )
 
 
 @dataclass
