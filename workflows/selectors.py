@@ -477,11 +477,8 @@ class TaskGroup:
     def overdue(self) -> int:
         return sum(task.is_overdue for task in self.tasks)
 
-    @property
-    def next_due(self) -> Task | None:
-        """The open task due first (the one to chase)."""
-        dated = [(task.due, task.pk, task) for task in self.tasks if task.due is not None]
-        return min(dated, key=lambda item: (item[0], item[1]))[2] if dated else None
+    # The open task due first (the one to chase).
+    next_due: Task | None = None
 
 
 def open_task_groups(tasks: Iterable[Task]) -> list[TaskGroup]:
@@ -509,7 +506,9 @@ def open_task_groups(tasks: Iterable[Task]) -> list[TaskGroup]:
         holders = sorted(
             ((name, n, late) for name, (n, late) in counts.items()), key=lambda h: (-h[1], h[0])
         )
-        groups.append(TaskGroup(kind, members[0].kind_label, members, holders))
+        dated = [task for task in members if task.due is not None]
+        first = min(dated, key=lambda task: (task.due, task.pk)) if dated else None
+        groups.append(TaskGroup(kind, members[0].kind_label, members, holders, first))
     return groups
 
 

@@ -1,7 +1,7 @@
 """The main pages carry no serious or critical accessibility violation by axe-core's rules
 (WCAG 2.1 A and AA, on which the RGAA builds): the log-in page, a lead's inbox, a review task
-page, the contract page as a participant sees it and its actions' page (the coordinator's view, at every stage of
-the demo contract, is checked in ``test_contract_page.py``)."""
+page, the contract page as a participant sees it and its actions' page (the coordinator's view,
+at every stage of the demo contract, is checked in ``test_contract_page.py``)."""
 
 from __future__ import annotations
 
