@@ -5,9 +5,12 @@ at every stage of the demo contract, is checked in ``test_contract_page.py``).""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from tests.browser.test_contract_page import SHOTS
 from tests.browser.test_login import log_in
 from tests.factories import (
     PASSWORD,
@@ -65,3 +68,27 @@ def test_the_check_fails_naming_each_serious_violation(page, assert_accessible):
     assert "label (critical)" in message
     assert "img" in message
     assert "input" in message
+
+
+def test_the_committee_meetings_form_is_styled_like_the_other_forms(page, assert_accessible):
+    coordinator = UserFactory(username="coordination")
+    contract = ContractFactory(reference="CLS-TDC-2019", coordinator=coordinator)
+    SteeringCommitteeFactory(contract=contract)
+    log_in(page, coordinator.username, PASSWORD)
+
+    page.goto(reverse("notifications:meetings", args=[contract.pk]))
+
+    def look(selector: str) -> list[str]:
+        return page.eval_on_selector(
+            selector,
+            "e => { const s = getComputedStyle(e);"
+            " return [s.backgroundColor, s.borderBottomStyle, s.display]; }",
+        )
+
+    place = look("input[type=text]")
+    assert look("input[type=datetime-local]") == place
+    assert look("input[type=url]") == place
+    assert place[1] == "solid"  # the forms' underlined field, not the browser's default box
+    Path(SHOTS).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "meetings-1280.png", full_page=True)
+    assert_accessible(page)
