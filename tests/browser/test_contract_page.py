@@ -102,3 +102,23 @@ def test_the_demo_contract_page_fits_in_three_screens_at_every_stage(
     print("Contract page heights at 1280 px:", heights)  # for the report (pytest -s)
     too_tall = {stage: h for stage, h in heights.items() if h > SCREENS * WIDE["height"]}
     assert not too_tall, f"taller than {SCREENS} screens at 1280 px: {too_tall} (all: {heights})"
+
+
+def test_the_demo_contract_page_fits_in_three_screens_as_a_draft(page, assert_accessible):
+    call_command(
+        "load_demo",
+        "--allow-demo-passwords",
+        "--draft",
+        stdout=open(os.devnull, "w"),  # noqa: SIM115
+    )
+    contract = Contract.objects.get()
+    coordinator = contract.coordinators.order_by("pk")[0]
+    log_in(page, coordinator.username, DEMO_PASSWORD)
+
+    height = _look_at(page, contract, "0-draft")
+
+    expect(
+        page.get_by_role("button", name=re.compile("^(Lancer la revue|Launch the review)"))
+    ).to_be_visible()
+    assert_accessible(page)
+    assert height <= SCREENS * WIDE["height"], height
