@@ -53,7 +53,6 @@ from .models import (
     is_coordinator,
     sheet_changes,
 )
-from .models.history import CHAINED_FIELDS, chain_hash, chained_content
 from .nodes import Gather
 from .reports import annual_report_data as annual_report_data  # for the pages and the API
 from .reports import parse_number
@@ -127,34 +126,30 @@ def history_verify(contract: Contract) -> ChainVerification:
     """Recompute the contract's chain: an edited, inserted or removed entry breaks it. The
     last head the nightly check found intact must still be on it: entries cut off the end,
     or a chain recomputed whole after an edit, are detected too."""
-    entries = HistoryEntry.objects.filter(contract=contract)
+    entries = HistoryEntry.objects.filter(contract=contract).select_related("contract")
     count = entries.count()
     checkpoint = HistoryCheckpoint.objects.filter(contract=contract).order_by("-seq").first()
     previous_hash = GENESIS_HASH
-    # Rows, not models: the contract page checks the chain at every view, and building 2,000
-    # model instances was most of the check's time.
-    rows = entries.order_by("seq").values_list(*CHAINED_FIELDS, "prev_hash", "hash")
-    for expected_seq, row in enumerate(rows.iterator(chunk_size=2000), start=1):
-        seq, prev_hash, digest = row[0], row[-2], row[-1]
-        if seq != expected_seq:
+    for expected_seq, entry in enumerate(entries.order_by("seq").iterator(), start=1):
+        if entry.seq != expected_seq:
             return ChainVerification(
                 contract, count, expected_seq, f"entry #{expected_seq} is missing"
             )
-        if prev_hash != previous_hash:
+        if entry.prev_hash != previous_hash:
             return ChainVerification(
-                contract, count, seq, f"entry #{seq} does not follow the previous one"
+                contract, count, entry.seq, f"entry #{entry.seq} does not follow the previous one"
             )
-        if chain_hash(chained_content(contract.reference, *row[:-2]), prev_hash) != digest:
-            return ChainVerification(contract, count, seq, f"entry #{seq} was altered")
-        if checkpoint is not None and seq == checkpoint.seq and digest != checkpoint.hash:
+        if entry.compute_hash() != entry.hash:
+            return ChainVerification(contract, count, entry.seq, f"entry #{entry.seq} was altered")
+        if checkpoint is not None and entry.seq == checkpoint.seq and entry.hash != checkpoint.hash:
             # Every link holds, yet this is not the entry checked then: the chain was rewritten.
             return ChainVerification(
                 contract,
                 count,
-                seq,
-                f"entry #{seq} differs from the one checked on {checkpoint.at:%Y-%m-%d}",
+                entry.seq,
+                f"entry #{entry.seq} differs from the one checked on {checkpoint.at:%Y-%m-%d}",
             )
-        previous_hash = digest
+        previous_hash = entry.hash
     if checkpoint is not None and checkpoint.seq > count:
         return ChainVerification(
             contract,

@@ -118,56 +118,6 @@ class HistoryEntryQuerySet(models.QuerySet):
 GENESIS_HASH = "0" * 64
 
 
-# The columns an entry's hash covers, in ``chained_content``'s order (after the reference).
-CHAINED_FIELDS = (
-    "seq",
-    "at",
-    "actor_username",
-    "on_behalf_of_username",
-    "event",
-    "name",
-    "action_code",
-    "from_state",
-    "to_state",
-    "comment",
-    "data",
-    "contract_version",
-)
-
-
-def chained_content(reference: str, *values: Any) -> dict:
-    """What an entry's hash covers, from the contract's reference and the entry's
-    ``CHAINED_FIELDS`` values: shared by the model and the check that reads rows, not models."""
-    (seq, at, actor, on_behalf_of, event, name, action, from_state, to_state, comment, data,
-     version) = values  # fmt: skip
-    return {
-        "contract": reference,
-        "seq": seq,
-        "at": at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
-        "actor": actor,
-        "on_behalf_of": on_behalf_of,
-        "event": event,
-        "name": name,
-        "action": action,
-        "from_state": from_state,
-        "to_state": to_state,
-        "comment": comment,
-        "data": data,
-        "contract_version": version,
-    }
-
-
-def chain_hash(content: dict, prev_hash: str) -> str:
-    """SHA-256 of an entry's chained content and the previous entry's hash."""
-    payload = json.dumps(
-        {**content, "prev_hash": prev_hash},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
 class HistoryEntry(models.Model):
     """One appended, hash-chained line of a contract's approval history.
 
@@ -251,9 +201,21 @@ class HistoryEntry(models.Model):
 
     def chained_content(self) -> dict:
         """What the entry's hash covers, besides the previous entry's hash."""
-        return chained_content(
-            self.contract.reference, *(getattr(self, name) for name in CHAINED_FIELDS)
-        )
+        return {
+            "contract": self.contract.reference,
+            "seq": self.seq,
+            "at": self.at.astimezone(datetime.UTC).isoformat(timespec="microseconds"),
+            "actor": self.actor_username,
+            "on_behalf_of": self.on_behalf_of_username,
+            "event": self.event,
+            "name": self.name,
+            "action": self.action_code,
+            "from_state": self.from_state,
+            "to_state": self.to_state,
+            "comment": self.comment,
+            "data": self.data,
+            "contract_version": self.contract_version,
+        }
 
     @property
     def what(self) -> str:
@@ -274,4 +236,10 @@ class HistoryEntry(models.Model):
         return status_label(ContractStatus, value)
 
     def compute_hash(self) -> str:
-        return chain_hash(self.chained_content(), self.prev_hash)
+        payload = json.dumps(
+            {**self.chained_content(), "prev_hash": self.prev_hash},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
