@@ -32,6 +32,10 @@ PYTHON = BIN / "python"
 STAMP = VENV / ".accord-installed"
 # The single sign-on tests' OpenID provider: a Node.js script and its npm packages.
 OIDC_PROVIDER = ROOT / "tests" / "oidc"
+# axe-core, which the browser tests inject into pages to check their accessibility.
+AXE = ROOT / "tests" / "browser" / "axe"
+# The test folders whose npm packages `npm ci` installs, each with its package-lock.json.
+NPM_TEST_PACKAGES = (OIDC_PROVIDER, AXE)
 
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/accord"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
@@ -98,21 +102,23 @@ def read_stamp() -> dict[str, Any]:
 
 
 def ensure_test_provider() -> None:
-    """The npm packages of the OpenID provider that the single sign-on tests start (tests/oidc/,
-    panva's oidc-provider), exactly as its package-lock.json says, from the npm registry:
-    `npm ci` once, and again whenever the lock changes. Without npm those tests are skipped,
-    except with CI=true, where they fail (.ci/run installs npm when it is missing)."""
+    """The npm packages the tests use, exactly as each package-lock.json says, from the npm
+    registry: the OpenID provider that the single sign-on tests start (tests/oidc/, panva's
+    oidc-provider) and axe-core, which the browser tests run in pages (tests/browser/axe/).
+    `npm ci` once per folder, and again whenever its lock changes. Without npm those tests are
+    skipped, except with CI=true, where they fail (.ci/run installs npm when it is missing)."""
     npm = shutil.which("npm")
     if npm is None:
-        say("npm not found: the single sign-on tests will be skipped (apt-get install npm)")
+        say("npm not found: the single sign-on and accessibility tests will be skipped")
         return
-    lock = hashlib.sha256((OIDC_PROVIDER / "package-lock.json").read_bytes()).hexdigest()
-    stamp = OIDC_PROVIDER / "node_modules" / ".accord-installed"
-    if stamp.exists() and stamp.read_text() == lock:
-        return
-    say("Installing the test OpenID provider's npm packages (tests/oidc: npm ci)")
-    run(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", cwd=OIDC_PROVIDER)
-    stamp.write_text(lock)
+    for folder in NPM_TEST_PACKAGES:
+        lock = hashlib.sha256((folder / "package-lock.json").read_bytes()).hexdigest()
+        stamp = folder / "node_modules" / ".accord-installed"
+        if stamp.exists() and stamp.read_text() == lock:
+            continue
+        say(f"Installing the tests' npm packages ({folder.relative_to(ROOT)}: npm ci)")
+        run(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", cwd=folder)
+        stamp.write_text(lock)
 
 
 def embedded_env() -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Run Accord's benchmarks on PostgreSQL and print the figures.
 
     .venv/bin/python -m benchmarks.run                      # everything
-    .venv/bin/python -m benchmarks.run --only walk          # or --only inbox, --only audit
+    .venv/bin/python -m benchmarks.run --only walk          # or --only inbox, audit, contract_page
+    .venv/bin/python -m benchmarks.run --only contract_page --copies 4 --entries 2000
     .venv/bin/python -m benchmarks.run --only audit --history 1000000
     .venv/bin/python -m benchmarks.run --tasks 1000,100000 --users 5000
 
@@ -81,7 +82,7 @@ def machine() -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["inbox", "walk", "audit"])
+    parser.add_argument("--only", choices=["inbox", "walk", "audit", "contract_page"])
     parser.add_argument(
         "--history", type=int, default=1_000_000, help="history entries for the audit search"
     )
@@ -89,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
         "--tasks", default="1000,100000", help="open-task totals for the inbox (comma-separated)"
     )
     parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument(
+        "--entries", type=int, default=2000, help="history entries of the contract page's contract"
+    )
     parser.add_argument("--copies", type=int, default=4, help="the big walk's demo actions x N")
     parser.add_argument(
         "--repeat", type=int, default=5, help="walks of the 38-action demo (the median reported)"
@@ -159,6 +163,12 @@ def main(argv: list[str] | None = None) -> None:
                 audit.run(entries=args.history, contracts=args.history // 1000, users=args.users)
             )
         )
+
+    if args.only in (None, "contract_page"):
+        from . import contract_page
+
+        print(f"\n== The contract page of a {args.copies} x 38-action contract under review ==")
+        print("\n".join(contract_page.run(copies=args.copies, entries=args.entries)))
 
 
 if __name__ == "__main__":

@@ -92,6 +92,12 @@ class CloseForm(forms.Form):
             "it is kept in the history."
         ),
     )
+    # Closing cannot be undone either: the page asks for the same explicit consent as a
+    # withdrawal (the API's callers say so by calling the step).
+    confirm = forms.BooleanField(
+        label=_("I understand that closing is final: the contract's follow-up ends."),
+        error_messages={"required": _("Please confirm that you want to close the contract.")},
+    )
 
 
 # One form per coordinator transition, in the order the controls are shown.

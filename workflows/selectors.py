@@ -475,6 +475,65 @@ CONTRACT_STAGES: list[str] = [
 RECENT_HISTORY = 20
 
 
+def recent_history(contract: Contract, limit: int = RECENT_HISTORY) -> list[HistoryEntry]:
+    """The contract's latest ``limit`` history entries, oldest of them first, with everything
+    an entry's rendering reads (actor, on whose behalf, action) in the same query: the contract
+    page's history block costs two queries (this and ``history_people``) however long the
+    history is."""
+    latest = history_of(contract).select_related("action").reverse()[:limit]
+    return list(latest)[::-1]
+
+
+@dataclass
+class TaskGroup:
+    """The open tasks of one kind on a contract: who holds them and by when (the contract
+    page's "waiting on whom")."""
+
+    kind: str
+    label: str
+    tasks: list[Task]
+    # (person's name, how many of these tasks they hold, how many of those are overdue)
+    holders: list[tuple[str, int, int]]
+
+    @property
+    def overdue(self) -> int:
+        return sum(task.is_overdue for task in self.tasks)
+
+    # The open task due first (the one to chase).
+    next_due: Task | None = None
+
+
+def open_task_groups(tasks: Iterable[Task]) -> list[TaskGroup]:
+    """Open tasks grouped by kind, in the order the kinds' first tasks fall due; within a kind,
+    the people who hold them, the most loaded first. Reads only what ``tasks`` carry."""
+    by_kind: dict[str, list[Task]] = {}
+    for task in tasks:
+        by_kind.setdefault(task.kind, []).append(task)
+    groups = []
+    for kind, members in by_kind.items():
+        counts: dict[str, list[int]] = {}
+        for task in members:
+            if task.owner is None:
+                name = _("Nobody yet")
+            elif task.acts_for_someone and task.on_behalf_of is not None:
+                name = _("%(actor)s for %(principal)s") % {
+                    "actor": task.owner.display_name,
+                    "principal": task.on_behalf_of.display_name,
+                }
+            else:
+                name = task.owner.display_name
+            held = counts.setdefault(str(name), [0, 0])
+            held[0] += 1
+            held[1] += int(task.is_overdue)
+        holders = sorted(
+            ((name, n, late) for name, (n, late) in counts.items()), key=lambda h: (-h[1], h[0])
+        )
+        dated = [task for task in members if task.due is not None]
+        first = min(dated, key=lambda task: (task.due, task.pk)) if dated else None
+        groups.append(TaskGroup(kind, members[0].kind_label, members, holders, first))
+    return groups
+
+
 @dataclass
 class ContractPage:
     """What the contract page shows a person, read in a fixed number of queries."""
@@ -498,6 +557,7 @@ class ContractPage:
     progress: ContractProgress
     open_tasks: list[Task]
     open_tasks_overdue: int
+    open_task_groups: list[TaskGroup]
     stages: list[dict[str, Any]]
     current_vote: CommitteeVote | None
     current_vote_cast: int
@@ -515,13 +575,27 @@ def draft_problems(contract: Contract) -> list[Problem]:
     return contract_file_problems(contract_file_of(contract), contract=contract)
 
 
-def contract_page(contract: Contract, user: User) -> ContractPage:
-    """Everything the contract page shows ``user`` (who may see the contract)."""
+def contract_themes(contract: Contract) -> QuerySet[Theme]:
+    """The contract's themes, each with its actions and all that their table row shows (pilot,
+    working group, partners, funding, indicators): five queries, whatever their number."""
     actions = (
         Action.objects.in_contract()
         .select_related("pilot__organisation", "working_group")
         .prefetch_related("partners", "funding_lines__funder", "indicators")
     )
+    return contract.themes.prefetch_related(Prefetch("actions", queryset=actions))
+
+
+def contract_theme_counts(contract: Contract) -> QuerySet[Theme]:
+    """The contract's themes, each with its number of actions (``action_count``): the contract
+    page lists them, the table of the actions has a page of its own."""
+    return contract.themes.annotate(
+        action_count=Count("actions", filter=~Q(actions__status=ActionStatus.REMOVED))
+    )
+
+
+def contract_page(contract: Contract, user: User) -> ContractPage:
+    """Everything the contract page shows ``user`` (who may see the contract)."""
     counts = dict(
         contract.actions.in_contract().order_by().values_list("status").annotate(n=Count("pk"))
     )
@@ -534,7 +608,16 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         .prefetch_related("members__organisation")
         .first()
     )
-    open_tasks = list(contract_open_tasks(contract))
+    # Each task's contract is this one, and an action has several tasks: one copy of each
+    # (FSM models cost their state bookkeeping at every load), not one per task.
+    open_tasks = list(
+        contract_open_tasks(contract)
+        .select_related(None)
+        .select_related("owner", "assignee", "on_behalf_of", "signatory__organisation")
+        .prefetch_related("action")
+    )
+    for task in open_tasks:
+        task.contract = contract
     # Links only to the task pages this person may open (their own; all for a coordinator).
     openable = set(
         tasks_visible_to(user)
@@ -552,11 +635,11 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     current_vote = next((vote for vote in votes if not vote.outcome), None)
     cast = sum(current_vote.tally()) if current_vote is not None else 0
     verification = history_verify(contract)
-    history = list(history_of(contract).select_related("action").reverse()[:RECENT_HISTORY])[::-1]
+    history = recent_history(contract)
     coordinates = is_coordinator(contract, user)
     return ContractPage(
         contract=contract,
-        themes=contract.themes.prefetch_related(Prefetch("actions", queryset=actions)),
+        themes=contract_theme_counts(contract),
         action_total=sum(counts.values()),
         action_progress=[
             {"status": status, "label": status.label, "count": counts[status.value]}
@@ -583,6 +666,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         progress=contract_progress(contract),
         open_tasks=open_tasks,
         open_tasks_overdue=sum(task.is_overdue for task in open_tasks),
+        open_task_groups=open_task_groups(open_tasks),
         stages=contract_stages(contract),
         current_vote=current_vote,
         current_vote_cast=cast,

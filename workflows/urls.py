@@ -49,6 +49,7 @@ urlpatterns = [
         name="sheet_remove",
     ),
     path("contrats/<int:pk>/", contracts.contract_detail, name="contract_detail"),
+    path("contrats/<int:pk>/actions/", contracts.contract_actions, name="contract_actions"),
     path(
         "contrats/<int:pk>/transitions/<str:name>/",
         contracts.contract_transition,

@@ -7,6 +7,10 @@ Fixtures:
   except under ``CI=true``, where they fail: CI must never skip them silently.
 - ``page`` (per test): a page in a fresh browser context (own cookies, locale ``fr-FR``) whose
   base URL is the live server, so ``page.goto(reverse("login"))`` works.
+- ``assert_accessible`` (per test): ``assert_accessible(page)`` runs axe-core (from the npm
+  registry, ``tests/browser/axe/``, installed by ``dev.py``'s ``npm ci``) in the page and fails
+  listing every violation of impact "serious" or "critical". Without its npm package the test
+  is skipped, except under ``CI=true``, where it fails.
 
 Every test in this folder is marked ``browser`` (``pytest -m "not browser"`` leaves them out),
 uses ``transactional_db`` through ``live_server`` (the server thread must see the test's rows),
@@ -56,6 +60,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 HERE = Path(__file__).resolve().parent
+AXE_SCRIPT = HERE / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# The impacts that fail a test: "serious" and "critical" stop or badly hinder someone (a field
+# without a label, text without contrast); "minor" and "moderate" ones are reported by axe only.
+AXE_FAILING_IMPACTS = ("serious", "critical")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -158,3 +166,44 @@ def page(browser, live_server):
         yield context.new_page()
     finally:
         context.close()
+
+
+def axe_violations(page) -> list[dict]:
+    """The serious and critical violations axe-core finds in the page as it stands (rules of
+    WCAG 2.x A and AA and axe's best practices, as RGAA builds on WCAG 2.1 AA)."""
+    if not AXE_SCRIPT.is_file():
+        _unavailable(f"axe-core is not installed (npm ci in {AXE_SCRIPT.parents[2]})")
+    # Evaluated through the DevTools protocol, not as a <script>: the pages' Content Security
+    # Policy refuses inline scripts, rightly, and the check must not loosen it.
+    page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        """async () => await axe.run(document, {
+            runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
+                                             "best-practice"]},
+            resultTypes: ["violations"],
+        })"""
+    )
+    return [v for v in result["violations"] if v["impact"] in AXE_FAILING_IMPACTS]
+
+
+def describe_violations(violations: list[dict]) -> str:
+    """One paragraph per violation: the rule, its impact, and where (up to 5 elements)."""
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']}")
+        for node in violation["nodes"][:5]:
+            lines.append(f"    {' '.join(node['target'])}: {node['failureSummary']}")
+        if len(violation["nodes"]) > 5:
+            lines.append(f"    … and {len(violation['nodes']) - 5} more")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def assert_accessible():
+    """``assert_accessible(page)``: fails naming every serious or critical axe-core violation."""
+
+    def check(page) -> None:
+        violations = axe_violations(page)
+        assert not violations, f"axe-core on {page.url}:\n" + describe_violations(violations)
+
+    return check

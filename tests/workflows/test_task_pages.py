@@ -834,7 +834,7 @@ def test_the_contract_page_shows_progress_open_tasks_and_the_flow_diagram(
 
     page = text(response)
     assert response.status_code == 200
-    assert "Tasks in progress" in page
+    assert "Waiting on whom" in page
     assert task_url(review_task_of(leads[1])) in page
     assert leads[1].display_name in page
     assert "Overdue" in page

@@ -44,6 +44,7 @@ from ..selectors import (
     contract_flow_chart,
     contract_is_visible_to,
     contract_page,
+    contract_themes,
     contracts_visible_to,
     user_may_import_contracts,
 )
@@ -76,6 +77,26 @@ def _visible_contract(request: AuthenticatedHttpRequest, pk: int) -> Contract:
 def contract_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     contract = _visible_contract(request, pk)
     return _render_detail(request, contract)
+
+
+# The steps that cannot be undone: offered last on the page, folded away, each form asking for
+# an explicit confirmation (a checkbox the server requires, not a script's dialog).
+IRREVERSIBLE_TRANSITIONS = ("withdraw", "close")
+# Steps seldom taken, folded away so that the usual next step stands out.
+SECONDARY_TRANSITIONS = ("suspend",)
+
+
+@login_required
+def contract_actions(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Every action of the contract by theme, with pilot, partners, funding and indicators: a
+    page of its own, since a contract of 150 actions would make the contract page very long
+    and slow."""
+    contract = _visible_contract(request, pk)
+    return render(
+        request,
+        "workflows/contract_actions.html",
+        {"contract": contract, "themes": contract_themes(contract), "nav_section": "contracts"},
+    )
 
 
 @dataclass
@@ -129,7 +150,15 @@ def _render_detail(
     )
     context = {
         **{name.name: getattr(page, name.name) for name in fields(page)},
-        "controls": controls,
+        "controls": [
+            c
+            for c in controls
+            if c.name not in IRREVERSIBLE_TRANSITIONS and c.name not in SECONDARY_TRANSITIONS
+        ],
+        "secondary_controls": [c for c in controls if c.name in SECONDARY_TRANSITIONS],
+        "irreversible_controls": [c for c in controls if c.name in IRREVERSIBLE_TRANSITIONS],
+        # A refused irreversible step comes back unfolded, its errors in view.
+        "irreversible_open": bound_name in IRREVERSIBLE_TRANSITIONS,
         "blocked_transitions": blocked,
         "attachment_form": (
             bound_attachment_form or _attachment_form(page.is_coordinator, page.attachment_actions)

@@ -1,0 +1,156 @@
+"""The contract page that fits: what waits on whom at the top, the irreversible steps last and
+behind a confirmation, the latest history entries, in a number of queries that does not grow
+with the contract."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import ActionFactory, ContractFactory, UserFactory
+from tests.flows import launch, unit_on
+from workflows.models import HistoryEntry, HistoryEvent, Task, TaskKind, TaskStatus, User
+from workflows.selectors import RECENT_HISTORY, open_task_groups, recent_history
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
+def launched_contract(actions: int, reference: str):
+    coordinator = UserFactory()
+    contract = ContractFactory(reference=reference, coordinator=coordinator)
+    for n in range(actions):
+        ActionFactory(contract=contract, code=f"T1-A{n + 1}")
+    launch(contract, coordinator)
+    return contract, coordinator
+
+
+def page_queries(client, contract, coordinator) -> int:
+    client.force_login(coordinator)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("workflows:contract_detail", args=[contract.pk]))
+    assert response.status_code == 200
+    return len(queries)
+
+
+def lengthen_history(contract, entries: int) -> None:
+    """``entries`` more entries, written as the services write them (one unit of work)."""
+    people = list(User.objects.filter(tasks__contract=contract).distinct()[:3])
+    with unit_on(contract) as unit:
+        for n in range(entries):
+            unit.record(
+                event=HistoryEvent.REMINDER,
+                actor=people[n % len(people)],
+                data={"recipients": [people[(n + 1) % len(people)].username]},
+                comment=f"Relance {n}",
+            )
+
+
+def test_the_page_reads_in_the_same_number_of_queries_however_big_the_contract(client):
+    small, small_coordinator = launched_contract(2, "CLS-SMALL")
+    few = page_queries(client, small, small_coordinator)
+
+    big, big_coordinator = launched_contract(9, "CLS-BIG")
+    lengthen_history(big, 60)
+    many = page_queries(client, big, big_coordinator)
+
+    assert Task.objects.filter(contract=big, status=TaskStatus.ASSIGNED).count() > 3 * (
+        Task.objects.filter(contract=small, status=TaskStatus.ASSIGNED).count()
+    )
+    assert big.history.count() > small.history.count() + 60
+    assert many == few
+
+
+def test_recent_history_is_the_latest_entries_oldest_first_in_one_query(
+    client, django_assert_num_queries
+):
+    contract, _ = launched_contract(1, "CLS-RECENT")
+    lengthen_history(contract, RECENT_HISTORY + 5)
+    total = contract.history.count()
+
+    with django_assert_num_queries(1):
+        entries = recent_history(contract)
+        # What an entry's rendering reads comes with it.
+        names = [(e.actor and e.actor.display_name, e.action and e.action.code) for e in entries]
+
+    assert [entry.seq for entry in entries] == list(range(total - RECENT_HISTORY + 1, total + 1))
+    assert len(names) == RECENT_HISTORY
+
+
+def test_open_tasks_are_grouped_by_kind_with_who_holds_them_and_what_is_late():
+    contract, _ = launched_contract(3, "CLS-GROUPS")
+    tasks = list(
+        Task.objects.filter(contract=contract, status=TaskStatus.ASSIGNED)
+        .select_related("owner", "on_behalf_of")
+        .order_by("due", "pk")
+    )
+    late = tasks[0]
+    Task.objects.filter(pk=late.pk).update(due=timezone.now() - datetime.timedelta(days=2))
+    late.refresh_from_db()
+    tasks[0] = late
+
+    (group,) = open_task_groups(tasks)
+
+    assert group.kind == TaskKind.REVIEW
+    assert len(group.tasks) == len(tasks)
+    assert group.overdue == 1
+    assert group.next_due == late
+    assert sum(count for _name, count, _late in group.holders) == len(tasks)
+    assert sum(overdue for _name, _count, overdue in group.holders) == 1
+
+
+def test_the_irreversible_steps_come_last_folded_away_behind_a_confirmation(client):
+    contract, coordinator = launched_contract(1, "CLS-ORDER")
+    client.force_login(coordinator)
+
+    page = client.get(reverse("workflows:contract_detail", args=[contract.pk])).content.decode()
+
+    waiting = page.index('id="tasks"')
+    suspend = page.index(reverse("workflows:contract_transition", args=[contract.pk, "suspend"]))
+    folded = page.index('<details class="panel panel--danger" id="irreversible">')
+    withdraw = page.index(reverse("workflows:contract_transition", args=[contract.pk, "withdraw"]))
+    assert waiting < suspend < folded < withdraw
+    assert 'name="withdraw-confirm"' in page
+
+
+def test_a_refused_withdrawal_comes_back_unfolded_with_its_error(client):
+    contract, coordinator = launched_contract(1, "CLS-REFUSED")
+    client.force_login(coordinator)
+
+    response = client.post(
+        reverse("workflows:contract_transition", args=[contract.pk, "withdraw"]),
+        {"withdraw-reason": "Abandon"},
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert '<details class="panel panel--danger" id="irreversible" open>' in page
+    assert "Please confirm that you want to withdraw for good." in page
+    contract.refresh_from_db()
+    assert contract.status == "review"
+    assert not HistoryEntry.objects.filter(contract=contract, name="withdraw").exists()
+
+
+def test_the_actions_page_lists_every_action_and_strangers_get_a_404(client):
+    contract, coordinator = launched_contract(3, "CLS-ACTIONS")
+    stranger = UserFactory()
+    url = reverse("workflows:contract_actions", args=[contract.pk])
+
+    client.force_login(coordinator)
+    page = client.get(url).content.decode()
+    for code in ("T1-A1", "T1-A2", "T1-A3"):
+        assert f'<th scope="row" class="nowrap">{code}</th>' in page
+    contract_page = client.get(reverse("workflows:contract_detail", args=[contract.pk]))
+    assert url in contract_page.content.decode()
+
+    client.force_login(stranger)
+    assert client.get(url).status_code == 404
