@@ -22,6 +22,12 @@ def test_the_coordinator_downloads_the_archive_and_a_lead_sees_no_button(page, o
 
     log_in(page, coordinator.username, PASSWORD)
     page.goto(f"/contrats/{contract.pk}/")
+    # Among the coordinator's operations, and under the document and its signatures.
+    operations = page.get_by_role("region", name="Opérations de coordination")
+    expect(
+        operations.get_by_role("link", name="Télécharger le paquet pour les archives publiques")
+    ).to_be_visible()
+    page.locator("#document-panel > summary").click()
     archives = page.get_by_role("region", name="Archives publiques")
     button = archives.get_by_role("link", name="Télécharger l\u2019archive (SEDA 2.2)")
     expect(button).to_be_visible()
