@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from workflows.api.serializers import ErrorOutput, HistoryEntryOutput
+from workflows.api.serializers import ErrorOutput, HistoryEntryOutput, history_context
 from workflows.http import AuthenticatedRequest
 from workflows.models import HistoryEvent
 from workflows.selectors import contracts_visible_to
@@ -102,7 +102,10 @@ class HistorySearchApi(APIView):
             )
         if links:
             headers["Link"] = ", ".join(links)
-        return Response(AuditEntryOutput(rows[:limit], many=True).data, headers=headers)
+        rows = rows[:limit]
+        return Response(
+            AuditEntryOutput(rows, many=True, context=history_context(rows)).data, headers=headers
+        )
 
 
 class HistoryExportApi(APIView):
