@@ -653,7 +653,7 @@ def test_every_organisation_appears_by_name_on_the_signatories_table(client, con
 
 def test_the_contract_page_shows_the_latest_history_and_links_to_the_rest(client, coordinator):
     contract = ContractFactory(coordinator=coordinator)
-    for _ in range(4):
+    for _ in range(12):
         ActionFactory(contract=contract)
     launch(contract, coordinator)
     total = contract.history.count()

@@ -263,7 +263,7 @@ def plain(value: Any, lookups: Lookups | None = None) -> str:
         return ", ".join(plain(item, lookups) for item in value) or "—"
     if isinstance(value, dict):
         return "; ".join(
-            f"{detail_label(key)} : {format_detail(key, item, lookups)}"
+            f"{detail_label(key)}\u00a0: {format_detail(key, item, lookups)}"
             for key, item in value.items()
         )
     return str(value)
@@ -329,14 +329,16 @@ def _changed_people(value: Any, lookups: Lookups) -> str:
     if not isinstance(value, dict):
         return plain(value, lookups)
     return "; ".join(
-        f"{detail_label(key)} : {_role_value(value_of, lookups)}" for key, value_of in value.items()
+        f"{detail_label(key)}\u00a0: {_role_value(value_of, lookups)}"
+        for key, value_of in value.items()
     )
 
 
 def _role_value(value: Any, lookups: Lookups) -> str:
     if isinstance(value, dict):
         return ", ".join(
-            f"{detail_label(key)} : {_role_value(item, lookups)}" for key, item in value.items()
+            f"{detail_label(key)}\u00a0: {_role_value(item, lookups)}"
+            for key, item in value.items()
         )
     if isinstance(value, list):
         return ", ".join(lookups.person(item) for item in value) or "—"

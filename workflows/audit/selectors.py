@@ -513,7 +513,7 @@ def csv_row(entry: HistoryEntry, lookups: Lookups | None = None) -> list[str]:
         _cell(entry.state_label("from")),
         _cell(entry.state_label("to")),
         _cell(entry.comment),
-        _cell(" | ".join(f"{label} : {value}" for _key, label, value in details)),
+        _cell(" | ".join(f"{label}\u00a0: {value}" for _key, label, value in details)),
         entry.hash,
     ]
 
