@@ -28,7 +28,12 @@ from .views import EXPORT_IS_POST, export_response
 API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
 SEARCH_PARAMETERS = [
-    OpenApiParameter("person", str, description="A username: as actor or on whose behalf."),
+    OpenApiParameter(
+        "person",
+        str,
+        description="A username or a name (400 when several people share it): as actor or on"
+        " whose behalf.",
+    ),
     OpenApiParameter("organisation", str, description="An organisation's code."),
     OpenApiParameter("event", str, enum=HistoryEvent.values),
     OpenApiParameter("since", OpenApiTypes.DATE, description="From this day (included)."),
