@@ -87,3 +87,32 @@ def test_the_history_reads_in_words_newest_first_on_desktop_and_phone(page, live
     expect(entries.first).to_contain_text("T1-A3")
     no_horizontal_scroll(page)
     screenshot(page, "history-filtered.png")
+
+
+def test_the_audit_search_finds_people_by_name_on_a_phone(page, live_server):
+    coordinator = UserFactory(username="coordination", first_name="Thomas", last_name="Rouquette")
+    contract = ContractFactory(reference="CLS-TDC-2019", coordinator=coordinator)
+    ActionFactory(contract=contract)
+    launch(contract, coordinator)
+    UserFactory(username="m.durand", first_name="Marie", last_name="Durand")
+    UserFactory(username="p.durand", first_name="Paul", last_name="Durand")
+    staff = UserFactory(username="controle", is_staff=True)
+
+    log_in(page, staff.username, PASSWORD)
+    page.set_viewport_size({"width": 390, "height": 844})
+    search = live_server.url + reverse("workflows:history_search")
+    page.goto(search)
+    page.get_by_label("Personne").fill("thomas rouquette")
+    page.get_by_role("button", name="Rechercher").click()
+    expect(page.get_by_role("list", name="Entrées trouvées")).to_contain_text(
+        "Thomas Rouquette"
+    )
+    no_horizontal_scroll(page)
+    # A name two people share: both offered, one click away.
+    page.get_by_label("Personne").fill("durand")
+    page.get_by_role("button", name="Rechercher").click()
+    expect(page.get_by_text("Plusieurs personnes correspondent").first).to_be_visible()
+    no_horizontal_scroll(page)
+    screenshot(page, "search-ambiguous-phone.png")
+    page.get_by_role("link", name=re.compile("^Marie Durand")).click()
+    expect(page).to_have_url(re.compile(r"person=m\.durand"))
