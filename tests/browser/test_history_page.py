@@ -104,9 +104,7 @@ def test_the_audit_search_finds_people_by_name_on_a_phone(page, live_server):
     page.goto(search)
     page.get_by_label("Personne").fill("thomas rouquette")
     page.get_by_role("button", name="Rechercher").click()
-    expect(page.get_by_role("list", name="Entrées trouvées")).to_contain_text(
-        "Thomas Rouquette"
-    )
+    expect(page.get_by_role("list", name="Entrées trouvées")).to_contain_text("Thomas Rouquette")
     no_horizontal_scroll(page)
     # A name two people share: both offered, one click away.
     page.get_by_label("Personne").fill("durand")
