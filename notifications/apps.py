@@ -8,6 +8,13 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
+        # The history names each notification it records by its kind, in words.
+        from workflows.audit.labels import register_name_words
+        from workflows.models import HistoryEvent
+
+        from .models import NotificationEvent
+
+        register_name_words(HistoryEvent.NOTIFIED, dict(NotificationEvent.choices))
         # A log-out closes the WebSockets its session opened (the other tabs): Django tells
         # of a log-out only by this signal, sent before the session is flushed.
         user_logged_out.connect(_close_sockets_on_log_out, dispatch_uid="notifications.log_out")

@@ -192,24 +192,6 @@ def history_of(contract: Contract) -> QuerySet[HistoryEntry]:
     return contract.history.select_related("actor", "on_behalf_of").order_by("seq")
 
 
-# The keys of an entry's details that name people: the chain keeps their usernames.
-HISTORY_PERSON_KEYS = frozenset({"owner", "on_behalf_of", "signer", "from", "to", "recipients"})
-
-
-def history_people(entries: Iterable[HistoryEntry]) -> dict[str, User]:
-    """username -> person, for everyone the entries' details name (one query), so that the
-    pages show their names beside the usernames the history keeps."""
-    usernames: set[str] = set()
-    for entry in entries:
-        for key in HISTORY_PERSON_KEYS & entry.data.keys():
-            value = entry.data[key]
-            values = value if isinstance(value, list) else [value]
-            usernames.update(name for name in values if isinstance(name, str) and name)
-    if not usernames:
-        return {}
-    return User.objects.in_bulk(usernames, field_name="username")
-
-
 def user_may_import_contracts(user: User) -> bool:
     """Coordinators set contracts up: staff, or people granted the add-contract permission."""
     return user.is_authenticated and (user.is_staff or user.has_perm("workflows.add_contract"))
@@ -471,17 +453,6 @@ CONTRACT_STAGES: list[str] = [
     ContractStatus.SIGNED,
     ContractStatus.CLOSED,
 ]
-# The contract page shows the latest entries; the history page has them all.
-RECENT_HISTORY = 20
-
-
-def recent_history(contract: Contract, limit: int = RECENT_HISTORY) -> list[HistoryEntry]:
-    """The contract's latest ``limit`` history entries, oldest of them first, with everything
-    an entry's rendering reads (actor, on whose behalf, action) in the same query: the contract
-    page's history block costs two queries (this and ``history_people``) however long the
-    history is."""
-    latest = history_of(contract).select_related("action").reverse()[:limit]
-    return list(latest)[::-1]
 
 
 @dataclass
@@ -549,8 +520,6 @@ class ContractPage:
     committee: SteeringCommittee | None
     coordinators: QuerySet[User]
     observers: list[ContractObserver]
-    history: list[HistoryEntry]
-    history_people: dict[str, User]
     history_total: int
     verification: ChainVerification
     is_coordinator: bool
@@ -635,7 +604,6 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     current_vote = next((vote for vote in votes if not vote.outcome), None)
     cast = sum(current_vote.tally()) if current_vote is not None else 0
     verification = history_verify(contract)
-    history = recent_history(contract)
     coordinates = is_coordinator(contract, user)
     return ContractPage(
         contract=contract,
@@ -658,8 +626,6 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         committee=committee,
         coordinators=contract.coordinators.select_related("organisation"),
         observers=list(contract_observers(contract)),
-        history=history,
-        history_people=history_people(history),
         history_total=verification.entries,
         verification=verification,
         is_coordinator=coordinates,

@@ -62,6 +62,14 @@ def test_the_history_lists_entries_oldest_first(api_client, coordinator, reviewe
         "data",
         "hash",
         "prev_hash",
+        # The same entry in words, alongside (workflows/audit/labels.py).
+        "event_label",
+        "name_label",
+        "summary",
+        "actor_name",
+        "on_behalf_of_name",
+        "at_label",
+        "details",
     }
     assert {k: first[k] for k in ("actor", "on_behalf_of", "event", "name", "action")} == {
         "actor": "coordinatrice",

@@ -411,8 +411,8 @@ def test_staff_search_every_contract_by_person_event_and_period(client, history_
         "launch_review",
         "suspend",
     ]
-    # An unknown username finds nothing, as a person without entries: no account enumeration.
-    unknown = client.get(search, {"person": "personne"}, HTTP_ACCEPT_LANGUAGE="fr")
+    # An unknown name finds nothing, as a person without entries: no account enumeration.
+    unknown = client.get(search, {"person": "nul-ne-porte-ce-nom"}, HTTP_ACCEPT_LANGUAGE="fr")
     assert unknown.status_code == 200
     assert unknown.context["page"].entries == []
 

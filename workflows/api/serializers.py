@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
+from workflows.audit import labels
 from workflows.flows import DECISION_LABELS
 from workflows.models import (
     COORDINATOR_TRANSITIONS,
@@ -17,6 +18,7 @@ from workflows.models import (
     ContractStatus,
     Delegation,
     DelegationState,
+    HistoryEntry,
     HistoryEvent,
     SignatoryKind,
     SignatoryStatus,
@@ -151,6 +153,68 @@ class HistoryEntryOutput(serializers.Serializer):
     data = serializers.JSONField()  # type: ignore[assignment]
     hash = serializers.CharField()
     prev_hash = serializers.CharField()
+    # The same entry in words, beside the machine-readable fields above (which never change):
+    # what the history page shows, in the request's language.
+    event_label = serializers.SerializerMethodField(help_text="What happened, in words.")
+    name_label = serializers.SerializerMethodField(
+        help_text="The transition's meaning or the task's, signatory's or notice's kind."
+    )
+    summary = serializers.SerializerMethodField(
+        help_text='Who did what, as a sentence ("X for Y signed.").'
+    )
+    actor_name = serializers.SerializerMethodField()
+    on_behalf_of_name = serializers.SerializerMethodField()
+    at_label = serializers.SerializerMethodField(help_text="The time, written out.")
+    details = serializers.SerializerMethodField(
+        help_text="``data`` in words: each key with its label and its value written out."
+    )
+
+    def _lookups(self, entry: HistoryEntry) -> labels.Lookups:
+        lookups = self.context.get("lookups")
+        return lookups if lookups is not None else labels.lookups_for([entry])
+
+    def get_event_label(self, entry: HistoryEntry) -> str:
+        return entry.what
+
+    def get_name_label(self, entry: HistoryEntry) -> str:
+        return labels.name_label(entry)
+
+    def get_summary(self, entry: HistoryEntry) -> str:
+        return labels.event_sentence(entry)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_actor_name(self, entry: HistoryEntry) -> str | None:
+        return labels.person_name(entry.actor_username, entry.actor) or None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_on_behalf_of_name(self, entry: HistoryEntry) -> str | None:
+        return labels.person_name(entry.on_behalf_of_username, entry.on_behalf_of) or None
+
+    def get_at_label(self, entry: HistoryEntry) -> str:
+        return labels.french_datetime(entry.at)
+
+    @extend_schema_field(
+        inline_serializer(
+            "HistoryDetailOutput",
+            {
+                "key": serializers.CharField(),
+                "label": serializers.CharField(),
+                "value": serializers.CharField(),
+            },
+            many=True,
+        )
+    )
+    def get_details(self, entry: HistoryEntry) -> list[dict[str, str]]:
+        return [
+            {"key": key, "label": label, "value": value}
+            for key, label, value in labels.labelled_details(entry, self._lookups(entry))
+        ]
+
+
+def history_context(entries: list[HistoryEntry]) -> dict:
+    """The serializer's context for a list of entries: the people and organisations their
+    details name, looked up once for them all."""
+    return {"lookups": labels.lookups_for(entries)}
 
 
 class ChainVerificationOutput(serializers.Serializer):

@@ -67,6 +67,7 @@ from .serializers import (
     TaskDetailOutput,
     TaskOutput,
     TaskResultOutput,
+    history_context,
 )
 from .throttling import ScopedRateThrottle
 
@@ -232,7 +233,10 @@ class ContractHistoryApi(APIView):
     @extend_schema(responses={200: HistoryEntryOutput(many=True), **ERRORS})
     def get(self, request, pk: int):
         contract = _visible_contract(request, pk)
-        return Response(HistoryEntryOutput(history_of(contract), many=True).data)
+        entries = list(history_of(contract))
+        return Response(
+            HistoryEntryOutput(entries, many=True, context=history_context(entries)).data
+        )
 
 
 class ContractHistoryVerifyApi(APIView):

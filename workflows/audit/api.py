@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from workflows.api.serializers import ErrorOutput, HistoryEntryOutput
+from workflows.api.serializers import ErrorOutput, HistoryEntryOutput, history_context
 from workflows.http import AuthenticatedRequest
 from workflows.models import HistoryEvent
 from workflows.selectors import contracts_visible_to
@@ -29,7 +29,12 @@ from .views import EXPORT_IS_POST, export_response
 API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
 SEARCH_PARAMETERS = [
-    OpenApiParameter("person", str, description="A username: as actor or on whose behalf."),
+    OpenApiParameter(
+        "person",
+        str,
+        description="A username or a name (400 when several people share it): as actor or on"
+        " whose behalf.",
+    ),
     OpenApiParameter("organisation", str, description="An organisation's code."),
     OpenApiParameter("event", str, enum=HistoryEvent.values),
     OpenApiParameter("since", OpenApiTypes.DATE, description="From this day (included)."),
@@ -103,7 +108,10 @@ class HistorySearchApi(APIView):
             )
         if links:
             headers["Link"] = ", ".join(links)
-        return Response(AuditEntryOutput(rows[:limit], many=True).data, headers=headers)
+        rows = rows[:limit]
+        return Response(
+            AuditEntryOutput(rows, many=True, context=history_context(rows)).data, headers=headers
+        )
 
 
 class HistoryExportApi(APIView):

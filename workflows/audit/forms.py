@@ -8,9 +8,16 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from workflows.models import Contract, HistoryEvent, Organisation, User
+from workflows.models import Contract, Organisation, User
 
-from .selectors import HistorySearch
+from .labels import event_choices
+from .selectors import (
+    HistoryFilter,
+    HistorySearch,
+    contract_history_actions,
+    contract_history_people,
+    people_matching,
+)
 
 SEARCH_FIELDS = ("person", "organisation", "event", "since", "until", "contract")
 
@@ -20,7 +27,9 @@ class HistorySearchForm(forms.Form):
         label=_("Person"),
         required=False,
         max_length=150,
-        help_text=_("A username: entries this person made, or that were made on their behalf."),
+        help_text=_(
+            "A name or a username: entries this person made, or that were made on their behalf."
+        ),
     )
     organisation = forms.ModelChoiceField(
         label=_("Organisation"),
@@ -59,8 +68,11 @@ class HistorySearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         event = self.fields["event"]
         assert isinstance(event, forms.ChoiceField)
-        event.choices = [("", _("All events")), *HistoryEvent.choices]
+        event.choices = [("", _("All events")), *event_choices()]
         self.contracts = contracts
+        self.user = user
+        # The people a name matched, when it matched several: the page offers each of them.
+        self.person_matches: list[User] = []
         # Only the organisations of the contracts the person may audit (staff: all): the list
         # must not tell a partner which organisations exist elsewhere.
         if user is None or not user.is_staff:
@@ -85,12 +97,24 @@ class HistorySearchForm(forms.Form):
         return contract
 
     def clean_person(self) -> User | None:
-        username = self.cleaned_data["person"].strip()
-        if not username:
+        text = self.cleaned_data["person"].strip()
+        if not text:
             return None
-        # An unknown username is not told apart from a person with no entry here: both find
+        matches = people_matching(self.user, text) if self.user is not None else []
+        if len(matches) > 1:
+            self.person_matches = matches
+            raise forms.ValidationError(
+                _("Several people match “%(text)s”: %(names)s. Choose one of them."),
+                params={
+                    "text": text,
+                    "names": ", ".join(
+                        f"{person.display_name} ({person.username})" for person in matches
+                    ),
+                },
+            )
+        # Nobody matching is not told apart from a person with no entry here: both find
         # nothing, so that the search cannot be used to learn who has an account.
-        return User.objects.filter(username=username).first() or User(username=username)
+        return matches[0] if matches else User(username=text)
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -114,4 +138,48 @@ class HistorySearchForm(forms.Form):
             since=data.get("since"),
             until=data.get("until"),
             contract=data.get("contract"),
+        )
+
+
+HISTORY_ORDERS = (("newest", _("Newest first")), ("oldest", _("Oldest first")))
+
+
+class ContractHistoryForm(forms.Form):
+    """The filters of a contract's history page (a GET form: a view can be bookmarked)."""
+
+    event = forms.ChoiceField(label=_("Event"), required=False)
+    person = forms.ModelChoiceField(
+        label=_("Person"),
+        queryset=User.objects.none(),
+        required=False,
+        to_field_name="username",
+        empty_label=_("Everyone"),
+    )
+    action = forms.ChoiceField(label=_("Action sheet"), required=False)
+    order = forms.ChoiceField(label=_("Order"), required=False, choices=HISTORY_ORDERS)
+
+    def __init__(self, *args: Any, contract: Contract, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        event = self.fields["event"]
+        assert isinstance(event, forms.ChoiceField)
+        event.choices = [("", _("All events")), *event_choices()]
+        people = contract_history_people(contract)
+        person = self.fields["person"]
+        assert isinstance(person, forms.ModelChoiceField)
+        person.queryset = User.objects.filter(pk__in=[p.pk for p in people])
+        # By name, in alphabetical order, as a reader looks for someone.
+        person.choices = [("", _("Everyone")), *((p.username, p.display_name) for p in people)]
+        action = self.fields["action"]
+        assert isinstance(action, forms.ChoiceField)
+        action.choices = [("", _("All action sheets")), *contract_history_actions(contract)]
+
+    def filters(self) -> HistoryFilter:
+        """The valid filters (call after is_valid()); nothing chosen: every change, newest
+        first."""
+        data = self.cleaned_data
+        return HistoryFilter(
+            event=data.get("event") or "",
+            person=data.get("person"),
+            action=data.get("action") or "",
+            oldest_first=data.get("order") == "oldest",
         )

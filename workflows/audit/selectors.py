@@ -8,11 +8,14 @@ import datetime
 import hashlib
 import io
 import json
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.paginator import Page, Paginator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -24,11 +27,22 @@ from workflows.models import (
     Contract,
     ContractAuditor,
     HistoryEntry,
+    HistoryEvent,
     Organisation,
     SteeringCommittee,
     User,
 )
 from workflows.selectors import ChainVerification, contracts_visible_to, history_verify
+
+from .labels import (
+    Lookups,
+    event_sentence,
+    french_datetime,
+    labelled_details,
+    lookups_for,
+    name_label,
+    who_did_it,
+)
 
 VERIFY_SCRIPT = Path(__file__).with_name("verify_bundle.py")
 SEARCH_PAGE_SIZE = 50
@@ -134,6 +148,312 @@ def contract_auditors(contract: Contract) -> QuerySet[ContractAuditor]:
     return contract.auditors.select_related("user__organisation")
 
 
+# --- A history in words -------------------------------------------------------------------
+
+HISTORY_PAGE_SIZE = 50
+RECENT_HISTORY = 20
+
+
+@dataclass
+class HistoryLine:
+    """An entry as a reader sees it: what happened, who did it (for whom), when, its details
+    labelled, and the notifications that told of it folded under it."""
+
+    entry: HistoryEntry
+    what: str
+    kind: str
+    who: str
+    sentence: str
+    when: str
+    from_state: str
+    to_state: str
+    details: list[tuple[str, str, str]]
+    notices: list[HistoryLine]
+
+    @property
+    def recipients(self) -> int:
+        """How many people the folded notifications reached."""
+        return sum(len(notice.entry.data.get("recipients") or []) for notice in self.notices)
+
+
+def history_line(entry: HistoryEntry, lookups: Lookups) -> HistoryLine:
+    what = entry.what
+    kind = name_label(entry)
+    return HistoryLine(
+        entry=entry,
+        what=what,
+        kind="" if kind == what else kind,
+        who=who_did_it(entry),
+        sentence=event_sentence(entry),
+        when=french_datetime(entry.at),
+        from_state=entry.state_label("from"),
+        to_state=entry.state_label("to"),
+        details=labelled_details(entry, lookups),
+        notices=[],
+    )
+
+
+# Which changes a kind of notification tells of: to fold each notification of a unit of work
+# under its own change, when the unit recorded several (a launch: one task per sheet).
+NOTICE_TELLS_OF = {
+    "task_assigned": {HistoryEvent.TASK_CREATED, HistoryEvent.TASK_DELEGATED},
+    "task_due_soon": {HistoryEvent.REMINDER},
+    "task_overdue": {HistoryEvent.REMINDER},
+    "overdue_alert": {HistoryEvent.REMINDER},
+    "decision_made": {HistoryEvent.TASK_COMPLETED, HistoryEvent.ACTION_TRANSITION},
+    "contract_status": {HistoryEvent.TRANSITION},
+    "vote_decided": {HistoryEvent.VOTE_DECIDED, HistoryEvent.ANNUAL_REPORT_DECIDED},
+    "document_signed": {HistoryEvent.SIGNATURE, HistoryEvent.TRANSITION},
+    "declined": {HistoryEvent.DECLINE, HistoryEvent.VISA_REFUSED, HistoryEvent.TASK_COMPLETED},
+    "meeting": {
+        HistoryEvent.MEETING_SCHEDULED,
+        HistoryEvent.MEETING_CHANGED,
+        HistoryEvent.MEETING_CANCELLED,
+    },
+    "mentioned": {HistoryEvent.COMMENT_ADDED},
+}
+
+
+@dataclass(frozen=True)
+class _Skeleton:
+    pk: int
+    seq: int
+    event: str
+    name: str
+    action_code: str
+    title: str
+    owner: str
+    recipients: tuple[str, ...]
+
+
+def _owner_of(notice: _Skeleton, block: list[_Skeleton]) -> _Skeleton:
+    """The change of its unit of work a notification tells of: the one naming the sheet its
+    title names, the task of one of its recipients, of its kind; else the unit's last change."""
+
+    def score(change: _Skeleton) -> int:
+        names_sheet = bool(change.action_code) and bool(
+            re.search(rf"(?<![\w-]){re.escape(change.action_code)}(?![\w-])", notice.title)
+        )
+        tells_its_holder = bool(change.owner) and change.owner in notice.recipients
+        return (
+            4 * names_sheet
+            + 2 * tells_its_holder
+            + (change.event in NOTICE_TELLS_OF.get(notice.name, ()))
+        )
+
+    best = max(score(change) for change in block)
+    return [change for change in block if score(change) == best][-1]
+
+
+def _notices_of(entries: list[HistoryEntry]) -> dict[int, list[HistoryEntry]]:
+    """entry pk -> the ``notified`` entries that told of it. A unit of work records its
+    changes, then the notifications of them all: each is folded under the change of that
+    unit it tells of (its kind, the sheet its title names)."""
+    changes = [entry for entry in entries if entry.event != HistoryEvent.NOTIFIED]
+    notices: dict[int, list[HistoryEntry]] = {entry.pk: [] for entry in changes}
+    wanted = set(notices)
+    owned: dict[int, int] = {}
+    for contract_id in {entry.contract_id for entry in changes}:
+        first = min(entry.seq for entry in changes if entry.contract_id == contract_id)
+        chain = HistoryEntry.objects.filter(contract_id=contract_id)
+        # From the start of the unit of work of the page's oldest change: after the
+        # notifications before it.
+        start = (
+            chain.filter(seq__lt=first, event=HistoryEvent.NOTIFIED)
+            .order_by("-seq")
+            .values_list("seq", flat=True)
+            .first()
+            or 0
+        )
+        rows = (
+            chain.filter(seq__gt=start)
+            .order_by("seq")
+            .values_list(
+                "pk",
+                "seq",
+                "event",
+                "name",
+                "action_code",
+                "data__title",
+                "data__owner",
+                "data__recipients",
+            )
+        )
+        last = max(entry.seq for entry in changes if entry.contract_id == contract_id)
+        block: list[_Skeleton] = []
+        for pk, seq, event, name, code, title, owner, recipients in rows.iterator(chunk_size=2000):
+            item = _Skeleton(
+                pk,
+                seq,
+                event,
+                name,
+                code,
+                title if isinstance(title, str) else "",
+                owner if isinstance(owner, str) else "",
+                tuple(recipients) if isinstance(recipients, list) else (),
+            )
+            if event != HistoryEvent.NOTIFIED:
+                if block and block[-1].event == HistoryEvent.NOTIFIED:
+                    if seq > last:
+                        break  # a unit of work after the page's last change
+                    block = []
+                block.append(item)
+                continue
+            changes_of_unit = [change for change in block if change.event != HistoryEvent.NOTIFIED]
+            block.append(item)
+            if changes_of_unit:
+                owner = _owner_of(item, changes_of_unit)
+                if owner.pk in wanted:
+                    owned[pk] = owner.pk
+    for notice in (
+        HistoryEntry.objects.filter(pk__in=owned)
+        .select_related("contract", "actor", "on_behalf_of")
+        .order_by("seq")
+    ):
+        notices[owned[notice.pk]].append(notice)
+    return notices
+
+
+def history_lines(
+    entries: Iterable[HistoryEntry], *, fold_notices: bool = True
+) -> list[HistoryLine]:
+    """The entries in words, in the order given; with ``fold_notices``, each change carries
+    the ``notified`` entries that told of it (a notification listed on its own stays a line)."""
+    entries = list(entries)
+    notices = _notices_of(entries) if fold_notices else {}
+    lookups = lookups_for([*entries, *(n for found in notices.values() for n in found)])
+    lines = []
+    for entry in entries:
+        line = history_line(entry, lookups)
+        line.notices = [history_line(notice, lookups) for notice in notices.get(entry.pk, [])]
+        lines.append(line)
+    return lines
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """A reader's view of one contract's history: every criterion optional."""
+
+    event: str = ""
+    person: User | None = None
+    action: str = ""
+    oldest_first: bool = False
+
+
+def contract_history_entries(contract: Contract, filters: HistoryFilter) -> QuerySet[HistoryEntry]:
+    """The contract's entries matching the filters, newest first unless asked otherwise; the
+    notifications left out (they are folded under their change) unless they are asked for."""
+    entries = contract.history.select_related("contract", "actor", "on_behalf_of", "action")
+    if filters.event:
+        entries = entries.filter(event=filters.event)
+    else:
+        entries = entries.exclude(event=HistoryEvent.NOTIFIED)
+    if filters.person is not None:
+        entries = entries.filter(Q(actor=filters.person) | Q(on_behalf_of=filters.person))
+    if filters.action:
+        entries = entries.filter(action_code=filters.action)
+    return entries.order_by("seq" if filters.oldest_first else "-seq")
+
+
+@dataclass
+class HistoryPage:
+    page: Page
+    lines: list[HistoryLine]
+
+
+def contract_history_page(
+    contract: Contract, filters: HistoryFilter, number: int | str = 1, size: int = HISTORY_PAGE_SIZE
+) -> HistoryPage:
+    """One page of the contract's history in words (a contract's history is a few thousand
+    entries at most: counting them for "page 3 of 40" is cheap)."""
+    page = Paginator(contract_history_entries(contract, filters), size).get_page(number)
+    return HistoryPage(page, history_lines(page.object_list))
+
+
+def contract_history_latest(contract: Contract, limit: int = RECENT_HISTORY) -> list[HistoryLine]:
+    """The latest changes of the contract, newest first, their notifications folded: what the
+    contract page shows above its link to the whole history."""
+    return history_lines(contract_history_entries(contract, HistoryFilter())[:limit])
+
+
+def contract_history_people(contract: Contract) -> list[User]:
+    """Everyone who acted in the contract's history, or was acted for: the person filter's
+    choices, by name."""
+    pks = {
+        pk
+        for pair in contract.history.order_by()
+        .values_list("actor_id", "on_behalf_of_id")
+        .distinct()
+        for pk in pair
+        if pk is not None
+    }
+    return sorted(User.objects.filter(pk__in=pks), key=lambda person: person.display_name.lower())
+
+
+def contract_history_actions(contract: Contract) -> list[tuple[str, str]]:
+    """The sheets the history names: (code, "code — title"), for the action filter."""
+    return [
+        (code, f"{code} — {title}")
+        for code, title in contract.actions.order_by("position").values_list("code", "title")
+    ]
+
+
+# --- People by name -----------------------------------------------------------------------
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents: "Conseillère" and "conseillere" match."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def people_matching(user: User, text: str, limit: int = 20) -> list[User]:
+    """The people whose username, first name, last name or full name holds every word of
+    ``text``, whatever the case and accents, among those the person may know of (staff:
+    everyone; others: the people of the contracts they read). An exact username comes alone.
+
+    Matched in Python: neither SQLite nor PostgreSQL (without the unaccent extension) compare
+    without accents, and a deployment's people are a few thousand rows of four short names.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    candidates = User.objects.all()
+    if not user.is_staff:
+        ids = list(contracts_visible_to(user).values_list("pk", flat=True))
+        candidates = candidates.filter(
+            Q(
+                pk__in=Contract.participants.through.objects.filter(contract_id__in=ids).values(
+                    "user"
+                )
+            )
+            | Q(
+                pk__in=Contract.coordinators.through.objects.filter(contract_id__in=ids).values(
+                    "user"
+                )
+            )
+            | Q(
+                organisation__in=Contract.organisations.through.objects.filter(
+                    contract_id__in=ids
+                ).values("organisation")
+            )
+        )
+    exact = candidates.filter(username=text).first()
+    if exact is not None:
+        return [exact]
+    words = _folded(text).split()
+    found = []
+    for pk, username, first, last in candidates.values_list(
+        "pk", "username", "first_name", "last_name"
+    ):
+        haystack = _folded(f"{username} {first} {last} {last} {first}")
+        if all(word in haystack for word in words):
+            found.append(pk)
+            if len(found) > limit:
+                break
+    return sorted(User.objects.filter(pk__in=found), key=lambda person: person.display_name.lower())
+
+
 # --- Exports ------------------------------------------------------------------------------
 
 
@@ -164,7 +484,7 @@ def csv_header() -> list[str]:
         _("Actor"),
         _("On behalf of"),
         _("Event"),
-        _("Transition"),
+        _("Kind"),
         _("Action"),
         _("From state"),
         _("To state"),
@@ -174,8 +494,11 @@ def csv_header() -> list[str]:
     ]
 
 
-def csv_row(entry: HistoryEntry) -> list[str]:
+def csv_row(entry: HistoryEntry, lookups: Lookups | None = None) -> list[str]:
+    """The entry in the words of the history page: the event, its kind (a transition, a
+    signatory's kind...), states and details labelled in the reader's language."""
     at = timezone.localtime(entry.at)
+    details = labelled_details(entry, lookups or lookups_for([entry]))
     # Every text cell through _cell: a contract reference or an action code comes from an
     # imported file, and any of them could start a formula.
     return [
@@ -186,19 +509,23 @@ def csv_row(entry: HistoryEntry) -> list[str]:
         _cell(_person(entry.actor_username, entry.actor)),
         _cell(_person(entry.on_behalf_of_username, entry.on_behalf_of)),
         _cell(entry.what),
-        _cell(entry.name),
+        _cell(name_label(entry)),
         _cell(entry.action_code),
         _cell(entry.state_label("from")),
         _cell(entry.state_label("to")),
         _cell(entry.comment),
-        _cell(json.dumps(entry.data, ensure_ascii=False, sort_keys=True)) if entry.data else "",
+        _cell(" | ".join(f"{label}\u00a0: {value}" for _key, label, value in details)),
         entry.hash,
     ]
 
 
+CSV_LOOKUP_BATCH = 500
+
+
 def history_csv_lines(entries: Iterable[HistoryEntry]) -> Iterator[str]:
     """A CSV a French spreadsheet opens as it is: UTF-8 with a byte order mark, ``;`` between
-    cells, quoted where needed, dates day first, one line per entry (CRLF)."""
+    cells, quoted where needed, dates day first, one line per entry (CRLF); the people and
+    organisations the details name are looked up a batch of entries at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
 
@@ -210,8 +537,16 @@ def history_csv_lines(entries: Iterable[HistoryEntry]) -> Iterator[str]:
         return text
 
     yield "\ufeff" + line(csv_header())
+    batch: list[HistoryEntry] = []
     for entry in entries:
-        yield line(csv_row(entry))
+        batch.append(entry)
+        if len(batch) == CSV_LOOKUP_BATCH:
+            lookups = lookups_for(batch)
+            yield "".join(line(csv_row(item, lookups)) for item in batch)
+            batch = []
+    if batch:
+        lookups = lookups_for(batch)
+        yield "".join(line(csv_row(item, lookups)) for item in batch)
 
 
 def history_json_chunks(entries: Iterable[HistoryEntry], *, search: dict) -> Iterator[str]:

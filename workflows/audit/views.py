@@ -19,22 +19,20 @@ from django.views.decorators.http import require_POST
 from workflows.errors import Conflict, NotAllowed
 from workflows.http import AuthenticatedHttpRequest
 from workflows.models import Contract, HistoryExport, User
-from workflows.selectors import (
-    contracts_visible_to,
-    history_of,
-    history_people,
-    history_verify,
-)
+from workflows.selectors import contracts_visible_to, history_verify
 
 from . import services
 from .archive import archive_name, archive_zip_chunks, contract_archive
-from .forms import SEARCH_FIELDS, HistorySearchForm
+from .forms import SEARCH_FIELDS, ContractHistoryForm, HistorySearchForm
 from .selectors import (
+    HistoryFilter,
     HistorySearch,
     bundle_folder,
     contract_auditors,
+    contract_history_page,
     history_csv_lines,
     history_json_chunks,
+    history_lines,
     history_search,
     history_search_page,
 )
@@ -60,20 +58,27 @@ def search_form(request: AuthenticatedHttpRequest) -> HistorySearchForm:
 
 @login_required
 def contract_history(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    """One contract's history as a readable timeline, with its integrity and its auditors."""
+    """One contract's history in words, newest first, a page at a time, filtered by event,
+    person and action sheet; with its integrity and its auditors."""
     contract = _visible_contract(request, pk)
-    history = list(history_of(contract).select_related("action"))
+    form = ContractHistoryForm(request.GET or None, contract=contract)
+    valid = not form.is_bound or form.is_valid()
+    filters = form.filters() if form.is_bound and valid else HistoryFilter()
+    history = contract_history_page(contract, filters, request.GET.get("page") or 1)
     return render(
         request,
         "workflows/audit/contract_history.html",
         {
             "contract": contract,
+            "form": form,
+            "error_forms": [form],
             "history": history,
-            "history_people": history_people(history),
+            "filtered": form.is_bound and valid and filters != HistoryFilter(),
             "verification": history_verify(contract),
             "auditors": contract_auditors(contract),
             "nav_section": "audit",
         },
+        status=200 if valid else 400,
     )
 
 
@@ -132,7 +137,7 @@ def history_search_page_view(request: AuthenticatedHttpRequest) -> HttpResponse:
             "form": form,
             "error_forms": [form],
             "page": page,
-            "history_people": history_people(page.entries) if page else {},
+            "lines": history_lines(page.entries, fold_notices=False) if page else [],
             "nav_section": "audit",
         },
         status=400 if form.is_bound and not form.is_valid() else 200,

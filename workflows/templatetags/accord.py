@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 from django import template
@@ -19,10 +18,9 @@ from workflows.models import (
     ContractStatus,
     HistoryEntry,
     Task,
-    User,
     status_label,
 )
-from workflows.selectors import HISTORY_PERSON_KEYS, inbox_of, user_may_import_contracts
+from workflows.selectors import inbox_of, user_may_import_contracts
 
 register = template.Library()
 
@@ -64,76 +62,6 @@ def history_what(entry: HistoryEntry) -> str:
 @register.filter
 def history_state_label(entry: HistoryEntry, which: str) -> str:
     return entry.state_label(which)
-
-
-# The details of a history entry an auditor reads, in words; other keys are shown as they are.
-DETAIL_LABELS = {
-    "task": _("Task no."),
-    "owner": _("Held by"),
-    "on_behalf_of": _("On behalf of"),
-    "due": _("Due"),
-    "decision": _("Decision"),
-    "organisation": _("Organisation"),
-    "signer": _("Signer"),
-    "document_sha256": _("Document fingerprint"),
-    "authentication": _("Authentication"),
-    "ip_address": _("IP address"),
-    "number": _("Deliberation number"),
-    "date": _("Date"),
-    "from": _("From"),
-    "to": _("To"),
-    "declined_by": _("Declined by"),
-    "voided_signatures": _("Signatures voided"),
-    "round": _("Round"),
-    "approvals": _("Approvals"),
-    "rejections": _("Rejections"),
-    "quorum": _("Quorum"),
-    "actions": _("Actions"),
-    "before": _("Before"),
-    "after": _("After"),
-    "rank": _("Visa no."),
-    "visas": _("Visas in the circuit"),
-}
-
-
-def _detail_value(value) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return "" if value is None else str(value)
-
-
-def _person_value(value, people: dict[str, User]) -> str:
-    """Usernames as recorded, each after the person's name when known: "Claire Martin
-    (tech1.ars)"."""
-    names = value if isinstance(value, list) else [value]
-    if not all(isinstance(name, str) for name in names):
-        return _detail_value(value)
-    shown = []
-    for username in names:
-        person = people.get(username)
-        if person is None or person.display_name == username:
-            shown.append(username)
-        else:
-            shown.append(f"{person.display_name} ({username})")
-    return ", ".join(shown)
-
-
-@register.simple_tag
-def history_details(
-    entry: HistoryEntry, people: dict[str, User] | None = None
-) -> list[tuple[str, str]]:
-    """The entry's recorded details as (label, value) pairs, empty values left out; the
-    people named by username with their names when ``people`` (``history_people``) has them."""
-    return [
-        (
-            str(DETAIL_LABELS.get(key, key)),
-            _person_value(value, people or {})
-            if key in HISTORY_PERSON_KEYS
-            else _detail_value(value),
-        )
-        for key, value in entry.data.items()
-        if value not in (None, "", [], {})
-    ]
 
 
 @register.simple_tag

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .. import services, transitions
+from ..audit.selectors import contract_history_latest
 from ..contract_file import EXPORT_FORMATS, parse_contract_file
 from ..errors import ApplicationError, InvalidContractFile
 from ..forms import (
@@ -160,6 +161,8 @@ def _render_detail(
         # A refused irreversible step comes back unfolded, its errors in view.
         "irreversible_open": bound_name in IRREVERSIBLE_TRANSITIONS,
         "blocked_transitions": blocked,
+        # The latest changes in words, newest first (the whole history has its own page).
+        "history_lines": contract_history_latest(contract),
         "attachment_form": (
             bound_attachment_form or _attachment_form(page.is_coordinator, page.attachment_actions)
         )
