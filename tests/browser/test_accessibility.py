@@ -1,7 +1,8 @@
 """The main pages carry no serious or critical accessibility violation by axe-core's rules
 (WCAG 2.1 A and AA, on which the RGAA builds): the log-in page, a lead's inbox, a review task
-page, the contract page as a participant sees it and its actions' page (the coordinator's view,
-at every stage of the demo contract, is checked in ``test_contract_page.py``)."""
+page, the contract page as a participant sees it, its actions' page and its history, the
+audit search, the notification centre and its preferences (the coordinator's view of the
+contract page, at every stage of the demo contract, is checked in ``test_contract_page.py``)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ def test_the_main_pages_have_no_serious_accessibility_violation(page, assert_acc
         reverse("workflows:task_detail", args=[task.pk]),
         reverse("workflows:contract_detail", args=[contract.pk]),
         reverse("workflows:contract_actions", args=[contract.pk]),
+        reverse("workflows:contract_history", args=[contract.pk]),
+        reverse("workflows:history_search"),
+        reverse("notifications:centre"),
+        reverse("notifications:preferences"),
     ):
         page.goto(url)
         expect(page.get_by_role("heading", level=1)).to_be_visible()
