@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from workflows.analytics.selectors import may_see_analytics as _may_see_analytics
 from workflows.flows import DECISION_LABELS
 from workflows.models import (
     ActionStatus,
@@ -137,6 +138,12 @@ def history_details(
 @register.simple_tag
 def may_import_contracts(user) -> bool:
     return user_may_import_contracts(user)
+
+
+@register.simple_tag
+def may_see_analytics(user) -> bool:
+    """Whether the menu offers the analytics: staff, coordinators and auditors."""
+    return _may_see_analytics(user)
 
 
 @register.simple_tag(takes_context=True)
