@@ -68,8 +68,7 @@ def done_task(contract, kind, person, hours, *, action=None, due_after=None, day
     return Task.objects.create(**{**values, **fields})
 
 
-@pytest.fixture
-def tasks():
+def build_tasks() -> dict:
     """Two contracts, two people of two organisations, six tasks done in March 2026 and
     three that do not count (cancelled, still open, done in 2025)."""
     north = OrganisationFactory(code="nord", name="Agence du Nord")
@@ -102,6 +101,11 @@ def tasks():
     done_task(first, review, alice, 1, action=a1, status=TaskStatus.ASSIGNED, finished=None)
     done_task(first, review, alice, 7, action=a1, days=-200)
     return {"first": first, "second": second, "a1": a1, "alice": alice, "bob": bob}
+
+
+@pytest.fixture
+def tasks():
+    return build_tasks()
 
 
 @pytest.fixture

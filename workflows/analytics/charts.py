@@ -23,7 +23,7 @@ from .selectors import Figures
 CHART_LINES = 12  # the slowest lines drawn; the table and the CSV have them all
 MEDIAN_COLOUR = "#000091"  # the French State's blue (the pages' own)
 P90_COLOUR = "#9a9aff"
-LABEL_LENGTH = 38
+LABEL_LENGTH = 28
 
 
 def _short(label: str) -> str:
@@ -36,19 +36,13 @@ def figures_chart_svg(
     """Horizontal bars, the slowest line on top: the median and the 90th percentile of the
     hours spent. Text is drawn as paths, so the picture needs no font on the reader's side."""
     lines = list(figures[:CHART_LINES])
-    height = 1.0 + 0.42 * max(len(lines), 1)
-    figure = Figure(figsize=(8, height))
+    # Narrow, with large text: on a phone the picture is scaled down to about 360 px wide.
+    height = 1.3 + 0.5 * max(len(lines), 1)
+    figure = Figure(figsize=(6.4, height))
     FigureCanvasSVG(figure)
     axes = figure.add_subplot()
     positions = range(len(lines))
     labels = [_short(line.label) for line in lines]
-    axes.barh(
-        [p + 0.2 for p in positions],
-        [line.p90_hours for line in lines],
-        height=0.4,
-        color=P90_COLOUR,
-        label=p90_label,
-    )
     axes.barh(
         [p - 0.2 for p in positions],
         [line.median_hours for line in lines],
@@ -56,15 +50,30 @@ def figures_chart_svg(
         color=MEDIAN_COLOUR,
         label=median_label,
     )
-    axes.set_yticks(list(positions), labels, fontsize=9)
+    axes.barh(
+        [p + 0.2 for p in positions],
+        [line.p90_hours for line in lines],
+        height=0.4,
+        color=P90_COLOUR,
+        label=p90_label,
+    )
+    axes.set_yticks(list(positions), labels, fontsize=11)
     axes.invert_yaxis()  # the slowest first, as in the table
-    axes.set_xlabel(hours_label, fontsize=9)
+    axes.set_xlabel(hours_label, fontsize=10)
     axes.xaxis.set_major_formatter(
         FuncFormatter(lambda value, _position: f"{value:,.0f}".replace(",", "\u202f"))
     )
-    axes.tick_params(axis="x", labelsize=8)
+    axes.tick_params(axis="x", labelsize=10)
     axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(fontsize=8, loc="lower right", frameon=False)
+    # Above the bars, never over them.
+    axes.legend(
+        fontsize=10,
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
+        ncol=2,
+        frameon=False,
+        borderaxespad=0.3,
+    )
     figure.tight_layout()
     output = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": "accord"}):

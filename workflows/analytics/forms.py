@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from workflows.models import Contract, Organisation, TaskKind, User
 
@@ -49,8 +50,8 @@ class AnalyticsFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         # "from" is a Python keyword: the two dates are added by name, first in the form.
         self.fields = {
-            "from": _date_field(str(_("From"))),
-            "to": _date_field(str(_("To"))),
+            "from": _date_field(str(pgettext_lazy("period", "From"))),
+            "to": _date_field(str(pgettext_lazy("period", "To"))),
             **self.fields,
         }
         step = self.fields["step"]
