@@ -51,7 +51,7 @@ def test_a_coordinator_filters_the_analytics_and_downloads_a_table(page):
     steps = page.get_by_role("table", name="Temps passé par type de tâche")
     expect(steps.get_by_role("row")).to_have_count(4)  # the header and three kinds
     expect(steps.get_by_role("row").nth(1)).to_contain_text("Signature")
-    expect(steps.get_by_role("row").nth(2)).to_contain_text("Relecture d’une fiche action")
+    expect(steps.get_by_role("row").nth(2)).to_contain_text("Relecture d\u2019une fiche action")
     expect(steps.get_by_role("row").nth(2)).to_contain_text("25")
     expect(steps.get_by_role("row").nth(2)).to_contain_text("37")
     expect(page.get_by_role("img", name="Diagramme en barres de la médiane")).to_have_count(4)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from workflows.http import AuthenticatedHttpRequest
 
-from .charts import as_data_uri, figures_chart_svg
+from .charts import chart_data_uri
 from .forms import AnalyticsFilterForm
 from .selectors import (
     DIMENSION_HEADINGS,
@@ -66,13 +66,11 @@ def _table(request: AuthenticatedHttpRequest, form: AnalyticsFilterForm, dimensi
     lines = task_figures(request.user, form.filters(), dimension)
     chart = ""
     if lines:
-        chart = as_data_uri(
-            figures_chart_svg(
-                lines,
-                median_label=_("Median"),
-                p90_label=_("90th percentile"),
-                hours_label=_("Hours from the task's creation to its completion"),
-            )
+        chart = chart_data_uri(
+            lines,
+            median_label=_("Median"),
+            p90_label=_("90th percentile"),
+            hours_label=_("Hours from the task's creation to its completion"),
         )
     return Table(
         dimension=dimension,
