@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Count,
@@ -58,6 +59,7 @@ from workflows.models import (
 # The period when none is asked for: the last twelve months, today included.
 DEFAULT_PERIOD_DAYS = 365
 SECONDS_PER_HOUR = 3600
+SORT_MEMORY = "64MB"
 
 
 class Dimension:
@@ -179,20 +181,22 @@ def analysed_tasks(user: User, filters: AnalyticsFilter) -> QuerySet[Task]:
 
 
 class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``, which
-    Django does not have: the value below which ``fraction`` of the group lies, interpolated
-    linearly between the two nearest ranks."""
+    """PostgreSQL's ``percentile_cont(ARRAY[fractions]) WITHIN GROUP (ORDER BY expression)``,
+    which Django does not have: for each fraction, the value below which that share of the
+    group lies, interpolated linearly between the two nearest ranks. All the fractions are
+    read from one sort of the group (two ``percentile_cont`` would sort it twice)."""
 
     function = "PERCENTILE_CONT"
     name = "PercentileCont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    template = "%(function)s(ARRAY[%(fractions)s]) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = ArrayField(FloatField())
 
-    def __init__(self, expression: Any, fraction: float) -> None:
-        if not 0 <= fraction <= 1:
-            raise ValueError(fraction)
-        # A constant of the code written into the SQL, never a value from a request.
-        super().__init__(expression, fraction=repr(float(fraction)))
+    def __init__(self, expression: Any, fractions: Sequence[float]) -> None:
+        if not fractions or not all(0 <= fraction <= 1 for fraction in fractions):
+            raise ValueError(fractions)
+        # Constants of the code written into the SQL, never values from a request.
+        written = ", ".join(repr(float(fraction)) for fraction in fractions)
+        super().__init__(expression, fractions=written)
 
 
 class EpochSeconds(Func):
@@ -226,17 +230,24 @@ def _groups_in_database(tasks: QuerySet[Task], column: str) -> list[_Group]:
         tasks.filter(**{f"{column}__isnull": False})
         .values(group=F(column))
         .annotate(
-            count=Count("pk"),
-            median=PercentileCont(seconds, 0.5),
-            p90=PercentileCont(seconds, 0.9),
-            overdue=Count("pk", filter=Q(due__lt=F("finished"))),
+            # COUNT(*) and COUNT(due), not of the id: every column read is in the index
+            # task_done_finished, which PostgreSQL then reads alone (an index-only scan).
+            count=Count("*"),
+            percentiles=PercentileCont(seconds, [0.5, 0.9]),
+            overdue=Count("due", filter=Q(due__lt=F("finished"))),
         )
         .order_by()
     )
-    return [
-        _Group(row["group"], row["count"], row["median"], row["p90"], row["overdue"])
-        for row in rows
-    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A year of a large deployment's tasks is sorted by group, then each group by time:
+        # in memory rather than in temporary files (PostgreSQL's default is 4 MB), for this
+        # statement's transaction only.
+        cursor.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
+        groups = []
+        for row in rows:
+            median, p90 = row["percentiles"]
+            groups.append(_Group(row["group"], row["count"], median, p90, row["overdue"]))
+        return groups
 
 
 def _groups_in_python(tasks: QuerySet[Task], column: str) -> list[_Group]:
@@ -281,25 +292,22 @@ def _labels(dimension: str, keys: Iterable[Any]) -> dict[Any, tuple[str, str, st
     keys = list(keys)
     if dimension == Dimension.STEPS:
         return {key: (key, str(TaskKind(key).label), "") for key in keys}
+    # Rows, not model instances: a table of 5,000 people took 250 ms to instantiate them.
     if dimension == Dimension.WORKING_GROUPS:
-        groups = WorkingGroup.objects.filter(pk__in=keys).select_related("contract")
-        return {
-            group.pk: (group.code, f"{group.code} — {group.title}", group.contract.reference)
-            for group in groups
-        }
-    if dimension == Dimension.ORGANISATIONS:
-        return {
-            organisation.pk: (organisation.code, organisation.name, "")
-            for organisation in Organisation.objects.filter(pk__in=keys)
-        }
-    people = User.objects.filter(pk__in=keys).select_related("organisation")
-    return {
-        person.pk: (
-            person.username,
-            person.display_name,
-            person.organisation.name if person.organisation else "",
+        groups = WorkingGroup.objects.filter(pk__in=keys).values_list(
+            "pk", "code", "title", "contract__reference"
         )
-        for person in people
+        return {pk: (code, f"{code} — {title}", reference) for pk, code, title, reference in groups}
+    if dimension == Dimension.ORGANISATIONS:
+        organisations = Organisation.objects.filter(pk__in=keys).values_list("pk", "code", "name")
+        return {pk: (code, name, "") for pk, code, name in organisations}
+    people = User.objects.filter(pk__in=keys).values_list(
+        "pk", "username", "first_name", "last_name", "organisation__name"
+    )
+    return {
+        # User.display_name: the full name, or the username when no name is known.
+        pk: (username, f"{first_name} {last_name}".strip() or username, organisation or "")
+        for pk, username, first_name, last_name, organisation in people
     }
 
 
