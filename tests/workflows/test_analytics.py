@@ -332,3 +332,33 @@ def test_a_table_downloads_as_a_french_csv(tasks, staff):
         "Terminées en retard (%)"
     )
     assert browser.get("/analyse/inconnu.csv").status_code == 404
+
+
+def test_the_menu_rights_agree_with_the_rules_they_stand_for(tasks, staff):
+    from django.contrib.auth.models import Group, Permission
+
+    from workflows.analytics.selectors import may_see_analytics, menu_rights
+    from workflows.selectors import user_may_import_contracts
+
+    importer = UserFactory(username="importe.par.groupe")
+    group = Group.objects.create(name="coordination")
+    group.permissions.add(Permission.objects.get(codename="add_contract"))
+    importer.groups.add(group)
+    auditor = UserFactory(username="auditrice")
+    ContractAuditor.objects.create(contract=tasks["second"], user=auditor)
+    people = [
+        staff,
+        tasks["first"].coordinators.get(),
+        auditor,
+        importer,
+        tasks["a1"].working_group.leads.first(),
+        tasks["alice"],
+    ]
+    for person in people:
+        rights = menu_rights(person)
+        assert rights.may_import == user_may_import_contracts(person), person
+        assert rights.may_analyse == may_see_analytics(person), person
+    assert [menu_rights(person).may_analyse for person in people] == [
+        True, True, True, False, False, False,
+    ]  # fmt: skip
+    assert menu_rights(importer).may_import

@@ -29,15 +29,17 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Permission
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection, transaction
 from django.db.models import (
     Aggregate,
     Count,
+    Exists,
     F,
     FloatField,
     Func,
+    OuterRef,
     Q,
     QuerySet,
 )
@@ -146,6 +148,47 @@ def contracts_auditable_by(user: User | AnonymousUser) -> QuerySet[Contract]:
 def may_see_analytics(user: User | AnonymousUser) -> bool:
     """Whether the page is in this person's menu, and the API answers them."""
     return user.is_authenticated and (user.is_staff or contracts_auditable_by(user).exists())
+
+
+@dataclass(frozen=True)
+class MenuRights:
+    may_import: bool  # as selectors.user_may_import_contracts
+    may_analyse: bool  # as may_see_analytics
+
+
+def menu_rights(user: User | AnonymousUser) -> MenuRights:
+    """What the menu of every page offers this person beyond the usual: importing a contract
+    (staff, or the add-contract permission, their own or a group's, as ``has_perm`` reads it)
+    and the analytics. One query for both, or none for staff: an inbox page stays within its
+    ten statements (tests/workflows/test_task_pages.py)."""
+    if not user.is_authenticated:
+        return MenuRights(may_import=False, may_analyse=False)
+    if user.is_staff:
+        return MenuRights(may_import=True, may_analyse=True)
+    person = OuterRef("pk")
+    rights = (
+        User.objects.filter(pk=user.pk)
+        .annotate(
+            import_permission=Exists(
+                Permission.objects.filter(
+                    Q(user=person) | Q(group__user=person),
+                    codename="add_contract",
+                    content_type__app_label="workflows",
+                )
+            ),
+            coordinates=Exists(Contract.coordinators.through.objects.filter(user=person)),
+            audits=Exists(ContractAuditor.objects.filter(user=person)),
+        )
+        .values_list("import_permission", "coordinates", "audits")
+        .first()
+    )
+    if rights is None:
+        return MenuRights(may_import=False, may_analyse=False)
+    import_permission, coordinates, audits = rights
+    return MenuRights(
+        may_import=user.is_active and (user.is_superuser or import_permission),
+        may_analyse=coordinates or audits,
+    )
 
 
 # --- The tasks counted ----------------------------------------------------------------------

@@ -11,7 +11,8 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from workflows.analytics.selectors import may_see_analytics as _may_see_analytics
+from workflows.analytics.selectors import MenuRights
+from workflows.analytics.selectors import menu_rights as _menu_rights
 from workflows.flows import DECISION_LABELS
 from workflows.models import (
     ActionStatus,
@@ -141,9 +142,9 @@ def may_import_contracts(user) -> bool:
 
 
 @register.simple_tag
-def may_see_analytics(user) -> bool:
-    """Whether the menu offers the analytics: staff, coordinators and auditors."""
-    return _may_see_analytics(user)
+def menu_rights(user) -> MenuRights:
+    """Whether the menu offers importing a contract and the analytics (one query)."""
+    return _menu_rights(user)
 
 
 @register.simple_tag(takes_context=True)
