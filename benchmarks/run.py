@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks.run --only walk          # or --only inbox, audit, contract_page
     .venv/bin/python -m benchmarks.run --only contract_page --copies 4 --entries 2000
     .venv/bin/python -m benchmarks.run --only audit --history 1000000
+    .venv/bin/python -m benchmarks.run --only analytics --analytics-tasks 300000
     .venv/bin/python -m benchmarks.run --tasks 1000,100000 --users 5000
 
 The database is ``BENCH_DATABASE_URL`` (default
@@ -82,12 +83,18 @@ def machine() -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["inbox", "walk", "audit", "contract_page"])
+    parser.add_argument("--only", choices=["inbox", "walk", "audit", "contract_page", "analytics"])
     parser.add_argument(
         "--history", type=int, default=1_000_000, help="history entries for the audit search"
     )
     parser.add_argument(
         "--tasks", default="1000,100000", help="open-task totals for the inbox (comma-separated)"
+    )
+    parser.add_argument(
+        "--analytics-tasks",
+        type=int,
+        default=300_000,
+        help="finished tasks for the analytics (about those of the million-entry history)",
     )
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument(
@@ -169,6 +176,22 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"\n== The contract page of a {args.copies} x 38-action contract under review ==")
         print("\n".join(contract_page.run(copies=args.copies, entries=args.entries)))
+
+    if args.only in (None, "analytics"):
+        from . import analytics
+
+        print(
+            "\n== Bottleneck analytics: time spent per kind of task, group, organisation, person =="
+        )
+        print(
+            "\n".join(
+                analytics.run(
+                    tasks=args.analytics_tasks,
+                    contracts=max(args.analytics_tasks // 300, 1),
+                    users=args.users,
+                )
+            )
+        )
 
 
 if __name__ == "__main__":

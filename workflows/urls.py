@@ -1,5 +1,6 @@
 from django.urls import path
 
+from .analytics import views as analytics_views
 from .audit import views as audit_views
 from .views import (
     absences,
@@ -98,6 +99,8 @@ urlpatterns = [
         name="contract_archive",
     ),
     path("audit/", audit_views.history_search_page_view, name="history_search"),
+    path("analyse/", analytics_views.analytics_page, name="analytics"),
+    path("analyse/<slug:name>.csv", analytics_views.analytics_csv, name="analytics_csv"),
     path(
         "audit/export.<str:format>",
         audit_views.history_export,

@@ -56,6 +56,25 @@ def test_the_main_pages_have_no_serious_accessibility_violation(page, assert_acc
         assert_accessible(page)
 
 
+def test_the_coordinators_pages_have_no_serious_accessibility_violation(page, assert_accessible):
+    """The analytics (charts and tables) and the contract page as its coordinator sees it."""
+    coordinator = UserFactory(username="coordination")
+    contract = ContractFactory(reference="CLS-TDC-2019", coordinator=coordinator)
+    SteeringCommitteeFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    ActionFactory(contract=contract).working_group.leads.set([UserFactory()])
+    launch(contract, coordinator)
+
+    log_in(page, coordinator.username, PASSWORD)
+    for url in (
+        reverse("workflows:analytics"),
+        reverse("workflows:contract_detail", args=[contract.pk]),
+    ):
+        page.goto(url)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        assert_accessible(page)
+
+
 def test_the_check_fails_naming_each_serious_violation(page, assert_accessible):
     """The check itself: a field without a label and an image without a text alternative."""
     page.set_content(

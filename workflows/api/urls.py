@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
+from workflows.analytics import api as analytics
 from workflows.audit import api as audit
 
 from . import (
@@ -154,6 +155,18 @@ urlpatterns = [
         "contracts/<int:pk>/archive/", audit.ContractArchiveApi.as_view(), name="contract_archive"
     ),
     path("history/", audit.HistorySearchApi.as_view(), name="history_search"),
+    path("analytics/steps/", analytics.StepAnalyticsApi.as_view(), name="analytics_steps"),
+    path(
+        "analytics/working-groups/",
+        analytics.WorkingGroupAnalyticsApi.as_view(),
+        name="analytics_working_groups",
+    ),
+    path(
+        "analytics/organisations/",
+        analytics.OrganisationAnalyticsApi.as_view(),
+        name="analytics_organisations",
+    ),
+    path("analytics/people/", analytics.PersonAnalyticsApi.as_view(), name="analytics_people"),
     # Not <format>: DRF's schema generator leaves out every path ending in ".{format}" (taken
     # for a format suffix), and the export would be missing from the OpenAPI document.
     path(

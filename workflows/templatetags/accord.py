@@ -10,6 +10,8 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from workflows.analytics.selectors import MenuRights
+from workflows.analytics.selectors import menu_rights as _menu_rights
 from workflows.audit import archive
 from workflows.flows import DECISION_LABELS
 from workflows.models import (
@@ -73,6 +75,12 @@ def may_import_contracts(user) -> bool:
 def may_archive(contract: Contract, user) -> bool:
     """Whether the contract page offers the archive's download (workflows/audit/archive.py)."""
     return archive.may_archive(contract, user)
+
+
+@register.simple_tag
+def menu_rights(user) -> MenuRights:
+    """Whether the menu offers importing a contract and the analytics (one query)."""
+    return _menu_rights(user)
 
 
 @register.simple_tag(takes_context=True)

@@ -1,0 +1,305 @@
+"""Bottleneck analytics on a large deployment: p50/p95 of the API's tables and of the page.
+
+The tasks are written with COPY, as a restore would: ``tasks`` finished human tasks over two
+years on ``contracts`` contracts (8 actions in 4 working groups each), assigned to ``users``
+people of 20 organisations, with the kinds' mix of a real contract (reviews most, then
+revisions, votes, signatures...), times from an hour to a few weeks and a due date 15 days
+after creation (about one task in six finished late). The audit benchmark's million history
+entries hold about 30 task creations in 95 entries: some 300,000 tasks, the default here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from .measure import measured, ms, percentile
+
+REPEAT = 20  # requests per measure, after 3 for warming up
+ORGANISATIONS = 20
+GROUPS_PER_CONTRACT = 4
+ACTIONS_PER_CONTRACT = 8
+# Kind, share of the tasks, mean hours from creation to completion.
+KINDS = [
+    ("review", 55, 90),
+    ("revision", 15, 160),
+    ("vote", 12, 50),
+    ("signature", 8, 240),
+    ("report", 5, 300),
+    ("visa", 3, 70),
+    ("opinion", 2, 120),
+]
+WITH_ACTION = {"review", "revision", "report", "opinion"}
+
+
+def build(*, tasks: int, contracts: int, users: int, seed: int = 2026) -> dict:
+    from workflows.flows import ActionReviewFlow
+    from workflows.models import (
+        Action,
+        Contract,
+        Organisation,
+        Process,
+        Task,
+        Theme,
+        User,
+        WorkingGroup,
+    )
+
+    rng = random.Random(seed)  # noqa: S311 (reproducible test data, no secret)
+    organisations = Organisation.objects.bulk_create(
+        [Organisation(code=f"ORG{n:02d}", name=f"Organisme {n:02d}") for n in range(ORGANISATIONS)]
+    )
+    User.objects.bulk_create(
+        [
+            User(
+                username=f"agent{n:05d}",
+                first_name="Agent",
+                last_name=f"{n:05d}",
+                organisation=organisations[n % ORGANISATIONS],
+                password="!",  # no usable password (not a secret)  # noqa: S106
+            )
+            for n in range(users)
+        ],
+        batch_size=5000,
+    )
+    people = list(User.objects.order_by("pk").values_list("pk", flat=True))
+    Contract.objects.bulk_create(
+        [
+            Contract(
+                reference=f"ANALYSE-{n:05d}",
+                title=f"Contrat {n}",
+                kind="CLS",
+                territory_name="Territoire",
+                period_start=datetime.date(2024, 1, 1),
+                period_end=datetime.date(2027, 12, 31),
+            )
+            for n in range(contracts)
+        ],
+        batch_size=5000,
+    )
+    contract_ids = list(Contract.objects.order_by("pk").values_list("pk", flat=True))
+    Theme.objects.bulk_create(
+        [Theme(contract_id=pk, code="T1", title="Axe") for pk in contract_ids]
+    )
+    themes = dict(Theme.objects.values_list("contract_id", "pk"))
+    WorkingGroup.objects.bulk_create(
+        [
+            WorkingGroup(contract_id=pk, code=f"GT{g}", title=f"Groupe {g}")
+            for pk in contract_ids
+            for g in range(GROUPS_PER_CONTRACT)
+        ],
+        batch_size=5000,
+    )
+    groups: dict[int, list[int]] = {}
+    for contract_id, group_id in WorkingGroup.objects.order_by("pk").values_list(
+        "contract_id", "pk"
+    ):
+        groups.setdefault(contract_id, []).append(group_id)
+    Action.objects.bulk_create(
+        [
+            Action(
+                contract_id=pk,
+                theme_id=themes[pk],
+                working_group_id=groups[pk][n % GROUPS_PER_CONTRACT],
+                code=f"T1-A{n}",
+                title=f"Action {n}",
+                pilot_id=rng.choice(people),
+                position=n,
+            )
+            for pk in contract_ids
+            for n in range(ACTIONS_PER_CONTRACT)
+        ],
+        batch_size=5000,
+    )
+    actions: dict[int, list[int]] = {}
+    for contract_id, action_id in Action.objects.order_by("pk").values_list("contract_id", "pk"):
+        actions.setdefault(contract_id, []).append(action_id)
+    Process.objects.bulk_create(
+        [
+            Process(flow_class=ActionReviewFlow, contract_id=pk, status="DONE")
+            for pk in contract_ids
+        ],
+        batch_size=5000,
+    )
+    processes = dict(Process.objects.values_list("contract_id", "pk"))
+    # Every column Django would write, with its default where the benchmark sets none.
+    fields = [field for field in Task._meta.concrete_fields if not field.primary_key]
+    defaults = {
+        field.column: field.get_db_prep_save(field.get_default(), connection)
+        for field in fields
+        if not field.null
+    }
+    defaults["data"] = json.dumps({})
+    defaults["flow_task"] = Task._meta.get_field("flow_task").get_prep_value(
+        ActionReviewFlow.review
+    )
+    defaults["flow_task_type"] = "HUMAN"
+    defaults["status"] = "DONE"
+    columns = list(
+        dict.fromkeys(
+            [
+                *defaults,
+                "process_id",
+                "kind",
+                "contract_id",
+                "action_id",
+                "assignee_id",
+                "owner_id",
+                "completed_by_id",
+                "created",
+                "assigned",
+                "finished",
+                "due",
+            ]
+        )
+    )
+    weights = [share for _kind, share, _mean in KINDS]
+    end = timezone.now()
+    span = datetime.timedelta(days=730).total_seconds()
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY workflows_task ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for _ in range(tasks):
+            kind, _share, mean = rng.choices(KINDS, weights)[0]
+            contract_id = rng.choice(contract_ids)
+            person = rng.choice(people)
+            hours = min(rng.expovariate(1 / mean), 24 * 120) + 0.25
+            finished = end - datetime.timedelta(seconds=rng.random() * span)
+            created = finished - datetime.timedelta(hours=hours)
+            row = {
+                **defaults,
+                "process_id": processes[contract_id],
+                "kind": kind,
+                "contract_id": contract_id,
+                "action_id": rng.choice(actions[contract_id]) if kind in WITH_ACTION else None,
+                "assignee_id": person,
+                "owner_id": person,
+                "completed_by_id": person,
+                "created": created,
+                "assigned": created,
+                "finished": finished,
+                "due": created + datetime.timedelta(days=15),
+            }
+            copy.write_row([row[column] for column in columns])
+    with connection.cursor() as cursor:  # as autovacuum would, after a big import (VACUUM:
+        cursor.execute("VACUUM ANALYZE")  # the visibility map that index-only scans read)
+    return {
+        "contracts": contract_ids,
+        "organisation": organisations[3],
+        "person": User.objects.get(pk=people[len(people) // 2]),
+    }
+
+
+def _timed(what: str, run, rows_of) -> tuple[str, int, float, float, int]:
+    for _ in range(3):
+        run()
+    durations, statements, rows = [], 0, 0
+    for _ in range(REPEAT):
+        with measured() as figures:
+            result = run()
+        durations.append(figures.seconds)
+        statements = figures.statements
+        rows = rows_of(result)
+    return what, statements, percentile(durations, 0.5), percentile(durations, 0.95), rows
+
+
+def run(*, tasks: int, contracts: int, users: int) -> list[str]:
+    from django.test.utils import setup_test_environment
+
+    from workflows.models import Contract, ContractAuditor, Task, User
+
+    setup_test_environment()  # "testserver" allowed; responses keep their context
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    began = timezone.now()
+    scene = build(tasks=tasks, contracts=contracts, users=users)
+    built = (timezone.now() - began).total_seconds()
+    staff = User.objects.create(username="analyste", is_staff=True)
+    coordinator = User.objects.create(username="coordination")
+    for pk in scene["contracts"][:5]:
+        Contract.objects.get(pk=pk).coordinators.add(coordinator)
+    auditor = scene["person"]
+    ContractAuditor.objects.create(
+        contract_id=scene["contracts"][len(scene["contracts"]) // 2], user=auditor
+    )
+    one_contract = Contract.objects.get(pk=scene["contracts"][7]).reference
+    counted = Task.objects.filter(
+        finished__gte=timezone.now() - datetime.timedelta(days=365)
+    ).count()
+    lines = [
+        f"{tasks:,} finished tasks over two years ({counted:,} in the last twelve months, the "
+        f"default period), {contracts:,} contracts, {users:,} people "
+        f"(written with COPY in {built:.0f} s)"
+    ]
+    measures = []
+    for what, user, path, query in (
+        ("staff, per kind of task", staff, "steps", {}),
+        ("staff, per working group", staff, "working-groups", {}),
+        ("staff, per organisation", staff, "organisations", {}),
+        ("staff, per person", staff, "people", {}),
+        ("staff, per kind, one organisation", staff, "steps", {"organisation": "ORG03"}),
+        ("staff, per organisation, reviews", staff, "organisations", {"step": "review"}),
+        ("staff, per kind, one contract", staff, "steps", {"contract": one_contract}),
+        ("coordinator of 5 contracts, per person", coordinator, "people", {}),
+        ("auditor of 1 contract, per kind", auditor, "steps", {}),
+    ):
+        client = APIClient()
+        client.credentials(
+            HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}"
+        )
+        measures.append(
+            _timed(
+                f"GET analytics/{path}/: {what}",
+                lambda client=client, path=path, query=query: client.get(
+                    f"/api/v1/analytics/{path}/", query
+                ),
+                lambda response: len(response.json()),
+            )
+        )
+    browser = Client()
+    browser.force_login(staff)
+    measures.append(
+        _timed(
+            "GET /analyse/ (staff: 4 tables, 4 charts)",
+            lambda: browser.get("/analyse/", HTTP_ACCEPT_LANGUAGE="fr"),
+            lambda response: sum(len(table.lines) for table in response.context["tables"]),
+        )
+    )
+    browser.force_login(coordinator)
+    measures.append(
+        _timed(
+            "GET /analyse/ (coordinator of 5 contracts)",
+            lambda: browser.get("/analyse/", HTTP_ACCEPT_LANGUAGE="fr"),
+            lambda response: sum(len(table.lines) for table in response.context["tables"]),
+        )
+    )
+    from workflows.analytics.charts import figures_chart_svg
+    from workflows.analytics.selectors import AnalyticsFilter, Dimension, task_figures
+
+    since, until = AnalyticsFilter.default_period()
+    people = task_figures(staff, AnalyticsFilter(since=since, until=until), Dimension.PEOPLE)
+    measures.append(
+        _timed(
+            "one chart drawn by matplotlib (12 bars x 2; kept once drawn)",
+            lambda: figures_chart_svg(
+                people, median_label="Médiane", p90_label="90e centile", hours_label="Heures"
+            ),
+            lambda svg: 12,
+        )
+    )
+    for what, statements, p50, p95, rows in measures:
+        lines.append(
+            f"  {what:<62} {statements:>2} statements, {rows:>5} rows; p50 {ms(p50)}, p95 {ms(p95)}"
+        )
+    return lines
