@@ -71,7 +71,7 @@ def test_a_new_task_is_e_mailed_in_french_with_a_direct_link(review_launch, lead
     assert message.subject.startswith("[Accord] Nouvelle tâche")
     # Greeted by name, not by position nor username.
     assert message.body.startswith("Bonjour Léa Martin,\n")
-    assert f"Ouvrir la tâche dans Accord : {link}" in message.body
+    assert f"Ouvrir la tâche dans Accord\u00a0: {link}" in message.body
     # When it is due, in words: « À traiter avant le mardi 22 décembre 2026. »
     with translation.override("fr"):
         due = date_format(timezone.localtime(notification.task.due), "l j F Y")

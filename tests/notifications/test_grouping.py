@@ -136,4 +136,6 @@ def test_a_delegates_decision_says_for_whom(contract, coordinator, lead):
     services.task_decide(task=task, actor=delegate, decision=Decision("approve"))
 
     title = Notification.objects.get(recipient=coordinator, event="decision_made").title
-    assert title.startswith("Paul Roux a approuvé pour le compte de Léa Martin : revue de la fiche")
+    assert title.startswith(
+        "Paul Roux a approuvé pour le compte de Léa Martin\u00a0: revue de la fiche"
+    )
