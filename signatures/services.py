@@ -16,6 +16,7 @@ import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -27,13 +28,18 @@ from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
+from pyhanko.sign.signers.pdf_signer import (
+    DSSContentSettings,
+    SigDSSPlacementPreference,
+    TimestampDSSContentSettings,
+)
 from pyhanko.stamp import TextStampStyle
 
 from workflows.errors import Conflict
 from workflows.models import Contract, Signatory, Task, User
 from workflows.selectors import VisaGiven, visas_given
 
-from . import keys, selectors
+from . import keys, pki, selectors
 from .document import (
     LANGUAGE,
     SEAL_FIELD,
@@ -47,6 +53,7 @@ from .models import (
     AmendmentDocument,
     AuthenticationMethod,
     ContractDocument,
+    KeyKind,
     SignatureEvidence,
     SigningKey,
 )
@@ -138,6 +145,7 @@ def _sign(
     name: str,
     reason: str,
     stamp: list[str],
+    archive: bool = False,
 ) -> bytes:
     """Append one incremental PAdES signature in the named field; returns the new PDF."""
     return sign_pdf(
@@ -147,6 +155,7 @@ def _sign(
         name=name,
         reason=reason,
         stamp=stamp,
+        archive=archive,
     )
 
 
@@ -158,8 +167,12 @@ def sign_pdf(
     name: str,
     reason: str,
     stamp: list[str],
+    archive: bool = False,
 ) -> bytes:
-    """Append one incremental PAdES signature in ``pdf``'s named (empty) field."""
+    """Append one incremental PAdES signature in ``pdf``'s named (empty) field, timestamped
+    (B-T); with a certificate from Accord's authority, followed by the certificates and the
+    revocation list that prove it (B-LT); ``archive`` (the seal): then by a document
+    timestamp over all of it (B-LTA)."""
     metadata = signers.PdfSignatureMetadata(
         field_name=field_name,
         md_algorithm="sha256",
@@ -167,12 +180,41 @@ def sign_pdf(
         name=name,
         reason=reason,
         location="Accord",
+        **_long_term(stored_key, archive=archive),
     )
     pdf_signer = signers.PdfSigner(
-        metadata, signer=keys.signer_for(stored_key), stamp_style=_stamp(stamp)
+        metadata,
+        signer=keys.signer_for(stored_key),
+        stamp_style=_stamp(stamp),
+        timestamper=pki.timestamper(),
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     return pdf_signer.sign_pdf(writer, existing_fields_only=True).getvalue()
+
+
+LONG_TERM_DSS = DSSContentSettings(
+    include_vri=False,
+    placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE,
+    next_ts_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
+)
+# The document timestamp after the seal, as PDF readers list it.
+ARCHIVE_TIMESTAMP_FIELD = "accord-archive-timestamp"
+
+
+def _long_term(stored_key: SigningKey, *, archive: bool) -> dict[str, Any]:
+    """PdfSignatureMetadata's long-term validation part. An organisation's own certificate
+    comes from an authority Accord knows nothing of: its signature is timestamped only."""
+    if stored_key.kind == KeyKind.ORGANISATION:
+        return {}
+    return {
+        "embed_validation_info": True,
+        "use_pades_lta": archive,
+        "timestamp_field_name": ARCHIVE_TIMESTAMP_FIELD if archive else None,
+        # The revocation data in the signature's own revision, and no revision after the
+        # document timestamp: it covers the whole file, as readers expect of the last one.
+        "dss_settings": LONG_TERM_DSS,
+        "validation_context": pki.validation_context(),
+    }
 
 
 def signature_text(
@@ -335,6 +377,7 @@ def document_seal(
             document,
             field_name=SEAL_FIELD,
             stored_key=keys.seal_key(),
+            archive=True,  # the document timestamp over everything (PAdES B-LTA)
             name="Accord",
             reason=_("Accord's seal: every signature of contract %(reference)s is in")
             % {"reference": contract.reference},
