@@ -16,12 +16,13 @@ import os
 import re
 import shutil
 import subprocess
+from unittest import mock
 
 import pytest
 from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from django.test import Client
 from django.urls import reverse
@@ -311,3 +312,45 @@ def test_anyone_downloads_the_root_certificate_and_reads_how_to_trust_it(client)
     pem = client.get(reverse("signatures:trust_root_pem"))
     assert x509.load_pem_x509_certificate(pem.content) == root
     assert 'filename="accord-autorite.pem"' in pem["Content-Disposition"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_an_outside_authority_the_signature_is_timestamped_by_it(
+    live_server, settings, tmp_path
+):
+    """ACCORD_TSA_URL: the timestamp comes over HTTP, through pyHanko's client, from the
+    authority named there (here Accord's own endpoint, served apart), trusted through
+    ACCORD_TSA_ROOTS; the signature is LTA-valid as with the embedded service."""
+    from signatures.document import FieldBox, _Document, _with_fields
+    from signatures.services import sign_pdf
+
+    roots = tmp_path / "tsa-roots.pem"
+    roots.write_bytes(keys.authority_certificate().public_bytes(serialization.Encoding.PEM))
+    settings.ACCORD_TSA_URL = live_server.url + reverse("signatures:timestamping")
+    settings.ACCORD_TSA_ROOTS = str(roots)
+    settings.ACCORD_TSA_TIMEOUT = 10
+    document = _Document("Essai", when=timezone.now())
+    document.add_page()
+    pdf = _with_fields(bytes(document.output()), [FieldBox("accord-seal", 0, (50, 50, 250, 100))])
+    requests_seen = []
+    original = pki.timestamp_reply
+
+    def counted(body: bytes) -> tuple[bytes, bool]:
+        requests_seen.append(body)
+        return original(body)
+
+    with mock.patch.object(pki, "timestamp_reply", counted):
+        signed = sign_pdf(
+            pdf,
+            field_name="accord-seal",
+            stored_key=keys.seal_key(),
+            name="Accord",
+            reason="Essai",
+            stamp=["Essai"],
+            archive=True,
+        )
+    # pyHanko's size estimate, the signature's timestamp, then the document's.
+    assert len(requests_seen) >= 2
+    (embedded,) = _signatures(signed)
+    result = asyncio.run(ades.ades_lta_validation(embedded, _spec()))
+    assert result.ades_subindic == AdESPassed.OK
