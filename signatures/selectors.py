@@ -238,7 +238,8 @@ def document_verify(pdf: bytes, *, frozen: ContractDocument | None = None) -> Do
         result.frozen_prefix_intact = hashlib.sha256(prefix).hexdigest() == frozen.sha256
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        signatures = list(reader.embedded_signatures)
+        # The document timestamp after the seal (PAdES B-LTA) is no one's signature.
+        signatures = list(reader.embedded_regular_signatures)
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         result.readable, result.error = False, str(exc)
         return result
