@@ -609,6 +609,12 @@ if PRODUCTION and ACCORD_SIGNING_KEY and (weakness := signing_key_weakness(ACCOR
     )
 if not ACCORD_SIGNING_KEY and (DEBUG or EMBEDDED):
     ACCORD_SIGNING_KEY = EMBEDDED_SECRET_KEY
+# Long-term validation (docs/security.md): an outside RFC 3161 time-stamping authority, the
+# PEM file of its root certificates, and how long each call to it may take; empty: Accord's
+# own time-stamping service.
+ACCORD_TSA_URL = env.str("ACCORD_TSA_URL", default="")
+ACCORD_TSA_ROOTS = env.str("ACCORD_TSA_ROOTS", default="")
+ACCORD_TSA_TIMEOUT = env.float("ACCORD_TSA_TIMEOUT", default=10.0)
 # Notifications: links in e-mails point here; delivery retries and their pace.
 ACCORD_BASE_URL = env.str("ACCORD_BASE_URL", default="http://127.0.0.1:8000")
 ACCORD_PUSH_TIMEOUT = env.float("ACCORD_PUSH_TIMEOUT", default=2.0)

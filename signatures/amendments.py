@@ -197,6 +197,7 @@ def amendment_seal(amendment: Amendment) -> str:
             document,
             field_name=SEAL_FIELD,
             stored_key=keys.seal_key(),
+            archive=True,  # the document timestamp over everything (PAdES B-LTA)
             name="Accord",
             reason=_("Accord's seal: every signature of amendment no. %(number)d is in")
             % {"number": amendment.number},

@@ -27,6 +27,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pyhanko.sign.signers import SimpleSigner
@@ -221,7 +222,19 @@ def authority_certificate() -> x509.Certificate:
     return x509.load_der_x509_certificate(bytes(authority().certificate))
 
 
-def _issue(kind: str, subject: x509.Name, **owner: Any) -> SigningKey:
+def revocation_list_url() -> str:
+    """Where Accord publishes its authority's CRL: written in every certificate it issues, so
+    that a reader, years later, knows where to ask whether it was revoked."""
+    return settings.ACCORD_BASE_URL.rstrip("/") + reverse("signatures:pki_crl")
+
+
+def _issue(
+    kind: str,
+    subject: x509.Name,
+    *,
+    usage: Sequence[x509.ObjectIdentifier] = (ExtendedKeyUsageOID.EMAIL_PROTECTION,),
+    **owner: Any,
+) -> SigningKey:
     ca = authority()
     ca_certificate = x509.load_der_x509_certificate(bytes(ca.certificate))
     ca_key = serialization.load_der_private_key(_decrypt(ca), password=None)
@@ -252,11 +265,26 @@ def _issue(kind: str, subject: x509.Name, **owner: Any) -> SigningKey:
             ),
             critical=True,
         )
+        # RFC 3161 wants a time-stamping certificate's only usage, marked critical.
         .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+            x509.ExtendedKeyUsage(list(usage)),
+            critical=ExtendedKeyUsageOID.TIME_STAMPING in usage,
         )
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        full_name=[x509.UniformResourceIdentifier(revocation_list_url())],
+                        relative_name=None,
+                        reasons=None,
+                        crl_issuer=None,
+                    )
+                ]
+            ),
             critical=False,
         )
         .sign(ca_key, hashes.SHA256())
@@ -285,6 +313,34 @@ def seal_key() -> SigningKey:
     return _create_once(
         KeyKind.SEAL, lambda: _issue(KeyKind.SEAL, _name("Accord — cachet serveur", "Accord"))
     )
+
+
+def timestamping_key() -> SigningKey:
+    """The certificate of Accord's own time-stamping service (RFC 3161), used when no outside
+    authority is configured (ACCORD_TSA_URL)."""
+    existing = _current(KeyKind.TIMESTAMPING)
+    if existing is not None:
+        return existing
+    return _create_once(
+        KeyKind.TIMESTAMPING,
+        lambda: _issue(
+            KeyKind.TIMESTAMPING,
+            _name("Accord — horodatage", "Accord"),
+            usage=[ExtendedKeyUsageOID.TIME_STAMPING],
+        ),
+    )
+
+
+def authority_key() -> rsa.RSAPrivateKey:
+    """The authority's private key, to sign what it publishes (its revocation list)."""
+    key = serialization.load_der_private_key(_decrypt(authority()), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):  # authority() always makes an RSA key
+        raise ImproperlyConfigured("The stored key of Accord's authority is not an RSA key.")
+    return key
+
+
+def private_key_info(stored: SigningKey) -> asn1_keys.PrivateKeyInfo:
+    return asn1_keys.PrivateKeyInfo.load(_decrypt(stored))
 
 
 def organisation_key(organisation: Organisation) -> SigningKey | None:
@@ -344,6 +400,6 @@ def signer_for(stored: SigningKey) -> SimpleSigner:
     )
     return SimpleSigner(
         signing_cert=asn1_x509.Certificate.load(bytes(stored.certificate)),
-        signing_key=asn1_keys.PrivateKeyInfo.load(_decrypt(stored)),
+        signing_key=private_key_info(stored),
         cert_registry=SimpleCertificateStore.from_certs(chain),
     )

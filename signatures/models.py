@@ -18,6 +18,7 @@ from workflows.models import Contract, Organisation, Signatory, Task
 class KeyKind(models.TextChoices):
     AUTHORITY = "authority", _("Accord's certification authority")
     SEAL = "seal", _("Accord's seal")
+    TIMESTAMPING = "timestamping", _("Accord's time-stamping service")
     PERSON = "person", _("Signing person")
     ORGANISATION = "organisation", _("Organisation's own certificate (PKCS#12)")
 
@@ -61,7 +62,9 @@ class SigningKey(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["kind"],
-                condition=Q(kind__in=["authority", "seal"], revoked_at__isnull=True),
+                condition=Q(
+                    kind__in=["authority", "seal", "timestamping"], revoked_at__isnull=True
+                ),
                 name="one_installation_key_per_kind",
             ),
             models.UniqueConstraint(

@@ -3,7 +3,9 @@
 ``document_verify`` checks a PDF with pyHanko's validation alone (the bytes, the signatures'
 certificates and Accord's authority): what an auditor can redo without Accord's database.
 Whatever was appended after Accord's seal (or, before it, after the last signature) is named:
-a signature that covers an earlier revision says nothing of what follows it.
+a signature that covers an earlier revision says nothing of what follows it. The validation
+data and the document timestamp Accord adds after the seal (PAdES B-LTA) are no change: what
+follows is named against the last revision Accord wrote.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from django.utils.translation import gettext as _
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import ModificationLevel
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.diff_analysis import DiffResult, ModificationLevel
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
@@ -177,6 +179,9 @@ class DocumentCheck:
         )
 
 
+WHOLE_REVISION = (SignatureCoverageLevel.ENTIRE_REVISION, SignatureCoverageLevel.ENTIRE_FILE)
+
+
 def _trust_roots() -> list[asn1_x509.Certificate]:
     return [
         asn1_x509.Certificate.load(bytes(der))
@@ -218,10 +223,7 @@ def _check(
     level = status.modification_level
     check.modification_level = level.name if level is not None else ""
     check.modifications_allowed = status.docmdp_ok
-    check.whole_revision = status.coverage in (
-        SignatureCoverageLevel.ENTIRE_REVISION,
-        SignatureCoverageLevel.ENTIRE_FILE,
-    )
+    check.whole_revision = status.coverage in WHOLE_REVISION
     if status.validation_path is not None:
         check.chain = [_common_name(cert) for cert in status.validation_path.iter_certs(True)]
     else:
@@ -238,7 +240,8 @@ def document_verify(pdf: bytes, *, frozen: ContractDocument | None = None) -> Do
         result.frozen_prefix_intact = hashlib.sha256(prefix).hexdigest() == frozen.sha256
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        signatures = list(reader.embedded_signatures)
+        # The document timestamp after the seal (PAdES B-LTA) is no one's signature.
+        signatures = list(reader.embedded_regular_signatures)
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         result.readable, result.error = False, str(exc)
         return result
@@ -247,7 +250,7 @@ def document_verify(pdf: bytes, *, frozen: ContractDocument | None = None) -> Do
     result.signatures = [_check(embedded, roots, statuses) for embedded in signatures]
     result.sealed = any(e.field_name == SEAL_FIELD for e in signatures)
     try:
-        result.changes = _changes_after_seal(pdf, reader, signatures, statuses)
+        result.changes = _changes_after_seal(pdf, reader, signatures, statuses, roots)
     except (PdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
         result.changes = [Change(ChangeKind.OTHER)]
         result.error = str(exc)
@@ -264,11 +267,13 @@ def _changes_after_seal(
     reader: PdfFileReader,
     signatures: list[EmbeddedPdfSignature],
     statuses: dict[str, PdfSignatureStatus],
+    roots: list[asn1_x509.Certificate],
 ) -> list[Change]:
     """What was appended after the seal, or after the last signature before the seal: the
     bytes after the file's last revision, and, unless pyHanko's difference analysis finds
     only validation data and timestamps there, each page, annotation, field and signature the
-    later revisions add or change, compared with the sealed revision."""
+    later revisions add or change, compared with the last revision Accord wrote (the
+    document timestamp after the seal, see ``_last_harmless_revision``)."""
     approvals = [e for e in signatures if e.sig_object_type == "/Sig"]
     reference = next((e for e in approvals if e.field_name == SEAL_FIELD), None)
     if reference is None and approvals:
@@ -288,8 +293,45 @@ def _changes_after_seal(
         and status.docmdp_ok is not False
     ):
         return changes
-    named = _revision_changes(reader, reference.signed_revision)
+    baseline = _last_harmless_revision(pdf, reader, reference, roots)
+    named = _revision_changes(reader, baseline)
     return changes + (named or [Change(ChangeKind.OTHER)])
+
+
+def _last_harmless_revision(
+    pdf: bytes,
+    reader: PdfFileReader,
+    reference: EmbeddedPdfSignature,
+    roots: list[asn1_x509.Certificate],
+) -> int:
+    """The revision the changes are named against: the reference signature's, or that of the
+    last document timestamp after it (Accord's B-LTA archive timestamp, a later renewal) which
+    only validation data and timestamps separate from it. Each such timestamp must be intact
+    and cover its whole revision, and pyHanko's difference analysis of the file as it ended
+    there, cut at the timestamp's last byte, must find nothing but LTA updates after the
+    reference signature: a timestamp an intruder adds after his own changes is no baseline."""
+    baseline = reference.signed_revision
+    context = ValidationContext(trust_roots=roots, allow_fetching=False)
+    for stamp in reader.embedded_timestamp_signatures:
+        if stamp.signed_revision <= baseline:
+            continue
+        status = validate_pdf_timestamp(stamp, context, skip_diff=True)
+        if not status.intact or status.coverage not in WHOLE_REVISION:
+            break
+        _, _, start, length = stamp.byte_range
+        then = PdfFileReader(io.BytesIO(pdf[: start + length]), strict=False)
+        signed_then = next(
+            (e for e in then.embedded_regular_signatures if e.field_name == reference.field_name),
+            None,
+        )
+        if signed_then is None:
+            break
+        signed_then.compute_integrity_info()
+        diff = signed_then.diff_result
+        if not isinstance(diff, DiffResult) or diff.modification_level not in HARMLESS_AFTER_SEAL:
+            break
+        baseline = stamp.signed_revision
+    return baseline
 
 
 def _trailing_bytes(pdf: bytes) -> bool:

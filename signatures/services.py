@@ -17,6 +17,7 @@ import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -28,13 +29,18 @@ from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
+from pyhanko.sign.signers.pdf_signer import (
+    DSSContentSettings,
+    SigDSSPlacementPreference,
+    TimestampDSSContentSettings,
+)
 from pyhanko.stamp import TextStampStyle
 
 from workflows.errors import Conflict
 from workflows.models import Contract, Signatory, Task, User
 from workflows.selectors import VisaGiven, visas_given
 
-from . import keys, selectors
+from . import keys, pki, selectors
 from .anchors import head_in_reason
 from .document import (
     LANGUAGE,
@@ -49,6 +55,7 @@ from .models import (
     AmendmentDocument,
     AuthenticationMethod,
     ContractDocument,
+    KeyKind,
     SignatureEvidence,
     SigningKey,
 )
@@ -173,6 +180,7 @@ def _sign(
     reason: str,
     stamp: list[str],
     modifications: Modifications = Modifications.UNRESTRICTED,
+    archive: bool = False,
 ) -> bytes:
     """Append one incremental PAdES signature in the named field; returns the new PDF."""
     return sign_pdf(
@@ -183,6 +191,7 @@ def _sign(
         reason=reason,
         stamp=stamp,
         modifications=modifications,
+        archive=archive,
     )
 
 
@@ -195,9 +204,13 @@ def sign_pdf(
     reason: str,
     stamp: list[str],
     modifications: Modifications = Modifications.UNRESTRICTED,
+    archive: bool = False,
 ) -> bytes:
     """Append one incremental PAdES signature in ``pdf``'s named (empty) field, restricting
-    what may change after it as ``modifications`` says (see ``Modifications``)."""
+    what may change after it as ``modifications`` says (see ``Modifications``), timestamped
+    (B-T); with a certificate from Accord's authority, followed by the certificates and the
+    revocation list that prove it (B-LT); ``archive`` (the seal): then by a document
+    timestamp over all of it (B-LTA)."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     metadata = signers.PdfSignatureMetadata(
         field_name=field_name,
@@ -207,11 +220,40 @@ def sign_pdf(
         reason=reason,
         location="Accord",
         **_modification_policy(writer, modifications),
+        **_long_term(stored_key, archive=archive),
     )
     pdf_signer = signers.PdfSigner(
-        metadata, signer=keys.signer_for(stored_key), stamp_style=_stamp(stamp)
+        metadata,
+        signer=keys.signer_for(stored_key),
+        stamp_style=_stamp(stamp),
+        timestamper=pki.timestamper(),
     )
     return pdf_signer.sign_pdf(writer, existing_fields_only=True).getvalue()
+
+
+LONG_TERM_DSS = DSSContentSettings(
+    include_vri=False,
+    placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE,
+    next_ts_settings=TimestampDSSContentSettings(include_vri=False, update_before_ts=True),
+)
+# The document timestamp after the seal, as PDF readers list it.
+ARCHIVE_TIMESTAMP_FIELD = "accord-archive-timestamp"
+
+
+def _long_term(stored_key: SigningKey, *, archive: bool) -> dict[str, Any]:
+    """PdfSignatureMetadata's long-term validation part. An organisation's own certificate
+    comes from an authority Accord knows nothing of: its signature is timestamped only."""
+    if stored_key.kind == KeyKind.ORGANISATION:
+        return {}
+    return {
+        "embed_validation_info": True,
+        "use_pades_lta": archive,
+        "timestamp_field_name": ARCHIVE_TIMESTAMP_FIELD if archive else None,
+        # The revocation data in the signature's own revision, and no revision after the
+        # document timestamp: it covers the whole file, as readers expect of the last one.
+        "dss_settings": LONG_TERM_DSS,
+        "validation_context": pki.validation_context(),
+    }
 
 
 def signature_text(
@@ -375,6 +417,7 @@ def document_seal(
             document,
             field_name=SEAL_FIELD,
             stored_key=keys.seal_key(),
+            archive=True,  # the document timestamp over everything (PAdES B-LTA)
             name="Accord",
             # The history's head at signature, inside what the seal signs: anchored where
             # the database cannot rewrite it (signatures.anchors reads it back).

@@ -5,6 +5,22 @@ from . import views
 app_name = "signatures"
 
 urlpatterns = [
+    # Public: what a reader of a signed document needs to check it, now and in years.
+    path("autorite/", views.trust_root, name="trust_root"),
+    path(
+        "autorite/accord-autorite.pem",
+        views.trust_root_download,
+        {"encoding": "pem"},
+        name="trust_root_pem",
+    ),
+    path(
+        "autorite/accord-autorite.cer",
+        views.trust_root_download,
+        {"encoding": "der"},
+        name="trust_root_der",
+    ),
+    path("autorite/revocations.crl", views.revocation_list, name="pki_crl"),
+    path("autorite/horodatage", views.timestamping, name="timestamping"),
     path(
         "contrats/<int:pk>/document.pdf",
         views.contract_document_download,

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives import hashes, serialization
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from workflows.amending import amendment_pdf
 from workflows.http import AuthenticatedHttpRequest
 from workflows.models import Amendment, Contract, is_coordinator
 from workflows.selectors import contracts_visible_to
 
+from . import keys, pki
 from .document import render_contract_document
 from .forms import DocumentCopyForm
 from .selectors import (
@@ -168,3 +172,70 @@ def amendment_document_download(
     response = pdf_response(amendment_pdf(amendment), filename)
     response["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
+
+
+ROOT_FILENAME = "accord-autorite"
+
+
+@require_GET
+def trust_root(request: HttpRequest) -> HttpResponse:
+    """Public: the installation's root certificate, its fingerprint, and how to trust it in a
+    PDF reader, for whoever received a signed document."""
+    root = pki.root_certificate()
+    return render(
+        request,
+        "signatures/trust_root.html",
+        {
+            "root": root,
+            "subject": root.subject.rfc4514_string(),
+            "sha256": root.fingerprint(hashes.SHA256()).hex(),
+            "crl_url": keys.revocation_list_url(),
+        },
+    )
+
+
+@require_GET
+def trust_root_download(request: HttpRequest, encoding: str) -> HttpResponse:
+    """The root certificate as a file, PEM (text) or DER (what Windows and Acrobat open)."""
+    root = pki.root_certificate()
+    if encoding == "pem":
+        data, content_type, extension = (
+            root.public_bytes(serialization.Encoding.PEM),
+            "application/x-pem-file",
+            "pem",
+        )
+    else:
+        data, content_type, extension = (
+            root.public_bytes(serialization.Encoding.DER),
+            "application/pkix-cert",
+            "cer",
+        )
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{ROOT_FILENAME}.{extension}"'
+    return response
+
+
+@require_GET
+def revocation_list(request: HttpRequest) -> HttpResponse:
+    """Public: the authority's CRL, at the address written in every certificate it issues."""
+    response = HttpResponse(pki.revocation_list(), content_type="application/pkix-crl")
+    response["Cache-Control"] = f"public, max-age={pki.CRL_REFRESH_SECONDS}"
+    return response
+
+
+@csrf_exempt  # RFC 3161 clients post a DER request, with no cookie nor token
+@require_POST
+def timestamping(request: HttpRequest) -> HttpResponse:
+    """Public: Accord's time-stamping service over HTTP (RFC 3161, section 3.4): a
+    ``TimeStampReq`` in, a ``TimeStampResp`` out; a refused request answers 400 with the
+    rejection's ``TimeStampResp``."""
+    if request.content_type != "application/timestamp-query":
+        return HttpResponse(
+            _("Send an RFC 3161 request, of type application/timestamp-query."),
+            status=415,
+            content_type="text/plain; charset=utf-8",
+        )
+    reply, granted = pki.timestamp_reply(request.body)
+    return HttpResponse(
+        reply, content_type="application/timestamp-reply", status=200 if granted else 400
+    )

@@ -665,7 +665,12 @@ def test_the_demo_contract_from_its_import_to_its_first_amendment(scenario, tmp_
         ("task_completed", "tech1.ars", "T2-A4")
     ]
     verification = coordinator.get(f"/contracts/{contract.pk}/history/verify/").json()
-    assert verification == {"valid": True, "entries": len(history), "first_bad_seq": None}
+    assert verification == {
+        "valid": True,
+        "entries": len(history),
+        "first_bad_seq": None,
+        "problem": "",
+    }
 
     # --- 12. The signed document, as anyone can fetch and check it -----------------------
     response = coordinator.get(f"/contracts/{contract.pk}/document/")

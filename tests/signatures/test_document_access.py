@@ -125,6 +125,9 @@ def test_the_verification_page_reports_each_signature_intact(browser, signed):
     assert page.count("Intacte") == 2
     assert "accord-seal" in page
     assert "Accord — autorité de certification" in page
+    # The document timestamp after the seal is nobody's signature; the root is a link away.
+    assert "accord-archive-timestamp" not in page
+    assert 'href="/autorite/"' in page
 
 
 def test_the_verification_page_reports_an_altered_document_as_broken(browser, signed):

@@ -180,6 +180,15 @@ def with_page(pdf: bytes) -> bytes:
     return out.getvalue()
 
 
+def signed_again(pdf: bytes) -> bytes:
+    """A signature in a new field "intrus", by someone holding a certificate of Accord's
+    authority: readers would list it as valid."""
+    writer = _writer(pdf)
+    metadata = signers.PdfSignatureMetadata(field_name="intrus")
+    signer = keys.signer_for(keys.seal_key())
+    return signers.PdfSigner(metadata, signer=signer).sign_pdf(writer).getvalue()
+
+
 def with_trailing_bytes(pdf: bytes) -> bytes:
     return pdf + b"\n% MONTANT : 9 999 999 EUR\n"
 
@@ -199,6 +208,12 @@ CHANGES = [
         "champ de formulaire «\u00a0montant\u00a0» ajouté ou rempli",
     ),
     ("page", with_page, [(ChangeKind.PAGE_ADDED, "last")], "ajoutée"),  # page N ajoutée
+    (
+        "signature",
+        signed_again,
+        [(ChangeKind.SIGNATURE, None)],
+        "signature ajoutée dans le champ «\u00a0intrus\u00a0»",
+    ),
     (
         "trailing bytes",
         with_trailing_bytes,
@@ -226,8 +241,13 @@ def test_each_change_after_the_seal_is_named(signed, name, change, expected, fre
     # pyHanko's own difference analysis finds each incremental update against the DocMDP
     # permissions: the first signature's certification (P=2) and the seal's lock (P=1).
     # Bytes after the end are no revision: only Accord's check of the file's end sees them.
+    # A new signature is what the certification allows, not the seal; the intruder's own
+    # signature covers the whole file.
     allowed = [s.modifications_allowed for s in check.signatures]
-    assert allowed == ([True, True] if name == "trailing bytes" else [False, False])
+    assert allowed == {
+        "trailing bytes": [True, True],
+        "signature": [True, False, True],
+    }.get(name, [False, False])
 
 
 def test_the_untouched_sealed_document_still_verifies(signed):
@@ -244,12 +264,18 @@ def test_the_first_signature_certifies_and_the_seal_locks_the_document(signed):
     """Readers see the policy: the first party's certification allows only signing (P=2),
     the seal's field lock allows no change (P=1)."""
     reader = PdfFileReader(io.BytesIO(contract_document_pdf(signed)))
-    signatures = list(reader.embedded_signatures)
+    signatures = list(reader.embedded_regular_signatures)
 
     assert [s.docmdp_level for s in signatures] == [MDPPerm.FILL_FORMS, MDPPerm.NO_CHANGES]
     assert "/DocMDP" in reader.root["/Perms"]
     assert signatures[-1].field_name == "accord-seal"
     assert signatures[-1].sig_field["/Lock"]["/P"] == 1
+    # Then only the document timestamp (PAdES B-LTA), the file's last revision: it sets no
+    # permission of its own.
+    (archive,) = reader.embedded_timestamp_signatures
+    assert archive.field_name == "accord-archive-timestamp"
+    assert archive.signed_revision == reader.xrefs.total_revisions - 1
+    assert archive.docmdp_level is None
 
 
 def verify_command(signed, pdf: bytes, tmp_path) -> tuple[str, int]:
@@ -369,13 +395,22 @@ def test_the_api_checks_the_stored_document_and_refuses_a_missing_file(api_clien
     assert refused.status_code == 400
 
 
-def test_a_document_timestamp_after_the_seal_is_no_change(signed):
-    """PAdES B-LTA adds a document timestamp after the seal: pyHanko's difference analysis
-    calls it an LTA update, which the seal's lock allows and the check does not report."""
+def timestamped(pdf: bytes, field_name: str = "horodatage") -> bytes:
+    """One more document timestamp, as an archive renewing PAdES B-LTA adds one."""
     signer = keys.signer_for(keys.seal_key())
     stamper = timestamps.DummyTimeStamper(tsa_cert=signer.signing_cert, tsa_key=signer.signing_key)
-    writer = _writer(contract_document_pdf(signed))
-    stamped = signers.PdfTimeStamper(stamper).timestamp_pdf(writer, "sha256").getvalue()
+    return (
+        signers.PdfTimeStamper(stamper, field_name=field_name)
+        .timestamp_pdf(_writer(pdf), "sha256")
+        .getvalue()
+    )
+
+
+def test_a_document_timestamp_after_the_seal_is_no_change(signed):
+    """Accord's document timestamp follows the seal (PAdES B-LTA), and an archive may add
+    more: pyHanko's difference analysis calls them LTA updates, which the seal's lock allows
+    and the check does not report."""
+    stamped = timestamped(contract_document_pdf(signed))
 
     check = document_verify(stamped)
 
@@ -383,3 +418,28 @@ def test_a_document_timestamp_after_the_seal_is_no_change(signed):
     assert check.signatures[1].field_name == "accord-seal"
     assert check.signatures[1].modification_level == "LTA_UPDATES"
     assert check.signatures[1].ok
+
+
+def test_changes_are_named_against_the_last_timestamp_that_only_timestamps_follow(signed):
+    """A drawing after an archive's renewal timestamp is named alone: the renewal, like
+    Accord's own timestamp, is no change."""
+    copy = drawn(timestamped(contract_document_pdf(signed)))
+
+    check = document_verify(copy)
+
+    assert [(c.kind, c.page) for c in check.changes] == [(ChangeKind.CONTENT, 1)]
+    assert not check.ok
+
+
+def test_a_timestamp_after_a_change_does_not_hide_it(signed):
+    """A document timestamp an intruder adds after his drawing covers the drawing: it is no
+    baseline, and is itself named as a new signature field."""
+    copy = timestamped(drawn(contract_document_pdf(signed)), field_name="cachet-intrus")
+
+    check = document_verify(copy)
+
+    assert [(c.kind, c.page, c.field_name) for c in check.changes] == [
+        (ChangeKind.CONTENT, 1, ""),
+        (ChangeKind.SIGNATURE, None, "cachet-intrus"),
+    ]
+    assert not check.ok
