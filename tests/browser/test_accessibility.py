@@ -26,9 +26,11 @@ from workflows.models import Task, TaskStatus
 
 
 def test_the_main_pages_have_no_serious_accessibility_violation(page, assert_accessible):
-    page.goto(reverse("login"))
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
-    assert_accessible(page)
+    # The public pages: log-in, and the installation's authority (its root certificate).
+    for url in (reverse("login"), "/autorite/"):
+        page.goto(url)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        assert_accessible(page)
 
     coordinator = UserFactory(username="coordination")
     contract = ContractFactory(reference="CLS-TDC-2019", coordinator=coordinator)
