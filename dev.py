@@ -173,7 +173,9 @@ def command_test(args: argparse.Namespace) -> None:
     ensure_test_provider()
     # In parallel: each worker has its own test database, Redis database, channel prefix and
     # var/ (tests/workers.py). Given after ours, the caller's own -n (-n 0: one process) wins.
-    pytest = (PYTHON, "-m", "pytest", "-n", WORKERS)
+    # Work stealing: a worker that runs out takes tests queued for the other, so that the long
+    # tests run first (tests/conftest.py: LONGEST_FIRST) never leave one worker alone at the end.
+    pytest = (PYTHON, "-m", "pytest", "-n", WORKERS, "--dist", "worksteal")
     with_services = args.services or os.environ.get("CI", "").lower() == "true"
     if not with_services:
         say("Test suite on the embedded default (SQLite, in-memory channel layer, eager tasks)")

@@ -55,10 +55,33 @@ def _sql_flush_as_replica(self, style, tables, **options):  # type: ignore[no-un
 DatabaseOperations.sql_flush = _sql_flush_as_replica  # type: ignore[method-assign]
 
 
+# The modules holding the suite's longest tests (a minute or more each on CI: the API fuzzing,
+# the demo's whole life, the backup drill, a migration undone and redone, the browser walk of
+# the demo's stages), run first. pytest-xdist hands the collected order out to its workers
+# (`--dist worksteal`, dev.py): started last, one of them kept a worker busy minutes after the
+# other had finished; started first, the short tests fill in around them. Whole modules move,
+# in their own order, so that a module's shared fixtures are still made once.
+LONGEST_FIRST = (
+    "tests/test_api_fuzz.py",
+    "tests/test_scenario.py",
+    "tests/test_operations.py",
+    "tests/workflows/test_people.py",
+    "tests/browser/test_contract_page.py",
+    "tests/workflows/test_history_completeness.py",
+    "tests/workflows/test_one_door.py",
+)
+
+
+def _longest_first(item: pytest.Item) -> int:
+    module = item.nodeid.split("::", 1)[0]
+    return LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(tuple(EMBEDDED_DEPENDENT)):
             item.add_marker(pytest.mark.embedded)
+    items.sort(key=_longest_first)  # stable: every other test keeps its place
 
 
 @pytest.fixture
