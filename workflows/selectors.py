@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 from collections import Counter
@@ -123,6 +124,11 @@ class ChainVerification:
     missing: tuple[int, int] | None = None
     # The anchor the chain contradicts (cut or rewritten), for the pages' words.
     anchor: Anchor | None = None
+    # When only the entries since a checkpoint were recomputed (the contract page): that
+    # checkpoint, up to which the last full check found the chain intact, and how many
+    # entries after it were recomputed now. None: the whole chain was recomputed.
+    checkpoint: Anchor | None = None
+    rechecked: int = 0
 
     @property
     def valid(self) -> bool:
@@ -141,12 +147,26 @@ def history_verify(
         anchors = contract_anchors(contract)
     entries = HistoryEntry.objects.filter(contract=contract).select_related("contract")
     count = entries.count()
+    return _chain_walk(contract, entries.order_by("seq").iterator(), count=count, anchors=anchors)
+
+
+def _chain_walk(
+    contract: Contract,
+    entries: Iterable[HistoryEntry],
+    *,
+    count: int,
+    anchors: Sequence[Anchor],
+    start: HistoryEntry | None = None,
+) -> ChainVerification:
+    """Walk ``entries`` (in ``seq`` order) checking each link, hash and anchor; from the
+    genesis, or from ``start``, an entry taken as sound (its own hash is still recomputed)."""
     anchored: dict[int, list[Anchor]] = {}
     for anchor in anchors:
         anchored.setdefault(anchor.seq, []).append(anchor)
-    previous_hash = GENESIS_HASH
+    previous_hash = GENESIS_HASH if start is None else start.prev_hash
     previous_version = 1
-    for expected_seq, entry in enumerate(entries.order_by("seq").iterator(), start=1):
+    first_seq = 1 if start is None else start.seq
+    for expected_seq, entry in enumerate(entries, start=first_seq):
         if entry.seq != expected_seq:
             return ChainVerification(
                 contract, count, expected_seq, f"entry #{expected_seq} is missing"
@@ -186,6 +206,48 @@ def history_verify(
             anchor=anchor,
         )
     return ChainVerification(contract, count, None, head=(count, previous_hash) if count else None)
+
+
+def history_verify_since_checkpoint(contract: Contract) -> ChainVerification:
+    """The contract page's check: the chain as the last full check left it (its checkpoint,
+    written by ``verify_history`` or the nightly check after recomputing every entry), and
+    every entry since recomputed now, from the checkpointed entry on. Rehashing thousands of
+    entries at each view would make the page slow; an entry edited before the checkpoint
+    is the full check's to find (the history page and the command recompute everything).
+
+    The entries must still number the head's ``seq`` (one removed anywhere shows), the
+    checkpointed entry must still carry the hash checked then, and every other anchor is
+    checked as by the full verification. When any of this fails, or no checkpoint exists
+    yet, the whole chain is recomputed, so that a break is named as the full check names
+    it."""
+    anchors = contract_anchors(contract)
+    checkpoint = next((anchor for anchor in anchors if anchor.source == "checkpoint"), None)
+    if checkpoint is None:
+        return history_verify(contract, anchors)
+    count = HistoryEntry.objects.filter(contract=contract).count()
+    entries = list(
+        HistoryEntry.objects.filter(contract=contract, seq__gte=checkpoint.seq).order_by("seq")
+    )
+    for entry in entries:
+        entry.contract = contract
+    sound = (
+        bool(entries)
+        and entries[0].seq == checkpoint.seq
+        and entries[-1].seq == count
+        and entries[0].hash == checkpoint.hash
+    )
+    if sound:
+        result = _chain_walk(
+            contract,
+            entries,
+            count=count,
+            # The anchors before the checkpoint were the full check's to compare.
+            anchors=[anchor for anchor in anchors if anchor.seq >= checkpoint.seq],
+            start=entries[0],
+        )
+        if result.valid:
+            return dataclasses.replace(result, checkpoint=checkpoint, rechecked=len(entries) - 1)
+    return history_verify(contract, anchors)
 
 
 def history_of(contract: Contract) -> QuerySet[HistoryEntry]:
@@ -603,7 +665,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     )
     current_vote = next((vote for vote in votes if not vote.outcome), None)
     cast = sum(current_vote.tally()) if current_vote is not None else 0
-    verification = history_verify(contract)
+    verification = history_verify_since_checkpoint(contract)
     coordinates = is_coordinator(contract, user)
     return ContractPage(
         contract=contract,
