@@ -300,6 +300,10 @@ def _counted_rows(tasks: QuerySet[Task], dimensions: Sequence[str]) -> QuerySet[
         # Sorted byte by byte: the kinds are ASCII codes, and the locale's collation took a
         # quarter of the sort.
         columns[_ALIASES[Dimension.STEPS]] = Collate(F("kind"), "C")
+    if len(dimensions) == 1:
+        # One table: the tasks in none of its groups (no action, a working group's table) are
+        # left out before the sort rather than after (a fifth of the tasks have no action).
+        tasks = tasks.filter(**{f"{GROUP_COLUMNS[dimensions[0]]}__isnull": False})
     return tasks.values(
         **columns,
         seconds=EpochSeconds(F("finished") - F("created")),
