@@ -21,10 +21,10 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from .measure import measured, ms, percentile
+from . import scene
+from .measure import ms
 
 REPEAT = 20  # requests per measure, after 3 for warming up
-ORGANISATIONS = 20
 GROUPS_PER_CONTRACT = 4
 ACTIONS_PER_CONTRACT = 8
 # Kind, share of the tasks, mean hours from creation to completion.
@@ -44,8 +44,6 @@ def build(*, tasks: int, contracts: int, users: int, seed: int = 2026) -> dict:
     from workflows.flows import ActionReviewFlow
     from workflows.models import (
         Action,
-        Contract,
-        Organisation,
         Process,
         Task,
         Theme,
@@ -54,38 +52,12 @@ def build(*, tasks: int, contracts: int, users: int, seed: int = 2026) -> dict:
     )
 
     rng = random.Random(seed)  # noqa: S311 (reproducible test data, no secret)
-    organisations = Organisation.objects.bulk_create(
-        [Organisation(code=f"ORG{n:02d}", name=f"Organisme {n:02d}") for n in range(ORGANISATIONS)]
+    organisations = scene.organisations()
+    named = scene.people(
+        "agent", users, organisations, lambda n: {"first_name": "Agent", "last_name": f"{n:05d}"}
     )
-    User.objects.bulk_create(
-        [
-            User(
-                username=f"agent{n:05d}",
-                first_name="Agent",
-                last_name=f"{n:05d}",
-                organisation=organisations[n % ORGANISATIONS],
-                password="!",  # no usable password (not a secret)  # noqa: S106
-            )
-            for n in range(users)
-        ],
-        batch_size=5000,
-    )
-    people = list(User.objects.order_by("pk").values_list("pk", flat=True))
-    Contract.objects.bulk_create(
-        [
-            Contract(
-                reference=f"ANALYSE-{n:05d}",
-                title=f"Contrat {n}",
-                kind="CLS",
-                territory_name="Territoire",
-                period_start=datetime.date(2024, 1, 1),
-                period_end=datetime.date(2027, 12, 31),
-            )
-            for n in range(contracts)
-        ],
-        batch_size=5000,
-    )
-    contract_ids = list(Contract.objects.order_by("pk").values_list("pk", flat=True))
+    people = [pk for pk, _username in named]
+    contract_ids = [pk for pk, _reference in scene.contracts("ANALYSE", contracts)]
     Theme.objects.bulk_create(
         [Theme(contract_id=pk, code="T1", title="Axe") for pk in contract_ids]
     )
@@ -190,8 +162,7 @@ def build(*, tasks: int, contracts: int, users: int, seed: int = 2026) -> dict:
                 "due": created + datetime.timedelta(days=15),
             }
             copy.write_row([row[column] for column in columns])
-    with connection.cursor() as cursor:  # as autovacuum would, after a big import (VACUUM:
-        cursor.execute("VACUUM ANALYZE")  # the visibility map that index-only scans read)
+    scene.analyse(vacuum=True)  # VACUUM: the visibility map that index-only scans read
     return {
         "contracts": contract_ids,
         "organisation": organisations[3],
@@ -199,17 +170,8 @@ def build(*, tasks: int, contracts: int, users: int, seed: int = 2026) -> dict:
     }
 
 
-def _timed(what: str, run, rows_of) -> tuple[str, int, float, float, int]:
-    for _ in range(3):
-        run()
-    durations, statements, rows = [], 0, 0
-    for _ in range(REPEAT):
-        with measured() as figures:
-            result = run()
-        durations.append(figures.seconds)
-        statements = figures.statements
-        rows = rows_of(result)
-    return what, statements, percentile(durations, 0.5), percentile(durations, 0.95), rows
+def _timed(what: str, run, rows_of) -> scene.Measure:
+    return scene.timed(what, run, rows_of, warm=3, repeat=REPEAT)
 
 
 def run(*, tasks: int, contracts: int, users: int) -> list[str]:
@@ -298,8 +260,9 @@ def run(*, tasks: int, contracts: int, users: int) -> list[str]:
             lambda svg: 12,
         )
     )
-    for what, statements, p50, p95, rows in measures:
+    for m in measures:
         lines.append(
-            f"  {what:<62} {statements:>2} statements, {rows:>5} rows; p50 {ms(p50)}, p95 {ms(p95)}"
+            f"  {m.what:<62} {m.statements:>2} statements, {m.rows:>5} rows; "
+            f"p50 {ms(m.p50)}, p95 {ms(m.p95)}, CPU p50 {ms(m.cpu_p50)}"
         )
     return lines

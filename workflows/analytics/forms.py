@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from workflows.models import Contract, Organisation, TaskKind, User
+from workflows.forms import ContractSetFilterForm
+from workflows.models import Organisation, TaskKind, User
 
 from .selectors import AnalyticsFilter, contracts_auditable_by
 
@@ -29,7 +29,9 @@ def _date_field(label: str) -> forms.DateField:
     )
 
 
-class AnalyticsFilterForm(forms.Form):
+class AnalyticsFilterForm(ContractSetFilterForm):
+    unknown_contract_message = _("No contract you may audit has the reference “%(reference)s”.")
+
     step = forms.ChoiceField(label=_("Kind of task"), required=False)
     # A reference typed in, not a list: a deployment has thousands of contracts.
     contract = forms.CharField(
@@ -58,29 +60,7 @@ class AnalyticsFilterForm(forms.Form):
         assert isinstance(step, forms.ChoiceField)
         step.choices = [("", _("All kinds of task")), *TaskKind.choices]
         self.user = user
-        self.contracts: QuerySet[Contract] = contracts_auditable_by(user)
-        # Only the organisations of the contracts the person may audit (staff: all): the list
-        # must not tell a coordinator which organisations exist elsewhere.
-        if not user.is_staff:
-            organisation = self.fields["organisation"]
-            assert isinstance(organisation, forms.ModelChoiceField)
-            organisation.queryset = Organisation.objects.filter(
-                pk__in=Contract.organisations.through.objects.filter(
-                    contract__in=self.contracts
-                ).values("organisation")
-            ).order_by("name")
-
-    def clean_contract(self) -> Contract | None:
-        reference = self.cleaned_data["contract"].strip()
-        if not reference:
-            return None
-        contract = self.contracts.filter(reference=reference).first()
-        if contract is None:  # unknown, or not one the person may audit: the same answer
-            raise forms.ValidationError(
-                _("No contract you may audit has the reference “%(reference)s”."),
-                params={"reference": reference},
-            )
-        return contract
+        self.restrict_to(contracts_auditable_by(user), everything=user.is_staff)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -13,9 +13,10 @@ to the assignee's organisation, and to the working group of its action (a task w
 a vote or a signature, belongs to no working group).
 
 The figures are aggregated by the database: PostgreSQL's ``percentile_cont`` (the median is
-its 0.5). SQLite has no percentile: there the same figures are computed in Python with the same
-interpolation (``percentile_cont``'s, linear between the two nearest ranks); the tests check
-that both give the same answers.
+its 0.5), every table asked for from one read of the tasks (``GROUPING SETS``: the page's four
+tables in one statement). SQLite has no percentile: there the same figures are computed in
+Python with the same interpolation (``percentile_cont``'s, linear between the two nearest
+ranks), also from one read; the tests check that both give the same answers.
 """
 
 from __future__ import annotations
@@ -30,12 +31,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, Permission
-from django.contrib.postgres.fields import ArrayField
 from django.db import connection, transaction
 from django.db.models import (
-    Aggregate,
-    Count,
+    BooleanField,
     Exists,
+    ExpressionWrapper,
     F,
     FloatField,
     Func,
@@ -43,6 +43,8 @@ from django.db.models import (
     Q,
     QuerySet,
 )
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Collate
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -71,6 +73,7 @@ class Dimension:
     WORKING_GROUPS = "working-groups"
     ORGANISATIONS = "organisations"
     PEOPLE = "people"
+    ALL = (STEPS, WORKING_GROUPS, ORGANISATIONS, PEOPLE)  # the page's tables, in its order
 
 
 # The column of Task each dimension groups on; a task whose column is empty is left out.
@@ -223,29 +226,19 @@ def analysed_tasks(user: User, filters: AnalyticsFilter) -> QuerySet[Task]:
 # --- Aggregation --------------------------------------------------------------------------
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(ARRAY[fractions]) WITHIN GROUP (ORDER BY expression)``,
-    which Django does not have: for each fraction, the value below which that share of the
-    group lies, interpolated linearly between the two nearest ranks. All the fractions are
-    read from one sort of the group (two ``percentile_cont`` would sort it twice)."""
-
-    function = "PERCENTILE_CONT"
-    name = "PercentileCont"
-    template = "%(function)s(ARRAY[%(fractions)s]) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = ArrayField(FloatField())
-
-    def __init__(self, expression: Any, fractions: Sequence[float]) -> None:
-        if not fractions or not all(0 <= fraction <= 1 for fraction in fractions):
-            raise ValueError(fractions)
-        # Constants of the code written into the SQL, never values from a request.
-        written = ", ".join(repr(float(fraction)) for fraction in fractions)
-        super().__init__(expression, fractions=written)
+def _fractions(fractions: Sequence[float]) -> str:
+    """The fractions as SQL: constants of the code, never values from a request."""
+    if not fractions or not all(0 <= fraction <= 1 for fraction in fractions):
+        raise ValueError(fractions)
+    return ", ".join(repr(float(fraction)) for fraction in fractions)
 
 
 class EpochSeconds(Func):
-    """The seconds of an interval (PostgreSQL's ``EXTRACT(EPOCH FROM …)``)."""
+    """The seconds of an interval as a double: PostgreSQL's ``date_part('epoch', …)``.
+    ``EXTRACT`` gives a numeric since PostgreSQL 14, whose computation and sort took half
+    of the aggregation's time on the benchmark's 150,000 tasks."""
 
-    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+    template = "date_part('epoch', %(expressions)s)"
     output_field = FloatField()
 
 
@@ -253,6 +246,10 @@ def percentile_cont(values: Sequence[float], fraction: float) -> float:
     """``percentile_cont`` in Python, for SQLite: the same linear interpolation between the
     two nearest ranks of the sorted values."""
     ordered = sorted(values)
+    return _percentile_of_sorted(ordered, fraction)
+
+
+def _percentile_of_sorted(ordered: Sequence[float], fraction: float) -> float:
     position = fraction * (len(ordered) - 1)
     below, above = math.floor(position), math.ceil(position)
     return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
@@ -267,84 +264,155 @@ class _Group:
     overdue: int
 
 
-def _groups_in_database(tasks: QuerySet[Task], column: str) -> list[_Group]:
-    seconds = EpochSeconds(F("finished") - F("created"))
-    rows = (
-        tasks.filter(**{f"{column}__isnull": False})
-        .values(group=F(column))
-        .annotate(
-            # COUNT(*) and COUNT(due), not of the id: every column read is in the index
-            # task_done_finished, which PostgreSQL then reads alone (an index-only scan).
-            count=Count("*"),
-            percentiles=PercentileCont(seconds, [0.5, 0.9]),
-            overdue=Count("due", filter=Q(due__lt=F("finished"))),
-        )
-        .order_by()
+# Each dimension's column in the rows the aggregation reads (``_counted_rows``).
+_ALIASES = {
+    Dimension.STEPS: "step",
+    Dimension.WORKING_GROUPS: "working_group",
+    Dimension.ORGANISATIONS: "organisation",
+    Dimension.PEOPLE: "person",
+}
+
+
+def _counted_rows(tasks: QuerySet[Task], dimensions: Sequence[str]) -> QuerySet[Task, Any]:
+    """One row per task counted: the key of each dimension asked for (only their joins),
+    its seconds and whether it finished late."""
+    columns: dict[str, Any] = {
+        _ALIASES[dimension]: F(GROUP_COLUMNS[dimension]) for dimension in dimensions
+    }
+    if Dimension.STEPS in dimensions:
+        # Sorted byte by byte: the kinds are ASCII codes, and the locale's collation took a
+        # quarter of the sort.
+        columns[_ALIASES[Dimension.STEPS]] = Collate(F("kind"), "C")
+    if len(dimensions) == 1:
+        # One table: the tasks in none of its groups (no action, a working group's table) are
+        # left out before the sort rather than after (a fifth of the tasks have no action).
+        tasks = tasks.filter(**{f"{GROUP_COLUMNS[dimensions[0]]}__isnull": False})
+    return tasks.values(
+        **columns,
+        seconds=EpochSeconds(F("finished") - F("created")),
+        late=ExpressionWrapper(Q(due__lt=F("finished")), output_field=BooleanField()),
+    ).order_by()
+
+
+def _groups_in_database(
+    tasks: QuerySet[Task], dimensions: Sequence[str]
+) -> dict[str, list[_Group]]:
+    """All the tables asked for in one statement: one read of the tasks, grouped by each
+    dimension in turn (``GROUPING SETS``), which Django's ORM cannot write."""
+    aliases = [connection.ops.quote_name(_ALIASES[dimension]) for dimension in dimensions]
+    inner, params = _counted_rows(tasks, dimensions).query.sql_with_params()
+    # Only the aliases above and the SQL Django wrote are put together: the values asked for
+    # are in ``params``.
+    keys, sets = ", ".join(aliases), ", ".join(f"({alias})" for alias in aliases)
+    # The two percentiles as two columns: two floats are read faster than an array.
+    sql = (
+        f"SELECT grouping, {keys}, tasks, percentiles[1], percentiles[2], overdue FROM ("  # noqa: S608
+        f"SELECT GROUPING({keys}) AS grouping, {keys}, COUNT(*) AS tasks, PERCENTILE_CONT(ARRAY["
+        f"{_fractions([0.5, 0.9])}]) WITHIN GROUP (ORDER BY seconds) AS percentiles, COUNT(*) "
+        f"FILTER (WHERE late) AS overdue FROM ({inner}) AS counted GROUP BY GROUPING SETS "
+        f"({sets})) AS grouped"
     )
+    groups: dict[str, list[_Group]] = {dimension: [] for dimension in dimensions}
+    # GROUPING(a, b, c) has a bit per column, the first the highest, set for the columns a
+    # row is not grouped by: the row of dimension i has every bit but its own.
+    everything = (1 << len(dimensions)) - 1
+    of_grouping = {
+        everything ^ (1 << (len(dimensions) - 1 - index)): index for index in range(len(dimensions))
+    }
     with transaction.atomic(), connection.cursor() as cursor:
-        # A year of a large deployment's tasks is sorted by group, then each group by time:
-        # in memory rather than in temporary files (PostgreSQL's default is 4 MB), for this
-        # statement's transaction only.
+        # A year of a large deployment's tasks is sorted by each dimension, then each group by
+        # time: in memory rather than in temporary files (PostgreSQL's default is 4 MB), for
+        # this statement's transaction only.
         cursor.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
-        groups = []
-        for row in rows:
-            median, p90 = row["percentiles"]
-            groups.append(_Group(row["group"], row["count"], median, p90, row["overdue"]))
-        return groups
+        cursor.execute(sql, params)
+        for grouping, *row in cursor.fetchall():
+            index = of_grouping[grouping]
+            key = row[index]
+            if key is None:  # a task with no action, or no assignee: in no such group
+                continue
+            count, median, p90, overdue = row[len(dimensions) :]
+            groups[dimensions[index]].append(_Group(key, count, median, p90, overdue))
+    return groups
 
 
-def _groups_in_python(tasks: QuerySet[Task], column: str) -> list[_Group]:
-    durations: dict[Any, list[float]] = defaultdict(list)
-    overdue: dict[Any, int] = defaultdict(int)
-    rows = (
-        tasks.filter(**{f"{column}__isnull": False})
-        .values_list(column, "created", "finished", "due")
-        .order_by()
-    )
-    for key, created, finished, due in rows.iterator(chunk_size=5000):
-        durations[key].append((finished - created).total_seconds())
-        overdue[key] += due is not None and due < finished
-    return [
-        _Group(
-            key,
-            len(values),
-            percentile_cont(values, 0.5),
-            percentile_cont(values, 0.9),
-            overdue[key],
-        )
-        for key, values in durations.items()
-    ]
+def _groups_in_python(tasks: QuerySet[Task], dimensions: Sequence[str]) -> dict[str, list[_Group]]:
+    durations: dict[str, dict[Any, list[float]]] = {d: defaultdict(list) for d in dimensions}
+    overdue: dict[str, dict[Any, int]] = {d: defaultdict(int) for d in dimensions}
+    columns = [GROUP_COLUMNS[dimension] for dimension in dimensions]
+    rows = tasks.values_list(*columns, "created", "finished", "due").order_by()
+    for *keys, created, finished, due in rows.iterator(chunk_size=5000):
+        seconds = (finished - created).total_seconds()
+        late = due is not None and due < finished
+        for dimension, key in zip(dimensions, keys, strict=True):
+            if key is not None:
+                durations[dimension][key].append(seconds)
+                overdue[dimension][key] += late
+    groups: dict[str, list[_Group]] = {}
+    for dimension in dimensions:
+        groups[dimension] = []
+        for key, values in durations[dimension].items():
+            values.sort()
+            groups[dimension].append(
+                _Group(
+                    key,
+                    len(values),
+                    _percentile_of_sorted(values, 0.5),
+                    _percentile_of_sorted(values, 0.9),
+                    overdue[dimension][key],
+                )
+            )
+    return groups
 
 
 def grouped_figures(
-    tasks: QuerySet[Task], column: str, *, in_database: bool | None = None
-) -> list[_Group]:
+    tasks: QuerySet[Task], dimensions: Sequence[str], *, in_database: bool | None = None
+) -> dict[str, list[_Group]]:
     """Count, median and 90th percentile of the time spent, and tasks finished late, per
-    value of ``column``: in the database on PostgreSQL, in Python elsewhere (or when asked,
-    which is how the tests compare both)."""
+    key of each dimension: in the database on PostgreSQL, in Python elsewhere (or when asked,
+    which is how the tests compare both). The tasks are read once for all the dimensions."""
     if in_database is None:
         in_database = connection.vendor == "postgresql"
-    return (_groups_in_database if in_database else _groups_in_python)(tasks, column)
+    return (_groups_in_database if in_database else _groups_in_python)(tasks, dimensions)
 
 
 # --- The tables -----------------------------------------------------------------------------
 
 
+class _AnyOf(Func):
+    """``expression = ANY(array)``: PostgreSQL's ``IN`` of one array parameter."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+
+def _among(keys: list[Any]) -> Q | _AnyOf:
+    """The rows whose primary key is one of ``keys``: on PostgreSQL as one array parameter;
+    Django took 0.2 to 0.5 s to write the ``IN`` of the 5,000 people of the benchmark's
+    table, a parameter per value."""
+    if connection.vendor == "postgresql":
+        # The list as psycopg sends it, an array (a Value of an ArrayField would prepare each
+        # element through the field: 70 ms for 5,000).
+        return _AnyOf(F("pk"), RawSQL("%s", (keys,)))
+    return Q(pk__in=keys)
+
+
 def _labels(dimension: str, keys: Iterable[Any]) -> dict[Any, tuple[str, str, str]]:
     """(key, label, detail) of each group, read in one query per table."""
     keys = list(keys)
+    among = _among(keys)
     if dimension == Dimension.STEPS:
         return {key: (key, str(TaskKind(key).label), "") for key in keys}
     # Rows, not model instances: a table of 5,000 people took 250 ms to instantiate them.
     if dimension == Dimension.WORKING_GROUPS:
-        groups = WorkingGroup.objects.filter(pk__in=keys).values_list(
+        groups = WorkingGroup.objects.filter(among).values_list(
             "pk", "code", "title", "contract__reference"
         )
         return {pk: (code, f"{code} — {title}", reference) for pk, code, title, reference in groups}
     if dimension == Dimension.ORGANISATIONS:
-        organisations = Organisation.objects.filter(pk__in=keys).values_list("pk", "code", "name")
+        organisations = Organisation.objects.filter(among).values_list("pk", "code", "name")
         return {pk: (code, name, "") for pk, code, name in organisations}
-    people = User.objects.filter(pk__in=keys).values_list(
+    people = User.objects.filter(among).values_list(
         "pk", "username", "first_name", "last_name", "organisation__name"
     )
     return {
@@ -358,13 +426,8 @@ def _hours(seconds: float) -> float:
     return round(seconds / SECONDS_PER_HOUR, 2)
 
 
-def task_figures(
-    user: User, filters: AnalyticsFilter, dimension: str, *, in_database: bool | None = None
-) -> list[Figures]:
+def _figures(dimension: str, groups: list[_Group]) -> list[Figures]:
     """One table: its lines, the slowest (highest median) first."""
-    groups = grouped_figures(
-        analysed_tasks(user, filters), GROUP_COLUMNS[dimension], in_database=in_database
-    )
     labels = _labels(dimension, (group.key for group in groups))
     figures = [
         Figures(
@@ -379,6 +442,25 @@ def task_figures(
         for group in groups
     ]
     return sorted(figures, key=lambda line: (-line.median_hours, line.label, line.detail))
+
+
+def tables_figures(
+    user: User,
+    filters: AnalyticsFilter,
+    dimensions: Sequence[str],
+    *,
+    in_database: bool | None = None,
+) -> dict[str, list[Figures]]:
+    """Several tables (the page's four) from one read of the tasks, each the slowest first."""
+    groups = grouped_figures(analysed_tasks(user, filters), dimensions, in_database=in_database)
+    return {dimension: _figures(dimension, groups[dimension]) for dimension in dimensions}
+
+
+def task_figures(
+    user: User, filters: AnalyticsFilter, dimension: str, *, in_database: bool | None = None
+) -> list[Figures]:
+    """One table: its lines, the slowest (highest median) first."""
+    return tables_figures(user, filters, [dimension], in_database=in_database)[dimension]
 
 
 # --- CSV ------------------------------------------------------------------------------------

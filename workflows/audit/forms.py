@@ -8,6 +8,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from workflows.forms import ContractSetFilterForm
 from workflows.models import Contract, Organisation, User
 
 from .labels import event_choices
@@ -22,7 +23,7 @@ from .selectors import (
 SEARCH_FIELDS = ("person", "organisation", "event", "since", "until", "contract")
 
 
-class HistorySearchForm(forms.Form):
+class HistorySearchForm(ContractSetFilterForm):
     person = forms.CharField(
         label=_("Person"),
         required=False,
@@ -69,32 +70,10 @@ class HistorySearchForm(forms.Form):
         event = self.fields["event"]
         assert isinstance(event, forms.ChoiceField)
         event.choices = [("", _("All events")), *event_choices()]
-        self.contracts = contracts
         self.user = user
         # The people a name matched, when it matched several: the page offers each of them.
         self.person_matches: list[User] = []
-        # Only the organisations of the contracts the person may audit (staff: all): the list
-        # must not tell a partner which organisations exist elsewhere.
-        if user is None or not user.is_staff:
-            organisation = self.fields["organisation"]
-            assert isinstance(organisation, forms.ModelChoiceField)
-            organisation.queryset = Organisation.objects.filter(
-                pk__in=Contract.organisations.through.objects.filter(contract__in=contracts).values(
-                    "organisation"
-                )
-            ).order_by("name")
-
-    def clean_contract(self) -> Contract | None:
-        reference = self.cleaned_data["contract"].strip()
-        if not reference:
-            return None
-        contract = self.contracts.filter(reference=reference).first()
-        if contract is None:  # unknown, or not one the person may read: the same answer
-            raise forms.ValidationError(
-                _("No contract you may read has the reference “%(reference)s”."),
-                params={"reference": reference},
-            )
-        return contract
+        self.restrict_to(contracts, everything=user is not None and user.is_staff)
 
     def clean_person(self) -> User | None:
         text = self.cleaned_data["person"].strip()
