@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -37,6 +39,7 @@ class Measure:
     p50: float
     p95: float
     rows: int
+    cpu: float = 0.0  # the Python process's CPU time per call, median
 
 
 class Deployment:
@@ -52,7 +55,8 @@ class Deployment:
             [
                 User(
                     username=f"personne{n:05d}",
-                    full_name=f"Personne {n:05d}",
+                    first_name="Personne",
+                    last_name=f"{n:05d}",
                     email=f"personne{n:05d}@example.org",
                     organisation=organisation,
                     password="!",  # no usable password (not a secret)  # noqa: S106
@@ -164,17 +168,23 @@ class Deployment:
 def _timed(what: str, run, rows_of) -> Measure:
     for _ in range(10):
         run()
-    durations, statements, rows = [], set(), 0
+    durations, cpu, statements, rows = [], [], set(), 0
     for _ in range(REPEAT):
         with measured() as figures:
             result = run()
         durations.append(figures.seconds)
+        cpu.append(figures.cpu_seconds)
         statements.add(figures.statements)
         rows = rows_of(result)
     if len(statements) != 1:
         raise RuntimeError(f"{what}: the number of statements varies: {sorted(statements)}")
     return Measure(
-        what, statements.pop(), percentile(durations, 0.5), percentile(durations, 0.95), rows
+        what,
+        statements.pop(),
+        percentile(durations, 0.5),
+        percentile(durations, 0.95),
+        rows,
+        percentile(cpu, 0.5),
     )
 
 
@@ -186,14 +196,18 @@ def _available(path: str) -> bool:
     return True
 
 
-def measure(deployment: Deployment) -> list[Measure]:
-    """The first page (50 tasks) of the measured person's inbox, three ways."""
+def requests(deployment: Deployment) -> list[tuple[str, Callable[[], Any]]]:
+    """The first page (50 tasks) of the measured person's inbox, four ways."""
+    return [(what, call) for what, call, _ in _requests(deployment)]
+
+
+def _requests(deployment: Deployment) -> list[tuple[str, Callable[[], Any], Callable[[Any], int]]]:
     from workflows.api.serializers import TaskOutput
     from workflows.selectors import inbox_of
 
     user = deployment.measured
-    measures = [
-        _timed("selector inbox_of, first 50", lambda: list(inbox_of(user)[:50]), len),
+    calls: list[tuple[str, Callable[[], Any], Callable[[Any], int]]] = [
+        ("selector inbox_of, first 50", lambda: list(inbox_of(user)[:50]), len),
     ]
 
     # As the API renders it: the selector's page, serialised (no HTTP, no authentication).
@@ -202,8 +216,8 @@ def measure(deployment: Deployment) -> list[Measure]:
 
     request = Request()
     request.user = user
-    measures.append(
-        _timed(
+    calls.append(
+        (
             "selector + API serialiser",
             lambda: (
                 TaskOutput(list(inbox_of(user)[:50]), many=True, context={"request": request}).data
@@ -221,9 +235,7 @@ def measure(deployment: Deployment) -> list[Measure]:
             assert response.status_code == 200, response.status_code
             return response
 
-        measures.append(
-            _timed("GET /api/v1/inbox/ (token, HTTP)", api_page, lambda r: len(r.json()))
-        )
+        calls.append(("GET /api/v1/inbox/ (token, HTTP)", api_page, lambda r: len(r.json())))
     if _available("/taches/"):
         browser = Client()
         browser.force_login(user)
@@ -233,14 +245,18 @@ def measure(deployment: Deployment) -> list[Measure]:
             assert response.status_code == 200, response.status_code
             return response
 
-        measures.append(
-            _timed(
+        calls.append(
+            (
                 "GET /taches/ (session, HTML page)",
                 html_page,
                 lambda r: len(r.context["tasks"]) if r.context else 0,
             )
         )
-    return measures
+    return calls
+
+
+def measure(deployment: Deployment) -> list[Measure]:
+    return [_timed(what, call, rows_of) for what, call, rows_of in _requests(deployment)]
 
 
 def run(*, users: int, totals: list[int]) -> list[str]:
@@ -265,6 +281,7 @@ def run(*, users: int, totals: list[int]) -> list[str]:
         for figures in measure(deployment):
             lines.append(
                 f"  {figures.what:<36} {figures.statements:>2} statements, "
-                f"{figures.rows} tasks; p50 {ms(figures.p50)}, p95 {ms(figures.p95)}"
+                f"{figures.rows} tasks; p50 {ms(figures.p50)}, p95 {ms(figures.p95)}, "
+                f"CPU {ms(figures.cpu)}"
             )
     return lines

@@ -5,6 +5,8 @@
     .venv/bin/python -m benchmarks.run --only contract_page --copies 4 --entries 2000
     .venv/bin/python -m benchmarks.run --only audit --history 1000000
     .venv/bin/python -m benchmarks.run --only analytics --analytics-tasks 300000
+    .venv/bin/python -m benchmarks.run --only signing   # the signer kept ready, or not
+    .venv/bin/python -m benchmarks.run --only prepared --tasks 100000 --history 1000000
     .venv/bin/python -m benchmarks.run --tasks 1000,100000 --users 5000
 
 The database is ``BENCH_DATABASE_URL`` (default
@@ -83,7 +85,10 @@ def machine() -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["inbox", "walk", "audit", "contract_page", "analytics"])
+    parser.add_argument(
+        "--only",
+        choices=["inbox", "walk", "audit", "contract_page", "analytics", "signing", "prepared"],
+    )
     parser.add_argument(
         "--history", type=int, default=1_000_000, help="history entries for the audit search"
     )
@@ -153,6 +158,22 @@ def main(argv: list[str] | None = None) -> None:
             f"(A signer's password check with the production hasher takes "
             f"{walk.password_check_seconds():.2f} s more per signature.)"
         )
+
+    if args.only in (None, "signing"):
+        from . import signing
+
+        print("\n== One PAdES signature: the signer kept ready per process, or built each time ==")
+        print("\n".join(signing.run()))
+
+    if args.only == "prepared":  # not in the default run: it builds the inbox's data again
+        from . import prepared
+
+        print("\n== The inbox with and without server-side prepared statements, alternated ==")
+        total = max(int(total) for total in args.tasks.split(","))
+        if total:  # --tasks 0: the audit pages only
+            print("\n".join(prepared.run(users=args.users, total=total)))
+        if args.history:
+            print("\n".join(prepared.audit_pages(entries=args.history, users=args.users)))
 
     if args.only in (None, "inbox"):
         from . import inbox

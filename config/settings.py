@@ -151,9 +151,49 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # Behind PgBouncer in transaction pooling mode, a server-side cursor (QuerySet.iterator())
 # would outlive the server connection it was opened on: Django then reads without them.
-DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
-    "ACCORD_PGBOUNCER_TRANSACTION_POOLING", default=False
-)
+PGBOUNCER_TRANSACTION_POOLING = env.bool("ACCORD_PGBOUNCER_TRANSACTION_POOLING", default=False)
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = PGBOUNCER_TRANSACTION_POOLING
+# A connection kept (DATABASE_URL's ?conn_max_age=, the Celery worker's case) or taken from
+# the pool is checked before it is used, so that a restarted server costs a reconnection, not
+# a failed request (Django passes psycopg_pool's check_connection to the pool).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The web processes' connection pool (psycopg_pool through Django's "pool" option): daphne
+# runs each request's synchronous code in a thread of its own, so persistent connections
+# (CONN_MAX_AGE) would be left behind by each thread; the pool hands the connection back when
+# Django closes it at the end of the request. 0 (the default): one connection per request.
+DB_POOL_MAX_SIZE = env.int("ACCORD_DB_POOL_MAX_SIZE", default=0)
+# psycopg's server-side prepared statements, after this many runs of the same statement on a
+# connection (server-side binding with it): they pay only on connections that live, that is
+# with the pool. Empty (the default): none.
+_prepare_threshold = env.str("ACCORD_DB_PREPARE_THRESHOLD", default="").strip()
+if _prepare_threshold and not _prepare_threshold.isdigit():
+    raise ImproperlyConfigured(
+        f"ACCORD_DB_PREPARE_THRESHOLD must be a whole number or empty, not {_prepare_threshold!r}."
+    )
+DB_PREPARE_THRESHOLD = int(_prepare_threshold) if _prepare_threshold else None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    if PGBOUNCER_TRANSACTION_POOLING and DB_POOL_MAX_SIZE:
+        raise ImproperlyConfigured(
+            "ACCORD_DB_POOL_MAX_SIZE and ACCORD_PGBOUNCER_TRANSACTION_POOLING: PgBouncer already "
+            "pools the connections; set ACCORD_DB_POOL_MAX_SIZE=0 (docs/deploy.md)."
+        )
+    if PGBOUNCER_TRANSACTION_POOLING and DB_PREPARE_THRESHOLD is not None:
+        raise ImproperlyConfigured(
+            "ACCORD_DB_PREPARE_THRESHOLD and ACCORD_PGBOUNCER_TRANSACTION_POOLING: a prepared "
+            "statement lives on one server connection, which PgBouncer hands to another "
+            "client after each transaction; leave ACCORD_DB_PREPARE_THRESHOLD empty."
+        )
+    if DB_POOL_MAX_SIZE:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(env.int("ACCORD_DB_POOL_MIN_SIZE", default=2), DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            # A request waits this long for a connection, then fails (PoolTimeout).
+            "timeout": env.float("ACCORD_DB_POOL_TIMEOUT", default=10.0),
+        }
+    if DB_PREPARE_THRESHOLD is not None:
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": DB_PREPARE_THRESHOLD}
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "workflows.User"
 

@@ -44,10 +44,9 @@ def _private_key(stored: SigningKey) -> rsa.RSAPrivateKey | None:
     """The stored key's private key, when it is genuine: it opens with ACCORD_SIGNING_KEY and
     matches the stored certificate."""
     try:
-        der = keys.signer_for(stored).signing_key.dump()
+        private = keys.signer_for(stored).private_key  # loaded once per process
     except ImproperlyConfigured:
         return None
-    private = serialization.load_der_private_key(der, password=None)
     certificate = x509.load_der_x509_certificate(bytes(stored.certificate))
     if not isinstance(private, rsa.RSAPrivateKey):
         return None

@@ -151,3 +151,89 @@ def test_a_production_start_refuses_a_weak_signing_key_and_says_why(tmp_path):
         "ACCORD_SIGNING_KEY is too weak for production: it is a published default." + advice,
         "started",
     ]
+
+
+# Imports config/settings.py once per case; prints the database's options, or the refusal.
+LOAD_DATABASE = """
+import json, os, runpy, sys
+from django.core.exceptions import ImproperlyConfigured
+outcomes = []
+for env in json.loads(sys.argv[1]):
+    for name in list(os.environ):
+        if name.startswith(("ACCORD_DB_", "ACCORD_PGBOUNCER_")):
+            del os.environ[name]
+    os.environ.update(env)
+    try:
+        database = runpy.run_path("config/settings.py")["DATABASES"]["default"]
+    except ImproperlyConfigured as refused:
+        outcomes.append(str(refused))
+    else:
+        options = database.get("OPTIONS", {})
+        pool = options.get("pool")
+        outcomes.append({
+            "pool": pool,
+            "checked before use": database["CONN_HEALTH_CHECKS"],
+            "prepare_threshold": options.get("prepare_threshold"),
+            "server_side_binding": options.get("server_side_binding", False),
+            "server-side cursors": not database["DISABLE_SERVER_SIDE_CURSORS"],
+        })
+print(json.dumps(outcomes))
+"""
+
+
+def test_the_connection_pool_and_prepared_statements_are_set_by_the_environment(tmp_path):
+    """Off by default; the pool and prepared statements on demand; neither behind PgBouncer in
+    transaction mode, which would break them (docs/deploy.md)."""
+    base = {**PRODUCTION, "DJANGO_SECRET_KEY": STRONG, "ACCORD_SIGNING_KEY": STRONG}
+    cases = [
+        {},
+        {"ACCORD_DB_POOL_MAX_SIZE": "12", "ACCORD_DB_PREPARE_THRESHOLD": "5"},
+        {"ACCORD_DB_POOL_MAX_SIZE": "1", "ACCORD_DB_POOL_TIMEOUT": "2.5"},
+        {"ACCORD_PGBOUNCER_TRANSACTION_POOLING": "true"},
+        {"ACCORD_PGBOUNCER_TRANSACTION_POOLING": "true", "ACCORD_DB_POOL_MAX_SIZE": "8"},
+        {"ACCORD_PGBOUNCER_TRANSACTION_POOLING": "true", "ACCORD_DB_PREPARE_THRESHOLD": "5"},
+        {"ACCORD_PGBOUNCER_TRANSACTION_POOLING": "true", "ACCORD_DB_PREPARE_THRESHOLD": ""},
+        {"ACCORD_DB_PREPARE_THRESHOLD": "five"},
+    ]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LOAD_DATABASE,
+            json.dumps([{**base, **case} for case in cases]),
+        ],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"], "ACCORD_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    plain = {
+        "pool": None,
+        "checked before use": True,
+        "prepare_threshold": None,
+        "server_side_binding": False,
+        "server-side cursors": True,
+    }
+    assert json.loads(result.stdout) == [
+        plain,
+        {
+            **plain,
+            "pool": {"min_size": 2, "max_size": 12, "timeout": 10.0},
+            "prepare_threshold": 5,
+            "server_side_binding": True,
+        },
+        {
+            **plain,
+            "pool": {"min_size": 1, "max_size": 1, "timeout": 2.5},
+        },
+        {**plain, "server-side cursors": False},
+        "ACCORD_DB_POOL_MAX_SIZE and ACCORD_PGBOUNCER_TRANSACTION_POOLING: PgBouncer already "
+        "pools the connections; set ACCORD_DB_POOL_MAX_SIZE=0 (docs/deploy.md).",
+        "ACCORD_DB_PREPARE_THRESHOLD and ACCORD_PGBOUNCER_TRANSACTION_POOLING: a prepared "
+        "statement lives on one server connection, which PgBouncer hands to another client "
+        "after each transaction; leave ACCORD_DB_PREPARE_THRESHOLD empty.",
+        {**plain, "server-side cursors": False},
+        "ACCORD_DB_PREPARE_THRESHOLD must be a whole number or empty, not 'five'.",
+    ]

@@ -78,3 +78,20 @@ def test_rotation_without_the_old_key_changes_nothing_and_says_why(settings):
         rotate()
 
     assert sorted(bytes(k.private_key) for k in SigningKey.objects.all()) == before
+
+
+def test_a_signer_is_ready_once_per_process_and_a_rotation_drops_it(settings):
+    settings.ACCORD_SIGNING_KEY = OLD
+    person = keys.person_key(UserFactory())
+    ready = keys.signer_for(person)
+    assert keys.signer_for(keys.person_key(person.person)) is ready  # not decrypted again
+
+    settings.ACCORD_SIGNING_KEY, settings.ACCORD_SIGNING_KEY_PREVIOUS = NEW, [OLD]
+    under_both = keys.signer_for(person)
+    assert under_both is not ready  # other secrets: decrypted again, not answered from memory
+    rotate()
+
+    settings.ACCORD_SIGNING_KEY_PREVIOUS = []
+    rotated = keys.signer_for(keys.person_key(person.person))
+    assert rotated is not under_both
+    assert rotated.signing_cert.dump() == bytes(person.certificate)

@@ -241,7 +241,9 @@ class HistoryEntry(models.Model):
             words = CONTRACT_TRANSITION_WORDS.get(self.name)
         else:
             words = None
-        return str(words or self.get_event_display())
+        # Not get_event_display(): it hashes every lazily translated choice at each call,
+        # a tenth of the audit page's time with 50 entries (docs/benchmarks.md).
+        return str(words or status_label(HistoryEvent, self.event))
 
     def state_label(self, which: str) -> str:
         """The "from" or "to" state of the entry, labelled as an action's or a contract's."""
