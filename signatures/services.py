@@ -403,15 +403,17 @@ def _prepare(
             "organisation": signatory.organisation.name,
         }
         field_name = signature_field_name(signatory)
-        pdf = sign_pdf(
-            base,
-            field_name=field_name,
-            stored_key=stored_key,
-            name=signed_by.display_name,
-            reason=reason,
-            stamp=_wrapped(text),
-            modifications=Modifications.SIGNATURES_ONLY,
-        )
+        stamp = _wrapped(text)
+    # Outside the document's language: a refusal is in the request's.
+    pdf = sign_pdf(
+        base,
+        field_name=field_name,
+        stored_key=stored_key,
+        name=signed_by.display_name,
+        reason=reason,
+        stamp=stamp,
+        modifications=Modifications.SIGNATURES_ONLY,
+    )
     return PreparedSignature(
         document_pk=document.pk,
         base_sha256=sha256(base),
@@ -535,34 +537,36 @@ def _seal_pdf(
     contract: Contract, pdf: bytes, history_head: tuple[int, str] | None, now: datetime.datetime
 ) -> bytes:
     with translation.override(LANGUAGE):
-        return sign_pdf(
-            pdf,
-            field_name=SEAL_FIELD,
-            stored_key=keys.seal_key(),
-            archive=True,  # the document timestamp over everything (PAdES B-LTA)
-            name="Accord",
-            # The history's head at signature, inside what the seal signs: anchored where
-            # the database cannot rewrite it (signatures.anchors reads it back).
-            reason=(
-                _(
-                    "Accord's seal: every signature of contract %(reference)s is in; history"
-                    " head %(head)s"
-                )
-                % {"reference": contract.reference, "head": head_in_reason(*history_head)}
-                if history_head
-                else _("Accord's seal: every signature of contract %(reference)s is in")
-                % {"reference": contract.reference}
-            ),
-            stamp=_wrapped(
-                [
-                    _("Sealed by Accord on %(date)s")
-                    % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
-                    _("Contract %(reference)s, version %(version)d")
-                    % {"reference": contract.reference, "version": contract.version},
-                ]
-            ),
-            modifications=Modifications.NONE_AFTER,
+        # The history's head at signature, inside what the seal signs: anchored where the
+        # database cannot rewrite it (signatures.anchors reads it back).
+        reason = (
+            _(
+                "Accord's seal: every signature of contract %(reference)s is in; history"
+                " head %(head)s"
+            )
+            % {"reference": contract.reference, "head": head_in_reason(*history_head)}
+            if history_head
+            else _("Accord's seal: every signature of contract %(reference)s is in")
+            % {"reference": contract.reference}
         )
+        stamp = _wrapped(
+            [
+                _("Sealed by Accord on %(date)s")
+                % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
+                _("Contract %(reference)s, version %(version)d")
+                % {"reference": contract.reference, "version": contract.version},
+            ]
+        )
+    return sign_pdf(
+        pdf,
+        field_name=SEAL_FIELD,
+        stored_key=keys.seal_key(),
+        archive=True,  # the document timestamp over everything (PAdES B-LTA)
+        name="Accord",
+        reason=reason,
+        stamp=stamp,
+        modifications=Modifications.NONE_AFTER,
+    )
 
 
 def _seal_store(

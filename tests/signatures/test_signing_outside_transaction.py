@@ -19,7 +19,7 @@ import pytest
 from asn1crypto import tsp
 from cryptography.hazmat.primitives import serialization
 from django.db import connection, connections, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
@@ -217,7 +217,7 @@ def test_signatures_landing_at_each_attempt_end_in_a_conflict_and_nothing_stored
         return prepared
 
     monkeypatch.setattr(services, "signature_prepare", overtaken)
-    with pytest.raises(Conflict, match="nothing was signed"):
+    with translation.override("en"), pytest.raises(Conflict, match="nothing was signed"):
         decide(by_party[first.pk], "sign")
 
     task = by_party[first.pk]
@@ -261,6 +261,7 @@ def test_an_authority_down_or_silent_signs_nothing_and_says_so(
             f"/api/v1/tasks/{task.pk}/decision/",
             {"decision": "sign", "password": PASSWORD, "consent": True},
             format="json",
+            HTTP_ACCEPT_LANGUAGE="en",
         )
 
     assert response.status_code == 503
