@@ -81,6 +81,17 @@ class SealedHeads:
         certificate = x509.load_der_x509_certificate(bytes(stored.certificate))
         return signature, certificate.public_bytes(serialization.Encoding.PEM)
 
+    def certificates(self) -> list[bytes]:
+        """The certificate (PEM) of every genuine seal, for the bundle's offline check."""
+        genuine = _genuine_seals()
+        return [
+            x509.load_der_x509_certificate(bytes(stored.certificate)).public_bytes(
+                serialization.Encoding.PEM
+            )
+            for stored in SigningKey.objects.filter(kind=KeyKind.SEAL).order_by("pk")
+            if stored.fingerprint in genuine
+        ]
+
     def verify(self, content: bytes, signature: bytes) -> bool:
         for public in _genuine_seals().values():
             try:

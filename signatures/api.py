@@ -191,16 +191,26 @@ class ChangeOutput(serializers.Serializer):
     description = serializers.CharField(help_text="In the request's language.")
 
 
+class MissingOutput(serializers.Serializer):
+    kind = serializers.CharField(
+        help_text="seal, signature, document-timestamp, validation-data or revisions."
+    )
+    field = serializers.CharField(source="field_name", help_text="The signature field's name.")
+    description = serializers.CharField(help_text="In the request's language.")
+
+
 class DocumentCheckOutput(serializers.Serializer):
     status = serializers.SerializerMethodField(
         help_text="intact; modified (something was added after the seal, or after the last "
-        "signature before it: see changes); broken (a signature does not verify); unsigned; "
-        "unreadable (not a PDF)."
+        "signature before it: see changes); incomplete (a copy lacking part of the document "
+        "Accord issued, such as its last revisions: see missing); broken (a signature does "
+        "not verify); unsigned; unreadable (not a PDF)."
     )
     sha256 = serializers.CharField()
     sealed = serializers.BooleanField()
     frozen_prefix_intact = serializers.BooleanField(allow_null=True)
     changes = ChangeOutput(many=True)
+    missing = MissingOutput(many=True)
     signatures = SignatureCheckOutput(many=True)
 
     def get_status(self, check: DocumentCheck) -> str:
@@ -208,6 +218,8 @@ class DocumentCheckOutput(serializers.Serializer):
             return "unreadable"
         if check.changes:
             return "modified"
+        if check.missing:
+            return "incomplete"
         if check.ok:
             return "intact"
         if not check.signatures and check.frozen_prefix_intact is not False:

@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
 from pyhanko.sign import general
 from pyhanko.sign.general import simple_cms_attribute
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
@@ -330,6 +332,48 @@ def validation_context() -> ValidationContext:
         fetcher_backend=RequestsFetcherBackend(per_request_timeout=settings.ACCORD_TSA_TIMEOUT),
         revocation_mode="hard-fail",
     )
+
+
+def _has_revocation_url(stored: SigningKey) -> bool:
+    certificate = x509.load_der_x509_certificate(bytes(stored.certificate))
+    try:
+        certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    except x509.ExtensionNotFound:
+        return False
+    return True
+
+
+def certificates_reissue(*, dry_run: bool = False) -> list[tuple[SigningKey, SigningKey | None]]:
+    """Replace each valid certificate of Accord's authority issued before it wrote where its
+    revocation list is published (no CRL distribution point): a reader could not check it.
+    The old one is superseded, not revoked (its ``revoked_at`` equal to its new end of
+    validity keeps it out of the CRL): the signatures it made carry their own validation
+    data and stay good. Returns (old, new) pairs; ``dry_run``: new is None, nothing changes."""
+    now = timezone.now()
+    lacking = [
+        stored
+        for stored in SigningKey.objects.filter(
+            kind__in=ISSUED_KINDS, revoked_at__isnull=True, not_after__gt=now
+        ).order_by("pk")
+        if not _has_revocation_url(stored)
+    ]
+    if dry_run:
+        return [(stored, None) for stored in lacking]
+    reissued: list[tuple[SigningKey, SigningKey | None]] = []
+    for stored in lacking:
+        with transaction.atomic():
+            SigningKey.objects.filter(pk=stored.pk, revoked_at__isnull=True).update(
+                revoked_at=now, not_after=now
+            )
+        if stored.kind == KeyKind.PERSON:
+            assert stored.person is not None  # a person's certificate names its person
+            successor = keys.person_key(stored.person)
+        elif stored.kind == KeyKind.SEAL:
+            successor = keys.seal_key()
+        else:
+            successor = keys.timestamping_key()
+        reissued.append((stored, successor))
+    return reissued
 
 
 def root_certificate() -> x509.Certificate:

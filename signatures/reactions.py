@@ -4,18 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.conf import settings
+from django.db import transaction
+
 from workflows.history import UnitOfWork
 from workflows.models import HistoryEntry, HistoryEvent
 
-from . import services
+from . import services, tasks
 
 
 def seal_signed_contract(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> None:
     """A contract just signed by every party: Accord's seal closes its document, and the
     completion certificate certifies the history as the unit leaves it, who was told of the
-    last signature included (the notifications' reaction runs first)."""
-    if any(
+    last signature included (the notifications' reaction runs first; this one is the last).
+
+    With the embedded time-stamping service (in-process, no network), in the unit's
+    transaction. With an outside authority (``ACCORD_TSA_URL``), after the commit, by a task
+    that calls it outside any transaction and stores the seal only over the document the
+    unit committed (``services.document_seal_prepared``); the head is the unit's all the same.
+    """
+    if not any(
         entry.event == HistoryEvent.TRANSITION and entry.name == "complete_signing"
         for entry in entries
     ):
+        return
+    if not settings.ACCORD_TSA_URL:
         services.document_seal(unit.contract, history_head=unit.head)
+        return
+    contract_id, (seq, digest) = unit.contract.pk, unit.head
+    transaction.on_commit(lambda: tasks.seal_document.delay(contract_id, seq, digest), robust=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from asn1crypto import x509 as asn1_x509
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -150,6 +151,41 @@ class Change:
         return _("other change to the document's structure")
 
 
+class MissingKind(enum.StrEnum):
+    SEAL = "seal"
+    SIGNATURE = "signature"
+    DOCUMENT_TIMESTAMP = "document-timestamp"
+    VALIDATION_DATA = "validation-data"
+    REVISIONS = "revisions"
+
+
+@dataclass(frozen=True)
+class Missing:
+    """Something the document Accord stored has and a copy lacks: its last revisions cut
+    off (the document timestamp, the validation data, the seal, later signatures)."""
+
+    kind: MissingKind
+    field_name: str = ""
+    count: int = 0
+
+    @property
+    def description(self) -> str:
+        """What is missing, in the active language."""
+        if self.kind is MissingKind.SEAL:
+            return _("Accord's seal")
+        if self.kind is MissingKind.SIGNATURE:
+            return _("the signature in field “%(name)s”") % {"name": self.field_name}
+        if self.kind is MissingKind.DOCUMENT_TIMESTAMP:
+            return _("the document timestamp “%(name)s” (PAdES B-LTA)") % {"name": self.field_name}
+        if self.kind is MissingKind.VALIDATION_DATA:
+            return _("the validation data (certificates and revocation lists) of the signatures")
+        return ngettext(
+            "%(count)d revision of the document Accord issued",
+            "%(count)d revisions of the document Accord issued",
+            self.count,
+        ) % {"count": self.count}
+
+
 @dataclass
 class DocumentCheck:
     """All the signatures of a PDF; ``readable`` is False when it is not a PDF at all."""
@@ -163,10 +199,17 @@ class DocumentCheck:
     # What was added after the seal (after the last signature while the document is being
     # signed): empty for an untouched document.
     changes: list[Change] = field(default_factory=list)
+    # Checked against the stored document: what Accord issued and this copy lacks (a copy
+    # cut before its last revisions). Empty for the stored document itself.
+    missing: list[Missing] = field(default_factory=list)
 
     @property
     def modified(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.missing)
 
     @property
     def ok(self) -> bool:
@@ -176,6 +219,7 @@ class DocumentCheck:
             and all(s.ok for s in self.signatures)
             and self.frozen_prefix_intact is not False
             and not self.changes
+            and not self.missing
         )
 
 
@@ -254,7 +298,41 @@ def document_verify(pdf: bytes, *, frozen: ContractDocument | None = None) -> Do
     except (PdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
         result.changes = [Change(ChangeKind.OTHER)]
         result.error = str(exc)
+    if frozen is not None:
+        stored = bytes(frozen.pdf)
+        if hashlib.sha256(stored).hexdigest() != result.sha256:
+            result.missing = _missing_from_copy(reader, stored)
     return result
+
+
+def _missing_from_copy(copy: PdfFileReader, stored: bytes) -> list[Missing]:
+    """What the stored document has and the copy does not: each signature and document
+    timestamp by field, the validation data (DSS), and, if nothing else names it, how many
+    of its revisions the copy lacks (a copy of the document signed so far, taken before a
+    later signature, is not the current document either)."""
+    try:
+        reader = PdfFileReader(io.BytesIO(stored), strict=False)
+        kept = {e.field_name for e in copy.embedded_signatures}
+        missing = [
+            Missing(
+                MissingKind.SEAL
+                if e.field_name == SEAL_FIELD
+                else MissingKind.DOCUMENT_TIMESTAMP
+                if e.sig_object_type == "/DocTimeStamp"
+                else MissingKind.SIGNATURE,
+                field_name=e.field_name,
+            )
+            for e in reader.embedded_signatures
+            if e.field_name not in kept
+        ]
+        if "/DSS" in reader.root and "/DSS" not in copy.root:
+            missing.append(Missing(MissingKind.VALIDATION_DATA))
+        lacking = reader.xrefs.total_revisions - copy.xrefs.total_revisions
+    except (PdfError, ValueError, KeyError, TypeError, AttributeError):
+        return []
+    if not missing and lacking > 0:
+        missing.append(Missing(MissingKind.REVISIONS, count=lacking))
+    return missing
 
 
 # The revisions pyHanko's difference analysis lets follow a seal: validation data (DSS) and

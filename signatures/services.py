@@ -1,7 +1,12 @@
 """Writes of the signatures: freezing the document, signing it, sealing it, voiding it.
 
 Called from inside the workflow's transactions (workflows.services / workflows.approvals),
-which hold the contract's row lock: a failure here rolls the whole decision back.
+which hold the contract's row lock: a failure here rolls the whole decision back. A
+contract's signature is drawn up and timestamped before that transaction
+(``signature_prepare``), and, with an outside time-stamping authority, the seal after it
+(``document_seal_prepared``): no remote call while a transaction is open. Each stores its
+revision only over the stored document it was prepared from (optimistic check under the
+document's row lock), never over a stale one.
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ import functools
 import hashlib
 import io
 import json
+import logging
 import os
 import tempfile
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -34,9 +42,10 @@ from pyhanko.sign.signers.pdf_signer import (
     SigDSSPlacementPreference,
     TimestampDSSContentSettings,
 )
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 
-from workflows.errors import Conflict
+from workflows.errors import Conflict, DocumentChanged, ServiceUnavailable
 from workflows.models import Contract, Signatory, Task, User
 from workflows.selectors import VisaGiven, visas_given
 
@@ -65,6 +74,17 @@ NAME_MAX_LENGTH = 255
 NO_DOCUMENT = gettext_noop(
     "There is no contract document to sign: the deliberation is not recorded."
 )
+TSA_UNAVAILABLE = gettext_noop(
+    "The time-stamping authority did not answer: nothing was signed, try again in a few minutes."
+)
+DOCUMENT_CHANGED = gettext_noop(
+    "The document changed while your signature was being prepared: nothing was signed."
+)
+# How many times the seal, prepared after the commit, is prepared again over a document
+# that changed in the meantime.
+SEAL_ATTEMPTS = 3
+
+logger = logging.getLogger(__name__)
 
 
 def sha256(data: bytes) -> str:
@@ -85,12 +105,11 @@ def document_freeze(contract: Contract) -> ContractDocument:
     )
 
 
-def _current_document(contract: Contract) -> ContractDocument:
-    document = (
-        ContractDocument.objects.select_for_update()
-        .filter(contract=contract, contract_version=contract.version, voided_at__isnull=True)
-        .first()
-    )
+def _current_document(contract: Contract, *, lock: bool = True) -> ContractDocument:
+    documents = ContractDocument.objects.select_for_update() if lock else ContractDocument.objects
+    document = documents.filter(
+        contract=contract, contract_version=contract.version, voided_at__isnull=True
+    ).first()
     if document is None:
         raise Conflict(_(NO_DOCUMENT))
     return document
@@ -228,7 +247,11 @@ def sign_pdf(
         stamp_style=_stamp(stamp),
         timestamper=pki.timestamper(),
     )
-    return pdf_signer.sign_pdf(writer, existing_fields_only=True).getvalue()
+    try:
+        return pdf_signer.sign_pdf(writer, existing_fields_only=True).getvalue()
+    except TimestampRequestError as exc:  # refused, timed out or unreachable
+        logger.warning("Time-stamping authority: %s", exc)
+        raise ServiceUnavailable(_(TSA_UNAVAILABLE)) from exc
 
 
 LONG_TERM_DSS = DSSContentSettings(
@@ -328,22 +351,39 @@ def _wrapped(lines: list[str], width: int = 60) -> list[str]:
     return [part for line in lines for part in textwrap.wrap(line, width) or [""]]
 
 
-def signature_apply(
-    *, task: Task, signatory: Signatory, ip_address: str, user_agent: str
-) -> SignatureEvidence:
-    """The signing party's PDF signature in its block, with its evidence record.
+@dataclass(frozen=True)
+class PreparedSignature:
+    """A signing party's signature drawn up over the stored document as it was
+    (``base_sha256``), not yet stored."""
 
-    The certificate is the organisation's own when it uploaded one, else the signing
-    person's, issued by Accord's authority. The caller holds the contract's lock.
-    """
-    contract, signed_by = task.contract, task.owner
-    # A signature task, opened by the contract's flow: its contract, held by the signing person.
-    assert contract is not None
+    document_pk: int
+    base_sha256: str
+    task_pk: int
+    pdf: bytes
+    field_name: str
+    stored_key: SigningKey
+    signed_at: datetime.datetime
+
+
+def signature_prepare(task: Task) -> PreparedSignature:
+    """The signing party's signature over the current document, timestamped: called outside
+    any transaction (the time-stamping authority may be remote), stored by
+    ``signature_apply`` if nothing was stored in between."""
+    contract = Contract.objects.get(pk=task.contract_id)
+    signatory = Signatory.objects.select_related("organisation", "signer").get(pk=task.signatory_id)
+    assert task.owner is not None  # a signature task has its holder
+    return _prepare(contract, task, signatory, _current_document(contract, lock=False))
+
+
+def _prepare(
+    contract: Contract, task: Task, signatory: Signatory, document: ContractDocument
+) -> PreparedSignature:
+    signed_by = task.owner
     assert signed_by is not None
-    document = _current_document(contract)
     signer: User = signatory.signer
     stored_key = keys.organisation_key(signatory.organisation) or keys.person_key(signed_by)
     now = timezone.now()
+    base = bytes(document.pdf)
     with translation.override(LANGUAGE):
         mandate = (
             mandate_text(signatory.mandate_reference, signatory.mandate_date)
@@ -363,15 +403,59 @@ def signature_apply(
             "organisation": signatory.organisation.name,
         }
         field_name = signature_field_name(signatory)
-        pdf = _sign(
-            document,
-            field_name=field_name,
-            stored_key=stored_key,
-            name=signed_by.display_name,
-            reason=reason,
-            stamp=_wrapped(text),
-            modifications=Modifications.SIGNATURES_ONLY,
-        )
+        stamp = _wrapped(text)
+    # Outside the document's language: a refusal is in the request's.
+    pdf = sign_pdf(
+        base,
+        field_name=field_name,
+        stored_key=stored_key,
+        name=signed_by.display_name,
+        reason=reason,
+        stamp=stamp,
+        modifications=Modifications.SIGNATURES_ONLY,
+    )
+    return PreparedSignature(
+        document_pk=document.pk,
+        base_sha256=sha256(base),
+        task_pk=task.pk,
+        pdf=pdf,
+        field_name=field_name,
+        stored_key=stored_key,
+        signed_at=now,
+    )
+
+
+def signature_apply(
+    *,
+    task: Task,
+    signatory: Signatory,
+    ip_address: str,
+    user_agent: str,
+    prepared: PreparedSignature | None = None,
+) -> SignatureEvidence:
+    """The signing party's PDF signature in its block, with its evidence record.
+
+    The certificate is the organisation's own when it uploaded one, else the signing
+    person's, issued by Accord's authority. The caller holds the contract's lock; the
+    document's row is locked here. ``prepared`` (``signature_prepare``) is stored only if
+    the stored document is still the one it was drawn up over (else ``DocumentChanged``);
+    without it, the signature is drawn up now, in the caller's transaction.
+    """
+    contract, signed_by = task.contract, task.owner
+    # A signature task, opened by the contract's flow: its contract, held by the signing person.
+    assert contract is not None
+    assert signed_by is not None
+    document = _current_document(contract)
+    if prepared is None:
+        prepared = _prepare(contract, task, signatory, document)
+    elif (
+        prepared.document_pk != document.pk
+        or prepared.task_pk != task.pk
+        or prepared.base_sha256 != sha256(bytes(document.pdf))
+    ):
+        raise DocumentChanged(_(DOCUMENT_CHANGED))
+    signer: User = signatory.signer
+    pdf = prepared.pdf
     document.pdf = pdf
     document.save(update_fields=["pdf"])
     return SignatureEvidence.objects.create(
@@ -390,13 +474,13 @@ def signature_apply(
         mandate_date=signatory.mandate_date,
         document_sha256=document.sha256,
         signed_pdf_sha256=sha256(pdf),
-        field_name=field_name,
-        signed_at=now,
+        field_name=prepared.field_name,
+        signed_at=prepared.signed_at,
         authentication=AuthenticationMethod.PASSWORD,
         ip_address=ip_address,
         user_agent=user_agent,
-        certificate_fingerprint=stored_key.fingerprint,
-        certificate_subject=stored_key.subject,
+        certificate_fingerprint=prepared.stored_key.fingerprint,
+        certificate_subject=prepared.stored_key.subject,
     )
 
 
@@ -406,42 +490,95 @@ def document_seal(
     """Accord's own signature closes the signed document; the completion certificate is
     drawn up from the evidence and ``history_head``, the history's (seq, hash) at that
     moment. A contract that reached signing before Accord produced documents has none to
-    seal."""
+    seal. In the caller's transaction: for the embedded time-stamping service only (no
+    remote call); see ``document_seal_prepared``."""
     try:
         document = _current_document(contract)
     except Conflict:
         return None
     now = timezone.now()
+    pdf = _seal_pdf(contract, bytes(document.pdf), history_head, now)
+    return _seal_store(contract, document, pdf, history_head, now)
+
+
+def document_seal_prepared(
+    contract_id: int, *, history_head: tuple[int, str] | None
+) -> ContractDocument | None:
+    """The seal drawn up and timestamped outside any transaction (after the last
+    signature's commit: the time-stamping authority is remote), then stored under the
+    document's row lock if the document is still the one it covers; prepared again
+    (``SEAL_ATTEMPTS`` times at most) if it changed, nothing stored if it was voided or
+    sealed in between. ``history_head``: the head as the last signature's unit left it."""
+    for _attempt in range(SEAL_ATTEMPTS):
+        contract = Contract.objects.get(pk=contract_id)
+        try:
+            document = _current_document(contract, lock=False)
+        except Conflict:
+            return None
+        if document.sealed_at is not None:
+            return document
+        base = bytes(document.pdf)
+        now = timezone.now()
+        pdf = _seal_pdf(contract, base, history_head, now)
+        with transaction.atomic():
+            locked = (
+                ContractDocument.objects.select_for_update()
+                .filter(pk=document.pk, voided_at__isnull=True, sealed_at__isnull=True)
+                .first()
+            )
+            if locked is None:  # voided, or sealed by another process, meanwhile
+                return None
+            if sha256(bytes(locked.pdf)) == sha256(base):
+                return _seal_store(contract, locked, pdf, history_head, now)
+    raise DocumentChanged(_(DOCUMENT_CHANGED))
+
+
+def _seal_pdf(
+    contract: Contract, pdf: bytes, history_head: tuple[int, str] | None, now: datetime.datetime
+) -> bytes:
     with translation.override(LANGUAGE):
-        document.pdf = _sign(
-            document,
-            field_name=SEAL_FIELD,
-            stored_key=keys.seal_key(),
-            archive=True,  # the document timestamp over everything (PAdES B-LTA)
-            name="Accord",
-            # The history's head at signature, inside what the seal signs: anchored where
-            # the database cannot rewrite it (signatures.anchors reads it back).
-            reason=(
-                _(
-                    "Accord's seal: every signature of contract %(reference)s is in; history"
-                    " head %(head)s"
-                )
-                % {"reference": contract.reference, "head": head_in_reason(*history_head)}
-                if history_head
-                else _("Accord's seal: every signature of contract %(reference)s is in")
-                % {"reference": contract.reference}
-            ),
-            stamp=_wrapped(
-                [
-                    _("Sealed by Accord on %(date)s")
-                    % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
-                    _("Contract %(reference)s, version %(version)d")
-                    % {"reference": contract.reference, "version": contract.version},
-                ]
-            ),
-            modifications=Modifications.NONE_AFTER,
+        # The history's head at signature, inside what the seal signs: anchored where the
+        # database cannot rewrite it (signatures.anchors reads it back).
+        reason = (
+            _(
+                "Accord's seal: every signature of contract %(reference)s is in; history"
+                " head %(head)s"
+            )
+            % {"reference": contract.reference, "head": head_in_reason(*history_head)}
+            if history_head
+            else _("Accord's seal: every signature of contract %(reference)s is in")
+            % {"reference": contract.reference}
         )
-        document.sealed_at = now
+        stamp = _wrapped(
+            [
+                _("Sealed by Accord on %(date)s")
+                % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
+                _("Contract %(reference)s, version %(version)d")
+                % {"reference": contract.reference, "version": contract.version},
+            ]
+        )
+    return sign_pdf(
+        pdf,
+        field_name=SEAL_FIELD,
+        stored_key=keys.seal_key(),
+        archive=True,  # the document timestamp over everything (PAdES B-LTA)
+        name="Accord",
+        reason=reason,
+        stamp=stamp,
+        modifications=Modifications.NONE_AFTER,
+    )
+
+
+def _seal_store(
+    contract: Contract,
+    document: ContractDocument,
+    pdf: bytes,
+    history_head: tuple[int, str] | None,
+    now: datetime.datetime,
+) -> ContractDocument:
+    document.pdf = pdf
+    document.sealed_at = now
+    with translation.override(LANGUAGE):
         data = _certificate_data(contract, document, history_head)
     document.certificate_data = data
     document.certificate_pdf = render_completion_certificate(data, when=now)
@@ -527,11 +664,26 @@ class PdfContractDocuments:
     def freeze(self, contract: Contract) -> str:
         return document_freeze(contract).sha256
 
+    def prepare_signature(self, *, task: Task) -> PreparedSignature:
+        return signature_prepare(task)
+
     def sign(
-        self, *, task: Task, signatory: Signatory, ip_address: str, user_agent: str
+        self,
+        *,
+        task: Task,
+        signatory: Signatory,
+        ip_address: str,
+        user_agent: str,
+        prepared: object | None = None,
     ) -> SignatureEvidence:
+        if prepared is not None and not isinstance(prepared, PreparedSignature):
+            raise TypeError("Not a signature prepared by signature_prepare.")
         return signature_apply(
-            task=task, signatory=signatory, ip_address=ip_address, user_agent=user_agent
+            task=task,
+            signatory=signatory,
+            ip_address=ip_address,
+            user_agent=user_agent,
+            prepared=prepared,
         )
 
     def void(self, contract: Contract, *, reason: str) -> int:

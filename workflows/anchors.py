@@ -40,6 +40,10 @@ from .models import Contract, HistoryCheckpoint
 
 ANCHOR_FORMAT = "accord.history-heads/1"
 CERTIFICATE_FILE = "seal-certificate.pem"
+# In a verification bundle: the head files as "anchor-YYYY-MM-DD.json" (and ".sig"), and the
+# certificates of the seals that signed them.
+BUNDLE_ANCHOR_PREFIX = "anchor-"
+BUNDLE_CERTIFICATES = "seal-certificates.pem"
 
 
 class HistorySeal(Protocol):
@@ -52,6 +56,10 @@ class HistorySeal(Protocol):
     def verify(self, content: bytes, signature: bytes) -> bool:
         """Whether ``signature`` is the seal's, made over ``content`` (any seal the
         installation ever had, provided its stored key is genuine)."""
+        ...
+
+    def certificates(self) -> list[bytes]:
+        """The certificate (PEM) of every genuine seal the installation ever had."""
         ...
 
     def certified_heads(self, contract: Contract) -> list[tuple[int, str, datetime.date]]:
@@ -142,6 +150,33 @@ def anchor_files_read() -> AnchorFiles:
             forged.append(path.name)
         heads.update(found)
     return AnchorFiles(heads, tuple(forged))
+
+
+def anchor_bundle_files(reference: str) -> list[tuple[str, bytes]]:
+    """(name, content) of the signed head files naming the contract, each the first to give
+    one of its heads, with their signatures and the seals' certificates: the bundle's
+    script checks offline that each is signed and that its head is in the chain. The files
+    go whole (the signature covers them): they also name the other contracts' heads."""
+    folder = anchors_dir()
+    if not folder.is_dir():
+        return []
+    files: list[tuple[str, bytes]] = []
+    last = None
+    for path in sorted(folder.glob("????-??-??.json")):
+        try:
+            content = path.read_bytes()
+            signature = path.with_name(path.name + ".sig").read_bytes()
+            head = json.loads(content)["heads"].get(reference)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # unsigned or unreadable: the database's check reports it
+        if head is None or head == last:
+            continue
+        last = head
+        name = BUNDLE_ANCHOR_PREFIX + path.name
+        files += [(name, content), (name + ".sig", signature)]
+    if files:
+        files.append((BUNDLE_CERTIFICATES, b"".join(history_seal().certificates())))
+    return files
 
 
 def _write(path: Path, content: bytes) -> None:

@@ -33,10 +33,23 @@ class ContractDocuments(Protocol):
         """Draw up and freeze the document the parties will sign; returns its SHA-256."""
         ...
 
+    def prepare_signature(self, *, task: Task) -> object:
+        """Outside any transaction: draw up the signing party's signature over the document
+        as it is now, timestamp included (the remote authority's call happens here), for
+        ``sign`` to store. Raises ``ServiceUnavailable`` when the authority does not answer."""
+        ...
+
     def sign(
-        self, *, task: Task, signatory: Signatory, ip_address: str, user_agent: str
+        self,
+        *,
+        task: Task,
+        signatory: Signatory,
+        ip_address: str,
+        user_agent: str,
+        prepared: object | None = None,
     ) -> SignatureProof:
-        """Apply the signing party's signature to the frozen document."""
+        """Apply the signing party's signature to the frozen document: store ``prepared``
+        when it covers the stored document still (else ``DocumentChanged``), or sign now."""
         ...
 
     def void(self, contract: Contract, *, reason: str) -> int:

@@ -53,3 +53,15 @@ class ContractFileTooLarge(ApplicationError):
 
 class AttachmentTooLarge(ApplicationError):
     status_code = 413
+
+
+class DocumentChanged(Conflict):
+    """The document changed between a signature's preparation (outside the transaction) and
+    its storing: the prepared signature covers a stale revision and is never stored."""
+
+
+class ServiceUnavailable(ApplicationError):
+    """A remote service Accord depends on (the time-stamping authority) did not answer: the
+    request changed nothing and may be tried again (503)."""
+
+    status_code = 503

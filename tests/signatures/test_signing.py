@@ -200,7 +200,7 @@ def test_a_failing_signature_rolls_the_whole_decision_back(
     def broken(*args, **kwargs):
         raise RuntimeError("signing device unplugged")
 
-    monkeypatch.setattr("signatures.services._sign", broken)
+    monkeypatch.setattr("signatures.services.sign_pdf", broken)
     with pytest.raises(RuntimeError):
         decide(task, "sign")
 

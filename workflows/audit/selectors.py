@@ -21,7 +21,12 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from workflows.anchors import AnchorFiles, anchor_files_read, contract_anchors
+from workflows.anchors import (
+    AnchorFiles,
+    anchor_bundle_files,
+    anchor_files_read,
+    contract_anchors,
+)
 from workflows.models import (
     GENESIS_HASH,
     Contract,
@@ -642,6 +647,7 @@ def verification_bundle_files(
         BundleFile("verify_history.py", VERIFY_SCRIPT.read_bytes()),
         BundleFile("README.txt", bundle_readme(contract, head).encode()),
         *extra_files,
+        *(BundleFile(name, content) for name, content in anchor_bundle_files(contract.reference)),
     ]
     manifest = {
         "format": "accord.verification-bundle/1",

@@ -10,13 +10,20 @@ writes it, checks every file against the manifest, and checks that the history c
 head hash printed on the completion certificate (certificate.json, when the bundle has one)
 and the one given with --expected-head. The certified head is the history's last entry when
 the contract was signed; entries written later (follow-up of the actions, exports) come after
-it in the same chain. Exit status: 0 verified, 1 verification failed, 2 unreadable bundle.
+it in the same chain. The signed daily head files (anchor-YYYY-MM-DD.json) are checked too:
+each signature (RSA PKCS#1 v1.5, SHA-256) against the seal's certificates carried in the
+bundle (seal-certificates.pem, whose SHA-256 fingerprints it prints: compare them with the
+ones the installation publishes), and the head each file gives for the contract must be in
+the chain at its place. Exit status: 0 verified, 1 verification failed, 2 unreadable bundle.
 """
 
 import argparse
+import base64
+import binascii
 import hashlib
 import json
 import os
+import re
 import sys
 import zipfile
 
@@ -47,6 +54,10 @@ CHAINED_FIELDS_V2 = (
     "action_id",
 )
 FIELDS_BY_VERSION = {1: CHAINED_FIELDS, 2: CHAINED_FIELDS_V2}
+ANCHOR_FILE = re.compile(r"^anchor-\d{4}-\d{2}-\d{2}\.json$")
+SEAL_CERTIFICATES = "seal-certificates.pem"
+# DER prefix of a SHA-256 DigestInfo (RFC 8017, 9.2): what PKCS#1 v1.5 signs.
+SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 MESSAGES = {
     "fr": {
         "file_ok": "fichier {name} : empreinte conforme au manifeste",
@@ -66,6 +77,15 @@ MESSAGES = {
         "verified": "VÉRIFIÉ : l'historique n'a pas été modifié.",
         "failed": "ÉCHEC : l'historique ou le dossier a été modifié.",
         "unreadable": "Dossier illisible : {error}",
+        "seal_certificate": "certificat du sceau d'Accord : empreinte SHA-256 {fingerprint}",
+        "no_anchor": "pas de fichier de têtes signé dans le dossier",
+        "anchor_ok": "fichier de têtes {name} : signature du sceau valide, entrée n° {seq} {head} "
+        "présente dans l'historique",
+        "anchor_forged": "fichier de têtes {name} : signature ABSENTE ou NON VALIDE "
+        "(fichier modifié ou non signé par le sceau d'Accord)",
+        "anchor_missing_head": "fichier de têtes {name} : l'entrée n° {seq} {head} qu'il ancre est "
+        "ABSENTE de l'historique (historique tronqué ou réécrit)",
+        "anchor_unreadable": "fichier de têtes {name} : illisible ({error})",
     },
     "en": {
         "file_ok": "file {name}: fingerprint matches the manifest",
@@ -85,6 +105,15 @@ MESSAGES = {
         "verified": "VERIFIED: the history was not modified.",
         "failed": "FAILED: the history or the bundle was modified.",
         "unreadable": "Unreadable bundle: {error}",
+        "seal_certificate": "Accord's seal certificate: SHA-256 fingerprint {fingerprint}",
+        "no_anchor": "no signed head file in the bundle",
+        "anchor_ok": "head file {name}: seal signature valid, entry #{seq} {head} is in the "
+        "history",
+        "anchor_forged": "head file {name}: signature MISSING or INVALID (file changed or not "
+        "signed by Accord's seal)",
+        "anchor_missing_head": "head file {name}: the entry #{seq} {head} it anchors is NOT in the "
+        "history (history cut or rewritten)",
+        "anchor_unreadable": "head file {name}: unreadable ({error})",
     },
 }
 
@@ -121,6 +150,102 @@ def verify_chain(entries):
         previous, previous_version = entry["hash"], version
         positions[entry["hash"]] = entry["seq"]
     return None, "", positions
+
+
+def der_read(data, offset):
+    """(tag, content start, content end) of the DER element at ``offset``."""
+    tag = data[offset]
+    length = data[offset + 1]
+    start = offset + 2
+    if length & 0x80:
+        count = length & 0x7F
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    return tag, start, start + length
+
+
+def der_children(data, start, end):
+    """(tag, content start, content end) of each element between ``start`` and ``end``."""
+    children = []
+    while start < end:
+        tag, content, after = der_read(data, start)
+        children.append((tag, content, after))
+        start = after
+    return children
+
+
+def rsa_public_key(der):
+    """(n, e) of an X.509 certificate's RSA public key."""
+    _tag, start, end = der_read(der, 0)
+    _tag, start, end = der_children(der, start, end)[0]  # tbsCertificate
+    fields = der_children(der, start, end)
+    if fields[0][0] == 0xA0:  # [0] version
+        fields = fields[1:]
+    _tag, start, end = fields[5]  # serial, signature, issuer, validity, subject, *key*
+    _algorithm, (tag, start, end) = der_children(der, start, end)
+    if tag != 0x03 or der[start] != 0:  # a BIT STRING, no unused bit
+        raise ValueError("not an RSA public key")
+    _tag, start, end = der_read(der, start + 1)
+    (_t1, n_start, n_end), (_t2, e_start, e_end) = der_children(der, start, end)[:2]
+    return int.from_bytes(der[n_start:n_end], "big"), int.from_bytes(der[e_start:e_end], "big")
+
+
+def pem_certificates(pem):
+    """The DER of each certificate of a PEM file."""
+    blocks = re.findall(
+        rb"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", pem, flags=re.DOTALL
+    )
+    return [base64.b64decode(b"".join(block.split())) for block in blocks]
+
+
+def rsa_verifies(public_key, content, signature):
+    """Whether ``signature`` is an RSA PKCS#1 v1.5 signature of ``content``'s SHA-256."""
+    n, e = public_key
+    size = (n.bit_length() + 7) // 8
+    if len(signature) != size:
+        return False
+    value = int.from_bytes(signature, "big")
+    if value >= n:
+        return False
+    encoded = pow(value, e, n).to_bytes(size, "big")
+    digest_info = SHA256_DIGEST_INFO + hashlib.sha256(content).digest()
+    padding_length = size - len(digest_info) - 3
+    if padding_length < 8:
+        return False
+    return encoded == b"\x00\x01" + b"\xff" * padding_length + b"\x00" + digest_info
+
+
+def verify_anchors(files, contract, positions, say, text):
+    """True when every signed head file of the bundle is the seal's and the head it gives
+    for ``contract`` is in the chain, at its place."""
+    names = sorted(name for name in files if ANCHOR_FILE.match(name))
+    if not names:
+        say(text["no_anchor"])
+        return True
+    keys = []
+    for der in pem_certificates(files.get(SEAL_CERTIFICATES, b"")):
+        say(text["seal_certificate"].format(fingerprint=hashlib.sha256(der).hexdigest()))
+        keys.append(rsa_public_key(der))
+    ok = True
+    for name in names:
+        content, signature = files[name], files.get(name + ".sig", b"")
+        if not any(rsa_verifies(key, content, signature) for key in keys):
+            say(text["anchor_forged"].format(name=name))
+            ok = False
+            continue
+        try:
+            head = json.loads(content.decode("utf-8"))["heads"][contract]
+            seq, digest = int(head["seq"]), str(head["hash"])
+        except (ValueError, KeyError, TypeError) as error:
+            say(text["anchor_unreadable"].format(name=name, error=error))
+            ok = False
+            continue
+        if positions.get(digest) != seq:
+            say(text["anchor_missing_head"].format(name=name, seq=seq, head=digest))
+            ok = False
+        else:
+            say(text["anchor_ok"].format(name=name, seq=seq, head=digest))
+    return ok
 
 
 def read_bundle(path):
@@ -188,6 +313,8 @@ def verify(files, expected_heads=(), say=print, lang="fr"):
         else:
             say(text["not_found"].format(source=source, head=head))
             ok = False
+    if not verify_anchors(files, history["contract"], positions, say, text):
+        ok = False
     say(text["verified"] if ok else text["failed"])
     return ok
 
@@ -202,7 +329,15 @@ def main(argv=None):
     try:
         files = read_bundle(args.bundle)
         return 0 if verify(files, args.expected_head, lang=args.lang) else 1
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        binascii.Error,
+        zipfile.BadZipFile,
+    ) as error:
         print(MESSAGES[args.lang]["unreadable"].format(error=error), file=sys.stderr)
         return 2
 

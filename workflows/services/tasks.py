@@ -14,7 +14,7 @@ from django.utils.translation import gettext_noop
 
 from .. import lockout, transitions, two_factor
 from ..documents import amendment_documents, contract_documents
-from ..errors import ApplicationError, Conflict, NotAllowed
+from ..errors import ApplicationError, Conflict, DocumentChanged, NotAllowed
 from ..history import UnitOfWork
 from ..models import (
     TASK_KIND_DECISIONS,
@@ -55,6 +55,12 @@ SIGNING_CODE_MISSING = gettext_noop(
     "Enter the code from your authenticator app (or one of your recovery codes) to sign."
 )
 SIGNING_CODE_REFUSED = gettext_noop("The two-factor authentication code is incorrect.")
+DOCUMENT_KEPT_CHANGING = gettext_noop(
+    "Other signatures kept arriving while yours was being prepared: nothing was signed, try again."
+)
+# How many times a signature prepared over a revision that another signature replaced in the
+# meantime is prepared again before the signer is asked to try later (409).
+SIGNING_ATTEMPTS = 3
 
 VISA_REFUSAL_NEEDS_COMMENT = gettext_noop("Say in a comment why you refuse the visa.")
 OPINION_ANSWER_MISSING = gettext_noop("Write your opinion in the comment.")
@@ -225,7 +231,12 @@ def _check_decision(
 
 
 def _record_signatory_answer(
-    unit: UnitOfWork, task: Task, decision: Decision, client: ClientInfo, second_factor: str
+    unit: UnitOfWork,
+    task: Task,
+    decision: Decision,
+    client: ClientInfo,
+    second_factor: str,
+    prepared: object | None = None,
 ) -> None:
     signatory = Signatory.objects.select_related("organisation", "signer").get(pk=task.signatory_id)
     signed = decision.decision == TaskDecision.SIGN
@@ -238,6 +249,7 @@ def _record_signatory_answer(
             signatory=signatory,
             ip_address=client.ip_address,
             user_agent=client.user_agent,
+            prepared=prepared,
         )
         if signed
         else None
@@ -389,7 +401,7 @@ def task_decide(
     """Complete a task with a decision: exactly once, by its owner, and let the flow go on."""
     client = client or ClientInfo()
     try:
-        return _task_decide(task=task, actor=actor, decision=decision, client=client)
+        return _decide_signing_outside(task=task, actor=actor, decision=decision, client=client)
     except SignaturePasswordRefused as exc:
         # After the decision's transaction rolled back: the failed attempt stays on record,
         # and counts towards the lockout of the account and of the address.
@@ -450,14 +462,58 @@ def _record_signing_locked(
         )
 
 
+def _decide_signing_outside(
+    *, task: Task, actor: User, decision: Decision, client: ClientInfo
+) -> Task:
+    """A contract's signature is drawn up and timestamped before the decision's transaction
+    opens (the time-stamping authority may be remote: no lock is held while it answers);
+    the transaction stores it only if the document is still the one it covers. Another
+    signature stored in between: prepared again, ``SIGNING_ATTEMPTS`` times at most."""
+    signing = (
+        task.kind == TaskKind.SIGNATURE
+        and not task.amendment_party_id
+        and decision.decision == TaskDecision.SIGN
+        and decision.consent
+        and task.owner_id == actor.pk
+        and task.status == TaskStatus.ASSIGNED
+        # Nothing is drawn up (no key issued, no timestamp asked) for a wrong password: the
+        # decision's transaction refuses it, and counts it, as before.
+        and actor.check_password(decision.password)
+    )
+    if not signing:
+        return _task_decide(task=task, actor=actor, decision=decision, client=client)
+    for _attempt in range(SIGNING_ATTEMPTS):
+        prepared = contract_documents().prepare_signature(task=task)
+        try:
+            return _task_decide(
+                task=task, actor=actor, decision=decision, client=client, prepared=prepared
+            )
+        except DocumentChanged:
+            continue
+    raise Conflict(_(DOCUMENT_KEPT_CHANGING))
+
+
 @transaction.atomic
-def _task_decide(*, task: Task, actor: User, decision: Decision, client: ClientInfo) -> Task:
+def _task_decide(
+    *,
+    task: Task,
+    actor: User,
+    decision: Decision,
+    client: ClientInfo,
+    prepared: object | None = None,
+) -> Task:
     with UnitOfWork.lock(task.contract_id) as unit:
-        return decide(unit, task, actor=actor, decision=decision, client=client)
+        return decide(unit, task, actor=actor, decision=decision, client=client, prepared=prepared)
 
 
 def decide(
-    unit: UnitOfWork, task: Task, *, actor: User, decision: Decision, client: ClientInfo
+    unit: UnitOfWork,
+    task: Task,
+    *,
+    actor: User,
+    decision: Decision,
+    client: ClientInfo,
+    prepared: object | None = None,
 ) -> Task:
     """The decision inside the unit: the flows change ``unit.contract`` itself, so the task
     comes back with the contract's new status."""
@@ -477,7 +533,7 @@ def decide(
     if task.kind == TaskKind.SIGNATURE and task.amendment_party_id:
         _record_party_answer(unit, task, decision, client, second_factor)
     elif task.kind == TaskKind.SIGNATURE:
-        _record_signatory_answer(unit, task, decision, client, second_factor)
+        _record_signatory_answer(unit, task, decision, client, second_factor, prepared)
     elif task.kind == TaskKind.VISA:
         _record_visa(unit, task, decision)
     elif task.kind == TaskKind.REPORT:

@@ -90,6 +90,14 @@ class Command(BaseCommand):
                 f"{'seal' if result.sealed else 'last signature'}.",
                 returncode=1,
             )
+        if result.missing:
+            with translation.override("en"):
+                named = "; ".join(missing.description for missing in result.missing)
+            self.stdout.write(f"  INCOMPLETE: this copy lacks {named}")
+            raise CommandError(
+                f"{reference}: not the document Accord issued: part of it is missing ({named}).",
+                returncode=1,
+            )
         if not result.ok and (result.signatures or result.frozen_prefix_intact is False):
             raise CommandError(f"{reference}: the document is broken.", returncode=1)
         if result.signatures:
