@@ -3,7 +3,8 @@ Locust users per role, with the checks that must hold after the run.
 
     .venv/bin/python -m benchmarks.load.run --users 50,100,200 --duration 120 --spawn-rate 10
     .venv/bin/python -m benchmarks.load.run --users 10,20 --duration 60        # a small check
-    .venv/bin/python -m benchmarks.load.run --throughput                       # 40, no think time
+    .venv/bin/python -m benchmarks.load.run --users 50,100 --throughput       # then 40 clients
+    .venv/bin/python -m benchmarks.load.run --users '' --throughput 40        # those alone
 
 Needs the ``bench`` extra (``pip install -e '.[test,bench]'``), PostgreSQL and Redis. For each
 number of users, from scratch: the database ``LOAD_DATABASE_URL`` (default
@@ -276,7 +277,7 @@ def prepare(args, out: Path) -> Path:
     return accounts
 
 
-def step(args, users: int, out: Path, prepared: Path) -> dict:
+def step(args, users: int, out: Path, prepared: Path, no_think: bool) -> dict:
     """One number of users, from a fresh copy of the population to the checks; the step's
     figures."""
     out.mkdir(parents=True, exist_ok=True)
@@ -287,7 +288,7 @@ def step(args, users: int, out: Path, prepared: Path) -> dict:
     proxy_port = free_port()
     env = environment(args, proxy_port, var_dir)
     processes = Processes(out)
-    print(f"\n== {users} users{' (no think time)' if args.no_think else ''}: {out} ==", flush=True)
+    print(f"\n== {users} users{' (no think time)' if no_think else ''}: {out} ==", flush=True)
     try:
         recreate_database(args.database_url, template=template_url(args.database_url))
         flush_redis(args.redis_url)
@@ -338,7 +339,7 @@ def step(args, users: int, out: Path, prepared: Path) -> dict:
             **env,
             "LOAD_ACCOUNTS": str(accounts),
             "LOAD_OUT": str(out),
-            "LOAD_THINK": "0" if args.no_think else args.think,
+            "LOAD_THINK": "0" if no_think else args.think,
             "LOAD_PROCESSES": str(args.locust_processes),
         }
         command = [
@@ -425,12 +426,29 @@ def step(args, users: int, out: Path, prepared: Path) -> dict:
             env=env,
         )
         figures = summarise(args, users, out, sampler, elapsed)
+        figures["no_think"] = no_think
         figures["cpu_profile"] = cpu_profile.summary(out) if args.profile else {}
         figures["checks_exit"] = checks.returncode
         figures["locust_exit"] = locust.returncode
         return figures
     finally:
         processes.stop()
+
+
+ERROR_MARKS = ('"level": "ERROR"', '"level": "CRITICAL"', "Traceback (most recent call last)")
+
+
+def log_errors(out: Path) -> dict[str, int]:
+    """Error lines (and tracebacks) in the servers' logs, per log: any is a problem."""
+    found = {}
+    for log in sorted(out.glob("*.log")):
+        if log.stem in ("setup", "locust") or log.stem.startswith("py-spy"):
+            continue
+        text = log.read_text(encoding="utf-8", errors="replace")
+        count = sum(text.count(mark) for mark in ERROR_MARKS)
+        if count:
+            found[log.name] = count
+    return found
 
 
 def summarise(args, users: int, out: Path, sampler: LoadSampler, elapsed: float) -> dict:
@@ -470,7 +488,6 @@ def summarise(args, users: int, out: Path, sampler: LoadSampler, elapsed: float)
     completed = sum(checks.get("tasks_completed_during_run", {}).values())
     return {
         "users": users,
-        "no_think": args.no_think,
         "duration": args.duration,
         "measured_seconds": measured,
         "elapsed_seconds": elapsed,
@@ -492,6 +509,7 @@ def summarise(args, users: int, out: Path, sampler: LoadSampler, elapsed: float)
         "notifications_live": len(sockets["notification_ms"]),
         "socket_counts": counts,
         "loadavg": sampler.summary(),
+        "log_errors": log_errors(out),
         "checks": checks,
     }
 
@@ -534,6 +552,7 @@ def report(results: list[dict]) -> list[str]:
             f"{checks.get('notifications_expected_on_sockets', '?')} expected on open sockets, "
             f"{checks.get('notifications_received_on_sockets', '?')} received; "
             f"{checks.get('chains', '?')}; "
+            + (f"errors in the logs: {result['log_errors']}; " if result["log_errors"] else "")
             + ("; ".join(checks["problems"]) if checks["problems"] else "no problem found")
             + "."
         )
@@ -568,8 +587,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--think", default="3,12", help="think time between actions (s)")
     parser.add_argument(
         "--throughput",
-        action="store_true",
-        help="40 clients without think time (unless --users says otherwise)",
+        type=int,
+        nargs="?",
+        const=40,
+        default=0,
+        help="then N clients (40 when N is left out) without think time, for throughput",
     )
     parser.add_argument("--locust-processes", type=int, default=1)
     parser.add_argument(
@@ -582,9 +604,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    args.no_think = args.throughput
-    if args.throughput and "--users" not in (argv if argv is not None else sys.argv):
-        args.users = "40"
     args.database_url = os.environ.get(
         "LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/accord_load_bench"
     )
@@ -601,8 +620,12 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     try:
         prepared = prepare(args, out / "population")
-        for users in [int(n) for n in args.users.split(",")]:
-            results.append(step(args, users, out / f"users-{users}", prepared))
+        steps = [(int(n), False) for n in args.users.split(",") if n.strip()]
+        if args.throughput:
+            steps.append((args.throughput, True))
+        for users, no_think in steps:
+            folder = out / (f"throughput-{users}" if no_think else f"users-{users}")
+            results.append(step(args, users, folder, prepared, no_think))
     except TopologyError as error:
         print(f"\nThe topology failed: {error}", file=sys.stderr)
         sys.exit(2)
@@ -618,6 +641,7 @@ def main(argv: list[str] | None = None) -> None:
         for r in results
         if r["checks"]["problems"]
         or r["checks_exit"]
+        or r["log_errors"]
         or any(e["failures"] for e in r["requests"].values())
     ]
     if failed:
