@@ -548,7 +548,9 @@ def report(results: list[dict]) -> list[str]:
             f"{result['socket_counts'] or 'no socket refused or closed, no stale decision'}."
         )
         lines.append(
-            f"Checks: {checks.get('notifications_written', '?')} notifications written, "
+            f"Checks: {checks.get('notifications_written', '?')} notifications written "
+            f"({checks.get('notifications_pushed_late', '?')} pushed more than 10 s late, "
+            "by beat's deliver_notifications after a failed push), "
             f"{checks.get('notifications_expected_on_sockets', '?')} expected on open sockets, "
             f"{checks.get('notifications_received_on_sockets', '?')} received; "
             f"{checks.get('chains', '?')}; "
@@ -613,6 +615,7 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     # A SIGTERM stops the run as Ctrl-C does: the processes are stopped on the way out.
     signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even started in the background
 
     print(f"Machine: {os.cpu_count()} CPUs, loadavg before: {' '.join(map(str, load_now()))}")
     args.secret_key = secrets.token_urlsafe(50)
