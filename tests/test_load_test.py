@@ -40,6 +40,7 @@ def _constant(name: str) -> str:
             assert isinstance(node.value, ast.Call)
             argument = node.value.args[0]
             assert isinstance(argument, ast.Constant)
+            assert isinstance(argument.value, str)
             return argument.value
     raise AssertionError(f"{name} is not in the locustfile")
 

@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
 
-import gevent
+import gevent  # type: ignore[import-untyped, unused-ignore]
 import websocket
 from django_otp.oath import TOTP  # pure Python: no Django set-up needed
 from locust import between, constant, events, task
@@ -135,6 +135,7 @@ class AccordUser(FastHttpUser):
                 self.socket.close()
 
     def _post(self, url: str, data: dict, name: str, referer: str):
+        origin = self.host or ""
         return self.client.request(
             "POST",
             url,
@@ -142,8 +143,8 @@ class AccordUser(FastHttpUser):
             data=urlencode(data),
             headers={
                 "Content-Type": "application/x-www-form-urlencoded",
-                "Origin": self.host,
-                "Referer": self.host + referer,
+                "Origin": origin,
+                "Referer": origin + referer,
             },
             allow_redirects=False,
             catch_response=True,
@@ -188,7 +189,7 @@ class AccordUser(FastHttpUser):
         return "; ".join(f"{c.name}={c.value}" for c in self.client.cookiejar)
 
     def _connect(self) -> None:
-        url = self.host.replace("http://", "ws://", 1) + NOTIFICATIONS_SOCKET
+        url = (self.host or "").replace("http://", "ws://", 1) + NOTIFICATIONS_SOCKET
         started = time.perf_counter()
         try:
             self.socket = websocket.create_connection(

@@ -119,6 +119,7 @@ def advance(contract, until_kind: str) -> int:
         task = open_tasks.order_by("pk").first()
         if task is None:
             raise RuntimeError(f"{contract.reference}: no {until_kind} task ever opened")
+        assert task.owner is not None, task.pk
         services.task_decide(task=task, actor=task.owner, decision=_decision(task))
         decided += 1
 
@@ -237,12 +238,14 @@ def check(accounts_file: Path, received_dir: Path, report_file: Path, grace: flo
     unpushed = written.filter(pushed_at__isnull=True).count()
     if unpushed:
         problems.append(f"{unpushed} notification(s) written during the run never pushed")
-    late = sum(
-        1
-        for created, pushed in written.exclude(pushed_at=None).values_list(
-            "created_at", "pushed_at"
-        )
-        if (pushed - created).total_seconds() > 10
+    late = len(
+        [
+            created
+            for created, pushed in written.exclude(pushed_at=None).values_list(
+                "created_at", "pushed_at"
+            )
+            if pushed is not None and (pushed - created).total_seconds() > 10
+        ]
     )
     stopped_at = datetime.datetime.fromisoformat(sockets["stopped_at"])
     watched = set(sockets["open_until_end"])

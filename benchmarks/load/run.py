@@ -39,6 +39,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from benchmarks.load import profile as cpu_profile
 
@@ -453,7 +454,7 @@ def log_errors(out: Path) -> dict[str, int]:
 
 def summarise(args, users: int, out: Path, sampler: LoadSampler, elapsed: float) -> dict:
     rows = read_stats(out / "locust")
-    checks = (
+    checks: dict[str, Any] = (
         json.loads((out / "checks.json").read_text(encoding="utf-8"))
         if (out / "checks.json").exists()
         else {"problems": ["the checks did not run"]}
