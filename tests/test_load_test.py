@@ -1,0 +1,120 @@
+"""The load test's Locust users (benchmarks/load/) still match the site they drive: the pages
+they open by URL name, the links they follow, the forms they post. Locust itself is not
+imported (it monkey-patches the process, and it is only in the ``bench`` extra); the test
+reads the locustfile's source. No load is run here: figures go to docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from benchmarks.load import population
+from benchmarks.load.routes import NOTIFICATIONS_SOCKET, ROUTES, path
+from benchmarks.walk import demo_document
+from notifications.routing import websocket_urlpatterns
+from workflows.forms import (
+    DeliberationDecisionForm,
+    ReviewDecisionForm,
+    SignDecisionForm,
+    VoteDecisionForm,
+)
+
+LOCUSTFILE = Path(population.__file__).with_name("locustfile.py")
+
+
+def _source() -> ast.Module:
+    return ast.parse(LOCUSTFILE.read_text(encoding="utf-8"))
+
+
+def _constant(name: str) -> str:
+    """The pattern given to re.compile for the module-level ``name``."""
+    for node in _source().body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == name for target in node.targets
+        ):
+            assert isinstance(node.value, ast.Call)
+            argument = node.value.args[0]
+            assert isinstance(argument, ast.Constant)
+            assert isinstance(argument.value, str)
+            return argument.value
+    raise AssertionError(f"{name} is not in the locustfile")
+
+
+@pytest.mark.parametrize(("name", "template"), ROUTES.items())
+def test_every_route_is_the_url_of_its_name(name, template):
+    args = [7] * template.count("{}")
+    assert reverse(name, args=args) == path(name, *args)
+
+
+def test_the_locustfile_opens_only_named_routes():
+    called = [
+        node.args[0].value
+        for node in ast.walk(_source())
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "path"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ]
+    assert set(called) <= set(ROUTES)
+    # Every person's page is opened: the inbox, a task, the contract, its history, the
+    # notification centre; the log-in's two steps.
+    assert {
+        "login",
+        "login_code",
+        "workflows:inbox",
+        "workflows:task_detail",
+        "workflows:contract_detail",
+        "workflows:contract_history",
+        "notifications:centre",
+    } <= set(called)
+    # No path written out by hand besides the routes.
+    literals = [
+        node.value
+        for node in ast.walk(_source())
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
+    assert not [text for text in literals if text.startswith("/") and len(text) > 1]
+
+
+def test_the_links_followed_are_the_pages_links():
+    assert re.search(
+        _constant("TASK_LINK"), f'href="{reverse("workflows:task_detail", args=[12])}"'
+    )
+    assert re.search(
+        _constant("CONTRACT_LINK"), f'href="{reverse("workflows:contract_detail", args=[3])}"'
+    )
+
+
+def test_the_notifications_socket_is_routed():
+    assert NOTIFICATIONS_SOCKET.strip("/") + "/" in [str(p.pattern) for p in websocket_urlpatterns]
+
+
+def test_the_decisions_posted_are_the_forms_own():
+    source = LOCUSTFILE.read_text(encoding="utf-8")
+    assert {"approve", "request_changes"} == set(ReviewDecisionForm.decisions)
+    assert "abstain" in VoteDecisionForm.decisions
+    assert "abstain" not in ReviewDecisionForm.decisions  # how a vote's page is told apart
+    assert DeliberationDecisionForm.decisions == ("record",)
+    sign = SignDecisionForm(consent_label="", ask_code=True)
+    assert {"decision", "password", "otp", "consent"} == set(sign.fields)
+    for field in ("password=", "otp=", "consent=", "number=", "date="):
+        assert field in source
+
+
+def test_each_copy_of_the_demo_has_its_own_people():
+    document = population.renamed(demo_document(1, "-L03"), 3)
+    original = {person["username"] for person in demo_document()["people"]}
+    text = json.dumps(document)
+    assert not [name for name in original if f'"{name}"' in text]
+    roles = population.roles_of(document)
+    assert set(roles) <= {person["username"] for person in document["people"]}
+    assert {"coordinator", "signatory", "committee", "lead"} == {
+        role for held in roles.values() for role in held
+    }
+    assert len({person["email"] for person in document["people"]}) == len(document["people"])
