@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.run                      # everything
     .venv/bin/python -m benchmarks.run --only walk          # or --only inbox, audit, contract_page
+    .venv/bin/python -m benchmarks.run --only floor --iterations 14 --kinds  # against viewflow
     .venv/bin/python -m benchmarks.run --only contract_page --copies 4 --entries 2000
     .venv/bin/python -m benchmarks.run --only audit --history 1000000
     .venv/bin/python -m benchmarks.run --only analytics --analytics-tasks 300000
@@ -32,8 +33,11 @@ os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6
 os.environ.setdefault("ACCORD_CHANNEL_PREFIX", "accord-bench")
 # A production start refuses a weak key (config/settings.py): a fresh one per run.
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
-os.environ.setdefault("ACCORD_SIGNING_KEY", "benchmarks-only-not-a-secret")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("ACCORD_SIGNING_KEY", secrets.token_urlsafe(50))
+# The walk's signers have no authenticator app: signing asks for their password only.
+os.environ.setdefault("ACCORD_REQUIRE_2FA_FOR_SIGNING", "false")
+# Accord's settings with the floor's flow installed (benchmarks/floor/: no model, no migration).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 
 
@@ -83,7 +87,15 @@ def machine() -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["inbox", "walk", "audit", "contract_page", "analytics"])
+    parser.add_argument(
+        "--only", choices=["inbox", "walk", "floor", "audit", "contract_page", "analytics"]
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=14, help="Accord and floor walks, alternated (floor)"
+    )
+    parser.add_argument(
+        "--kinds", action="store_true", help="statements by kind, one walk each (floor)"
+    )
     parser.add_argument(
         "--history", type=int, default=1_000_000, help="history entries for the audit search"
     )
@@ -153,6 +165,16 @@ def main(argv: list[str] | None = None) -> None:
             f"(A signer's password check with the production hasher takes "
             f"{walk.password_check_seconds():.2f} s more per signature.)"
         )
+
+    if args.only in (None, "floor"):
+        from .floor import compare
+
+        print("\n== The demo walk against the bare viewflow floor, alternated ==")
+        print("\n".join(compare.run(args.iterations, kinds=args.kinds)))
+        if os.environ["REDIS_URL"]:
+            from config import celery_app
+
+            celery_app.control.purge()
 
     if args.only in (None, "inbox"):
         from . import inbox
