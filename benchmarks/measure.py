@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -17,6 +19,26 @@ class StatementCounter:
 
     def __call__(self, execute, sql, params, many, context):
         self.count += 1
+        return execute(sql, params, many, context)
+
+
+_TABLE = re.compile(r'^(INSERT INTO|UPDATE|DELETE FROM|SELECT .*? FROM) "?([a-z_]+)', re.S | re.I)
+
+
+def statement_kind(sql: str) -> str:
+    """``SAVEPOINT``, ``RELEASE``, or the verb and the first table: ``INSERT workflows_task``."""
+    verb = sql.lstrip().split(None, 1)[0].upper()
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT"):
+        return verb
+    found = _TABLE.match(sql.lstrip())
+    return f"{verb} {found.group(2)}" if found else verb
+
+
+class StatementKinds(Counter):
+    """Counts the statements sent through Django's connection by kind (``statement_kind``)."""
+
+    def __call__(self, execute, sql, params, many, context):
+        self[statement_kind(sql)] += 1
         return execute(sql, params, many, context)
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.run                      # everything
     .venv/bin/python -m benchmarks.run --only walk          # or --only inbox, audit, contract_page
+    .venv/bin/python -m benchmarks.run --only floor --iterations 14 --kinds  # against viewflow
     .venv/bin/python -m benchmarks.run --only contract_page --copies 4 --entries 2000
     .venv/bin/python -m benchmarks.run --only audit --history 1000000
     .venv/bin/python -m benchmarks.run --only analytics --analytics-tasks 300000
@@ -35,7 +36,10 @@ os.environ.setdefault("ACCORD_CHANNEL_PREFIX", "accord-bench")
 # A production start refuses a weak key (config/settings.py): a fresh one per run.
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("ACCORD_SIGNING_KEY", secrets.token_urlsafe(50))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The walk's signers have no authenticator app: signing asks for their password only.
+os.environ.setdefault("ACCORD_REQUIRE_2FA_FOR_SIGNING", "false")
+# Accord's settings with the floor's flow installed (benchmarks/floor/: no model, no migration).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 
 
@@ -87,7 +91,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=["inbox", "walk", "audit", "contract_page", "analytics", "signing", "prepared"],
+        choices=[
+            "inbox",
+            "walk",
+            "floor",
+            "audit",
+            "contract_page",
+            "analytics",
+            "signing",
+            "prepared",
+        ],
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=14, help="Accord and floor walks, alternated (floor)"
+    )
+    parser.add_argument(
+        "--kinds", action="store_true", help="statements by kind, one walk each (floor)"
     )
     parser.add_argument(
         "--history", type=int, default=1_000_000, help="history entries for the audit search"
@@ -174,6 +193,16 @@ def main(argv: list[str] | None = None) -> None:
             print("\n".join(prepared.run(users=args.users, total=total)))
         if args.history:
             print("\n".join(prepared.audit_pages(entries=args.history, users=args.users)))
+
+    if args.only in (None, "floor"):
+        from .floor import compare
+
+        print("\n== The demo walk against the bare viewflow floor, alternated ==")
+        print("\n".join(compare.run(args.iterations, kinds=args.kinds)))
+        if os.environ["REDIS_URL"]:
+            from config import celery_app
+
+            celery_app.control.purge()
 
     if args.only in (None, "inbox"):
         from . import inbox

@@ -44,7 +44,7 @@ from .models import (
     User,
     WorkingGroup,
 )
-from .nodes import Conclude, ForEach, Gather, HumanTask, contract_lock
+from .nodes import Begin, Conclude, Finish, ForEach, Gather, HumanTask, contract_lock
 
 
 def _contract(activation: Activation) -> Contract:
@@ -112,15 +112,9 @@ class ActionReviewFlow(flow.Flow):
     task_class = Task
     lock_impl = contract_lock
 
-    start = (
-        flow.StartHandle(this.begin)
-        .Next(this.review_by_leads)
-        .Annotation(title=_("Review launched"))
-    )
+    start = Begin(this.begin).Next(this.review_by_leads).Annotation(title=_("Review launched"))
     start_revision = (
-        flow.StartHandle(this.begin)
-        .Next(this.revise)
-        .Annotation(title=_("Objected to by the committee"))
+        Begin(this.begin).Next(this.revise).Annotation(title=_("Objected to by the committee"))
     )
     review_by_leads = (
         ForEach(this.leads).Next(this.review).Annotation(title=_("One review per lead"))
@@ -151,7 +145,7 @@ class ActionReviewFlow(flow.Flow):
         .Next(this.review_by_leads)
         .Annotation(title=_("Sent back for review"))
     )
-    end = flow.End().Annotation(title=_("Approved"))
+    end = Finish().Annotation(title=_("Approved"))
 
     def begin(self, activation: Activation, *, action: Action, unit: UnitOfWork) -> Process:
         activation.process.contract = unit.contract
@@ -347,8 +341,8 @@ class Signing:
         .Default(this.signed)
         .Annotation(title=_("Next step of the signing"))
     )
-    signed = flow.End().Annotation(title=_("Signed"))
-    back_to_draft = flow.End().Annotation(title=_("Back to draft"))
+    signed = Finish().Annotation(title=_("Signed"))
+    back_to_draft = Finish().Annotation(title=_("Back to draft"))
 
     # A signatory's branch carries its data from node to node: ``signatory`` (or ``party``),
     # ``visas`` (its circuit, the people's ids in order, read when the branch opens) and
@@ -393,11 +387,7 @@ class ContractFlow(CommitteeVoting, Signing, flow.Flow):
     task_class = Task
     lock_impl = contract_lock
 
-    start = (
-        flow.StartHandle(this.begin)
-        .Next(this.start_action_reviews)
-        .Annotation(title=_("Review launched"))
-    )
+    start = Begin(this.begin).Next(this.start_action_reviews).Annotation(title=_("Review launched"))
     start_action_reviews = (
         flow.Function(this.launch_action_reviews)
         .Next(this.await_reviews)
@@ -590,11 +580,7 @@ class AnnualReviewFlow(CommitteeVoting, flow.Flow):
     task_class = Task
     lock_impl = contract_lock
 
-    start = (
-        flow.StartHandle(this.begin)
-        .Next(this.call_reports)
-        .Annotation(title=_("Annual review launched"))
-    )
+    start = Begin(this.begin).Next(this.call_reports).Annotation(title=_("Annual review launched"))
     call_reports = (
         ForEach(this.running_actions)
         .Next(this.report)
@@ -620,7 +606,7 @@ class AnnualReviewFlow(CommitteeVoting, flow.Flow):
         .Next(this.end)
         .Annotation(title=_("Report adopted or rejected, its PDF kept"))
     )
-    end = flow.End().Annotation(title=_("Annual report decided"))
+    end = Finish().Annotation(title=_("Annual report decided"))
 
     def begin(self, activation: Activation, *, review: AnnualReview, unit: UnitOfWork) -> Process:
         activation.process.contract = unit.contract
@@ -689,7 +675,7 @@ class AmendmentChangeReviewFlow(flow.Flow):
     lock_impl = contract_lock
 
     start = (
-        flow.StartHandle(this.begin)
+        Begin(this.begin)
         .Next(this.review_by_leads)
         .Annotation(title=_("Review of the proposal launched"))
     )
@@ -722,7 +708,7 @@ class AmendmentChangeReviewFlow(flow.Flow):
         .Next(this.review_by_leads)
         .Annotation(title=_("Sent back for review"))
     )
-    end = flow.End().Annotation(title=_("Approved"))
+    end = Finish().Annotation(title=_("Approved"))
 
     def begin(
         self, activation: Activation, *, change: AmendmentChange, unit: UnitOfWork
@@ -863,7 +849,7 @@ class AmendmentFlow(CommitteeVoting, Signing, flow.Flow):
     lock_impl = contract_lock
 
     start = (
-        flow.StartHandle(this.begin)
+        Begin(this.begin)
         .Next(this.start_change_reviews)
         .Annotation(title=_("Amendment's review launched"))
     )
@@ -904,7 +890,7 @@ class AmendmentFlow(CommitteeVoting, Signing, flow.Flow):
         .Next(this.call_signatories)
         .Annotation(title=_("Council deliberation recorded, document frozen"))
     )
-    rejected = flow.End().Annotation(title=_("Rejected by the committee: back to draft"))
+    rejected = Finish().Annotation(title=_("Rejected by the committee: back to draft"))
 
     def begin(self, activation: Activation, *, amendment: Amendment, unit: UnitOfWork) -> Process:
         activation.process.contract = unit.contract
@@ -1057,7 +1043,7 @@ class OpinionFlow(flow.Flow):
     lock_impl = contract_lock
 
     start = (
-        flow.StartHandle(this.begin)
+        Begin(this.begin)
         .Next(this.opinion, task_data=this.question)
         .Annotation(title=_("Opinion asked"))
     )
@@ -1066,7 +1052,7 @@ class OpinionFlow(flow.Flow):
         .Next(this.end)
         .Annotation(title=_("Opinion given"))
     )
-    end = flow.End().Annotation(title=_("Opinion given"))
+    end = Finish().Annotation(title=_("Opinion given"))
 
     def begin(
         self,

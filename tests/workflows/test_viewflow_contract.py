@@ -1,11 +1,12 @@
 """What ``workflows/nodes.py`` assumes of viewflow's code, pinned so that an upgrade fails here.
 
-``Gather``, ``ForEach`` and ``HumanTask`` override viewflow's private methods (and re-implement
-a few public ones) to ask the database less per decision. viewflow may change those at any
-release without notice, so each one Accord overrides, calls or re-implements is pinned below:
-it must still be defined where Accord expects it, with the signature Accord's code assumes, and
-with the very source it was read from (its sha256). When an upgrade changes one, the failure
-names it and says what to re-check in ``nodes.py``; once re-checked, update the pin.
+``Gather``, ``ForEach``, ``Conclude`` and ``HumanTask`` override viewflow's private methods
+(and, with ``Begin`` and ``Finish``, re-implement a few public ones) to ask the database less
+per decision. viewflow may change those at any release without notice, so each one Accord
+overrides, calls or re-implements is pinned below: it must still be defined where Accord
+expects it, with the signature Accord's code assumes, and with the very source it was read
+from (its sha256). When an upgrade changes one, the failure names it and says what to re-check
+in ``nodes.py``; once re-checked, update the pin.
 
 The behavioural tests below then show that viewflow still calls Accord's overrides in a flow.
 """
@@ -126,9 +127,37 @@ PINS = [
         "viewflow.workflow.nodes.join.JoinActivation.complete",
         "(self)",
         "14102af2a11268fdfcdd46a51e9436c3c182a8ea0cc19f7b823df9aec13b894f",
-        "it must still ask _join_token_prefixes, _active_join_tasks(...).exists() and "
-        "_continue_on_condition (answered once per arrival by GatherActivation and Gather) and "
-        "cancel through cancel_active_tasks",
+        "GatherActivation.complete re-implements it without the savepoint: it must still ask "
+        "_join_token_prefixes, _active_join_tasks(...).exists() and _continue_on_condition "
+        "(answered once per arrival by GatherActivation and Gather), cancel through "
+        "cancel_active_tasks and end with the base activation's complete",
+        "workflows.nodes.GatherActivation.complete",
+    ),
+    Pin(
+        "viewflow.workflow.nodes.start.StartActivation.execute",
+        "(self)",
+        "bebc7af4706b7ccc84e1087100b53dc9f347757ed1b82d07a730192ca9aa657a",
+        "BeginActivation.execute re-implements it without the savepoint: it must still send "
+        "task_started, save the process, then under the flow's lock complete the start task, "
+        "send flow_started and activate the next nodes",
+        "workflows.nodes.BeginActivation.execute",
+    ),
+    Pin(
+        "viewflow.workflow.nodes.end.EndActivation.activate",
+        "(self)",
+        "84042be984cd12486b28d9223e33109228b8ce96d90a92eb1365160122b5cfad",
+        "FinishActivation.activate re-implements it without the savepoint: it must still set "
+        "the task's start, finish the process when no other task of it is open, and send "
+        "task_started, task_finished and flow_finished",
+        "workflows.nodes.FinishActivation.activate",
+    ),
+    Pin(
+        "viewflow.workflow.nodes.if_gate.IfActivation.activate",
+        "(self)",
+        "5c6ac603937ffac4fd9b8a11bc82af9e853027173ff177c1a66a0a04752794a2",
+        "ConcludeActivation.activate re-implements it without the savepoint: it must still "
+        "store flow_task._condition(activation) in _condition_result, read by create_next",
+        "workflows.nodes.ConcludeActivation.activate",
     ),
     Pin(
         "viewflow.workflow.nodes.join.JoinActivation.is_done",
