@@ -9,11 +9,12 @@ import datetime
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import dateformat, timezone, translation
 
 from tests.factories import UserFactory
 from tests.workflows.test_analytics import api_for, build_tasks, done_task
+from tests.workflows.test_lockout import REDIS_DOWN
 from workflows.analytics import snapshots
 from workflows.models import TaskKind
 from workflows.tasks import refresh_analytics
@@ -106,3 +107,14 @@ def test_a_view_filtered_by_contract_is_computed_for_the_request(tasks, staff):
     a_review_done_since(tasks)
     counts, _ = steps(staff, contract="CLS-B")
     assert counts == {"review": 2, "vote": 1}
+
+
+def test_without_redis_the_figures_are_computed_for_the_request(tasks, staff, caplog):
+    """The snapshot is a convenience: with the cache away (connection refused, short
+    timeouts), the periodic task and the requests still answer, the figures computed live."""
+    with override_settings(CACHES=REDIS_DOWN):
+        refreshed()
+        a_review_done_since(tasks)
+        counts, _ = steps(staff)
+    assert counts == {"signature": 1, "review": 5, "vote": 1}
+    assert "analytics snapshot not read: the cache is unavailable" in caplog.messages
