@@ -275,6 +275,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workflows.tasks.send_reminders",
         "schedule": crontab(minute=15),
     },
+    # Staff's analytics over every contract, computed ahead (workflows.analytics.snapshots).
+    "refresh-analytics": {"task": "workflows.tasks.refresh_analytics", "schedule": 600.0},
     "send-notification-digests": {
         "task": "notifications.tasks.send_digests",
         "schedule": crontab(hour=7, minute=0),

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.core.cache import cache
 
 from . import services
+from .analytics.snapshots import snapshots_refresh
 from .audit.services import history_check_and_alert
 
 
@@ -32,3 +33,10 @@ def verify_histories() -> int:
     broken = len(history_check_and_alert())
     cache.set(HISTORY_CHECK_CACHE_KEY, {"at": time.time(), "broken": broken}, timeout=7 * 24 * 3600)
     return broken
+
+
+@shared_task
+def refresh_analytics() -> str:
+    """Staff's analytics over every contract computed ahead (workflows.analytics.snapshots),
+    so that the page and the API serve them without sorting a year of tasks."""
+    return snapshots_refresh().isoformat()

@@ -23,9 +23,8 @@ from .selectors import (
     Figures,
     figures_csv,
     may_see_analytics,
-    tables_figures,
-    task_figures,
 )
+from .snapshots import served_figures
 
 TABLES = Dimension.ALL
 # The CSV files' names, in French as the page's address.
@@ -84,10 +83,13 @@ def analytics_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = _form(request)
     valid = form.is_valid()
     tables = []
+    computed_at = None
     if valid:
-        # The four tables from one read of the tasks (selectors.tables_figures).
-        figures = tables_figures(request.user, form.filters(), TABLES)
-        tables = [_table(dimension, figures[dimension]) for dimension in TABLES]
+        # The four tables from one read of the tasks (selectors.tables_figures), or as
+        # computed ahead for staff's wide views (snapshots).
+        served = served_figures(request.user, form.filters(), TABLES)
+        tables = [_table(dimension, served.tables[dimension]) for dimension in TABLES]
+        computed_at = served.computed_at
     return render(
         request,
         "workflows/analytics.html",
@@ -96,6 +98,7 @@ def analytics_page(request: AuthenticatedHttpRequest) -> HttpResponse:
             "error_forms": [form],
             "filters": form.filters() if valid else None,
             "tables": tables,
+            "computed_at": computed_at,
             "page_lines": PAGE_LINES,
             "nav_section": "analytics",
         },
@@ -117,7 +120,7 @@ def analytics_csv(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
             {"form": form, "error_forms": [form], "tables": [], "nav_section": "analytics"},
             status=400,
         )
-    lines = task_figures(request.user, form.filters(), dimension)
+    lines = served_figures(request.user, form.filters(), [dimension]).tables[dimension]
     response = HttpResponse(
         "".join(figures_csv(dimension, lines)), content_type="text/csv; charset=utf-8"
     )
