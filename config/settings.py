@@ -275,6 +275,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "workflows.tasks.send_reminders",
         "schedule": crontab(minute=15),
     },
+    # A seal whose after-commit task the broker lost (outside time-stamping authority only).
+    "seal-pending-documents": {
+        "task": "signatures.tasks.seal_pending",
+        "schedule": crontab(minute="*/10"),
+    },
     "send-notification-digests": {
         "task": "notifications.tasks.send_digests",
         "schedule": crontab(hour=7, minute=0),

@@ -501,6 +501,15 @@ def document_seal(
     return _seal_store(contract, document, pdf, history_head, now)
 
 
+def seal_request(contract: Contract, *, history_head: tuple[int, str]) -> None:
+    """Note on the document, in the last signature's transaction, that its seal is due and
+    the head it certifies: the periodic sweep seals it if the after-commit task is lost."""
+    seq, digest = history_head
+    ContractDocument.objects.filter(
+        contract=contract, contract_version=contract.version, voided_at__isnull=True
+    ).update(seal_requested_at=timezone.now(), seal_history_head={"seq": seq, "hash": digest})
+
+
 def document_seal_prepared(
     contract_id: int, *, history_head: tuple[int, str] | None
 ) -> ContractDocument | None:

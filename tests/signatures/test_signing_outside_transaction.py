@@ -338,3 +338,101 @@ def test_a_seal_prepared_over_a_document_changed_meanwhile_is_never_stored(
     assert document.sealed_at is None
     assert not document.certificate_data
     assert bytes(document.pdf).count(b"%changed") == services.SEAL_ATTEMPTS
+
+
+def _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch) -> ContractDocument:
+    """The last signature commits; its seal's task never reaches a worker (the broker lost
+    it)."""
+    ActionFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    (task,) = open_tasks(contract, TaskKind.SIGNATURE)
+    with monkeypatch.context() as lost:
+        lost.setattr(tasks.seal_document, "delay", lambda *args: None)
+        decide(task, "sign")
+    document = ContractDocument.objects.get(contract=contract)
+    assert document.sealed_at is None
+    assert document.seal_requested_at is not None
+    return document
+
+
+def _seals(document: ContractDocument) -> list[str]:
+    check = document_verify(bytes(document.pdf), frozen=document)
+    assert check.ok, check
+    return [s.field_name for s in check.signatures if s.field_name == "accord-seal"]
+
+
+@pytest.mark.django_db
+def test_the_sweep_seals_a_document_whose_seal_task_was_lost_once_and_only_once(
+    contract, coordinator, authority, monkeypatch
+):
+    document = _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch)
+    last = HistoryEntry.objects.filter(contract=contract).order_by("-seq").first()
+    # Within the grace period the seal is left to its own task.
+    assert tasks.seal_pending() == 0
+    document.refresh_from_db()
+    assert document.sealed_at is None
+
+    assert tasks.seal_pending(grace_seconds=0) == 1
+    document.refresh_from_db()
+    assert document.sealed_at is not None
+    assert document.certificate_data["history_head"] == {"seq": last.seq, "hash": last.hash}
+    assert _seals(document) == ["accord-seal"]
+    sealed = bytes(document.pdf)
+
+    # The sweep again, then the lost task delivered late: the seal stays the one stored.
+    assert tasks.seal_pending(grace_seconds=0) == 0
+    assert tasks.seal_document.delay(contract.pk, last.seq, last.hash).get() is True
+    document.refresh_from_db()
+    assert bytes(document.pdf) == sealed
+
+
+@pytest.mark.django_db
+def test_the_sweep_leaves_a_seal_whose_authority_is_down_for_its_next_run(
+    contract, coordinator, authority, monkeypatch
+):
+    document = _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch)
+    signed = bytes(document.pdf)
+
+    def down(*args, **kwargs):
+        raise ServiceUnavailable("down")
+
+    monkeypatch.setattr(services, "_seal_pdf", down)
+    assert tasks.seal_pending(grace_seconds=0) == 0
+    document.refresh_from_db()
+    assert document.sealed_at is None
+    assert bytes(document.pdf) == signed
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks across connections")
+def test_two_sweeps_at_once_store_exactly_one_seal(contract, coordinator, authority, monkeypatch):
+    document = _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch)
+    # Both runs draw their seal up before either stores it.
+    both_prepared = threading.Barrier(2, timeout=60)
+    seal_pdf = services._seal_pdf
+
+    def prepared_side_by_side(*args, **kwargs):
+        pdf = seal_pdf(*args, **kwargs)
+        both_prepared.wait()
+        return pdf
+
+    monkeypatch.setattr(services, "_seal_pdf", prepared_side_by_side)
+    results: list[int] = []
+
+    def sweep() -> None:
+        try:
+            results.append(tasks.seal_pending(grace_seconds=0))
+        finally:
+            connections.close_all()
+
+    runs = [threading.Thread(target=sweep) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert sorted(results) == [0, 1]
+    document.refresh_from_db()
+    assert document.sealed_at is not None
+    assert _seals(document) == ["accord-seal"]
