@@ -10,6 +10,8 @@ waiting for it under a lock).
 
 from __future__ import annotations
 
+import datetime
+import io
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from asn1crypto import tsp
 from cryptography.hazmat.primitives import serialization
+from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.utils import timezone, translation
 from rest_framework.test import APIClient
@@ -601,3 +604,24 @@ def test_the_chairs_closing_draws_the_minutes_up_before_its_transaction(
     vote = CommitteeVote.objects.get(contract=contract)
     assert vote.minutes_sha256 == services.sha256(bytes(vote.minutes_pdf))
     assert authority.requests > requests
+
+
+@pytest.mark.django_db
+def test_the_sweep_is_scheduled_by_beat_and_runs_as_a_command(
+    contract, coordinator, authority, monkeypatch, settings
+):
+    (entry,) = [
+        job
+        for job in settings.CELERY_BEAT_SCHEDULE.values()
+        if job["task"] == "signatures.tasks.seal_pending"
+    ]
+    assert entry["task"] in celery_app.tasks
+    document = _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch)
+    out = io.StringIO()
+    call_command("seal_pending", stdout=out)  # within the grace period: left to its task
+    assert out.getvalue().strip() == "0 document(s) sealed."
+    monkeypatch.setattr(tasks, "SEAL_GRACE", datetime.timedelta(0))
+    call_command("seal_pending", stdout=out)
+    assert out.getvalue().strip().endswith("1 document(s) sealed.")
+    document.refresh_from_db()
+    assert document.sealed_at is not None
