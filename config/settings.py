@@ -277,6 +277,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Staff's analytics over every contract, computed ahead (workflows.analytics.snapshots).
     "refresh-analytics": {"task": "workflows.tasks.refresh_analytics", "schedule": 600.0},
+    # A seal whose after-commit task the broker lost (outside time-stamping authority only).
+    "seal-pending-documents": {
+        "task": "signatures.tasks.seal_pending",
+        "schedule": crontab(minute="*/10"),
+    },
     "send-notification-digests": {
         "task": "notifications.tasks.send_digests",
         "schedule": crontab(hour=7, minute=0),

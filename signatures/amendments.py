@@ -12,8 +12,10 @@ The circuit: when the amendment's deliberation is recorded, ``amendment_freeze``
 document with an empty field per concerned party (``AmendmentParty``, which has a
 ``Signatory``'s attributes, so ``_signature_blocks`` draws it) and one for Accord's seal, and
 keeps it as an ``AmendmentDocument`` per amendment version; each party's signature is an
-incremental PAdES signature in its field (``services._sign``, the contract's own signing),
+incremental PAdES signature in its field (``services.sign_pdf``, the contract's own signing),
 the seal closes it once every concerned party answered, and a mandatory decline voids it.
+With an outside time-stamping authority both are drawn up before the decision's transaction
+(``services.signed_outside``) and stored only over the revision they were drawn up from.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from workflows.documents import decision_time
 from workflows.errors import Conflict
 from workflows.models import Amendment, AmendmentParty, SignatoryKind, Task
 from workflows.selectors import visas_given
@@ -41,7 +44,7 @@ from .document import (
     signature_field_name,
 )
 from .models import AmendmentDocument, AuthenticationMethod
-from .services import _sign, _wrapped, sha256, signature_text
+from .services import _wrapped, sha256, sign_pdf, signature_text, signed_outside
 
 
 def _date(value: str | None) -> str:
@@ -135,8 +138,7 @@ def amendment_sign(
     amendment, signed_by = party.amendment, task.owner
     assert signed_by is not None  # a task being decided, held by who decides it
     document = _current(amendment)
-    stored_key = keys.organisation_key(party.organisation) or keys.person_key(signed_by)
-    now = timezone.now()
+    now = decision_time()
     with translation.override(LANGUAGE):
         mandate = (
             mandate_text(party.mandate_reference, party.mandate_date)
@@ -159,14 +161,30 @@ def amendment_sign(
             "organisation": party.organisation.name,
         }
         field_name = signature_field_name(party)  # type: ignore[arg-type]  # its attributes
-        pdf = _sign(
-            document,
+        stamp = _wrapped(text)
+    base = bytes(document.pdf)
+    organisation = party.organisation
+
+    def sign() -> tuple[bytes, str, str]:
+        # Its key read (or issued) here: with an outside authority, no transaction is open.
+        stored_key = keys.organisation_key(organisation) or keys.person_key(signed_by)
+        pdf = sign_pdf(
+            base,
             field_name=field_name,
             stored_key=stored_key,
             name=signed_by.display_name,
             reason=reason,
-            stamp=_wrapped(text),
+            stamp=stamp,
         )
+        return pdf, stored_key.fingerprint, stored_key.subject
+
+    # Stored only over the revision it was drawn up from (another party's signature in
+    # between: drawn up again).
+    pdf, fingerprint, subject = signed_outside(
+        "amendment-signature",
+        [document.pk, task.pk, base, field_name, reason, stamp, signed_by.display_name],
+        sign,
+    )
     evidence = {
         "task": task.pk,
         "organisation": party.organisation.code,
@@ -177,8 +195,8 @@ def amendment_sign(
         "authentication": AuthenticationMethod.PASSWORD,
         "ip_address": ip_address,
         "user_agent": user_agent,
-        "certificate_fingerprint": stored_key.fingerprint,
-        "certificate_subject": stored_key.subject,
+        "certificate_fingerprint": fingerprint,
+        "certificate_subject": subject,
         "document_sha256": document.sha256,
         "signed_pdf_sha256": sha256(pdf),
     }
@@ -191,25 +209,35 @@ def amendment_sign(
 def amendment_seal(amendment: Amendment) -> str:
     """Accord's seal closes the amendment's signed document; returns its SHA-256."""
     document = _current(amendment)
-    now = timezone.now()
+    now = decision_time()
     with translation.override(LANGUAGE):
-        document.pdf = _sign(
-            document,
+        reason = _("Accord's seal: every signature of amendment no. %(number)d is in") % {
+            "number": amendment.number
+        }
+        stamp = _wrapped(
+            [
+                _("Sealed by Accord on %(date)s")
+                % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
+                _("Amendment no. %(number)d to the contract %(reference)s")
+                % {"number": amendment.number, "reference": amendment.contract.reference},
+            ]
+        )
+    base = bytes(document.pdf)
+
+    def seal() -> bytes:
+        return sign_pdf(
+            base,
             field_name=SEAL_FIELD,
             stored_key=keys.seal_key(),
             archive=True,  # the document timestamp over everything (PAdES B-LTA)
             name="Accord",
-            reason=_("Accord's seal: every signature of amendment no. %(number)d is in")
-            % {"number": amendment.number},
-            stamp=_wrapped(
-                [
-                    _("Sealed by Accord on %(date)s")
-                    % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
-                    _("Amendment no. %(number)d to the contract %(reference)s")
-                    % {"number": amendment.number, "reference": amendment.contract.reference},
-                ]
-            ),
+            reason=reason,
+            stamp=stamp,
         )
+
+    # With an outside authority, drawn up before the last signature's transaction, over the
+    # revision that signature stores (the history's entry names the sealed file).
+    document.pdf = signed_outside("amendment-seal", [document.pk, base, reason, stamp], seal)
     document.sealed_at = now
     document.save(update_fields=["pdf", "sealed_at"])
     return sha256(bytes(document.pdf))

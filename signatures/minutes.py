@@ -12,18 +12,20 @@ contract document.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
+from workflows.documents import decision_time
 from workflows.models import CommitteeVote, TaskDecision, User
 
 from . import keys
 from .document import LANGUAGE, _with_fields
 from .reports import TEXT_BLUE, _moment, _Report
-from .services import _wrapped, sign_pdf
+from .services import _wrapped, sign_pdf, signed_outside
 
 CHAIR_FIELD = "accord-chair"
 SIGNATURE_WIDTH, SIGNATURE_HEIGHT = 90.0, 24.0  # mm
@@ -132,7 +134,7 @@ def render_committee_minutes(data: dict, *, when: datetime.datetime) -> bytes:
 
 def minutes_sign(pdf: bytes, data: dict, *, chair: User) -> bytes:
     """The chair's PAdES signature on the minutes, with their own certificate."""
-    now = timezone.now()
+    now = decision_time()
     with translation.override(LANGUAGE):
         stamp = [
             _("Signed by %(chair)s, chair of the steering committee, on %(date)s")
@@ -155,9 +157,28 @@ def minutes_sign(pdf: bytes, data: dict, *, chair: User) -> bytes:
         )
 
 
+def _as_printed(value: Any, key: str = "") -> Any:
+    """``value`` with each moment (``…_at``) as the minutes print it."""
+    if isinstance(value, dict):
+        return {k: _as_printed(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_printed(v) for v in value]
+    if key.endswith("_at") and isinstance(value, str):
+        with translation.override(LANGUAGE):
+            return _moment(value)
+    return value
+
+
 class PdfCommitteeMinutes:
     """The domain's ``workflows.documents.CommitteeMinutes``."""
 
     def draw_up(self, data: dict, *, chair: User) -> bytes:
-        pdf = render_committee_minutes(data, when=timezone.now())
-        return minutes_sign(pdf, data, chair=chair)
+        """With an outside authority, drawn up before the vote's transaction, and used only
+        while the minutes say the same (the round decided at the same moment,
+        ``decision_time``; the last vote cast, a moment later, at the same minute)."""
+        when = decision_time()
+        return signed_outside(
+            "minutes",
+            [_as_printed(data), chair.pk, when],
+            lambda: minutes_sign(render_committee_minutes(data, when=when), data, chair=chair),
+        )

@@ -21,7 +21,8 @@ def seal_signed_contract(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> N
     With the embedded time-stamping service (in-process, no network), in the unit's
     transaction. With an outside authority (``ACCORD_TSA_URL``), after the commit, by a task
     that calls it outside any transaction and stores the seal only over the document the
-    unit committed (``services.document_seal_prepared``); the head is the unit's all the same.
+    unit committed (``services.document_seal_prepared``); the head is the unit's all the same,
+    kept on the document with the request for the periodic sweep.
     """
     if not any(
         entry.event == HistoryEvent.TRANSITION and entry.name == "complete_signing"
@@ -32,4 +33,6 @@ def seal_signed_contract(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> N
         services.document_seal(unit.contract, history_head=unit.head)
         return
     contract_id, (seq, digest) = unit.contract.pk, unit.head
+    # What the sweep (``tasks.seal_pending``) needs if the broker loses the task.
+    services.seal_request(unit.contract, history_head=(seq, digest))
     transaction.on_commit(lambda: tasks.seal_document.delay(contract_id, seq, digest), robust=True)

@@ -21,11 +21,12 @@ import logging
 import os
 import tempfile
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -45,6 +46,7 @@ from pyhanko.sign.signers.pdf_signer import (
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 
+from workflows.documents import preparation_key, prepared_outside
 from workflows.errors import Conflict, DocumentChanged, ServiceUnavailable
 from workflows.models import Contract, Signatory, Task, User
 from workflows.selectors import VisaGiven, visas_given
@@ -61,7 +63,6 @@ from .document import (
     unicode_font_files,
 )
 from .models import (
-    AmendmentDocument,
     AuthenticationMethod,
     ContractDocument,
     KeyKind,
@@ -89,6 +90,20 @@ logger = logging.getLogger(__name__)
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+T = TypeVar("T")
+
+
+def signed_outside(purpose: str, depends_on: Sequence[object], sign: Callable[[], T]) -> T:
+    """``sign()`` (which asks the time-stamping authority) for a decision: with an outside
+    authority, drawn up before the decision's transaction and used only while everything in
+    ``depends_on`` (the stored revision's bytes, the texts) is the same
+    (``workflows.documents.prepared_outside``); with the embedded one, now. ``sign`` must
+    read nothing the decision's transaction writes: it may run with none open."""
+    if not settings.ACCORD_TSA_URL:
+        return sign()
+    return prepared_outside(preparation_key(purpose, *depends_on), sign)
 
 
 def document_freeze(contract: Contract) -> ContractDocument:
@@ -188,30 +203,6 @@ def _modification_policy(writer: IncrementalPdfFileWriter, modifications: Modifi
     if modifications is Modifications.NONE_AFTER:
         return {"docmdp_permissions": fields.MDPPerm.NO_CHANGES}
     return {}
-
-
-def _sign(
-    document: ContractDocument | AmendmentDocument,
-    *,
-    field_name: str,
-    stored_key: SigningKey,
-    name: str,
-    reason: str,
-    stamp: list[str],
-    modifications: Modifications = Modifications.UNRESTRICTED,
-    archive: bool = False,
-) -> bytes:
-    """Append one incremental PAdES signature in the named field; returns the new PDF."""
-    return sign_pdf(
-        bytes(document.pdf),
-        field_name=field_name,
-        stored_key=stored_key,
-        name=name,
-        reason=reason,
-        stamp=stamp,
-        modifications=modifications,
-        archive=archive,
-    )
 
 
 def sign_pdf(
@@ -499,6 +490,15 @@ def document_seal(
     now = timezone.now()
     pdf = _seal_pdf(contract, bytes(document.pdf), history_head, now)
     return _seal_store(contract, document, pdf, history_head, now)
+
+
+def seal_request(contract: Contract, *, history_head: tuple[int, str]) -> None:
+    """Note on the document, in the last signature's transaction, that its seal is due and
+    the head it certifies: the periodic sweep seals it if the after-commit task is lost."""
+    seq, digest = history_head
+    ContractDocument.objects.filter(
+        contract=contract, contract_version=contract.version, voided_at__isnull=True
+    ).update(seal_requested_at=timezone.now(), seal_history_head={"seq": seq, "hash": digest})
 
 
 def document_seal_prepared(

@@ -1,15 +1,26 @@
 """The seal drawn up after the last signature's commit, when the time-stamping authority is
-an outside one (its call never happens in a transaction): retried while it does not answer."""
+an outside one (its call never happens in a transaction): retried while it does not answer,
+and swept periodically in case the broker lost the task."""
 
 from __future__ import annotations
 
+import datetime
+import logging
+
 from celery import shared_task
+from django.utils import timezone
 
 from workflows.errors import DocumentChanged, ServiceUnavailable
 
 from . import services
+from .models import ContractDocument
 
 SEAL_RETRIES = 8
+# How long after the last signature the sweep leaves the seal to its own task (which may be
+# waiting for the authority: its first retries come within this delay).
+SEAL_GRACE = datetime.timedelta(minutes=30)
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, max_retries=SEAL_RETRIES)
@@ -22,3 +33,30 @@ def seal_document(self, contract_id: int, head_seq: int | None, head_hash: str |
     except (ServiceUnavailable, DocumentChanged) as exc:
         raise self.retry(exc=exc, countdown=60 * 2**self.request.retries) from exc
     return True
+
+
+@shared_task
+def seal_pending(grace_seconds: float | None = None) -> int:
+    """Seal every signed document whose seal was asked for more than the grace period ago
+    and is still missing (the broker lost ``seal_document``, or its retries ran out).
+
+    Idempotent with the task and with itself: the seal is stored under the document's row
+    lock only while none is (``services.document_seal_prepared``), so of two runs at once
+    exactly one stores it. Returns how many of them are sealed after it; a document whose
+    authority still does not answer is left for the next run."""
+    grace = SEAL_GRACE if grace_seconds is None else datetime.timedelta(seconds=grace_seconds)
+    pending = ContractDocument.objects.filter(
+        sealed_at__isnull=True,
+        voided_at__isnull=True,
+        seal_requested_at__lte=timezone.now() - grace,
+    ).values_list("contract_id", "seal_history_head")
+    sealed = 0
+    for contract_id, head in pending:
+        history_head = (head["seq"], head["hash"]) if head else None
+        try:
+            document = services.document_seal_prepared(contract_id, history_head=history_head)
+        except (ServiceUnavailable, DocumentChanged) as exc:
+            logger.warning("Seal of contract %s left for the next sweep: %s", contract_id, exc)
+            continue
+        sealed += document is not None and document.sealed_at is not None
+    return sealed

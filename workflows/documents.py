@@ -7,17 +7,30 @@ that the domain never imports it; the same for the annual report, named by
 ``settings.ACCORD_ANNUAL_REPORTS``, and for an amendment's document,
 ``settings.ACCORD_AMENDMENT_DOCUMENTS``, and for the committee's minutes,
 ``settings.ACCORD_COMMITTEE_MINUTES`` (the seal, which needs nothing back, is a reaction to the
-history instead: ``settings.ACCORD_REACTIONS``).
+history instead: ``settings.ACCORD_REACTIONS``). A port that calls out while a decision runs
+(the time-stamping authority) has it drawn up before the decision's transaction:
+``decide_outside`` and ``prepared_outside``, at the end.
 """
 
 from __future__ import annotations
 
+import datetime
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from functools import cache
-from typing import Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from .errors import Conflict, DocumentChanged
 from .models import Amendment, AmendmentParty, Contract, Signatory, Task, User
 
 
@@ -136,3 +149,111 @@ class CommitteeMinutes(Protocol):
 def committee_minutes() -> CommitteeMinutes:
     """The installation's ``CommitteeMinutes`` (``settings.ACCORD_COMMITTEE_MINUTES``)."""
     return import_string(settings.ACCORD_COMMITTEE_MINUTES)()
+
+
+# --- Remote calls prepared outside the decision's transaction ----------------------------
+#
+# A port that must call out (the time-stamping authority, when remote) while a decision runs
+# asks ``prepared_outside(key, prepare)`` instead: the first time, the decision's transaction
+# is rolled back (``PreparationNeeded``), ``prepare`` runs with no transaction open, and the
+# decision runs again, getting the result for the same ``key`` (a digest of everything the
+# result depends on: the stored document's revision, the minutes' data...). A key that no
+# longer matches (another signature stored in between) asks for a new preparation: the
+# optimistic check. ``decide_outside`` bounds the stale preparations, then answers 409.
+
+DOCUMENT_KEPT_CHANGING = gettext_noop(
+    "Other signatures kept arriving while yours was being prepared: nothing was signed, try again."
+)
+# How many preparations over a document that changed in the meantime (or decisions refused
+# with ``DocumentChanged``) before the person is asked to try later (409).
+PREPARATION_ATTEMPTS = 3
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass
+class _Preparations:
+    now: datetime.datetime = field(default_factory=timezone.now)
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+_preparations: ContextVar[_Preparations | None] = ContextVar("accord_preparations", default=None)
+
+
+class PreparationNeeded(Exception):
+    """Raised inside a decision for a remote call not prepared yet: never caught in between,
+    it rolls the decision's transaction back (``decide_outside`` then prepares it)."""
+
+    def __init__(self, purpose: str, key: str, prepare: Callable[[], Any]) -> None:
+        super().__init__(purpose)
+        self.purpose, self.key, self.prepare = purpose, key, prepare
+
+
+def preparation_key(purpose: str, *parts: object) -> str:
+    """A digest of what a prepared result depends on (JSON-ready parts, or bytes)."""
+    digest = hashlib.sha256(purpose.encode())
+    for part in parts:
+        data = (
+            part
+            if isinstance(part, bytes)
+            else json.dumps(part, sort_keys=True, default=str).encode()
+        )
+        digest.update(hashlib.sha256(data).digest())
+    return f"{purpose}:{digest.hexdigest()}"
+
+
+def prepared_outside(key: str, prepare: Callable[[], T]) -> T:
+    """In a decision run by ``decide_outside``: ``prepare()``'s result for ``key``, drawn up
+    before with no transaction open (the decision is run again for it). Elsewhere (a command,
+    the embedded authority's callers): ``prepare()`` now."""
+    preparations = _preparations.get()
+    if preparations is None:
+        return prepare()
+    if key in preparations.results:
+        return preparations.results[key]
+    raise PreparationNeeded(key.split(":", 1)[0], key, prepare)
+
+
+def decision_time() -> datetime.datetime:
+    """Now, the same in each run of a decision that ``decide_outside`` runs again (what the
+    minutes print must not change between the preparation and the storing)."""
+    preparations = _preparations.get()
+    return preparations.now if preparations is not None else timezone.now()
+
+
+def decide_outside(decide: Callable[[], T], *, attempts: int = PREPARATION_ATTEMPTS) -> T:
+    """Run ``decide`` (which opens and commits its own transaction) so that the remote calls
+    it asks for (``prepared_outside``) happen before it, outside any transaction; again as
+    long as preparations are missing. A preparation made stale by a change in between (or
+    ``DocumentChanged``) counts as an attempt: after ``attempts``, ``Conflict`` (409)."""
+    preparations = _Preparations()
+    token = _preparations.set(preparations)
+    prepared: set[str] = set()
+    stale = 0
+    try:
+        while stale < attempts:
+            try:
+                return decide()
+            except DocumentChanged:
+                stale += 1
+            except PreparationNeeded as needed:
+                if needed.purpose in prepared:
+                    stale += 1
+                    if stale >= attempts:
+                        break
+                prepared.add(needed.purpose)
+                preparations.results[needed.key] = needed.prepare()
+    finally:
+        _preparations.reset(token)
+    raise Conflict(_(DOCUMENT_KEPT_CHANGING))
+
+
+def decided_outside(verb: Callable[P, T]) -> Callable[P, T]:
+    """``verb`` (a transaction of its own) run by ``decide_outside``."""
+
+    @functools.wraps(verb)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return decide_outside(lambda: verb(*args, **kwargs))
+
+    return run

@@ -26,6 +26,7 @@ from .documents import (
     annual_reports,
     committee_minutes,
     contract_documents,
+    decision_time,
 )
 from .errors import ApplicationError, Conflict
 from .history import UnitOfWork
@@ -401,7 +402,7 @@ def _vote_decide(vote: CommitteeVote) -> str:
     assert outcome is not None
     vote.outcome = outcome
     vote.approvals, vote.rejections, vote.abstentions = tally
-    vote.decided_at = timezone.now()
+    vote.decided_at = decision_time()  # the same if the decision runs again (the minutes)
     vote.minutes_pdf = committee_minutes().draw_up(
         committee_minutes_data(vote), chair=vote.contract.steering_committee.chair
     )

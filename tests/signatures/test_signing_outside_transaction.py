@@ -10,6 +10,8 @@ waiting for it under a lock).
 
 from __future__ import annotations
 
+import datetime
+import io
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,19 +20,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from asn1crypto import tsp
 from cryptography.hazmat.primitives import serialization
+from django.core.management import call_command
 from django.db import connection, connections, transaction
 from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
-from signatures import keys, pki, services, tasks
+from signatures import amendments, keys, pki, services, tasks
 from signatures.document import FieldBox, _Document, _with_fields
-from signatures.models import ContractDocument, SignatureEvidence
+from signatures.models import AmendmentDocument, ContractDocument, SignatureEvidence
 from signatures.selectors import document_verify
 from tests.factories import PASSWORD, ActionFactory, SignatoryFactory
-from tests.flows import decide, open_tasks, record_deliberation, walk_to_deliberation
+from tests.flows import (
+    approve_reviews,
+    decide,
+    launch,
+    open_tasks,
+    record_deliberation,
+    walk_to_deliberation,
+    walk_to_signed,
+)
 from workflows.errors import Conflict, ServiceUnavailable
-from workflows.models import HistoryEntry, HistoryEvent, TaskKind, TaskStatus
+from workflows.models import CommitteeVote, HistoryEntry, HistoryEvent, TaskKind, TaskStatus
+from workflows.services import contracts as contract_services
 from workflows.services import tasks as task_services
 
 OPEN_TRANSACTIONS = """
@@ -99,6 +111,28 @@ def authority(settings, tmp_path) -> Iterator[Authority]:
     celery_app.conf.task_always_eager = eager
 
 
+def _amendment_to_signing(contract, coordinator) -> None:
+    """An amendment of the signed contract extending its period, through the committee's
+    vote and the deliberation, to its signature by the mandatory party (the only one)."""
+    client = APIClient()
+    client.force_authenticate(coordinator)
+    base = f"/api/v1/contracts/{contract.pk}/amendments/"
+    assert client.post(base, {"summary": "Prolonger"}, format="json").status_code == 201
+    end = contract.period_end.replace(year=contract.period_end.year + 1)
+    extended = client.patch(f"{base}1/", {"period_end": end.isoformat()}, format="json")
+    assert extended.status_code == 200, extended.json()
+    launched = client.post(f"{base}1/transitions/launch_review/", {}, format="json")
+    assert launched.status_code == 200, launched.json()
+    while tasks := open_tasks(contract, TaskKind.REVIEW) + open_tasks(contract, TaskKind.VOTE):
+        decide(tasks[0])
+    recorded = client.post(
+        f"{base}1/transitions/record_deliberation/",
+        {"number": "DEL-2026-12", "date": timezone.localdate().isoformat()},
+        format="json",
+    )
+    assert recorded.status_code == 200, recorded.json()
+
+
 def _sign_by_api(task) -> int:
     client = APIClient()
     client.force_authenticate(task.owner)
@@ -118,11 +152,11 @@ def test_no_transaction_is_open_while_the_outside_authority_answers(
     ActionFactory(contract=contract)
     SignatoryFactory(contract=contract)
     SignatoryFactory(contract=contract, kind="associated")
+    # The committee's minutes: signed by the chair, drawn up before the vote's transaction.
     walk_to_deliberation(contract, coordinator)
+    minutes = authority.requests
+    assert minutes >= 1
     record_deliberation(contract)
-    # The committee's minutes, signed at the vote, still ask inside the vote's transaction
-    # (not the contract's signatures): watched from the first signature on.
-    authority.requests, authority.open_transactions = 0, []
     while signing := open_tasks(contract, TaskKind.SIGNATURE):
         assert _sign_by_api(signing[0]) == 200
 
@@ -134,10 +168,30 @@ def test_no_transaction_is_open_while_the_outside_authority_answers(
     check = document_verify(bytes(document.pdf), frozen=document)
     assert check.ok, check
     # Two signatures and the seal, each timestamped, and the document timestamp.
-    assert authority.requests >= 4
+    assert authority.requests >= minutes + 4
     assert authority.open_transactions == [0] * authority.requests
     last = HistoryEntry.objects.filter(contract=contract).order_by("-seq").first()
     assert document.certificate_data["history_head"] == {"seq": last.seq, "hash": last.hash}
+
+    # An amendment: its committee's minutes, its party's signature and its seal.
+    signed = authority.requests
+    _amendment_to_signing(contract, coordinator)
+    assert authority.requests > signed  # the amendment's minutes
+    voted = authority.requests
+    (signing,) = open_tasks(contract, TaskKind.SIGNATURE)
+    assert _sign_by_api(signing) == 200
+    amendment = AmendmentDocument.objects.get(amendment__contract=contract)
+    assert amendment.sealed_at is not None
+    check = document_verify(bytes(amendment.pdf))
+    assert check.ok, check
+    assert [s.field_name for s in check.signatures][-1] == "accord-seal"
+    # The signature and the seal, each timestamped, and the document timestamp.
+    assert authority.requests >= voted + 3
+    assert authority.open_transactions == [0] * authority.requests
+    sealed = HistoryEntry.objects.get(
+        contract=contract, event=HistoryEvent.AMENDMENT_TRANSITION, name="complete_signing"
+    )
+    assert sealed.data["sealed_pdf_sha256"] == services.sha256(bytes(amendment.pdf))
 
     # The watch itself: a call made inside a transaction is seen.
     blank = _Document("Essai", when=timezone.now())
@@ -338,3 +392,236 @@ def test_a_seal_prepared_over_a_document_changed_meanwhile_is_never_stored(
     assert document.sealed_at is None
     assert not document.certificate_data
     assert bytes(document.pdf).count(b"%changed") == services.SEAL_ATTEMPTS
+
+
+def _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch) -> ContractDocument:
+    """The last signature commits; its seal's task never reaches a worker (the broker lost
+    it)."""
+    ActionFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    (task,) = open_tasks(contract, TaskKind.SIGNATURE)
+    with monkeypatch.context() as lost:
+        lost.setattr(tasks.seal_document, "delay", lambda *args: None)
+        decide(task, "sign")
+    document = ContractDocument.objects.get(contract=contract)
+    assert document.sealed_at is None
+    assert document.seal_requested_at is not None
+    return document
+
+
+def _seals(document: ContractDocument) -> list[str]:
+    check = document_verify(bytes(document.pdf), frozen=document)
+    assert check.ok, check
+    return [s.field_name for s in check.signatures if s.field_name == "accord-seal"]
+
+
+@pytest.mark.django_db
+def test_the_sweep_seals_a_document_whose_seal_task_was_lost_once_and_only_once(
+    contract, coordinator, authority, monkeypatch
+):
+    document = _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch)
+    last = HistoryEntry.objects.filter(contract=contract).order_by("-seq").first()
+    # Within the grace period the seal is left to its own task.
+    assert tasks.seal_pending() == 0
+    document.refresh_from_db()
+    assert document.sealed_at is None
+
+    assert tasks.seal_pending(grace_seconds=0) == 1
+    document.refresh_from_db()
+    assert document.sealed_at is not None
+    assert document.certificate_data["history_head"] == {"seq": last.seq, "hash": last.hash}
+    assert _seals(document) == ["accord-seal"]
+    sealed = bytes(document.pdf)
+
+    # The sweep again, then the lost task delivered late: the seal stays the one stored.
+    assert tasks.seal_pending(grace_seconds=0) == 0
+    assert tasks.seal_document.delay(contract.pk, last.seq, last.hash).get() is True
+    document.refresh_from_db()
+    assert bytes(document.pdf) == sealed
+
+
+@pytest.mark.django_db
+def test_the_sweep_leaves_a_seal_whose_authority_is_down_for_its_next_run(
+    contract, coordinator, authority, monkeypatch
+):
+    document = _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch)
+    signed = bytes(document.pdf)
+
+    def down(*args, **kwargs):
+        raise ServiceUnavailable("down")
+
+    monkeypatch.setattr(services, "_seal_pdf", down)
+    assert tasks.seal_pending(grace_seconds=0) == 0
+    document.refresh_from_db()
+    assert document.sealed_at is None
+    assert bytes(document.pdf) == signed
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks across connections")
+def test_two_sweeps_at_once_store_exactly_one_seal(contract, coordinator, authority, monkeypatch):
+    document = _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch)
+    # Both runs draw their seal up before either stores it.
+    both_prepared = threading.Barrier(2, timeout=60)
+    seal_pdf = services._seal_pdf
+
+    def prepared_side_by_side(*args, **kwargs):
+        pdf = seal_pdf(*args, **kwargs)
+        both_prepared.wait()
+        return pdf
+
+    monkeypatch.setattr(services, "_seal_pdf", prepared_side_by_side)
+    results: list[int] = []
+
+    def sweep() -> None:
+        try:
+            results.append(tasks.seal_pending(grace_seconds=0))
+        finally:
+            connections.close_all()
+
+    runs = [threading.Thread(target=sweep) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert sorted(results) == [0, 1]
+    document.refresh_from_db()
+    assert document.sealed_at is not None
+    assert _seals(document) == ["accord-seal"]
+
+
+def _amendment_awaiting_its_signature(contract, coordinator):
+    ActionFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    walk_to_signed(contract, coordinator)
+    _amendment_to_signing(contract, coordinator)
+    (task,) = open_tasks(contract, TaskKind.SIGNATURE)
+    return task, AmendmentDocument.objects.get(amendment__contract=contract)
+
+
+@pytest.mark.django_db
+def test_an_amendment_signed_over_a_revision_stored_meanwhile_is_prepared_again(
+    contract, coordinator, authority, monkeypatch
+):
+    task, document = _amendment_awaiting_its_signature(contract, coordinator)
+    sign_pdf = amendments.sign_pdf
+    drawn: list[str] = []
+
+    def another_revision_first(pdf, **kwargs):
+        drawn.append(kwargs["field_name"])
+        if len(drawn) == 1:  # another revision stored while the first one is drawn up
+            stored = bytes(AmendmentDocument.objects.get(pk=document.pk).pdf)
+            AmendmentDocument.objects.filter(pk=document.pk).update(pdf=stored + b"%other\n")
+        return sign_pdf(pdf, **kwargs)
+
+    monkeypatch.setattr(amendments, "sign_pdf", another_revision_first)
+    assert _sign_by_api(task) == 200
+
+    signature = drawn[0]
+    assert drawn == [signature, signature, "accord-seal"]
+    document.refresh_from_db()
+    assert document.sealed_at is not None
+    assert b"%other\n" in bytes(document.pdf)  # the second signature covers it
+    check = document_verify(bytes(document.pdf))
+    assert [s.field_name for s in check.signatures] == [signature, "accord-seal"]
+
+
+@pytest.mark.django_db
+def test_an_amendment_whose_document_keeps_changing_gets_a_conflict_and_nothing_stored(
+    contract, coordinator, authority, monkeypatch
+):
+    task, document = _amendment_awaiting_its_signature(contract, coordinator)
+    sign_pdf = amendments.sign_pdf
+
+    def overtaken(pdf, **kwargs):
+        stored = bytes(AmendmentDocument.objects.get(pk=document.pk).pdf)
+        AmendmentDocument.objects.filter(pk=document.pk).update(pdf=stored + b"%other\n")
+        return sign_pdf(pdf, **kwargs)
+
+    monkeypatch.setattr(amendments, "sign_pdf", overtaken)
+    entries = HistoryEntry.objects.filter(contract=contract).count()
+    assert _sign_by_api(task) == 409
+
+    document.refresh_from_db()
+    assert document.signatures == []
+    assert document.sealed_at is None
+    assert bytes(document.pdf).count(b"%other\n") == task_services.SIGNING_ATTEMPTS
+    task.refresh_from_db()
+    assert task.status == TaskStatus.ASSIGNED
+    assert HistoryEntry.objects.filter(contract=contract).count() == entries
+
+
+@pytest.mark.django_db
+def test_an_amendment_or_a_vote_with_the_authority_down_writes_nothing_and_says_so(
+    contract, coordinator, authority, settings, tmp_path
+):
+    task, document = _amendment_awaiting_its_signature(contract, coordinator)
+    frozen = bytes(document.pdf)
+    entries = HistoryEntry.objects.filter(contract=contract).count()
+    _outside_authority(settings, tmp_path, f"http://127.0.0.1:{_closed_port()}/", timeout=0.5)
+
+    assert _sign_by_api(task) == 503
+    document.refresh_from_db()
+    assert bytes(document.pdf) == frozen
+    assert document.signatures == []
+    task.refresh_from_db()
+    assert task.status == TaskStatus.ASSIGNED
+    assert HistoryEntry.objects.filter(contract=contract).count() == entries
+
+
+@pytest.mark.django_db
+def test_the_chairs_closing_draws_the_minutes_up_before_its_transaction(
+    contract, coordinator, authority, settings, tmp_path
+):
+    ActionFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    launch(contract, coordinator)
+    approve_reviews(contract)
+    chair = contract.steering_committee.chair
+    # The quorum (2) reached with one for and one abstaining: the chair may close the vote.
+    votes = [task for task in open_tasks(contract, TaskKind.VOTE) if task.owner != chair]
+    decide(votes[0], "abstain")
+    decide(votes[1], "approve")
+    contract.refresh_from_db()
+    assert contract.status == "committee"
+    entries = HistoryEntry.objects.filter(contract=contract).count()
+    good = settings.ACCORD_TSA_URL
+    _outside_authority(settings, tmp_path, f"http://127.0.0.1:{_closed_port()}/", timeout=0.5)
+
+    with pytest.raises(ServiceUnavailable):
+        contract_services.close_vote(contract=contract, actor=chair)
+    assert HistoryEntry.objects.filter(contract=contract).count() == entries
+    undecided = CommitteeVote.objects.get(contract=contract)
+    assert (undecided.decided_at, undecided.minutes_sha256, undecided.closed_by) == (None, "", None)
+
+    settings.ACCORD_TSA_URL = good
+    requests = authority.requests
+    contract_services.close_vote(contract=contract, actor=chair)
+    contract.refresh_from_db()
+    assert contract.status == "deliberation"
+    vote = CommitteeVote.objects.get(contract=contract)
+    assert vote.minutes_sha256 == services.sha256(bytes(vote.minutes_pdf))
+    assert authority.requests > requests
+
+
+@pytest.mark.django_db
+def test_the_sweep_is_scheduled_by_beat_and_runs_as_a_command(
+    contract, coordinator, authority, monkeypatch, settings
+):
+    (entry,) = [
+        job
+        for job in settings.CELERY_BEAT_SCHEDULE.values()
+        if job["task"] == "signatures.tasks.seal_pending"
+    ]
+    assert entry["task"] in celery_app.tasks
+    document = _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch)
+    out = io.StringIO()
+    call_command("seal_pending", stdout=out)  # within the grace period: left to its task
+    assert out.getvalue().strip() == "0 document(s) sealed."
+    monkeypatch.setattr(tasks, "SEAL_GRACE", datetime.timedelta(0))
+    call_command("seal_pending", stdout=out)
+    assert out.getvalue().strip().endswith("1 document(s) sealed.")
+    document.refresh_from_db()
+    assert document.sealed_at is not None

@@ -35,6 +35,7 @@ from ..amending import (
     sheet_of,
 )
 from ..contract_file import Path, Problem, contract_file_of
+from ..documents import decided_outside
 from ..errors import Conflict, NotAllowed
 from ..flows import AmendmentFlow
 from ..history import UnitOfWork
@@ -549,6 +550,7 @@ def amendment_launch_review(*, amendment: Amendment, actor: User) -> Amendment:
     return amendment
 
 
+@decided_outside  # the minutes' signature: prepared before the transaction
 def amendment_close_vote(*, amendment: Amendment, actor: User) -> Amendment:
     """The chair ends the committee's vote on the amendment once the quorum is reached, as
     for the contract's vote (``contracts.close_vote``)."""

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from ..documents import decided_outside
 from ..errors import ApplicationError, Conflict
 from ..flows import ANNUAL_REPORT_STATES, AnnualReviewFlow
 from ..history import UnitOfWork
@@ -137,6 +138,7 @@ def close_report_collection(*, contract: Contract, year: int, actor: User) -> An
     return review
 
 
+@decided_outside  # the minutes' signature: prepared before the transaction
 @transaction.atomic
 def close_report_vote(*, contract: Contract, year: int, actor: User) -> AnnualReview:
     """The chair ends the committee's vote on the annual report once the quorum is reached,

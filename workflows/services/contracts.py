@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .. import transitions
+from ..documents import decided_outside
 from ..errors import ApplicationError, Conflict, NotAllowed
 from ..flows import ContractFlow
 from ..history import UnitOfWork
@@ -256,6 +257,7 @@ def fire_coordinator_transition(
     return steps[name]()
 
 
+@decided_outside  # the minutes' signature: prepared before the transaction
 @transaction.atomic
 def close_vote(*, contract: Contract, actor: User) -> Contract:
     """The chair ends the committee vote on the contract once the quorum is reached."""

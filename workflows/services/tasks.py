@@ -13,8 +13,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from .. import lockout, transitions, two_factor
-from ..documents import amendment_documents, contract_documents
-from ..errors import ApplicationError, Conflict, DocumentChanged, NotAllowed
+from ..documents import (
+    PREPARATION_ATTEMPTS,
+    amendment_documents,
+    contract_documents,
+    decide_outside,
+)
+from ..errors import ApplicationError, Conflict, NotAllowed
 from ..history import UnitOfWork
 from ..models import (
     TASK_KIND_DECISIONS,
@@ -55,12 +60,9 @@ SIGNING_CODE_MISSING = gettext_noop(
     "Enter the code from your authenticator app (or one of your recovery codes) to sign."
 )
 SIGNING_CODE_REFUSED = gettext_noop("The two-factor authentication code is incorrect.")
-DOCUMENT_KEPT_CHANGING = gettext_noop(
-    "Other signatures kept arriving while yours was being prepared: nothing was signed, try again."
-)
 # How many times a signature prepared over a revision that another signature replaced in the
 # meantime is prepared again before the signer is asked to try later (409).
-SIGNING_ATTEMPTS = 3
+SIGNING_ATTEMPTS = PREPARATION_ATTEMPTS
 
 VISA_REFUSAL_NEEDS_COMMENT = gettext_noop("Say in a comment why you refuse the visa.")
 OPINION_ANSWER_MISSING = gettext_noop("Write your opinion in the comment.")
@@ -468,7 +470,9 @@ def _decide_signing_outside(
     """A contract's signature is drawn up and timestamped before the decision's transaction
     opens (the time-stamping authority may be remote: no lock is held while it answers);
     the transaction stores it only if the document is still the one it covers. Another
-    signature stored in between: prepared again, ``SIGNING_ATTEMPTS`` times at most."""
+    signature stored in between: prepared again, ``SIGNING_ATTEMPTS`` times at most. The
+    other remote calls a decision makes (an amendment's signature and seal, the committee's
+    minutes) are prepared the same way, as their ports ask (``documents.decide_outside``)."""
     signing = (
         task.kind == TaskKind.SIGNATURE
         and not task.amendment_party_id
@@ -481,16 +485,20 @@ def _decide_signing_outside(
         and actor.check_password(decision.password)
     )
     if not signing:
-        return _task_decide(task=task, actor=actor, decision=decision, client=client)
-    for _attempt in range(SIGNING_ATTEMPTS):
-        prepared = contract_documents().prepare_signature(task=task)
-        try:
-            return _task_decide(
-                task=task, actor=actor, decision=decision, client=client, prepared=prepared
-            )
-        except DocumentChanged:
-            continue
-    raise Conflict(_(DOCUMENT_KEPT_CHANGING))
+        return decide_outside(
+            lambda: _task_decide(task=task, actor=actor, decision=decision, client=client)
+        )
+    return decide_outside(
+        # The signature drawn up (arguments first) before ``_task_decide`` opens its transaction.
+        lambda: _task_decide(
+            task=task,
+            actor=actor,
+            decision=decision,
+            client=client,
+            prepared=contract_documents().prepare_signature(task=task),
+        ),
+        attempts=SIGNING_ATTEMPTS,
+    )
 
 
 @transaction.atomic
