@@ -661,6 +661,11 @@ def contract_theme_counts(contract: Contract) -> QuerySet[Theme]:
     )
 
 
+# What the contract page shows of an action (the attachment form's choice, a listed task's
+# sheet); the state field too, which django-fsm's concurrency check reads on every instance.
+LISTED_ACTION_FIELDS = ("pk", "contract_id", "code", "title", "status")
+
+
 def contract_page(contract: Contract, user: User) -> ContractPage:
     """Everything the contract page shows ``user`` (who may see the contract)."""
     counts = dict(
@@ -687,23 +692,36 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         OpenTask(pk, kind, status, due, people.get(owner_id), people.get(on_behalf_of_id))
         for pk, kind, status, due, owner_id, on_behalf_of_id in rows
     ]
+    coordinates = is_coordinator(contract, user)
+    offered_actions = attachment_actions(contract, user, coordinates=coordinates)
     # Each listed task's contract is this one, and an action has several tasks, a person
-    # many: one copy of each, not one per task.
+    # many: one copy of each, not one per task. Its people are those read above; its action,
+    # for a coordinator, one of the form's (every action of the contract).
     listed_tasks = list(
         contract_open_tasks(contract)
         .filter(pk__in=[task.pk for task in open_tasks[:OPEN_TASKS_LISTED]])
         .select_related(None)
         .select_related("signatory__organisation")
-        .prefetch_related("owner", "on_behalf_of", "action")
     )
-    # Links only to the task pages this person may open (their own; all for a coordinator).
-    openable = set(
-        tasks_visible_to(user)
-        .filter(pk__in=[task.pk for task in listed_tasks])
-        .values_list("pk", flat=True)
-    )
+    actions = {action.pk: action for action in offered_actions}
+    missing = {task.action_id for task in listed_tasks} - set(actions) - {None}
+    if missing:
+        actions.update(Action.objects.only(*LISTED_ACTION_FIELDS).in_bulk(missing))
+    # Links only to the task pages this person may open: their own; every one (the kind-less
+    # ones aside, as ``tasks_visible_to``) for a coordinator of the contract or staff.
+    if coordinates or user.is_staff:
+        openable = {task.pk for task in listed_tasks if task.kind}
+    else:
+        openable = set(
+            tasks_visible_to(user)
+            .filter(pk__in=[task.pk for task in listed_tasks])
+            .values_list("pk", flat=True)
+        )
     for task in listed_tasks:
         task.contract = contract
+        task.owner = people.get(task.owner_id) if task.owner_id else None
+        task.on_behalf_of = people.get(task.on_behalf_of_id) if task.on_behalf_of_id else None
+        task.action = actions.get(task.action_id) if task.action_id else None
         task.openable = task.pk in openable
     votes = list(
         contract.votes.filter(annual_review__isnull=True)
@@ -714,7 +732,6 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     current_vote = next((vote for vote in votes if not vote.outcome), None)
     cast = sum(current_vote.tally()) if current_vote is not None else 0
     verification = history_verify_since_checkpoint(contract)
-    coordinates = is_coordinator(contract, user)
     return ContractPage(
         contract=contract,
         themes=contract_theme_counts(contract),
@@ -762,7 +779,7 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
             and cast >= current_vote.quorum
         ),
         attachments=list(contract_attachments(contract)),
-        attachment_actions=attachment_actions(contract, user, coordinates=coordinates),
+        attachment_actions=offered_actions,
         draft_problems=draft_problems(contract)
         if coordinates and contract.status == ContractStatus.DRAFT
         else [],
@@ -789,10 +806,12 @@ def contract_attachments(contract: Contract) -> QuerySet[Attachment]:
 
 
 def attachment_actions(contract: Contract, user: User, *, coordinates: bool) -> list[Action]:
-    """The actions whose sheet ``user`` may add a document to (all, for a coordinator)."""
+    """The actions whose sheet ``user`` may add a document to (all, for a coordinator). For a
+    coordinator, only what the form's choices and the listed tasks show is read: 150 whole
+    sheets (their texts, milestones, funding) cost several milliseconds for nothing."""
     actions = contract.actions.order_by("code")
     if coordinates:
-        return list(actions)
+        return list(actions.only(*LISTED_ACTION_FIELDS))
     return [action for action in actions.filter(pilot=user) if may_edit_sheet(action, user)]
 
 

@@ -377,8 +377,16 @@ def contract_history_page(
 
 def contract_history_latest(contract: Contract, limit: int = RECENT_HISTORY) -> list[HistoryLine]:
     """The latest changes of the contract, newest first, their notifications folded: what the
-    contract page shows above its link to the whole history."""
-    return history_lines(contract_history_entries(contract, HistoryFilter())[:limit])
+    contract page shows above its link to the whole history. Each entry's contract is this
+    one: not read again, a copy per entry (its texts decoded each time)."""
+    entries = list(
+        contract_history_entries(contract, HistoryFilter())
+        .select_related(None)
+        .select_related("actor", "on_behalf_of", "action")[:limit]
+    )
+    for entry in entries:
+        entry.contract = contract
+    return history_lines(entries)
 
 
 def contract_history_people(contract: Contract) -> list[User]:
