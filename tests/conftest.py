@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from django.db.backends.postgresql.operations import DatabaseOperations
 from django.utils import translation
+from django_prometheus.middleware import Metrics
 from rest_framework.test import APIClient
 
 from tests.factories import ContractFactory, UserFactory
@@ -82,6 +83,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.nodeid.startswith(tuple(EMBEDDED_DEPENDENT)):
             item.add_marker(pytest.mark.embedded)
     items.sort(key=_longest_first)  # stable: every other test keeps its place
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _request_metrics_registered() -> None:
+    """django-prometheus registers its request metrics when its middleware is first built,
+    without a lock: two test clients making their first request at once from two threads (the
+    concurrency tests) could both register them, and one failed with "Duplicated timeseries in
+    CollectorRegistry". A server builds its middleware once, before any request; so do the
+    tests, here."""
+    Metrics.get_instance()
 
 
 @pytest.fixture
