@@ -28,7 +28,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from workflows.documents import decision_time
+from workflows.documents import Preparations
 from workflows.errors import Conflict
 from workflows.models import Amendment, AmendmentParty, SignatoryKind, Task
 from workflows.selectors import visas_given
@@ -131,14 +131,20 @@ def amendment_freeze(amendment: Amendment, data: dict, parties: list[AmendmentPa
 
 
 def amendment_sign(
-    *, task: Task, party: AmendmentParty, ip_address: str, user_agent: str
+    *,
+    task: Task,
+    party: AmendmentParty,
+    ip_address: str,
+    user_agent: str,
+    preparations: Preparations,
 ) -> dict[str, Any]:
-    """The party's PAdES signature in its field of the amendment's document; returns the
-    evidence, kept on the document (and written in the history by the caller)."""
+    """The party's PAdES signature in its field of the amendment's document, timestamped
+    through the decision's ``preparations``; returns the evidence, kept on the document (and
+    written in the history by the caller)."""
     amendment, signed_by = party.amendment, task.owner
     assert signed_by is not None  # a task being decided, held by who decides it
     document = _current(amendment)
-    now = decision_time()
+    now = preparations.now
     with translation.override(LANGUAGE):
         mandate = (
             mandate_text(party.mandate_reference, party.mandate_date)
@@ -184,6 +190,7 @@ def amendment_sign(
         "amendment-signature",
         [document.pk, task.pk, base, field_name, reason, stamp, signed_by.display_name],
         sign,
+        preparations=preparations,
     )
     evidence = {
         "task": task.pk,
@@ -206,10 +213,11 @@ def amendment_sign(
     return evidence
 
 
-def amendment_seal(amendment: Amendment) -> str:
-    """Accord's seal closes the amendment's signed document; returns its SHA-256."""
+def amendment_seal(amendment: Amendment, *, preparations: Preparations) -> str:
+    """Accord's seal closes the amendment's signed document, timestamped through the
+    decision's ``preparations``; returns its SHA-256."""
     document = _current(amendment)
-    now = decision_time()
+    now = preparations.now
     with translation.override(LANGUAGE):
         reason = _("Accord's seal: every signature of amendment no. %(number)d is in") % {
             "number": amendment.number
@@ -237,7 +245,9 @@ def amendment_seal(amendment: Amendment) -> str:
 
     # With an outside authority, drawn up before the last signature's transaction, over the
     # revision that signature stores (the history's entry names the sealed file).
-    document.pdf = signed_outside("amendment-seal", [document.pk, base, reason, stamp], seal)
+    document.pdf = signed_outside(
+        "amendment-seal", [document.pk, base, reason, stamp], seal, preparations=preparations
+    )
     document.sealed_at = now
     document.save(update_fields=["pdf", "sealed_at"])
     return sha256(bytes(document.pdf))
@@ -280,12 +290,24 @@ class PdfAmendmentDocuments:
         return amendment_freeze(amendment, data, parties)
 
     def sign(
-        self, *, task: Task, party: AmendmentParty, ip_address: str, user_agent: str
+        self,
+        *,
+        task: Task,
+        party: AmendmentParty,
+        ip_address: str,
+        user_agent: str,
+        preparations: Preparations,
     ) -> dict[str, Any]:
-        return amendment_sign(task=task, party=party, ip_address=ip_address, user_agent=user_agent)
+        return amendment_sign(
+            task=task,
+            party=party,
+            ip_address=ip_address,
+            user_agent=user_agent,
+            preparations=preparations,
+        )
 
-    def seal(self, amendment: Amendment) -> str:
-        return amendment_seal(amendment)
+    def seal(self, amendment: Amendment, *, preparations: Preparations) -> str:
+        return amendment_seal(amendment, preparations=preparations)
 
     def void(self, amendment: Amendment, *, reason: str) -> int:
         return amendment_void(amendment, reason=reason)

@@ -19,7 +19,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
-from workflows.documents import decision_time
+from workflows.documents import Preparations
 from workflows.models import CommitteeVote, TaskDecision, User
 
 from . import keys
@@ -132,15 +132,15 @@ def render_committee_minutes(data: dict, *, when: datetime.datetime) -> bytes:
         return _with_fields(bytes(pdf.output()), [box])
 
 
-def minutes_sign(pdf: bytes, data: dict, *, chair: User) -> bytes:
-    """The chair's PAdES signature on the minutes, with their own certificate."""
-    now = decision_time()
+def minutes_sign(pdf: bytes, data: dict, *, chair: User, when: datetime.datetime) -> bytes:
+    """The chair's PAdES signature on the minutes, with their own certificate, dated
+    ``when`` (the round's decision)."""
     with translation.override(LANGUAGE):
         stamp = [
             _("Signed by %(chair)s, chair of the steering committee, on %(date)s")
             % {
                 "chair": chair.formal_name,
-                "date": date_format(timezone.localtime(now), "DATETIME_FORMAT"),
+                "date": date_format(timezone.localtime(when), "DATETIME_FORMAT"),
             }
         ]
         reason = _("Minutes of round %(round)d of the committee's vote on %(reference)s") % {
@@ -172,13 +172,16 @@ def _as_printed(value: Any, key: str = "") -> Any:
 class PdfCommitteeMinutes:
     """The domain's ``workflows.documents.CommitteeMinutes``."""
 
-    def draw_up(self, data: dict, *, chair: User) -> bytes:
+    def draw_up(self, data: dict, *, chair: User, preparations: Preparations) -> bytes:
         """With an outside authority, drawn up before the vote's transaction, and used only
         while the minutes say the same (the round decided at the same moment,
-        ``decision_time``; the last vote cast, a moment later, at the same minute)."""
-        when = decision_time()
+        ``preparations.now``; the last vote cast, a moment later, at the same minute)."""
+        when = preparations.now
         return signed_outside(
             "minutes",
             [_as_printed(data), chair.pk, when],
-            lambda: minutes_sign(render_committee_minutes(data, when=when), data, chair=chair),
+            lambda: minutes_sign(
+                render_committee_minutes(data, when=when), data, chair=chair, when=when
+            ),
+            preparations=preparations,
         )

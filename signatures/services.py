@@ -46,7 +46,7 @@ from pyhanko.sign.signers.pdf_signer import (
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 
-from workflows.documents import preparation_key, prepared_outside
+from workflows.documents import Preparations, preparation_key
 from workflows.errors import Conflict, DocumentChanged, ServiceUnavailable
 from workflows.models import Contract, Signatory, Task, User
 from workflows.selectors import VisaGiven, visas_given
@@ -95,15 +95,22 @@ def sha256(data: bytes) -> str:
 T = TypeVar("T")
 
 
-def signed_outside(purpose: str, depends_on: Sequence[object], sign: Callable[[], T]) -> T:
+def signed_outside(
+    purpose: str,
+    depends_on: Sequence[object],
+    sign: Callable[[], T],
+    *,
+    preparations: Preparations,
+) -> T:
     """``sign()`` (which asks the time-stamping authority) for a decision: with an outside
-    authority, drawn up before the decision's transaction and used only while everything in
-    ``depends_on`` (the stored revision's bytes, the texts) is the same
-    (``workflows.documents.prepared_outside``); with the embedded one, now. ``sign`` must
-    read nothing the decision's transaction writes: it may run with none open."""
+    authority, drawn up through the decision's ``preparations`` (before its transaction, when
+    ``workflows.documents.decide_outside`` runs it) and used only while everything in
+    ``depends_on`` (the stored revision's bytes, the texts) is the same; with the embedded
+    one, now. ``sign`` must read nothing the decision's transaction writes: it may run with
+    none open."""
     if not settings.ACCORD_TSA_URL:
         return sign()
-    return prepared_outside(preparation_key(purpose, *depends_on), sign)
+    return preparations.prepared(preparation_key(purpose, *depends_on), sign)
 
 
 def document_freeze(contract: Contract) -> ContractDocument:

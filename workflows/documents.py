@@ -8,21 +8,19 @@ that the domain never imports it; the same for the annual report, named by
 ``settings.ACCORD_AMENDMENT_DOCUMENTS``, and for the committee's minutes,
 ``settings.ACCORD_COMMITTEE_MINUTES`` (the seal, which needs nothing back, is a reaction to the
 history instead: ``settings.ACCORD_REACTIONS``). A port that calls out while a decision runs
-(the time-stamping authority) has it drawn up before the decision's transaction:
-``decide_outside`` and ``prepared_outside``, at the end.
+(the time-stamping authority) is given the decision's ``Preparations`` and has it drawn up
+before the decision's transaction: ``decide_outside``, at the end.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import json
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.utils import timezone
@@ -112,12 +110,22 @@ class AmendmentDocuments(Protocol):
         """Draw up and freeze the document the concerned ``parties`` sign; its SHA-256."""
         ...
 
-    def sign(self, *, task: Task, party: AmendmentParty, ip_address: str, user_agent: str) -> dict:
-        """Apply the party's signature; returns its evidence (JSON-ready, for the history)."""
+    def sign(
+        self,
+        *,
+        task: Task,
+        party: AmendmentParty,
+        ip_address: str,
+        user_agent: str,
+        preparations: Preparations,
+    ) -> dict:
+        """Apply the party's signature, timestamped through the decision's ``preparations``;
+        returns its evidence (JSON-ready, for the history)."""
         ...
 
-    def seal(self, amendment: Amendment) -> str:
-        """Accord's seal closes the signed document; returns the sealed file's SHA-256."""
+    def seal(self, amendment: Amendment, *, preparations: Preparations) -> str:
+        """Accord's seal closes the signed document, timestamped through the decision's
+        ``preparations``; returns the sealed file's SHA-256."""
         ...
 
     def void(self, amendment: Amendment, *, reason: str) -> int:
@@ -140,8 +148,9 @@ class CommitteeMinutes(Protocol):
     round's data (``workflows.reports.committee_minutes_data``, JSON-ready) and keeps the
     bytes, which its history names by SHA-256."""
 
-    def draw_up(self, data: dict, *, chair: User) -> bytes:
-        """The minutes as PDF, signed with the chair's key."""
+    def draw_up(self, data: dict, *, chair: User, preparations: Preparations) -> bytes:
+        """The minutes as PDF, signed with the chair's key at ``preparations.now`` (the
+        round's ``decided_at``), timestamped through the decision's ``preparations``."""
         ...
 
 
@@ -154,12 +163,14 @@ def committee_minutes() -> CommitteeMinutes:
 # --- Remote calls prepared outside the decision's transaction ----------------------------
 #
 # A port that must call out (the time-stamping authority, when remote) while a decision runs
-# asks ``prepared_outside(key, prepare)`` instead: the first time, the decision's transaction
-# is rolled back (``PreparationNeeded``), ``prepare`` runs with no transaction open, and the
-# decision runs again, getting the result for the same ``key`` (a digest of everything the
-# result depends on: the stored document's revision, the minutes' data...). A key that no
-# longer matches (another signature stored in between) asks for a new preparation: the
-# optimistic check. ``decide_outside`` bounds the stale preparations, then answers 409.
+# receives the decision's ``Preparations`` (from its unit of work, ``unit.preparations``) and
+# asks ``preparations.prepared(key, prepare)``. In a decision run by ``decide_outside``, the
+# first time, the decision's transaction is rolled back (``PreparationNeeded``), ``prepare``
+# runs with no transaction open, and the decision runs again with the same ``Preparations``,
+# getting the result for the same ``key`` (a digest of everything the result depends on: the
+# stored document's revision, the minutes' data...). A key that no longer matches (another
+# signature stored in between) asks for a new preparation: the optimistic check.
+# ``decide_outside`` bounds the stale preparations, then answers 409.
 
 DOCUMENT_KEPT_CHANGING = gettext_noop(
     "Other signatures kept arriving while yours was being prepared: nothing was signed, try again."
@@ -168,17 +179,7 @@ DOCUMENT_KEPT_CHANGING = gettext_noop(
 # with ``DocumentChanged``) before the person is asked to try later (409).
 PREPARATION_ATTEMPTS = 3
 
-P = ParamSpec("P")
 T = TypeVar("T")
-
-
-@dataclass
-class _Preparations:
-    now: datetime.datetime = field(default_factory=timezone.now)
-    results: dict[str, Any] = field(default_factory=dict)
-
-
-_preparations: ContextVar[_Preparations | None] = ContextVar("accord_preparations", default=None)
 
 
 class PreparationNeeded(Exception):
@@ -188,6 +189,30 @@ class PreparationNeeded(Exception):
     def __init__(self, purpose: str, key: str, prepare: Callable[[], Any]) -> None:
         super().__init__(purpose)
         self.purpose, self.key, self.prepare = purpose, key, prepare
+
+
+@dataclass
+class Preparations:
+    """What one decision had drawn up before its transaction, and its moment.
+
+    ``Preparations()``, what a unit of work opened by a command or a loader holds, prepares
+    each call in place. ``decide_outside`` hands the decision one made with ``outside=True``:
+    a call not prepared yet rolls the decision back, to be prepared with no transaction open;
+    ``now`` stays the same in each run (what the minutes print must not change between the
+    preparation and the storing)."""
+
+    outside: bool = False
+    now: datetime.datetime = field(default_factory=timezone.now)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def prepared(self, key: str, prepare: Callable[[], T]) -> T:
+        """``prepare()``'s result for ``key``: drawn up before the decision's transaction
+        when ``outside`` (the decision is run again for it), else now."""
+        if not self.outside:
+            return prepare()
+        if key in self.results:
+            return self.results[key]
+        raise PreparationNeeded(key.split(":", 1)[0], key, prepare)
 
 
 def preparation_key(purpose: str, *parts: object) -> str:
@@ -203,57 +228,27 @@ def preparation_key(purpose: str, *parts: object) -> str:
     return f"{purpose}:{digest.hexdigest()}"
 
 
-def prepared_outside(key: str, prepare: Callable[[], T]) -> T:
-    """In a decision run by ``decide_outside``: ``prepare()``'s result for ``key``, drawn up
-    before with no transaction open (the decision is run again for it). Elsewhere (a command,
-    the embedded authority's callers): ``prepare()`` now."""
-    preparations = _preparations.get()
-    if preparations is None:
-        return prepare()
-    if key in preparations.results:
-        return preparations.results[key]
-    raise PreparationNeeded(key.split(":", 1)[0], key, prepare)
-
-
-def decision_time() -> datetime.datetime:
-    """Now, the same in each run of a decision that ``decide_outside`` runs again (what the
-    minutes print must not change between the preparation and the storing)."""
-    preparations = _preparations.get()
-    return preparations.now if preparations is not None else timezone.now()
-
-
-def decide_outside(decide: Callable[[], T], *, attempts: int = PREPARATION_ATTEMPTS) -> T:
-    """Run ``decide`` (which opens and commits its own transaction) so that the remote calls
-    it asks for (``prepared_outside``) happen before it, outside any transaction; again as
-    long as preparations are missing. A preparation made stale by a change in between (or
-    ``DocumentChanged``) counts as an attempt: after ``attempts``, ``Conflict`` (409)."""
-    preparations = _Preparations()
-    token = _preparations.set(preparations)
+def decide_outside(
+    decide: Callable[[Preparations], T], *, attempts: int = PREPARATION_ATTEMPTS
+) -> T:
+    """Run ``decide`` (which opens and commits its own transaction, its unit of work holding
+    the ``Preparations`` it is given) so that the remote calls it asks for happen before it,
+    outside any transaction; again, with the same ``Preparations``, as long as some are
+    missing. A preparation made stale by a change in between (or ``DocumentChanged``) counts
+    as an attempt: after ``attempts``, ``Conflict`` (409)."""
+    preparations = Preparations(outside=True)
     prepared: set[str] = set()
     stale = 0
-    try:
-        while stale < attempts:
-            try:
-                return decide()
-            except DocumentChanged:
+    while stale < attempts:
+        try:
+            return decide(preparations)
+        except DocumentChanged:
+            stale += 1
+        except PreparationNeeded as needed:
+            if needed.purpose in prepared:
                 stale += 1
-            except PreparationNeeded as needed:
-                if needed.purpose in prepared:
-                    stale += 1
-                    if stale >= attempts:
-                        break
-                prepared.add(needed.purpose)
-                preparations.results[needed.key] = needed.prepare()
-    finally:
-        _preparations.reset(token)
+                if stale >= attempts:
+                    break
+            prepared.add(needed.purpose)
+            preparations.results[needed.key] = needed.prepare()
     raise Conflict(_(DOCUMENT_KEPT_CHANGING))
-
-
-def decided_outside(verb: Callable[P, T]) -> Callable[P, T]:
-    """``verb`` (a transaction of its own) run by ``decide_outside``."""
-
-    @functools.wraps(verb)
-    def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        return decide_outside(lambda: verb(*args, **kwargs))
-
-    return run

@@ -10,8 +10,13 @@ the signed document's seal) read what the unit recorded and record what they add
 of the unit's entries are written in one INSERT. The entries are the outbox: a reaction sees
 exactly what commits, and nothing of a decision that rolls back.
 
-This module imports the models and nothing else of Accord's: the services build on it, and
-the apps that react to the history are never imported by it.
+A decision whose remote calls (the time-stamping authority) are drawn up before its
+transaction hands the unit its ``Preparations`` (``workflows.documents.decide_outside``); the
+steps pass ``unit.preparations`` to the ports that call out.
+
+This module imports the models, and the documents' ``Preparations`` (which import nothing
+but the models), and nothing else of Accord's: the services build on it, and the apps that
+react to the history are never imported by it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from .documents import Preparations
 from .models import GENESIS_HASH, Contract, HistoryEntry, User
 
 if TYPE_CHECKING:
@@ -69,13 +75,22 @@ class UnitOfWork:
     the lock is held (usernames, absences, a group's leads), asked once.
 
     ``contract`` is the locked instance every step of the decision changes, flows included
-    (``drive``), so nothing is read back afterwards. Nothing the unit holds survives an error:
+    (``drive``), so nothing is read back afterwards. ``preparations``: the remote calls the
+    decision's steps ask for, drawn up before its transaction when ``decide_outside`` runs it,
+    else (a fresh ``Preparations()``) made in place. Nothing the unit holds survives an error:
     an exception leaves the ``with`` block without finishing, and rolls back the transaction
     that took the lock.
     """
 
-    def __init__(self, contract: Contract, *, reactions: Iterable[Reaction] | None = None) -> None:
+    def __init__(
+        self,
+        contract: Contract,
+        *,
+        reactions: Iterable[Reaction] | None = None,
+        preparations: Preparations | None = None,
+    ) -> None:
         self.contract = contract
+        self.preparations = Preparations() if preparations is None else preparations
         self.reactions: tuple[Reaction, ...] = (
             configured_reactions() if reactions is None else tuple(reactions)
         )
@@ -87,9 +102,15 @@ class UnitOfWork:
         self._finished = False
 
     @classmethod
-    def lock(cls, contract_id: int, *, reactions: Iterable[Reaction] | None = None) -> UnitOfWork:
+    def lock(
+        cls,
+        contract_id: int,
+        *,
+        reactions: Iterable[Reaction] | None = None,
+        preparations: Preparations | None = None,
+    ) -> UnitOfWork:
         """Lock the contract's row (the caller is in a transaction) and open a unit on it."""
-        return cls(lock_contract(contract_id), reactions=reactions)
+        return cls(lock_contract(contract_id), reactions=reactions, preparations=preparations)
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -26,7 +26,6 @@ from .documents import (
     annual_reports,
     committee_minutes,
     contract_documents,
-    decision_time,
 )
 from .errors import ApplicationError, Conflict
 from .history import UnitOfWork
@@ -390,9 +389,9 @@ def return_to_draft(
 # --- Committee vote ---------------------------------------------------------------------
 
 
-def _vote_decide(vote: CommitteeVote) -> str:
+def _vote_decide(unit: UnitOfWork, vote: CommitteeVote) -> str:
     """Record a round's outcome and counts, and its minutes, drawn up from the votes and
-    signed by the chair; returns the outcome.
+    signed by the chair (through the unit's preparations); returns the outcome.
 
     Called by the three conclusions (the contract's, an annual report's, an amendment's vote)
     once the round is decided: the flow's vote_is_decided, or the chair's closing."""
@@ -402,9 +401,12 @@ def _vote_decide(vote: CommitteeVote) -> str:
     assert outcome is not None
     vote.outcome = outcome
     vote.approvals, vote.rejections, vote.abstentions = tally
-    vote.decided_at = decision_time()  # the same if the decision runs again (the minutes)
+    # The same if the decision runs again for the minutes prepared before its transaction.
+    vote.decided_at = unit.preparations.now
     vote.minutes_pdf = committee_minutes().draw_up(
-        committee_minutes_data(vote), chair=vote.contract.steering_committee.chair
+        committee_minutes_data(vote),
+        chair=vote.contract.steering_committee.chair,
+        preparations=unit.preparations,
     )
     vote.minutes_sha256 = hashlib.sha256(vote.minutes_pdf).hexdigest()
     vote.save(
@@ -441,7 +443,7 @@ def committee_vote_conclude(unit: UnitOfWork, *, vote: CommitteeVote) -> Committ
     A rejection returns the actions its votes object to; a rejection naming none returns them
     all.
     """
-    _vote_decide(vote)
+    _vote_decide(unit, vote)
     objected: set[str] = set()
     whole_contract = False
     for data in vote.tasks.filter(status=TaskStatus.DONE, decision=TaskDecision.REJECT).values_list(
@@ -471,7 +473,7 @@ def annual_report_conclude(
 ) -> AnnualReview:
     """The committee decided on the year's annual report: the report is generated as PDF,
     kept on the review, and the decision's history entry names it by its SHA-256."""
-    outcome = _vote_decide(vote)
+    outcome = _vote_decide(unit, vote)
     assert vote.decided_at is not None
     now = vote.decided_at
     review.status = (
@@ -596,7 +598,7 @@ def amendment_vote_conclude(
 ) -> CommitteeVote:
     """Record the committee's outcome on the amendment: validated, its deliberation opens;
     rejected, the amendment goes back to draft (version + 1) for its coordinators."""
-    outcome = _vote_decide(vote)
+    outcome = _vote_decide(unit, vote)
     unit.record(
         event=HistoryEvent.VOTE_DECIDED,
         actor=vote.closed_by,
@@ -647,7 +649,7 @@ def amendment_complete_signing(unit: UnitOfWork, amendment: Amendment) -> None:
     """Every mandatory concerned party signed and every associated one answered: Accord's
     seal closes the amendment's document, and the amendment is signed (the verb consolidates
     it into the contract in the same unit)."""
-    sealed_sha256 = amendment_documents().seal(amendment)
+    sealed_sha256 = amendment_documents().seal(amendment, preparations=unit.preparations)
     amendment_fire(
         unit,
         amendment,

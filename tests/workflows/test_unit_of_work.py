@@ -1,10 +1,18 @@
-"""The unit of work on its own: what a decision records, when it is written, who reacts."""
+"""The unit of work on its own: what a decision records, when it is written, who reacts, and
+the remote calls it has prepared before its transaction."""
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from tests.factories import ContractFactory
+from workflows.documents import (
+    PREPARATION_ATTEMPTS,
+    Preparations,
+    decide_outside,
+    preparation_key,
+)
+from workflows.errors import Conflict
 from workflows.history import UnitOfWork, history_head, unit_of
 from workflows.models import HistoryEntry, HistoryEvent, Process
 from workflows.selectors import history_verify
@@ -134,3 +142,55 @@ def test_a_unit_drives_the_flows_of_its_own_contract_only():
         process = unit.drive(Process(contract_id=contract.pk))
         assert unit_of(process) is unit
         assert process.contract is unit.contract  # the locked instance the decision changes
+
+
+def test_a_decision_asking_for_a_remote_call_is_rolled_back_prepared_for_and_run_again():
+    contract = ContractFactory()
+    moments = []
+    in_a_transaction = []
+
+    def stamp() -> str:
+        in_a_transaction.append(connection.in_atomic_block)
+        return "stamped"
+
+    def decide(preparations: Preparations) -> str:
+        with (
+            transaction.atomic(),
+            UnitOfWork.lock(contract.pk, reactions=(), preparations=preparations) as unit,
+        ):
+            moments.append(unit.preparations.now)
+            unit.record(event=HistoryEvent.PEOPLE_CHANGED, comment=f"run {len(moments)}")
+            return unit.preparations.prepared(preparation_key("stamp", contract.pk), stamp)
+
+    assert decide_outside(decide) == "stamped"
+    assert in_a_transaction == [False]  # the authority is asked with no transaction open
+    assert moments == [moments[0]] * 2  # run twice, at the same moment
+    assert comments(contract) == ["run 2"]  # the run that asked was rolled back
+
+
+def test_a_unit_opened_by_a_command_prepares_its_remote_calls_in_place():
+    contract = ContractFactory()
+    with transaction.atomic(), UnitOfWork.lock(contract.pk, reactions=()) as unit:
+        assert not unit.preparations.outside
+        assert unit.preparations.prepared("stamp:x", lambda: connection.in_atomic_block)
+
+
+def test_a_preparation_going_stale_at_each_attempt_ends_in_a_conflict_and_nothing_written():
+    contract = ContractFactory()
+    prepared = []
+
+    def decide(preparations: Preparations) -> None:
+        with (
+            transaction.atomic(),
+            UnitOfWork.lock(contract.pk, reactions=(), preparations=preparations) as unit,
+        ):
+            unit.record(event=HistoryEvent.PEOPLE_CHANGED, comment="never written")
+            # Another revision each time: what was prepared never matches any more.
+            unit.preparations.prepared(
+                preparation_key("stamp", len(prepared)), lambda: prepared.append(1)
+            )
+
+    with pytest.raises(Conflict):
+        decide_outside(decide)
+    assert len(prepared) == PREPARATION_ATTEMPTS
+    assert not contract.history.exists()

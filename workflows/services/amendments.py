@@ -35,7 +35,7 @@ from ..amending import (
     sheet_of,
 )
 from ..contract_file import Path, Problem, contract_file_of
-from ..documents import decided_outside
+from ..documents import Preparations, decide_outside
 from ..errors import Conflict, NotAllowed
 from ..flows import AmendmentFlow
 from ..history import UnitOfWork
@@ -104,10 +104,15 @@ def _locked(
     actor: User,
     *,
     require: Callable[[Contract, User], None] = _require,
+    preparations: Preparations | None = None,
 ) -> Iterator[tuple[UnitOfWork, Amendment]]:
     """The unit of work of a verb on an amendment: the contract locked, the amendment read
-    again under the lock, who acts checked (a coordinator, unless ``require`` says who)."""
-    with transaction.atomic(), UnitOfWork.lock(amendment.contract_id) as unit:
+    again under the lock, who acts checked (a coordinator, unless ``require`` says who);
+    ``preparations``, the unit's (``decide_outside``), else a fresh one."""
+    with (
+        transaction.atomic(),
+        UnitOfWork.lock(amendment.contract_id, preparations=preparations) as unit,
+    ):
         amendment = Amendment.objects.select_for_update().get(pk=amendment.pk)
         amendment.contract = unit.contract
         require(unit.contract, actor)
@@ -550,11 +555,22 @@ def amendment_launch_review(*, amendment: Amendment, actor: User) -> Amendment:
     return amendment
 
 
-@decided_outside  # the minutes' signature: prepared before the transaction
 def amendment_close_vote(*, amendment: Amendment, actor: User) -> Amendment:
     """The chair ends the committee's vote on the amendment once the quorum is reached, as
-    for the contract's vote (``contracts.close_vote``)."""
-    with _locked(amendment, actor, require=require_chair) as (unit, amendment):
+    for the contract's vote (``contracts.close_vote``): the minutes' signature prepared
+    before the vote's transaction."""
+    return decide_outside(
+        lambda preparations: _amendment_close_vote(
+            amendment=amendment, actor=actor, preparations=preparations
+        )
+    )
+
+
+def _amendment_close_vote(
+    *, amendment: Amendment, actor: User, preparations: Preparations
+) -> Amendment:
+    locked = _locked(amendment, actor, require=require_chair, preparations=preparations)
+    with locked as (unit, amendment):
         if amendment.status != AmendmentStatus.COMMITTEE:
             raise Conflict(
                 _(transitions.AMENDMENT_TRANSITION_NOT_ALLOWED)

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from ..documents import decided_outside
+from ..documents import Preparations, decide_outside
 from ..errors import ApplicationError, Conflict
 from ..flows import ANNUAL_REPORT_STATES, AnnualReviewFlow
 from ..history import UnitOfWork
@@ -138,12 +138,22 @@ def close_report_collection(*, contract: Contract, year: int, actor: User) -> An
     return review
 
 
-@decided_outside  # the minutes' signature: prepared before the transaction
-@transaction.atomic
 def close_report_vote(*, contract: Contract, year: int, actor: User) -> AnnualReview:
     """The chair ends the committee's vote on the annual report once the quorum is reached,
-    as for the contract's vote (``contracts.close_vote``)."""
-    with UnitOfWork.lock(contract.pk) as unit:
+    as for the contract's vote (``contracts.close_vote``): the minutes' signature prepared
+    before the vote's transaction."""
+    return decide_outside(
+        lambda preparations: _close_report_vote(
+            contract=contract, year=year, actor=actor, preparations=preparations
+        )
+    )
+
+
+@transaction.atomic
+def _close_report_vote(
+    *, contract: Contract, year: int, actor: User, preparations: Preparations
+) -> AnnualReview:
+    with UnitOfWork.lock(contract.pk, preparations=preparations) as unit:
         require_chair(unit.contract, actor)
         review = _review(unit.contract, year)
         if review.status != AnnualReviewStatus.VOTING:

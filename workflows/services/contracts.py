@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .. import transitions
-from ..documents import decided_outside
+from ..documents import Preparations, decide_outside
 from ..errors import ApplicationError, Conflict, NotAllowed
 from ..flows import ContractFlow
 from ..history import UnitOfWork
@@ -257,11 +257,17 @@ def fire_coordinator_transition(
     return steps[name]()
 
 
-@decided_outside  # the minutes' signature: prepared before the transaction
-@transaction.atomic
 def close_vote(*, contract: Contract, actor: User) -> Contract:
-    """The chair ends the committee vote on the contract once the quorum is reached."""
-    with UnitOfWork.lock(contract.pk) as unit:
+    """The chair ends the committee vote on the contract once the quorum is reached; the
+    minutes' signature is prepared before the vote's transaction (``decide_outside``)."""
+    return decide_outside(
+        lambda preparations: _close_vote(contract=contract, actor=actor, preparations=preparations)
+    )
+
+
+@transaction.atomic
+def _close_vote(*, contract: Contract, actor: User, preparations: Preparations) -> Contract:
+    with UnitOfWork.lock(contract.pk, preparations=preparations) as unit:
         require_chair(unit.contract, actor)
         if unit.contract.status != ContractStatus.COMMITTEE:
             raise Conflict(

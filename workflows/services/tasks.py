@@ -15,6 +15,7 @@ from django.utils.translation import gettext_noop
 from .. import lockout, transitions, two_factor
 from ..documents import (
     PREPARATION_ATTEMPTS,
+    Preparations,
     amendment_documents,
     contract_documents,
     decide_outside,
@@ -342,7 +343,11 @@ def _record_party_answer(
     party.save(update_fields=["status", "decided_at"])
     evidence = (
         amendment_documents().sign(
-            task=task, party=party, ip_address=client.ip_address, user_agent=client.user_agent
+            task=task,
+            party=party,
+            ip_address=client.ip_address,
+            user_agent=client.user_agent,
+            preparations=unit.preparations,
         )
         if signed
         else {}
@@ -472,7 +477,8 @@ def _decide_signing_outside(
     the transaction stores it only if the document is still the one it covers. Another
     signature stored in between: prepared again, ``SIGNING_ATTEMPTS`` times at most. The
     other remote calls a decision makes (an amendment's signature and seal, the committee's
-    minutes) are prepared the same way, as their ports ask (``documents.decide_outside``)."""
+    minutes) are prepared the same way: ``documents.decide_outside`` gives the decision its
+    ``Preparations``, which its unit of work holds for the ports that call out."""
     signing = (
         task.kind == TaskKind.SIGNATURE
         and not task.amendment_party_id
@@ -486,15 +492,22 @@ def _decide_signing_outside(
     )
     if not signing:
         return decide_outside(
-            lambda: _task_decide(task=task, actor=actor, decision=decision, client=client)
+            lambda preparations: _task_decide(
+                task=task,
+                actor=actor,
+                decision=decision,
+                client=client,
+                preparations=preparations,
+            )
         )
     return decide_outside(
         # The signature drawn up (arguments first) before ``_task_decide`` opens its transaction.
-        lambda: _task_decide(
+        lambda preparations: _task_decide(
             task=task,
             actor=actor,
             decision=decision,
             client=client,
+            preparations=preparations,
             prepared=contract_documents().prepare_signature(task=task),
         ),
         attempts=SIGNING_ATTEMPTS,
@@ -508,9 +521,10 @@ def _task_decide(
     actor: User,
     decision: Decision,
     client: ClientInfo,
+    preparations: Preparations,
     prepared: object | None = None,
 ) -> Task:
-    with UnitOfWork.lock(task.contract_id) as unit:
+    with UnitOfWork.lock(task.contract_id, preparations=preparations) as unit:
         return decide(unit, task, actor=actor, decision=decision, client=client, prepared=prepared)
 
 
