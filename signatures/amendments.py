@@ -28,8 +28,8 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from workflows.documents import Preparations
 from workflows.errors import Conflict
+from workflows.history import Preparations
 from workflows.models import Amendment, AmendmentParty, SignatoryKind, Task
 from workflows.selectors import visas_given
 

@@ -19,7 +19,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
-from workflows.documents import Preparations
+from workflows.history import Preparations
 from workflows.models import CommitteeVote, TaskDecision, User
 
 from . import keys

@@ -46,8 +46,9 @@ from pyhanko.sign.signers.pdf_signer import (
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 
-from workflows.documents import Preparations, preparation_key
+from workflows.documents import preparation_key
 from workflows.errors import Conflict, DocumentChanged, ServiceUnavailable
+from workflows.history import Preparations
 from workflows.models import Contract, Signatory, Task, User
 from workflows.selectors import VisaGiven, visas_given
 

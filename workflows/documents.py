@@ -14,21 +14,19 @@ before the decision's transaction: ``decide_outside``, at the end.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from django.conf import settings
-from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from .errors import Conflict, DocumentChanged
+from .history import PreparationNeeded, Preparations
 from .models import Amendment, AmendmentParty, Contract, Signatory, Task, User
 
 
@@ -180,39 +178,6 @@ DOCUMENT_KEPT_CHANGING = gettext_noop(
 PREPARATION_ATTEMPTS = 3
 
 T = TypeVar("T")
-
-
-class PreparationNeeded(Exception):
-    """Raised inside a decision for a remote call not prepared yet: never caught in between,
-    it rolls the decision's transaction back (``decide_outside`` then prepares it)."""
-
-    def __init__(self, purpose: str, key: str, prepare: Callable[[], Any]) -> None:
-        super().__init__(purpose)
-        self.purpose, self.key, self.prepare = purpose, key, prepare
-
-
-@dataclass
-class Preparations:
-    """What one decision had drawn up before its transaction, and its moment.
-
-    ``Preparations()``, what a unit of work opened by a command or a loader holds, prepares
-    each call in place. ``decide_outside`` hands the decision one made with ``outside=True``:
-    a call not prepared yet rolls the decision back, to be prepared with no transaction open;
-    ``now`` stays the same in each run (what the minutes print must not change between the
-    preparation and the storing)."""
-
-    outside: bool = False
-    now: datetime.datetime = field(default_factory=timezone.now)
-    results: dict[str, Any] = field(default_factory=dict)
-
-    def prepared(self, key: str, prepare: Callable[[], T]) -> T:
-        """``prepare()``'s result for ``key``: drawn up before the decision's transaction
-        when ``outside`` (the decision is run again for it), else now."""
-        if not self.outside:
-            return prepare()
-        if key in self.results:
-            return self.results[key]
-        raise PreparationNeeded(key.split(":", 1)[0], key, prepare)
 
 
 def preparation_key(purpose: str, *parts: object) -> str:

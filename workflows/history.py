@@ -14,29 +14,65 @@ A decision whose remote calls (the time-stamping authority) are drawn up before 
 transaction hands the unit its ``Preparations`` (``workflows.documents.decide_outside``); the
 steps pass ``unit.preparations`` to the ports that call out.
 
-This module imports the models, and the documents' ``Preparations`` (which import nothing
-but the models), and nothing else of Accord's: the services build on it, and the apps that
-react to the history are never imported by it.
+This module imports the models and nothing else of Accord's: the services build on it, and
+the apps that react to the history are never imported by it.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import cache
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from .documents import Preparations
 from .models import GENESIS_HASH, Contract, HistoryEntry, User
 
 if TYPE_CHECKING:
     from .models import Action, Process, Task
+
+
+T = TypeVar("T")
+
+
+class PreparationNeeded(Exception):
+    """Raised inside a decision for a remote call not prepared yet: never caught in between,
+    it rolls the decision's transaction back (``decide_outside`` then prepares it)."""
+
+    def __init__(self, purpose: str, key: str, prepare: Callable[[], Any]) -> None:
+        super().__init__(purpose)
+        self.purpose, self.key, self.prepare = purpose, key, prepare
+
+
+@dataclass
+class Preparations:
+    """What one decision had drawn up before its transaction, and its moment.
+
+    ``Preparations()``, what a unit of work opened by a command or a loader holds, prepares
+    each call in place. ``decide_outside`` hands the decision one made with ``outside=True``:
+    a call not prepared yet rolls the decision back, to be prepared with no transaction open;
+    ``now`` stays the same in each run (what the minutes print must not change between the
+    preparation and the storing)."""
+
+    outside: bool = False
+    now: datetime.datetime = field(default_factory=timezone.now)
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def prepared(self, key: str, prepare: Callable[[], T]) -> T:
+        """``prepare()``'s result for ``key``: drawn up before the decision's transaction
+        when ``outside`` (the decision is run again for it), else now."""
+        if not self.outside:
+            return prepare()
+        if key in self.results:
+            return self.results[key]
+        raise PreparationNeeded(key.split(":", 1)[0], key, prepare)
 
 
 class Reaction(Protocol):

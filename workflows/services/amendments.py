@@ -35,10 +35,10 @@ from ..amending import (
     sheet_of,
 )
 from ..contract_file import Path, Problem, contract_file_of
-from ..documents import Preparations, decide_outside
+from ..documents import decide_outside
 from ..errors import Conflict, NotAllowed
 from ..flows import AmendmentFlow
-from ..history import UnitOfWork
+from ..history import Preparations, UnitOfWork
 from ..models import (
     Amendment,
     AmendmentChange,

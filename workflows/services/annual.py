@@ -17,10 +17,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from ..documents import Preparations, decide_outside
+from ..documents import decide_outside
 from ..errors import ApplicationError, Conflict
 from ..flows import ANNUAL_REPORT_STATES, AnnualReviewFlow
-from ..history import UnitOfWork
+from ..history import Preparations, UnitOfWork
 from ..models import (
     AnnualReview,
     AnnualReviewStatus,

@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .. import transitions
-from ..documents import Preparations, decide_outside
+from ..documents import decide_outside
 from ..errors import ApplicationError, Conflict, NotAllowed
 from ..flows import ContractFlow
-from ..history import UnitOfWork
+from ..history import Preparations, UnitOfWork
 from ..models import (
     COORDINATOR_TRANSITIONS,
     FOLLOW_UP_TRANSITIONS,
