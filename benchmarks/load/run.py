@@ -94,6 +94,11 @@ def environment(args, proxy_port: int, var_dir: Path) -> dict[str, str]:
         # A generous log-in throttle: the users all come from 127.0.0.1 (one address).
         ACCORD_LOGIN_RATE="100000/min",
         ACCORD_LOGIN_ADDRESS_FAILURE_LIMIT="100000",
+        # docs/deploy.md's connections: a pool per web process (the worker and beat run
+        # without one, as the Procfile says) and server-side prepared statements. Without the
+        # pool, 200 users' requests and sockets opened more connections than PostgreSQL's 100.
+        ACCORD_DB_POOL_MAX_SIZE="8",
+        ACCORD_DB_PREPARE_THRESHOLD="5",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -312,11 +317,14 @@ def step(args, users: int, out: Path, prepared: Path, no_think: bool) -> dict:
                 env,
             )
         celery = [PYTHON, "-m", "celery", "-A", "config.celery_app"]
-        processes.start("worker", [*celery, "worker", "--loglevel=INFO", "--concurrency=2"], env)
+        unpooled = {**env, "ACCORD_DB_POOL_MAX_SIZE": "0"}  # Celery forks its children
+        processes.start(
+            "worker", [*celery, "worker", "--loglevel=INFO", "--concurrency=2"], unpooled
+        )
         processes.start(
             "beat",
             [*celery, "beat", "--loglevel=INFO", f"--schedule={var_dir / 'celerybeat-schedule'}"],
-            env,
+            unpooled,
         )
         processes.start(
             "proxy",
