@@ -111,6 +111,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Last, as django-axes asks: turns a log-in refused by a lockout into the lockout page.
     "axes.middleware.AxesMiddleware",
+    # A view that found no free database connection in time: 503 and Retry-After, not 500.
+    "config.overload.ServiceOverloaded",
 ]
 
 ROOT_URLCONF = "config.urls"

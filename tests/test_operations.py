@@ -18,10 +18,13 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import OperationalError, connection
 from django_guid import set_guid
 from django_guid.log_filters import CorrelationId
+from psycopg_pool import PoolTimeout
 from pythonjsonlogger.json import JsonFormatter
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from tests.factories import ActionFactory, ContractFactory, UserFactory
 from tests.flows import launch, walk_to_signed
@@ -119,6 +122,52 @@ def test_the_history_check_result_is_a_metric(client, settings):
     ).content.decode()
     assert "accord_history_chains_broken 0.0" in text
     assert "accord_history_check_timestamp_seconds" in text
+
+
+# --- Overload ------------------------------------------------------------------------------
+
+
+def _no_connection_in_time(*args, **kwargs):
+    """What Django raises when the pool has no free connection within its timeout."""
+    try:
+        raise PoolTimeout("couldn't get a connection after 10.00 sec")
+    except PoolTimeout as timeout:
+        raise OperationalError(*timeout.args) from timeout
+
+
+@pytest.mark.django_db
+def test_no_free_connection_in_time_answers_503_saying_to_try_again(client, monkeypatch):
+    person = UserFactory()
+    client.force_login(person)
+    monkeypatch.setattr("workflows.views.tasks.inbox_of", _no_connection_in_time)
+    response = client.get("/taches/")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "10"
+    page = response.content.decode()
+    assert "Accord est très sollicité" in page
+    assert "Veuillez réessayer dans un instant." in page
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=person).key}")
+    monkeypatch.setattr("workflows.api.views.inbox_of", _no_connection_in_time)
+    answer = api.get("/api/v1/inbox/", HTTP_ACCEPT_LANGUAGE="en")
+    assert answer.status_code == 503
+    assert answer["Retry-After"] == "10"
+    assert answer.json() == {
+        "detail": "Accord is very busy right now: nothing was done. Please try again in a moment."
+    }
+
+
+@pytest.mark.django_db
+def test_another_database_error_is_not_taken_for_overload(client, monkeypatch):
+    client.force_login(UserFactory())
+
+    def broken(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("workflows.views.tasks.inbox_of", broken)
+    with pytest.raises(OperationalError):  # a 500, recorded as one
+        client.get("/taches/")
 
 
 # --- Request id ---------------------------------------------------------------------------
