@@ -251,6 +251,30 @@ def test_a_signature_stored_in_between_makes_the_prepared_one_prepared_again(
 
 
 @pytest.mark.django_db
+def test_a_signature_checks_the_signers_password_once(contract, coordinator, monkeypatch):
+    """The password decides whether the signature is drawn up before the transaction; the
+    transaction does not check it again (PBKDF2: a fifth of a second of CPU each time)."""
+    ActionFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    (task,) = open_tasks(contract, TaskKind.SIGNATURE)
+    check_password = type(task.owner).check_password
+    checked: list[str] = []
+
+    def counted(user, raw_password):
+        checked.append(user.username)
+        return check_password(user, raw_password)
+
+    monkeypatch.setattr(type(task.owner), "check_password", counted)
+    decide(task, "sign")
+
+    assert checked == [task.owner.username]
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DONE
+
+
+@pytest.mark.django_db
 def test_signatures_landing_at_each_attempt_end_in_a_conflict_and_nothing_stored(
     contract, coordinator, monkeypatch
 ):
