@@ -13,7 +13,8 @@ document with an empty field per concerned party (``AmendmentParty``, which has 
 ``Signatory``'s attributes, so ``_signature_blocks`` draws it) and one for Accord's seal, and
 keeps it as an ``AmendmentDocument`` per amendment version; each party's signature is an
 incremental PAdES signature in its field (``services.sign_pdf``, the contract's own signing),
-the seal closes it once every concerned party answered, and a mandatory decline voids it.
+the seal (``services.seal_pdf``, the contract's own) closes and locks it once every concerned
+party answered, and a mandatory decline voids it.
 With an outside time-stamping authority both are drawn up before the decision's transaction
 (``services.signed_outside``) and stored only over the revision they were drawn up from.
 """
@@ -36,7 +37,6 @@ from workflows.selectors import visas_given
 from . import keys
 from .document import (
     LANGUAGE,
-    SEAL_FIELD,
     _Document,
     _signature_blocks,
     _with_fields,
@@ -44,7 +44,7 @@ from .document import (
     signature_field_name,
 )
 from .models import AmendmentDocument, AuthenticationMethod
-from .services import _wrapped, sha256, sign_pdf, signature_text, signed_outside
+from .services import _wrapped, seal_pdf, sha256, sign_pdf, signature_text, signed_outside
 
 
 def _date(value: str | None) -> str:
@@ -222,31 +222,19 @@ def amendment_seal(amendment: Amendment, *, preparations: Preparations) -> str:
         reason = _("Accord's seal: every signature of amendment no. %(number)d is in") % {
             "number": amendment.number
         }
-        stamp = _wrapped(
-            [
-                _("Sealed by Accord on %(date)s")
-                % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
-                _("Amendment no. %(number)d to the contract %(reference)s")
-                % {"number": amendment.number, "reference": amendment.contract.reference},
-            ]
-        )
+        sealed = _("Amendment no. %(number)d to the contract %(reference)s") % {
+            "number": amendment.number,
+            "reference": amendment.contract.reference,
+        }
     base = bytes(document.pdf)
-
-    def seal() -> bytes:
-        return sign_pdf(
-            base,
-            field_name=SEAL_FIELD,
-            stored_key=keys.seal_key(),
-            archive=True,  # the document timestamp over everything (PAdES B-LTA)
-            name="Accord",
-            reason=reason,
-            stamp=stamp,
-        )
-
     # With an outside authority, drawn up before the last signature's transaction, over the
-    # revision that signature stores (the history's entry names the sealed file).
+    # revision that signature stores (the history's entry names the sealed file). Locked as
+    # the contract's seal locks the contract: nothing may change after it.
     document.pdf = signed_outside(
-        "amendment-seal", [document.pk, base, reason, stamp], seal, preparations=preparations
+        "amendment-seal",
+        [document.pk, base, reason, sealed, now],
+        lambda: seal_pdf(base, reason=reason, sealed=sealed, when=now),
+        preparations=preparations,
     )
     document.sealed_at = now
     document.save(update_fields=["pdf", "sealed_at"])
