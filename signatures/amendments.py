@@ -12,7 +12,7 @@ The circuit: when the amendment's deliberation is recorded, ``amendment_freeze``
 document with an empty field per concerned party (``AmendmentParty``, which has a
 ``Signatory``'s attributes, so ``_signature_blocks`` draws it) and one for Accord's seal, and
 keeps it as an ``AmendmentDocument`` per amendment version; each party's signature is an
-incremental PAdES signature in its field (``services.sign_pdf``, the contract's own signing),
+incremental PAdES signature in its field (``services.party_signed``, as a contract's party's),
 the seal (``services.seal_pdf``, the contract's own) closes and locks it once every concerned
 party answered, and a mandatory decline voids it.
 With an outside time-stamping authority both are drawn up before the decision's transaction
@@ -34,17 +34,15 @@ from workflows.history import Preparations
 from workflows.models import Amendment, AmendmentParty, SignatoryKind, Task
 from workflows.selectors import visas_given
 
-from . import keys
 from .document import (
     LANGUAGE,
     _Document,
     _signature_blocks,
     _with_fields,
-    mandate_text,
     signature_field_name,
 )
 from .models import AmendmentDocument, AuthenticationMethod
-from .services import _wrapped, seal_pdf, sha256, sign_pdf, signature_text, signed_outside
+from .services import Modifications, party_signed, party_stamp, seal_pdf, sha256, signed_outside
 
 
 def _date(value: str | None) -> str:
@@ -145,20 +143,16 @@ def amendment_sign(
     assert signed_by is not None  # a task being decided, held by who decides it
     document = _current(amendment)
     now = preparations.now
+    stamp = party_stamp(
+        signed_by=signed_by,
+        signer=party.signer,
+        organisation=party.organisation,
+        mandate_reference=party.mandate_reference,
+        mandate_date=party.mandate_date,
+        when=now,
+        visas=visas_given(party=party),
+    )
     with translation.override(LANGUAGE):
-        mandate = (
-            mandate_text(party.mandate_reference, party.mandate_date)
-            if party.mandate_reference
-            else ""
-        )
-        text = signature_text(
-            signed_by=signed_by.formal_name,
-            signer=party.signer.formal_name,
-            organisation=party.organisation.name,
-            when=now,
-            mandate=mandate,
-            visas=visas_given(party=party),
-        )
         reason = _(
             "Signature of amendment no. %(number)d to %(reference)s for %(organisation)s"
         ) % {
@@ -166,30 +160,19 @@ def amendment_sign(
             "reference": amendment.contract.reference,
             "organisation": party.organisation.name,
         }
-        field_name = signature_field_name(party)  # type: ignore[arg-type]  # its attributes
-        stamp = _wrapped(text)
-    base = bytes(document.pdf)
-    organisation = party.organisation
-
-    def sign() -> tuple[bytes, str, str]:
-        # Its key read (or issued) here: with an outside authority, no transaction is open.
-        stored_key = keys.organisation_key(organisation) or keys.person_key(signed_by)
-        pdf = sign_pdf(
-            base,
-            field_name=field_name,
-            stored_key=stored_key,
-            name=signed_by.display_name,
-            reason=reason,
-            stamp=stamp,
-        )
-        return pdf, stored_key.fingerprint, stored_key.subject
-
+    field_name = signature_field_name(party)  # type: ignore[arg-type]  # its attributes
     # Stored only over the revision it was drawn up from (another party's signature in
     # between: drawn up again).
-    pdf, fingerprint, subject = signed_outside(
+    pdf, fingerprint, subject = party_signed(
         "amendment-signature",
-        [document.pk, task.pk, base, field_name, reason, stamp, signed_by.display_name],
-        sign,
+        bytes(document.pdf),
+        depends_on=[document.pk, task.pk],
+        organisation=party.organisation,
+        signed_by=signed_by,
+        field_name=field_name,
+        reason=reason,
+        stamp=stamp,
+        modifications=Modifications.UNRESTRICTED,
         preparations=preparations,
     )
     evidence = {

@@ -48,7 +48,7 @@ from pyhanko.stamp import TextStampStyle
 from workflows.documents import preparation_key
 from workflows.errors import Conflict, DocumentChanged, ServiceUnavailable
 from workflows.history import Preparations
-from workflows.models import Contract, Signatory, Task, User
+from workflows.models import Contract, Organisation, Signatory, Task, User
 from workflows.selectors import VisaGiven, visas_given
 
 from . import keys, pki, selectors
@@ -349,6 +349,73 @@ def _wrapped(lines: list[str], width: int = 60) -> list[str]:
     return [part for line in lines for part in textwrap.wrap(line, width) or [""]]
 
 
+def party_signed(
+    purpose: str,
+    pdf: bytes,
+    *,
+    depends_on: Sequence[object],
+    organisation: Organisation,
+    signed_by: User,
+    field_name: str,
+    reason: str,
+    stamp: list[str],
+    modifications: Modifications,
+    preparations: Preparations,
+) -> tuple[bytes, str, str]:
+    """A party's signature in its field of ``pdf`` (a contract's or an amendment's document),
+    with its organisation's certificate, else the signing person's, drawn up through the
+    decision's ``preparations`` (``signed_outside``) and used only while ``pdf``, the texts
+    and ``depends_on`` (the document's row, the task) are the same. Returns the signed file,
+    the certificate's fingerprint and its subject."""
+
+    def sign() -> tuple[bytes, str, str]:
+        # Its key read (or issued) here: with an outside authority, no transaction is open.
+        # Outside the document's language: a refusal is in the request's.
+        stored_key = keys.organisation_key(organisation) or keys.person_key(signed_by)
+        signed = sign_pdf(
+            pdf,
+            field_name=field_name,
+            stored_key=stored_key,
+            name=signed_by.display_name,
+            reason=reason,
+            stamp=stamp,
+            modifications=modifications,
+        )
+        return signed, stored_key.fingerprint, stored_key.subject
+
+    return signed_outside(
+        purpose,
+        [*depends_on, pdf, field_name, reason, stamp, signed_by.display_name],
+        sign,
+        preparations=preparations,
+    )
+
+
+def party_stamp(
+    *,
+    signed_by: User,
+    signer: User,
+    organisation: Organisation,
+    mandate_reference: str,
+    mandate_date: datetime.date | None,
+    when: datetime.datetime,
+    visas: Sequence[VisaGiven],
+) -> list[str]:
+    """A party's visible signature (``signature_text``), in the document's language, wrapped."""
+    with translation.override(LANGUAGE):
+        mandate = mandate_text(mandate_reference, mandate_date) if mandate_reference else ""
+        return _wrapped(
+            signature_text(
+                signed_by=signed_by.formal_name,
+                signer=signer.formal_name,
+                organisation=organisation.name,
+                when=when,
+                mandate=mandate,
+                visas=visas,
+            )
+        )
+
+
 def signature_apply(
     *,
     task: Task,
@@ -374,47 +441,31 @@ def signature_apply(
     signer: User = signatory.signer
     organisation = signatory.organisation
     now = preparations.now
+    stamp = party_stamp(
+        signed_by=signed_by,
+        signer=signer,
+        organisation=organisation,
+        mandate_reference=signatory.mandate_reference,
+        mandate_date=signatory.mandate_date,
+        when=now,
+        visas=visas_given(signatory=signatory, version=contract.version),
+    )
     with translation.override(LANGUAGE):
-        mandate = (
-            mandate_text(signatory.mandate_reference, signatory.mandate_date)
-            if signatory.mandate_reference
-            else ""
-        )
-        text = signature_text(
-            signed_by=signed_by.formal_name,
-            signer=signer.formal_name,
-            organisation=organisation.name,
-            when=now,
-            mandate=mandate,
-            visas=visas_given(signatory=signatory, version=contract.version),
-        )
         reason = _("Signature of contract %(reference)s for %(organisation)s") % {
             "reference": contract.reference,
             "organisation": organisation.name,
         }
-        field_name = signature_field_name(signatory)
-        stamp = _wrapped(text)
-    base = bytes(document.pdf)
-
-    def sign() -> tuple[bytes, str, str]:
-        # Its key read (or issued) here: with an outside authority, no transaction is open.
-        # Outside the document's language: a refusal is in the request's.
-        stored_key = keys.organisation_key(organisation) or keys.person_key(signed_by)
-        pdf = sign_pdf(
-            base,
-            field_name=field_name,
-            stored_key=stored_key,
-            name=signed_by.display_name,
-            reason=reason,
-            stamp=stamp,
-            modifications=Modifications.SIGNATURES_ONLY,
-        )
-        return pdf, stored_key.fingerprint, stored_key.subject
-
-    pdf, fingerprint, subject = signed_outside(
+    field_name = signature_field_name(signatory)
+    pdf, fingerprint, subject = party_signed(
         "contract-signature",
-        [document.pk, task.pk, base, field_name, reason, stamp, signed_by.display_name],
-        sign,
+        bytes(document.pdf),
+        depends_on=[document.pk, task.pk],
+        organisation=organisation,
+        signed_by=signed_by,
+        field_name=field_name,
+        reason=reason,
+        stamp=stamp,
+        modifications=Modifications.SIGNATURES_ONLY,
         preparations=preparations,
     )
     document.pdf = pdf

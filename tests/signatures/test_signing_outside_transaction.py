@@ -26,7 +26,7 @@ from django.utils import translation
 from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
-from signatures import amendments, keys, pki, services, tasks
+from signatures import keys, pki, services, tasks
 from signatures.document import signature_field_name
 from signatures.models import AmendmentDocument, ContractDocument, SignatureEvidence
 from signatures.selectors import document_verify
@@ -511,15 +511,14 @@ def _another_revision_stored(document: AmendmentDocument) -> None:
 
 
 def _amendment_drawn_up_then(monkeypatch, then) -> None:
-    """Each signature and seal of the amendment drawn up (``sign_pdf``, which the seal's
-    ``seal_pdf`` calls too), after ``then(field_name)``."""
+    """Each signature and seal of the amendment drawn up (``services.sign_pdf``, which the
+    parties' signatures and the seal go through), after ``then(field_name)``."""
     sign_pdf = services.sign_pdf
 
     def drawn_up(pdf, **kwargs):
         then(kwargs["field_name"])
         return sign_pdf(pdf, **kwargs)
 
-    monkeypatch.setattr(amendments, "sign_pdf", drawn_up)
     monkeypatch.setattr(services, "sign_pdf", drawn_up)
 
 
