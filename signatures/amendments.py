@@ -12,8 +12,9 @@ The circuit: when the amendment's deliberation is recorded, ``amendment_freeze``
 document with an empty field per concerned party (``AmendmentParty``, which has a
 ``Signatory``'s attributes, so ``_signature_blocks`` draws it) and one for Accord's seal, and
 keeps it as an ``AmendmentDocument`` per amendment version; each party's signature is an
-incremental PAdES signature in its field (``services.sign_pdf``, the contract's own signing),
-the seal closes it once every concerned party answered, and a mandatory decline voids it.
+incremental PAdES signature in its field (``services.party_signed``, as a contract's party's),
+the seal (``services.seal_pdf``, the contract's own) closes and locks it once every concerned
+party answered, and a mandatory decline voids it.
 With an outside time-stamping authority both are drawn up before the decision's transaction
 (``services.signed_outside``) and stored only over the revision they were drawn up from.
 """
@@ -33,18 +34,15 @@ from workflows.history import Preparations
 from workflows.models import Amendment, AmendmentParty, SignatoryKind, Task
 from workflows.selectors import visas_given
 
-from . import keys
 from .document import (
     LANGUAGE,
-    SEAL_FIELD,
     _Document,
     _signature_blocks,
     _with_fields,
-    mandate_text,
     signature_field_name,
 )
 from .models import AmendmentDocument, AuthenticationMethod
-from .services import _wrapped, sha256, sign_pdf, signature_text, signed_outside
+from .services import Modifications, party_signed, party_stamp, seal_pdf, sha256, signed_outside
 
 
 def _date(value: str | None) -> str:
@@ -145,20 +143,16 @@ def amendment_sign(
     assert signed_by is not None  # a task being decided, held by who decides it
     document = _current(amendment)
     now = preparations.now
+    stamp = party_stamp(
+        signed_by=signed_by,
+        signer=party.signer,
+        organisation=party.organisation,
+        mandate_reference=party.mandate_reference,
+        mandate_date=party.mandate_date,
+        when=now,
+        visas=visas_given(party=party),
+    )
     with translation.override(LANGUAGE):
-        mandate = (
-            mandate_text(party.mandate_reference, party.mandate_date)
-            if party.mandate_reference
-            else ""
-        )
-        text = signature_text(
-            signed_by=signed_by.formal_name,
-            signer=party.signer.formal_name,
-            organisation=party.organisation.name,
-            when=now,
-            mandate=mandate,
-            visas=visas_given(party=party),
-        )
         reason = _(
             "Signature of amendment no. %(number)d to %(reference)s for %(organisation)s"
         ) % {
@@ -166,30 +160,19 @@ def amendment_sign(
             "reference": amendment.contract.reference,
             "organisation": party.organisation.name,
         }
-        field_name = signature_field_name(party)  # type: ignore[arg-type]  # its attributes
-        stamp = _wrapped(text)
-    base = bytes(document.pdf)
-    organisation = party.organisation
-
-    def sign() -> tuple[bytes, str, str]:
-        # Its key read (or issued) here: with an outside authority, no transaction is open.
-        stored_key = keys.organisation_key(organisation) or keys.person_key(signed_by)
-        pdf = sign_pdf(
-            base,
-            field_name=field_name,
-            stored_key=stored_key,
-            name=signed_by.display_name,
-            reason=reason,
-            stamp=stamp,
-        )
-        return pdf, stored_key.fingerprint, stored_key.subject
-
+    field_name = signature_field_name(party)  # type: ignore[arg-type]  # its attributes
     # Stored only over the revision it was drawn up from (another party's signature in
     # between: drawn up again).
-    pdf, fingerprint, subject = signed_outside(
+    pdf, fingerprint, subject = party_signed(
         "amendment-signature",
-        [document.pk, task.pk, base, field_name, reason, stamp, signed_by.display_name],
-        sign,
+        bytes(document.pdf),
+        depends_on=[document.pk, task.pk],
+        organisation=party.organisation,
+        signed_by=signed_by,
+        field_name=field_name,
+        reason=reason,
+        stamp=stamp,
+        modifications=Modifications.UNRESTRICTED,
         preparations=preparations,
     )
     evidence = {
@@ -222,31 +205,19 @@ def amendment_seal(amendment: Amendment, *, preparations: Preparations) -> str:
         reason = _("Accord's seal: every signature of amendment no. %(number)d is in") % {
             "number": amendment.number
         }
-        stamp = _wrapped(
-            [
-                _("Sealed by Accord on %(date)s")
-                % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
-                _("Amendment no. %(number)d to the contract %(reference)s")
-                % {"number": amendment.number, "reference": amendment.contract.reference},
-            ]
-        )
+        sealed = _("Amendment no. %(number)d to the contract %(reference)s") % {
+            "number": amendment.number,
+            "reference": amendment.contract.reference,
+        }
     base = bytes(document.pdf)
-
-    def seal() -> bytes:
-        return sign_pdf(
-            base,
-            field_name=SEAL_FIELD,
-            stored_key=keys.seal_key(),
-            archive=True,  # the document timestamp over everything (PAdES B-LTA)
-            name="Accord",
-            reason=reason,
-            stamp=stamp,
-        )
-
     # With an outside authority, drawn up before the last signature's transaction, over the
-    # revision that signature stores (the history's entry names the sealed file).
+    # revision that signature stores (the history's entry names the sealed file). Locked as
+    # the contract's seal locks the contract: nothing may change after it.
     document.pdf = signed_outside(
-        "amendment-seal", [document.pk, base, reason, stamp], seal, preparations=preparations
+        "amendment-seal",
+        [document.pk, base, reason, sealed, now],
+        lambda: seal_pdf(base, reason=reason, sealed=sealed, when=now),
+        preparations=preparations,
     )
     document.sealed_at = now
     document.save(update_fields=["pdf", "sealed_at"])

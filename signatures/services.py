@@ -1,12 +1,12 @@
 """Writes of the signatures: freezing the document, signing it, sealing it, voiding it.
 
 Called from inside the workflow's transactions (workflows.services / workflows.approvals),
-which hold the contract's row lock: a failure here rolls the whole decision back. A
-contract's signature is drawn up and timestamped before that transaction
-(``signature_prepare``), and, with an outside time-stamping authority, the seal after it
+which hold the contract's row lock: a failure here rolls the whole decision back. With an
+outside time-stamping authority, a contract's signature is drawn up and timestamped before
+that transaction, through the decision's ``Preparations`` (``signed_outside``, as an
+amendment's signatures and seal and the committee's minutes), and the seal after it
 (``document_seal_prepared``): no remote call while a transaction is open. Each stores its
-revision only over the stored document it was prepared from (optimistic check under the
-document's row lock), never over a stale one.
+revision only over the stored document it was drawn up from, never over a stale one.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import os
 import tempfile
 import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,7 +48,7 @@ from pyhanko.stamp import TextStampStyle
 from workflows.documents import preparation_key
 from workflows.errors import Conflict, DocumentChanged, ServiceUnavailable
 from workflows.history import Preparations
-from workflows.models import Contract, Signatory, Task, User
+from workflows.models import Contract, Organisation, Signatory, Task, User
 from workflows.selectors import VisaGiven, visas_given
 
 from . import keys, pki, selectors
@@ -194,9 +193,9 @@ class Modifications(enum.Enum):
     Readers (Acrobat, pdfsig, pyHanko) then report any later change against those signatures.
     """
 
-    UNRESTRICTED = "unrestricted"  # an approval signature, as before (minutes, amendments)
+    UNRESTRICTED = "unrestricted"  # an approval signature (the minutes, an amendment's parties)
     SIGNATURES_ONLY = "signatures-only"  # certifies when first: later, only signing
-    NONE_AFTER = "none-after"  # the seal: its field locks every field and the whole document
+    NONE_AFTER = "none-after"  # the seal (``seal_pdf``): its field locks everything after it
 
 
 def _modification_policy(writer: IncrementalPdfFileWriter, modifications: Modifications) -> dict:
@@ -350,78 +349,71 @@ def _wrapped(lines: list[str], width: int = 60) -> list[str]:
     return [part for line in lines for part in textwrap.wrap(line, width) or [""]]
 
 
-@dataclass(frozen=True)
-class PreparedSignature:
-    """A signing party's signature drawn up over the stored document as it was
-    (``base_sha256``), not yet stored."""
+def party_signed(
+    purpose: str,
+    pdf: bytes,
+    *,
+    depends_on: Sequence[object],
+    organisation: Organisation,
+    signed_by: User,
+    field_name: str,
+    reason: str,
+    stamp: list[str],
+    modifications: Modifications,
+    preparations: Preparations,
+) -> tuple[bytes, str, str]:
+    """A party's signature in its field of ``pdf`` (a contract's or an amendment's document),
+    with its organisation's certificate, else the signing person's, drawn up through the
+    decision's ``preparations`` (``signed_outside``) and used only while ``pdf``, the texts
+    and ``depends_on`` (the document's row, the task) are the same. Returns the signed file,
+    the certificate's fingerprint and its subject."""
 
-    document_pk: int
-    base_sha256: str
-    task_pk: int
-    pdf: bytes
-    field_name: str
-    stored_key: SigningKey
-    signed_at: datetime.datetime
+    def sign() -> tuple[bytes, str, str]:
+        # Its key read (or issued) here: with an outside authority, no transaction is open.
+        # Outside the document's language: a refusal is in the request's.
+        stored_key = keys.organisation_key(organisation) or keys.person_key(signed_by)
+        signed = sign_pdf(
+            pdf,
+            field_name=field_name,
+            stored_key=stored_key,
+            name=signed_by.display_name,
+            reason=reason,
+            stamp=stamp,
+            modifications=modifications,
+        )
+        return signed, stored_key.fingerprint, stored_key.subject
+
+    return signed_outside(
+        purpose,
+        [*depends_on, pdf, field_name, reason, stamp, signed_by.display_name],
+        sign,
+        preparations=preparations,
+    )
 
 
-def signature_prepare(task: Task) -> PreparedSignature:
-    """The signing party's signature over the current document, timestamped: called outside
-    any transaction (the time-stamping authority may be remote), stored by
-    ``signature_apply`` if nothing was stored in between."""
-    contract = Contract.objects.get(pk=task.contract_id)
-    signatory = Signatory.objects.select_related("organisation", "signer").get(pk=task.signatory_id)
-    assert task.owner is not None  # a signature task has its holder
-    return _prepare(contract, task, signatory, _current_document(contract, lock=False))
-
-
-def _prepare(
-    contract: Contract, task: Task, signatory: Signatory, document: ContractDocument
-) -> PreparedSignature:
-    signed_by = task.owner
-    assert signed_by is not None
-    signer: User = signatory.signer
-    stored_key = keys.organisation_key(signatory.organisation) or keys.person_key(signed_by)
-    now = timezone.now()
-    base = bytes(document.pdf)
+def party_stamp(
+    *,
+    signed_by: User,
+    signer: User,
+    organisation: Organisation,
+    mandate_reference: str,
+    mandate_date: datetime.date | None,
+    when: datetime.datetime,
+    visas: Sequence[VisaGiven],
+) -> list[str]:
+    """A party's visible signature (``signature_text``), in the document's language, wrapped."""
     with translation.override(LANGUAGE):
-        mandate = (
-            mandate_text(signatory.mandate_reference, signatory.mandate_date)
-            if signatory.mandate_reference
-            else ""
+        mandate = mandate_text(mandate_reference, mandate_date) if mandate_reference else ""
+        return _wrapped(
+            signature_text(
+                signed_by=signed_by.formal_name,
+                signer=signer.formal_name,
+                organisation=organisation.name,
+                when=when,
+                mandate=mandate,
+                visas=visas,
+            )
         )
-        text = signature_text(
-            signed_by=signed_by.formal_name,
-            signer=signer.formal_name,
-            organisation=signatory.organisation.name,
-            when=now,
-            mandate=mandate,
-            visas=visas_given(signatory=signatory, version=contract.version),
-        )
-        reason = _("Signature of contract %(reference)s for %(organisation)s") % {
-            "reference": contract.reference,
-            "organisation": signatory.organisation.name,
-        }
-        field_name = signature_field_name(signatory)
-        stamp = _wrapped(text)
-    # Outside the document's language: a refusal is in the request's.
-    pdf = sign_pdf(
-        base,
-        field_name=field_name,
-        stored_key=stored_key,
-        name=signed_by.display_name,
-        reason=reason,
-        stamp=stamp,
-        modifications=Modifications.SIGNATURES_ONLY,
-    )
-    return PreparedSignature(
-        document_pk=document.pk,
-        base_sha256=sha256(base),
-        task_pk=task.pk,
-        pdf=pdf,
-        field_name=field_name,
-        stored_key=stored_key,
-        signed_at=now,
-    )
 
 
 def signature_apply(
@@ -430,31 +422,52 @@ def signature_apply(
     signatory: Signatory,
     ip_address: str,
     user_agent: str,
-    prepared: PreparedSignature | None = None,
+    preparations: Preparations,
 ) -> SignatureEvidence:
     """The signing party's PDF signature in its block, with its evidence record.
 
     The certificate is the organisation's own when it uploaded one, else the signing
     person's, issued by Accord's authority. The caller holds the contract's lock; the
-    document's row is locked here. ``prepared`` (``signature_prepare``) is stored only if
-    the stored document is still the one it was drawn up over (else ``DocumentChanged``);
-    without it, the signature is drawn up now, in the caller's transaction.
+    document's row is locked here. The signature is drawn up and timestamped through the
+    decision's ``preparations`` (``signed_outside``): with an outside authority, before the
+    decision's transaction, and stored only over the revision it was drawn up from (another
+    signature stored in between: drawn up again); with the embedded one, now.
     """
     contract, signed_by = task.contract, task.owner
     # A signature task, opened by the contract's flow: its contract, held by the signing person.
     assert contract is not None
     assert signed_by is not None
     document = _current_document(contract)
-    if prepared is None:
-        prepared = _prepare(contract, task, signatory, document)
-    elif (
-        prepared.document_pk != document.pk
-        or prepared.task_pk != task.pk
-        or prepared.base_sha256 != sha256(bytes(document.pdf))
-    ):
-        raise DocumentChanged(_(DOCUMENT_CHANGED))
     signer: User = signatory.signer
-    pdf = prepared.pdf
+    organisation = signatory.organisation
+    now = preparations.now
+    stamp = party_stamp(
+        signed_by=signed_by,
+        signer=signer,
+        organisation=organisation,
+        mandate_reference=signatory.mandate_reference,
+        mandate_date=signatory.mandate_date,
+        when=now,
+        visas=visas_given(signatory=signatory, version=contract.version),
+    )
+    with translation.override(LANGUAGE):
+        reason = _("Signature of contract %(reference)s for %(organisation)s") % {
+            "reference": contract.reference,
+            "organisation": organisation.name,
+        }
+    field_name = signature_field_name(signatory)
+    pdf, fingerprint, subject = party_signed(
+        "contract-signature",
+        bytes(document.pdf),
+        depends_on=[document.pk, task.pk],
+        organisation=organisation,
+        signed_by=signed_by,
+        field_name=field_name,
+        reason=reason,
+        stamp=stamp,
+        modifications=Modifications.SIGNATURES_ONLY,
+        preparations=preparations,
+    )
     document.pdf = pdf
     document.save(update_fields=["pdf"])
     return SignatureEvidence.objects.create(
@@ -463,7 +476,7 @@ def signature_apply(
         contract_version=contract.version,
         signatory=signatory,
         task=task,
-        organisation=signatory.organisation.name,
+        organisation=organisation.name,
         signer=signer,
         signed_by=signed_by,
         # A name longer than the column (two names of 150 characters) is cut, not refused.
@@ -473,13 +486,13 @@ def signature_apply(
         mandate_date=signatory.mandate_date,
         document_sha256=document.sha256,
         signed_pdf_sha256=sha256(pdf),
-        field_name=prepared.field_name,
-        signed_at=prepared.signed_at,
+        field_name=field_name,
+        signed_at=now,
         authentication=AuthenticationMethod.PASSWORD,
         ip_address=ip_address,
         user_agent=user_agent,
-        certificate_fingerprint=prepared.stored_key.fingerprint,
-        certificate_subject=prepared.stored_key.subject,
+        certificate_fingerprint=fingerprint,
+        certificate_subject=subject,
     )
 
 
@@ -557,12 +570,25 @@ def _seal_pdf(
             else _("Accord's seal: every signature of contract %(reference)s is in")
             % {"reference": contract.reference}
         )
+        sealed = _("Contract %(reference)s, version %(version)d") % {
+            "reference": contract.reference,
+            "version": contract.version,
+        }
+    return seal_pdf(pdf, reason=reason, sealed=sealed, when=now)
+
+
+def seal_pdf(pdf: bytes, *, reason: str, sealed: str, when: datetime.datetime) -> bytes:
+    """Accord's seal in ``pdf``'s seal field, a contract's or an amendment's: the seal's key,
+    its stamp ("Sealed by Accord on DATE", then ``sealed``, what it seals), the document
+    timestamp after it (PAdES B-LTA), and no change allowed after it (``Modifications``:
+    ``NONE_AFTER``, the P=1 lock its field was drawn with at the freeze). ``reason`` and
+    ``sealed`` are in the document's language."""
+    with translation.override(LANGUAGE):
         stamp = _wrapped(
             [
                 _("Sealed by Accord on %(date)s")
-                % {"date": date_format(timezone.localtime(now), "DATETIME_FORMAT")},
-                _("Contract %(reference)s, version %(version)d")
-                % {"reference": contract.reference, "version": contract.version},
+                % {"date": date_format(timezone.localtime(when), "DATETIME_FORMAT")},
+                sealed,
             ]
         )
     return sign_pdf(
@@ -672,9 +698,6 @@ class PdfContractDocuments:
     def freeze(self, contract: Contract) -> str:
         return document_freeze(contract).sha256
 
-    def prepare_signature(self, *, task: Task) -> PreparedSignature:
-        return signature_prepare(task)
-
     def sign(
         self,
         *,
@@ -682,16 +705,14 @@ class PdfContractDocuments:
         signatory: Signatory,
         ip_address: str,
         user_agent: str,
-        prepared: object | None = None,
+        preparations: Preparations,
     ) -> SignatureEvidence:
-        if prepared is not None and not isinstance(prepared, PreparedSignature):
-            raise TypeError("Not a signature prepared by signature_prepare.")
         return signature_apply(
             task=task,
             signatory=signatory,
             ip_address=ip_address,
             user_agent=user_agent,
-            prepared=prepared,
+            preparations=preparations,
         )
 
     def void(self, contract: Contract, *, reason: str) -> int:

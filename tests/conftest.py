@@ -1,6 +1,4 @@
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import ContractFactory, UserFactory
 from tests.shared import FAST_HASHERS, TEST_SIGNING_KEY
+from tests.signatures.pdf import poppler
 
 SCENARIO_PATH = (
     Path(__file__).resolve().parent.parent / "workflows/demo/terres-des-confluences.json"
@@ -105,13 +104,7 @@ def scenario() -> dict:
 def pdfsig() -> str:
     """poppler's pdfsig, which .ci/run installs: under ``CI=true`` a missing pdfsig fails the
     test instead of skipping it."""
-    path = shutil.which("pdfsig")
-    if path is None:
-        reason = "pdfsig is missing: apt-get install poppler-utils"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason} (CI=true: this test may not be skipped)", pytrace=False)
-        pytest.skip(reason)
-    return path
+    return poppler("pdfsig")
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD, SignatoryFactory, SteeringCommitteeFactory
 from workflows import services
@@ -127,3 +128,25 @@ def force_on_tables(sql: str, *tables: str) -> None:
         if connection.vendor == "postgresql":
             for table in tables:
                 cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+def amendment_to_signing(contract: Contract, coordinator) -> None:
+    """An amendment of the signed contract extending its period, through the committee's
+    vote and the deliberation, to its signature by the mandatory party (the only one)."""
+    client = APIClient()
+    client.force_authenticate(coordinator)
+    base = f"/api/v1/contracts/{contract.pk}/amendments/"
+    assert client.post(base, {"summary": "Prolonger"}, format="json").status_code == 201
+    end = contract.period_end.replace(year=contract.period_end.year + 1)
+    extended = client.patch(f"{base}1/", {"period_end": end.isoformat()}, format="json")
+    assert extended.status_code == 200, extended.json()
+    launched = client.post(f"{base}1/transitions/launch_review/", {}, format="json")
+    assert launched.status_code == 200, launched.json()
+    while tasks := open_tasks(contract, TaskKind.REVIEW) + open_tasks(contract, TaskKind.VOTE):
+        decide(tasks[0])
+    recorded = client.post(
+        f"{base}1/transitions/record_deliberation/",
+        {"number": "DEL-2026-12", "date": timezone.localdate().isoformat()},
+        format="json",
+    )
+    assert recorded.status_code == 200, recorded.json()

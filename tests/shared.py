@@ -13,12 +13,16 @@ for data the tests read back from the database (never a Python object shared bet
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import transaction
 from django.test.utils import override_settings
+
+from tests.factories import ActionFactory, ContractFactory, SignatoryFactory, UserFactory
+from tests.flows import walk_to_signed
+from workflows.models import Contract, User
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 TEST_SIGNING_KEY = "tests-only-signing-key"
@@ -52,3 +56,23 @@ def making(django_db_blocker) -> Iterator[None]:
         ),
     ):
         yield
+
+
+@contextmanager
+def signed_contract_once(
+    django_db_blocker, *, before_signing: Callable[[Contract, User], None] | None = None
+) -> Iterator[int]:
+    """A signed and sealed contract (one action, its mandatory signatory the Agence régionale
+    de santé, its coordinator "coordinatrice", whom the ``coordinator`` fixture finds), made
+    in the module's transaction; yields its pk. ``before_signing(contract, coordinator)``
+    adds what the module needs before the contract is walked to its signature."""
+    with module_transaction(django_db_blocker):
+        with making(django_db_blocker):
+            coordinator = UserFactory(username="coordinatrice")
+            contract = ContractFactory(coordinator=coordinator)
+            ActionFactory(contract=contract)
+            SignatoryFactory(contract=contract, organisation__name="Agence régionale de santé")
+            if before_signing is not None:
+                before_signing(contract, coordinator)
+            walk_to_signed(contract, coordinator)
+        yield contract.pk

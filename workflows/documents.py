@@ -25,7 +25,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from .errors import Conflict, DocumentChanged
+from .errors import Conflict
 from .history import PreparationNeeded, Preparations
 from .models import Amendment, AmendmentParty, Contract, Signatory, Task, User
 
@@ -42,12 +42,6 @@ class ContractDocuments(Protocol):
         """Draw up and freeze the document the parties will sign; returns its SHA-256."""
         ...
 
-    def prepare_signature(self, *, task: Task) -> object:
-        """Outside any transaction: draw up the signing party's signature over the document
-        as it is now, timestamp included (the remote authority's call happens here), for
-        ``sign`` to store. Raises ``ServiceUnavailable`` when the authority does not answer."""
-        ...
-
     def sign(
         self,
         *,
@@ -55,10 +49,11 @@ class ContractDocuments(Protocol):
         signatory: Signatory,
         ip_address: str,
         user_agent: str,
-        prepared: object | None = None,
+        preparations: Preparations,
     ) -> SignatureProof:
-        """Apply the signing party's signature to the frozen document: store ``prepared``
-        when it covers the stored document still (else ``DocumentChanged``), or sign now."""
+        """Apply the signing party's signature to the frozen document, timestamped through the
+        decision's ``preparations``. Raises ``ServiceUnavailable`` when the authority does not
+        answer."""
         ...
 
     def void(self, contract: Contract, *, reason: str) -> int:
@@ -173,8 +168,8 @@ def committee_minutes() -> CommitteeMinutes:
 DOCUMENT_KEPT_CHANGING = gettext_noop(
     "Other signatures kept arriving while yours was being prepared: nothing was signed, try again."
 )
-# How many preparations over a document that changed in the meantime (or decisions refused
-# with ``DocumentChanged``) before the person is asked to try later (409).
+# How many preparations over a document that changed in the meantime before the person is
+# asked to try later (409).
 PREPARATION_ATTEMPTS = 3
 
 T = TypeVar("T")
@@ -199,16 +194,14 @@ def decide_outside(
     """Run ``decide`` (which opens and commits its own transaction, its unit of work holding
     the ``Preparations`` it is given) so that the remote calls it asks for happen before it,
     outside any transaction; again, with the same ``Preparations``, as long as some are
-    missing. A preparation made stale by a change in between (or ``DocumentChanged``) counts
-    as an attempt: after ``attempts``, ``Conflict`` (409)."""
+    missing. A preparation made stale by a change in between counts as an attempt: after
+    ``attempts``, ``Conflict`` (409)."""
     preparations = Preparations(outside=True)
     prepared: set[str] = set()
     stale = 0
     while stale < attempts:
         try:
             return decide(preparations)
-        except DocumentChanged:
-            stale += 1
         except PreparationNeeded as needed:
             if needed.purpose in prepared:
                 stale += 1

@@ -56,8 +56,9 @@ class AttachmentTooLarge(ApplicationError):
 
 
 class DocumentChanged(Conflict):
-    """The document changed between a signature's preparation (outside the transaction) and
-    its storing: the prepared signature covers a stale revision and is never stored."""
+    """The document changed between the seal's preparation (after the last signature's
+    commit, outside any transaction) and its storing, at every attempt: the prepared seal
+    covers a stale revision and is never stored (``signatures.tasks`` retries it)."""
 
 
 class ServiceUnavailable(ApplicationError):

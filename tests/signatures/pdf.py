@@ -65,9 +65,15 @@ def tampered(pdf: bytes, marker: bytes = b"/Creator (Accord)") -> bytes:
 
 def poppler(tool: str) -> str:
     """A poppler-utils program (.ci/run installs them): skipped when missing, but not on CI."""
+    return required_tool(tool, "poppler-utils")
+
+
+def required_tool(tool: str, package: str) -> str:
+    """The path of ``tool``, which .ci/run installs from ``package``: the test is skipped
+    when it is missing, but failed under ``CI=true``."""
     path = shutil.which(tool)
     if path is None:
-        reason = f"{tool} is missing: apt-get install poppler-utils"
+        reason = f"{tool} is missing: apt-get install {package}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason} (CI=true: this test may not be skipped)", pytrace=False)
         pytest.skip(reason)

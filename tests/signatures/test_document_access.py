@@ -8,32 +8,11 @@ from django.test import Client
 
 from signatures.models import ContractDocument, SignatureEvidence
 from signatures.selectors import contract_document_pdf
-from tests.factories import ActionFactory, ContractFactory, SignatoryFactory, UserFactory
-from tests.flows import record_deliberation, walk_to_deliberation, walk_to_signed
-from tests.shared import making, module_transaction
+from tests.factories import ActionFactory, SignatoryFactory
+from tests.flows import record_deliberation, walk_to_deliberation
 from tests.signatures.pdf import pdf_text, tampered
-from workflows.models import Contract
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def signed_once(django_db_setup, django_db_blocker):
-    """A signed contract, made once for the module's tests (tests/shared.py); the
-    `coordinator` fixture finds its coordinator."""
-    with module_transaction(django_db_blocker):
-        with making(django_db_blocker):
-            coordinator = UserFactory(username="coordinatrice")
-            contract = ContractFactory(coordinator=coordinator)
-            ActionFactory(contract=contract)
-            SignatoryFactory(contract=contract, organisation__name="Agence régionale de santé")
-            walk_to_signed(contract, coordinator)
-        yield contract.pk
-
-
-@pytest.fixture
-def signed(signed_once, db) -> Contract:
-    return Contract.objects.get(pk=signed_once)
 
 
 @pytest.fixture

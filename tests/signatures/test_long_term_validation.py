@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import io
-import os
 import re
-import shutil
 import subprocess
 from unittest import mock
 
@@ -45,6 +43,8 @@ from signatures import keys, pki
 from signatures.selectors import contract_document_pdf
 from tests.factories import ActionFactory, SignatoryFactory
 from tests.flows import walk_to_signed
+from tests.signatures.documents import blank_with_a_seal_field, sealed_blank
+from tests.signatures.pdf import required_tool
 
 pytestmark = pytest.mark.django_db
 
@@ -134,12 +134,7 @@ def test_the_seal_is_followed_by_a_document_timestamp_and_the_revocation_data(si
 def test_pdfsig_trusts_every_signature_with_the_root_in_its_nss_database(
     pdfsig, signed_pdf, tmp_path
 ):
-    certutil = shutil.which("certutil")
-    if certutil is None:
-        reason = "certutil is missing: apt-get install libnss3-tools"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason} (CI=true: this test may not be skipped)", pytrace=False)
-        pytest.skip(reason)
+    certutil = required_tool("certutil", "libnss3-tools")
     database = tmp_path / "nss"
     database.mkdir()
     root = tmp_path / "accord.cer"
@@ -321,17 +316,12 @@ def test_with_an_outside_authority_the_signature_is_timestamped_by_it(
     """ACCORD_TSA_URL: the timestamp comes over HTTP, through pyHanko's client, from the
     authority named there (here Accord's own endpoint, served apart), trusted through
     ACCORD_TSA_ROOTS; the signature is LTA-valid as with the embedded service."""
-    from signatures.document import FieldBox, _Document, _with_fields
-    from signatures.services import sign_pdf
-
     roots = tmp_path / "tsa-roots.pem"
     roots.write_bytes(keys.authority_certificate().public_bytes(serialization.Encoding.PEM))
     settings.ACCORD_TSA_URL = live_server.url + reverse("signatures:timestamping")
     settings.ACCORD_TSA_ROOTS = str(roots)
     settings.ACCORD_TSA_TIMEOUT = 10
-    document = _Document("Essai", when=timezone.now())
-    document.add_page()
-    pdf = _with_fields(bytes(document.output()), [FieldBox("accord-seal", 0, (50, 50, 250, 100))])
+    pdf = blank_with_a_seal_field()
     requests_seen = []
     original = pki.timestamp_reply
 
@@ -340,15 +330,7 @@ def test_with_an_outside_authority_the_signature_is_timestamped_by_it(
         return original(body)
 
     with mock.patch.object(pki, "timestamp_reply", counted):
-        signed = sign_pdf(
-            pdf,
-            field_name="accord-seal",
-            stored_key=keys.seal_key(),
-            name="Accord",
-            reason="Essai",
-            stamp=["Essai"],
-            archive=True,
-        )
+        signed = sealed_blank(pdf, archive=True)
     # pyHanko's size estimate, the signature's timestamp, then the document's.
     assert len(requests_seen) >= 2
     (embedded,) = _signatures(signed)

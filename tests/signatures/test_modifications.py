@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import io
 import json
-from io import StringIO
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.test import Client
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name
@@ -22,31 +19,13 @@ from pyhanko.sign import signers, timestamps
 from pyhanko.sign.fields import MDPPerm
 
 from signatures import keys
+from signatures.amendments import amendment_document_pdf
 from signatures.selectors import ChangeKind, contract_document_pdf, document_verify
-from tests.factories import ActionFactory, ContractFactory, SignatoryFactory, UserFactory
-from tests.flows import walk_to_signed
-from tests.shared import making, module_transaction
-from workflows.models import Contract
+from tests.flows import amendment_to_signing, decide, open_tasks
+from tests.signatures.documents import verify_command
+from workflows.models import Amendment, TaskKind
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def signed_once(django_db_setup, django_db_blocker):
-    """A signed and sealed contract, made once for the module (tests/shared.py)."""
-    with module_transaction(django_db_blocker):
-        with making(django_db_blocker):
-            coordinator = UserFactory(username="coordinatrice")
-            contract = ContractFactory(coordinator=coordinator)
-            ActionFactory(contract=contract)
-            SignatoryFactory(contract=contract, organisation__name="Agence régionale de santé")
-            walk_to_signed(contract, coordinator)
-        yield contract.pk
-
-
-@pytest.fixture
-def signed(signed_once, db) -> Contract:
-    return Contract.objects.get(pk=signed_once)
 
 
 def _writer(pdf: bytes) -> IncrementalPdfFileWriter:
@@ -278,17 +257,6 @@ def test_the_first_signature_certifies_and_the_seal_locks_the_document(signed):
     assert archive.docmdp_level is None
 
 
-def verify_command(signed, pdf: bytes, tmp_path) -> tuple[str, int]:
-    path = tmp_path / "copie.pdf"
-    path.write_bytes(pdf)
-    out = StringIO()
-    try:
-        call_command("verify_document", signed.reference, "--file", str(path), stdout=out)
-    except CommandError as exc:
-        return out.getvalue() + str(exc), exc.returncode
-    return out.getvalue(), 0
-
-
 @pytest.mark.parametrize(("name", "change", "expected", "french"), CHANGES, ids=IDS)
 def test_verify_document_reports_the_copy_modified_and_fails(
     signed, tmp_path, name, change, expected, french
@@ -299,6 +267,30 @@ def test_verify_document_reports_the_copy_modified_and_fails(
     assert "MODIFIED after Accord's seal:" in out
     assert f"{signed.reference}: the document was modified after its seal." in out
     assert "OK (" not in out
+
+
+def test_an_amendments_seal_locks_it_as_the_contracts_seal_locks_the_contract(signed, coordinator):
+    """An amendment is its own document, signed then sealed like the contract (life.md):
+    nothing may be added to it after its seal. pyHanko's validation reads the seal's lock
+    (P=1) and refuses even a signature after it, which a party's signature would allow."""
+    amendment_to_signing(signed, coordinator)
+    (task,) = open_tasks(signed, TaskKind.SIGNATURE)
+    decide(task, "sign")
+    pdf = amendment_document_pdf(Amendment.objects.get(contract=signed))
+    assert pdf is not None
+
+    reader = PdfFileReader(io.BytesIO(pdf))
+    party, seal = reader.embedded_regular_signatures
+    assert (seal.field_name, seal.docmdp_level) == ("accord-seal", MDPPerm.NO_CHANGES)
+    assert seal.sig_field["/Lock"]["/P"] == 1
+    assert document_verify(pdf).ok
+    check = document_verify(signed_again(pdf))
+    assert [(s.field_name, s.modifications_allowed) for s in check.signatures] == [
+        (party.field_name, True),
+        ("accord-seal", False),
+        ("intrus", True),
+    ]
+    assert not check.ok
 
 
 def test_verify_document_passes_the_untouched_copy(signed, tmp_path):

@@ -7,8 +7,6 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from signatures.models import ContractDocument
-from signatures.selectors import document_verify
 from tests.factories import (
     PASSWORD,
     ActionFactory,
@@ -17,6 +15,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.flows import record_deliberation, walk_to_deliberation
+from tests.signatures.documents import assert_signed_by
 from workflows.models import Task, TaskKind
 
 
@@ -59,15 +58,4 @@ def test_two_simultaneous_signatures_both_land_in_the_document():
         raise failures[0]
 
     assert statuses == [200, 200]
-    contract.refresh_from_db()
-    assert contract.status == "signed"
-    document = ContractDocument.objects.get(contract=contract)
-    check = document_verify(bytes(document.pdf), frozen=document)
-    assert check.ok
-    assert sorted(s.field_name for s in check.signatures) == sorted(
-        [
-            f"signature-{first.organisation.code}",
-            f"signature-{second.organisation.code}",
-            "accord-seal",
-        ]
-    )
+    assert_signed_by(contract, first, second)

@@ -22,16 +22,17 @@ from asn1crypto import tsp
 from cryptography.hazmat.primitives import serialization
 from django.core.management import call_command
 from django.db import connection, connections, transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from config.celery_app import app as celery_app
-from signatures import amendments, keys, pki, services, tasks
-from signatures.document import FieldBox, _Document, _with_fields
+from signatures import keys, pki, services, tasks
+from signatures.document import signature_field_name
 from signatures.models import AmendmentDocument, ContractDocument, SignatureEvidence
 from signatures.selectors import document_verify
 from tests.factories import PASSWORD, ActionFactory, SignatoryFactory
 from tests.flows import (
+    amendment_to_signing,
     approve_reviews,
     decide,
     launch,
@@ -40,6 +41,7 @@ from tests.flows import (
     walk_to_deliberation,
     walk_to_signed,
 )
+from tests.signatures.documents import assert_signed_by, blank_with_a_seal_field, sealed_blank
 from workflows.errors import Conflict, ServiceUnavailable
 from workflows.models import CommitteeVote, HistoryEntry, HistoryEvent, TaskKind, TaskStatus
 from workflows.services import contracts as contract_services
@@ -111,26 +113,15 @@ def authority(settings, tmp_path) -> Iterator[Authority]:
     celery_app.conf.task_always_eager = eager
 
 
-def _amendment_to_signing(contract, coordinator) -> None:
-    """An amendment of the signed contract extending its period, through the committee's
-    vote and the deliberation, to its signature by the mandatory party (the only one)."""
-    client = APIClient()
-    client.force_authenticate(coordinator)
-    base = f"/api/v1/contracts/{contract.pk}/amendments/"
-    assert client.post(base, {"summary": "Prolonger"}, format="json").status_code == 201
-    end = contract.period_end.replace(year=contract.period_end.year + 1)
-    extended = client.patch(f"{base}1/", {"period_end": end.isoformat()}, format="json")
-    assert extended.status_code == 200, extended.json()
-    launched = client.post(f"{base}1/transitions/launch_review/", {}, format="json")
-    assert launched.status_code == 200, launched.json()
-    while tasks := open_tasks(contract, TaskKind.REVIEW) + open_tasks(contract, TaskKind.VOTE):
-        decide(tasks[0])
-    recorded = client.post(
-        f"{base}1/transitions/record_deliberation/",
-        {"number": "DEL-2026-12", "date": timezone.localdate().isoformat()},
-        format="json",
-    )
-    assert recorded.status_code == 200, recorded.json()
+def _one_signature_due(contract, coordinator):
+    """The contract, with one action and its mandatory signatory, to that party's signature
+    task (the deliberation recorded, its document frozen)."""
+    ActionFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    (task,) = open_tasks(contract, TaskKind.SIGNATURE)
+    return task
 
 
 def _sign_by_api(task) -> int:
@@ -175,7 +166,7 @@ def test_no_transaction_is_open_while_the_outside_authority_answers(
 
     # An amendment: its committee's minutes, its party's signature and its seal.
     signed = authority.requests
-    _amendment_to_signing(contract, coordinator)
+    amendment_to_signing(contract, coordinator)
     assert authority.requests > signed  # the amendment's minutes
     voted = authority.requests
     (signing,) = open_tasks(contract, TaskKind.SIGNATURE)
@@ -194,25 +185,29 @@ def test_no_transaction_is_open_while_the_outside_authority_answers(
     assert sealed.data["sealed_pdf_sha256"] == services.sha256(bytes(amendment.pdf))
 
     # The watch itself: a call made inside a transaction is seen.
-    blank = _Document("Essai", when=timezone.now())
-    blank.add_page()
-    pdf = _with_fields(bytes(blank.output()), [FieldBox("accord-seal", 0, (50, 50, 250, 100))])
+    pdf = blank_with_a_seal_field()
     with transaction.atomic():
         ContractDocument.objects.select_for_update().get(pk=document.pk)
-        services.sign_pdf(
-            pdf,
-            field_name="accord-seal",
-            stored_key=keys.seal_key(),
-            name="Accord",
-            reason="Essai",
-            stamp=["Essai"],
-        )
+        sealed_blank(pdf)
     assert authority.open_transactions[-1] >= 1
+
+
+def _drawn_up_then(monkeypatch, then) -> None:
+    """Each signature drawn up (``services.sign_pdf``, before the decision's transaction with
+    the outside authority), then ``then(field_name)``, before it is stored."""
+    sign_pdf = services.sign_pdf
+
+    def drawn_up(pdf, **kwargs):
+        signed = sign_pdf(pdf, **kwargs)
+        then(kwargs["field_name"])
+        return signed
+
+    monkeypatch.setattr(services, "sign_pdf", drawn_up)
 
 
 @pytest.mark.django_db
 def test_a_signature_stored_in_between_makes_the_prepared_one_prepared_again(
-    contract, coordinator, monkeypatch
+    contract, coordinator, authority, monkeypatch, django_capture_on_commit_callbacks
 ):
     """Party A's signature is drawn up; before it is stored, party B signs: A's, covering a
     revision without B's, is never stored; it is drawn up again over B's and both land."""
@@ -221,44 +216,36 @@ def test_a_signature_stored_in_between_makes_the_prepared_one_prepared_again(
     walk_to_deliberation(contract, coordinator)
     record_deliberation(contract)
     by_party = {t.signatory_id: t for t in open_tasks(contract, TaskKind.SIGNATURE)}
-    prepare = services.signature_prepare
+    fields = {signature_field_name(s): s.pk for s in (first, second)}
     prepared_for: list[int] = []
 
-    def then_another_signs(task):
-        prepared = prepare(task)
-        prepared_for.append(task.signatory_id)
-        if task.signatory_id == first.pk and second.pk not in prepared_for:
+    def then_another_signs(field_name: str) -> None:
+        if field_name not in fields:  # the seal, after the last signature's commit
+            return
+        prepared_for.append(fields[field_name])
+        if fields[field_name] == first.pk and second.pk not in prepared_for:
             decide(by_party[second.pk], "sign")
-        return prepared
 
-    monkeypatch.setattr(services, "signature_prepare", then_another_signs)
-    decide(by_party[first.pk], "sign")
+    _drawn_up_then(monkeypatch, then_another_signs)
+    with django_capture_on_commit_callbacks(execute=True):  # the seal's task
+        decide(by_party[first.pk], "sign")
 
     assert prepared_for == [first.pk, second.pk, first.pk]
-    contract.refresh_from_db()
-    assert contract.status == "signed"
-    document = ContractDocument.objects.get(contract=contract)
-    check = document_verify(bytes(document.pdf), frozen=document)
-    assert check.ok
-    assert sorted(s.field_name for s in check.signatures) == sorted(
-        [
-            f"signature-{first.organisation.code}",
-            f"signature-{second.organisation.code}",
-            "accord-seal",
-        ]
-    )
+    document = assert_signed_by(contract, first, second)
     assert SignatureEvidence.objects.filter(document=document).count() == 2
 
 
 @pytest.mark.django_db
-def test_a_signature_checks_the_signers_password_once(contract, coordinator, monkeypatch):
-    """The password decides whether the signature is drawn up before the transaction; the
-    transaction does not check it again (PBKDF2: a fifth of a second of CPU each time)."""
-    ActionFactory(contract=contract)
-    SignatoryFactory(contract=contract)
-    walk_to_deliberation(contract, coordinator)
-    record_deliberation(contract)
-    (task,) = open_tasks(contract, TaskKind.SIGNATURE)
+@pytest.mark.parametrize("timestamps", ["embedded", "outside"])
+def test_a_signature_checks_the_signers_password_once(
+    contract, coordinator, monkeypatch, request, timestamps
+):
+    """The decision may run more than once (with an outside authority: again once its
+    signature is drawn up); the password is checked once, before it (PBKDF2: a fifth of a
+    second of CPU each time)."""
+    if timestamps == "outside":
+        request.getfixturevalue("authority")
+    task = _one_signature_due(contract, coordinator)
     check_password = type(task.owner).check_password
     checked: list[str] = []
 
@@ -276,7 +263,7 @@ def test_a_signature_checks_the_signers_password_once(contract, coordinator, mon
 
 @pytest.mark.django_db
 def test_signatures_landing_at_each_attempt_end_in_a_conflict_and_nothing_stored(
-    contract, coordinator, monkeypatch
+    contract, coordinator, authority, monkeypatch
 ):
     """Every attempt of A's overtaken by another party's: after SIGNING_ATTEMPTS, A is told
     to try again (409), nothing of A's is stored; then A signs."""
@@ -285,19 +272,17 @@ def test_signatures_landing_at_each_attempt_end_in_a_conflict_and_nothing_stored
     walk_to_deliberation(contract, coordinator)
     record_deliberation(contract)
     by_party = {t.signatory_id: t for t in open_tasks(contract, TaskKind.SIGNATURE)}
-    prepare = services.signature_prepare
     waiting = list(others[: task_services.SIGNING_ATTEMPTS])
 
-    def overtaken(task):
-        prepared = prepare(task)
-        if task.signatory_id == first.pk and waiting:
+    def overtaken(field_name: str) -> None:
+        if field_name == signature_field_name(first) and waiting:
             decide(by_party[waiting.pop(0).pk], "sign")
-        return prepared
 
-    monkeypatch.setattr(services, "signature_prepare", overtaken)
+    _drawn_up_then(monkeypatch, overtaken)
     with translation.override("en"), pytest.raises(Conflict, match="nothing was signed"):
         decide(by_party[first.pk], "sign")
 
+    assert not waiting
     task = by_party[first.pk]
     task.refresh_from_db()
     assert task.status == TaskStatus.ASSIGNED
@@ -321,11 +306,7 @@ def _closed_port() -> int:
 def test_an_authority_down_or_silent_signs_nothing_and_says_so(
     contract, coordinator, settings, tmp_path, failure
 ):
-    ActionFactory(contract=contract)
-    SignatoryFactory(contract=contract)
-    walk_to_deliberation(contract, coordinator)
-    record_deliberation(contract)
-    (task,) = open_tasks(contract, TaskKind.SIGNATURE)
+    task = _one_signature_due(contract, coordinator)
     document = ContractDocument.objects.get(contract=contract)
     before = bytes(document.pdf)
     with socket.socket() as silent:  # accepts connections, never answers
@@ -359,11 +340,7 @@ def test_the_seal_after_the_commit_waits_for_the_authority_and_keeps_the_signed_
     """The last signature commits; the authority fails for the seal: the document stays
     as signed (nothing half-written), and the task's retry seals it later with the head the
     last signature's unit left."""
-    ActionFactory(contract=contract)
-    SignatoryFactory(contract=contract)
-    walk_to_deliberation(contract, coordinator)
-    record_deliberation(contract)
-    (task,) = open_tasks(contract, TaskKind.SIGNATURE)
+    task = _one_signature_due(contract, coordinator)
     seal_pdf = services._seal_pdf
 
     def down(*args, **kwargs):
@@ -394,11 +371,7 @@ def test_the_seal_after_the_commit_waits_for_the_authority_and_keeps_the_signed_
 def test_a_seal_prepared_over_a_document_changed_meanwhile_is_never_stored(
     contract, coordinator, authority, monkeypatch
 ):
-    ActionFactory(contract=contract)
-    SignatoryFactory(contract=contract)
-    walk_to_deliberation(contract, coordinator)
-    record_deliberation(contract)
-    (task,) = open_tasks(contract, TaskKind.SIGNATURE)
+    task = _one_signature_due(contract, coordinator)
     decide(task, "sign")  # the seal's task does not run: nothing commits in this test
     document = ContractDocument.objects.get(contract=contract)
     seal_pdf = services._seal_pdf
@@ -421,11 +394,7 @@ def test_a_seal_prepared_over_a_document_changed_meanwhile_is_never_stored(
 def _signed_with_the_seal_task_lost(contract, coordinator, monkeypatch) -> ContractDocument:
     """The last signature commits; its seal's task never reaches a worker (the broker lost
     it)."""
-    ActionFactory(contract=contract)
-    SignatoryFactory(contract=contract)
-    walk_to_deliberation(contract, coordinator)
-    record_deliberation(contract)
-    (task,) = open_tasks(contract, TaskKind.SIGNATURE)
+    task = _one_signature_due(contract, coordinator)
     with monkeypatch.context() as lost:
         lost.setattr(tasks.seal_document, "delay", lambda *args: None)
         decide(task, "sign")
@@ -520,9 +489,37 @@ def _amendment_awaiting_its_signature(contract, coordinator):
     ActionFactory(contract=contract)
     SignatoryFactory(contract=contract)
     walk_to_signed(contract, coordinator)
-    _amendment_to_signing(contract, coordinator)
+    amendment_to_signing(contract, coordinator)
     (task,) = open_tasks(contract, TaskKind.SIGNATURE)
     return task, AmendmentDocument.objects.get(amendment__contract=contract)
+
+
+def _nothing_signed(task, document: AmendmentDocument, entries: int) -> None:
+    """The party's task still open, no signature on the amendment's document (read again),
+    nothing added to the contract's ``entries`` history entries."""
+    document.refresh_from_db()
+    assert document.signatures == []
+    task.refresh_from_db()
+    assert task.status == TaskStatus.ASSIGNED
+    assert HistoryEntry.objects.filter(contract=task.contract).count() == entries
+
+
+def _another_revision_stored(document: AmendmentDocument) -> None:
+    """A revision of the amendment's document stored behind the decision's back."""
+    stored = bytes(AmendmentDocument.objects.get(pk=document.pk).pdf)
+    AmendmentDocument.objects.filter(pk=document.pk).update(pdf=stored + b"%other\n")
+
+
+def _amendment_drawn_up_then(monkeypatch, then) -> None:
+    """Each signature and seal of the amendment drawn up (``services.sign_pdf``, which the
+    parties' signatures and the seal go through), after ``then(field_name)``."""
+    sign_pdf = services.sign_pdf
+
+    def drawn_up(pdf, **kwargs):
+        then(kwargs["field_name"])
+        return sign_pdf(pdf, **kwargs)
+
+    monkeypatch.setattr(services, "sign_pdf", drawn_up)
 
 
 @pytest.mark.django_db
@@ -530,17 +527,14 @@ def test_an_amendment_signed_over_a_revision_stored_meanwhile_is_prepared_again(
     contract, coordinator, authority, monkeypatch
 ):
     task, document = _amendment_awaiting_its_signature(contract, coordinator)
-    sign_pdf = amendments.sign_pdf
     drawn: list[str] = []
 
-    def another_revision_first(pdf, **kwargs):
-        drawn.append(kwargs["field_name"])
+    def another_revision_first(field_name: str) -> None:
+        drawn.append(field_name)
         if len(drawn) == 1:  # another revision stored while the first one is drawn up
-            stored = bytes(AmendmentDocument.objects.get(pk=document.pk).pdf)
-            AmendmentDocument.objects.filter(pk=document.pk).update(pdf=stored + b"%other\n")
-        return sign_pdf(pdf, **kwargs)
+            _another_revision_stored(document)
 
-    monkeypatch.setattr(amendments, "sign_pdf", another_revision_first)
+    _amendment_drawn_up_then(monkeypatch, another_revision_first)
     assert _sign_by_api(task) == 200
 
     signature = drawn[0]
@@ -557,24 +551,13 @@ def test_an_amendment_whose_document_keeps_changing_gets_a_conflict_and_nothing_
     contract, coordinator, authority, monkeypatch
 ):
     task, document = _amendment_awaiting_its_signature(contract, coordinator)
-    sign_pdf = amendments.sign_pdf
-
-    def overtaken(pdf, **kwargs):
-        stored = bytes(AmendmentDocument.objects.get(pk=document.pk).pdf)
-        AmendmentDocument.objects.filter(pk=document.pk).update(pdf=stored + b"%other\n")
-        return sign_pdf(pdf, **kwargs)
-
-    monkeypatch.setattr(amendments, "sign_pdf", overtaken)
+    _amendment_drawn_up_then(monkeypatch, lambda field_name: _another_revision_stored(document))
     entries = HistoryEntry.objects.filter(contract=contract).count()
     assert _sign_by_api(task) == 409
 
-    document.refresh_from_db()
-    assert document.signatures == []
+    _nothing_signed(task, document, entries)
     assert document.sealed_at is None
     assert bytes(document.pdf).count(b"%other\n") == task_services.SIGNING_ATTEMPTS
-    task.refresh_from_db()
-    assert task.status == TaskStatus.ASSIGNED
-    assert HistoryEntry.objects.filter(contract=contract).count() == entries
 
 
 @pytest.mark.django_db
@@ -587,12 +570,8 @@ def test_an_amendment_or_a_vote_with_the_authority_down_writes_nothing_and_says_
     _outside_authority(settings, tmp_path, f"http://127.0.0.1:{_closed_port()}/", timeout=0.5)
 
     assert _sign_by_api(task) == 503
-    document.refresh_from_db()
+    _nothing_signed(task, document, entries)
     assert bytes(document.pdf) == frozen
-    assert document.signatures == []
-    task.refresh_from_db()
-    assert task.status == TaskStatus.ASSIGNED
-    assert HistoryEntry.objects.filter(contract=contract).count() == entries
 
 
 @pytest.mark.django_db

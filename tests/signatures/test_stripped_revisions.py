@@ -7,12 +7,8 @@ The command, the verification page and the API compare the copy with it.
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.test import Client
 
 from signatures.document import SEAL_FIELD
@@ -23,30 +19,9 @@ from signatures.selectors import (
     document_verify,
 )
 from signatures.services import ARCHIVE_TIMESTAMP_FIELD
-from tests.factories import ActionFactory, ContractFactory, SignatoryFactory, UserFactory
-from tests.flows import walk_to_signed
-from tests.shared import making, module_transaction
-from workflows.models import Contract
+from tests.signatures.documents import verify_command
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def signed_once(django_db_setup, django_db_blocker):
-    """A signed and sealed contract, made once for the module (tests/shared.py)."""
-    with module_transaction(django_db_blocker):
-        with making(django_db_blocker):
-            coordinator = UserFactory(username="coordinatrice")
-            contract = ContractFactory(coordinator=coordinator)
-            ActionFactory(contract=contract)
-            SignatoryFactory(contract=contract, organisation__name="Agence régionale de santé")
-            walk_to_signed(contract, coordinator)
-        yield contract.pk
-
-
-@pytest.fixture
-def signed(signed_once, db) -> Contract:
-    return Contract.objects.get(pk=signed_once)
 
 
 def cut(pdf: bytes, revisions: int = 1) -> bytes:
@@ -100,17 +75,6 @@ def test_a_copy_cut_before_the_seal_lacks_the_seal_and_the_timestamp(signed):
     kinds = {m.kind for m in check.missing}
     assert {MissingKind.SEAL, MissingKind.DOCUMENT_TIMESTAMP} <= kinds
     assert SEAL_FIELD in {m.field_name for m in check.missing}
-
-
-def verify_command(signed, pdf: bytes, tmp_path) -> tuple[str, int]:
-    path = tmp_path / "copie.pdf"
-    path.write_bytes(pdf)
-    out = StringIO()
-    try:
-        call_command("verify_document", signed.reference, "--file", str(path), stdout=out)
-    except CommandError as exc:
-        return out.getvalue() + str(exc), exc.returncode
-    return out.getvalue(), 0
 
 
 @pytest.mark.parametrize("strip", [without_timestamp, before_seal])

@@ -18,13 +18,11 @@ from rest_framework.test import APIClient
 
 from tests.factories import (
     PASSWORD,
-    ActionFactory,
-    ContractFactory,
     SignatoryFactory,
     UserFactory,
 )
-from tests.flows import open_tasks, walk_to_signed
-from tests.shared import making, module_transaction
+from tests.flows import open_tasks
+from tests.shared import signed_contract_once
 from tests.workflows.test_audit import run_script
 from workflows.models import (
     Contract,
@@ -32,6 +30,7 @@ from workflows.models import (
     SignatoryKind,
     SignatoryStatus,
     TaskKind,
+    User,
 )
 from workflows.services import attachment_add
 
@@ -42,24 +41,21 @@ NS = {"seda": "fr:gouv:culture:archivesdefrance:seda:v2.2"}
 SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
 
 
+def _with_an_annex(contract: Contract, coordinator: User) -> None:
+    attachment_add(
+        contract=contract,
+        actor=coordinator,
+        kind="annex",
+        upload=SimpleUploadedFile("annexe financière.txt", "Annexe : 10 000 €".encode()),
+    )
+
+
 @pytest.fixture(scope="module")
 def signed_once(django_db_setup, django_db_blocker):
     """A signed contract with an attachment, made once for the module (tests/shared.py); the
     `coordinator` fixture finds its coordinator."""
-    with module_transaction(django_db_blocker):
-        with making(django_db_blocker):
-            coordinator = UserFactory(username="coordinatrice")
-            contract = ContractFactory(coordinator=coordinator)
-            ActionFactory(contract=contract)
-            SignatoryFactory(contract=contract, organisation__name="Agence régionale de santé")
-            attachment_add(
-                contract=contract,
-                actor=coordinator,
-                kind="annex",
-                upload=SimpleUploadedFile("annexe financière.txt", "Annexe : 10 000 €".encode()),
-            )
-            walk_to_signed(contract, coordinator)
-        yield contract.pk
+    with signed_contract_once(django_db_blocker, before_signing=_with_an_annex) as pk:
+        yield pk
 
 
 @pytest.fixture

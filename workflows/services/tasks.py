@@ -246,7 +246,6 @@ def _record_signatory_answer(
     decision: Decision,
     client: ClientInfo,
     second_factor: str,
-    prepared: object | None = None,
 ) -> None:
     signatory = Signatory.objects.select_related("organisation", "signer").get(pk=task.signatory_id)
     signed = decision.decision == TaskDecision.SIGN
@@ -259,7 +258,7 @@ def _record_signatory_answer(
             signatory=signatory,
             ip_address=client.ip_address,
             user_agent=client.user_agent,
-            prepared=prepared,
+            preparations=unit.preparations,
         )
         if signed
         else None
@@ -415,7 +414,7 @@ def task_decide(
     """Complete a task with a decision: exactly once, by its owner, and let the flow go on."""
     client = client or ClientInfo()
     try:
-        return _decide_signing_outside(task=task, actor=actor, decision=decision, client=client)
+        return _decide_outside(task=task, actor=actor, decision=decision, client=client)
     except SignaturePasswordRefused as exc:
         # After the decision's transaction rolled back: the failed attempt stays on record,
         # and counts towards the lockout of the account and of the address.
@@ -476,47 +475,33 @@ def _record_signing_locked(
         )
 
 
-def _decide_signing_outside(
-    *, task: Task, actor: User, decision: Decision, client: ClientInfo
-) -> Task:
-    """A contract's signature is drawn up and timestamped before the decision's transaction
-    opens (the time-stamping authority may be remote: no lock is held while it answers);
-    the transaction stores it only if the document is still the one it covers. Another
-    signature stored in between: prepared again, ``SIGNING_ATTEMPTS`` times at most. The
-    other remote calls a decision makes (an amendment's signature and seal, the committee's
-    minutes) are prepared the same way: ``documents.decide_outside`` gives the decision its
-    ``Preparations``, which its unit of work holds for the ports that call out."""
-    signing = (
+def _decide_outside(*, task: Task, actor: User, decision: Decision, client: ClientInfo) -> Task:
+    """The decision, run by ``documents.decide_outside``: the remote calls it makes (a
+    signature's timestamp, the contract's or an amendment's, an amendment's seal, the
+    committee's minutes) are drawn up before its transaction, with no lock held while the
+    authority answers, through the ``Preparations`` its unit of work holds, and stored only
+    over what they cover; over a document changed in between (another signature stored),
+    drawn up again, ``SIGNING_ATTEMPTS`` times at most (then 409).
+
+    The decision may run more than once: a signature's password is checked once, here, before
+    it (PBKDF2, a fifth of a second of CPU); a wrong one is refused, and counted, by the
+    decision's transaction, before anything is drawn up (no key issued, no timestamp asked)."""
+    password_verified = (
         task.kind == TaskKind.SIGNATURE
-        and not task.amendment_party_id
         and decision.decision == TaskDecision.SIGN
         and decision.consent
         and task.owner_id == actor.pk
         and task.status == TaskStatus.ASSIGNED
-        # Nothing is drawn up (no key issued, no timestamp asked) for a wrong password: the
-        # decision's transaction refuses it, and counts it, as before.
         and actor.check_password(decision.password)
     )
-    if not signing:
-        return decide_outside(
-            lambda preparations: _task_decide(
-                task=task,
-                actor=actor,
-                decision=decision,
-                client=client,
-                preparations=preparations,
-            )
-        )
     return decide_outside(
-        # The signature drawn up (arguments first) before ``_task_decide`` opens its transaction.
         lambda preparations: _task_decide(
             task=task,
             actor=actor,
             decision=decision,
             client=client,
             preparations=preparations,
-            prepared=contract_documents().prepare_signature(task=task),
-            password_verified=True,  # just above, in ``signing``
+            password_verified=password_verified,
         ),
         attempts=SIGNING_ATTEMPTS,
     )
@@ -530,7 +515,6 @@ def _task_decide(
     decision: Decision,
     client: ClientInfo,
     preparations: Preparations,
-    prepared: object | None = None,
     password_verified: bool = False,
 ) -> Task:
     with UnitOfWork.lock(task.contract_id, preparations=preparations) as unit:
@@ -540,7 +524,6 @@ def _task_decide(
             actor=actor,
             decision=decision,
             client=client,
-            prepared=prepared,
             password_verified=password_verified,
         )
 
@@ -552,7 +535,6 @@ def decide(
     actor: User,
     decision: Decision,
     client: ClientInfo,
-    prepared: object | None = None,
     password_verified: bool = False,
 ) -> Task:
     """The decision inside the unit: the flows change ``unit.contract`` itself, so the task
@@ -573,7 +555,7 @@ def decide(
     if task.kind == TaskKind.SIGNATURE and task.amendment_party_id:
         _record_party_answer(unit, task, decision, client, second_factor)
     elif task.kind == TaskKind.SIGNATURE:
-        _record_signatory_answer(unit, task, decision, client, second_factor, prepared)
+        _record_signatory_answer(unit, task, decision, client, second_factor)
     elif task.kind == TaskKind.VISA:
         _record_visa(unit, task, decision)
     elif task.kind == TaskKind.REPORT:
