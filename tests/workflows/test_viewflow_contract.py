@@ -109,6 +109,37 @@ PINS = [
     ),
     # --- public methods whose body Accord re-implements, or whose details it relies on ------
     Pin(
+        "viewflow.workflow.activation.Activation.create",
+        "(cls, flow_task, prev_activation, token, data=None, seed=None)",
+        "a71655b28dd4aedcbea794a4f15651076180abb44432d32355adafdb381ad1a4",
+        "WrittenOnceActivation.create builds the same task (process, flow_task, token, data, "
+        "seed) unsaved, and complete writes it then its link to the previous task: carry any "
+        "change over",
+        "workflows.nodes.WrittenOnceActivation.create",
+    ),
+    Pin(
+        "viewflow.workflow.activation.Activation.complete",
+        "(self)",
+        "03b8c132178f40181319409fb4f0d7440fbc707625eed6d9f569944395e82184",
+        "WrittenOnceActivation.complete runs it through .original(): its task.save() must "
+        "still be the task's first write (an INSERT), before the link is added",
+        "workflows.nodes.WrittenOnceActivation.complete",
+    ),
+    Pin(
+        "viewflow.workflow.activation.Activation.__hash__",
+        "(self)",
+        "44601b964b86f5bf169becb356b263e24211d3bc8d1197650c35c4d5e8030eb1",
+        "WrittenOnceActivation.__hash__ hashes its unsaved task by identity, which "
+        "Activation.__eq__ (comparing the tasks: unsaved models by identity) agrees with",
+        "workflows.nodes.WrittenOnceActivation.__hash__",
+    ),
+    Pin(
+        "viewflow.workflow.activation.Activation.__eq__",
+        "(self, other)",
+        "094951bae005f356c4916b02ce0b0a8ce8b7979da095955fc642246aa07aed8a",
+        "WrittenOnceActivation.__hash__ must agree with it: equal when the tasks are equal",
+    ),
+    Pin(
         "viewflow.workflow.nodes.join.JoinActivation.create",
         "(cls, flow_task, prev_activation, token, data=None, seed=None)",
         "3d7516de2a01d76079f9ec6f6cca03ee35e6b830241b67ef49dbfcb2cec7e3c6",
