@@ -11,7 +11,9 @@ viewflow runs each gateway, join, start and end in a savepoint of its own, so th
 job's failure can keep the node's error state; Accord's flows move only inside a person's
 decision (a verb's unit of work), whose transaction any error aborts whole. ``Begin``,
 ``Gather``, ``Conclude`` and ``Finish`` do viewflow's work without that savepoint: two
-statements fewer per node, 252 of the demo walk's 2,835.
+statements fewer per node, 252 of the demo walk's 2,835. ``Conclude`` and ``Finish`` also
+write their task once, already done (``WrittenOnceActivation``), where viewflow inserts it
+and updates it a moment later: one statement fewer per gateway and per end.
 """
 
 from __future__ import annotations
