@@ -24,13 +24,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from viewflow.workflow import chart
 from viewflow.workflow.nodes.join import JoinActivation
+from viewflow.workflow.status import PROCESS
 
 from tests.factories import ActionFactory
 from tests.flows import decide, launch, open_tasks
 from workflows.flows import ActionReviewFlow, ContractFlow
-from workflows.models import Action, ActionStatus, HistoryEntry, HistoryEvent, Task, TaskStatus
+from workflows.models import (
+    Action,
+    ActionStatus,
+    HistoryEntry,
+    HistoryEvent,
+    Process,
+    Task,
+    TaskStatus,
+)
 from workflows.nodes import GatherActivation
 
 PINNED_FROM = "2.4.0"  # the django-viewflow release whose source the hashes below were read from
@@ -388,6 +399,36 @@ def test_the_join_waits_for_the_parallel_reviews_through_accords_overrides(
     assert len(join_calls["JoinActivation.is_done"]) == 1
     assert join_calls["JoinActivation._join_token_prefixes"] == []
     assert join_calls["JoinActivation._active_join_tasks"] == []
+
+
+@pytest.mark.django_db
+def test_an_approved_actions_gateway_and_end_are_written_once_done_and_linked(
+    contract, coordinator
+):
+    first, second = _review_pair(contract, coordinator)
+    decide(first)
+    (join,) = _join_tasks(contract)
+
+    with CaptureQueriesContext(connection) as queries:
+        decide(second)
+
+    process = Process.objects.get(pk=second.process_id)
+    assert process.status == PROCESS.DONE
+    assert process.finished is not None
+    gateway = Task.objects.get(process=process, flow_task=ActionReviewFlow.conclude_review)
+    end = Task.objects.get(process=process, flow_task=ActionReviewFlow.end)
+    for task, before in ((gateway, join), (end, gateway)):
+        assert task.status == TaskStatus.DONE
+        assert task.finished is not None
+        assert list(task.previous.all()) == [before]
+    # Each written by one INSERT, never updated afterwards (viewflow inserts, then updates).
+    updates = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith('UPDATE "workflows_task"')
+        and re.search(rf'"workflows_task"\."id" = \(?({gateway.pk}|{end.pk})\b', q["sql"])
+    ]
+    assert updates == []
 
 
 @pytest.mark.django_db
