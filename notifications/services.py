@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Value
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -390,9 +390,28 @@ def coordinators_of(contract: Contract, unit: UnitOfWork) -> set[int]:
 
 def followers_of(contract: Contract, unit: UnitOfWork) -> set[int]:
     """Who follows everything decided in the contract: its coordinators and its observers
-    (asked once per unit of work)."""
+    (asked once per unit of work, both in one statement unless the coordinators were asked
+    already)."""
+    key = ("observers", contract.pk)
+    if not unit.asked(key) and not unit.asked(("coordinators", contract.pk)):
+        coordinators = (
+            Contract.coordinators.through.objects.filter(contract=contract)
+            .order_by()
+            .values_list("user_id", Value(False))
+        )
+        observers = (
+            ContractObserver.objects.filter(contract=contract)
+            .order_by()
+            .values_list("user_id", Value(True))
+        )
+        rows = list(coordinators.union(observers, all=True))
+        unit.once(
+            ("coordinators", contract.pk),
+            lambda: {pk for pk, observer in rows if not observer},
+        )
+        unit.once(key, lambda: {pk for pk, observer in rows if observer})
     observers = unit.once(
-        ("observers", contract.pk),
+        key,
         lambda: set(
             ContractObserver.objects.filter(contract=contract).values_list("user_id", flat=True)
         ),

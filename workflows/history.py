@@ -253,6 +253,10 @@ class UnitOfWork:
             self._answers[key] = ask()
         return self._answers[key]
 
+    def asked(self, key: Any) -> bool:
+        """Whether ``once`` has the answer for ``key`` already."""
+        return key in self._answers
+
     def usernames(self, *user_ids: int | None) -> dict[int, str]:
         """The usernames of these people, each asked once in the unit."""
         known: dict[int, str] = self.once("usernames", dict)

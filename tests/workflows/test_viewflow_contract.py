@@ -24,13 +24,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from viewflow.workflow import chart
 from viewflow.workflow.nodes.join import JoinActivation
+from viewflow.workflow.status import PROCESS
 
 from tests.factories import ActionFactory
 from tests.flows import decide, launch, open_tasks
 from workflows.flows import ActionReviewFlow, ContractFlow
-from workflows.models import Action, ActionStatus, HistoryEntry, HistoryEvent, Task, TaskStatus
+from workflows.models import (
+    Action,
+    ActionStatus,
+    HistoryEntry,
+    HistoryEvent,
+    Process,
+    Task,
+    TaskStatus,
+)
 from workflows.nodes import GatherActivation
 
 PINNED_FROM = "2.4.0"  # the django-viewflow release whose source the hashes below were read from
@@ -108,6 +119,37 @@ PINS = [
         "super().cancel.original()",
     ),
     # --- public methods whose body Accord re-implements, or whose details it relies on ------
+    Pin(
+        "viewflow.workflow.activation.Activation.create",
+        "(cls, flow_task, prev_activation, token, data=None, seed=None)",
+        "a71655b28dd4aedcbea794a4f15651076180abb44432d32355adafdb381ad1a4",
+        "WrittenOnceActivation.create builds the same task (process, flow_task, token, data, "
+        "seed) unsaved, and complete writes it then its link to the previous task: carry any "
+        "change over",
+        "workflows.nodes.WrittenOnceActivation.create",
+    ),
+    Pin(
+        "viewflow.workflow.activation.Activation.complete",
+        "(self)",
+        "03b8c132178f40181319409fb4f0d7440fbc707625eed6d9f569944395e82184",
+        "WrittenOnceActivation.complete runs it through .original(): its task.save() must "
+        "still be the task's first write (an INSERT), before the link is added",
+        "workflows.nodes.WrittenOnceActivation.complete",
+    ),
+    Pin(
+        "viewflow.workflow.activation.Activation.__hash__",
+        "(self)",
+        "44601b964b86f5bf169becb356b263e24211d3bc8d1197650c35c4d5e8030eb1",
+        "WrittenOnceActivation.__hash__ hashes its unsaved task by identity, which "
+        "Activation.__eq__ (comparing the tasks: unsaved models by identity) agrees with",
+        "workflows.nodes.WrittenOnceActivation.__hash__",
+    ),
+    Pin(
+        "viewflow.workflow.activation.Activation.__eq__",
+        "(self, other)",
+        "094951bae005f356c4916b02ce0b0a8ce8b7979da095955fc642246aa07aed8a",
+        "WrittenOnceActivation.__hash__ must agree with it: equal when the tasks are equal",
+    ),
     Pin(
         "viewflow.workflow.nodes.join.JoinActivation.create",
         "(cls, flow_task, prev_activation, token, data=None, seed=None)",
@@ -357,6 +399,36 @@ def test_the_join_waits_for_the_parallel_reviews_through_accords_overrides(
     assert len(join_calls["JoinActivation.is_done"]) == 1
     assert join_calls["JoinActivation._join_token_prefixes"] == []
     assert join_calls["JoinActivation._active_join_tasks"] == []
+
+
+@pytest.mark.django_db
+def test_an_approved_actions_gateway_and_end_are_written_once_done_and_linked(
+    contract, coordinator
+):
+    first, second = _review_pair(contract, coordinator)
+    decide(first)
+    (join,) = _join_tasks(contract)
+
+    with CaptureQueriesContext(connection) as queries:
+        decide(second)
+
+    process = Process.objects.get(pk=second.process_id)
+    assert process.status == PROCESS.DONE
+    assert process.finished is not None
+    gateway = Task.objects.get(process=process, flow_task=ActionReviewFlow.conclude_review)
+    end = Task.objects.get(process=process, flow_task=ActionReviewFlow.end)
+    for task, before in ((gateway, join), (end, gateway)):
+        assert task.status == TaskStatus.DONE
+        assert task.finished is not None
+        assert list(task.previous.all()) == [before]
+    # Each written by one INSERT, never updated afterwards (viewflow inserts, then updates).
+    updates = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith('UPDATE "workflows_task"')
+        and re.search(rf'"workflows_task"\."id" = \(?({gateway.pk}|{end.pk})\b', q["sql"])
+    ]
+    assert updates == []
 
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
@@ -97,6 +98,16 @@ class SheetEdit:
     partners: list[str] = field(default_factory=list)  # organisations' codes
     funding: list[FundingEntry] = field(default_factory=list)
     indicators: list[IndicatorEntry] = field(default_factory=list)
+
+
+def latest_version_number(action_field: str) -> Subquery:
+    """The number of the sheet's latest version, as a subquery on the outer query's
+    ``action_field`` (None before its first version: ``current_version`` writes it)."""
+    return Subquery(
+        ActionVersion.objects.filter(action=OuterRef(action_field))
+        .order_by("-number")
+        .values("number")[:1]
+    )
 
 
 def current_version(action: Action) -> ActionVersion:

@@ -41,7 +41,7 @@ from ..models import (
 from ..selectors import undo_refusal
 from .consolidation import amendment_consolidate
 from .follow_up import report_check, report_record
-from .sheets import current_version
+from .sheets import current_version, latest_version_number
 
 NOT_YOUR_TASK = gettext_noop("This task is not yours: %(person)s holds it.")
 TASK_ALREADY_DONE = gettext_noop("This task was already completed on %(date)s by %(person)s.")
@@ -102,22 +102,29 @@ class ClientInfo:
     user_agent: str = ""
 
 
-def _claim(unit: UnitOfWork, task: Task, actor: User) -> Task:
+def _claim(unit: UnitOfWork, task: Task, actor: User) -> tuple[Task, int | None]:
     """Take the open task of the unit's contract for this decision, or say why not (403,
-    then 409)."""
+    then 409). Returns the task and, read with it, the number of its action's latest sheet
+    version (None without an action, or before the sheet's first version)."""
     claimed = Task.objects.filter(pk=task.pk, owner=actor, status=TaskStatus.ASSIGNED).update(
         status=TaskStatus.STARTED, started=timezone.now()
     )
     # Only what every decision uses is joined: PostgreSQL's planning time grows steeply with
     # the number of joined tables (~5 ms for eight), more than the lazy loads it would save.
-    current = Task.objects.select_related("process", "action").get(pk=task.pk)
+    # The sheet's version is a subquery of the same statement (a review records it).
+    current = (
+        Task.objects.select_related("process", "action")
+        .annotate(sheet_version=latest_version_number("action_id"))
+        .get(pk=task.pk)
+    )
+    sheet_version: int | None = current.sheet_version
     current.contract = unit.contract
     unit.drive(current.process)
     if current.action_id and current.action_id == current.process.action_id:
         current.process.action = current.action  # the same row: the flow reads it from here
     if claimed:
         current.owner = actor
-        return current
+        return current, sheet_version
     # Who holds it first, then its state: a stranger learns nothing of the task's progress.
     raise (
         holder_refusal(current, actor)
@@ -539,13 +546,15 @@ def decide(
 ) -> Task:
     """The decision inside the unit: the flows change ``unit.contract`` itself, so the task
     comes back with the contract's new status."""
-    task = _claim(unit, task, actor)
+    task, sheet_version = _claim(unit, task, actor)
     kept = _check_decision(task, decision, actor, client, password_verified=password_verified)
     # The signer's second factor, if signing asked for one: in the signature's record.
     second_factor = kept.pop("second_factor", "")
     if task.kind == TaskKind.REVIEW and task.action is not None:
         # Which version of the sheet the lead decided on: what changed since, they are shown.
-        kept["sheet_version"] = current_version(task.action).number
+        kept["sheet_version"] = (
+            current_version(task.action).number if sheet_version is None else sheet_version
+        )
     elif task.kind == TaskKind.REVIEW and task.amendment_change is not None:
         kept["proposal_version"] = task.amendment_change.version
     task.decision = decision.decision
