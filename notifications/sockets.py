@@ -1,6 +1,9 @@
 """The WebSocket ``/ws/notifications/``'s vocabulary, shared by its consumer and its
 handshake checks (docs/api.md): close codes and subprotocols."""
 
+from django.db import OperationalError
+from psycopg_pool import PoolTimeout
+
 # Closing before accepting refuses the handshake (HTTP 403 to the client): no session or
 # token, a wrong token, or a foreign origin.
 REFUSED = 4403
@@ -20,6 +23,9 @@ TOKEN_SUBPROTOCOL_PREFIX = "accord.token."  # noqa: S105 (a name, not a secret)
 # ("token" or absent for the session), and whether the deprecated ``?token=`` was used.
 SCOPE_AUTH = "accord.auth"
 SCOPE_TOKEN_IN_QUERY = "accord.token_in_query"  # noqa: S105 (a name, not a secret)
+# Set when no database connection was free within the pool's timeout to tell who connects:
+# the consumer closes with TRY_AGAIN_LATER.
+SCOPE_OVERLOADED = "accord.overloaded"
 
 # The first message on a connection authenticated with ``?token=`` (docs/api.md).
 TOKEN_IN_QUERY_DEPRECATION = {
@@ -29,3 +35,11 @@ TOKEN_IN_QUERY_DEPRECATION = {
         " offer the subprotocols 'accord.notifications' and 'accord.token.<token>' instead."
     ),
 }
+
+
+def pool_exhausted(exception: BaseException) -> bool:
+    """Whether ``exception`` is the connection pool's time-out, as Django raises it or bare
+    (as config.overload's, which the apps may not import)."""
+    return isinstance(exception, PoolTimeout) or (
+        isinstance(exception, OperationalError) and isinstance(exception.__cause__, PoolTimeout)
+    )
