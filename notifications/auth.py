@@ -17,7 +17,6 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
@@ -38,14 +37,33 @@ from .sockets import (
 log = logging.getLogger(__name__)
 
 
-@database_sync_to_async
-def _user_of(key: str):
+# The handshake's reads run in the event loop's thread pool (thread_sensitive=False), not on
+# asgiref's one thread for all the process's sockets (channels' default): there, each waited
+# for a pooled connection behind the others, and under load the handshakes queued until their
+# clients gave up (docs/benchmarks.md, "Sockets and Argon2id under the load test").
+def _user_of_token(key: str):
     from rest_framework.authtoken.models import Token
 
     token = Token.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         return None
     return token.user
+
+
+def _user_of_session(session):
+    """The session's person (Django's ``get_user`` on a request bearing the session, as
+    SessionMiddleware makes it: the user, and the session's password hash compared, with
+    SECRET_KEY_FALLBACKS), or anonymous; a session whose hash no longer matches is flushed."""
+    from django.contrib.auth import get_user
+    from django.http import HttpRequest
+
+    request = HttpRequest()
+    request.session = session
+    return get_user(request)
+
+
+_user_of_token_read = database_sync_to_async(_user_of_token, thread_sensitive=False)
+_user_of_session_read = database_sync_to_async(_user_of_session, thread_sensitive=False)
 
 
 def _token_of(scope: dict[str, Any]) -> tuple[str | None, bool]:
@@ -60,14 +78,14 @@ def _token_of(scope: dict[str, Any]) -> tuple[str | None, bool]:
 class SocketAuthMiddleware(BaseMiddleware):
     """Who opens the socket, in one database read: the API token when one is offered (a wrong
     one refuses the connection, the user becomes anonymous, rather than falling back on the
-    session), otherwise the session cookie's person (channels' ``get_user``: the session, the
+    session), otherwise the session cookie's person (Django's ``get_user``: the session, the
     user, the session's password hash checked). channels' ``database_sync_to_async`` hands the
-    connection back to the pool as soon as the read is done, and runs it on the process's one
-    thread for sockets (asgiref's thread-sensitive executor), so the sockets of a process never
-    hold more than one pooled connection between them, and none once open.
+    connection back to the pool as soon as the read is done: an open socket holds none. The
+    reads run in the event loop's thread pool, so that handshakes do not queue one behind the
+    other for a connection.
 
     With no connection free within the pool's timeout, the person is left anonymous and the
-    scope says so (``SCOPE_OVERLOADED``): the consumer then closes with 1013, try again later,
+    scope says so (``SCOPE_OVERLOADED``): the consumer then closes with TRY_AGAIN_LATER (4013),
     and the page reconnects with back-off, instead of a 500 and a traceback.
 
     A token in the query string (it ends up in proxies' logs) still works for one release, with
@@ -88,9 +106,9 @@ class SocketAuthMiddleware(BaseMiddleware):
                     )
                 scope[SCOPE_AUTH] = "token"
                 scope[SCOPE_TOKEN_IN_QUERY] = in_query
-                scope["user"] = await _user_of(key) or AnonymousUser()
+                scope["user"] = await _user_of_token_read(key) or AnonymousUser()
             else:
-                scope["user"] = await get_user(scope)
+                scope["user"] = await _user_of_session_read(scope["session"])
         except Exception as error:
             if not pool_exhausted(error):
                 raise

@@ -145,9 +145,11 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
 
     async def _catch_up(self, after: int) -> bool:
         """Send what was missed since ``after``. With no database connection free within the
-        pool's timeout, close with 1013 (the page reconnects and asks again) and say False."""
+        pool's timeout, close with TRY_AGAIN_LATER (the page reconnects and asks again) and
+        say False."""
         try:
-            missed = await self._missed(after)
+            # In the event loop's thread pool, as notifications.auth's reads.
+            missed = await database_sync_to_async(self._missed, thread_sensitive=False)(after)
         except Exception as error:
             if not pool_exhausted(error):
                 raise
@@ -158,6 +160,5 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(payload(row))
         return True
 
-    @database_sync_to_async
     def _missed(self, after: int) -> list[dict]:
         return list(selectors.notifications_after(self.user, after).values(*PUSH_FIELDS))

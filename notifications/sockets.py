@@ -10,9 +10,12 @@ REFUSED = 4403
 # Closed by the server because the session was logged out or the password changed: the page
 # does not reconnect (static/notifications.js), its next load asks to log in again.
 REVOKED = 4401
-# Closing after accepting when the channel layer (Redis) is away: "try again later"; the page
-# reconnects with back-off and catches up on what it missed.
-TRY_AGAIN_LATER = 1013
+# Closing after accepting when the channel layer (Redis) is away, or when no database
+# connection was free in time to read who connects or what they missed: "try again later";
+# the page reconnects with back-off and catches up on what it missed. In the private range:
+# daphne's WebSocket library (autobahn) sends only 1000 and 3000-4999 from the server, so
+# the standard 1013 failed inside the application and reached the page as 1011.
+TRY_AGAIN_LATER = 4013
 
 # The subprotocol the server selects when the client offers it. A client authenticating with
 # its API token offers ``accord.token.<token>`` beside it; the token is never echoed back.

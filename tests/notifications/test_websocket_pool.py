@@ -2,7 +2,7 @@
 what they missed) in short reads that hand the connection back at once, so many sockets open
 at the same time through a pool far smaller than their number, hold none once open, and an
 overloaded server tells the page to come back rather than failing (docs/deploy.md,
-"WebSockets and the connection pool")."""
+"WebSockets and the connection pool"); through daphne, that close is the one sent."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ async def test_no_connection_free_to_read_who_connects_tells_the_page_to_come_ba
 
     person = await sync_to_async(UserFactory)()
     cookie = await sync_to_async(_session_cookie)(person)
-    monkeypatch.setattr("notifications.auth.get_user", _no_connection_in_time)
+    monkeypatch.setattr("django.contrib.auth.get_user", _no_connection_in_time)
     headers = [*ORIGIN_AND_HOST, (b"cookie", cookie.encode())]
     assert await _closed_with("/ws/notifications/", headers) == TRY_AGAIN_LATER
 
@@ -173,3 +173,41 @@ async def test_no_connection_free_to_catch_up_tells_the_page_to_come_back(monkey
     monkeypatch.setattr("notifications.selectors.notifications_after", _no_connection_in_time)
     headers = [*ORIGIN_AND_HOST, (b"cookie", cookie.encode())]
     assert await _closed_with("/ws/notifications/?after=0", headers) == TRY_AGAIN_LATER
+
+
+# --- Through daphne: the "try again later" close reaches the page ---------------------------
+
+
+def test_with_redis_away_daphne_sends_the_try_again_later_close_the_page_reconnects_on():
+    """daphne's WebSocket library sends only 1000 and 3000-4999 from the server: 1013, the
+    code this once was, failed inside the application and reached the page as 1011."""
+    from websockets.exceptions import ConnectionClosed
+
+    from notifications.sockets import TRY_AGAIN_LATER
+
+    require_services()
+    server = Servers(1, env={"REDIS_URL": "redis://127.0.0.1:1/0"})  # nothing listens there
+    person = UserFactory(email="")
+    missed = Notification.objects.create(
+        recipient=person,
+        event=NotificationEvent.DECISION_MADE,
+        title="Manquée",
+        created_at=timezone.now(),
+    )
+    token = Token.objects.create(user=person).key
+    try:
+        server.start()
+        server.wait_until_listening()
+        with connect(
+            server.url(0, "/ws/notifications/?after=0", scheme="ws"),
+            origin=server.url(0),
+            subprotocols=["accord.notifications", f"accord.token.{token}"],
+            open_timeout=20,
+        ) as socket:
+            assert json.loads(socket.recv(timeout=20))["id"] == missed.pk
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=20)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == TRY_AGAIN_LATER
+    finally:
+        server.stop()
