@@ -7,6 +7,7 @@
     .venv/bin/python -m benchmarks.run --only audit --history 1000000
     .venv/bin/python -m benchmarks.run --only analytics --analytics-tasks 300000
     .venv/bin/python -m benchmarks.run --only signing   # the signer kept ready, or not
+    .venv/bin/python -m benchmarks.run --only hashers   # a password check: PBKDF2, Argon2id
     .venv/bin/python -m benchmarks.run --only prepared --tasks 100000 --history 1000000
     .venv/bin/python -m benchmarks.run --tasks 1000,100000 --users 5000
 
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
             "analytics",
             "signing",
             "prepared",
+            "hashers",
         ],
     )
     parser.add_argument(
@@ -131,7 +133,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", action="store_true", help="profile one 38-action walk (cProfile) instead"
     )
+    parser.add_argument(
+        "--checks", type=int, default=20, help="password checks per hasher, alternated (hashers)"
+    )
     args = parser.parse_args(argv)
+
+    if args.only == "hashers":  # no database
+        import django
+
+        django.setup()
+        from . import hashers
+
+        print("\n== One password check: PBKDF2 against Argon2id, alternated ==")
+        print("\n".join(hashers.run(args.checks)))
+        return
 
     recreate_database()
     import django

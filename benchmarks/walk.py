@@ -190,7 +190,7 @@ def _walk(contract, coordinator) -> Walk:
 
 
 def password_check_seconds() -> float:
-    """One check of a signer's password with the production hasher (PBKDF2)."""
+    """One check of a signer's password with the production hasher (Argon2id, config.hashers)."""
     from django.contrib.auth.hashers import check_password
 
     encoded = make_password(PASSWORD)

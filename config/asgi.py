@@ -14,17 +14,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.sessions import CookieMiddleware, SessionMiddleware  # noqa: E402
 
-from notifications.auth import SameOriginValidator, TokenAuthMiddleware  # noqa: E402
+from notifications.auth import SameOriginValidator, SocketAuthMiddleware  # noqa: E402
 from notifications.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": SameOriginValidator(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            CookieMiddleware(
+                SessionMiddleware(SocketAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            )
         ),
     }
 )

@@ -307,6 +307,17 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 ADMINS = [("", address) for address in env.list("DJANGO_ADMINS", default=[])]
 
 # --- Authentication -----------------------------------------------------------------------
+# Argon2id (OWASP's m = 19 MiB, t = 2, p = 1) for new and changed passwords: 0.02 s of CPU per
+# check against PBKDF2's 0.22 s (docs/benchmarks.md, "Password hashers"). The others still
+# check the hashes made before, and Django re-hashes a password with the first at its next
+# successful check (log-in, signature). docs/security.md, "Password hashing".
+PASSWORD_HASHERS = [
+    "config.hashers.Argon2idPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -4,7 +4,9 @@ consumer and its channel layer are reached:
 - the origin: the site's own (scheme, host and port of the request, its host one of
   ALLOWED_HOSTS) or one of CSRF_TRUSTED_ORIGINS, as Django checks a form's;
 - the person: the session cookie (pages), or the API token offered as the subprotocol
-  ``accord.token.<token>`` (or, deprecated, ``?token=<token>``);
+  ``accord.token.<token>`` (or, deprecated, ``?token=<token>``), in one short database read
+  whose connection goes back to the pool at once (docs/deploy.md, "WebSockets and the
+  connection pool");
 - closing their sockets when their password changes (a password validator's documented
   ``password_changed`` hook: Django has no signal for it).
 """
@@ -23,19 +25,45 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.translation import gettext as _
 
 from . import services
-from .sockets import REFUSED, SCOPE_AUTH, SCOPE_TOKEN_IN_QUERY, TOKEN_SUBPROTOCOL_PREFIX
+from .sockets import (
+    REFUSED,
+    SCOPE_AUTH,
+    SCOPE_OVERLOADED,
+    SCOPE_TOKEN_IN_QUERY,
+    TOKEN_SUBPROTOCOL_PREFIX,
+    pool_exhausted,
+)
 
 log = logging.getLogger(__name__)
 
 
-@database_sync_to_async
-def _user_of(key: str):
+# The handshake's reads run in the event loop's thread pool (thread_sensitive=False), not on
+# asgiref's one thread for all the process's sockets (channels' default): there, each waited
+# for a pooled connection behind the others, and under load the handshakes queued until their
+# clients gave up (docs/benchmarks.md, "Sockets and Argon2id under the load test").
+def _user_of_token(key: str):
     from rest_framework.authtoken.models import Token
 
     token = Token.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         return None
     return token.user
+
+
+def _user_of_session(session):
+    """The session's person (Django's ``get_user`` on a request bearing the session, as
+    SessionMiddleware makes it: the user, and the session's password hash compared, with
+    SECRET_KEY_FALLBACKS), or anonymous; a session whose hash no longer matches is flushed."""
+    from django.contrib.auth import get_user
+    from django.http import HttpRequest
+
+    request = HttpRequest()
+    request.session = session
+    return get_user(request)
+
+
+_user_of_token_read = database_sync_to_async(_user_of_token, thread_sensitive=False)
+_user_of_session_read = database_sync_to_async(_user_of_session, thread_sensitive=False)
 
 
 def _token_of(scope: dict[str, Any]) -> tuple[str | None, bool]:
@@ -47,26 +75,46 @@ def _token_of(scope: dict[str, Any]) -> tuple[str | None, bool]:
     return (keys[0], True) if keys else (None, False)
 
 
-class TokenAuthMiddleware(BaseMiddleware):
-    """A token authenticates the connection; a wrong one refuses it (the user becomes
-    anonymous) rather than falling back on the session. A token in the query string (it ends
-    up in proxies' logs) still works for one release, with a warning in the log and a first
-    ``deprecation`` message to the client."""
+class SocketAuthMiddleware(BaseMiddleware):
+    """Who opens the socket, in one database read: the API token when one is offered (a wrong
+    one refuses the connection, the user becomes anonymous, rather than falling back on the
+    session), otherwise the session cookie's person (Django's ``get_user``: the session, the
+    user, the session's password hash checked). channels' ``database_sync_to_async`` hands the
+    connection back to the pool as soon as the read is done: an open socket holds none. The
+    reads run in the event loop's thread pool, so that handshakes do not queue one behind the
+    other for a connection.
+
+    With no connection free within the pool's timeout, the person is left anonymous and the
+    scope says so (``SCOPE_OVERLOADED``): the consumer then closes with TRY_AGAIN_LATER (4013),
+    and the page reconnects with back-off, instead of a 500 and a traceback.
+
+    A token in the query string (it ends up in proxies' logs) still works for one release, with
+    a warning in the log and a first ``deprecation`` message to the client. Below channels'
+    ``CookieMiddleware`` and ``SessionMiddleware`` (``scope["session"]``)."""
 
     async def __call__(self, scope, receive, send):
-        key, in_query = _token_of(scope)
-        if key is not None:
-            from django.contrib.auth.models import AnonymousUser
+        from django.contrib.auth.models import AnonymousUser
 
-            if in_query:
-                log.warning(
-                    "WebSocket authenticated by ?token= (deprecated): offer the subprotocol"
-                    " accord.token.<token> instead."
-                )
-            scope = dict(scope)
-            scope["user"] = await _user_of(key) or AnonymousUser()
-            scope[SCOPE_AUTH] = "token"
-            scope[SCOPE_TOKEN_IN_QUERY] = in_query
+        scope = dict(scope)
+        key, in_query = _token_of(scope)
+        try:
+            if key is not None:
+                if in_query:
+                    log.warning(
+                        "WebSocket authenticated by ?token= (deprecated): offer the subprotocol"
+                        " accord.token.<token> instead."
+                    )
+                scope[SCOPE_AUTH] = "token"
+                scope[SCOPE_TOKEN_IN_QUERY] = in_query
+                scope["user"] = await _user_of_token_read(key) or AnonymousUser()
+            else:
+                scope["user"] = await _user_of_session_read(scope["session"])
+        except Exception as error:
+            if not pool_exhausted(error):
+                raise
+            log.warning("WebSocket: no database connection free within the pool's timeout.")
+            scope["user"] = AnonymousUser()
+            scope[SCOPE_OVERLOADED] = True
         return await super().__call__(scope, receive, send)
 
 

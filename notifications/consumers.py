@@ -21,10 +21,12 @@ from .sockets import (
     REFUSED,
     REVOKED,
     SCOPE_AUTH,
+    SCOPE_OVERLOADED,
     SCOPE_TOKEN_IN_QUERY,
     SUBPROTOCOL,
     TOKEN_IN_QUERY_DEPRECATION,
     TRY_AGAIN_LATER,
+    pool_exhausted,
 )
 
 __all__ = ["REFUSED", "REVOKED", "TRY_AGAIN_LATER", "NotificationConsumer"]
@@ -61,6 +63,12 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
             await await_many_dispatch(receivers, self.dispatch)
 
     async def connect(self) -> None:
+        if self.scope.get(SCOPE_OVERLOADED):
+            # Who connects could not be read (no database connection free in time): the page
+            # comes back later, with back-off, rather than being refused for good.
+            await self.accept()
+            await self.close(code=TRY_AGAIN_LATER)
+            return
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=REFUSED)
@@ -78,8 +86,9 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         if self.scope.get(SCOPE_TOKEN_IN_QUERY):
             await self.send_json(TOKEN_IN_QUERY_DEPRECATION)
         after = parse_qs(self.scope.get("query_string", b"").decode()).get("after", [""])[0]
-        if after.isascii() and after.isdigit() and len(after) < 19:
-            await self._catch_up(int(after))
+        wants_catch_up = after.isascii() and after.isdigit() and len(after) < 19
+        if wants_catch_up and not await self._catch_up(int(after)):
+            return  # closed: try again later
         if not joined:
             # No live delivery without the channel layer: what was missed is sent (from the
             # database), then the page is told to come back later rather than wait for nothing.
@@ -134,10 +143,22 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
         """The session was logged out or the password changed (notifications.services)."""
         await self.close(code=REVOKED)
 
-    async def _catch_up(self, after: int) -> None:
-        for row in await self._missed(after):
+    async def _catch_up(self, after: int) -> bool:
+        """Send what was missed since ``after``. With no database connection free within the
+        pool's timeout, close with TRY_AGAIN_LATER (the page reconnects and asks again) and
+        say False."""
+        try:
+            # In the event loop's thread pool, as notifications.auth's reads.
+            missed = await database_sync_to_async(self._missed, thread_sensitive=False)(after)
+        except Exception as error:
+            if not pool_exhausted(error):
+                raise
+            log.warning("WebSocket catch-up: no database connection free within the timeout.")
+            await self.close(code=TRY_AGAIN_LATER)
+            return False
+        for row in missed:
             await self.send_json(payload(row))
+        return True
 
-    @database_sync_to_async
     def _missed(self, after: int) -> list[dict]:
         return list(selectors.notifications_after(self.user, after).values(*PUSH_FIELDS))

@@ -9,7 +9,7 @@ its own 22 people (``tech1.ars.07``...), and walks them through the real service
 stages, so that every role has work: leads with review tasks (a third of the contracts just
 launched), committee members with votes (a third with every review approved), signatories
 with signatures (the rest, the deliberation recorded and the document frozen). Every account
-gets the same known password (one PBKDF2 hash, as production hashes it); the signatories get
+gets the same known password (one hash, made by production's first hasher); the signatories get
 an authenticator (a known TOTP key: they log in in two steps) and recovery codes, with which
 they sign (``ACCORD_REQUIRE_2FA_FOR_SIGNING`` is on, as in production). The accounts file
 tells the Locust users who they are.
@@ -156,8 +156,8 @@ def prepare(contracts: int, accounts_file: Path) -> None:
                 else next(role for role in ROLE_ORDER if role in roles),
             }
         print(f"  {contract.reference}: {stage} ({decided} decisions to get there)", flush=True)
-    # One PBKDF2 hash for every account (production's hasher, so that each log-in and each
-    # signature checks a password at production's cost), computed once.
+    # One hash for every account (production's first hasher, Argon2id, so that each log-in and
+    # each signature checks a password at production's cost), computed once.
     User.objects.filter(username__in=accounts).update(password=make_password(PASSWORD))
     signers = {name for name, account in accounts.items() if "signatory" in account["roles"]}
     people = User.objects.in_bulk(list(signers), field_name="username")

@@ -16,7 +16,7 @@ from pathlib import Path
 # (bucket, substrings of a frame's "function (file:line)", the file relative to its
 # site-packages), looked for from the leaf upward; the first found names the bucket.
 BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("password hash (PBKDF2)", ("pbkdf2", "auth/hashers.py")),
+    ("password hash (PBKDF2, Argon2id)", ("pbkdf2", "auth/hashers.py", "argon2/")),
     (
         "PDF, keys and signing (fpdf2, fontTools, pyHanko, cryptography)",
         (
