@@ -36,6 +36,7 @@ from workflows.models import (
     Task,
     TaskKind,
     TaskStatus,
+    User,
 )
 from workflows.selectors import history_verify
 
@@ -282,6 +283,51 @@ def test_the_inbox_is_paginated_with_the_total_and_the_next_page_in_headers(coor
     assert 'rel="prev"' in second["Link"]
     assert 'rel="next"' in second["Link"]
     assert last["Link"] == '<http://testserver/api/v1/inbox/?limit=2&offset=2>; rel="prev"'
+
+
+def _inbox_lines_as_drf_walks_them(owners) -> int:
+    """Each owner's inbox through ``TaskOutput`` and through DRF's generic walk over the same
+    declared fields: the same keys, in the same order, with the same values."""
+    from rest_framework import serializers
+
+    from workflows.api.serializers import TaskOutput
+    from workflows.selectors import inbox_of
+
+    class Request:
+        def __init__(self, user):
+            self.user = user
+
+    compared = 0
+    for owner in owners:
+        output = TaskOutput(context={"request": Request(owner)})
+        for task in inbox_of(owner):
+            fast = output.to_representation(task)
+            walked = serializers.Serializer.to_representation(output, task)
+            assert list(fast) == list(walked)
+            assert fast == walked
+            compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("stage", ["in_review", "in_committee", "in_signing"])
+def test_the_inbox_lines_are_what_the_declared_fields_give(request, stage, coordinator):
+    request.getfixturevalue(stage)
+    lead = _lead_with_reviews(3, coordinator)  # two of them held for an absent colleague
+    owners = User.objects.filter(tasks__status=TaskStatus.ASSIGNED).distinct()
+    assert lead in owners
+    assert _inbox_lines_as_drf_walks_them(owners) >= 4
+
+
+def test_a_signature_held_by_a_representative_is_read_with_the_page(
+    in_signing, representative, django_assert_max_num_queries
+):
+    # The page alone: the signatory's organisation, whom the holder signs for, the contract
+    # and the title's words all come with it (no query per line).
+    with django_assert_max_num_queries(1):
+        response = get_inbox(representative)
+    (item,) = response.json()
+    assert item["acting_for"] == "Paul Adjoint for Marie Maire"
+    assert item["title"].startswith(f"Signature of {in_signing.reference} for Organisation")
 
 
 def test_a_representative_finds_the_signature_they_give_for_the_signer(

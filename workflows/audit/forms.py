@@ -8,7 +8,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from workflows.forms import ContractSetFilterForm
+from workflows.forms import ContractSetFilterForm, PlainSelect
 from workflows.models import Contract, Organisation, User
 
 from .labels import event_choices
@@ -38,8 +38,9 @@ class HistorySearchForm(ContractSetFilterForm):
         required=False,
         to_field_name="code",
         empty_label=_("All organisations"),
+        widget=PlainSelect,
     )
-    event = forms.ChoiceField(label=_("Event"), required=False)
+    event = forms.ChoiceField(label=_("Event"), required=False, widget=PlainSelect)
     since = forms.DateField(
         label=_("Since"),
         required=False,
@@ -126,7 +127,7 @@ HISTORY_ORDERS = (("newest", _("Newest first")), ("oldest", _("Oldest first")))
 class ContractHistoryForm(forms.Form):
     """The filters of a contract's history page (a GET form: a view can be bookmarked)."""
 
-    event = forms.ChoiceField(label=_("Event"), required=False)
+    event = forms.ChoiceField(label=_("Event"), required=False, widget=PlainSelect)
     person = forms.ModelChoiceField(
         label=_("Person"),
         queryset=User.objects.none(),

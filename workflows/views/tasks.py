@@ -82,8 +82,11 @@ REPRESENTED_SHOWN = 20
 def inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The person's open tasks, the most urgent first, with filters and pages."""
     user = request.user
+    # The filter offers each contract's reference (django-fsm reads the status of any
+    # contract built): DISTINCT over three columns, not over the convention's text.
     contracts = (
         Contract.objects.filter(tasks__owner=user, tasks__status=TaskStatus.ASSIGNED)
+        .only("reference", "status")
         .distinct()
         .order_by("reference")
     )
