@@ -202,6 +202,42 @@ def _page(what: str, browser: Client) -> scene.Measure:
     )
 
 
+def _page_of_new_periods(what: str, browser: Client) -> scene.Measure:
+    """The page for a period nobody asked for before, each request another (its first day a
+    day earlier each time): nothing kept serves it, neither the figures nor the charts."""
+    days = iter(range(1, 10_000))
+    today = timezone.localdate()
+
+    def request() -> Any:
+        since = today - datetime.timedelta(days=365 + next(days))
+        return browser.get(
+            "/analyse/",
+            {"from": since.isoformat(), "to": today.isoformat()},
+            HTTP_ACCEPT_LANGUAGE="fr",
+        )
+
+    return _timed(
+        what,
+        request,
+        lambda response: sum(len(table.lines) for table in response.context["tables"]),
+    )
+
+
+def _new_charts(browser: Client, count: int) -> list[str]:
+    """The addresses of ``count`` charts not drawn yet: the first chart of as many pages of
+    new periods (the years ending 400 days ago and earlier, which no other measure asks)."""
+    today = timezone.localdate()
+    addresses = []
+    for n in range(count):
+        until = today - datetime.timedelta(days=400 + n)
+        page = browser.get(
+            "/analyse/",
+            {"from": (until - datetime.timedelta(days=364)).isoformat(), "to": until.isoformat()},
+        )
+        addresses.append(next(t.chart for t in page.context["tables"] if t.chart))
+    return addresses
+
+
 def run(*, tasks: int, contracts: int, users: int) -> list[str]:
     from django.test.utils import setup_test_environment
 
@@ -253,6 +289,16 @@ def run(*, tasks: int, contracts: int, users: int) -> list[str]:
     browser = Client()
     browser.force_login(staff)
     measures.append(_page("GET /analyse/ (staff: 4 tables, 4 charts), cold", browser))
+    measures.append(_page_of_new_periods("GET /analyse/ (staff), cold, a new period", browser))
+    # The charts of new periods' pages, each drawn by the request that asks for it.
+    charts = iter(_new_charts(browser, 3 + REPEAT))
+    measures.append(
+        _timed(
+            "GET a chart of a new period's page (drawn)",
+            lambda: browser.get(next(charts)),
+            lambda response: 1,
+        )
+    )
     snapshots.MAX_AGE = kept_for
     measures.append(
         _timed(

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from .analytics import views as analytics_views
 from .audit import views as audit_views
@@ -101,6 +101,12 @@ urlpatterns = [
     path("audit/", audit_views.history_search_page_view, name="history_search"),
     path("analyse/", analytics_views.analytics_page, name="analytics"),
     path("analyse/<slug:name>.csv", analytics_views.analytics_csv, name="analytics_csv"),
+    # A chart by the hash of what it shows (analytics/charts.py).
+    re_path(
+        r"^analyse/graphiques/(?P<key>[0-9a-f]{64})\.svg$",
+        analytics_views.analytics_chart,
+        name="analytics_chart",
+    ),
     path(
         "audit/export.<str:format>",
         audit_views.history_export,

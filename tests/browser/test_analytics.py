@@ -22,6 +22,11 @@ def no_horizontal_scroll(page) -> bool:
 
 
 def charts_drawn(page) -> int:
+    """The charts shown, once every image has loaded (a chart not drawn before comes from its
+    own address, drawn when the browser asks for it)."""
+    page.wait_for_function(
+        "[...document.querySelectorAll('figure.chart img')].every(image => image.complete)"
+    )
     return page.evaluate(
         "[...document.querySelectorAll('figure.chart img')]"
         ".filter(image => image.complete && image.naturalWidth > 0).length"
@@ -78,5 +83,6 @@ def test_a_coordinator_filters_the_analytics_and_downloads_a_table(page):
     assert charts_drawn(page) == 4
     assert no_horizontal_scroll(page)
     shot(page, "analytics-390.png")
-    # The charts are data: SVG images: nothing in them is refused by the page's CSP.
+    # The charts are SVG images, data: or the site's own: nothing in them is refused by the
+    # page's CSP.
     assert [text for text in console if "Content Security Policy" in text] == []

@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display; the SVG canvas is chosen per figure below
 
 from django.core.cache import cache
+from django.urls import reverse
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
@@ -30,6 +31,8 @@ LABEL_LENGTH = 28
 # Drawing a chart takes matplotlib 100 to 300 ms: a chart drawn once is kept, under the hash of
 # everything it shows, until the figures change (a task finished) or a day has passed.
 CACHE_SECONDS = 24 * 3600
+# The shape of what is kept: bumped when it changes, so that no older entry is read.
+FORMAT = 2
 
 
 def _short(label: str) -> str:
@@ -87,22 +90,68 @@ def figures_chart_svg(
     return output.getvalue()
 
 
-def chart_data_uri(
+def _key(figures: Sequence[Figures], words: tuple[str, str, str]) -> str:
+    """The hash of everything a chart shows (and of the library's version that draws it)."""
+    drawn = [(line.label, line.median_hours, line.p90_hours) for line in figures[:CHART_LINES]]
+    content = json.dumps([drawn, *words, matplotlib.__version__])
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _drawn_key(key: str) -> str:
+    return f"analytics-chart:{FORMAT}:{key}"
+
+
+def _asked_key(key: str) -> str:
+    return f"analytics-chart-asked:{FORMAT}:{key}"
+
+
+def chart_source(
     figures: Sequence[Figures], *, median_label: str, p90_label: str, hours_label: str
 ) -> str:
-    """The chart as a ``data:`` URI for an <img>, drawn once for the same figures and words."""
+    """What the page's <img> shows: the chart as a ``data:`` URI when it was drawn already
+    for the same figures and words; else the address where the browser fetches it
+    (``drawn_chart``), what it must draw being kept under the chart's hash meanwhile. Drawing
+    takes matplotlib 100 to 300 ms a chart: a page whose figures are new (a period nobody
+    asked for) is sent without waiting for its four charts, which the browser then asks for
+    at once, each drawn by the request that asks."""
+    words = (median_label, p90_label, hours_label)
+    key = _key(figures, words)
+    svg = cache.get(_drawn_key(key))
+    if svg is not None:
+        return as_data_uri(svg)
     drawn = [(line.label, line.median_hours, line.p90_hours) for line in figures[:CHART_LINES]]
-    content = json.dumps([drawn, median_label, p90_label, hours_label, matplotlib.__version__])
-    key = "analytics-chart:" + hashlib.sha256(content.encode()).hexdigest()
-    uri = cache.get(key)
-    if uri is None:
-        uri = as_data_uri(
-            figures_chart_svg(
-                figures, median_label=median_label, p90_label=p90_label, hours_label=hours_label
-            )
+    cache.set(_asked_key(key), (drawn, words), CACHE_SECONDS)
+    return reverse("workflows:analytics_chart", args=[key])
+
+
+def drawn_chart(key: str) -> bytes | None:
+    """The chart of hash ``key`` as SVG: kept, or drawn now from what the page kept for it
+    (``chart_source``) and kept; None when nothing is known of it (an unknown hash, or the
+    cache lost it)."""
+    svg = cache.get(_drawn_key(key))
+    if svg is not None:
+        return svg
+    asked = cache.get(_asked_key(key))
+    if asked is None:
+        return None
+    drawn, (median_label, p90_label, hours_label) = asked
+    lines = [
+        Figures(
+            key="",
+            label=label,
+            detail="",
+            tasks=0,
+            median_hours=median,
+            p90_hours=p90,
+            overdue_share=0.0,
         )
-        cache.set(key, uri, CACHE_SECONDS)
-    return uri
+        for label, median, p90 in drawn
+    ]
+    svg = figures_chart_svg(
+        lines, median_label=median_label, p90_label=p90_label, hours_label=hours_label
+    )
+    cache.set(_drawn_key(key), svg, CACHE_SECONDS)
+    return svg
 
 
 def as_data_uri(svg: bytes) -> str:

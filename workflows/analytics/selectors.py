@@ -12,11 +12,13 @@ A task belongs to its assignee (whom the rules designated, whoever held it durin
 to the assignee's organisation, and to the working group of its action (a task with no action,
 a vote or a signature, belongs to no working group).
 
-The figures are aggregated by the database: PostgreSQL's ``percentile_cont`` (the median is
-its 0.5), every table asked for from one read of the tasks (``GROUPING SETS``: the page's four
-tables in one statement). SQLite has no percentile: there the same figures are computed in
-Python with the same interpolation (``percentile_cont``'s, linear between the two nearest
-ranks), also from one read; the tests check that both give the same answers.
+The figures are exact: the median and the 90th percentile as PostgreSQL's ``percentile_cont``
+computes them (linear between the two nearest ranks; the tests compare both). On PostgreSQL
+the database reads the period's tasks once, from an index, and sends their times and keys as
+fixed-width binary rows; numpy sorts the times once and groups them per table (the page's four
+from that one read). Sorting in the database, by each table's key and then each group by time,
+took three to five times as long on the benchmark's 150,000 tasks (docs/benchmarks.md).
+SQLite (the embedded default) computes the same figures in plain Python, also from one read.
 """
 
 from __future__ import annotations
@@ -27,29 +29,33 @@ import io
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy
 from django.contrib.auth.models import AnonymousUser, Permission
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import (
+    Aggregate,
+    BinaryField,
     BooleanField,
+    DateTimeField,
     Exists,
-    ExpressionWrapper,
     F,
-    FloatField,
     Func,
     OuterRef,
     Q,
     QuerySet,
+    Value,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Collate
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from workflows.models import (
+    Action,
     Contract,
     ContractAuditor,
     Organisation,
@@ -63,7 +69,6 @@ from workflows.models import (
 # The period when none is asked for: the last twelve months, today included.
 DEFAULT_PERIOD_DAYS = 365
 SECONDS_PER_HOUR = 3600
-SORT_MEMORY = "64MB"
 
 
 class Dimension:
@@ -233,15 +238,6 @@ def _fractions(fractions: Sequence[float]) -> str:
     return ", ".join(repr(float(fraction)) for fraction in fractions)
 
 
-class EpochSeconds(Func):
-    """The seconds of an interval as a double: PostgreSQL's ``date_part('epoch', …)``.
-    ``EXTRACT`` gives a numeric since PostgreSQL 14, whose computation and sort took half
-    of the aggregation's time on the benchmark's 150,000 tasks."""
-
-    template = "date_part('epoch', %(expressions)s)"
-    output_field = FloatField()
-
-
 def percentile_cont(values: Sequence[float], fraction: float) -> float:
     """``percentile_cont`` in Python, for SQLite: the same linear interpolation between the
     two nearest ranks of the sorted values."""
@@ -273,65 +269,194 @@ _ALIASES = {
 }
 
 
-def _counted_rows(tasks: QuerySet[Task], dimensions: Sequence[str]) -> QuerySet[Task, Any]:
-    """One row per task counted: the key of each dimension asked for (only their joins),
-    its seconds and whether it finished late."""
-    columns: dict[str, Any] = {
-        _ALIASES[dimension]: F(GROUP_COLUMNS[dimension]) for dimension in dimensions
-    }
-    if Dimension.STEPS in dimensions:
-        # Sorted byte by byte: the kinds are ASCII codes, and the locale's collation took a
-        # quarter of the sort.
-        columns[_ALIASES[Dimension.STEPS]] = Collate(F("kind"), "C")
-    if len(dimensions) == 1:
-        # One table: the tasks in none of its groups (no action, a working group's table) are
-        # left out before the sort rather than after (a fifth of the tasks have no action).
-        tasks = tasks.filter(**{f"{GROUP_COLUMNS[dimensions[0]]}__isnull": False})
-    return tasks.values(
-        **columns,
-        seconds=EpochSeconds(F("finished") - F("created")),
-        late=ExpressionWrapper(Q(due__lt=F("finished")), output_field=BooleanField()),
-    ).order_by()
+class _Sent(Func):
+    """A value in PostgreSQL's binary form (``int8send``, ``timestamptz_send``…): a bytea."""
+
+    output_field = BinaryField()
+
+    def __init__(self, expression: Any, function: str) -> None:
+        super().__init__(expression, function=function)
+
+
+class _Concatenated(Func):
+    """``a || b || …``: the bytes of one row, one after the other."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || "
+    output_field = BinaryField()
+
+
+class _BytesAggregate(Aggregate):
+    """``string_agg(bytes, '')``: the bytes of every row, one after the other."""
+
+    function = "string_agg"
+    template = "%(function)s(%(expressions)s, ''::bytea)"
+    output_field = BinaryField()
+
+
+def _rows_sent(
+    tasks: QuerySet[Task], dimensions: Sequence[str]
+) -> tuple[QuerySet[Task, Any], list[str]]:
+    """Per kind of task, the bytes of each of its tasks counted, and the names of their
+    columns: fixed-width rows numpy reads as they are (``_parsed``), each column in its binary
+    form (big-endian): the times as PostgreSQL keeps them, microseconds since 2000 (a due date
+    never set is ``infinity``, the largest), the action and the assignee (0 for none) for the
+    tables that need them."""
+    parts: list[Any] = [
+        _Sent(F("created"), "timestamptz_send"),
+        _Sent(F("finished"), "timestamptz_send"),
+        _Sent(
+            Coalesce(F("due"), RawSQL("'infinity'::timestamptz", (), DateTimeField())),
+            "timestamptz_send",
+        ),
+    ]
+    names = ["created", "finished", "due"]
+    if Dimension.WORKING_GROUPS in dimensions:
+        parts.append(_Sent(Coalesce(F("action_id"), Value(0)), "int8send"))
+        names.append("action")
+    if {Dimension.ORGANISATIONS, Dimension.PEOPLE} & set(dimensions):
+        parts.append(_Sent(Coalesce(F("assignee_id"), Value(0)), "int8send"))
+        names.append("person")
+    if list(dimensions) == [Dimension.WORKING_GROUPS]:
+        # One table of working groups: the tasks with no action (a fifth) are in none of its
+        # groups, left out by the database.
+        tasks = tasks.filter(action__isnull=False)
+    rows = tasks.values("kind").annotate(sent=_BytesAggregate(_Concatenated(*parts))).order_by()
+    return rows, names
+
+
+def _parsed(data: bytes, names: Sequence[str]) -> dict[str, numpy.ndarray]:
+    """The columns of the rows ``_rows_sent`` wrote, as arrays of native integers."""
+    rows = numpy.frombuffer(data, dtype=[(name, ">i8") for name in names])
+    return {name: rows[name].astype(numpy.int64) for name in names}
+
+
+# Keys below this are mapped through a table indexed by key (8 bytes each), above it by a
+# binary search: the benchmark's ids are in the thousands, a large deployment's in the millions.
+DENSE_KEYS = 4_000_000
+
+
+def _key_map(keys: numpy.ndarray, model: type[Action | User], column: str) -> numpy.ndarray:
+    """``keys`` (actions or people, 0 for none) replaced by their ``column`` (working group,
+    organisation; 0 for none), read for those present only, as binary rows too (8,000 rows
+    read as Python values took 30 to 60 ms)."""
+    largest = int(keys.max()) if len(keys) else 0
+    dense = largest < DENSE_KEYS
+    if dense:
+        present = numpy.flatnonzero(numpy.bincount(keys, minlength=1)[1:]) + 1
+    else:
+        present = numpy.unique(keys[keys != 0])
+    if not len(present):
+        return numpy.zeros_like(keys)
+    sent = (
+        model.objects.filter(_among(present.tolist()))
+        .order_by()
+        .aggregate(
+            sent=_BytesAggregate(
+                _Concatenated(
+                    _Sent(F("pk"), "int8send"), _Sent(Coalesce(F(column), Value(0)), "int8send")
+                )
+            )
+        )["sent"]
+    )
+    if not sent:
+        return numpy.zeros_like(keys)
+    pairs = _parsed(sent, ["source", "target"])
+    sources, targets = pairs["source"], pairs["target"]
+    if dense:
+        table = numpy.zeros(largest + 1, dtype=numpy.int64)
+        table[sources] = targets
+        return table[keys]
+    order = numpy.argsort(sources)
+    sources, targets = sources[order], targets[order]
+    at = numpy.minimum(numpy.searchsorted(sources, keys), len(sources) - 1)
+    return numpy.where(sources[at] == keys, targets[at], 0)
+
+
+def _percentiles_by_key(
+    keys: numpy.ndarray, ranks: numpy.ndarray, ordered_seconds: numpy.ndarray, late: numpy.ndarray
+) -> list[_Group]:
+    """Each key's count, median, 90th percentile and tasks late. ``ordered_seconds`` are every
+    task's seconds sorted, ``ranks`` each task's place among them: sorting (key, rank) puts
+    each key's tasks together, in the order of their seconds, with one sort of integers."""
+    counted = keys != 0
+    keys, ranks = keys[counted], ranks[counted]
+    if not len(keys):
+        return []
+    size = len(ordered_seconds)
+    if int(keys.max()) >= numpy.iinfo(numpy.int64).max // size - 1:  # never with real keys
+        order = numpy.lexsort((ranks, keys))
+        keys, ranks = keys[order], ranks[order]
+    else:
+        composite = numpy.sort(keys * size + ranks)
+        keys, ranks = composite // size, composite % size
+    seconds = ordered_seconds[ranks]
+    starts = numpy.flatnonzero(numpy.concatenate(([True], keys[1:] != keys[:-1])))
+    counts = numpy.diff(numpy.append(starts, len(keys)))
+    percentiles = []
+    for fraction in (0.5, 0.9):
+        # percentile_cont's interpolation, as _percentile_of_sorted computes it.
+        position = fraction * (counts - 1)
+        below, above = numpy.floor(position).astype(numpy.int64), numpy.ceil(position)
+        low, high = seconds[starts + below], seconds[starts + above.astype(numpy.int64)]
+        percentiles.append(low + (high - low) * (position - below))
+    overdue = numpy.add.reduceat(late[ranks].astype(numpy.int64), starts)
+    return [
+        _Group(key, count, median, p90, late_count)
+        for key, count, median, p90, late_count in zip(
+            keys[starts].tolist(),
+            counts.tolist(),
+            percentiles[0].tolist(),
+            percentiles[1].tolist(),
+            overdue.tolist(),
+            strict=True,
+        )
+    ]
 
 
 def _groups_in_database(
     tasks: QuerySet[Task], dimensions: Sequence[str]
 ) -> dict[str, list[_Group]]:
-    """All the tables asked for in one statement: one read of the tasks, grouped by each
-    dimension in turn (``GROUPING SETS``), which Django's ORM cannot write."""
-    aliases = [connection.ops.quote_name(_ALIASES[dimension]) for dimension in dimensions]
-    inner, params = _counted_rows(tasks, dimensions).query.sql_with_params()
-    # Only the aliases above and the SQL Django wrote are put together: the values asked for
-    # are in ``params``.
-    keys, sets = ", ".join(aliases), ", ".join(f"({alias})" for alias in aliases)
-    # The two percentiles as two columns: two floats are read faster than an array.
-    sql = (
-        f"SELECT grouping, {keys}, tasks, percentiles[1], percentiles[2], overdue FROM ("  # noqa: S608
-        f"SELECT GROUPING({keys}) AS grouping, {keys}, COUNT(*) AS tasks, PERCENTILE_CONT(ARRAY["
-        f"{_fractions([0.5, 0.9])}]) WITHIN GROUP (ORDER BY seconds) AS percentiles, COUNT(*) "
-        f"FILTER (WHERE late) AS overdue FROM ({inner}) AS counted GROUP BY GROUPING SETS "
-        f"({sets})) AS grouped"
-    )
+    """All the tables asked for from one read of the tasks: the database reads the period's
+    tasks from the index (``task_done_finished``: no join, no sort) and sends them as the
+    bytes of fixed-width rows, one string per kind of task (``_rows_sent``); numpy sorts the
+    times once and, for each table, groups the tasks by key in that order
+    (``_percentiles_by_key``). The working groups and organisations are those of the tasks'
+    actions and assignees (one short read each)."""
+    rows, names = _rows_sent(tasks, dimensions)
+    sent = [(kind, _parsed(data, names)) for kind, data in rows.values_list("kind", "sent")]
     groups: dict[str, list[_Group]] = {dimension: [] for dimension in dimensions}
-    # GROUPING(a, b, c) has a bit per column, the first the highest, set for the columns a
-    # row is not grouped by: the row of dimension i has every bit but its own.
-    everything = (1 << len(dimensions)) - 1
-    of_grouping = {
-        everything ^ (1 << (len(dimensions) - 1 - index)): index for index in range(len(dimensions))
-    }
-    with transaction.atomic(), connection.cursor() as cursor:
-        # A year of a large deployment's tasks is sorted by each dimension, then each group by
-        # time: in memory rather than in temporary files (PostgreSQL's default is 4 MB), for
-        # this statement's transaction only.
-        cursor.execute(f"SET LOCAL work_mem = '{SORT_MEMORY}'")
-        cursor.execute(sql, params)
-        for grouping, *row in cursor.fetchall():
-            index = of_grouping[grouping]
-            key = row[index]
-            if key is None:  # a task with no action, or no assignee: in no such group
-                continue
-            count, median, p90, overdue = row[len(dimensions) :]
-            groups[dimensions[index]].append(_Group(key, count, median, p90, overdue))
+    if not sent:
+        return groups
+    columns = {name: numpy.concatenate([of_kind[name] for _, of_kind in sent]) for name in names}
+    # Each kind of task by its place among the rows, from 1 (0 is no key).
+    step_keys = numpy.concatenate(
+        [
+            numpy.full(len(of_kind["created"]), index + 1, dtype=numpy.int64)
+            for index, (_kind, of_kind) in enumerate(sent)
+        ]
+    )
+    # Whole microseconds, as timedelta.total_seconds() of Python's side divides them.
+    microseconds = columns["finished"] - columns["created"]
+    order = numpy.argsort(microseconds)
+    ordered_seconds = microseconds[order] / 1_000_000
+    ranks = numpy.empty_like(order)
+    ranks[order] = numpy.arange(len(order))
+    late = (columns["due"] < columns["finished"])[order]
+    keys: dict[str, numpy.ndarray] = {}
+    if Dimension.STEPS in dimensions:
+        keys[Dimension.STEPS] = step_keys
+    if Dimension.WORKING_GROUPS in dimensions:
+        keys[Dimension.WORKING_GROUPS] = _key_map(columns["action"], Action, "working_group_id")
+    if Dimension.ORGANISATIONS in dimensions:
+        keys[Dimension.ORGANISATIONS] = _key_map(columns["person"], User, "organisation_id")
+    if Dimension.PEOPLE in dimensions:
+        keys[Dimension.PEOPLE] = columns["person"]
+    for dimension, dimension_keys in keys.items():
+        found = _percentiles_by_key(dimension_keys, ranks, ordered_seconds, late)
+        if dimension == Dimension.STEPS:
+            found = [replace(group, key=sent[group.key - 1][0]) for group in found]
+        groups[dimension] = found
     return groups
 
 
@@ -391,18 +516,19 @@ def _among(keys: list[Any]) -> Q | _AnyOf:
     Django took 0.2 to 0.5 s to write the ``IN`` of the 5,000 people of the benchmark's
     table, a parameter per value."""
     if connection.vendor == "postgresql":
-        # The list as psycopg sends it, an array (a Value of an ArrayField would prepare each
-        # element through the field: 70 ms for 5,000).
-        return _AnyOf(F("pk"), RawSQL("%s", (keys,)))
+        # The list as the text of an array (a Value of an ArrayField would prepare each
+        # element through the field: 70 ms for 5,000; psycopg adapting the list, 20 ms).
+        text = "{" + ",".join(str(int(key)) for key in keys) + "}"
+        return _AnyOf(F("pk"), RawSQL("%s::bigint[]", (text,)))
     return Q(pk__in=keys)
 
 
 def _labels(dimension: str, keys: Iterable[Any]) -> dict[Any, tuple[str, str, str]]:
     """(key, label, detail) of each group, read in one query per table."""
     keys = list(keys)
-    among = _among(keys)
     if dimension == Dimension.STEPS:
         return {key: (key, str(TaskKind(key).label), "") for key in keys}
+    among = _among(keys)
     # Rows, not model instances: a table of 5,000 people took 250 ms to instantiate them.
     if dimension == Dimension.WORKING_GROUPS:
         groups = WorkingGroup.objects.filter(among).values_list(

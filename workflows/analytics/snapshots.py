@@ -1,6 +1,6 @@
 """The figures of the wide views, kept for a while: staff's tables over every contract (with
-no contract filter) sort a year of a large deployment's tasks, over a second on the
-benchmark's (docs/benchmarks.md), so they are computed ahead by a periodic task
+no contract filter) read and sort a year of a large deployment's tasks, 0.3 to 1.5 s on the
+benchmark's on a loaded machine (docs/benchmarks.md), so they are computed ahead by a periodic task
 (``workflows.tasks.refresh_analytics``, every ten minutes, for the period the page shows by
 default) and kept in the cache; a request reads them when they are there for exactly its
 filters and fresh, else computes them as before and keeps them. The page and the API say when

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from workflows.http import AuthenticatedHttpRequest
 
-from .charts import chart_data_uri
+from .charts import chart_source, drawn_chart
 from .forms import AnalyticsFilterForm
 from .selectors import (
     DIMENSION_HEADINGS,
@@ -44,7 +44,7 @@ class Table:
     heading: str
     lines: list[Figures]
     total: int
-    chart: str  # a data: URI, or "" for an empty table
+    chart: str  # a data: URI, the chart's address (charts.chart_source), or "" for an empty table
 
     @property
     def csv_name(self) -> str:
@@ -60,7 +60,7 @@ def _form(request: AuthenticatedHttpRequest) -> AnalyticsFilterForm:
 def _table(dimension: str, lines: list[Figures]) -> Table:
     chart = ""
     if lines:
-        chart = chart_data_uri(
+        chart = chart_source(
             lines,
             median_label=_("Median"),
             p90_label=_("90th percentile"),
@@ -126,4 +126,19 @@ def analytics_csv(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="accord-analyse-{name}-{stamp}.csv"'
+    return response
+
+
+@login_required
+def analytics_chart(request: HttpRequest, key: str) -> HttpResponse:
+    """A chart of the page, drawn when the browser asks for it (``charts.chart_source``): to
+    whoever may see the analytics, by the hash of what it shows."""
+    if not may_see_analytics(request.user):
+        raise PermissionDenied
+    svg = drawn_chart(key)
+    if svg is None:
+        raise Http404
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    # The same address always shows the same picture: the browser may keep it.
+    response["Cache-Control"] = "private, max-age=86400, immutable"
     return response
