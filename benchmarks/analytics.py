@@ -22,6 +22,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config.process import settle_startup_heap
+
 from . import scene
 from .measure import ms
 
@@ -271,6 +273,8 @@ def run(*, tasks: int, contracts: int, users: int) -> list[str]:
     from workflows.analytics import snapshots
     from workflows.tasks import refresh_analytics
 
+    # As a daphne process does once started (config/asgi.py): what is loaded by now stays.
+    settle_startup_heap()
     measures = []
     # Staff's wide views computed for each request (every snapshot taken as stale: the cold
     # path, as when none is kept yet or it is older than snapshots.MAX_AGE), then as served

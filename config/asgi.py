@@ -5,10 +5,11 @@ an origin other than the site's own (scheme, host and port) or CSRF_TRUSTED_ORIG
 without a session or an API token (docs/api.md).
 """
 
-import gc
 import os
 
 from django.core.asgi import get_asgi_application
+
+from config.process import settle_startup_heap
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -31,8 +32,5 @@ application = ProtocolTypeRouter(
     }
 )
 
-# What start-up loaded (Django, the apps, their modules and settings) lives as long as the
-# process: moved out of the garbage collector's generations, it is no longer walked by a full
-# collection that falls inside a request (up to 157 ms in a fresh process, docs/benchmarks.md,
-# "The contract page of a 152-action contract").
-gc.freeze()
+# The application built, start-up's objects leave the collector's generations.
+settle_startup_heap()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 # (config/settings.py, CELERY_BEAT_SCHEDULE) refreshes the default period's every ten minutes.
 MAX_AGE = datetime.timedelta(minutes=15)
 # The shape of what is kept: bumped when Figures changes, so that no older entry is read.
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _in_language(dimension: str, lines: list[Figures]) -> list[Figures]:
     in another), in the same order as ``tables_figures`` gives."""
     if dimension != Dimension.STEPS:
         return lines
-    named = [replace(line, label=str(TaskKind(line.key).label)) for line in lines]
+    named = [line._replace(label=str(TaskKind(line.key).label)) for line in lines]
     return sorted(named, key=lambda line: (-line.median_hours, line.label, line.detail))
 
 
