@@ -150,29 +150,27 @@ ORIGIN_AND_HOST = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:
 
 
 @pytest.mark.asyncio
-async def test_no_connection_free_to_read_who_connects_tells_the_page_to_come_back(monkeypatch):
+@pytest.mark.parametrize(
+    ("read", "path"),
+    [
+        # Who connects: the session's and the user's read.
+        ("django.contrib.auth.get_user", "/ws/notifications/"),
+        # What the page missed: the catch-up's read.
+        ("notifications.selectors.notifications_after", "/ws/notifications/?after=0"),
+    ],
+)
+async def test_no_connection_free_for_a_handshake_read_tells_the_page_to_come_back(
+    monkeypatch, read, path
+):
     from asgiref.sync import sync_to_async
 
     from notifications.sockets import TRY_AGAIN_LATER
 
     person = await sync_to_async(UserFactory)()
     cookie = await sync_to_async(_session_cookie)(person)
-    monkeypatch.setattr("django.contrib.auth.get_user", _no_connection_in_time)
+    monkeypatch.setattr(read, _no_connection_in_time)
     headers = [*ORIGIN_AND_HOST, (b"cookie", cookie.encode())]
-    assert await _closed_with("/ws/notifications/", headers) == TRY_AGAIN_LATER
-
-
-@pytest.mark.asyncio
-async def test_no_connection_free_to_catch_up_tells_the_page_to_come_back(monkeypatch):
-    from asgiref.sync import sync_to_async
-
-    from notifications.sockets import TRY_AGAIN_LATER
-
-    person = await sync_to_async(UserFactory)()
-    cookie = await sync_to_async(_session_cookie)(person)
-    monkeypatch.setattr("notifications.selectors.notifications_after", _no_connection_in_time)
-    headers = [*ORIGIN_AND_HOST, (b"cookie", cookie.encode())]
-    assert await _closed_with("/ws/notifications/?after=0", headers) == TRY_AGAIN_LATER
+    assert await _closed_with(path, headers) == TRY_AGAIN_LATER
 
 
 # --- Through daphne: the "try again later" close reaches the page ---------------------------
