@@ -27,7 +27,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from workflows.models import Contract
 
-from . import keys
+from . import keys, pki
 from .document import SEAL_FIELD
 from .models import ContractDocument, KeyKind, SigningKey
 
@@ -106,6 +106,7 @@ class SealedHeads:
         (the chain only grows: a head certified once stays on it), when the seal's signature
         is intact and made by a genuine seal."""
         seals = _genuine_seals()
+        timestamps: ValidationContext | None = None
         heads = []
         for pdf in ContractDocument.objects.filter(contract=contract).values_list("pdf", flat=True):
             try:
@@ -120,8 +121,16 @@ class SealedHeads:
                 try:
                     if keys.fingerprint(seal.signer_cert.dump()) not in seals:
                         continue
+                    # The seal is trusted as a genuine one (above); its timestamp, from
+                    # Accord's time-stamping service or an outside one, under its own roots.
+                    if timestamps is None:
+                        timestamps = ValidationContext(
+                            trust_roots=pki.timestamp_trust_roots(), allow_fetching=False
+                        )
                     status = validate_pdf_signature(
-                        seal, ValidationContext(trust_roots=[seal.signer_cert])
+                        seal,
+                        ValidationContext(trust_roots=[seal.signer_cert], allow_fetching=False),
+                        ts_validation_context=timestamps,
                     )
                 except (PdfError, ValueError, KeyError, TypeError):
                     continue

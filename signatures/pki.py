@@ -309,6 +309,21 @@ def _outside_tsa_roots() -> list[asn1_x509.Certificate]:
     ]
 
 
+def timestamp_trust_roots() -> list[asn1_x509.Certificate]:
+    """What a timestamp in Accord's documents is checked against, offline: every root
+    certificate Accord's authority ever had (its own time-stamping service's certificates
+    come from it) and, when ACCORD_TSA_ROOTS is set, the outside authority's roots."""
+    roots = [
+        asn1_x509.Certificate.load(bytes(der))
+        for der in SigningKey.objects.filter(kind=KeyKind.AUTHORITY)
+        .order_by("pk")
+        .values_list("certificate", flat=True)
+    ]
+    if settings.ACCORD_TSA_ROOTS:
+        roots += _outside_tsa_roots()
+    return roots
+
+
 def validation_context() -> ValidationContext:
     """What signing checks the signer's and the time-stamper's certificates against, and
     whose revocation data it embeds: the installation's root and its CRL, built here. With

@@ -275,3 +275,19 @@ def test_the_unit_of_work_writes_without_reading_the_anchors(
         with django_assert_num_queries(2):
             unit.record(event=HistoryEvent.EDITED, actor=coordinator)
             unit.finish()
+
+
+def test_verify_history_checks_a_timestamped_seal_without_path_warnings(
+    contract, coordinator, capsys, caplog
+):
+    """The seal of a signed document carries a timestamp from Accord's own time-stamping
+    service: checking the head that seal certifies finds the service's certificate under
+    Accord's authority, instead of logging, at every nightly check, that it found no path."""
+    ActionFactory(contract=contract)
+    walk_to_signed(contract, coordinator)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="pyhanko"):
+        passed, output = verify_history(capsys)
+    assert passed, output
+    assert f"{contract.reference}: OK" in output
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("pyhanko")] == []
