@@ -33,6 +33,7 @@ SOCKETS = 8
 def earlier_connections() -> set[int]:
     """The test database's connections before the server starts: this test process's own
     threads' (an earlier test's consumers run in-process), not the server's."""
+    require_services()  # PostgreSQL's own view: skipped on the embedded default, as the server
     return _connections_to_the_test_database()
 
 
