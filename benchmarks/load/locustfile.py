@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 import gevent  # type: ignore[import-untyped, unused-ignore]
 import websocket
 from django_otp.oath import TOTP  # pure Python: no Django set-up needed
-from locust import between, constant, events, task
+from locust import between, constant, events
 from locust.contrib.fasthttp import FastHttpUser
 
 from benchmarks.load.routes import NOTIFICATIONS_SOCKET, path
@@ -327,22 +327,12 @@ class Lead(AccordUser):
 
     role = "lead"
     weight = 4
-
-    @task(6)
-    def work(self) -> None:
-        self.decide()
-
-    @task(3)
-    def look_at_inbox(self) -> None:
-        self.inbox()
-
-    @task(1)
-    def look_at_contract(self) -> None:
-        self.contract_page()
-
-    @task(1)
-    def look_at_notifications(self) -> None:
-        self.notification_centre()
+    tasks = {  # what each does next, by weight (Locust's ``tasks`` mapping)
+        AccordUser.decide: 6,
+        AccordUser.inbox: 3,
+        AccordUser.contract_page: 1,
+        AccordUser.notification_centre: 1,
+    }
 
 
 class CommitteeMember(AccordUser):
@@ -350,22 +340,12 @@ class CommitteeMember(AccordUser):
 
     role = "committee"
     weight = 5
-
-    @task(3)
-    def work(self) -> None:
-        self.decide()
-
-    @task(3)
-    def look_at_contract(self) -> None:
-        self.contract_page()
-
-    @task(2)
-    def look_at_inbox(self) -> None:
-        self.inbox()
-
-    @task(1)
-    def look_at_notifications(self) -> None:
-        self.notification_centre()
+    tasks = {
+        AccordUser.decide: 3,
+        AccordUser.contract_page: 3,
+        AccordUser.inbox: 2,
+        AccordUser.notification_centre: 1,
+    }
 
 
 class Signatory(AccordUser):
@@ -373,22 +353,12 @@ class Signatory(AccordUser):
 
     role = "signatory"
     weight = 10
-
-    @task(3)
-    def work(self) -> None:
-        self.decide()
-
-    @task(2)
-    def look_at_contract(self) -> None:
-        self.contract_page()
-
-    @task(2)
-    def look_at_inbox(self) -> None:
-        self.inbox()
-
-    @task(1)
-    def look_at_notifications(self) -> None:
-        self.notification_centre()
+    tasks = {
+        AccordUser.decide: 3,
+        AccordUser.contract_page: 2,
+        AccordUser.inbox: 2,
+        AccordUser.notification_centre: 1,
+    }
 
 
 class Coordinator(AccordUser):
@@ -396,26 +366,13 @@ class Coordinator(AccordUser):
 
     role = "coordinator"
     weight = 1
-
-    @task(2)
-    def work(self) -> None:
-        self.decide()
-
-    @task(3)
-    def look_at_contract(self) -> None:
-        self.contract_page()
-
-    @task(2)
-    def look_at_history(self) -> None:
-        self.history()
-
-    @task(1)
-    def look_at_list(self) -> None:
-        self.contract_list()
-
-    @task(1)
-    def look_at_notifications(self) -> None:
-        self.notification_centre()
+    tasks = {
+        AccordUser.decide: 2,
+        AccordUser.contract_page: 3,
+        AccordUser.history: 2,
+        AccordUser.contract_list: 1,
+        AccordUser.notification_centre: 1,
+    }
 
 
 @events.spawning_complete.add_listener
