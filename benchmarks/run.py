@@ -23,7 +23,8 @@ import argparse
 import os
 import platform
 import secrets
-import sys
+
+from . import databases
 
 # Never the DATABASE_URL of the environment (CI's, a developer's): this one is dropped.
 os.environ["DATABASE_URL"] = os.environ.get(
@@ -46,26 +47,7 @@ os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 
 def recreate_database() -> None:
     """A fresh database for every run: figures never depend on what a previous run left."""
-    import environ
-    import psycopg
-    from psycopg import sql
-
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    if config["ENGINE"] != "django.db.backends.postgresql":
-        sys.exit("The benchmarks run on PostgreSQL: set BENCH_DATABASE_URL to a postgres:// URL.")
-    if "bench" not in config["NAME"]:
-        sys.exit(f'The database {config["NAME"]} would be dropped: its name must contain "bench".')
-    with psycopg.connect(
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as server:
-        name = sql.Identifier(config["NAME"])
-        server.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        server.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    databases.recreate_database(os.environ["DATABASE_URL"], variable="BENCH_DATABASE_URL")
 
 
 def machine() -> list[str]:

@@ -41,6 +41,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchmarks import databases
 from benchmarks.load import profile as cpu_profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,30 +114,7 @@ def template_url(url: str) -> str:
 def recreate_database(url: str, template: str | None = None) -> None:
     """A fresh database (a copy of ``template``'s database when given): every step starts
     from the same population."""
-    import environ
-    import psycopg
-    from psycopg import sql
-
-    config = environ.Env.db_url_config(url)
-    if config["ENGINE"] != "django.db.backends.postgresql":
-        sys.exit("The load test runs on PostgreSQL: LOAD_DATABASE_URL must be postgres://.")
-    if "bench" not in config["NAME"]:
-        sys.exit(f'The database {config["NAME"]} would be dropped: its name must contain "bench".')
-    with psycopg.connect(
-        host=config["HOST"] or None,
-        port=config["PORT"] or None,
-        user=config["USER"] or None,
-        password=config["PASSWORD"] or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as server:
-        name = sql.Identifier(config["NAME"])
-        server.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        if template is None:
-            server.execute(sql.SQL("CREATE DATABASE {}").format(name))
-        else:
-            source = sql.Identifier(environ.Env.db_url_config(template)["NAME"])
-            server.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(name, source))
+    databases.recreate_database(url, variable="LOAD_DATABASE_URL", template=template)
 
 
 def flush_redis(url: str) -> None:
