@@ -246,9 +246,19 @@ if REDIS_URL:
         }
     }
 else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://localhost/"  # a host named: kombu warns without one
     CELERY_TASK_ALWAYS_EAGER = True
+# Parts of pages that are the same for everyone until what they show changes, kept in each
+# web process's memory under a key naming that state (the contract page's latest history
+# lines: the chain's head). No network call, nothing to invalidate, lost with the process.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "accord-fragments",
+    "TIMEOUT": 600,
+    "OPTIONS": {"MAX_ENTRIES": 2000},
+}
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 # The workers log as the web processes do (LOGGING below: JSON lines with the request id that

@@ -118,3 +118,62 @@ def test_each_copy_of_the_demo_has_its_own_people():
         role for held in roles.values() for role in held
     }
     assert len({person["email"] for person in document["people"]}) == len(document["people"])
+
+
+BURNER = """
+import subprocess, sys, time
+def spin(seconds):
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+input()
+spin(0.2)
+subprocess.run([sys.executable, "-c", "import time\\nstart = time.process_time()\\n"
+    "while time.process_time() - start < 0.15: pass"], check=True)
+print("done", flush=True)
+input()
+"""
+
+
+def test_the_cpu_ledger_gives_each_part_the_time_its_processes_spent():
+    """What ``run`` reports as each part's CPU (benchmarks/load/cpu.py): a process of a part
+    that burns 0.2 s of CPU, and has a child burn 0.15 s more and waits for it, is counted
+    0.35 s; a part that sleeps is counted nothing; the machine's busy time covers both."""
+    import subprocess
+    import sys
+
+    from benchmarks.load import cpu
+
+    burner = subprocess.Popen(
+        [sys.executable, "-c", BURNER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+        text=True,
+    )
+    sleeper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    assert burner.stdin is not None
+    assert burner.stdout is not None
+    try:
+        parts = {"burner": [burner.pid], "sleeper": [sleeper.pid]}
+        before = cpu.snapshot(parts)
+        burner.stdin.write("go\n")
+        burner.stdin.flush()
+        assert burner.stdout.readline() == "done\n"
+        after = cpu.snapshot(parts)
+    finally:
+        burner.kill()
+        sleeper.kill()
+        burner.wait()
+        sleeper.wait()
+
+    spent = cpu.spent(before, after)
+
+    assert 0.33 <= spent["burner"] < 1.0
+    assert spent["sleeper"] < 0.05
+    assert spent["machine"] >= spent["burner"]
+    assert spent["rest"] == pytest.approx(
+        spent["machine"] - sum(v for k, v in spent.items() if k not in ("machine", "rest"))
+    )

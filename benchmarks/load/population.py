@@ -8,7 +8,8 @@
 its own 22 people (``tech1.ars.07``...), and walks them through the real services to three
 stages, so that every role has work: leads with review tasks (a third of the contracts just
 launched), committee members with votes (a third with every review approved), signatories
-with signatures (the rest, the deliberation recorded and the document frozen). Every account
+with signatures (the rest, the deliberation recorded and the document frozen), then the
+nightly history check (its checkpoints). Every account
 gets the same known password (one hash, made by production's first hasher); the signatories get
 an authenticator (a known TOTP key: they log in in two steps) and recovery codes, with which
 they sign (``ACCORD_REQUIRE_2FA_FOR_SIGNING`` is on, as in production). The accounts file
@@ -133,6 +134,7 @@ def prepare(contracts: int, accounts_file: Path) -> None:
     from benchmarks.walk import demo_document
     from notifications.models import Notification
     from workflows import services
+    from workflows.audit.services import history_check
     from workflows.models import Contract, User
 
     started = time.perf_counter()
@@ -176,6 +178,12 @@ def prepare(contracts: int, accounts_file: Path) -> None:
     now = timezone.now()
     Notification.objects.filter(pushed_at=None).update(pushed_at=now)
     Notification.objects.filter(emailed_at=None).update(emailed_at=now)
+    # The night before the day measured: the nightly check (``history_check_and_alert``, the
+    # same as ``verify_history``) recomputed every chain and left its checkpoint, from which
+    # a contract page recomputes only the entries written since (the day's).
+    check = history_check()
+    if check.broken or check.unanchored:
+        raise SystemExit(f"the prepared history does not verify: {check}")
     last_notification = Notification.objects.order_by("-pk").values_list("pk", flat=True).first()
     accounts_file.write_text(
         json.dumps(

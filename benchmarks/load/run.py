@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import databases
+from benchmarks.load import cpu
 from benchmarks.load import profile as cpu_profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,9 +68,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def environment(args, proxy_port: int, var_dir: Path) -> dict[str, str]:
-    """Every process's environment: docs/deploy.md's block, on loopback. Two differences,
-    both for plain HTTP on 127.0.0.1 (no TLS in front): cookies not marked Secure, no HTTPS
-    redirect nor HSTS; and no trusted proxy (the TCP proxy adds no X-Forwarded-* header)."""
+    """Every process's environment: docs/deploy.md's block, on loopback. Differences, for
+    plain HTTP on 127.0.0.1 (no TLS in front): cookies not marked Secure, no HTTPS redirect
+    nor HSTS; with the Python proxy, no trusted proxy (it adds no X-Forwarded-* header)."""
     base = f"http://127.0.0.1:{proxy_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "ACCORD_"))}
     env.update(
@@ -102,6 +103,9 @@ def environment(args, proxy_port: int, var_dir: Path) -> dict[str, str]:
         ACCORD_DB_PREPARE_THRESHOLD="5",
         PYTHONUNBUFFERED="1",
     )
+    if args.proxy == "nginx":
+        # docs/deploy.md's setting behind nginx, which sets X-Forwarded-For and -Proto.
+        env["ACCORD_TRUSTED_PROXIES"] = "1"
     return env
 
 
@@ -146,6 +150,16 @@ class Processes:
         self.running.append((name, process))
         return process
 
+    def parts(self) -> dict[str, list[int]]:
+        """The process groups started, by part of the deployment (web processes together)."""
+        parts: dict[str, list[int]] = {}
+        for name, process in self.running:
+            part = {"worker": "worker and beat", "beat": "worker and beat"}.get(
+                name, "web" if name.startswith("web.") else name
+            )
+            parts.setdefault(part, []).append(process.pid)
+        return parts
+
     def check_alive(self) -> None:
         for name, process in self.running:
             if name != "locust" and process.poll() is not None:
@@ -167,6 +181,53 @@ class Processes:
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self.running.clear()
+
+
+NGINX = """\
+worker_processes 1;
+pid {out}/nginx.pid;
+error_log {out}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {out}/nginx/body;
+    proxy_temp_path {out}/nginx/proxy;
+    fastcgi_temp_path {out}/nginx/fastcgi;
+    uwsgi_temp_path {out}/nginx/uwsgi;
+    scgi_temp_path {out}/nginx/scgi;
+    proxy_max_temp_file_size 0;
+    upstream accord {{ {servers} }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://accord;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection "upgrade";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_command(out: Path, port: int, web_ports: list[int]) -> list[str]:
+    """nginx in front of the web processes with docs/deploy.md's ``location`` (the Host with
+    its port, since the proxy listens on another port than 80), on loopback, without TLS and
+    without an access log; in the foreground, in the step's process group."""
+    (out / "nginx").mkdir(exist_ok=True)
+    config = out / "nginx.conf"
+    config.write_text(
+        NGINX.format(
+            out=out,
+            port=port,
+            servers=" ".join(f"server 127.0.0.1:{web};" for web in web_ports),
+        ),
+        encoding="utf-8",
+    )
+    return [str(shutil.which("nginx")), "-c", str(config), "-p", str(out), "-g", "daemon off;"]
 
 
 def run_command(command: list[str], env: dict[str, str], log: Path, what: str) -> None:
@@ -304,19 +365,22 @@ def step(args, users: int, out: Path, prepared: Path, no_think: bool) -> dict:
             [*celery, "beat", "--loglevel=INFO", f"--schedule={var_dir / 'celerybeat-schedule'}"],
             unpooled,
         )
-        processes.start(
-            "proxy",
-            [
-                PYTHON,
-                "-m",
-                "benchmarks.load.proxy",
-                "--listen",
-                str(proxy_port),
-                "--to",
-                ",".join(map(str, web_ports)),
-            ],
-            env,
-        )
+        if args.proxy == "nginx":
+            processes.start("proxy", nginx_command(out, proxy_port, web_ports), env)
+        else:
+            processes.start(
+                "proxy",
+                [
+                    PYTHON,
+                    "-m",
+                    "benchmarks.load.proxy",
+                    "--listen",
+                    str(proxy_port),
+                    "--to",
+                    ",".join(map(str, web_ports)),
+                ],
+                env,
+            )
         for port in [*web_ports, proxy_port]:
             wait_until_answering(f"http://127.0.0.1:{port}/sante/", processes)
         wait_for_worker(processes, out / "worker.log")
@@ -365,10 +429,19 @@ def step(args, users: int, out: Path, prepared: Path, no_think: bool) -> dict:
         if args.profile:
             webs = {name: p.pid for name, p in processes.running if name.startswith("web.")}
             profilers = cpu_profile.start(webs, args.duration, out)
+        # The CPU of each part over the measured time (after the ramp, as Locust's figures).
+        parts = processes.parts()
+        ramp = 0 if args.include_ramp else users / args.spawn_rate
+        cpu_from = cpu_to = None
         while locust.poll() is None:
             processes.check_alive()
             time.sleep(1)
-            if time.monotonic() - started > args.duration + 120:
+            running = time.monotonic() - started
+            if cpu_from is None and running >= ramp:
+                cpu_from = cpu.snapshot(parts)
+            if cpu_to is None and cpu_from is not None and running >= args.duration:
+                cpu_to = cpu.snapshot(parts)
+            if running > args.duration + 120:
                 raise TopologyError("Locust did not stop on time")
         sampler.stopped.set()
         elapsed = time.monotonic() - started
@@ -414,6 +487,7 @@ def step(args, users: int, out: Path, prepared: Path, no_think: bool) -> dict:
         )
         figures = summarise(args, users, out, sampler, elapsed)
         figures["no_think"] = no_think
+        figures["cpu_seconds"] = cpu.spent(cpu_from, cpu_to) if cpu_from and cpu_to else {}
         figures["cpu_profile"] = cpu_profile.summary(out) if args.profile else {}
         figures["checks_exit"] = checks.returncode
         figures["locust_exit"] = locust.returncode
@@ -545,6 +619,8 @@ def report(results: list[dict]) -> list[str]:
             + ("; ".join(checks["problems"]) if checks["problems"] else "no problem found")
             + "."
         )
+        if result.get("cpu_seconds"):
+            lines.append(cpu_report(result))
         if result.get("cpu_profile"):
             lines.append(
                 "Web processes' CPU (py-spy): "
@@ -560,6 +636,30 @@ def report(results: list[dict]) -> list[str]:
         + (f"{knee} users." if knee else "not reached at these numbers of users.")
     )
     return lines
+
+
+SERVERS = ("web", "worker and beat", "PostgreSQL", "Redis")
+
+
+def cpu_report(result: dict) -> str:
+    """The machine's CPU over the measured time, part by part, and the servers' CPU per
+    request (every request Locust made after the ramp, log-ins and decisions included)."""
+    seconds = result["cpu_seconds"]
+    measured = result["measured_seconds"]
+    machine = seconds["machine"]
+    count = result["requests"]["Aggregated"]["count"]  # Locust's line for every request
+    servers = sum(seconds.get(part, 0.0) for part in SERVERS)
+    shares = ", ".join(
+        f"{part} {value:.1f} s ({value / machine:.0%})"
+        for part, value in sorted(seconds.items(), key=lambda item: -item[1])
+        if part != "machine"
+    )
+    return (
+        f"CPU over the {measured:.0f} s measured: the machine {machine:.1f} s of "
+        f"{measured * (os.cpu_count() or 1):.0f} s ({machine / measured:.2f} cores busy); "
+        f"{shares}. The servers ({', '.join(SERVERS)}): "
+        f"{1000 * servers / max(count, 1):.1f} ms of CPU per request ({count} requests)."
+    )
 
 
 def _interrupted(signum, frame) -> None:
@@ -581,6 +681,13 @@ def main(argv: list[str] | None = None) -> None:
         const=40,
         default=0,
         help="then N clients (40 when N is left out) without think time, for throughput",
+    )
+    parser.add_argument(
+        "--proxy",
+        choices=("nginx", "python"),
+        default="nginx" if shutil.which("nginx") else "python",
+        help="in front of the web processes: nginx (docs/deploy.md's; apt's nginx-light) when "
+        "installed, else a round-robin TCP proxy in Python (benchmarks/load/proxy.py)",
     )
     parser.add_argument("--locust-processes", type=int, default=1)
     parser.add_argument(

@@ -93,6 +93,31 @@ def test_the_latest_changes_come_newest_first_and_their_count_does_not_grow_the_
     assert [line.entry.seq for line in lines] == [entry.seq for entry in newest]
 
 
+def test_the_latest_lines_are_read_once_per_state_of_the_chain_and_a_new_entry_shows_at_once(
+    client,
+):
+    contract, coordinator = launched_contract(1, "CLS-KEPT")
+    lengthen_history(contract, RECENT_HISTORY)
+    url = reverse("workflows:contract_detail", args=[contract.pk])
+
+    first = page_queries(client, contract, coordinator)
+    again = page_queries(client, contract, coordinator)
+    assert again < first  # the same lines: not read nor worded again
+    kept = client.get(url).content.decode()
+    assert '<ol class="timeline timeline--compact"' in kept  # as rendered, not escaped
+    assert "Relance 19" in kept
+
+    lengthen_history(contract, 1)  # "Relance 0", newer than every line shown so far
+    page = client.get(url).content.decode()
+    newest = page.index('<ol class="timeline timeline--compact"')
+    assert page.index("Relance 0", newest) < page.index("Relance 19", newest)
+    assert "The 17 entries before" in page
+
+    french = client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Les 17 entrées précédentes" in french
+    assert "The 17 entries before" not in french
+
+
 def test_open_tasks_are_grouped_by_kind_with_who_holds_them_and_what_is_late():
     contract, _ = launched_contract(3, "CLS-GROUPS")
     tasks = list(

@@ -11,11 +11,14 @@ from csp.constants import NONE, UNSAFE_INLINE
 from csp.decorators import csp
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from .. import services, transitions
@@ -41,6 +44,7 @@ from ..models import (
 )
 from ..rules import may_fire, transitions_for
 from ..selectors import (
+    ChainVerification,
     attachment_actions,
     contract_flow_chart,
     contract_is_visible_to,
@@ -162,7 +166,7 @@ def _render_detail(
         "irreversible_open": bound_name in IRREVERSIBLE_TRANSITIONS,
         "blocked_transitions": blocked,
         # The latest changes in words, newest first (the whole history has its own page).
-        "history_lines": contract_history_latest(contract),
+        "recent_history": _recent_history(contract, page.verification),
         "attachment_form": (
             bound_attachment_form or _attachment_form(page.is_coordinator, page.attachment_actions)
         )
@@ -187,6 +191,30 @@ def _render_detail(
         ),
     }
     return render(request, "workflows/contract_detail.html", context, status=status)
+
+
+def _recent_history(contract: Contract, verification: ChainVerification) -> str:
+    """The contract page's latest history lines, rendered. They are the same for everyone
+    until the chain grows, and reading and wording them is a fifth of the page's CPU: an
+    intact chain's rendering is kept per process under its head (seq and hash) and the
+    language, so any new entry shows at once. A broken chain's is rendered each time."""
+
+    def rendered() -> str:
+        return render_to_string(
+            "workflows/_recent_history_lines.html",
+            {"contract": contract, "history_lines": contract_history_latest(contract)},
+        )
+
+    if verification.head is None:
+        return rendered()
+    seq, head_hash = verification.head
+    key = f"contract-recent-history:{contract.pk}:{seq}:{head_hash}:{get_language()}"
+    fragments = caches["fragments"]
+    html: str | None = fragments.get(key)
+    if html is None:
+        html = rendered()
+        fragments.set(key, html)
+    return html
 
 
 def _attachment_form(
