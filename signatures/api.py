@@ -179,6 +179,17 @@ class SignatureCheckOutput(serializers.Serializer):
         "ANNOTATIONS or OTHER."
     )
     certificate_sha256 = serializers.CharField()
+    timestamped_at = serializers.DateTimeField(
+        allow_null=True, help_text="The time its RFC 3161 timestamp certifies; null without one."
+    )
+    timestamp_authority = serializers.CharField(
+        help_text="The common name of the time-stamping certificate; empty without a timestamp."
+    )
+    timestamp_trusted = serializers.BooleanField(
+        allow_null=True,
+        help_text="The timestamp is valid and issued under a time-stamping root: Accord's "
+        "authority's or the outside authority's (ACCORD_TSA_ROOTS); null without a timestamp.",
+    )
 
 
 class ChangeOutput(serializers.Serializer):

@@ -1,7 +1,8 @@
 """Reads of the signatures: the current document, its checks, the completion certificate.
 
 ``document_verify`` checks a PDF with pyHanko's validation alone (the bytes, the signatures'
-certificates and Accord's authority): what an auditor can redo without Accord's database.
+certificates, Accord's authority for the signers and the time-stamping authorities' roots for
+the timestamps): what an auditor can redo without Accord's database.
 Whatever was appended after Accord's seal (or, before it, after the last signature) is named:
 a signature that covers an earlier revision says nothing of what follows it. The validation
 data and the document timestamp Accord adds after the seal (PAdES B-LTA) are no change: what
@@ -33,6 +34,7 @@ from pyhanko_certvalidator import ValidationContext
 from workflows.models import CommitteeVote, Contract
 from workflows.selectors import annual_report_data, annual_review_of
 
+from . import pki
 from .document import SEAL_FIELD
 from .models import ContractDocument, KeyKind, SignatureEvidence, SigningKey
 from .reports import render_annual_report
@@ -100,6 +102,12 @@ class SignatureCheck:
     # name ("NONE", "FORM_FILLING"…) and whether that fits the DocMDP permissions in force.
     modification_level: str = ""
     modifications_allowed: bool | None = None
+    # The signature's RFC 3161 timestamp (None without one): its time, the authority that
+    # signed it, and whether it is valid and chains to a time-stamping root (Accord's
+    # authority's or, with ACCORD_TSA_ROOTS, the outside authority's).
+    timestamped_at: datetime.datetime | None = None
+    timestamp_authority: str = ""
+    timestamp_trusted: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -227,6 +235,8 @@ WHOLE_REVISION = (SignatureCoverageLevel.ENTIRE_REVISION, SignatureCoverageLevel
 
 
 def _trust_roots() -> list[asn1_x509.Certificate]:
+    """What the signers' certificates are checked against: Accord's authority, every root it
+    ever had (a timestamp is checked against ``pki.timestamp_trust_roots()`` instead)."""
     return [
         asn1_x509.Certificate.load(bytes(der))
         for der in SigningKey.objects.filter(kind=KeyKind.AUTHORITY).values_list(
@@ -240,7 +250,10 @@ def _common_name(certificate: asn1_x509.Certificate) -> str:
 
 
 def _check(
-    embedded, roots: list[asn1_x509.Certificate], statuses: dict[str, PdfSignatureStatus]
+    embedded,
+    roots: list[asn1_x509.Certificate],
+    timestamp_roots: list[asn1_x509.Certificate],
+    statuses: dict[str, PdfSignatureStatus],
 ) -> SignatureCheck:
     sig_object = embedded.sig_object
     check = SignatureCheck(
@@ -258,7 +271,8 @@ def _check(
         check.signer = _common_name(embedded.signer_cert)
         check.certificate_sha256 = hashlib.sha256(embedded.signer_cert.dump()).hexdigest()
         context = ValidationContext(trust_roots=roots, allow_fetching=False)
-        status = validate_pdf_signature(embedded, context)
+        timestamps = ValidationContext(trust_roots=timestamp_roots, allow_fetching=False)
+        status = validate_pdf_signature(embedded, context, ts_validation_context=timestamps)
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         check.error = str(exc)
         return check
@@ -268,6 +282,11 @@ def _check(
     check.modification_level = level.name if level is not None else ""
     check.modifications_allowed = status.docmdp_ok
     check.whole_revision = status.coverage in WHOLE_REVISION
+    stamp = status.timestamp_validity
+    if stamp is not None:
+        check.timestamped_at = stamp.timestamp
+        check.timestamp_authority = _common_name(stamp.signing_cert)
+        check.timestamp_trusted = stamp.trusted
     if status.validation_path is not None:
         check.chain = [_common_name(cert) for cert in status.validation_path.iter_certs(True)]
     else:
@@ -289,12 +308,14 @@ def document_verify(pdf: bytes, *, frozen: ContractDocument | None = None) -> Do
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         result.readable, result.error = False, str(exc)
         return result
-    roots = _trust_roots()
+    roots, timestamp_roots = _trust_roots(), pki.timestamp_trust_roots()
     statuses: dict[str, PdfSignatureStatus] = {}
-    result.signatures = [_check(embedded, roots, statuses) for embedded in signatures]
+    result.signatures = [
+        _check(embedded, roots, timestamp_roots, statuses) for embedded in signatures
+    ]
     result.sealed = any(e.field_name == SEAL_FIELD for e in signatures)
     try:
-        result.changes = _changes_after_seal(pdf, reader, signatures, statuses, roots)
+        result.changes = _changes_after_seal(pdf, reader, signatures, statuses, timestamp_roots)
     except (PdfError, ValueError, KeyError, TypeError, AttributeError) as exc:
         result.changes = [Change(ChangeKind.OTHER)]
         result.error = str(exc)
@@ -345,7 +366,7 @@ def _changes_after_seal(
     reader: PdfFileReader,
     signatures: list[EmbeddedPdfSignature],
     statuses: dict[str, PdfSignatureStatus],
-    roots: list[asn1_x509.Certificate],
+    timestamp_roots: list[asn1_x509.Certificate],
 ) -> list[Change]:
     """What was appended after the seal, or after the last signature before the seal: the
     bytes after the file's last revision, and, unless pyHanko's difference analysis finds
@@ -371,7 +392,7 @@ def _changes_after_seal(
         and status.docmdp_ok is not False
     ):
         return changes
-    baseline = _last_harmless_revision(pdf, reader, reference, roots)
+    baseline = _last_harmless_revision(pdf, reader, reference, timestamp_roots)
     named = _revision_changes(reader, baseline)
     return changes + (named or [Change(ChangeKind.OTHER)])
 
@@ -380,16 +401,18 @@ def _last_harmless_revision(
     pdf: bytes,
     reader: PdfFileReader,
     reference: EmbeddedPdfSignature,
-    roots: list[asn1_x509.Certificate],
+    timestamp_roots: list[asn1_x509.Certificate],
 ) -> int:
     """The revision the changes are named against: the reference signature's, or that of the
     last document timestamp after it (Accord's B-LTA archive timestamp, a later renewal) which
     only validation data and timestamps separate from it. Each such timestamp must be intact
     and cover its whole revision, and pyHanko's difference analysis of the file as it ended
     there, cut at the timestamp's last byte, must find nothing but LTA updates after the
-    reference signature: a timestamp an intruder adds after his own changes is no baseline."""
+    reference signature: a timestamp an intruder adds after his own changes is no baseline.
+    The timestamps are validated against the time-stamping roots (``timestamp_roots``: Accord's
+    authority's and the outside authority's), not the signers'."""
     baseline = reference.signed_revision
-    context = ValidationContext(trust_roots=roots, allow_fetching=False)
+    context = ValidationContext(trust_roots=timestamp_roots, allow_fetching=False)
     for stamp in reader.embedded_timestamp_signatures:
         if stamp.signed_revision <= baseline:
             continue

@@ -15,10 +15,8 @@ import io
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from asn1crypto import tsp
 from cryptography.hazmat.primitives import serialization
 from django.core.management import call_command
 from django.db import connection, connections, transaction
@@ -42,54 +40,11 @@ from tests.flows import (
     walk_to_signed,
 )
 from tests.signatures.documents import assert_signed_by, blank_with_a_seal_field, sealed_blank
+from tests.signatures.tsa import Authority
 from workflows.errors import Conflict, ServiceUnavailable
 from workflows.models import CommitteeVote, HistoryEntry, HistoryEvent, TaskKind, TaskStatus
 from workflows.services import contracts as contract_services
 from workflows.services import tasks as task_services
-
-OPEN_TRANSACTIONS = """
-    SELECT count(*) FROM pg_stat_activity
-    WHERE datname = current_database() AND pid <> pg_backend_pid()
-      AND state IN ('idle in transaction', 'idle in transaction (aborted)')
-"""
-
-
-class Authority:
-    """An RFC 3161 authority over HTTP answering with ``stamper``; on PostgreSQL, each
-    request notes how many other connections of the database were inside a transaction."""
-
-    def __init__(self, stamper: pki.AccordTimeStamper, *, watch: bool) -> None:
-        self.requests = 0
-        self.open_transactions: list[int] = []
-        authority = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if watch:
-                    with connections["default"].cursor() as cursor:
-                        cursor.execute(OPEN_TRANSACTIONS)
-                        authority.open_transactions.append(cursor.fetchone()[0])
-                    connections.close_all()
-                authority.requests += 1
-                reply = stamper.request_tsa_response(tsp.TimeStampReq.load(body)).dump()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/timestamp-reply")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _outside_authority(settings, tmp_path, url: str, timeout: float = 10) -> None:

@@ -76,6 +76,12 @@ class Command(BaseCommand):
                 f"{' (trusted)' if check.trusted else ' (not trusted)'}"
                 f"{'; ' + check.error if check.error else ''}"
             )
+            if check.timestamp_trusted is not None:
+                stamped = timezone.localtime(check.timestamped_at).isoformat(timespec="seconds")
+                self.stdout.write(
+                    f"    timestamp: {stamped} by {check.timestamp_authority}"
+                    f"{' (trusted)' if check.timestamp_trusted else ' (NOT trusted)'}"
+                )
             if record is not None and record.mandate_reference:
                 self.stdout.write(f"    mandate: {record.mandate_reference} {record.mandate_date}")
         if not result.signatures:
