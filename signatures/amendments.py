@@ -12,9 +12,10 @@ The circuit: when the amendment's deliberation is recorded, ``amendment_freeze``
 document with an empty field per concerned party (``AmendmentParty``, which has a
 ``Signatory``'s attributes, so ``_signature_blocks`` draws it) and one for Accord's seal, and
 keeps it as an ``AmendmentDocument`` per amendment version; each party's signature is an
-incremental PAdES signature in its field (``services.party_signed``, as a contract's party's),
-the seal (``services.seal_pdf``, the contract's own) closes and locks it once every concerned
-party answered, and a mandatory decline voids it.
+incremental PAdES signature in its field (``services.party_signed``, as a contract's party's,
+the first certifying the document: only the other signatures may follow it, see
+``services.Modifications``), the seal (``services.seal_pdf``, the contract's own) closes and
+locks it once every concerned party answered, and a mandatory decline voids it.
 With an outside time-stamping authority both are drawn up before the decision's transaction
 (``services.signed_outside``) and stored only over the revision they were drawn up from.
 """
@@ -172,7 +173,9 @@ def amendment_sign(
         field_name=field_name,
         reason=reason,
         stamp=stamp,
-        modifications=Modifications.UNRESTRICTED,
+        # Signed like the contract (life.md): the first party's signature certifies the
+        # document (P=2), so that nothing but the next signatures may follow it.
+        modifications=Modifications.SIGNATURES_ONLY,
         preparations=preparations,
     )
     evidence = {

@@ -184,16 +184,17 @@ class Modifications(enum.Enum):
     """What a signature lets a PDF reader accept after it (ISO 32000 DocMDP permissions).
 
     A certification signature (DocMDP) must be the document's first signature, so Accord's
-    seal, the last one, cannot be one. Instead the contract's first signature certifies the
-    document allowing form filling and signing only (P=2: the next parties sign their empty
-    fields, nothing else may change), and the seal is an approval signature whose field
-    carries a lock dictionary locking every field with P=1 (ISO 32000-2, 12.7.5.5, drawn at the
-    freeze, see ``_modification_policy``): once the seal is in, no change at all is allowed
-    (PAdES still lets validation data and document timestamps be added).
+    seal, the last one, cannot be one. Instead the first party's signature (a contract's or an
+    amendment's: signed and sealed like the contract, life.md) certifies the document allowing
+    form filling and signing only (P=2: the next parties sign their empty fields, nothing else
+    may change), and the seal is an approval signature whose field carries a lock dictionary
+    locking every field with P=1 (ISO 32000-2, 12.7.5.5, drawn at the freeze, see
+    ``_modification_policy``): once the seal is in, no change at all is allowed (PAdES still
+    lets validation data and document timestamps be added).
     Readers (Acrobat, pdfsig, pyHanko) then report any later change against those signatures.
     """
 
-    UNRESTRICTED = "unrestricted"  # an approval signature (the minutes, an amendment's parties)
+    UNRESTRICTED = "unrestricted"  # an approval signature (the committee's minutes)
     SIGNATURES_ONLY = "signatures-only"  # certifies when first: later, only signing
     NONE_AFTER = "none-after"  # the seal (``seal_pdf``): its field locks everything after it
 

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from tests.factories import (
     PASSWORD,
@@ -23,6 +24,7 @@ from tests.factories import (
     SignatoryFactory,
     SteeringCommitteeFactory,
     UserFactory,
+    WorkingGroupFactory,
 )
 from tests.flows import (
     approve_reviews,
@@ -31,11 +33,13 @@ from tests.flows import (
     open_tasks,
     record_deliberation,
     walk_to_deliberation,
+    walk_to_signed,
 )
 from tests.workflows.test_pages import assert_well_formed, text
 from workflows import services
 from workflows.models import (
     ActionStatus,
+    AmendmentParty,
     CommitteeVote,
     ContractStatus,
     Delegation,
@@ -236,6 +240,95 @@ def test_the_inbox_is_paginated_with_a_fixed_number_of_queries(client, in_review
     assert "?page=2" in page
     second = text(client.get(INBOX, {"page": 2}))
     assert "Page 2 of 2" in second
+
+
+def _amendment_reviewing(contract, coordinator, code: str) -> None:
+    """Amendment no. 1 of the signed ``contract`` proposes a new title for sheet ``code``, and
+    its review is launched: the sheet's working-group leads each get a review task."""
+    api = APIClient()
+    api.force_authenticate(coordinator)
+    base = f"/api/v1/contracts/{contract.pk}/"
+    assert api.post(f"{base}amendments/", {}, format="json").status_code == 201
+    sheet = f"{base}actions/{code}/?amendment=1"
+    version = api.get(sheet).json()["version"]
+    changed = api.patch(sheet, {"version": version, "title": "Installer"}, format="json")
+    assert changed.status_code == 200, changed.json()
+    launched = api.post(f"{base}amendments/1/transitions/launch_review/", {}, format="json")
+    assert launched.status_code == 200, launched.json()
+
+
+def test_amendment_tasks_are_read_with_the_inbox_whatever_their_number(
+    client, contract, action, leads, coordinator
+):
+    """An amendment's task says what it is about (its headline: the sheet, the amendment's
+    number) on the inbox page and in the API, read with the inbox's own query."""
+    walk_to_signed(contract, coordinator)
+    _amendment_reviewing(contract, coordinator, action.code)
+    lead = leads[0]
+    client.force_login(lead)
+    api = APIClient()
+    api.force_authenticate(lead)
+    about = f"Review of sheet {action.code} proposed by amendment no. 1 to {contract.reference}"
+
+    def statements() -> tuple[int, int, str, list]:
+        with CaptureQueriesContext(connection) as page_queries:
+            page = client.get(INBOX)
+        with CaptureQueriesContext(connection) as api_queries:
+            lines = api.get("/api/v1/inbox/", HTTP_ACCEPT_LANGUAGE="en")
+        assert page.status_code == lines.status_code == 200
+        return len(page_queries), len(api_queries), text(page), lines.json()
+
+    page_one, api_one, page, lines = statements()
+    assert [line["title"] for line in lines] == [about]
+    assert about in page
+
+    # More of the amendment's tasks (its review's copies, its committee's vote, a party's
+    # signature), and reviews of another contract's sheets.
+    (model,) = Task.objects.filter(owner=lead, amendment__isnull=False)
+    signatory = contract.signatories.get()
+    party = AmendmentParty.objects.create(
+        amendment_id=model.amendment_id,
+        amendment_version=1,
+        signatory=signatory,
+        organisation=signatory.organisation,
+        kind=signatory.kind,
+        signer=signatory.signer,
+    )
+    values = {f.attname: getattr(model, f.attname) for f in Task._meta.concrete_fields}
+    copies = [Task(**{**values, "id": None}) for _ in range(4)]
+    copies += [Task(**{**values, "id": None, "kind": TaskKind.VOTE}) for _ in range(2)]
+    copies += [
+        Task(
+            **{
+                **values,
+                "id": None,
+                "kind": TaskKind.SIGNATURE,
+                "amendment_change_id": None,
+                "amendment_party_id": party.pk,
+            }
+        )
+        for _ in range(2)
+    ]
+    Task.objects.bulk_create(copies)
+    other = ContractFactory(coordinator=coordinator)
+    group = WorkingGroupFactory(contract=other, leads=[lead])
+    for _ in range(3):
+        ActionFactory(contract=other, working_group=group)
+    launch(other, coordinator)
+
+    page_many, api_many, page, lines = statements()
+    vote = f"Committee vote on amendment no. 1 to {contract.reference}"
+    signature = (
+        f"Signature of amendment no. 1 to {contract.reference} for {signatory.organisation.name}"
+    )
+    assert len(lines) == 12
+    assert sorted(line["title"] for line in lines if line["contract"] == contract.pk) == sorted(
+        [about] * 5 + [vote] * 2 + [signature] * 2
+    )
+    assert page.count(about) == 5
+    assert page.count(vote) == 2
+    assert page.count(signature) == 2
+    assert (page_many, api_many) == (page_one, api_one)
 
 
 # --- Review ---------------------------------------------------------------------------------
