@@ -261,7 +261,9 @@ def test_amendment_tasks_are_read_with_the_inbox_whatever_their_number(
     client, contract, action, leads, coordinator
 ):
     """An amendment's task says what it is about (its headline: the sheet, the amendment's
-    number) on the inbox page and in the API, read with the inbox's own query."""
+    number) on the inbox page and in the API, read with the page: one narrow query for each
+    thing named (the amendments, the sheets proposed, the parties), whatever the number of
+    lines, and none on a page without such tasks."""
     walk_to_signed(contract, coordinator)
     _amendment_reviewing(contract, coordinator, action.code)
     lead = leads[0]
@@ -278,13 +280,28 @@ def test_amendment_tasks_are_read_with_the_inbox_whatever_their_number(
         assert page.status_code == lines.status_code == 200
         return len(page_queries), len(api_queries), text(page), lines.json()
 
+    # Reviews of another contract's sheets, and for a moment no amendment task.
+    other = ContractFactory(coordinator=coordinator)
+    group = WorkingGroupFactory(contract=other, leads=[lead])
+    for _ in range(3):
+        ActionFactory(contract=other, working_group=group)
+    launch(other, coordinator)
+    held = Task.objects.filter(owner=lead, amendment__isnull=False)
+    (model,) = held
+    held.update(owner=coordinator)
+    page_none, api_none, _page, lines = statements()
+    assert len(lines) == 3
+    Task.objects.filter(pk=model.pk).update(owner=lead)
+
     page_one, api_one, page, lines = statements()
-    assert [line["title"] for line in lines] == [about]
+    assert [line["title"] for line in lines if line["contract"] == contract.pk] == [about]
     assert about in page
+    # Its amendment and the sheet it proposes, read apart; the parties' read not sent.
+    assert (page_one, api_one) == (page_none + 2, api_none + 2)
 
     # More of the amendment's tasks (its review's copies, its committee's vote, a party's
-    # signature), and reviews of another contract's sheets.
-    (model,) = Task.objects.filter(owner=lead, amendment__isnull=False)
+    # signature).
+    model.refresh_from_db()
     signatory = contract.signatories.get()
     party = AmendmentParty.objects.create(
         amendment_id=model.amendment_id,
@@ -310,11 +327,6 @@ def test_amendment_tasks_are_read_with_the_inbox_whatever_their_number(
         for _ in range(2)
     ]
     Task.objects.bulk_create(copies)
-    other = ContractFactory(coordinator=coordinator)
-    group = WorkingGroupFactory(contract=other, leads=[lead])
-    for _ in range(3):
-        ActionFactory(contract=other, working_group=group)
-    launch(other, coordinator)
 
     page_many, api_many, page, lines = statements()
     vote = f"Committee vote on amendment no. 1 to {contract.reference}"
@@ -328,7 +340,8 @@ def test_amendment_tasks_are_read_with_the_inbox_whatever_their_number(
     assert page.count(about) == 5
     assert page.count(vote) == 2
     assert page.count(signature) == 2
-    assert (page_many, api_many) == (page_one, api_one)
+    # The parties too now, once for both signatures: nothing more per line.
+    assert (page_many, api_many) == (page_one + 1, api_one + 1)
 
 
 # --- Review ---------------------------------------------------------------------------------
