@@ -342,7 +342,8 @@ LOGIN_URL = "login"
 # (pages, admin, API token; the signing password goes through workflows.lockout).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, the session's person read with their organisation.
+    "workflows.backends.PasswordBackend",
 ]
 # Failed attempts are counted in the database (django-axes' handler) per account and per
 # address, each with its own limit (workflows.lockout.AccordAxesHandler): one person mistyping

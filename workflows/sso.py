@@ -37,7 +37,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -45,6 +44,7 @@ from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from .backends import session_person
 from .views import account
 
 logger = logging.getLogger(__name__)
@@ -164,8 +164,9 @@ class ProConnectBackend(OIDCAuthenticationBackend):
         return account
 
     def get_user(self, user_id):
-        # ModelBackend's: a deactivated account's session ends (mozilla-django-oidc's keeps it).
-        return ModelBackend.get_user(self, user_id)
+        # As a password log-in's: a deactivated account's session ends (mozilla-django-oidc's
+        # keeps it), and the person is read with their organisation.
+        return session_person(user_id)
 
 
 class ProConnectStartView(OIDCAuthenticationRequestView):

@@ -215,6 +215,19 @@ def test_the_header_links_to_the_inbox_with_the_count_of_open_tasks(client, in_r
     assert "1 task waits for you." in page
 
 
+def test_the_header_names_the_persons_organisation_read_with_them(client, in_review, leads):
+    """The person a session names is read with their organisation, which every page's header
+    shows (workflows.backends): no statement of its own."""
+    lead = leads[0]
+    assert lead.organisation is not None
+    client.force_login(lead)
+    with CaptureQueriesContext(connection) as queries:
+        page = text(client.get(INBOX))
+    assert lead.organisation.name in page
+    assert not [q for q in queries if q["sql"].startswith('SELECT "workflows_organisation"')]
+    assert len(queries) <= 9
+
+
 def test_the_inbox_is_paginated_with_a_fixed_number_of_queries(client, in_review, leads):
     client.force_login(leads[0])
     with CaptureQueriesContext(connection) as few:
