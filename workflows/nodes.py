@@ -83,7 +83,53 @@ class Begin(StartHandle):
     activation_class = BeginActivation
 
 
-class ForEachActivation(SplitActivation):
+class WrittenOnceActivation(Activation):
+    """A split's, a gateway's or an end's task written once, already done, instead of written
+    new and then updated: viewflow's ``Activation.create`` (pinned) saves the task and links it to
+    the one before it, and ``Activation.complete`` (pinned) saves it again a moment later,
+    in the same call of ``_activate_next``. Here ``create`` builds the task unsaved and
+    ``complete`` writes it (one INSERT) and then the link: one statement fewer per node.
+    The node's own ``activate`` runs between them with the task unsaved, so it must not
+    need the task's row (a gateway's condition reading ``activation.task``'s links, as one
+    rebuilt from a stored task would, gets a saved task: see ``ConcludeActivation``)."""
+
+    _previous: Task | None = None
+
+    def __hash__(self) -> int:
+        # ``Activation.__hash__`` (pinned) hashes the task, which an unsaved model refuses;
+        # ``_activate_next`` keeps activations in sets. The task is new and wrapped by this
+        # activation only, so its identity is what ``Activation.__eq__`` compares anyway.
+        return id(self.task)
+
+    def __eq__(self, other: Any) -> bool:
+        return super().__eq__(other)
+
+    @classmethod
+    def create(cls, flow_task, prev_activation, token, data=None, seed=None):
+        task = flow_task.flow_class.task_class(
+            process=prev_activation.process, flow_task=flow_task, token=token
+        )
+        task.data = data if data is not None else {}
+        task.seed = seed
+        activation = cls(task)
+        activation._previous = prev_activation.task
+        return activation
+
+    @Activation.status.super()
+    def complete(self):
+        """``Activation.complete`` (pinned) through ``.original()``: its save is the task's
+        first, then the link to the task before it, as ``Activation.create`` writes it."""
+        super().complete.original()
+        if self._previous is not None:
+            self.task.previous.add(self._previous)
+            self._previous = None
+
+
+class ForEachActivation(WrittenOnceActivation, SplitActivation):
+    """The split's task written once, already done (``WrittenOnceActivation``): its branches
+    are created after ``complete`` has saved it, so that their links and their round's token
+    prefix (``SplitActivation.create_next``, pinned) name its row."""
+
     @Activation.status.super()
     def activate(self):
         items = self.flow_task._items(self)
@@ -274,48 +320,6 @@ class Gather(Join):
             activation.complete()
             activation.activate_next()
         return True
-
-
-class WrittenOnceActivation(Activation):
-    """A gateway's or an end's task written once, already done, instead of written new and
-    then updated: viewflow's ``Activation.create`` (pinned) saves the task and links it to
-    the one before it, and ``Activation.complete`` (pinned) saves it again a moment later,
-    in the same call of ``_activate_next``. Here ``create`` builds the task unsaved and
-    ``complete`` writes it (one INSERT) and then the link: one statement fewer per node.
-    The node's own ``activate`` runs between them with the task unsaved, so it must not
-    need the task's row (a gateway's condition reading ``activation.task``'s links, as one
-    rebuilt from a stored task would, gets a saved task: see ``ConcludeActivation``)."""
-
-    _previous: Task | None = None
-
-    def __hash__(self) -> int:
-        # ``Activation.__hash__`` (pinned) hashes the task, which an unsaved model refuses;
-        # ``_activate_next`` keeps activations in sets. The task is new and wrapped by this
-        # activation only, so its identity is what ``Activation.__eq__`` compares anyway.
-        return id(self.task)
-
-    def __eq__(self, other: Any) -> bool:
-        return super().__eq__(other)
-
-    @classmethod
-    def create(cls, flow_task, prev_activation, token, data=None, seed=None):
-        task = flow_task.flow_class.task_class(
-            process=prev_activation.process, flow_task=flow_task, token=token
-        )
-        task.data = data if data is not None else {}
-        task.seed = seed
-        activation = cls(task)
-        activation._previous = prev_activation.task
-        return activation
-
-    @Activation.status.super()
-    def complete(self):
-        """``Activation.complete`` (pinned) through ``.original()``: its save is the task's
-        first, then the link to the task before it, as ``Activation.create`` writes it."""
-        super().complete.original()
-        if self._previous is not None:
-            self.task.previous.add(self._previous)
-            self._previous = None
 
 
 class ConcludeActivation(WrittenOnceActivation, IfActivation):

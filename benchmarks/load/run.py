@@ -214,16 +214,16 @@ http {{
 
 
 def nginx_command(out: Path, port: int, web_ports: list[int]) -> list[str]:
-    """nginx in front of the web processes with docs/deploy.md's ``location`` (the Host with
-    its port, since the proxy listens on another port than 80), on loopback, without TLS and
-    without an access log; in the foreground, in the step's process group."""
+    """nginx in front of the web processes with docs/deploy.md's upstream and ``location``
+    (the Host with its port, since the proxy listens on another port than 80), on loopback,
+    without TLS and without an access log; in the foreground, in the step's process group."""
     (out / "nginx").mkdir(exist_ok=True)
     config = out / "nginx.conf"
     config.write_text(
         NGINX.format(
             out=out,
             port=port,
-            servers=" ".join(f"server 127.0.0.1:{web};" for web in web_ports),
+            servers=" ".join(f"server 127.0.0.1:{web} max_fails=0;" for web in web_ports),
         ),
         encoding="utf-8",
     )

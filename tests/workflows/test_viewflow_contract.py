@@ -432,6 +432,42 @@ def test_an_approved_actions_gateway_and_end_are_written_once_done_and_linked(
 
 
 @pytest.mark.django_db
+def test_a_review_rounds_split_is_written_once_done_and_linked(contract, coordinator):
+    ActionFactory(contract=contract)
+    ActionFactory(contract=contract)
+
+    with CaptureQueriesContext(connection) as queries:
+        launch(contract, coordinator)
+
+    splits = list(
+        Task.objects.filter(
+            process__contract=contract, flow_task=ActionReviewFlow.review_by_leads
+        ).order_by("pk")
+    )
+    assert len(splits) == 2
+    for split in splits:
+        (start,) = split.previous.all()
+        assert start.flow_task == ActionReviewFlow.start
+        assert split.status == TaskStatus.DONE
+        assert split.finished is not None
+        reviews = Task.objects.filter(previous=split)
+        assert reviews.count() == 2  # one per lead, each linked to the split
+        # The round's token prefix, which the join reads, names the split's row.
+        assert all(str(review.token).startswith(f"{split.token}/{split.pk}_") for review in reviews)
+    # Each split written by one INSERT, never updated afterwards (viewflow inserts, then
+    # updates).
+    updates = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith('UPDATE "workflows_task"')
+        and re.search(
+            rf'"workflows_task"\."id" = \(?({"|".join(str(s.pk) for s in splits)})\b', q["sql"]
+        )
+    ]
+    assert updates == []
+
+
+@pytest.mark.django_db
 def test_a_request_for_changes_cancels_the_round_through_viewflows_join(
     contract, coordinator, monkeypatch
 ):
