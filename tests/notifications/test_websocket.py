@@ -258,3 +258,43 @@ async def test_with_redis_down_the_change_commits_and_is_delivered_when_redis_is
         assert await Notification.objects.filter(pushed_at__isnull=True).aexists() is False
     finally:
         await communicator.disconnect()
+
+
+@pytest.mark.parametrize("outcome", ["left", "failed"])
+async def test_a_slow_leave_of_the_channel_layer_finishes_after_the_socket_closes(
+    coordinator, monkeypatch, caplog, outcome
+):
+    """When hundreds of pages close at once, a busy process tells Redis one group at a time:
+    a leave slower than ACCORD_PUSH_TIMEOUT goes on after its socket is gone, and only its
+    failure is a warning."""
+    import asyncio
+
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()  # the consumers' own (Redis's, or in memory when embedded)
+    discard = layer.group_discard
+    discarded = []
+
+    async def slow_discard(group, channel):
+        await asyncio.sleep(0.3)
+        if outcome == "failed":
+            raise ConnectionError("Redis went away")
+        discarded.append(group)
+        await discard(group, channel)
+
+    monkeypatch.setattr(layer, "group_discard", slow_discard)
+    cookie = await sync_to_async(session_cookie)(coordinator)
+    with override_settings(ACCORD_PUSH_TIMEOUT=0.05):
+        communicator, connected = await connect(headers=[ORIGIN, HOST, (b"cookie", cookie)])
+        assert connected
+        caplog.clear()
+        await communicator.disconnect()
+        assert not caplog.records  # closed in time, still leaving: nothing to say yet
+        await asyncio.sleep(0.6)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    if outcome == "left":
+        assert len(discarded) == 2  # the person's group and the session's
+        assert warnings == []
+    else:
+        assert warnings == ["The channel layer could not be left."]
