@@ -31,6 +31,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from fontTools import subset
 from fontTools.ttLib import TTFont
 from fontTools.ttLib.scaleUpem import scale_upem
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
@@ -146,12 +147,18 @@ STAMP_UNITS_PER_EM = 1000
 
 @functools.cache
 def stamp_font_file(source: Path) -> Path:
-    """``source`` scaled to 1,000 units per em, written once (named by its content's digest)."""
+    """``source`` scaled to 1,000 units per em, written once (named by its content's digest).
+
+    The copy keeps every glyph but neither the hinting instructions nor the OpenType layout
+    features (kerning, ligatures): pyHanko parses and subsets the whole font at each signature
+    and seal, and those tables made up most of that work (77 to 35 ms of CPU per stamp here,
+    docs/benchmarks.md). A 7-point stamp in a PDF needs neither: PDF viewers rasterise it
+    themselves, and its text is names and a date."""
     data = source.read_bytes()
     target = (
         Path(tempfile.gettempdir())
         / "accord-fonts"
-        / f"{source.stem}-{hashlib.sha256(data).hexdigest()[:16]}-1000.ttf"
+        / f"{source.stem}-{hashlib.sha256(data).hexdigest()[:16]}-1000-plain.ttf"
     )
     if not target.exists():
         font = TTFont(io.BytesIO(data))
@@ -159,6 +166,17 @@ def stamp_font_file(source: Path) -> Path:
             scale_upem(font, STAMP_UNITS_PER_EM)
         if "FFTM" in font:  # FontForge's timestamps, which pyHanko's subsetting cannot carry
             del font["FFTM"]
+        every_glyph = subset.Options(
+            hinting=False,
+            layout_features=[],
+            notdef_outline=True,
+            name_IDs=["*"],
+            name_languages=["*"],
+            glyph_names=True,
+        )
+        plain = subset.Subsetter(every_glyph)
+        plain.populate(unicodes=font.getBestCmap().keys())
+        plain.subset(font)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(f".{os.getpid()}.tmp")
         font.save(partial)

@@ -362,3 +362,26 @@ def test_every_name_prints_in_the_document(contract, coordinator, parties):
     signed = pdf_text(contract_document_pdf(contract))
     assert "Signé par Zofia Wiśniewska-Đặng" in signed
     assert "?" not in signed.split("Signé par", 1)[1][:60]
+
+
+def test_the_stamps_font_keeps_every_character_without_hinting_nor_layout_tables():
+    """pyHanko parses and subsets the stamp's font at each signature: its copy keeps every
+    character of DejaVu Sans at 1,000 units per em, without the hinting instructions and the
+    layout features that made up most of that work (signatures.services.stamp_font_file)."""
+    from fontTools.ttLib import TTFont
+
+    from signatures.services import STAMP_UNITS_PER_EM, stamp_font_file
+
+    fonts = unicode_font_files()
+    if fonts is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("DejaVu Sans is missing: .ci/run installs fonts-dejavu-core")
+        pytest.skip("DejaVu Sans is not installed here (fonts-dejavu-core)")
+    original = TTFont(fonts[""])
+    stamp = TTFont(stamp_font_file(fonts[""]))
+
+    assert stamp["head"].unitsPerEm == STAMP_UNITS_PER_EM
+    assert set(stamp.getBestCmap()) == set(original.getBestCmap())
+    assert not {"fpgm", "prep", "cvt "} & set(stamp.keys())
+    assert not stamp["GSUB"].table.FeatureList.FeatureRecord
+    assert not stamp["GPOS"].table.FeatureList.FeatureRecord
