@@ -120,3 +120,33 @@ def test_the_page_the_api_and_verify_document_show_the_timestamps_trusted(
     assert code == 0, output
     assert output.count(f"by {TSA_NAME} (trusted)") == 2
     assert f"{contract.reference}: OK (2 signatures)" in output
+
+
+def test_a_missing_or_broken_roots_file_stops_the_start(tmp_path, settings):
+    """``manage.py check`` (and ``migrate``, at each deployment) refuses an outside
+    authority whose roots cannot be read: every signature and every verification reads them."""
+    from django.core import checks
+
+    def errors() -> list[str]:
+        return [m.id for m in checks.run_checks() if m.id and m.id.startswith("signatures.")]
+
+    settings.ACCORD_TSA_URL = "https://tsa.example.org/"
+    settings.ACCORD_TSA_ROOTS = ""
+    assert errors() == ["signatures.E002"]
+
+    settings.ACCORD_TSA_ROOTS = str(tmp_path / "gone.pem")
+    assert errors() == ["signatures.E003"]
+
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n")
+    settings.ACCORD_TSA_ROOTS = str(broken)
+    assert errors() == ["signatures.E003"]
+
+    # Kept after the authority is no longer used: still read by every verification.
+    settings.ACCORD_TSA_URL = ""
+    assert errors() == ["signatures.E003"]
+
+    good = tmp_path / "roots.pem"
+    good.write_bytes(outside_authority().roots_pem)
+    settings.ACCORD_TSA_ROOTS = str(good)
+    assert errors() == []
