@@ -17,12 +17,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from benchmarks.load.cpu import TICKS
-from benchmarks.load.run import free_port
+from benchmarks.load.run import daphne_command, free_port
 
 ROLES = ("lead", "committee", "signatory", "coordinator")
 
@@ -62,16 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     population = json.loads(accounts_file.read_text(encoding="utf-8"))
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ],
+        daphne_command(port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -109,6 +109,11 @@ def environment(args, proxy_port: int, var_dir: Path) -> dict[str, str]:
     return env
 
 
+def daphne_command(port: int) -> list[str]:
+    """The Procfile's web line, on loopback."""
+    return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+
+
 def template_url(url: str) -> str:
     """The database the population is prepared in once, copied for each step."""
     head, _, name = url.rpartition("/")
@@ -341,20 +346,7 @@ def step(args, users: int, out: Path, prepared: Path, no_think: bool) -> dict:
         shutil.copyfile(prepared, accounts)
         # The Procfile's lines, each with the same environment.
         for n, port in enumerate(web_ports, 1):
-            processes.start(
-                f"web.{n}",
-                [
-                    PYTHON,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "config.asgi:application",
-                ],
-                env,
-            )
+            processes.start(f"web.{n}", daphne_command(port), env)
         celery = [PYTHON, "-m", "celery", "-A", "config.celery_app"]
         unpooled = {**env, "ACCORD_DB_POOL_MAX_SIZE": "0"}  # Celery forks its children
         processes.start(
