@@ -30,29 +30,31 @@ def signing_key_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
 
 def timestamp_roots_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
     """An outside time-stamping authority's roots must be readable certificates: every
-    signature (ACCORD_TSA_URL) and every check of a document or of the history reads them,
-    and a file gone or broken would otherwise show first as an error on those pages."""
-    from cryptography import x509
+    signature (ACCORD_TSA_URL) and every check of a document or of the history reads them
+    (``pki.outside_tsa_roots``), and a file gone or broken would otherwise show first as an
+    error on those pages."""
+    from django.core.exceptions import ImproperlyConfigured
 
-    path = settings.ACCORD_TSA_ROOTS
-    if not path:
-        if settings.ACCORD_TSA_URL:
-            return [
-                checks.Error(
-                    "ACCORD_TSA_URL is set without ACCORD_TSA_ROOTS.",
-                    hint="Set ACCORD_TSA_ROOTS to the PEM file of the root certificates of "
-                    "that time-stamping authority.",
-                    id="signatures.E002",
-                )
-            ]
+    from . import pki
+
+    if not settings.ACCORD_TSA_URL and not settings.ACCORD_TSA_ROOTS:
         return []
     try:
-        with open(path, "rb") as roots:
-            x509.load_pem_x509_certificates(roots.read())
+        pki.outside_tsa_roots()
+    except ImproperlyConfigured:
+        return [
+            checks.Error(
+                "ACCORD_TSA_URL is set without ACCORD_TSA_ROOTS.",
+                hint="Set ACCORD_TSA_ROOTS to the PEM file of the root certificates of "
+                "that time-stamping authority.",
+                id="signatures.E002",
+            )
+        ]
     except (OSError, ValueError) as exc:
         return [
             checks.Error(
-                f"ACCORD_TSA_ROOTS ({path}) cannot be read as PEM certificates: {exc}",
+                f"ACCORD_TSA_ROOTS ({settings.ACCORD_TSA_ROOTS}) cannot be read as PEM "
+                f"certificates: {exc}",
                 hint="Keep the outside time-stamping authority's roots there for as long as "
                 "documents it timestamped are checked (docs/deploy.md).",
                 id="signatures.E003",

@@ -295,8 +295,10 @@ def revocation_list() -> bytes:
     return der
 
 
-def _outside_tsa_roots() -> list[asn1_x509.Certificate]:
-    """The trust anchors of the outside time-stamping authority (ACCORD_TSA_ROOTS, PEM)."""
+def outside_tsa_roots() -> list[asn1_x509.Certificate]:
+    """The trust anchors of the outside time-stamping authority (ACCORD_TSA_ROOTS, PEM):
+    ImproperlyConfigured without the setting, OSError or ValueError when the file cannot be
+    read as certificates (``apps.timestamp_roots_check`` turns both into start-up errors)."""
     path = settings.ACCORD_TSA_ROOTS
     if not path:
         raise ImproperlyConfigured(
@@ -309,18 +311,24 @@ def _outside_tsa_roots() -> list[asn1_x509.Certificate]:
     ]
 
 
-def timestamp_trust_roots() -> list[asn1_x509.Certificate]:
-    """What a timestamp in Accord's documents is checked against, offline: every root
-    certificate Accord's authority ever had (its own time-stamping service's certificates
-    come from it) and, when ACCORD_TSA_ROOTS is set, the outside authority's roots."""
-    roots = [
+def authority_roots() -> list[asn1_x509.Certificate]:
+    """Every root certificate Accord's authority ever had, oldest first: what the certificates
+    it issued (people's, the seal's, its own time-stamping service's) chain to."""
+    return [
         asn1_x509.Certificate.load(bytes(der))
         for der in SigningKey.objects.filter(kind=KeyKind.AUTHORITY)
         .order_by("pk")
         .values_list("certificate", flat=True)
     ]
+
+
+def timestamp_trust_roots() -> list[asn1_x509.Certificate]:
+    """What a timestamp in Accord's documents is checked against, offline: every root
+    certificate Accord's authority ever had (its own time-stamping service's certificates
+    come from it) and, when ACCORD_TSA_ROOTS is set, the outside authority's roots."""
+    roots = authority_roots()
     if settings.ACCORD_TSA_ROOTS:
-        roots += _outside_tsa_roots()
+        roots += outside_tsa_roots()
     return roots
 
 
@@ -341,7 +349,7 @@ def validation_context() -> ValidationContext:
             revocation_mode="hard-fail",
         )
     return ValidationContext(
-        trust_roots=[root, *_outside_tsa_roots()],
+        trust_roots=[root, *outside_tsa_roots()],
         crls=[revocations],
         allow_fetching=True,
         fetcher_backend=RequestsFetcherBackend(per_request_timeout=settings.ACCORD_TSA_TIMEOUT),

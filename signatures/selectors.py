@@ -36,7 +36,7 @@ from workflows.selectors import annual_report_data, annual_review_of
 
 from . import pki
 from .document import SEAL_FIELD
-from .models import ContractDocument, KeyKind, SignatureEvidence, SigningKey
+from .models import ContractDocument, SignatureEvidence
 from .reports import render_annual_report
 
 
@@ -234,17 +234,6 @@ class DocumentCheck:
 WHOLE_REVISION = (SignatureCoverageLevel.ENTIRE_REVISION, SignatureCoverageLevel.ENTIRE_FILE)
 
 
-def _trust_roots() -> list[asn1_x509.Certificate]:
-    """What the signers' certificates are checked against: Accord's authority, every root it
-    ever had (a timestamp is checked against ``pki.timestamp_trust_roots()`` instead)."""
-    return [
-        asn1_x509.Certificate.load(bytes(der))
-        for der in SigningKey.objects.filter(kind=KeyKind.AUTHORITY).values_list(
-            "certificate", flat=True
-        )
-    ]
-
-
 def _common_name(certificate: asn1_x509.Certificate) -> str:
     return certificate.subject.native.get("common_name") or certificate.subject.human_friendly
 
@@ -308,7 +297,8 @@ def document_verify(pdf: bytes, *, frozen: ContractDocument | None = None) -> Do
     except (PdfError, ValueError, KeyError, TypeError) as exc:
         result.readable, result.error = False, str(exc)
         return result
-    roots, timestamp_roots = _trust_roots(), pki.timestamp_trust_roots()
+    # The signers against Accord's authority; the timestamps against the time-stamping roots.
+    roots, timestamp_roots = pki.authority_roots(), pki.timestamp_trust_roots()
     statuses: dict[str, PdfSignatureStatus] = {}
     result.signatures = [
         _check(embedded, roots, timestamp_roots, statuses) for embedded in signatures
