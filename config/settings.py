@@ -252,7 +252,8 @@ else:
     CELERY_TASK_ALWAYS_EAGER = True
 # Parts of pages that are the same for everyone until what they show changes, kept in each
 # web process's memory under a key naming that state (the contract page's latest history
-# lines: the chain's head). No network call, nothing to invalidate, lost with the process.
+# lines: the chain's head). No network call, nothing to invalidate, lost with the process; a
+# renamed person shows under the old name there for at most TIMEOUT (docs/deploy.md).
 CACHES["fragments"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "LOCATION": "accord-fragments",

@@ -152,8 +152,8 @@ def stamp_font_file(source: Path) -> Path:
 
     The copy keeps every glyph but neither the hinting instructions nor the OpenType layout
     features (kerning, ligatures): pyHanko parses and subsets the whole font at each signature
-    and seal, and those tables made up most of that work (77 to 35 ms of CPU per stamp here,
-    docs/benchmarks.md). A 7-point stamp in a PDF needs neither: PDF viewers rasterise it
+    and seal, and those tables made up most of that work (77 to about 30 ms of CPU per stamp
+    here, docs/benchmarks.md). A 7-point stamp in a PDF needs neither: PDF viewers rasterise it
     themselves, and its text is names and a date."""
     data = source.read_bytes()
     target = (
@@ -235,8 +235,8 @@ def _modification_policy(writer: IncrementalPdfFileWriter, modifications: Modifi
 def _signed_already(root: generic.DictionaryObject) -> bool:
     """Whether one of the document's signature fields is filled. Asked of the fields' own
     dictionaries, whose value (``/V``) is not read: pyHanko's ``embedded_signatures`` parses
-    every signature already there, its certificates and revocation data as hexadecimal text,
-    a quarter of a signature's CPU by the eighth (80 ms here, docs/benchmarks.md)."""
+    every signature already there, its certificates and revocation data as hexadecimal text
+    (about 50 ms of a signature's CPU here, docs/benchmarks.md)."""
 
     def filled(fields: generic.ArrayObject, inherited_type: Any = None) -> bool:
         for reference in fields:
