@@ -44,6 +44,14 @@ def _stat(pid: int) -> Stat | None:
     )
 
 
+def process_seconds(pid: int) -> float:
+    """The CPU time process ``pid`` has spent so far (its own, not its children's)."""
+    stat = _stat(pid)
+    if stat is None:
+        raise ProcessLookupError(pid)
+    return stat.own
+
+
 def _every_process() -> list[Stat]:
     stats = (_stat(int(entry)) for entry in os.listdir("/proc") if entry.isdigit())
     return [stat for stat in stats if stat is not None]

@@ -15,20 +15,19 @@ import argparse
 import http.client
 import json
 import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 
-from benchmarks.load.cpu import TICKS
-from benchmarks.load.run import daphne_command, free_port
+from benchmarks.load.cpu import process_seconds
+from benchmarks.load.run import (
+    Processes,
+    daphne_command,
+    free_port,
+    load_database_url,
+    wait_until_answering,
+)
 
 ROLES = ("lead", "committee", "signatory", "coordinator")
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,9 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     accounts_file = max(args.run.glob("*/accounts.json"), key=lambda p: p.stat().st_mtime)
     os.environ.update(
-        DATABASE_URL=os.environ.get(
-            "LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/accord_load_bench"
-        ),
+        DATABASE_URL=load_database_url(),
         DJANGO_STATIC_ROOT=str(args.run / "static"),
         DJANGO_ALLOWED_HOSTS="testserver,127.0.0.1",
         DJANGO_DEBUG="false",
@@ -60,23 +57,10 @@ def main(argv: list[str] | None = None) -> None:
 
     population = json.loads(accounts_file.read_text(encoding="utf-8"))
     port = free_port()
-    server = subprocess.Popen(
-        daphne_command(port),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = Processes(args.run)  # its log beside the run's: pages-daphne.log
+    daemon = server.start("pages-daphne", daphne_command(port), dict(os.environ))
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                probe.request("GET", "/sante/")
-                probe.getresponse().read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
+        wait_until_answering(f"http://127.0.0.1:{port}/sante/", server)
         print(f"{args.requests} requests each, one at a time; CPU per request in ms\n")
         print("| role | page | in the process | through daphne |")
         print("|---|---|---:|---:|")
@@ -107,15 +91,14 @@ def main(argv: list[str] | None = None) -> None:
                     answer = served.getresponse()
                     answer.read()
                     assert answer.status == 200, (page, answer.status)
-                started = _cpu_seconds(server.pid)
+                started = process_seconds(daemon.pid)
                 for _ in range(args.requests):
                     served.request("GET", page, headers=headers)
                     served.getresponse().read()
-                through = (_cpu_seconds(server.pid) - started) * 1000 / args.requests
+                through = (process_seconds(daemon.pid) - started) * 1000 / args.requests
                 print(f"| {role} | `{page}` | {inside:.1f} | {through:.1f} |")
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        server.stop()
 
 
 if __name__ == "__main__":

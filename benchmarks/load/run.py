@@ -109,6 +109,13 @@ def environment(args, proxy_port: int, var_dir: Path) -> dict[str, str]:
     return env
 
 
+def load_database_url() -> str:
+    """Where a step's copy of the population is (``LOAD_DATABASE_URL``)."""
+    return os.environ.get(
+        "LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/accord_load_bench"
+    )
+
+
 def daphne_command(port: int) -> list[str]:
     """The Procfile's web line, on loopback."""
     return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
@@ -692,9 +699,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    args.database_url = os.environ.get(
-        "LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/accord_load_bench"
-    )
+    args.database_url = load_database_url()
     args.redis_url = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/12")
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d-%H%M%S")
     out = (args.out or ROOT / "var/load" / stamp).resolve()
