@@ -37,14 +37,9 @@ def servers(settings, tmp_path):
         # Plain http in the test: cookies without the Secure flag.
         "DJANGO_SECURE_COOKIES": "false",
     }
-    running = Servers(2, env=env)
-    try:
-        collect_static(settings, tmp_path / "static")
-        running.start()
-        running.wait_until_listening()
+    collect_static(settings, tmp_path / "static")
+    with Servers(2, env=env) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_a_decision_on_another_process_updates_the_open_contract_page(browser, servers):

@@ -120,6 +120,19 @@ class Servers:
                         raise RuntimeError(f"daphne not listening on {port}") from None
                     time.sleep(0.2)
 
+    def __enter__(self) -> Servers:
+        """Started and listening; stopped on the way out of the ``with``, however it ends."""
+        self.start()
+        try:
+            self.wait_until_listening()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         for process in self.processes:
             process.terminate()

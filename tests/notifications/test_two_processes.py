@@ -26,13 +26,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def servers():
     require_services()
-    running = Servers(2)
-    try:
-        running.start()
-        running.wait_until_listening()
+    with Servers(2) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def test_a_decision_posted_to_one_process_reaches_a_browser_connected_to_the_other(servers):

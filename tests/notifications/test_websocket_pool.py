@@ -40,20 +40,13 @@ def earlier_connections() -> set[int]:
 @pytest.fixture
 def server_with_a_pool_of_one(earlier_connections):
     require_services()
-    running = Servers(
-        1,
-        env={
-            "ACCORD_DB_POOL_MAX_SIZE": str(POOL_SIZE),
-            "ACCORD_DB_POOL_MIN_SIZE": str(POOL_SIZE),
-            "ACCORD_DB_POOL_TIMEOUT": "5",
-        },
-    )
-    try:
-        running.start()
-        running.wait_until_listening()
+    pool_of_one = {
+        "ACCORD_DB_POOL_MAX_SIZE": str(POOL_SIZE),
+        "ACCORD_DB_POOL_MIN_SIZE": str(POOL_SIZE),
+        "ACCORD_DB_POOL_TIMEOUT": "5",
+    }
+    with Servers(1, env=pool_of_one) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _session_cookie(user) -> str:
@@ -201,19 +194,17 @@ def test_with_redis_away_daphne_sends_the_try_again_later_close_the_page_reconne
         created_at=timezone.now(),
     )
     token = Token.objects.create(user=person).key
-    try:
-        server.start()
-        server.wait_until_listening()
-        with connect(
+    with (
+        server,
+        connect(
             server.url(0, "/ws/notifications/?after=0", scheme="ws"),
             origin=server.url(0),
             subprotocols=["accord.notifications", f"accord.token.{token}"],
             open_timeout=20,
-        ) as socket:
-            assert json.loads(socket.recv(timeout=20))["id"] == missed.pk
-            with pytest.raises(ConnectionClosed) as closed:
-                socket.recv(timeout=20)
-        assert closed.value.rcvd is not None
-        assert closed.value.rcvd.code == TRY_AGAIN_LATER
-    finally:
-        server.stop()
+        ) as socket,
+    ):
+        assert json.loads(socket.recv(timeout=20))["id"] == missed.pk
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=20)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == TRY_AGAIN_LATER
