@@ -177,3 +177,27 @@ def test_the_cpu_ledger_gives_each_part_the_time_its_processes_spent():
     assert spent["rest"] == pytest.approx(
         spent["machine"] - sum(v for k, v in spent.items() if k not in ("machine", "rest"))
     )
+
+
+def test_the_settled_figures_leave_out_the_backlog_of_the_log_ins():
+    """The steady state is read from ``settle`` seconds after the last user logged in: the
+    slow answers queued behind the ramp's log-ins are left out, pages and decisions apart,
+    and the windows still show the backlog."""
+    from benchmarks.load.run import settled, windows
+
+    last_log_in = 1_000.0
+    backlog = [(last_log_in + i * 0.1, 2_500.0, "inbox") for i in range(100)]
+    steady_pages = [(last_log_in + 40 + i * 0.1, 50.0 + i, "task page") for i in range(100)]
+    steady_decisions = [(last_log_in + 45 + i, 300.0, "decision: signature") for i in range(20)]
+    timed = backlog + steady_pages + steady_decisions
+
+    steady = settled(timed, [900.0, last_log_in], settle=30)
+
+    assert steady["count"] == 120
+    assert steady["pages"]["p50"] == pytest.approx(100, abs=1)
+    assert steady["pages"]["p95"] < 150
+    assert steady["decisions"] == {"count": 20, "p50": 300.0, "p95": 300.0, "p99": 300.0}
+    assert set(steady["by_name"]) == {"task page", "decision: signature"}
+    by_window = windows(timed)
+    assert by_window[0]["p50"] == 2_500.0
+    assert by_window[-1]["decisions_p95"] == 300.0

@@ -52,10 +52,14 @@ DECISION = re.compile(r'name="decision" value="([a-z_]+)"')
 RECEIVED: dict[str, set[int]] = {}
 SOCKET_FIGURES: dict[str, list[float]] = {"connect_ms": [], "notification_ms": []}
 COUNTS: Counter = Counter()
-# Every HTTP request's time but the log-in's, once all users are spawned: the knee is read on
-# these (a log-in checks a password with PBKDF2 once per person and session, and the ramp
-# puts them all at the start).
-WORK_MS: list[float] = []
+# Every HTTP request but the log-in's, once all users are spawned, as [when it started (Unix
+# time), its time in ms, its name]: the knee is read on these (a log-in checks a
+# password with Argon2id once per person and session, and the ramp puts them all at the
+# start); the run also reads them by 10-second window and once the ramp's backlog is gone.
+WORK: list[tuple[float, float, str]] = []
+# When each user of this process had logged in (Unix time): the backlog is measured from the
+# last of them.
+LOGGED_IN: list[float] = []
 SPAWNED = threading.Event()
 OPEN_SOCKETS: set[str] = set()
 STATE_LOCK = threading.Lock()
@@ -124,6 +128,8 @@ class AccordUser(FastHttpUser):
         self.listening = True
         self.last_id = POPULATION["notifications_before"]
         self.log_in()
+        with STATE_LOCK:
+            LOGGED_IN.append(time.time())
         self.listener = gevent.spawn(self.listen)
 
     def on_stop(self) -> None:
@@ -383,7 +389,7 @@ def _spawned(user_count, **_kwargs) -> None:
 @events.request.add_listener
 def _timed(request_type, name, response_time, exception=None, **_kwargs) -> None:
     if SPAWNED.is_set() and not name.startswith("log-in"):
-        WORK_MS.append(response_time)
+        WORK.append((time.time() - response_time / 1000, response_time, name))
 
 
 @events.test_stopping.add_listener
@@ -404,6 +410,7 @@ def _write_received(environment, **_kwargs) -> None:
             "received": {username: sorted(ids) for username, ids in RECEIVED.items()},
             "socket_figures": SOCKET_FIGURES,
             "counts": dict(COUNTS),
-            "work_ms": WORK_MS,
+            "work": WORK,
+            "logged_in": LOGGED_IN,
         }
     (OUT / f"received-{os.getpid()}.json").write_text(json.dumps(state), encoding="utf-8")

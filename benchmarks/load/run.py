@@ -520,14 +520,17 @@ def summarise(args, users: int, out: Path, sampler: LoadSampler, elapsed: float)
     )
     sockets: dict[str, list[float]] = {"connect_ms": [], "notification_ms": []}
     counts: dict[str, int] = {}
-    work: list[float] = []
+    timed: list[tuple[float, float, str]] = []
+    logged_in: list[float] = []
     for path in out.glob("received-*.json"):
         state = json.loads(path.read_text(encoding="utf-8"))
-        work.extend(state["work_ms"])
+        timed.extend(tuple(entry) for entry in state["work"])
+        logged_in.extend(state["logged_in"])
         for key, values in state["socket_figures"].items():
             sockets[key].extend(values)
         for key, value in state["counts"].items():
             counts[key] = counts.get(key, 0) + value
+    work = [ms for _, ms, _ in timed]
     measured = args.duration - (0 if args.include_ramp else users / args.spawn_rate)
     requests = {
         f"{row['Type']} {row['Name']}".strip(): {
@@ -559,6 +562,8 @@ def summarise(args, users: int, out: Path, sampler: LoadSampler, elapsed: float)
             "p95": percentile(work, 0.95),
             "p99": percentile(work, 0.99),
         },
+        "windows": windows(timed),
+        "settled": settled(timed, logged_in, args.settle),
         "decisions_per_second": decisions / measured if measured > 0 else float("nan"),
         "tasks_completed_in_db": completed,
         "socket_connect_p50_ms": percentile(sockets["connect_ms"], 0.5),
@@ -571,6 +576,60 @@ def summarise(args, users: int, out: Path, sampler: LoadSampler, elapsed: float)
         "loadavg": sampler.summary(),
         "log_errors": log_errors(out),
         "checks": checks,
+    }
+
+
+def _kind(name: str) -> str:
+    return "decision" if name.startswith("decision") else "page"
+
+
+def windows(timed: list[tuple[float, float, str]], width: float = 10.0) -> list[dict]:
+    """The requests after the ramp by ``width``-second window of their start: how long the
+    ramp's backlog lasts, and the steady state after it."""
+    if not timed:
+        return []
+    start = min(when for when, _, _ in timed)
+    by_window: dict[int, list[tuple[float, str]]] = {}
+    for when, ms, name in timed:
+        by_window.setdefault(int((when - start) // width), []).append((ms, _kind(name)))
+    return [
+        {
+            "from": index * width,
+            "count": len(entries),
+            "p50": percentile([ms for ms, _ in entries], 0.5),
+            "pages_p95": percentile([ms for ms, kind in entries if kind == "page"], 0.95),
+            "decisions_p95": percentile([ms for ms, kind in entries if kind == "decision"], 0.95),
+        }
+        for index, entries in sorted(by_window.items())
+    ]
+
+
+def spread(values: list[float]) -> dict:
+    return {"count": len(values), **{f"p{p}": percentile(values, p / 100) for p in (50, 95, 99)}}
+
+
+def settled(timed: list[tuple[float, float, str]], logged_in: list[float], settle: float) -> dict:
+    """The requests that started ``settle`` seconds or more after the last user had logged
+    in: the steady state of that many people working, without the queue their log-ins left
+    (each checks a password with Argon2id; the ramp puts them all within seconds)."""
+    if not logged_in:
+        return {"count": 0}
+    since = max(logged_in) + settle
+    entries = [(when, ms, name) for when, ms, name in timed if when >= since]
+    pages = [ms for _, ms, name in entries if _kind(name) == "page"]
+    decisions = [ms for _, ms, name in entries if _kind(name) == "decision"]
+    seconds = max((when for when, _, _ in entries), default=since) - since
+    by_name: dict[str, list[float]] = {}
+    for _, ms, name in entries:
+        by_name.setdefault(name, []).append(ms)
+    return {
+        "count": len(entries),
+        "after_last_log_in_s": settle,
+        "seconds": seconds,
+        "per_second": len(entries) / seconds if seconds > 0 else float("nan"),
+        "pages": spread(pages),
+        "decisions": spread(decisions),
+        "by_name": {name: spread(values) for name, values in sorted(by_name.items())},
     }
 
 
@@ -596,6 +655,7 @@ def report(results: list[dict]) -> list[str]:
             f"| **all but the log-ins** | {work['count']} | | {work['p50']:.0f} | "
             f"{work['p95']:.0f} | {work['p99']:.0f} |"
         )
+        lines.extend(settled_report(result))
         checks = result["checks"]
         lines.append(
             f"\nDecisions: {result['decisions_per_second']:.2f}/s through the forms "
@@ -634,6 +694,38 @@ def report(results: list[dict]) -> list[str]:
         f"\nKnee (p95 of the requests but the log-ins above {KNEE_MS / 1000:.0f} s): "
         + (f"{knee} users." if knee else "not reached at these numbers of users.")
     )
+    return lines
+
+
+def settled_report(result: dict) -> list[str]:
+    """The steady state after the ramp's backlog, and the windows that show the backlog."""
+    settled = result.get("settled", {})
+    lines = []
+    if settled.get("count"):
+        pages, decisions = settled["pages"], settled["decisions"]
+        lines.append(
+            f"\nSettled ({settled['after_last_log_in_s']:.0f} s after the last log-in, "
+            f"{settled['seconds']:.0f} s, {settled['per_second']:.1f} requests/s): pages "
+            f"{pages['count']}, p50 / p95 / p99 {pages['p50']:.0f} / {pages['p95']:.0f} / "
+            f"{pages['p99']:.0f} ms; decisions {decisions['count']}, "
+            f"{decisions['p50']:.0f} / {decisions['p95']:.0f} / {decisions['p99']:.0f} ms. "
+            "By request (count, p50 / p95): "
+            + "; ".join(
+                f"{name} {entry['count']}, {entry['p50']:.0f} / {entry['p95']:.0f}"
+                for name, entry in settled["by_name"].items()
+            )
+            + "."
+        )
+    if result.get("windows"):
+        lines.append(
+            "By 10 s window after the ramp (requests, p50, pages' p95, decisions' p95 in ms): "
+            + "; ".join(
+                f"{w['from']:.0f} s: {w['count']}, {w['p50']:.0f}, {w['pages_p95']:.0f}, "
+                f"{w['decisions_p95']:.0f}"
+                for w in result["windows"]
+            )
+            + "."
+        )
     return lines
 
 
@@ -690,6 +782,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--locust-processes", type=int, default=1)
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=30.0,
+        help="seconds after the last log-in from which the steady state is measured",
+    )
+    parser.add_argument(
         "--include-ramp",
         action="store_true",
         help="keep the spawning period (log-ins) in the figures (default: reset after it)",
@@ -710,7 +808,9 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"Machine: {os.cpu_count()} CPUs, loadavg before: {' '.join(map(str, load_now()))}")
     args.secret_key = secrets.token_urlsafe(50)
-    args.signing_key = secrets.token_urlsafe(50)
+    # Fresh for each run, unless given: a step's database left behind can then be signed in
+    # again (a decision profiled after the run, with the same LOAD_SIGNING_KEY).
+    args.signing_key = os.environ.get("LOAD_SIGNING_KEY") or secrets.token_urlsafe(50)
     results = []
     try:
         prepared = prepare(args, out / "population")
