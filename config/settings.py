@@ -717,10 +717,12 @@ ACCORD_TASK_DUE_DAYS = {
 }
 
 # What the other apps do about what the domain records, in this order, in the recording
-# transaction (workflows.history.UnitOfWork.finish): whoever a change concerns is told, then
-# a fully signed contract is sealed (its certificate covers who was told of the last signature).
+# transaction (workflows.history.UnitOfWork.finish): whoever a change concerns is told, the
+# people asked to sign have their certificates issued after the commit (by the worker), then a
+# fully signed contract is sealed (its certificate covers who was told of the last signature).
 ACCORD_REACTIONS = [
     "notifications.reactions.notify_recorded",
+    "signatures.reactions.issue_signers_certificates",
     "signatures.reactions.seal_signed_contract",
 ]
 # Where the signed daily head files of the histories are written (workflows.anchors): keep this

@@ -86,6 +86,24 @@ def _decrypt(stored: SigningKey) -> bytes:
         ) from exc
 
 
+def _private_key(stored: SigningKey) -> PrivateKeyTypes:
+    return _loaded(_decrypt(stored))
+
+
+def _loaded(der: bytes) -> PrivateKeyTypes:
+    """A stored private key (decrypted), loaded without checking it again.
+
+    cryptography checks an RSA key's mathematics when it loads one (about 30 ms of CPU for a
+    2,048-bit key here, several times the signature itself). Every stored key was checked
+    when it came in: generated here, or read from an organisation's PKCS#12 (which cryptography
+    checks); since then it is kept under Fernet, whose authentication refuses any change, so
+    what decrypts is what was checked. ``unsafe_skip_rsa_key_validation`` is cryptography's
+    documented switch for exactly that case (a key from a trusted source)."""
+    return serialization.load_der_private_key(
+        der, password=None, unsafe_skip_rsa_key_validation=True
+    )
+
+
 @dataclass(frozen=True)
 class Rotation:
     """What a rotation did: keys re-encrypted now, keys already under the current key."""
@@ -243,7 +261,7 @@ def _issue(
 ) -> SigningKey:
     ca = authority()
     ca_certificate = x509.load_der_x509_certificate(bytes(ca.certificate))
-    ca_key = serialization.load_der_private_key(_decrypt(ca), password=None)
+    ca_key = _private_key(ca)
     if not isinstance(ca_key, rsa.RSAPrivateKey):  # authority() always makes an RSA key
         raise ImproperlyConfigured("The stored key of Accord's authority is not an RSA key.")
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
@@ -299,7 +317,9 @@ def _issue(
 
 
 def person_key(person: User) -> SigningKey:
-    """The person's certificate from Accord's authority, issued at their first signature."""
+    """The person's certificate from Accord's authority, issued once: by the worker when a
+    signature is first asked of them (``tasks.issue_signing_certificates``), else at their
+    first signature."""
     existing = _current(KeyKind.PERSON, person=person)
     if existing is not None:
         return existing
@@ -309,6 +329,12 @@ def person_key(person: User) -> SigningKey:
         lambda: _issue(KeyKind.PERSON, _name(person.display_name, organisation), person=person),
         person=person,
     )
+
+
+def signing_key(organisation: Organisation, person: User) -> SigningKey:
+    """The key a party's signature uses: its organisation's own certificate when it uploaded
+    one, else the signing person's from Accord's authority (issued now if they have none)."""
+    return organisation_key(organisation) or person_key(person)
 
 
 def seal_key() -> SigningKey:
@@ -339,7 +365,7 @@ def timestamping_key() -> SigningKey:
 
 def authority_key() -> rsa.RSAPrivateKey:
     """The authority's private key, to sign what it publishes (its revocation list)."""
-    key = serialization.load_der_private_key(_decrypt(authority()), password=None)
+    key = _private_key(authority())
     if not isinstance(key, rsa.RSAPrivateKey):  # authority() always makes an RSA key
         raise ImproperlyConfigured("The stored key of Accord's authority is not an RSA key.")
     return key
@@ -478,5 +504,5 @@ def _signer_of(stored: SigningKey) -> LoadedKeySigner:
         signing_cert=asn1_x509.Certificate.load(bytes(stored.certificate)),
         signing_key=asn1_keys.PrivateKeyInfo.load(der),
         cert_registry=SimpleCertificateStore.from_certs(chain),
-        private_key=serialization.load_der_private_key(der, password=None),
+        private_key=_loaded(der),
     )

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import transaction
 
 from workflows.history import UnitOfWork
-from workflows.models import HistoryEntry, HistoryEvent
+from workflows.models import HistoryEntry, HistoryEvent, TaskKind
 
 from . import services, tasks
 
@@ -36,3 +36,19 @@ def seal_signed_contract(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> N
     # What the sweep (``tasks.seal_pending``) needs if the broker loses the task.
     services.seal_request(unit.contract, history_head=(seq, digest))
     transaction.on_commit(lambda: tasks.seal_document.delay(contract_id, seq, digest), robust=True)
+
+
+def issue_signers_certificates(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> None:
+    """A signature asked of someone (a signature task opened, or handed to a delegate): their
+    certificate is issued after the commit, by the worker (``tasks.issue_signing_certificates``),
+    so that their signature does not generate a key while it holds the contract's lock. On the
+    embedded default the task runs in the process, after the commit, as every task there."""
+    task_ids = [
+        entry.data["task"]
+        for entry in entries
+        if entry.event in (HistoryEvent.TASK_CREATED, HistoryEvent.TASK_DELEGATED)
+        and entry.name == TaskKind.SIGNATURE
+        and entry.data.get("task")
+    ]
+    if task_ids:
+        transaction.on_commit(lambda: tasks.issue_signing_certificates.delay(task_ids), robust=True)

@@ -146,20 +146,40 @@ def _current_document(contract: Contract, *, lock: bool = True) -> ContractDocum
 STAMP_UNITS_PER_EM = 1000
 
 
-@functools.cache
-def stamp_font_file(source: Path) -> Path:
-    """``source`` scaled to 1,000 units per em, written once (named by its content's digest).
+# The Latin scripts' letters, their punctuation and symbols: about 1,100 of DejaVu Sans's 6,000
+# glyphs, and every name, title and date a French contract's stamp prints in practice.
+LATIN_STAMP_RANGES = (
+    (0x0020, 0x007E),  # Basic Latin
+    (0x00A0, 0x024F),  # Latin-1 Supplement, Latin Extended-A and -B
+    (0x02C0, 0x02FF),  # spacing modifier letters (the ring above, the apostrophe letter)
+    (0x1E00, 0x1EFF),  # Latin Extended Additional (Vietnamese)
+    (0x2000, 0x206F),  # general punctuation (narrow no-break space, dashes, ellipsis)
+    (0x20A0, 0x20BF),  # currency symbols (€)
+    (0x2100, 0x214F),  # letterlike symbols (№)
+)
 
-    The copy keeps every glyph but neither the hinting instructions nor the OpenType layout
-    features (kerning, ligatures): pyHanko parses and subsets the whole font at each signature
-    and seal, and those tables made up most of that work (77 to about 30 ms of CPU per stamp
-    here, docs/benchmarks.md). A 7-point stamp in a PDF needs neither: PDF viewers rasterise it
+
+def _is_latin(code_point: int) -> bool:
+    return any(first <= code_point <= last for first, last in LATIN_STAMP_RANGES)
+
+
+@functools.cache
+def stamp_font_file(source: Path, *, latin_only: bool = False) -> Path:
+    """``source`` scaled to 1,000 units per em, written once (named by its content's digest);
+    ``latin_only``: with the glyphs of ``LATIN_STAMP_RANGES`` alone.
+
+    The copy keeps every glyph (or every Latin one) but neither the hinting instructions nor
+    the OpenType layout features (kerning, ligatures): pyHanko parses and subsets the whole
+    font at each signature and seal, and those tables made up most of that work (77 to about
+    30 ms of CPU per stamp here, docs/benchmarks.md); the Latin copy, a fifth of the glyphs,
+    takes about 9 ms. A 7-point stamp in a PDF needs neither: PDF viewers rasterise it
     themselves, and its text is names and a date."""
     data = source.read_bytes()
     target = (
         Path(tempfile.gettempdir())
         / "accord-fonts"
-        / f"{source.stem}-{hashlib.sha256(data).hexdigest()[:16]}-1000-plain.ttf"
+        / f"{source.stem}-{hashlib.sha256(data).hexdigest()[:16]}-1000-plain"
+        f"{'-latin' if latin_only else ''}.ttf"
     )
     if not target.exists():
         font = TTFont(io.BytesIO(data))
@@ -176,7 +196,8 @@ def stamp_font_file(source: Path) -> Path:
             glyph_names=True,
         )
         plain = subset.Subsetter(every_glyph)
-        plain.populate(unicodes=font.getBestCmap().keys())
+        characters = font.getBestCmap().keys()
+        plain.populate(unicodes=[c for c in characters if not latin_only or _is_latin(c)])
         plain.subset(font)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(f".{os.getpid()}.tmp")
@@ -185,13 +206,30 @@ def stamp_font_file(source: Path) -> Path:
     return target
 
 
-def _stamp(lines: list[str]) -> TextStampStyle:
+@functools.cache
+def _characters_of(font_file: Path) -> frozenset[int]:
+    return frozenset(TTFont(font_file).getBestCmap())
+
+
+def _stamp_font(text: str) -> GlyphAccumulatorFactory | None:
+    """The stamp's font: the Latin copy of DejaVu Sans when it has every character of
+    ``text``, the whole one otherwise (a name in Greek or Cyrillic); None without DejaVu."""
+    fonts = unicode_font_files()
+    if not fonts:
+        return None
+    latin = stamp_font_file(fonts[""], latin_only=True)
+    printed = {ord(character) for character in text if character != "\n"}
+    chosen = latin if printed <= _characters_of(latin) else stamp_font_file(fonts[""])
+    return GlyphAccumulatorFactory(str(chosen), font_size=7)
+
+
+def stamp_style(lines: list[str]) -> TextStampStyle:
     """A signature's visible stamp, in the document's DejaVu Sans when it is installed (the
     PDF's standard font otherwise, where a name outside Latin-1 prints "?")."""
-    fonts = unicode_font_files()
-    font = GlyphAccumulatorFactory(str(stamp_font_file(fonts[""])), font_size=7) if fonts else None
+    text = "\n".join(lines)
+    font = _stamp_font(text)
     return TextStampStyle(
-        stamp_text="\n".join(lines),
+        stamp_text=text,
         text_box_style=TextBoxStyle(font_size=7, leading=9, font=font)
         if font
         else TextBoxStyle(font_size=7, leading=9),
@@ -284,7 +322,7 @@ def sign_pdf(
     pdf_signer = signers.PdfSigner(
         metadata,
         signer=keys.signer_for(stored_key),
-        stamp_style=_stamp(stamp),
+        stamp_style=stamp_style(stamp),
         timestamper=pki.timestamper(),
     )
     try:
@@ -413,7 +451,7 @@ def party_signed(
     def sign() -> tuple[bytes, str, str]:
         # Its key read (or issued) here: with an outside authority, no transaction is open.
         # Outside the document's language: a refusal is in the request's.
-        stored_key = keys.organisation_key(organisation) or keys.person_key(signed_by)
+        stored_key = keys.signing_key(organisation, signed_by)
         signed = sign_pdf(
             pdf,
             field_name=field_name,

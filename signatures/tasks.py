@@ -1,6 +1,7 @@
 """The seal drawn up after the last signature's commit, when the time-stamping authority is
 an outside one (its call never happens in a transaction): retried while it does not answer,
-and swept periodically in case the broker lost the task."""
+and swept periodically in case the broker lost the task. The certificates of the people asked
+to sign, issued ahead of their signature."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from celery import shared_task
 from django.utils import timezone
 
 from workflows.errors import DocumentChanged, ServiceUnavailable
+from workflows.models import Task, TaskStatus
 
-from . import services
+from . import keys, services
 from .models import ContractDocument
 
 SEAL_RETRIES = 8
@@ -60,3 +62,24 @@ def seal_pending(grace_seconds: float | None = None) -> int:
             continue
         sealed += document is not None and document.sealed_at is not None
     return sealed
+
+
+@shared_task
+def issue_signing_certificates(task_ids: list[int]) -> int:
+    """The certificate each of these signature tasks will sign with, issued now if it is the
+    holder's from Accord's authority and they have none: generating an RSA key (about 50 ms
+    of CPU, at times several times that) then happens here, not in their signature while it
+    holds the contract's lock. A task already decided, and a party signing with its
+    organisation's own certificate, need nothing. Idempotent (``keys.person_key`` issues a
+    person's key once); the signature still issues it if this never ran. Returns how many
+    tasks have their key now."""
+    ready = 0
+    for task in Task.objects.filter(pk__in=task_ids, status=TaskStatus.ASSIGNED).select_related(
+        "owner__organisation", "signatory__organisation", "amendment_party__organisation"
+    ):
+        party = task.signatory or task.amendment_party
+        if party is None or task.owner is None:
+            continue
+        keys.signing_key(party.organisation, task.owner)
+        ready += 1
+    return ready

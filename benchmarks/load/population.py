@@ -133,9 +133,10 @@ def prepare(contracts: int, accounts_file: Path) -> None:
 
     from benchmarks.walk import demo_document
     from notifications.models import Notification
+    from signatures.tasks import issue_signing_certificates
     from workflows import services
     from workflows.audit.services import history_check
-    from workflows.models import Contract, User
+    from workflows.models import Contract, Task, TaskKind, TaskStatus, User
 
     started = time.perf_counter()
     accounts: dict[str, dict] = {}
@@ -178,6 +179,15 @@ def prepare(contracts: int, accounts_file: Path) -> None:
     now = timezone.now()
     Notification.objects.filter(pushed_at=None).update(pushed_at=now)
     Notification.objects.filter(emailed_at=None).update(emailed_at=now)
+    # And what the worker does after the deliberation: the certificates of the people asked
+    # to sign (``signatures.reactions.issue_signers_certificates``).
+    issue_signing_certificates(
+        list(
+            Task.objects.filter(kind=TaskKind.SIGNATURE, status=TaskStatus.ASSIGNED).values_list(
+                "pk", flat=True
+            )
+        )
+    )
     # The night before the day measured: the nightly check (``history_check_and_alert``, the
     # same as ``verify_history``) recomputed every chain and left its checkpoint, from which
     # a contract page recomputes only the entries written since (the day's).

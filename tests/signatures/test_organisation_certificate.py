@@ -105,6 +105,65 @@ def test_a_wrong_password_or_an_expired_certificate_is_refused(admin_client, con
     assert not SigningKey.objects.exists()
 
 
+def _pkcs12_with_an_inconsistent_rsa_key(password: bytes) -> bytes:
+    """A PKCS#12 whose RSA key has one CRT exponent off by two: it would sign wrongly (and a
+    faulty RSA-CRT signature can give the key away)."""
+    from asn1crypto import keys as asn1_keys
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    info = asn1_keys.PrivateKeyInfo.load(
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    numbers = info["private_key"].parsed.native
+    numbers["exponent1"] += 2
+    broken = asn1_keys.PrivateKeyInfo(
+        {
+            "version": 0,
+            "private_key_algorithm": info["private_key_algorithm"],
+            "private_key": asn1_keys.RSAPrivateKey(numbers),
+        }
+    ).dump()
+    loaded = serialization.load_der_private_key(
+        broken, password=None, unsafe_skip_rsa_key_validation=True
+    )
+    assert isinstance(loaded, rsa.RSAPrivateKey)
+    now = datetime.datetime.now(datetime.UTC)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ARS")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(3)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+    return pkcs12.serialize_key_and_certificates(
+        b"ars", loaded, certificate, None, BestAvailableEncryption(password)
+    )
+
+
+def test_a_pkcs12_with_an_inconsistent_rsa_key_is_refused(admin_client, contract):
+    """A stored key is checked once, as it comes in (signatures.keys._loaded does not check it
+    again at each signature): an uploaded key that does not hold together never gets in."""
+    ars = SignatoryFactory(contract=contract)
+
+    refused = upload(
+        admin_client, ars.organisation, _pkcs12_with_an_inconsistent_rsa_key(b"pw"), "pw"
+    )
+
+    assert refused.status_code == 200
+    assert "This file is not a PKCS#12 file" in refused.content.decode()
+    assert not SigningKey.objects.exists()
+
+
 def test_the_same_certificate_uploaded_twice_is_refused_with_a_reason(admin_client, contract):
     ars = SignatoryFactory(contract=contract)
     data = make_pkcs12("ARS", b"pw")

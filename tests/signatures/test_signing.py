@@ -364,6 +364,54 @@ def test_every_name_prints_in_the_document(contract, coordinator, parties):
     assert "?" not in signed.split("Signé par", 1)[1][:60]
 
 
+def test_a_name_outside_the_latin_scripts_prints_in_the_stamp(contract, coordinator, parties):
+    """The stamp is drawn with the Latin copy of the font when it has every character, and
+    with the whole font otherwise: a signer named in Greek is printed as written."""
+    if unicode_font_files() is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("DejaVu Sans is missing: .ci/run installs fonts-dejavu-core")
+        pytest.skip("DejaVu Sans is not installed here (fonts-dejavu-core)")
+    mayor, _hospital = parties
+    mayor.signer.first_name, mayor.signer.last_name = "Ελένη", "Παπαδοπούλου"
+    mayor.signer.save(update_fields=["first_name", "last_name"])
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+
+    (task,) = (t for t in open_tasks(contract, TaskKind.SIGNATURE) if t.owner == mayor.signer)
+    decide(task, "sign")
+    signed = pdf_text(contract_document_pdf(contract))
+
+    assert "Signé par Ελένη Παπαδοπούλου" in signed
+
+
+@pytest.mark.parametrize(
+    ("lines", "latin"),
+    [
+        (["Signé par Mme Zofia Wiśniewska-Đặng", "le 6 décembre 2026 à 09 h 20"], True),
+        (["Signé par Ελένη Παπαδοπούλου", "Agence régionale de santé"], False),
+        (["Signé par Иван Петров"], False),
+    ],
+)
+def test_a_stamp_is_drawn_with_a_font_that_has_every_character_it_prints(lines, latin):
+    """The Latin copy of the font when it is enough (a quarter of the parsing at each
+    signature), the whole font otherwise: never a missing glyph."""
+    from fontTools.ttLib import TTFont
+
+    from signatures.services import stamp_font_file, stamp_style
+
+    fonts = unicode_font_files()
+    if fonts is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("DejaVu Sans is missing: .ci/run installs fonts-dejavu-core")
+        pytest.skip("DejaVu Sans is not installed here (fonts-dejavu-core)")
+    font = stamp_style(lines).text_box_style.font
+    assert font is not None
+    printed = {ord(character) for line in lines for character in line}
+
+    assert printed <= set(TTFont(font.font_file).getBestCmap())
+    assert font.font_file == str(stamp_font_file(fonts[""], latin_only=latin))
+
+
 def test_the_stamps_font_keeps_every_character_without_hinting_nor_layout_tables():
     """pyHanko parses and subsets the stamp's font at each signature: its copy keeps every
     character of DejaVu Sans at 1,000 units per em, without the hinting instructions and the
@@ -385,3 +433,72 @@ def test_the_stamps_font_keeps_every_character_without_hinting_nor_layout_tables
     assert not {"fpgm", "prep", "cvt "} & set(stamp.keys())
     assert not stamp["GSUB"].table.FeatureList.FeatureRecord
     assert not stamp["GPOS"].table.FeatureList.FeatureRecord
+
+
+def test_the_stamps_latin_font_keeps_every_latin_character_and_little_else():
+    """Most stamps are drawn with a copy of the stamp's font reduced to the Latin scripts
+    (about a fifth of the glyphs, a quarter of the parsing at each signature): every Latin
+    letter, punctuation mark and symbol DejaVu Sans has is in it, Greek and Cyrillic not."""
+    from fontTools.ttLib import TTFont
+
+    from signatures.services import LATIN_STAMP_RANGES, stamp_font_file
+
+    fonts = unicode_font_files()
+    if fonts is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("DejaVu Sans is missing: .ci/run installs fonts-dejavu-core")
+        pytest.skip("DejaVu Sans is not installed here (fonts-dejavu-core)")
+    original = set(TTFont(fonts[""]).getBestCmap())
+    latin = TTFont(stamp_font_file(fonts[""], latin_only=True))
+    kept = set(latin.getBestCmap())
+
+    expected = {c for c in original if any(a <= c <= b for a, b in LATIN_STAMP_RANGES)}
+    assert kept == expected
+    assert {ord(c) for c in "éèàçœŒÎ«»€№ặĐś\u202f"} <= kept
+    assert not {ord("Ω"), ord("Ж")} & kept
+    assert len(latin.getGlyphOrder()) < len(TTFont(fonts[""]).getGlyphOrder()) / 4
+
+
+def test_the_people_asked_to_sign_have_their_certificates_before_they_sign(
+    contract, coordinator, parties, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Recording the deliberation opens the signatures; after its commit the worker issues
+    each holder's certificate (``signatures.tasks.issue_signing_certificates``), so that no
+    signature generates a key while it holds the contract's lock. A party that signs with its
+    organisation's own certificate gets none from Accord."""
+    from signatures import keys
+    from signatures import tasks as signing_tasks
+    from tests.signatures.test_organisation_certificate import make_pkcs12
+
+    mayor, hospital = parties
+    keys.import_pkcs12(
+        organisation=hospital.organisation,
+        data=make_pkcs12("Centre hospitalier", b"pw"),
+        password="pw",
+    )
+    queued: list[list[int]] = []
+    monkeypatch.setattr(signing_tasks.issue_signing_certificates, "delay", queued.append)
+    walk_to_deliberation(contract, coordinator)
+    people = SigningKey.objects.filter(kind=KeyKind.PERSON)
+    before = set(people.values_list("person", flat=True))  # the committee's minutes' signer
+
+    with django_capture_on_commit_callbacks(execute=True):
+        record_deliberation(contract)
+
+    asked = open_tasks(contract, TaskKind.SIGNATURE)
+    assert sorted(pk for ids in queued for pk in ids) == sorted(task.pk for task in asked)
+    assert set(people.values_list("person", flat=True)) == before
+    for ids in queued:
+        signing_tasks.issue_signing_certificates(ids)
+    mayors_task = next(task for task in asked if task.signatory_id == mayor.pk)
+    issued = set(people.values_list("person", flat=True)) - before
+    assert issued == {mayors_task.owner_id}
+    # Run again (the broker delivered it twice): nothing more.
+    signing_tasks.issue_signing_certificates([task.pk for task in asked])
+    assert set(people.values_list("person", flat=True)) - before == issued
+
+    sign_all(contract)
+
+    assert set(people.values_list("person", flat=True)) - before == issued
+    evidence = SignatureEvidence.objects.get(signatory=mayor)
+    assert evidence.certificate_fingerprint == people.get(person=mayors_task.owner_id).fingerprint
