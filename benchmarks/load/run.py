@@ -338,6 +338,9 @@ def step(args, users: int, out: Path, prepared: Path, no_think: bool) -> dict:
     """One number of users, from a fresh copy of the population to the checks; the step's
     figures."""
     out.mkdir(parents=True, exist_ok=True)
+    # What an earlier run left in the same folder (an interrupted one) is not this step's.
+    for stale in (*out.glob("received-*.json"), *out.glob("sockets-*.json")):
+        stale.unlink()
     var_dir = out / "var"
     shutil.rmtree(var_dir, ignore_errors=True)
     shutil.copytree(prepared.parent / "var", var_dir)
