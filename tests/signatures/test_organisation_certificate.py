@@ -6,6 +6,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from cryptography.x509.oid import NameOID
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -19,10 +20,18 @@ from tests.two_factor import log_in_verified
 pytestmark = pytest.mark.django_db
 
 
-def make_pkcs12(common_name: str, password: bytes, *, days: int = 365) -> bytes:
-    """A certificate from the organisation's own authority, as a PKCS#12 file."""
+def make_pkcs12(
+    common_name: str,
+    password: bytes,
+    *,
+    days: int = 365,
+    key: PrivateKeyTypes | None = None,
+) -> bytes:
+    """A certificate from the organisation's own authority, as a PKCS#12 file (with ``key``,
+    else a new one)."""
     now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    key = key or ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Autorité de l'ARS")])
     ca = (
         x509.CertificateBuilder()
@@ -105,9 +114,9 @@ def test_a_wrong_password_or_an_expired_certificate_is_refused(admin_client, con
     assert not SigningKey.objects.exists()
 
 
-def _pkcs12_with_an_inconsistent_rsa_key(password: bytes) -> bytes:
-    """A PKCS#12 whose RSA key has one CRT exponent off by two: it would sign wrongly (and a
-    faulty RSA-CRT signature can give the key away)."""
+def _inconsistent_rsa_key() -> PrivateKeyTypes:
+    """An RSA key with one CRT exponent off by two: it would sign wrongly (and a faulty
+    RSA-CRT signature can give the key away)."""
     from asn1crypto import keys as asn1_keys
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -129,24 +138,8 @@ def _pkcs12_with_an_inconsistent_rsa_key(password: bytes) -> bytes:
             "private_key": asn1_keys.RSAPrivateKey(numbers),
         }
     ).dump()
-    loaded = serialization.load_der_private_key(
+    return serialization.load_der_private_key(
         broken, password=None, unsafe_skip_rsa_key_validation=True
-    )
-    assert isinstance(loaded, rsa.RSAPrivateKey)
-    now = datetime.datetime.now(datetime.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ARS")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(3)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key, hashes.SHA256())
-    )
-    return pkcs12.serialize_key_and_certificates(
-        b"ars", loaded, certificate, None, BestAvailableEncryption(password)
     )
 
 
@@ -155,9 +148,9 @@ def test_a_pkcs12_with_an_inconsistent_rsa_key_is_refused(admin_client, contract
     again at each signature): an uploaded key that does not hold together never gets in."""
     ars = SignatoryFactory(contract=contract)
 
-    refused = upload(
-        admin_client, ars.organisation, _pkcs12_with_an_inconsistent_rsa_key(b"pw"), "pw"
-    )
+    data = make_pkcs12("ARS", b"pw", key=_inconsistent_rsa_key())
+
+    refused = upload(admin_client, ars.organisation, data, "pw")
 
     assert refused.status_code == 200
     assert "This file is not a PKCS#12 file" in refused.content.decode()
