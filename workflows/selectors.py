@@ -6,7 +6,7 @@ import dataclasses
 import datetime
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -441,7 +441,14 @@ class ContractProgress:
 def contract_progress(contract: Contract) -> ContractProgress:
     """Where the contract's actions and signatures stand, in two queries."""
     by_status = Counter(contract.actions.in_contract().values_list("status", flat=True))
-    signatories = list(contract.signatories.values_list("kind", "status"))
+    return _progress(by_status, list(contract.signatories.values_list("kind", "status")))
+
+
+def _progress(
+    by_status: Mapping[str, int], signatories: Sequence[tuple[str, str]]
+) -> ContractProgress:
+    """``contract_progress`` from the actions' numbers by status and the signatories' (kind,
+    status): the contract page has read both already."""
     return ContractProgress(
         actions_by_status=dict(by_status),
         actions_total=sum(by_status.values()),
@@ -712,10 +719,11 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
     signatories = list(
         contract.signatories.select_related("organisation", "signer", "represented_by")
     )
+    with_organisation = User.objects.select_related("organisation")
     committee = (
         SteeringCommittee.objects.filter(contract=contract)
         .select_related("chair__organisation")
-        .prefetch_related("members__organisation")
+        .prefetch_related(Prefetch("members", queryset=with_organisation))
         .first()
     )
     # Every open task counted as a row (300 FSM models would cost 20 ms of CPU), its people
@@ -784,7 +792,8 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         signatures_declined=sum(s.status == SignatoryStatus.DECLINED for s in signatories),
         working_groups=sorted(
             WorkingGroup.objects.filter(contract=contract).prefetch_related(
-                "leads__organisation", "members__organisation"
+                Prefetch("leads", queryset=with_organisation),
+                Prefetch("members", queryset=with_organisation),
             ),
             key=lambda group: _natural_key(group.code),
         ),
@@ -794,7 +803,9 @@ def contract_page(contract: Contract, user: User) -> ContractPage:
         history_total=verification.entries,
         verification=verification,
         is_coordinator=coordinates,
-        progress=contract_progress(contract),
+        progress=_progress(
+            counts, [(signatory.kind, signatory.status) for signatory in signatories]
+        ),
         open_tasks=open_tasks,
         listed_tasks=listed_tasks,
         open_tasks_overdue=sum(task.is_overdue for task in open_tasks),
