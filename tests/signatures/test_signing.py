@@ -379,6 +379,29 @@ def test_every_name_prints_in_the_document(
     assert "?" not in signed.split("Signé par", 1)[1][:60]
 
 
+@pytest.mark.parametrize(
+    ("lines", "latin"),
+    [
+        (["Signé par Mme Zofia Wiśniewska-Đặng", "le 6 décembre 2026 à 09 h 20"], True),
+        (["Signé par Ελένη Παπαδοπούλου", "Agence régionale de santé"], False),
+        (["Signé par Иван Петров"], False),
+    ],
+)
+def test_a_stamp_is_drawn_with_a_font_that_has_every_character_it_prints(dejavu, lines, latin):
+    """The Latin copy of the font when it is enough (a quarter of the parsing at each
+    signature), the whole font otherwise: never a missing glyph."""
+    from fontTools.ttLib import TTFont
+
+    from signatures.services import stamp_font_file, stamp_style
+
+    font = stamp_style(lines).text_box_style.font
+    assert font is not None
+    printed = {ord(character) for line in lines for character in line}
+
+    assert printed <= set(TTFont(font.font_file).getBestCmap())
+    assert font.font_file == str(stamp_font_file(dejavu[""], latin_only=latin))
+
+
 def test_the_stamps_font_keeps_every_character_without_hinting_nor_layout_tables(dejavu):
     """pyHanko parses and subsets the stamp's font at each signature: its copy keeps every
     character of DejaVu Sans at 1,000 units per em, without the hinting instructions and the
