@@ -17,6 +17,7 @@ import datetime
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -322,11 +323,14 @@ def authority_roots() -> list[asn1_x509.Certificate]:
     ]
 
 
-def timestamp_trust_roots() -> list[asn1_x509.Certificate]:
+def timestamp_trust_roots(
+    authority: Sequence[asn1_x509.Certificate] | None = None,
+) -> list[asn1_x509.Certificate]:
     """What a timestamp in Accord's documents is checked against, offline: every root
     certificate Accord's authority ever had (its own time-stamping service's certificates
-    come from it) and, when ACCORD_TSA_ROOTS is set, the outside authority's roots."""
-    roots = authority_roots()
+    come from it; ``authority``, when the caller has read them already) and, when
+    ACCORD_TSA_ROOTS is set, the outside authority's roots."""
+    roots = list(authority_roots() if authority is None else authority)
     if settings.ACCORD_TSA_ROOTS:
         roots += outside_tsa_roots()
     return roots

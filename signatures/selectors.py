@@ -298,7 +298,8 @@ def document_verify(pdf: bytes, *, frozen: ContractDocument | None = None) -> Do
         result.readable, result.error = False, str(exc)
         return result
     # The signers against Accord's authority; the timestamps against the time-stamping roots.
-    roots, timestamp_roots = pki.authority_roots(), pki.timestamp_trust_roots()
+    roots = pki.authority_roots()
+    timestamp_roots = pki.timestamp_trust_roots(authority=roots)
     statuses: dict[str, PdfSignatureStatus] = {}
     result.signatures = [
         _check(embedded, roots, timestamp_roots, statuses) for embedded in signatures
