@@ -79,7 +79,7 @@ class Walk:
 
 
 # The PDF work of issue 4: the document frozen at the deliberation, each signature, the seal.
-PDF_WORK = ("signatures.services", ("document_freeze", "signature_apply", "document_seal"))
+PDF_WORK = ("signatures.services", ("document_freeze", "signature_apply", "document_seal_prepared"))
 # The notifications of issue 5: writing them (``notices_write``, when the decision's unit of
 # work finishes) and delivering them (after commit).
 NOTIFYING = ("notifications.services", ("notices_write",))

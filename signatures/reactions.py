@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.conf import settings
 from django.db import transaction
 
 from workflows.history import UnitOfWork
@@ -18,19 +17,18 @@ def seal_signed_contract(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> N
     completion certificate certifies the history as the unit leaves it, who was told of the
     last signature included (the notifications' reaction runs first; this one is the last).
 
-    With the embedded time-stamping service (in-process, no network), in the unit's
-    transaction. With an outside authority (``ACCORD_TSA_URL``), after the commit, by a task
-    that calls it outside any transaction and stores the seal only over the document the
-    unit committed (``services.document_seal_prepared``); the head is the unit's all the same,
-    kept on the document with the request for the periodic sweep.
+    By the worker, after the commit (``tasks.seal_document``), whichever the time-stamping
+    authority: the seal is Accord's act, not the last signer's, and drawing it up (pyHanko's
+    signature, the certificate's PDF) made the last signature cost two to three times another
+    (docs/benchmarks.md). The task seals only the document the unit committed
+    (``services.document_seal_prepared``); the head is the unit's all the same, kept on the
+    document with the request for the periodic sweep (``tasks.seal_pending``) if the broker
+    loses the task. On the embedded default the task runs in the process after the commit.
     """
     if not any(
         entry.event == HistoryEvent.TRANSITION and entry.name == "complete_signing"
         for entry in entries
     ):
-        return
-    if not settings.ACCORD_TSA_URL:
-        services.document_seal(unit.contract, history_head=unit.head)
         return
     contract_id, (seq, digest) = unit.contract.pk, unit.head
     # What the sweep (``tasks.seal_pending``) needs if the broker loses the task.

@@ -576,23 +576,6 @@ def signature_apply(
     )
 
 
-def document_seal(
-    contract: Contract, *, history_head: tuple[int, str] | None
-) -> ContractDocument | None:
-    """Accord's own signature closes the signed document; the completion certificate is
-    drawn up from the evidence and ``history_head``, the history's (seq, hash) at that
-    moment. A contract that reached signing before Accord produced documents has none to
-    seal. In the caller's transaction: for the embedded time-stamping service only (no
-    remote call); see ``document_seal_prepared``."""
-    try:
-        document = _current_document(contract)
-    except Conflict:
-        return None
-    now = timezone.now()
-    pdf = _seal_pdf(contract, bytes(document.pdf), history_head, now)
-    return _seal_store(contract, document, pdf, history_head, now)
-
-
 def seal_request(contract: Contract, *, history_head: tuple[int, str]) -> None:
     """Note on the document, in the last signature's transaction, that its seal is due and
     the head it certifies: the periodic sweep seals it if the after-commit task is lost."""
@@ -605,8 +588,8 @@ def seal_request(contract: Contract, *, history_head: tuple[int, str]) -> None:
 def document_seal_prepared(
     contract_id: int, *, history_head: tuple[int, str] | None
 ) -> ContractDocument | None:
-    """The seal drawn up and timestamped outside any transaction (after the last
-    signature's commit: the time-stamping authority is remote), then stored under the
+    """The seal drawn up and timestamped outside any transaction (by the worker, after the
+    last signature's commit: the time-stamping authority may be remote), then stored under the
     document's row lock if the document is still the one it covers; prepared again
     (``SEAL_ATTEMPTS`` times at most) if it changed, nothing stored if it was voided or
     sealed in between. ``history_head``: the head as the last signature's unit left it."""

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from signatures.tasks import seal_pending
 from tests.factories import PASSWORD, SignatoryFactory, SteeringCommitteeFactory
 from workflows import services
 from workflows.history import UnitOfWork
@@ -87,6 +88,13 @@ def record_deliberation(contract: Contract, number: str = "DEL-2024-031") -> Non
 def sign_all(contract: Contract) -> None:
     while tasks := open_tasks(contract, TaskKind.SIGNATURE):
         decide(tasks[0], "sign")
+    worker_seals()
+
+
+def worker_seals() -> None:
+    """What the worker does after the last signature's commit, which a test's transaction
+    never reaches: seal the signed document (signatures.reactions.seal_signed_contract)."""
+    seal_pending(grace_seconds=0)
 
 
 def walk_to_signed(contract: Contract, coordinator) -> Contract:

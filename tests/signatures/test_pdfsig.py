@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from signatures.selectors import contract_document_pdf
-from tests.flows import approve_reviews, decide, open_tasks, record_deliberation, vote
+from tests.flows import approve_reviews, decide, open_tasks, record_deliberation, vote, worker_seals
 from tests.signatures.pdf import run_pdfsig, tampered
 from workflows.management.commands.load_demo import DEMO_PASSWORD
 from workflows.models import Contract, TaskKind
@@ -30,6 +30,7 @@ def signed_demo(settings, capsys) -> Contract:
     record_deliberation(contract)
     while tasks := open_tasks(contract, TaskKind.SIGNATURE):
         decide(tasks[0], "sign", password=DEMO_PASSWORD)
+    worker_seals()
     contract.refresh_from_db()
     assert contract.status == "signed"
     return contract

@@ -148,6 +148,45 @@ def test_each_signature_is_a_pades_signature_in_the_party_block_and_a_seal_close
     assert document.sealed_at is not None
 
 
+def test_the_last_signature_leaves_the_seal_to_the_worker_and_the_page_says_it_is_coming(
+    contract, coordinator, parties, client, django_capture_on_commit_callbacks
+):
+    """The last signer's decision signs and asks for the seal; the worker seals after the
+    commit (here, eager, when the commit's callbacks run), with the head that signature's
+    unit left."""
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    first, last = open_tasks(contract, TaskKind.SIGNATURE)
+    decide(first, "sign")
+    with django_capture_on_commit_callbacks() as after_commit:
+        decide(last, "sign")
+    contract.refresh_from_db()
+    document = ContractDocument.objects.get(contract=contract)
+    head = HistoryEntry.objects.filter(contract=contract).order_by("-seq").first()
+    assert contract.status == "signed"
+    assert document.sealed_at is None
+    assert document.seal_requested_at is not None
+    assert {s.field_name for s in document_verify(bytes(document.pdf)).signatures} == {
+        f"signature-{p.organisation.code}" for p in parties
+    }
+    client.force_login(coordinator)
+    page = client.get(f"/contrats/{contract.pk}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Accord scelle le document et établit le certificat de signature" in page
+    assert "Télécharger le certificat (PDF)" not in page
+
+    for callback in after_commit:
+        callback()
+    document.refresh_from_db()
+    assert document.sealed_at is not None
+    assert document.certificate_data["history_head"] == {"seq": head.seq, "hash": head.hash}
+    assert document_verify(bytes(document.pdf), frozen=document).signatures[-1].field_name == (
+        "accord-seal"
+    )
+    page = client.get(f"/contrats/{contract.pk}/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Accord scelle le document" not in page
+    assert "Télécharger le certificat (PDF)" in page
+
+
 def test_the_evidence_names_the_document_the_signer_the_mandate_and_the_certificate(
     contract, coordinator, parties
 ):

@@ -17,7 +17,13 @@ from tests.factories import (
     SignatoryFactory,
     UserFactory,
 )
-from tests.flows import open_tasks, record_deliberation, walk_to_deliberation, walk_to_signed
+from tests.flows import (
+    open_tasks,
+    record_deliberation,
+    walk_to_deliberation,
+    walk_to_signed,
+    worker_seals,
+)
 from tests.signatures.pdf import pdf_text
 from tests.two_factor import log_in_verified
 from workflows.contract_file import contract_file_of
@@ -123,6 +129,7 @@ def test_the_visas_open_in_order_before_the_signature(contract, coordinator, caf
 
     while tasks := open_tasks(contract, TaskKind.SIGNATURE):
         decided(tasks[0], "sign")
+    worker_seals()
     contract.refresh_from_db()
     assert contract.status == "signed"
     visas = HistoryEntry.objects.filter(contract=contract, event=HistoryEvent.VISA).order_by("seq")
