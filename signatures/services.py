@@ -781,6 +781,15 @@ class PdfContractDocuments:
     def void(self, contract: Contract, *, reason: str) -> int:
         return signatures_void(contract, reason=reason)
 
+    def seal_pending(self, contract: Contract) -> bool:
+        return ContractDocument.objects.filter(
+            contract=contract,
+            contract_version=contract.version,
+            voided_at__isnull=True,
+            seal_requested_at__isnull=False,
+            sealed_at__isnull=True,
+        ).exists()
+
     def evidence_files(self, contract: Contract) -> list[tuple[str, bytes]]:
         """The contract document (signed so far) and, once signed, the completion
         certificate: its ``history_head_sha256`` is the head the bundle's script looks for in

@@ -64,6 +64,11 @@ class ContractDocuments(Protocol):
         """(file name, content) of what proves the signatures, for an auditor's bundle."""
         ...
 
+    def seal_pending(self, contract: Contract) -> bool:
+        """Every party has signed and the seal, asked by the last signature, is not drawn up
+        yet (the worker draws it up after that signature's commit)."""
+        ...
+
 
 @cache
 def contract_documents() -> ContractDocuments:

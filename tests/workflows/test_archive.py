@@ -18,10 +18,17 @@ from rest_framework.test import APIClient
 
 from tests.factories import (
     PASSWORD,
+    ActionFactory,
     SignatoryFactory,
     UserFactory,
 )
-from tests.flows import open_tasks
+from tests.flows import (
+    decide,
+    open_tasks,
+    record_deliberation,
+    walk_to_deliberation,
+    worker_seals,
+)
 from tests.shared import signed_contract_once
 from tests.workflows.test_audit import run_script
 from workflows.models import (
@@ -321,3 +328,37 @@ def test_an_unsigned_contracts_page_offers_no_archive(coordinator, contract):
     assert f"/contrats/{contract.pk}/archive/" not in page.content.decode()
     refused = client.get(f"/contrats/{contract.pk}/archive/", follow=True)
     assert "Seul un contrat signé" in refused.content.decode()
+
+
+def test_the_archive_waits_for_the_seal_after_the_last_signature(api_client, coordinator, contract):
+    """Between the last signature and the worker's seal the archive would lack the sealed
+    document and the completion certificate: the page says to come back, the download
+    refuses, and both give it once the worker has sealed."""
+    ActionFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    sign_all_but_seal(contract)
+
+    client, page = page_for(coordinator, contract)
+    assert "dès qu\u2019Accord aura scellé le document signé" in page.content.decode()
+    assert "Télécharger l\u2019archive (SEDA 2.2)" not in page.content.decode()
+    refused = client.get(f"/contrats/{contract.pk}/archive/", follow=True)
+    assert "Accord scelle le document et établit le certificat de signature" in (
+        refused.content.decode()
+    )
+    response = download(api_client, coordinator, contract)
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("Every party has signed and Accord is sealing")
+
+    worker_seals()
+    _client, page = page_for(coordinator, contract)
+    assert "Télécharger l\u2019archive (SEDA 2.2)" in page.content.decode()
+    package = package_of(download(api_client, coordinator, contract))
+    assert "content/certificat-d-achevement.pdf" in package.namelist()
+
+
+def sign_all_but_seal(contract: Contract) -> None:
+    """Every party signs; the worker has not sealed yet (nothing commits in a test)."""
+    while tasks := open_tasks(contract, TaskKind.SIGNATURE):
+        decide(tasks[0], "sign")

@@ -76,6 +76,10 @@ ElementTree.register_namespace("dcterms", DCTERMS)
 CONTENT = "content"
 ARCHIVED_STATES = (ContractStatus.SIGNED, ContractStatus.CLOSED)
 
+SEAL_PENDING = gettext_noop(
+    "Every party has signed and Accord is sealing the document and drawing up the completion "
+    "certificate, which the archive holds: download it in a moment."
+)
 NOT_SIGNED = gettext_noop(
     "Only a signed contract goes to the archives: this one is “%(status)s”. Its archive can "
     "be downloaded once every party has signed."
@@ -155,6 +159,12 @@ def may_archive(contract: Contract, user: User | AnonymousUser) -> bool:
     if user.is_staff or is_coordinator(contract, user):
         return True
     return ContractAuditor.objects.filter(contract=contract, user=user).exists()
+
+
+def archive_waits_for_seal(contract: Contract) -> bool:
+    """The archive holds the sealed document and the completion certificate: none is made
+    while the seal is being drawn up, after the last signature."""
+    return contract_documents().seal_pending(contract)
 
 
 def _safe(name: str) -> str:
@@ -291,6 +301,8 @@ def contract_archive(*, contract: Contract, user: User) -> tuple[list[ArchiveFil
             _(NOT_SIGNED) % {"status": contract.get_status_display()},
             {"status": contract.status},
         )
+    if archive_waits_for_seal(contract):
+        raise Conflict(_(SEAL_PENDING))
     with translation.override("fr"):
         files = archive_files(contract)
         manifest = archive_manifest(contract, files, now=timezone.now())

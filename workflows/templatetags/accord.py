@@ -99,6 +99,12 @@ def may_archive(contract: Contract, user) -> bool:
 
 
 @register.simple_tag
+def archive_waits_for_seal(contract: Contract) -> bool:
+    """Whether the archive waits for the seal, being drawn up (workflows/audit/archive.py)."""
+    return archive.archive_waits_for_seal(contract)
+
+
+@register.simple_tag
 def menu_rights(user) -> MenuRights:
     """Whether the menu offers importing a contract and the analytics (one query)."""
     return _menu_rights(user)
