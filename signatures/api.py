@@ -101,7 +101,12 @@ class CompletionCertificateApi(_PdfApi):
         contract = _visible_contract(request, pk)
         pdf = completion_certificate_pdf(contract)
         if pdf is None:
-            raise NotFound(_("The completion certificate exists once the contract is signed."))
+            raise NotFound(
+                _(
+                    "The completion certificate exists once every party has signed and Accord has "
+                    "sealed the document."
+                )
+            )
         return pdf_response(pdf, f"{contract.reference}-v{contract.version}-certificate.pdf")
 
 

@@ -114,7 +114,12 @@ def completion_certificate_download(request: AuthenticatedHttpRequest, pk: int) 
     contract = _visible_contract(request, pk)
     pdf = completion_certificate_pdf(contract)
     if pdf is None:
-        raise Http404(_("The completion certificate exists once the contract is signed."))
+        raise Http404(
+            _(
+                "The completion certificate exists once every party has signed and Accord has "
+                "sealed the document."
+            )
+        )
     return pdf_response(pdf, f"{contract.reference}-v{contract.version}-certificat.pdf")
 
 
