@@ -32,6 +32,7 @@ from tests.flows import (
     sign_all,
     walk_to_deliberation,
     walk_to_signed,
+    worker_seals,
 )
 from tests.signatures.pdf import pdf_text, tampered
 from workflows import services
@@ -152,8 +153,8 @@ def test_the_last_signature_leaves_the_seal_to_the_worker_and_the_page_says_it_i
     contract, coordinator, parties, client, django_capture_on_commit_callbacks
 ):
     """The last signer's decision signs and asks for the seal; the worker seals after the
-    commit (here, eager, when the commit's callbacks run), with the head that signature's
-    unit left."""
+    commit (its step run here: a test's transaction never commits), with the head that
+    signature's unit left."""
     walk_to_deliberation(contract, coordinator)
     record_deliberation(contract)
     first, last = open_tasks(contract, TaskKind.SIGNATURE)
@@ -174,8 +175,8 @@ def test_the_last_signature_leaves_the_seal_to_the_worker_and_the_page_says_it_i
     assert "Accord scelle le document et établit le certificat de signature" in page
     assert "Télécharger le certificat (PDF)" not in page
 
-    for callback in after_commit:
-        callback()
+    assert after_commit  # the seal's task, queued once the signature commits
+    worker_seals()
     document.refresh_from_db()
     assert document.sealed_at is not None
     assert document.certificate_data["history_head"] == {"seq": head.seq, "hash": head.hash}

@@ -14,7 +14,7 @@ from tests.factories import (
     SignatoryFactory,
     UserFactory,
 )
-from tests.flows import record_deliberation, walk_to_deliberation
+from tests.flows import record_deliberation, walk_to_deliberation, worker_seals
 from tests.signatures.documents import assert_signed_by
 from workflows.models import Task, TaskKind
 
@@ -58,4 +58,5 @@ def test_two_simultaneous_signatures_both_land_in_the_document():
         raise failures[0]
 
     assert statuses == [200, 200]
+    worker_seals()  # the seal asked by the second signature, as the worker draws it up
     assert_signed_by(contract, first, second)
