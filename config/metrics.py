@@ -7,6 +7,9 @@ process reports the same, whichever the scraper reaches):
 - ``accord_notifications_pending{channel}``: notifications not yet pushed or e-mailed;
   ``accord_notification_emails_failed``: e-mails abandoned after their last attempt;
 - ``accord_webhook_deliveries{status}``: partner webhooks pending, delivered, failed;
+- ``accord_seals_pending`` and ``accord_seals_overdue``: signed contracts whose seal the
+  worker has not stored yet, and of those the ones asked for longer than the sweep's grace
+  (the worker or the time-stamping authority needs a look);
 - ``accord_history_check_timestamp_seconds`` and ``accord_history_chains_broken``: when the
   periodic history check last ran and how many chains it found broken (0: all intact).
 
@@ -32,6 +35,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from notifications.models import EmailMode, Notification, WebhookDelivery
+from signatures.models import ContractDocument
+from signatures.tasks import SEAL_GRACE
 from workflows.models import Task, TaskStatus
 from workflows.tasks import HISTORY_CHECK_CACHE_KEY
 
@@ -112,6 +117,23 @@ class AccordCollector(Collector):
         for status in WebhookDelivery.Status.values:
             webhooks.add_metric([status], by_status.get(status, 0))
         yield webhooks
+
+        seals = ContractDocument.objects.filter(
+            seal_requested_at__isnull=False, sealed_at__isnull=True, voided_at__isnull=True
+        ).aggregate(
+            pending=Count("pk"),
+            overdue=Count("pk", filter=Q(seal_requested_at__lt=now - SEAL_GRACE)),
+        )
+        yield GaugeMetricFamily(
+            "accord_seals_pending",
+            "Signed contract documents whose seal the worker has not stored yet.",
+            value=seals["pending"],
+        )
+        yield GaugeMetricFamily(
+            "accord_seals_overdue",
+            "Seals still missing longer after the last signature than the sweep's grace.",
+            value=seals["overdue"],
+        )
 
         check = cache.get(HISTORY_CHECK_CACHE_KEY)
         if check is not None:

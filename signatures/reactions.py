@@ -19,7 +19,7 @@ def seal_signed_contract(unit: UnitOfWork, entries: Sequence[HistoryEntry]) -> N
 
     By the worker, after the commit (``tasks.seal_document``), whichever the time-stamping
     authority: the seal is Accord's act, not the last signer's, and drawing it up (pyHanko's
-    signature, the certificate's PDF) made the last signature cost two to three times another
+    signature, the certificate's PDF) made the last signature cost five to six times another
     (docs/benchmarks.md). The task seals only the document the unit committed
     (``services.document_seal_prepared``); the head is the unit's all the same, kept on the
     document with the request for the periodic sweep (``tasks.seal_pending``) if the broker

@@ -4,6 +4,7 @@ a fresh database where the histories and the signed documents still verify."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import OperationalError, connection
+from django.utils import timezone
 from django_guid import set_guid
 from django_guid.log_filters import CorrelationId
 from psycopg_pool import PoolTimeout
@@ -26,8 +28,17 @@ from pythonjsonlogger.json import JsonFormatter
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.factories import ActionFactory, ContractFactory, UserFactory
-from tests.flows import launch, walk_to_signed
+from signatures.models import ContractDocument
+from tests.factories import ActionFactory, ContractFactory, SignatoryFactory, UserFactory
+from tests.flows import (
+    decide,
+    launch,
+    open_tasks,
+    record_deliberation,
+    walk_to_deliberation,
+    walk_to_signed,
+    worker_seals,
+)
 from workflows import services
 from workflows.models import TaskKind
 
@@ -108,6 +119,33 @@ def test_metrics_count_open_tasks_and_decisions(client, settings, contract, coor
     assert "accord_notifications_pending" in text
     # django-prometheus's own, from the middleware.
     assert "django_http_requests_total_by_method_total" in text
+
+
+def test_a_seal_the_worker_has_not_stored_is_a_metric_and_an_old_one_is_overdue(
+    client, settings, contract, coordinator
+):
+    settings.ACCORD_METRICS_TOKEN = "s3cr3t-metrics-token-for-the-test"
+    ActionFactory(contract=contract)
+    SignatoryFactory(contract=contract)
+    walk_to_deliberation(contract, coordinator)
+    record_deliberation(contract)
+    while tasks := open_tasks(contract, TaskKind.SIGNATURE):
+        decide(tasks[0], "sign")  # the seal's task never runs: nothing commits in a test
+
+    def scraped() -> str:
+        return client.get(
+            "/metrics", HTTP_AUTHORIZATION="Bearer s3cr3t-metrics-token-for-the-test"
+        ).content.decode()
+
+    assert "accord_seals_pending 1.0" in scraped()
+    assert "accord_seals_overdue 0.0" in scraped()
+    ContractDocument.objects.filter(contract=contract).update(
+        seal_requested_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    assert "accord_seals_overdue 1.0" in scraped()
+    worker_seals()
+    assert "accord_seals_pending 0.0" in scraped()
+    assert "accord_seals_overdue 0.0" in scraped()
 
 
 def test_the_history_check_result_is_a_metric(client, settings):
