@@ -85,10 +85,12 @@ def record_deliberation(contract: Contract, number: str = "DEL-2024-031") -> Non
     decide(task, "record", number=number, date=timezone.localdate() - datetime.timedelta(days=1))
 
 
-def sign_all(contract: Contract) -> None:
+def sign_all(contract: Contract, *, worker_seals_then: bool = True) -> None:
+    """Every open signature signed, then (unless told not to) the worker's seal."""
     while tasks := open_tasks(contract, TaskKind.SIGNATURE):
         decide(tasks[0], "sign")
-    worker_seals()
+    if worker_seals_then:
+        worker_seals()
 
 
 def worker_seals() -> None:

@@ -31,10 +31,9 @@ from rest_framework.test import APIClient
 from signatures.models import ContractDocument
 from tests.factories import ActionFactory, ContractFactory, SignatoryFactory, UserFactory
 from tests.flows import (
-    decide,
     launch,
-    open_tasks,
     record_deliberation,
+    sign_all,
     walk_to_deliberation,
     walk_to_signed,
     worker_seals,
@@ -129,8 +128,7 @@ def test_a_seal_the_worker_has_not_stored_is_a_metric_and_an_old_one_is_overdue(
     SignatoryFactory(contract=contract)
     walk_to_deliberation(contract, coordinator)
     record_deliberation(contract)
-    while tasks := open_tasks(contract, TaskKind.SIGNATURE):
-        decide(tasks[0], "sign")  # the seal's task never runs: nothing commits in a test
+    sign_all(contract, worker_seals_then=False)  # nothing commits in a test
 
     def scraped() -> str:
         return client.get(

@@ -23,9 +23,9 @@ from tests.factories import (
     UserFactory,
 )
 from tests.flows import (
-    decide,
     open_tasks,
     record_deliberation,
+    sign_all,
     walk_to_deliberation,
     worker_seals,
 )
@@ -338,7 +338,7 @@ def test_the_archive_waits_for_the_seal_after_the_last_signature(api_client, coo
     SignatoryFactory(contract=contract)
     walk_to_deliberation(contract, coordinator)
     record_deliberation(contract)
-    sign_all_but_seal(contract)
+    sign_all(contract, worker_seals_then=False)
 
     client, page = page_for(coordinator, contract)
     assert "dès qu\u2019Accord aura scellé le document signé" in page.content.decode()
@@ -356,9 +356,3 @@ def test_the_archive_waits_for_the_seal_after_the_last_signature(api_client, coo
     assert "Télécharger l\u2019archive (SEDA 2.2)" in page.content.decode()
     package = package_of(download(api_client, coordinator, contract))
     assert "content/certificat-d-achevement.pdf" in package.namelist()
-
-
-def sign_all_but_seal(contract: Contract) -> None:
-    """Every party signs; the worker has not sealed yet (nothing commits in a test)."""
-    while tasks := open_tasks(contract, TaskKind.SIGNATURE):
-        decide(tasks[0], "sign")
