@@ -96,7 +96,7 @@ class ContractDocumentApi(_PdfApi):
 class CompletionCertificateApi(_PdfApi):
     """The one-page summary of a signed contract."""
 
-    @extend_schema(responses=pdf_answers("Not signed yet."))
+    @extend_schema(responses=pdf_answers("Not signed and sealed yet."))
     def get(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
         contract = _visible_contract(request, pk)
         pdf = completion_certificate_pdf(contract)

@@ -343,6 +343,7 @@ def test_the_archive_waits_for_the_seal_after_the_last_signature(api_client, coo
     client, page = page_for(coordinator, contract)
     assert "dès qu\u2019Accord aura scellé le document signé" in page.content.decode()
     assert "Télécharger l\u2019archive (SEDA 2.2)" not in page.content.decode()
+    assert f'href="/contrats/{contract.pk}/archive/"' not in page.content.decode()
     refused = client.get(f"/contrats/{contract.pk}/archive/", follow=True)
     assert "Accord scelle le document et établit le certificat de signature" in (
         refused.content.decode()
@@ -354,5 +355,6 @@ def test_the_archive_waits_for_the_seal_after_the_last_signature(api_client, coo
     worker_seals()
     _client, page = page_for(coordinator, contract)
     assert "Télécharger l\u2019archive (SEDA 2.2)" in page.content.decode()
+    assert f'href="/contrats/{contract.pk}/archive/"' in page.content.decode()
     package = package_of(download(api_client, coordinator, contract))
     assert "content/certificat-d-achevement.pdf" in package.namelist()
