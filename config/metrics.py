@@ -118,9 +118,7 @@ class AccordCollector(Collector):
             webhooks.add_metric([status], by_status.get(status, 0))
         yield webhooks
 
-        seals = ContractDocument.objects.filter(
-            seal_requested_at__isnull=False, sealed_at__isnull=True, voided_at__isnull=True
-        ).aggregate(
+        seals = ContractDocument.objects.awaiting_seal().aggregate(
             pending=Count("pk"),
             overdue=Count("pk", filter=Q(seal_requested_at__lt=now - SEAL_GRACE)),
         )

@@ -83,6 +83,14 @@ class SigningKey(models.Model):
         return f"{self.get_kind_display()}: {self.subject}"
 
 
+class ContractDocumentQuerySet(models.QuerySet["ContractDocument"]):
+    def awaiting_seal(self) -> ContractDocumentQuerySet:
+        """Signed by every party, its seal asked for and not stored yet (and not voided)."""
+        return self.filter(
+            seal_requested_at__isnull=False, sealed_at__isnull=True, voided_at__isnull=True
+        )
+
+
 class ContractDocument(models.Model):
     """The contract's PDF for one version, frozen at the deliberation, signed so far."""
 
@@ -96,14 +104,16 @@ class ContractDocument(models.Model):
     signature_fields = models.JSONField(_("signature fields"), default=dict)
     frozen_at = models.DateTimeField(_("frozen at"), auto_now_add=True)
     sealed_at = models.DateTimeField(_("sealed at"), null=True, blank=True)
-    # With an outside time-stamping authority the seal follows the last signature's commit
-    # (a task); when it was asked for and the history's head it certifies, so that the
-    # periodic sweep (``tasks.seal_pending``) seals it if the task was lost.
+    # The seal follows the last signature's commit (a task); when it was asked for and the
+    # history's head it certifies, so that the periodic sweep (``tasks.seal_pending``) seals
+    # it if the task was lost.
     seal_requested_at = models.DateTimeField(_("seal requested at"), null=True, blank=True)
     seal_history_head = models.JSONField(_("history head to seal"), null=True, blank=True)
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
     certificate_pdf = models.BinaryField(_("completion certificate (PDF)"), null=True, blank=True)
     certificate_data = models.JSONField(_("completion certificate"), null=True, blank=True)
+
+    objects = ContractDocumentQuerySet.as_manager()
 
     class Meta:
         ordering = ["contract", "-contract_version"]

@@ -782,13 +782,11 @@ class PdfContractDocuments:
         return signatures_void(contract, reason=reason)
 
     def seal_pending(self, contract: Contract) -> bool:
-        return ContractDocument.objects.filter(
-            contract=contract,
-            contract_version=contract.version,
-            voided_at__isnull=True,
-            seal_requested_at__isnull=False,
-            sealed_at__isnull=True,
-        ).exists()
+        return (
+            ContractDocument.objects.awaiting_seal()
+            .filter(contract=contract, contract_version=contract.version)
+            .exists()
+        )
 
     def evidence_files(self, contract: Contract) -> list[tuple[str, bytes]]:
         """The contract document (signed so far) and, once signed, the completion

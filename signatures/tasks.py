@@ -1,7 +1,7 @@
-"""The seal drawn up after the last signature's commit, when the time-stamping authority is
-an outside one (its call never happens in a transaction): retried while it does not answer,
-and swept periodically in case the broker lost the task. The certificates of the people asked
-to sign, issued ahead of their signature."""
+"""The seal drawn up after the last signature's commit, by the worker (an outside
+time-stamping authority's call never happens in a transaction): retried while the authority
+does not answer, and swept periodically in case the broker lost the task. The certificates
+of the people asked to sign, issued ahead of their signature."""
 
 from __future__ import annotations
 
@@ -47,11 +47,11 @@ def seal_pending(grace_seconds: float | None = None) -> int:
     exactly one stores it. Returns how many of them are sealed after it; a document whose
     authority still does not answer is left for the next run."""
     grace = SEAL_GRACE if grace_seconds is None else datetime.timedelta(seconds=grace_seconds)
-    pending = ContractDocument.objects.filter(
-        sealed_at__isnull=True,
-        voided_at__isnull=True,
-        seal_requested_at__lte=timezone.now() - grace,
-    ).values_list("contract_id", "seal_history_head")
+    pending = (
+        ContractDocument.objects.awaiting_seal()
+        .filter(seal_requested_at__lte=timezone.now() - grace)
+        .values_list("contract_id", "seal_history_head")
+    )
     sealed = 0
     for contract_id, head in pending:
         history_head = (head["seq"], head["hash"]) if head else None
