@@ -559,12 +559,7 @@ def summarise(args, users: int, out: Path, sampler: LoadSampler, elapsed: float)
         "elapsed_seconds": elapsed,
         "requests": requests,
         # Every request but the log-ins, after the ramp: the knee is read on its p95.
-        "work": {
-            "count": len(work),
-            "p50": percentile(work, 0.5),
-            "p95": percentile(work, 0.95),
-            "p99": percentile(work, 0.99),
-        },
+        "work": spread(work),
         "windows": windows(timed),
         "settled": settled(timed, logged_in, args.settle),
         "decisions_per_second": decisions / measured if measured > 0 else float("nan"),
